@@ -1,0 +1,217 @@
+//! The application: shared state, the router assembled from each capability's router, and the
+//! serve loop with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::ratelimit::RateLimiter;
+use crate::store::Store;
+use crate::{accounts, http, service};
+
+/// Largest request body accepted (a 50,000-character post in any script fits).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What every handler can reach. Cheap to clone: everything inside is shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub limits: RateLimiter,
+    pub redis: Option<ConnectionManager>,
+    pub metrics: PrometheusHandle,
+    pub openapi: Arc<String>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Mutual", version = env!("CARGO_PKG_VERSION"), license(name = "AGPL-3.0-or-later"), description = "Peer-support communities: forum, live chat, moderation and organiser tools. See API.md for the conventions."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// Every route of the API, with its OpenAPI description.
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().merge(accounts::router())
+}
+
+/// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
+fn redis_manager(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(1)))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_secs(2));
+    ConnectionManager::new_lazy_with_config(client, config).context("setting up Redis")
+}
+
+fn install_metrics() -> anyhow::Result<PrometheusHandle> {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration_seconds".into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ],
+        )?
+        .install_recorder()
+        .context("installing the metrics recorder")
+}
+
+/// The state for a server on `store`.
+pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
+    let redis = config.redis_url.as_deref().map(redis_manager).transpose()?;
+    let prefix = std::env::var("MUTUAL_REDIS_PREFIX").unwrap_or_else(|_| "mutual".into());
+    let limits = RateLimiter::new(config.rate_limits, redis.clone().map(|r| (r, prefix)));
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        limits,
+        redis,
+        metrics: install_metrics()?,
+        openapi: Arc::new(String::new()),
+    })
+}
+
+/// The whole router, given its state.
+pub fn router(mut state: AppState) -> Router {
+    let api = routes().layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        http::limit_per_ip,
+    ));
+    let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(service::router())
+        .merge(api)
+        .split_for_parts();
+    state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
+    api.route_layer(axum::middleware::from_fn(http::record_metrics))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| -> Response {
+                AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+            },
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Binds with a deep accept backlog: a thousand clients reconnecting at once after a restart
+/// would overflow the default of 128 and wait a second for their SYN retry.
+fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket
+        .bind(addr)
+        .with_context(|| format!("binding {addr}"))?;
+    socket
+        .listen(4096)
+        .with_context(|| format!("listening on {addr}"))
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight and returns.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let listener = bind(state.config.listen)?;
+    let addr = listener.local_addr()?;
+    let store = state.store.clone();
+    spawn_upkeep(&state);
+    let app = router(state);
+    // Tools wait for this exact line on stdout.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, backend = ?store.backend(), "serving");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving")?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_upkeep(state: &AppState) {
+    let limits = state.limits.clone();
+    let metrics = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            limits.prune();
+            metrics.run_upkeep();
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,206 @@
+//! Settings: command-line flags, then environment variables (API.md "Operating"), then an
+//! optional `mutual.toml`, then defaults — the first that names a setting wins.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use serde::Deserialize;
+
+/// Settings as given on the command line or in the environment; unset ones fall through to the
+/// config file and then to the defaults.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SettingsArgs {
+    /// Config file (TOML) with any of the settings below, by the same names in snake_case
+    /// [default: ./mutual.toml when it exists]
+    #[arg(long, env = "MUTUAL_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+
+    /// Address to serve on; `127.0.0.1:0` picks a free port and prints it [default: 127.0.0.1:8080]
+    #[arg(long, env = "MUTUAL_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+
+    /// Where the SQLite file and other local state live [default: ./data]
+    #[arg(long, env = "MUTUAL_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+
+    /// `sqlite://FILE` or `postgres://...` [default: the SQLite file DATA_DIR/mutual.db]
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// `redis://...`: cross-node fan-out, presence and rate limits [default: unset, one node]
+    #[arg(long, env = "REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+
+    /// The automod policy file [default: ./moderation/rules.toml]
+    #[arg(long, env = "MUTUAL_RULES", global = true)]
+    pub rules: Option<PathBuf>,
+
+    /// `off` lifts every limit on how much and how fast (rate limits, login throttling, slow
+    /// mode, new-member limits): only for load tests on a private machine [default: on]
+    #[arg(long, env = "MUTUAL_RATE_LIMITS", global = true, value_parser = parse_on_off)]
+    pub rate_limits: Option<bool>,
+
+    /// The address members reach the site at, e.g. `https://mutual.example.org`; an https
+    /// address marks the session cookie Secure [default: http://LISTEN]
+    #[arg(long, env = "MUTUAL_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run) [default: off]
+    #[arg(long, env = "MUTUAL_TRUST_PROXY", global = true, value_parser = parse_on_off)]
+    pub trust_proxy: Option<bool>,
+
+    /// Database connections per node (readers, on SQLite) [default: 8 on SQLite, 16 on PostgreSQL]
+    #[arg(long, env = "MUTUAL_DB_POOL", global = true)]
+    pub db_pool: Option<u32>,
+
+    /// Log format: `text` or `json`; the level comes from RUST_LOG [default: text]
+    #[arg(long, env = "MUTUAL_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "on" | "true" | "1" | "yes" => Ok(true),
+        "off" | "false" | "0" | "no" => Ok(false),
+        _ => Err(format!("expected `on` or `off`, got {s:?}")),
+    }
+}
+
+/// The same settings in `mutual.toml`.
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    redis_url: Option<String>,
+    rules: Option<PathBuf>,
+    rate_limits: Option<OnOff>,
+    public_url: Option<String>,
+    trust_proxy: Option<OnOff>,
+    db_pool: Option<u32>,
+    log_format: Option<LogFormat>,
+}
+
+/// `true`/`false` or `"on"`/`"off"` in the config file.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(untagged)]
+enum OnOff {
+    Bool(bool),
+    Word(OnOffWord),
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum OnOffWord {
+    On,
+    Off,
+}
+
+impl From<OnOff> for bool {
+    fn from(v: OnOff) -> bool {
+        match v {
+            OnOff::Bool(b) => b,
+            OnOff::Word(OnOffWord::On) => true,
+            OnOff::Word(OnOffWord::Off) => false,
+        }
+    }
+}
+
+/// The settings in force.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    pub rules: PathBuf,
+    pub rate_limits: bool,
+    pub public_url: Option<String>,
+    pub trust_proxy: bool,
+    pub db_pool: u32,
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    pub fn load(args: &SettingsArgs) -> anyhow::Result<Config> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("mutual.toml").exists() => read_file(Path::new("mutual.toml"))?,
+            None => FileSettings::default(),
+        };
+        let data_dir = args
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = args
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mutual.db").display()));
+        let is_postgres = database_url.starts_with("postgres");
+        Ok(Config {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url,
+            data_dir,
+            redis_url: args
+                .redis_url
+                .clone()
+                .or(file.redis_url)
+                .filter(|s| !s.is_empty()),
+            rules: args
+                .rules
+                .clone()
+                .or(file.rules)
+                .unwrap_or_else(|| PathBuf::from("./moderation/rules.toml")),
+            rate_limits: args
+                .rate_limits
+                .or(file.rate_limits.map(bool::from))
+                .unwrap_or(true),
+            public_url: args
+                .public_url
+                .clone()
+                .or(file.public_url)
+                .filter(|s| !s.is_empty()),
+            trust_proxy: args
+                .trust_proxy
+                .or(file.trust_proxy.map(bool::from))
+                .unwrap_or(false),
+            db_pool: args
+                .db_pool
+                .or(file.db_pool)
+                .unwrap_or(if is_postgres { 16 } else { 8 })
+                .max(1),
+            log_format: args
+                .log_format
+                .or(file.log_format)
+                .unwrap_or(LogFormat::Text),
+        })
+    }
+
+    /// Whether cookies must be marked Secure.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+}

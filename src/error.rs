@@ -1,0 +1,239 @@
+//! The one error type of the server and how it becomes an HTTP answer.
+//!
+//! Every handler returns `Result<_, AppError>`; the JSON shape is API.md's
+//! `{"error": {"code", "message", "fields"?}}`. Client mistakes map to 4xx with a clear message;
+//! only our own faults are 500, and those are logged, never shown in detail.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Field name → reasons, for 422 answers.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("the request has invalid fields")]
+    Invalid {
+        message: String,
+        fields: FieldErrors,
+    },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("too many requests")]
+    RateLimited {
+        retry_after: Duration,
+        message: String,
+    },
+    #[error("{0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        AppError::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        AppError::Forbidden(message.into())
+    }
+
+    /// A 422 naming one offending field.
+    pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
+        let mut fields = FieldErrors::new();
+        fields.insert(field.to_string(), vec![reason.into()]);
+        AppError::Invalid {
+            message: format!("the field `{field}` is invalid"),
+            fields,
+        }
+    }
+
+    /// A 422 naming every offending field at once.
+    pub fn invalid_fields(fields: FieldErrors) -> Self {
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        AppError::Invalid {
+            message: format!("invalid fields: {}", names.join(", ")),
+            fields,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
+            AppError::Invalid { .. } => "invalid",
+            AppError::Unauthorized(_) => "unauthorized",
+            AppError::Forbidden(_) => "forbidden",
+            AppError::NotFound => "not_found",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType(_) => "unsupported_media_type",
+            AppError::RateLimited { .. } => "rate_limited",
+            AppError::Unavailable(_) => "unavailable",
+            AppError::Internal(_) => "internal",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            AppError::Invalid { message, .. } | AppError::RateLimited { message, .. } => {
+                message.clone()
+            }
+            AppError::Internal(_) => "something went wrong on our side; please try again".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+/// The JSON body of every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable, snake_case.
+    pub code: String,
+    /// For humans.
+    pub message: String,
+    /// Only for validation errors: field name → reasons.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FieldErrors>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let AppError::Internal(err) = &self {
+            tracing::error!(error = ?err, "internal error");
+        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_string(),
+                message: self.message(),
+                fields: match &self {
+                    AppError::Invalid { fields, .. } => Some(fields.clone()),
+                    _ => None,
+                },
+            },
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let AppError::RateLimited { retry_after, .. } = &self {
+            let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+            if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::RowNotFound => AppError::NotFound,
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::Unavailable(
+                    "the database is not answering; please try again shortly".into(),
+                )
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                AppError::conflict("conflict", "that already exists")
+            }
+            _ => AppError::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::JsonDataError(e) => AppError::Invalid {
+                message: e.body_text(),
+                fields: FieldErrors::new(),
+            },
+            JsonRejection::JsonSyntaxError(e) => {
+                AppError::bad_request("malformed_json", e.body_text())
+            }
+            JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ),
+            JsonRejection::BytesRejection(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::bad_request("unreadable_body", e.body_text())
+                }
+            }
+            other => AppError::bad_request("bad_request", other.body_text()),
+        }
+    }
+}
+
+impl From<PathRejection> for AppError {
+    fn from(rejection: PathRejection) -> Self {
+        AppError::bad_request("bad_path", rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::bad_request("bad_query", rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::FormRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::FormRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return AppError::PayloadTooLarge;
+        }
+        AppError::bad_request("bad_form", rejection.body_text())
+    }
+}

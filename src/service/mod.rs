@@ -1,0 +1,102 @@
+//! Operating endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics_text))
+        .routes(routes!(openapi_json))
+}
+
+/// 200 while the process runs.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "alive", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ok` or `degraded`.
+    pub status: &'static str,
+    /// `ok` or `down`.
+    pub database: &'static str,
+    /// `ok`, `down` or `not_configured`.
+    pub redis: &'static str,
+}
+
+/// 200 when the database (and Redis, where configured) answers, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "service",
+    responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let database = match tokio::time::timeout(Duration::from_secs(2), state.store.ping()).await {
+        Ok(Ok(())) => "ok",
+        _ => "down",
+    };
+    let redis = match &state.redis {
+        None => "not_configured",
+        Some(conn) => {
+            let mut conn = conn.clone();
+            let ping = redis::cmd("PING");
+            match tokio::time::timeout(
+                Duration::from_secs(2),
+                ping.query_async::<String>(&mut conn),
+            )
+            .await
+            {
+                Ok(Ok(_)) => "ok",
+                _ => "down",
+            }
+        }
+    };
+    let ready = database == "ok" && redis != "down";
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        axum::Json(Readiness {
+            status: if ready { "ok" } else { "degraded" },
+            database,
+            redis,
+        }),
+    )
+}
+
+/// Prometheus text format: request counts and latency by route, database pool use, and more.
+#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", body = String)))]
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    for (pool, in_use, idle, max) in state.store.pool_stats() {
+        metrics::gauge!("mutual_db_pool_connections", "pool" => pool, "state" => "in_use")
+            .set(in_use as f64);
+        metrics::gauge!("mutual_db_pool_connections", "pool" => pool, "state" => "idle")
+            .set(idle as f64);
+        metrics::gauge!("mutual_db_pool_max_connections", "pool" => pool).set(max as f64);
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+}
+
+/// This API as OpenAPI 3, generated from the handlers themselves.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "service", responses((status = 200, description = "OpenAPI 3 document", body = Object)))]
+async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        state.openapi.as_str().to_owned(),
+    )
+}

@@ -1,0 +1,280 @@
+//! The database: a pool for SQLite (the default) or PostgreSQL, migrations, and the `db!` macro
+//! that runs one query text on whichever backend is configured.
+//!
+//! SQLite allows one writer at a time, so on SQLite writes go through a pool of exactly one
+//! connection (no "database is locked" fights between our own connections) while reads use a
+//! wider pool. On PostgreSQL both are the same pool. Times are stored as milliseconds since the
+//! Unix epoch (`BIGINT`) so that one query text compares and orders them on both backends.
+
+mod migrate;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+pub use migrate::migrate;
+
+/// Which database the store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pools: Arc<Pools>,
+}
+
+enum Pools {
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+        file: PathBuf,
+    },
+    Postgres(PgPool),
+}
+
+/// A pooled connection; `db!` runs queries on it.
+pub enum Conn {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+/// A transaction on the writer; dropped without `commit` it rolls back.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+/// A borrowed connection of either backend: what the `db!` macro matches on.
+pub enum Db<'c> {
+    Sqlite(&'c mut SqliteConnection),
+    Postgres(&'c mut PgConnection),
+}
+
+/// Anything a query can run on: a connection or a transaction.
+pub trait AsDb {
+    fn db(&mut self) -> Db<'_>;
+}
+
+impl AsDb for Conn {
+    fn db(&mut self) -> Db<'_> {
+        match self {
+            Conn::Sqlite(c) => Db::Sqlite(c),
+            Conn::Postgres(c) => Db::Postgres(c),
+        }
+    }
+}
+
+impl AsDb for Tx {
+    fn db(&mut self) -> Db<'_> {
+        match self {
+            Tx::Sqlite(t) => Db::Sqlite(t),
+            Tx::Postgres(t) => Db::Postgres(t),
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(t) => t.commit().await,
+            Tx::Postgres(t) => t.commit().await,
+        }
+    }
+}
+
+/// Runs one SQL text on either backend.
+///
+/// `db!(conn, execute, SQL, args..)` → rows affected;
+/// `db!(conn, fetch_one | fetch_optional | fetch_all as Row, SQL, args..)` → rows as `Row`
+/// (a `#[derive(sqlx::FromRow)]` type or a tuple);
+/// `db!(conn, fetch_one | fetch_optional | fetch_all scalar T, SQL, args..)` → single values.
+/// Placeholders are `$1, $2, ...` on both databases.
+#[macro_export]
+macro_rules! db {
+    ($conn:expr, execute, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $crate::store::AsDb::db(&mut $conn) {
+            $crate::store::Db::Sqlite(c) => sqlx::query($sql)$(.bind($arg))*.execute(c).await.map(|r| r.rows_affected()),
+            $crate::store::Db::Postgres(c) => sqlx::query($sql)$(.bind($arg))*.execute(c).await.map(|r| r.rows_affected()),
+        }
+    };
+    ($conn:expr, $method:ident as $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $crate::store::AsDb::db(&mut $conn) {
+            $crate::store::Db::Sqlite(c) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.$method(c).await,
+            $crate::store::Db::Postgres(c) => sqlx::query_as::<_, $row>($sql)$(.bind($arg))*.$method(c).await,
+        }
+    };
+    ($conn:expr, $method:ident scalar $row:ty, $sql:expr $(, $arg:expr)* $(,)?) => {
+        match $crate::store::AsDb::db(&mut $conn) {
+            $crate::store::Db::Sqlite(c) => sqlx::query_scalar::<_, $row>($sql)$(.bind($arg))*.$method(c).await,
+            $crate::store::Db::Postgres(c) => sqlx::query_scalar::<_, $row>($sql)$(.bind($arg))*.$method(c).await,
+        }
+    };
+}
+
+/// How to open the store.
+pub struct StoreOptions {
+    /// `sqlite://...` or `postgres://...`.
+    pub url: String,
+    /// Readers on SQLite, all connections on PostgreSQL.
+    pub pool_size: u32,
+    /// How long a request waits for a connection before answering 503.
+    pub acquire_timeout: Duration,
+}
+
+impl Store {
+    /// Opens the pools (creating the SQLite file and its folder if missing). Does not migrate.
+    pub async fn open(options: &StoreOptions) -> anyhow::Result<Store> {
+        let url = options.url.as_str();
+        let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let connect = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
+            let pool = PgPoolOptions::new()
+                .max_connections(options.pool_size)
+                .min_connections(1)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await
+                .context("connecting to PostgreSQL")?;
+            Pools::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let base = SqliteConnectOptions::from_str(url)
+                .context("parsing the SQLite URL")?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                // NORMAL in WAL mode loses nothing on a process crash; only an OS crash or power
+                // cut can roll back the last transactions.
+                .synchronous(SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("temp_store", "memory")
+                .pragma("cache_size", "-16000");
+            let file = base.get_filename().to_path_buf();
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating the data folder {}", dir.display()))?;
+            }
+            let write = SqlitePoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(base.clone())
+                .await
+                .with_context(|| format!("opening {}", file.display()))?;
+            let read = SqlitePoolOptions::new()
+                .max_connections(options.pool_size)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(base)
+                .await
+                .with_context(|| format!("opening {}", file.display()))?;
+            Pools::Sqlite { read, write, file }
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:// (got {url:?})");
+        };
+        Ok(Store {
+            pools: Arc::new(pools),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        match &*self.pools {
+            Pools::Sqlite { .. } => Backend::Sqlite,
+            Pools::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The SQLite file, when on SQLite.
+    pub fn sqlite_file(&self) -> Option<&Path> {
+        match &*self.pools {
+            Pools::Sqlite { file, .. } => Some(file),
+            Pools::Postgres(_) => None,
+        }
+    }
+
+    /// A connection for reading.
+    pub async fn read(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Pools::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// A connection for a single write statement (the one SQLite writer).
+    pub async fn write(&self) -> Result<Conn, sqlx::Error> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Conn::Sqlite(write.acquire().await?),
+            Pools::Postgres(p) => Conn::Postgres(p.acquire().await?),
+        })
+    }
+
+    /// A write transaction.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &*self.pools {
+            Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
+            Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
+        })
+    }
+
+    /// Answers whether the database responds, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        let mut conn = self.read().await?;
+        db!(conn, fetch_one scalar i32, "SELECT 1")?;
+        Ok(())
+    }
+
+    /// Pool use, for `/metrics`: (in use, idle, max) per pool name.
+    pub fn pool_stats(&self) -> Vec<(&'static str, u32, u32, u32)> {
+        match &*self.pools {
+            Pools::Sqlite { read, write, .. } => vec![
+                (
+                    "read",
+                    read.size() - read.num_idle() as u32,
+                    read.num_idle() as u32,
+                    read.options().get_max_connections(),
+                ),
+                (
+                    "write",
+                    write.size() - write.num_idle() as u32,
+                    write.num_idle() as u32,
+                    1,
+                ),
+            ],
+            Pools::Postgres(p) => vec![(
+                "main",
+                p.size() - p.num_idle() as u32,
+                p.num_idle() as u32,
+                p.options().get_max_connections(),
+            )],
+        }
+    }
+
+    /// Closes every pool, letting queries in flight finish.
+    pub async fn close(&self) {
+        match &*self.pools {
+            Pools::Sqlite { read, write, .. } => {
+                read.close().await;
+                write.close().await;
+            }
+            Pools::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch, the form every time is stored in.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// RFC 3339 in UTC with milliseconds, the form every time is shown in (API.md "Conventions").
+pub fn format_ms(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}

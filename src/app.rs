@@ -23,7 +23,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::ratelimit::RateLimiter;
 use crate::store::Store;
-use crate::{accounts, http, service};
+use crate::{accounts, communities, forum, http, moderation, notify, search, service};
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -61,7 +61,13 @@ impl Modify for BearerAuth {
 
 /// Every route of the API, with its OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().merge(accounts::router())
+    OpenApiRouter::new()
+        .merge(accounts::router())
+        .merge(communities::router())
+        .merge(forum::router())
+        .merge(moderation::router())
+        .merge(notify::router())
+        .merge(search::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -181,6 +187,8 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Housekeeping and timed jobs. Every node runs them; jobs claim their work in the database so
+/// each item is done once.
 fn spawn_upkeep(state: &AppState) {
     let limits = state.limits.clone();
     let metrics = state.metrics.clone();
@@ -190,6 +198,21 @@ fn spawn_upkeep(state: &AppState) {
             tick.tick().await;
             limits.prune();
             metrics.run_upkeep();
+        }
+    });
+    let store = state.store.clone();
+    let every = std::env::var("MUTUAL_JOB_INTERVAL_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60u64)
+        .max(1);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(every));
+        loop {
+            tick.tick().await;
+            if let Err(e) = notify::newcomers::alert_unanswered(&store).await {
+                tracing::warn!(error = %e, "newcomer alerts");
+            }
         }
     });
 }

@@ -3,9 +3,17 @@
 
 pub mod accounts;
 pub mod app;
+pub mod communities;
 pub mod config;
 pub mod error;
+pub mod forum;
 pub mod http;
+pub mod markdown;
+pub mod moderation;
+pub mod notify;
+pub mod paging;
 pub mod ratelimit;
+pub mod search;
 pub mod service;
 pub mod store;
+pub mod text;

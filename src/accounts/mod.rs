@@ -401,6 +401,10 @@ pub struct Me {
     pub bio: String,
     pub email: Option<String>,
     pub locale: Locale,
+    /// Content-warning kinds shown collapsed to this member.
+    pub content_filters: Vec<String>,
+    /// Hidden from member lists and "who's online".
+    pub hide_presence: bool,
     /// The token to send in `X-CSRF-Token` with cookie-authenticated writes.
     pub csrf_token: String,
 }
@@ -410,6 +414,8 @@ struct PrivateRow {
     bio: String,
     email: Option<String>,
     locale: String,
+    content_filters: String,
+    hide_presence: bool,
 }
 
 async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
@@ -418,7 +424,7 @@ async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let row = db!(
         conn,
         fetch_one as PrivateRow,
-        "SELECT bio, email, locale FROM users WHERE id = $1",
+        "SELECT bio, email, locale, content_filters, hide_presence FROM users WHERE id = $1",
         user.id
     )?;
     Ok(Me {
@@ -426,6 +432,13 @@ async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
         bio: row.bio,
         email: row.email,
         locale: Locale::parse(&row.locale).unwrap_or_default(),
+        content_filters: row
+            .content_filters
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        hide_presence: row.hide_presence,
         csrf_token: session.csrf_token.clone(),
     })
 }
@@ -447,6 +460,10 @@ pub struct UpdateMe {
     pub locale: Option<String>,
     /// Changing the password signs out every other session.
     pub password: Option<PasswordChange>,
+    /// Content-warning kinds to show collapsed: weight, photos, self_harm, food, other.
+    pub content_filters: Option<Vec<String>>,
+    /// Leave me out of member lists and "who's online".
+    pub hide_presence: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -497,6 +514,17 @@ async fn update_me(
             .ok(),
         None => None,
     };
+    let filters = req.content_filters.as_ref().map(|list| {
+        let mut kinds: Vec<&str> = Vec::new();
+        for raw in list {
+            match crate::forum::types::ContentWarning::parse(raw) {
+                Ok(w) if !kinds.contains(&w.as_str()) => kinds.push(w.as_str()),
+                Ok(_) => {}
+                Err(e) => bad("content_filters", e),
+            }
+        }
+        kinds.join(",")
+    });
     if !fields.is_empty() {
         return Err(AppError::invalid_fields(fields));
     }
@@ -565,6 +593,26 @@ async fn update_me(
             "UPDATE users SET locale = $2, updated_at = $3 WHERE id = $1",
             session.user.id,
             locale.as_str(),
+            now
+        )?;
+    }
+    if let Some(filters) = filters {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET content_filters = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            filters,
+            now
+        )?;
+    }
+    if let Some(hide) = req.hide_presence {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET hide_presence = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            hide,
             now
         )?;
     }

@@ -35,6 +35,8 @@ pub struct Session {
     pub user: User,
     pub csrf_token: String,
     pub via_cookie: bool,
+    /// Content-warning kinds this member wants collapsed.
+    pub content_filters: Vec<String>,
 }
 
 /// Requires a valid session: 401 otherwise.
@@ -122,6 +124,7 @@ struct SessionRow {
     username: String,
     display_name: String,
     created_at: i64,
+    content_filters: String,
 }
 
 /// Looks a token up; `None` when it is unknown, revoked or expired.
@@ -134,7 +137,7 @@ async fn lookup(
     let row = db!(
         conn,
         fetch_optional as SessionRow,
-        "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at
+        "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hash_token(token),
@@ -207,6 +210,12 @@ async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Sessi
         id: row.id,
         csrf_token: row.csrf_token,
         via_cookie,
+        content_filters: row
+            .content_filters
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
         user: User {
             id: row.user_id,
             username: row.username,

@@ -316,3 +316,101 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write file");
     p
 }
+
+/// Forum helpers on top of the raw calls.
+impl Server {
+    /// An admin made from the shell, signed in.
+    pub async fn admin(&self) -> String {
+        let name = format!("admin{}", unique().replace('_', ""));
+        let name = &name[..name.len().min(30)];
+        let (ok, out, err) = self.run_cli(&[
+            "admin",
+            "create-user",
+            "--username",
+            name,
+            "--password",
+            PASSWORD,
+            "--role",
+            "admin",
+        ]);
+        assert!(ok, "{out}{err}");
+        self.login(name).await
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let (status, body) = self
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"username": username, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "login {username}: {body}");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates a community as `admin` with extra settings merged in.
+    pub async fn community(
+        &self,
+        admin: &str,
+        slug: &str,
+        visibility: &str,
+        extra: Value,
+    ) -> Value {
+        let mut body =
+            json!({"slug": slug, "name": format!("Community {slug}"), "visibility": visibility});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in e {
+                b.insert(k.clone(), v.clone());
+            }
+        }
+        let (status, answer) = self.post("/api/v1/communities", Some(admin), body).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "create community {slug}: {answer}"
+        );
+        answer
+    }
+
+    /// Joins (public/members communities: at once).
+    pub async fn join(&self, token: &str, slug: &str) {
+        let (status, body) = self
+            .call(
+                "POST",
+                &format!("/api/v1/communities/{slug}/join"),
+                Some(token),
+                None,
+            )
+            .await;
+        assert!(
+            status == StatusCode::OK || status == StatusCode::ACCEPTED,
+            "join {slug}: {status} {body}"
+        );
+    }
+
+    /// Starts a topic; returns (topic id, first post id).
+    pub async fn topic(&self, token: &str, slug: &str, title: &str, body: &str) -> (i64, i64) {
+        let (status, answer) = self
+            .post(
+                &format!("/api/v1/communities/{slug}/topics"),
+                Some(token),
+                json!({"title": title, "body": body}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "topic in {slug}: {answer}");
+        (
+            answer["topic"]["id"].as_i64().expect("topic id"),
+            answer["post"]["id"].as_i64().expect("post id"),
+        )
+    }
+
+    /// Replies; returns the new post.
+    pub async fn reply(&self, token: &str, topic: i64, body: Value) -> Value {
+        let (status, answer) = self
+            .post(&format!("/api/v1/topics/{topic}/posts"), Some(token), body)
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "reply in {topic}: {answer}");
+        answer["post"].clone()
+    }
+}

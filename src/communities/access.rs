@@ -1,0 +1,107 @@
+//! The access rules of a community, computed once per request for one viewer.
+
+use super::CommunityRow;
+use super::types::{CommunityRole, Visibility};
+use crate::accounts::User;
+use crate::accounts::types::Role;
+use crate::db;
+use crate::error::AppResult;
+use crate::store::AsDb;
+
+/// What one viewer may do in one community.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    pub visibility: Option<Visibility>,
+    /// `active`, `pending` or none.
+    pub status: Option<String>,
+    pub roles: Vec<CommunityRole>,
+    pub site_admin: bool,
+    pub site_moderator: bool,
+    pub user_id: Option<i64>,
+}
+
+impl Access {
+    pub fn is_member(&self) -> bool {
+        self.status.as_deref() == Some("active")
+    }
+
+    /// Admins and site-wide moderators act in every community.
+    pub fn site_staff(&self) -> bool {
+        self.site_admin || self.site_moderator
+    }
+
+    /// Whether the community's existence may be shown.
+    pub fn can_see(&self) -> bool {
+        self.visibility != Some(Visibility::Private) || self.is_member() || self.site_staff()
+    }
+
+    /// Whether posts (not just titles) may be read.
+    pub fn can_read(&self) -> bool {
+        self.visibility == Some(Visibility::Public) || self.is_member() || self.site_staff()
+    }
+
+    /// Members post; joining is one click.
+    pub fn can_post(&self) -> bool {
+        self.is_member()
+    }
+
+    pub fn is_moderator(&self) -> bool {
+        self.site_staff()
+            || self
+                .roles
+                .iter()
+                .any(|r| matches!(r, CommunityRole::Moderator | CommunityRole::Organiser))
+    }
+
+    pub fn is_organiser(&self) -> bool {
+        self.site_admin || self.roles.contains(&CommunityRole::Organiser)
+    }
+}
+
+pub async fn community_roles(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    user_id: i64,
+) -> AppResult<Vec<CommunityRole>> {
+    let names = db!(
+        *conn,
+        fetch_all scalar String,
+        "SELECT role FROM community_roles WHERE community_id = $1 AND user_id = $2",
+        community_id,
+        user_id
+    )?;
+    let mut roles: Vec<CommunityRole> = names
+        .iter()
+        .filter_map(|n| CommunityRole::parse(n).ok())
+        .collect();
+    roles.sort();
+    Ok(roles)
+}
+
+pub async fn load_access(
+    conn: &mut impl AsDb,
+    community: &CommunityRow,
+    viewer: Option<&User>,
+) -> AppResult<Access> {
+    let mut access = Access {
+        visibility: Some(community.visibility()),
+        ..Access::default()
+    };
+    let Some(user) = viewer else {
+        return Ok(access);
+    };
+    access.user_id = Some(user.id);
+    access.site_admin = user.is_admin();
+    access.site_moderator = user.has_role(Role::Moderator);
+    access.status = db!(
+        *conn,
+        fetch_optional scalar String,
+        "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2",
+        community.id,
+        user.id
+    )?;
+    if access.is_member() {
+        access.roles = community_roles(conn, community.id, user.id).await?;
+    }
+    Ok(access)
+}

@@ -1,0 +1,811 @@
+//! Communities per condition: creation and settings, joining and leaving, requests to join a
+//! private community, community-scoped roles, member lists, and the access rules every other
+//! capability asks ("may this viewer see / read / post / moderate here?").
+
+pub mod access;
+pub mod types;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use access::{Access, load_access};
+use types::{CommunityRole, MemberListMode, Slug, Visibility};
+
+use crate::accounts::types::Role;
+use crate::accounts::{Auth, MaybeAuth, User, find_by_username, serialize_time};
+use crate::app::AppState;
+use crate::db;
+use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
+use crate::http::Json;
+use crate::paging::{Page, PageParams, cursor};
+use crate::store::{AsDb, now_ms};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_communities, create_community))
+        .routes(routes!(get_community, update_community))
+        .routes(routes!(join))
+        .routes(routes!(leave))
+        .routes(routes!(list_requests))
+        .routes(routes!(decide_request))
+        .routes(routes!(grant_role, revoke_role))
+        .routes(routes!(list_members))
+}
+
+/// A community as stored.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct CommunityRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: String,
+    pub medical_notice: bool,
+    pub allow_anonymous: bool,
+    pub member_list: String,
+    pub newcomer_alert_minutes: i64,
+    pub created_at: i64,
+}
+
+impl CommunityRow {
+    pub fn visibility(&self) -> Visibility {
+        Visibility::parse(&self.visibility).unwrap_or(Visibility::Private)
+    }
+}
+
+pub async fn find_by_slug(conn: &mut impl AsDb, slug: &str) -> AppResult<Option<CommunityRow>> {
+    Ok(db!(
+        *conn,
+        fetch_optional as CommunityRow,
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+         FROM communities WHERE slug = $1",
+        slug.to_ascii_lowercase()
+    )?)
+}
+
+pub async fn find_by_id(conn: &mut impl AsDb, id: i64) -> AppResult<Option<CommunityRow>> {
+    Ok(db!(
+        *conn,
+        fetch_optional as CommunityRow,
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+         FROM communities WHERE id = $1",
+        id
+    )?)
+}
+
+/// The community and the viewer's access to it; 404 when the viewer may not know it exists.
+pub async fn visible_community(
+    conn: &mut impl AsDb,
+    slug: &str,
+    viewer: Option<&User>,
+) -> AppResult<(CommunityRow, Access)> {
+    let community = find_by_slug(conn, slug).await?.ok_or(AppError::NotFound)?;
+    let access = load_access(conn, &community, viewer).await?;
+    if !access.can_see() {
+        return Err(AppError::NotFound);
+    }
+    Ok((community, access))
+}
+
+/// What the viewer's membership looks like, in answers.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct MembershipView {
+    /// `active` or `pending` (a request to join a private community).
+    pub status: String,
+    pub roles: Vec<CommunityRole>,
+}
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Community {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub visibility: Visibility,
+    /// Show the "peer experience, not medical advice" notice with posts.
+    pub medical_notice: bool,
+    pub allow_anonymous: bool,
+    pub member_list: MemberListMode,
+    pub member_count: i64,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    /// The caller's membership, if any.
+    pub membership: Option<MembershipView>,
+}
+
+async fn member_count(conn: &mut impl AsDb, community_id: i64) -> AppResult<i64> {
+    Ok(db!(
+        *conn,
+        fetch_one scalar i64,
+        "SELECT COUNT(*) FROM memberships WHERE community_id = $1 AND status = 'active'",
+        community_id
+    )?)
+}
+
+async fn view(conn: &mut impl AsDb, row: CommunityRow, access: &Access) -> AppResult<Community> {
+    let count = member_count(conn, row.id).await?;
+    Ok(Community {
+        id: row.id,
+        visibility: row.visibility(),
+        member_list: MemberListMode::parse(&row.member_list).unwrap_or(MemberListMode::Members),
+        slug: row.slug,
+        name: row.name,
+        description: row.description,
+        medical_notice: row.medical_notice,
+        allow_anonymous: row.allow_anonymous,
+        member_count: count,
+        created_at: row.created_at,
+        membership: access.status.as_ref().map(|status| MembershipView {
+            status: status.clone(),
+            roles: access.roles.clone(),
+        }),
+    })
+}
+
+/// Communities the caller may see (private ones only to their members).
+#[utoipa::path(get, path = "/api/v1/communities", tag = "communities",
+    params(PageParams),
+    responses((status = 200, body = Page<Community>), (status = 400, body = ErrorBody)))]
+async fn list_communities(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Community>>> {
+    let limit = page.limit()?;
+    let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
+    let viewer = viewer.map(|s| s.user);
+    let viewer_id = viewer.as_ref().map(|u| u.id).unwrap_or(-1);
+    let sees_all = viewer
+        .as_ref()
+        .is_some_and(|u| u.is_admin() || u.has_role(Role::Moderator));
+    let mut conn = state.store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as CommunityRow,
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+         FROM communities c
+         WHERE c.id > $1 AND (c.visibility <> 'private' OR $2 OR EXISTS
+               (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $3 AND m.status = 'active'))
+         ORDER BY c.id LIMIT $4",
+        after,
+        sees_all,
+        viewer_id,
+        limit + 1
+    )?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let access = load_access(&mut conn, &row, viewer.as_ref()).await?;
+        items.push(view(&mut conn, row, &access).await?);
+    }
+    Ok(axum::Json(Page::from_rows(items, limit, |c| {
+        cursor(&[c.id])
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewCommunity {
+    /// 3–50 of a–z, 0–9 and `-`: the community's address (`/c/{slug}`).
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `public`, `members` (the default) or `private`.
+    pub visibility: Option<String>,
+    pub medical_notice: Option<bool>,
+    pub allow_anonymous: Option<bool>,
+    /// `members` (the default: members see the member list) or `hidden` (only moderators).
+    pub member_list: Option<String>,
+    /// Minutes before a newcomer's unanswered first topic is shown to the welcomers (default 720).
+    pub newcomer_alert_minutes: Option<i64>,
+}
+
+fn check_name(raw: &str, fields: &mut FieldErrors) -> Option<String> {
+    let name = raw.trim();
+    let len = name.chars().count();
+    if !(3..=80).contains(&len) || name.chars().any(char::is_control) {
+        fields
+            .entry("name".into())
+            .or_default()
+            .push("a name has 3 to 80 characters".into());
+        return None;
+    }
+    Some(name.to_owned())
+}
+
+fn check_description(raw: &str, fields: &mut FieldErrors) -> Option<String> {
+    if raw.chars().count() > 2000 {
+        fields
+            .entry("description".into())
+            .or_default()
+            .push("a description has at most 2,000 characters".into());
+        return None;
+    }
+    Some(raw.trim().to_owned())
+}
+
+fn check_minutes(raw: i64, fields: &mut FieldErrors) -> Option<i64> {
+    if !(0..=60 * 24 * 30).contains(&raw) {
+        fields
+            .entry("newcomer_alert_minutes".into())
+            .or_default()
+            .push("between 0 and 43,200 minutes".into());
+        return None;
+    }
+    Some(raw)
+}
+
+/// Admins create communities.
+#[utoipa::path(post, path = "/api/v1/communities", tag = "communities",
+    request_body = NewCommunity,
+    responses((status = 201, body = Community), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_community(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Json(req): Json<NewCommunity>,
+) -> AppResult<(StatusCode, axum::Json<Community>)> {
+    if !session.user.is_admin() {
+        return Err(AppError::forbidden("only admins create communities"));
+    }
+    let mut fields = FieldErrors::new();
+    let slug = Slug::parse(&req.slug)
+        .map_err(|e| fields.entry("slug".into()).or_default().push(e))
+        .ok();
+    let name = check_name(&req.name, &mut fields);
+    let description = check_description(req.description.as_deref().unwrap_or(""), &mut fields);
+    let visibility = match req.visibility.as_deref() {
+        Some(v) => Visibility::parse(v)
+            .map_err(|e| fields.entry("visibility".into()).or_default().push(e))
+            .ok(),
+        None => Some(Visibility::Members),
+    };
+    let member_list = match req.member_list.as_deref() {
+        Some(v) => MemberListMode::parse(v)
+            .map_err(|e| fields.entry("member_list".into()).or_default().push(e))
+            .ok(),
+        None => Some(MemberListMode::Members),
+    };
+    let minutes = check_minutes(req.newcomer_alert_minutes.unwrap_or(720), &mut fields);
+    let (
+        Some(slug),
+        Some(name),
+        Some(description),
+        Some(visibility),
+        Some(member_list),
+        Some(minutes),
+    ) = (slug, name, description, visibility, member_list, minutes)
+    else {
+        return Err(AppError::invalid_fields(fields));
+    };
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let id = db!(
+        tx,
+        fetch_optional scalar i64,
+        "INSERT INTO communities (slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING RETURNING id",
+        slug.as_str(),
+        name,
+        description,
+        visibility.as_str(),
+        req.medical_notice.unwrap_or(true),
+        req.allow_anonymous.unwrap_or(false),
+        member_list.as_str(),
+        minutes,
+        session.user.id,
+        now
+    )?
+    .ok_or_else(|| AppError::conflict("slug_taken", "a community already uses that address"))?;
+    // The creator joins and organises it.
+    db!(
+        tx,
+        execute,
+        "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, 'active', $3)",
+        id,
+        session.user.id,
+        now
+    )?;
+    db!(
+        tx,
+        execute,
+        "INSERT INTO community_roles (community_id, user_id, role, granted_by, granted_at) VALUES ($1, $2, 'organiser', $2, $3)",
+        id,
+        session.user.id,
+        now
+    )?;
+    tx.commit().await?;
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, slug.as_str(), Some(&session.user)).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(view(&mut conn, row, &access).await?),
+    ))
+}
+
+/// One community, with its member count and the caller's membership.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}", tag = "communities",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = Community), (status = 404, body = ErrorBody)))]
+async fn get_community(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(slug): Path<String>,
+) -> AppResult<axum::Json<Community>> {
+    let viewer = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, &slug, viewer.as_ref()).await?;
+    Ok(axum::Json(view(&mut conn, row, &access).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CommunityChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub visibility: Option<String>,
+    pub medical_notice: Option<bool>,
+    pub allow_anonymous: Option<bool>,
+    pub member_list: Option<String>,
+    pub newcomer_alert_minutes: Option<i64>,
+}
+
+/// Organisers and admins change a community's settings.
+#[utoipa::path(patch, path = "/api/v1/communities/{slug}", tag = "communities",
+    params(("slug" = String, Path)),
+    request_body = CommunityChanges,
+    responses((status = 200, body = Community), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_community(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+    Json(req): Json<CommunityChanges>,
+) -> AppResult<axum::Json<Community>> {
+    let (row, access) = {
+        let mut conn = state.store.read().await?;
+        visible_community(&mut conn, &slug, Some(&session.user)).await?
+    };
+    if !access.is_organiser() {
+        return Err(AppError::forbidden(
+            "only the community's organisers change its settings",
+        ));
+    }
+    let mut fields = FieldErrors::new();
+    let name = req.name.as_deref().map(|n| check_name(n, &mut fields));
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| check_description(d, &mut fields));
+    let visibility = req.visibility.as_deref().map(|v| {
+        Visibility::parse(v)
+            .map_err(|e| fields.entry("visibility".into()).or_default().push(e))
+            .ok()
+    });
+    let member_list = req.member_list.as_deref().map(|v| {
+        MemberListMode::parse(v)
+            .map_err(|e| fields.entry("member_list".into()).or_default().push(e))
+            .ok()
+    });
+    let minutes = req
+        .newcomer_alert_minutes
+        .map(|m| check_minutes(m, &mut fields));
+    if !fields.is_empty() {
+        return Err(AppError::invalid_fields(fields));
+    }
+    let mut tx = state.store.begin().await?;
+    db!(
+        tx,
+        execute,
+        "UPDATE communities SET name = $2, description = $3, visibility = $4, medical_notice = $5, allow_anonymous = $6,
+                member_list = $7, newcomer_alert_minutes = $8 WHERE id = $1",
+        row.id,
+        name.flatten().unwrap_or(row.name.clone()),
+        description.flatten().unwrap_or(row.description.clone()),
+        visibility.flatten().map(Visibility::as_str).unwrap_or(row.visibility.as_str()),
+        req.medical_notice.unwrap_or(row.medical_notice),
+        req.allow_anonymous.unwrap_or(row.allow_anonymous),
+        member_list.flatten().map(MemberListMode::as_str).unwrap_or(row.member_list.as_str()),
+        minutes.flatten().unwrap_or(row.newcomer_alert_minutes)
+    )?;
+    tx.commit().await?;
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    Ok(axum::Json(view(&mut conn, row, &access).await?))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinResult {
+    /// `active`, or `pending` until a moderator or organiser approves.
+    pub status: String,
+}
+
+/// Join a public or members community; ask to join a private one.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/join", tag = "communities",
+    params(("slug" = String, Path)),
+    responses((status = 200, description = "joined (or already a member)", body = JoinResult),
+              (status = 202, description = "request sent to the moderators", body = JoinResult),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn join(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+) -> AppResult<(StatusCode, axum::Json<JoinResult>)> {
+    let mut conn = state.store.read().await?;
+    // A private community is joined by request, so its slug must be usable without seeing it;
+    // the answer never says more than "request sent".
+    let row = find_by_slug(&mut conn, &slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let access = load_access(&mut conn, &row, Some(&session.user)).await?;
+    drop(conn);
+    if let Some(status) = &access.status {
+        let code = if status == "active" {
+            StatusCode::OK
+        } else {
+            StatusCode::ACCEPTED
+        };
+        return Ok((
+            code,
+            axum::Json(JoinResult {
+                status: status.clone(),
+            }),
+        ));
+    }
+    let status = if row.visibility() == Visibility::Private && !access.site_staff() {
+        "pending"
+    } else {
+        "active"
+    };
+    let mut w = state.store.write().await?;
+    db!(
+        w,
+        execute,
+        "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        row.id,
+        session.user.id,
+        status,
+        now_ms()
+    )?;
+    let code = if status == "active" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
+    Ok((
+        code,
+        axum::Json(JoinResult {
+            status: status.into(),
+        }),
+    ))
+}
+
+/// Leave a community (or withdraw a request); community roles go with it.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/leave", tag = "communities",
+    params(("slug" = String, Path)),
+    responses((status = 204, description = "left"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn leave(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+) -> AppResult<StatusCode> {
+    let row = {
+        let mut conn = state.store.read().await?;
+        find_by_slug(&mut conn, &slug)
+            .await?
+            .ok_or(AppError::NotFound)?
+    };
+    let mut tx = state.store.begin().await?;
+    let left = db!(
+        tx,
+        execute,
+        "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2",
+        row.id,
+        session.user.id
+    )?;
+    db!(
+        tx,
+        execute,
+        "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2",
+        row.id,
+        session.user.id
+    )?;
+    tx.commit().await?;
+    if left == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A member as shown in lists and on posts: no e-mail, no settings.
+#[derive(Serialize, ToSchema, Clone, Debug, sqlx::FromRow)]
+pub struct MemberSummary {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JoinRequest {
+    pub user: MemberSummary,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub requested_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RequestRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    created_at: i64,
+}
+
+/// Moderators and organisers: pending requests to join.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}/requests", tag = "communities",
+    params(("slug" = String, Path), PageParams),
+    responses((status = 200, body = Page<JoinRequest>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_requests(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<JoinRequest>>> {
+    let limit = page.limit()?;
+    let after = page.after_ints(2)?.unwrap_or_else(|| vec![0, 0]);
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    if !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the community's moderators and organisers see requests",
+        ));
+    }
+    let rows = db!(
+        conn,
+        fetch_all as RequestRow,
+        "SELECT u.id, u.username, u.display_name, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.community_id = $1 AND m.status = 'pending' AND (m.created_at > $2 OR (m.created_at = $2 AND u.id > $3))
+         ORDER BY m.created_at, u.id LIMIT $4",
+        row.id,
+        after[0],
+        after[1],
+        limit + 1
+    )?;
+    let items = rows
+        .into_iter()
+        .map(|r| JoinRequest {
+            user: MemberSummary {
+                id: r.id,
+                username: r.username,
+                display_name: r.display_name,
+            },
+            requested_at: r.created_at,
+        })
+        .collect();
+    Ok(axum::Json(Page::from_rows(
+        items,
+        limit,
+        |r: &JoinRequest| cursor(&[r.requested_at, r.user.id]),
+    )))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct Decision {
+    pub approve: bool,
+}
+
+/// Moderators and organisers approve or refuse a request to join.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/requests/{username}", tag = "communities",
+    params(("slug" = String, Path), ("username" = String, Path)),
+    request_body = Decision,
+    responses((status = 204, description = "decided"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn decide_request(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path((slug, username)): Path<(String, String)>,
+    Json(req): Json<Decision>,
+) -> AppResult<StatusCode> {
+    let (row, access, target) = {
+        let mut conn = state.store.read().await?;
+        let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+        let target = find_by_username(&mut conn, &username)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        (row, access, target)
+    };
+    if !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the community's moderators and organisers decide requests",
+        ));
+    }
+    let mut w = state.store.write().await?;
+    let changed = if req.approve {
+        db!(
+            w,
+            execute,
+            "UPDATE memberships SET status = 'active', decided_by = $3 WHERE community_id = $1 AND user_id = $2 AND status = 'pending'",
+            row.id,
+            target.id,
+            session.user.id
+        )?
+    } else {
+        db!(
+            w,
+            execute,
+            "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'pending'",
+            row.id,
+            target.id
+        )?
+    };
+    if changed == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Grants `role` in the community to one of its members. Admins and organisers may.
+#[utoipa::path(put, path = "/api/v1/communities/{slug}/roles/{role}/{username}", tag = "communities",
+    params(("slug" = String, Path), ("role" = String, Path, description = "moderator, organiser or welcomer"), ("username" = String, Path)),
+    responses((status = 204, description = "granted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn grant_role(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path((slug, role, username)): Path<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let (row, target, role) =
+        role_change_target(&state, &session.user, &slug, &role, &username).await?;
+    let mut w = state.store.write().await?;
+    let is_member = db!(
+        w,
+        fetch_optional scalar i64,
+        "SELECT user_id FROM memberships WHERE community_id = $1 AND user_id = $2 AND status = 'active'",
+        row.id,
+        target.id
+    )?;
+    if is_member.is_none() {
+        return Err(AppError::invalid(
+            "username",
+            "only members of the community can be given a role in it",
+        ));
+    }
+    db!(
+        w,
+        execute,
+        "INSERT INTO community_roles (community_id, user_id, role, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        row.id,
+        target.id,
+        role.as_str(),
+        session.user.id,
+        now_ms()
+    )?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a community role back.
+#[utoipa::path(delete, path = "/api/v1/communities/{slug}/roles/{role}/{username}", tag = "communities",
+    params(("slug" = String, Path), ("role" = String, Path), ("username" = String, Path)),
+    responses((status = 204, description = "revoked"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn revoke_role(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path((slug, role, username)): Path<(String, String, String)>,
+) -> AppResult<StatusCode> {
+    let (row, target, role) =
+        role_change_target(&state, &session.user, &slug, &role, &username).await?;
+    let mut w = state.store.write().await?;
+    let n = db!(
+        w,
+        execute,
+        "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2 AND role = $3",
+        row.id,
+        target.id,
+        role.as_str()
+    )?;
+    if n == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn role_change_target(
+    state: &AppState,
+    actor: &User,
+    slug: &str,
+    role: &str,
+    username: &str,
+) -> AppResult<(CommunityRow, User, CommunityRole)> {
+    let role = CommunityRole::parse(role).map_err(|e| AppError::invalid("role", e))?;
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, slug, Some(actor)).await?;
+    if !access.is_organiser() {
+        return Err(AppError::forbidden(
+            "only admins and the community's organisers grant roles",
+        ));
+    }
+    let target = find_by_username(&mut conn, username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((row, target, role))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Member {
+    pub user: MemberSummary,
+    pub roles: Vec<CommunityRole>,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub joined_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    created_at: i64,
+}
+
+/// The member list: members only (moderators only where the community hides it). Members who
+/// hide their presence are left out for everyone but moderators.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}/members", tag = "communities",
+    params(("slug" = String, Path), PageParams),
+    responses((status = 200, body = Page<Member>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list_members(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(slug): Path<String>,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Member>>> {
+    let limit = page.limit()?;
+    let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
+    let viewer = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, &slug, viewer.as_ref()).await?;
+    let moderator = access.is_moderator();
+    let allowed = match MemberListMode::parse(&row.member_list).unwrap_or(MemberListMode::Hidden) {
+        MemberListMode::Members => access.is_member() || moderator,
+        MemberListMode::Hidden => moderator,
+    };
+    if !allowed {
+        return Err(AppError::forbidden(
+            "the member list is for members of this community",
+        ));
+    }
+    let rows = db!(
+        conn,
+        fetch_all as MemberRow,
+        "SELECT u.id, u.username, u.display_name, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.community_id = $1 AND m.status = 'active' AND u.id > $2 AND ($3 OR u.hide_presence = FALSE OR u.id = $4)
+         ORDER BY u.id LIMIT $5",
+        row.id,
+        after,
+        moderator,
+        viewer.as_ref().map(|u| u.id).unwrap_or(-1),
+        limit + 1
+    )?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in rows {
+        let roles = access::community_roles(&mut conn, row.id, r.id).await?;
+        items.push(Member {
+            user: MemberSummary {
+                id: r.id,
+                username: r.username,
+                display_name: r.display_name,
+            },
+            roles,
+            joined_at: r.created_at,
+        });
+    }
+    Ok(axum::Json(Page::from_rows(items, limit, |m| {
+        cursor(&[m.user.id])
+    })))
+}

@@ -1,0 +1,505 @@
+//! The forum: topics in a community and the posts in them, with threading (`reply_to`),
+//! markdown rendered once on write, content warnings, anonymous posting, unread counts,
+//! revisions, soft deletes and reactions.
+//!
+//! Posts are numbered per topic (`seq`) under the topic row's lock, so the numbering is the
+//! commit order and a reader paging with `after=<seq>` sees every post exactly once, even while
+//! others are being written.
+
+pub mod posts;
+pub mod types;
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
+use crate::app::AppState;
+use crate::communities::{
+    Access, CommunityRow, MemberSummary, find_by_id, load_access, visible_community,
+};
+use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
+use crate::http::Json;
+use crate::notify::{self, Cause, Kind, Recipients};
+use crate::paging::{Page, PageParams, cursor};
+use crate::store::{AsDb, now_ms};
+use crate::{db, markdown, search, text};
+use types::{ContentWarning, PostBody, Title, TopicKind};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_topics, create_topic))
+        .routes(routes!(get_topic, update_topic))
+        .merge(posts::router())
+}
+
+/// A topic as listed and shown.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Topic {
+    pub id: i64,
+    /// The community's address.
+    pub community: String,
+    pub title: String,
+    pub kind: TopicKind,
+    /// Null when posted anonymously.
+    pub author: Option<MemberSummary>,
+    pub anonymous: bool,
+    pub pinned: bool,
+    pub locked: bool,
+    pub reply_count: i64,
+    /// The number of the newest post.
+    pub last_seq: i64,
+    /// Posts the caller has not read yet (members only).
+    pub unread: Option<i64>,
+    /// The opening post's content warning.
+    pub content_warning: Option<String>,
+    /// The caller filters that warning: show the topic collapsed.
+    pub collapsed: bool,
+    /// Show the community's "peer experience, not medical advice" notice.
+    pub medical_notice: bool,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub last_post_at: i64,
+}
+
+#[derive(sqlx::FromRow, Debug)]
+pub struct TopicRow {
+    pub id: i64,
+    pub community_id: i64,
+    pub title: String,
+    pub kind: String,
+    pub author_id: Option<i64>,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub anonymous: bool,
+    pub pinned: bool,
+    pub locked: bool,
+    pub reply_count: i64,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub last_post_at: i64,
+    pub last_read_seq: Option<i64>,
+    pub content_warning: Option<String>,
+}
+
+/// A member shown as the author, or nobody for anonymous posts.
+pub fn author(
+    anonymous: bool,
+    id: Option<i64>,
+    username: Option<String>,
+    display_name: Option<String>,
+) -> Option<MemberSummary> {
+    match (anonymous, id, username, display_name) {
+        (false, Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
+            id,
+            username,
+            display_name,
+        }),
+        _ => None,
+    }
+}
+
+fn topic_view(
+    row: TopicRow,
+    community: &CommunityRow,
+    access: &Access,
+    filters: &[String],
+) -> Topic {
+    let collapsed = row
+        .content_warning
+        .as_ref()
+        .is_some_and(|w| filters.contains(w));
+    Topic {
+        id: row.id,
+        community: community.slug.clone(),
+        kind: TopicKind::parse(&row.kind).unwrap_or(TopicKind::Discussion),
+        author: author(row.anonymous, row.author_id, row.username, row.display_name),
+        anonymous: row.anonymous,
+        title: row.title,
+        pinned: row.pinned,
+        locked: row.locked,
+        reply_count: row.reply_count,
+        last_seq: row.last_seq,
+        unread: access
+            .is_member()
+            .then(|| (row.last_seq - row.last_read_seq.unwrap_or(0)).max(0)),
+        content_warning: row.content_warning,
+        collapsed,
+        medical_notice: community.medical_notice,
+        created_at: row.created_at,
+        last_post_at: row.last_post_at,
+    }
+}
+
+/// The topic, its community and the viewer's access; 404 when the viewer may not know of it.
+pub async fn visible_topic(
+    conn: &mut impl AsDb,
+    topic_id: i64,
+    viewer: Option<&User>,
+) -> AppResult<(TopicRow, CommunityRow, Access)> {
+    let row = db!(
+        *conn,
+        fetch_optional as TopicRow,
+        "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning
+         FROM topics t
+         LEFT JOIN users u ON u.id = t.author_id
+         LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
+         LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
+         WHERE t.id = $1 AND t.deleted_at IS NULL",
+        topic_id,
+        viewer.map(|u| u.id).unwrap_or(-1)
+    )?
+    .ok_or(AppError::NotFound)?;
+    let community = find_by_id(conn, row.community_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let access = load_access(conn, &community, viewer).await?;
+    if !access.can_see() {
+        return Err(AppError::NotFound);
+    }
+    Ok((row, community, access))
+}
+
+/// A community's topics: pinned first, then by latest activity.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}/topics", tag = "forum",
+    params(("slug" = String, Path), PageParams),
+    responses((status = 200, body = Page<Topic>), (status = 404, body = ErrorBody)))]
+async fn list_topics(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(slug): Path<String>,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Topic>>> {
+    let limit = page.limit()?;
+    let after = page
+        .after_ints(3)?
+        .unwrap_or_else(|| vec![1, i64::MAX, i64::MAX]);
+    let filters = viewer
+        .as_ref()
+        .map(|s| s.content_filters.clone())
+        .unwrap_or_default();
+    let user = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    let rows = db!(
+        conn,
+        fetch_all as TopicRow,
+        "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning
+         FROM topics t
+         LEFT JOIN users u ON u.id = t.author_id
+         LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
+         LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
+         WHERE t.community_id = $1 AND t.deleted_at IS NULL
+           AND (t.pinned < $3 OR (t.pinned = $3 AND (t.last_post_at < $4 OR (t.last_post_at = $4 AND t.id < $5))))
+         ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
+         LIMIT $6",
+        community.id,
+        user.as_ref().map(|u| u.id).unwrap_or(-1),
+        after[0] != 0,
+        after[1],
+        after[2],
+        limit + 1
+    )?;
+    let items = rows
+        .into_iter()
+        .map(|r| topic_view(r, &community, &access, &filters))
+        .collect();
+    Ok(axum::Json(Page::from_rows(items, limit, |t: &Topic| {
+        cursor(&[i64::from(t.pinned), t.last_post_at, t.id])
+    })))
+}
+
+/// One topic. Visitors of a members-only community see this title stub, not the posts.
+#[utoipa::path(get, path = "/api/v1/topics/{id}", tag = "forum",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Topic), (status = 404, body = ErrorBody)))]
+async fn get_topic(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Topic>> {
+    let filters = viewer
+        .as_ref()
+        .map(|s| s.content_filters.clone())
+        .unwrap_or_default();
+    let user = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (row, community, access) = visible_topic(&mut conn, id, user.as_ref()).await?;
+    Ok(axum::Json(topic_view(row, &community, &access, &filters)))
+}
+
+/// The identifiers found in text the author has not confirmed publishing.
+pub fn check_identifiers(text: &str, confirmed: bool) -> AppResult<()> {
+    if confirmed {
+        return Ok(());
+    }
+    let found = text::find_identifiers(text);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<String> = found
+        .iter()
+        .map(|k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect();
+    let mut fields = FieldErrors::new();
+    fields.insert("identifiers".into(), names.clone());
+    Err(AppError::Invalid {
+        message: format!(
+            "your post seems to include personal details ({}) that others would see; remove them, or send again with \"confirm_identifiers\": true",
+            names.join(", ").replace('_', " ")
+        ),
+        fields,
+    })
+}
+
+/// Parses the optional content warning of a request.
+pub fn parse_warning(raw: Option<&str>, fields: &mut FieldErrors) -> Option<ContentWarning> {
+    raw.filter(|s| !s.is_empty()).and_then(|w| {
+        ContentWarning::parse(w)
+            .map_err(|e| fields.entry("content_warning".into()).or_default().push(e))
+            .ok()
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewTopic {
+    pub title: String,
+    /// Markdown.
+    pub body: String,
+    /// `discussion` (default) or `themed` (organisers).
+    pub kind: Option<String>,
+    /// weight, photos, self_harm, food or other: collapsed for members who filter it.
+    pub content_warning: Option<String>,
+    /// Post as "anonymous member" where the community allows it.
+    pub anonymous: Option<bool>,
+    /// Publish even though the text seems to hold an e-mail, phone number or national id.
+    pub confirm_identifiers: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedTopic {
+    pub topic: Topic,
+    pub post: posts::Post,
+}
+
+/// Start a topic (members of the community).
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/topics", tag = "forum",
+    params(("slug" = String, Path)),
+    request_body = NewTopic,
+    responses((status = 201, body = CreatedTopic), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_topic(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+    Json(req): Json<NewTopic>,
+) -> AppResult<(StatusCode, axum::Json<CreatedTopic>)> {
+    let (community, access) = {
+        let mut conn = state.store.read().await?;
+        visible_community(&mut conn, &slug, Some(&session.user)).await?
+    };
+    if !access.can_post() {
+        return Err(AppError::forbidden("join this community to start a topic"));
+    }
+    let mut fields = FieldErrors::new();
+    let title = Title::parse(&req.title)
+        .map_err(|e| fields.entry("title".into()).or_default().push(e))
+        .ok();
+    let body = PostBody::parse(&req.body)
+        .map_err(|e| fields.entry("body".into()).or_default().push(e))
+        .ok();
+    let kind = match req.kind.as_deref() {
+        None => Some(TopicKind::Discussion),
+        Some(k) => match TopicKind::parse(k) {
+            Ok(TopicKind::Themed) if !access.is_organiser() => {
+                fields
+                    .entry("kind".into())
+                    .or_default()
+                    .push("only organisers start themed topics".into());
+                None
+            }
+            Ok(TopicKind::Milestone) => {
+                fields
+                    .entry("kind".into())
+                    .or_default()
+                    .push("milestone posts are not offered yet".into());
+                None
+            }
+            Ok(k) => Some(k),
+            Err(e) => {
+                fields.entry("kind".into()).or_default().push(e);
+                None
+            }
+        },
+    };
+    let warning = parse_warning(req.content_warning.as_deref(), &mut fields);
+    let anonymous = req.anonymous.unwrap_or(false);
+    if anonymous && !community.allow_anonymous {
+        fields
+            .entry("anonymous".into())
+            .or_default()
+            .push("this community does not allow anonymous posts".into());
+    }
+    let (Some(title), Some(body), Some(kind)) = (title, body, kind) else {
+        return Err(AppError::invalid_fields(fields));
+    };
+    if !fields.is_empty() {
+        return Err(AppError::invalid_fields(fields));
+    }
+    check_identifiers(
+        &format!("{}\n{}", title.as_str(), body.as_str()),
+        req.confirm_identifiers.unwrap_or(false),
+    )?;
+    let rendered = markdown::render(body.as_str());
+    let now = now_ms();
+
+    let mut tx = state.store.begin().await?;
+    let earlier = db!(
+        tx,
+        fetch_optional scalar i64,
+        "SELECT id FROM topics WHERE community_id = $1 AND author_id = $2 LIMIT 1",
+        community.id,
+        session.user.id
+    )?;
+    let topic_id = db!(
+        tx,
+        fetch_one scalar i64,
+        "INSERT INTO topics (community_id, author_id, title, kind, anonymous, last_seq, reply_count, first_of_author, created_at, last_post_at)
+         VALUES ($1, $2, $3, $4, $5, 1, 0, $6, $7, $7) RETURNING id",
+        community.id,
+        session.user.id,
+        title.as_str(),
+        kind.as_str(),
+        anonymous,
+        earlier.is_none(),
+        now
+    )?;
+    let post_id = db!(
+        tx,
+        fetch_one scalar i64,
+        "INSERT INTO posts (topic_id, community_id, seq, author_id, body, body_html, content_warning, anonymous, created_at)
+         VALUES ($1, $2, 1, $3, $4, $5, $6, $7, $8) RETURNING id",
+        topic_id,
+        community.id,
+        session.user.id,
+        body.as_str(),
+        &rendered.html,
+        warning.map(ContentWarning::as_str),
+        anonymous,
+        now
+    )?;
+    search::index_post(&mut tx, post_id, Some(title.as_str()), body.as_str()).await?;
+    let mut recipients = Recipients::default();
+    for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
+        recipients.add(id, Kind::Mention);
+    }
+    for id in posts::quoted_authors(&mut tx, body.as_str()).await? {
+        recipients.add(id, Kind::Quote);
+    }
+    let cause = Cause {
+        community_id: community.id,
+        topic_id,
+        post_id,
+        actor_id: (!anonymous).then_some(session.user.id),
+        author_id: session.user.id,
+    };
+    notify::send(&mut tx, &cause, recipients).await?;
+    db!(
+        tx,
+        execute,
+        "INSERT INTO topic_reads (user_id, topic_id, last_read_seq) VALUES ($1, $2, 1)",
+        session.user.id,
+        topic_id
+    )?;
+    tx.commit().await?;
+    metrics::counter!("mutual_posts_created_total").increment(1);
+
+    let mut conn = state.store.read().await?;
+    let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
+    let post = posts::load_post(&mut conn, post_id, &session).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedTopic {
+            topic: topic_view(row, &community, &access, &session.content_filters),
+            post,
+        }),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TopicChanges {
+    pub title: Option<String>,
+}
+
+/// Retitle a topic (its author, or a moderator).
+#[utoipa::path(patch, path = "/api/v1/topics/{id}", tag = "forum",
+    params(("id" = i64, Path)),
+    request_body = TopicChanges,
+    responses((status = 200, body = Topic), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_topic(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<TopicChanges>,
+) -> AppResult<axum::Json<Topic>> {
+    let (row, _, access) = {
+        let mut conn = state.store.read().await?;
+        visible_topic(&mut conn, id, Some(&session.user)).await?
+    };
+    let is_author = row.author_id == Some(session.user.id) && access.can_post();
+    if !is_author && !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the author or a moderator changes a topic",
+        ));
+    }
+    if let Some(raw) = &req.title {
+        let title = Title::parse(raw).map_err(|e| AppError::invalid("title", e))?;
+        let mut tx = state.store.begin().await?;
+        db!(
+            tx,
+            execute,
+            "UPDATE topics SET title = $2 WHERE id = $1",
+            id,
+            title.as_str()
+        )?;
+        let first = db!(
+            tx,
+            fetch_optional as (i64, String),
+            "SELECT id, body FROM posts WHERE topic_id = $1 AND seq = 1 AND deleted_at IS NULL",
+            id
+        )?;
+        if let Some((post_id, body)) = first {
+            search::index_post(&mut tx, post_id, Some(title.as_str()), &body).await?;
+        }
+        tx.commit().await?;
+    }
+    let mut conn = state.store.read().await?;
+    let (row, community, access) = visible_topic(&mut conn, id, Some(&session.user)).await?;
+    Ok(axum::Json(topic_view(
+        row,
+        &community,
+        &access,
+        &session.content_filters,
+    )))
+}
+
+/// Reaction counts as stored with the post.
+pub fn parse_reactions(raw: &str) -> BTreeMap<String, i64> {
+    serde_json::from_str(raw).unwrap_or_default()
+}

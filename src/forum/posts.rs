@@ -1,0 +1,826 @@
+//! Posts: reading a topic page by page, replying, editing (with revisions), soft deletes,
+//! reactions, and revealing an anonymous author to a moderator (logged).
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::types::{ContentWarning, PostBody, ReactionKind};
+use super::{author, check_identifiers, parse_reactions, parse_warning, visible_topic};
+use crate::accounts::{Auth, MaybeAuth, Session, serialize_time};
+use crate::app::AppState;
+use crate::communities::MemberSummary;
+use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
+use crate::http::Json;
+use crate::notify::{self, Cause, Kind, Recipients};
+use crate::paging::{Page, PageParams, cursor};
+use crate::store::{AsDb, now_ms};
+use crate::{db, markdown, search};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_posts, reply))
+        .routes(routes!(get_post, edit_post, delete_post))
+        .routes(routes!(revisions))
+        .routes(routes!(react, unreact))
+        .routes(routes!(reveal_author))
+}
+
+/// A post (API.md `post`), as the caller may see it.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Post {
+    pub id: i64,
+    pub topic_id: i64,
+    /// Position in the topic: 1 is the opening post.
+    pub seq: i64,
+    /// Null for anonymous and deleted posts.
+    pub author: Option<MemberSummary>,
+    pub anonymous: bool,
+    /// The caller wrote it.
+    pub mine: bool,
+    /// The post this one answers, for threaded views.
+    pub reply_to: Option<i64>,
+    /// Markdown as written.
+    pub body: String,
+    /// Sanitised HTML, rendered when written.
+    pub body_html: String,
+    pub content_warning: Option<String>,
+    /// The caller filters this warning: show it collapsed.
+    pub collapsed: bool,
+    pub deleted: bool,
+    /// Reaction kind → count.
+    pub reactions: BTreeMap<String, i64>,
+    /// The caller's own reactions.
+    pub my_reactions: Vec<String>,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub edited_at: Option<String>,
+}
+
+#[derive(sqlx::FromRow, Debug)]
+struct PostRow {
+    id: i64,
+    topic_id: i64,
+    seq: i64,
+    author_id: Option<i64>,
+    username: Option<String>,
+    display_name: Option<String>,
+    reply_to: Option<i64>,
+    body: String,
+    body_html: String,
+    content_warning: Option<String>,
+    anonymous: bool,
+    reactions: String,
+    created_at: i64,
+    edited_at: Option<i64>,
+    deleted_at: Option<i64>,
+}
+
+fn post_view(
+    row: PostRow,
+    viewer_id: Option<i64>,
+    filters: &[String],
+    my_reactions: Vec<String>,
+) -> Post {
+    let mine = viewer_id.is_some() && row.author_id == viewer_id;
+    let deleted = row.deleted_at.is_some();
+    let collapsed = row
+        .content_warning
+        .as_ref()
+        .is_some_and(|w| filters.contains(w));
+    Post {
+        id: row.id,
+        topic_id: row.topic_id,
+        seq: row.seq,
+        author: if deleted {
+            None
+        } else {
+            author(row.anonymous, row.author_id, row.username, row.display_name)
+        },
+        anonymous: row.anonymous,
+        mine,
+        reply_to: row.reply_to,
+        body: if deleted { String::new() } else { row.body },
+        body_html: if deleted {
+            String::new()
+        } else {
+            row.body_html
+        },
+        content_warning: row.content_warning,
+        collapsed,
+        deleted,
+        reactions: if deleted {
+            BTreeMap::new()
+        } else {
+            parse_reactions(&row.reactions)
+        },
+        my_reactions,
+        created_at: row.created_at,
+        edited_at: row.edited_at.map(crate::store::format_ms),
+    }
+}
+
+async fn my_reactions(conn: &mut impl AsDb, post_id: i64, user_id: i64) -> AppResult<Vec<String>> {
+    Ok(db!(
+        *conn,
+        fetch_all scalar String,
+        "SELECT kind FROM post_reactions WHERE post_id = $1 AND user_id = $2 ORDER BY kind",
+        post_id,
+        user_id
+    )?)
+}
+
+/// One post as `session`'s member sees it.
+pub async fn load_post(conn: &mut impl AsDb, post_id: i64, session: &Session) -> AppResult<Post> {
+    let row = fetch_post(conn, post_id).await?;
+    let mine = my_reactions(conn, post_id, session.user.id).await?;
+    Ok(post_view(
+        row,
+        Some(session.user.id),
+        &session.content_filters,
+        mine,
+    ))
+}
+
+async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
+    db!(
+        *conn,
+        fetch_optional as PostRow,
+        "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
+                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at
+         FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE p.id = $1",
+        post_id
+    )?
+    .ok_or(AppError::NotFound)
+}
+
+/// Authors of the posts a body quotes: a quote links its source as `/p/{id}`.
+pub async fn quoted_authors(conn: &mut impl AsDb, body: &str) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::new();
+    for (i, _) in body.match_indices("/p/").take(20) {
+        let digits: String = body[i + 3..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(post_id) = digits.parse::<i64>() {
+            let author = db!(*conn, fetch_optional scalar Option<i64>, "SELECT author_id FROM posts WHERE id = $1", post_id)?;
+            ids.extend(author.flatten());
+        }
+    }
+    Ok(ids)
+}
+
+/// The posts of a topic in order, `after` the given post number.
+#[utoipa::path(get, path = "/api/v1/topics/{id}/posts", tag = "forum",
+    params(("id" = i64, Path), PageParams),
+    responses((status = 200, body = Page<Post>), (status = 403, description = "members only", body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn list_posts(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(id): Path<i64>,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Post>>> {
+    let limit = page.limit()?;
+    let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
+    let filters = viewer
+        .as_ref()
+        .map(|s| s.content_filters.clone())
+        .unwrap_or_default();
+    let user = viewer.map(|s| s.user);
+    let viewer_id = user.as_ref().map(|u| u.id);
+    let mut conn = state.store.read().await?;
+    let (topic, _, access) = visible_topic(&mut conn, id, user.as_ref()).await?;
+    if !access.can_read() {
+        return Err(AppError::forbidden("join this community to read its posts"));
+    }
+    let rows = db!(
+        conn,
+        fetch_all as PostRow,
+        "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
+                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at
+         FROM posts p LEFT JOIN users u ON u.id = p.author_id
+         WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
+        id,
+        after,
+        limit + 1
+    )?;
+    let last_seq = rows.iter().take(limit as usize).map(|r| r.seq).max();
+    let mut mine: Vec<(i64, String)> = Vec::new();
+    if let (Some(uid), Some(last)) = (viewer_id, last_seq) {
+        mine = db!(
+            conn,
+            fetch_all as (i64, String),
+            "SELECT r.post_id, r.kind FROM post_reactions r JOIN posts p ON p.id = r.post_id
+             WHERE p.topic_id = $1 AND p.seq > $2 AND p.seq <= $3 AND r.user_id = $4 ORDER BY r.kind",
+            id,
+            after,
+            last,
+            uid
+        )?;
+    }
+    drop(conn);
+    // Reading advances the member's place in the topic (never backwards), for unread counts.
+    if let (Some(uid), Some(last), true) = (viewer_id, last_seq, access.is_member())
+        && last > topic.last_read_seq.unwrap_or(0)
+    {
+        let mut w = state.store.write().await?;
+        db!(
+            w,
+            execute,
+            "INSERT INTO topic_reads (user_id, topic_id, last_read_seq) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, topic_id) DO UPDATE SET last_read_seq = excluded.last_read_seq
+             WHERE topic_reads.last_read_seq < excluded.last_read_seq",
+            uid,
+            id,
+            last
+        )?;
+    }
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let reacted = mine
+                .iter()
+                .filter(|(p, _)| *p == r.id)
+                .map(|(_, k)| k.clone())
+                .collect();
+            post_view(r, viewer_id, &filters, reacted)
+        })
+        .collect();
+    Ok(axum::Json(Page::from_rows(items, limit, |p: &Post| {
+        cursor(&[p.seq])
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewPost {
+    /// Markdown.
+    pub body: String,
+    /// The id of the post this answers (in the same topic).
+    pub reply_to: Option<i64>,
+    pub content_warning: Option<String>,
+    pub anonymous: Option<bool>,
+    pub confirm_identifiers: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedPost {
+    pub post: Post,
+}
+
+/// Reply in a topic (members of its community).
+#[utoipa::path(post, path = "/api/v1/topics/{id}/posts", tag = "forum",
+    params(("id" = i64, Path)),
+    request_body = NewPost,
+    responses((status = 201, body = CreatedPost), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn reply(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<NewPost>,
+) -> AppResult<(StatusCode, axum::Json<CreatedPost>)> {
+    let (topic, community, access) = {
+        let mut conn = state.store.read().await?;
+        visible_topic(&mut conn, id, Some(&session.user)).await?
+    };
+    if !access.can_post() {
+        return Err(AppError::forbidden("join this community to reply"));
+    }
+    if topic.locked && !access.is_moderator() {
+        return Err(AppError::forbidden("this topic is locked"));
+    }
+    let mut fields = FieldErrors::new();
+    let body = PostBody::parse(&req.body)
+        .map_err(|e| fields.entry("body".into()).or_default().push(e))
+        .ok();
+    let warning = parse_warning(req.content_warning.as_deref(), &mut fields);
+    let anonymous = req.anonymous.unwrap_or(false);
+    if anonymous && !community.allow_anonymous {
+        fields
+            .entry("anonymous".into())
+            .or_default()
+            .push("this community does not allow anonymous posts".into());
+    }
+    let Some(body) = body.filter(|_| fields.is_empty()) else {
+        return Err(AppError::invalid_fields(fields));
+    };
+    check_identifiers(body.as_str(), req.confirm_identifiers.unwrap_or(false))?;
+    let rendered = markdown::render(body.as_str());
+    let now = now_ms();
+
+    let mut tx = state.store.begin().await?;
+    let answered = match req.reply_to {
+        Some(parent) => Some(
+            db!(
+                tx,
+                fetch_optional as (Option<i64>,),
+                "SELECT author_id FROM posts WHERE id = $1 AND topic_id = $2",
+                parent,
+                id
+            )?
+            .ok_or_else(|| AppError::invalid("reply_to", "that post is not in this topic"))?
+            .0,
+        ),
+        None => None,
+    };
+    // Taking the topic row first numbers posts in commit order (see the module comment).
+    let seq = db!(
+        tx,
+        fetch_optional scalar i64,
+        "UPDATE topics SET last_seq = last_seq + 1, reply_count = reply_count + 1, last_post_at = $2
+         WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq",
+        id,
+        now
+    )?
+    .ok_or(AppError::NotFound)?;
+    let post_id = db!(
+        tx,
+        fetch_one scalar i64,
+        "INSERT INTO posts (topic_id, community_id, seq, author_id, reply_to, body, body_html, content_warning, anonymous, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        id,
+        community.id,
+        seq,
+        session.user.id,
+        req.reply_to,
+        body.as_str(),
+        &rendered.html,
+        warning.map(ContentWarning::as_str),
+        anonymous,
+        now
+    )?;
+    search::index_post(&mut tx, post_id, None, body.as_str()).await?;
+    let mut recipients = Recipients::default();
+    for uid in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
+        recipients.add(uid, Kind::Mention);
+    }
+    match answered {
+        Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
+        Some(None) => {}
+        None => {
+            if let Some(topic_author) = topic.author_id {
+                recipients.add(topic_author, Kind::Reply);
+            }
+        }
+    }
+    for uid in quoted_authors(&mut tx, body.as_str()).await? {
+        recipients.add(uid, Kind::Quote);
+    }
+    let cause = Cause {
+        community_id: community.id,
+        topic_id: id,
+        post_id,
+        actor_id: (!anonymous).then_some(session.user.id),
+        author_id: session.user.id,
+    };
+    notify::send(&mut tx, &cause, recipients).await?;
+    tx.commit().await?;
+    metrics::counter!("mutual_posts_created_total").increment(1);
+
+    let mut conn = state.store.read().await?;
+    let post = load_post(&mut conn, post_id, &session).await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedPost { post })))
+}
+
+/// The post, its topic's access for the caller, and whether they may read it.
+async fn readable_post(
+    state: &AppState,
+    post_id: i64,
+    viewer: Option<&crate::accounts::User>,
+) -> AppResult<(
+    PostRow,
+    crate::communities::CommunityRow,
+    crate::communities::Access,
+)> {
+    let mut conn = state.store.read().await?;
+    let row = fetch_post(&mut conn, post_id).await?;
+    let (_, community, access) = visible_topic(&mut conn, row.topic_id, viewer).await?;
+    if !access.can_read() {
+        return Err(AppError::forbidden("join this community to read its posts"));
+    }
+    Ok((row, community, access))
+}
+
+/// One post.
+#[utoipa::path(get, path = "/api/v1/posts/{id}", tag = "forum",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Post), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn get_post(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Post>> {
+    let (row, _, _) = readable_post(&state, id, viewer.as_ref().map(|s| &s.user)).await?;
+    match viewer {
+        Some(session) => {
+            let mut conn = state.store.read().await?;
+            let mine = my_reactions(&mut conn, id, session.user.id).await?;
+            Ok(axum::Json(post_view(
+                row,
+                Some(session.user.id),
+                &session.content_filters,
+                mine,
+            )))
+        }
+        None => Ok(axum::Json(post_view(row, None, &[], Vec::new()))),
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PostEdit {
+    pub body: String,
+    /// A new warning; `""` removes it; absent keeps it.
+    pub content_warning: Option<String>,
+    pub confirm_identifiers: Option<bool>,
+}
+
+/// Edit your post; the previous text is kept as a revision.
+#[utoipa::path(patch, path = "/api/v1/posts/{id}", tag = "forum",
+    params(("id" = i64, Path)),
+    request_body = PostEdit,
+    responses((status = 200, body = Post), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn edit_post(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<PostEdit>,
+) -> AppResult<axum::Json<Post>> {
+    let (row, community, _) = readable_post(&state, id, Some(&session.user)).await?;
+    if row.author_id != Some(session.user.id) {
+        return Err(AppError::forbidden("only the author edits a post"));
+    }
+    if row.deleted_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let mut fields = FieldErrors::new();
+    let body = PostBody::parse(&req.body)
+        .map_err(|e| fields.entry("body".into()).or_default().push(e))
+        .ok();
+    let warning = match req.content_warning.as_deref() {
+        None => row.content_warning.clone(),
+        Some("") => None,
+        Some(w) => parse_warning(Some(w), &mut fields).map(|w| w.as_str().to_owned()),
+    };
+    let Some(body) = body.filter(|_| fields.is_empty()) else {
+        return Err(AppError::invalid_fields(fields));
+    };
+    check_identifiers(body.as_str(), req.confirm_identifiers.unwrap_or(false))?;
+    let rendered = markdown::render(body.as_str());
+    let before = markdown::render(&row.body).mentions;
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    db!(
+        tx,
+        execute,
+        "INSERT INTO post_revisions (post_id, editor_id, body, created_at) VALUES ($1, $2, $3, $4)",
+        id,
+        session.user.id,
+        &row.body,
+        now
+    )?;
+    db!(
+        tx,
+        execute,
+        "UPDATE posts SET body = $2, body_html = $3, content_warning = $4, edited_at = $5 WHERE id = $1",
+        id,
+        body.as_str(),
+        &rendered.html,
+        warning,
+        now
+    )?;
+    let title = if row.seq == 1 {
+        db!(tx, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", row.topic_id)?
+    } else {
+        None
+    };
+    search::index_post(&mut tx, id, title.as_deref(), body.as_str()).await?;
+    // Only members newly mentioned by the edit hear about it.
+    let added: Vec<String> = rendered
+        .mentions
+        .iter()
+        .filter(|m| !before.contains(m))
+        .cloned()
+        .collect();
+    let mut recipients = Recipients::default();
+    for uid in notify::resolve_usernames(&mut tx, &added).await? {
+        recipients.add(uid, Kind::Mention);
+    }
+    let cause = Cause {
+        community_id: community.id,
+        topic_id: row.topic_id,
+        post_id: id,
+        actor_id: (!row.anonymous).then_some(session.user.id),
+        author_id: session.user.id,
+    };
+    notify::send(&mut tx, &cause, recipients).await?;
+    tx.commit().await?;
+    let mut conn = state.store.read().await?;
+    Ok(axum::Json(load_post(&mut conn, id, &session).await?))
+}
+
+/// Delete a post (its author or a moderator). The post stays as a placeholder so replies keep
+/// their place; deleting the opening post deletes the topic.
+#[utoipa::path(delete, path = "/api/v1/posts/{id}", tag = "forum",
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_post(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    let (row, community, access) = readable_post(&state, id, Some(&session.user)).await?;
+    let is_author = row.author_id == Some(session.user.id);
+    if !is_author && !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the author or a moderator deletes a post",
+        ));
+    }
+    if row.deleted_at.is_some() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    let changed = db!(
+        tx,
+        execute,
+        "UPDATE posts SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
+        id,
+        now,
+        session.user.id
+    )?;
+    if changed == 1 {
+        if row.seq == 1 {
+            db!(
+                tx,
+                execute,
+                "UPDATE topics SET deleted_at = $2 WHERE id = $1",
+                row.topic_id,
+                now
+            )?;
+        } else {
+            db!(
+                tx,
+                execute,
+                "UPDATE topics SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0",
+                row.topic_id
+            )?;
+        }
+        search::unindex_post(&mut tx, id).await?;
+        if !is_author {
+            db!(
+                tx,
+                execute,
+                "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
+                 VALUES ($1, $2, 'delete', 'post', $3, 'deleted by a moderator', $4)",
+                community.id,
+                session.user.id,
+                id,
+                now
+            )?;
+        }
+    }
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revision {
+    pub id: i64,
+    pub editor: Option<MemberSummary>,
+    /// The text before this edit.
+    pub body: String,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct RevisionRow {
+    id: i64,
+    editor_id: Option<i64>,
+    username: Option<String>,
+    display_name: Option<String>,
+    body: String,
+    created_at: i64,
+}
+
+/// Earlier versions of a post, oldest first: for its author and moderators.
+#[utoipa::path(get, path = "/api/v1/posts/{id}/revisions", tag = "forum",
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<Revision>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn revisions(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+) -> AppResult<axum::Json<Vec<Revision>>> {
+    let (row, _, access) = readable_post(&state, id, Some(&session.user)).await?;
+    if row.author_id != Some(session.user.id) && !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "revisions are for the author and moderators",
+        ));
+    }
+    let mut conn = state.store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as RevisionRow,
+        "SELECT r.id, r.editor_id, u.username, u.display_name, r.body, r.created_at
+         FROM post_revisions r LEFT JOIN users u ON u.id = r.editor_id WHERE r.post_id = $1 ORDER BY r.id",
+        id
+    )?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|r| Revision {
+                id: r.id,
+                editor: author(
+                    row.anonymous && !access.is_moderator() && r.editor_id != Some(session.user.id),
+                    r.editor_id,
+                    r.username,
+                    r.display_name,
+                ),
+                body: r.body,
+                created_at: r.created_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReactionRequest {
+    /// heart, hug, celebrate, me_too or helpful.
+    pub kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Reactions {
+    pub reactions: BTreeMap<String, i64>,
+    pub my_reactions: Vec<String>,
+}
+
+async fn set_reaction(
+    state: &AppState,
+    session: &Session,
+    post_id: i64,
+    kind: &str,
+    on: bool,
+) -> AppResult<Reactions> {
+    let kind = ReactionKind::parse(kind).map_err(|e| AppError::invalid("kind", e))?;
+    let (row, _, access) = readable_post(state, post_id, Some(&session.user)).await?;
+    if !access.can_post() {
+        return Err(AppError::forbidden("join this community to react"));
+    }
+    if row.deleted_at.is_some() {
+        return Err(AppError::NotFound);
+    }
+    let mut tx = state.store.begin().await?;
+    if on {
+        db!(
+            tx,
+            execute,
+            "INSERT INTO post_reactions (post_id, user_id, kind, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            post_id,
+            session.user.id,
+            kind.as_str(),
+            now_ms()
+        )?;
+    } else {
+        db!(
+            tx,
+            execute,
+            "DELETE FROM post_reactions WHERE post_id = $1 AND user_id = $2 AND kind = $3",
+            post_id,
+            session.user.id,
+            kind.as_str()
+        )?;
+    }
+    let counts: BTreeMap<String, i64> = db!(
+        tx,
+        fetch_all as (String, i64),
+        "SELECT kind, COUNT(*) FROM post_reactions WHERE post_id = $1 GROUP BY kind",
+        post_id
+    )?
+    .into_iter()
+    .collect();
+    let json = serde_json::to_string(&counts).map_err(anyhow::Error::from)?;
+    db!(
+        tx,
+        execute,
+        "UPDATE posts SET reactions = $2 WHERE id = $1",
+        post_id,
+        json
+    )?;
+    let mine = my_reactions(&mut tx, post_id, session.user.id).await?;
+    tx.commit().await?;
+    Ok(Reactions {
+        reactions: counts,
+        my_reactions: mine,
+    })
+}
+
+/// React to a post (once per kind).
+#[utoipa::path(post, path = "/api/v1/posts/{id}/reactions", tag = "forum",
+    params(("id" = i64, Path)),
+    request_body = ReactionRequest,
+    responses((status = 200, body = Reactions), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn react(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<ReactionRequest>,
+) -> AppResult<axum::Json<Reactions>> {
+    Ok(axum::Json(
+        set_reaction(&state, &session, id, &req.kind, true).await?,
+    ))
+}
+
+/// Take a reaction back.
+#[utoipa::path(delete, path = "/api/v1/posts/{id}/reactions", tag = "forum",
+    params(("id" = i64, Path)),
+    request_body = ReactionRequest,
+    responses((status = 200, body = Reactions), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn unreact(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<ReactionRequest>,
+) -> AppResult<axum::Json<Reactions>> {
+    Ok(axum::Json(
+        set_reaction(&state, &session, id, &req.kind, false).await?,
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RevealRequest {
+    /// Why the author must be known (logged).
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Revealed {
+    pub author: MemberSummary,
+}
+
+/// Moderators: who wrote an anonymous post. The reveal and its reason are logged.
+#[utoipa::path(post, path = "/api/v1/posts/{id}/reveal", tag = "moderation",
+    params(("id" = i64, Path)),
+    request_body = RevealRequest,
+    responses((status = 200, body = Revealed), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn reveal_author(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<RevealRequest>,
+) -> AppResult<axum::Json<Revealed>> {
+    let (row, community, access) = readable_post(&state, id, Some(&session.user)).await?;
+    if !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only moderators reveal an anonymous author",
+        ));
+    }
+    let reason = req.reason.trim();
+    if !(3..=500).contains(&reason.chars().count()) {
+        return Err(AppError::invalid(
+            "reason",
+            "give a reason of 3 to 500 characters",
+        ));
+    }
+    if !row.anonymous {
+        return Err(AppError::invalid("id", "this post is not anonymous"));
+    }
+    let (Some(author_id), Some(username), Some(display_name)) =
+        (row.author_id, row.username, row.display_name)
+    else {
+        return Err(AppError::NotFound);
+    };
+    let mut w = state.store.write().await?;
+    db!(
+        w,
+        execute,
+        "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
+         VALUES ($1, $2, 'reveal_author', 'post', $3, $4, $5)",
+        community.id,
+        session.user.id,
+        id,
+        reason,
+        now_ms()
+    )?;
+    Ok(axum::Json(Revealed {
+        author: MemberSummary {
+            id: author_id,
+            username,
+            display_name,
+        },
+    }))
+}

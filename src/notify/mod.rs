@@ -1,0 +1,311 @@
+//! Notifications: mentions, replies, quotes and newcomer alerts, stored with the post that caused
+//! them (in its transaction) and listed per member.
+//!
+//! A notification holds ids, never the text of a post or a title, so nothing about a member's
+//! health shows in a preview. Nobody is notified of content they may not read.
+
+pub mod newcomers;
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{Auth, serialize_time};
+use crate::app::AppState;
+use crate::communities::MemberSummary;
+use crate::db;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::Json;
+use crate::paging::{PageParams, cursor};
+use crate::store::{AsDb, now_ms};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(unread))
+        .routes(routes!(mark_read))
+}
+
+/// Why a member is notified. When one post gives several reasons, the first in this order wins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Mention,
+    Quote,
+    Reply,
+    /// A newcomer's first topic has had no answer (to the community's welcomers).
+    NewcomerUnanswered,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Mention => "mention",
+            Kind::Reply => "reply",
+            Kind::Quote => "quote",
+            Kind::NewcomerUnanswered => "newcomer_unanswered",
+        }
+    }
+
+    fn parse(raw: &str) -> Option<Kind> {
+        match raw {
+            "mention" => Some(Kind::Mention),
+            "reply" => Some(Kind::Reply),
+            "quote" => Some(Kind::Quote),
+            "newcomer_unanswered" => Some(Kind::NewcomerUnanswered),
+            _ => None,
+        }
+    }
+}
+
+/// Who should hear about one new post, deduplicated per recipient.
+#[derive(Default)]
+pub struct Recipients(BTreeMap<i64, Kind>);
+
+impl Recipients {
+    pub fn add(&mut self, user_id: i64, kind: Kind) {
+        self.0
+            .entry(user_id)
+            .and_modify(|k| *k = (*k).min(kind))
+            .or_insert(kind);
+    }
+}
+
+/// What caused the notifications.
+pub struct Cause {
+    pub community_id: i64,
+    pub topic_id: i64,
+    pub post_id: i64,
+    /// `None` when the author posted anonymously: the notification must not name them.
+    pub actor_id: Option<i64>,
+    pub author_id: i64,
+}
+
+/// Stores the notifications for one post, skipping its author and anyone who may not read it.
+pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -> AppResult<usize> {
+    let now = now_ms();
+    let mut sent = 0;
+    for (user_id, kind) in recipients.0 {
+        if user_id == cause.author_id || !may_read(conn, cause.community_id, user_id).await? {
+            continue;
+        }
+        db!(
+            *conn,
+            execute,
+            "INSERT INTO notifications (user_id, kind, actor_id, community_id, topic_id, post_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            user_id,
+            kind.as_str(),
+            cause.actor_id,
+            cause.community_id,
+            cause.topic_id,
+            cause.post_id,
+            now
+        )?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// Whether `user_id` may read posts in the community: public, or an active member, or staff.
+async fn may_read(conn: &mut impl AsDb, community_id: i64, user_id: i64) -> AppResult<bool> {
+    let row = db!(
+        *conn,
+        fetch_optional scalar i64,
+        "SELECT c.id FROM communities c WHERE c.id = $1 AND (
+             c.visibility = 'public'
+             OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $2 AND m.status = 'active')
+             OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $2 AND r.role IN ('admin', 'moderator')))",
+        community_id,
+        user_id
+    )?;
+    Ok(row.is_some())
+}
+
+/// Ids of the members named, lower-cased, that exist.
+pub async fn resolve_usernames(conn: &mut impl AsDb, names: &[String]) -> AppResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let id = db!(*conn, fetch_optional scalar i64, "SELECT id FROM users WHERE username_key = $1", name.to_ascii_lowercase())?;
+        ids.extend(id);
+    }
+    Ok(ids)
+}
+
+/// A notification as the member sees it: what happened and where, never the words.
+#[derive(Serialize, ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    pub kind: Kind,
+    /// Who did it; null when they posted anonymously.
+    pub actor: Option<MemberSummary>,
+    /// The community's address.
+    pub community: Option<String>,
+    pub topic_id: Option<i64>,
+    pub post_id: Option<i64>,
+    /// Where to go: the web page of the post.
+    pub url: Option<String>,
+    pub read: bool,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    kind: String,
+    actor_id: Option<i64>,
+    actor_username: Option<String>,
+    actor_display_name: Option<String>,
+    community_slug: Option<String>,
+    topic_id: Option<i64>,
+    post_id: Option<i64>,
+    post_seq: Option<i64>,
+    created_at: i64,
+    read_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationPage {
+    pub items: Vec<Notification>,
+    pub next: Option<String>,
+    /// Unread notifications in all.
+    pub unread: i64,
+}
+
+async fn unread_count(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
+    Ok(db!(
+        *conn,
+        fetch_one scalar i64,
+        "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+        user_id
+    )?)
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
+    params(PageParams),
+    responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<NotificationPage>> {
+    let limit = page.limit()?;
+    let before = page.after_ints(1)?.map(|v| v[0]).unwrap_or(i64::MAX);
+    let mut conn = state.store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as Row,
+        "SELECT n.id, n.kind, n.actor_id, a.username AS actor_username, a.display_name AS actor_display_name,
+                c.slug AS community_slug, n.topic_id, n.post_id, p.seq AS post_seq, n.created_at, n.read_at
+         FROM notifications n
+         LEFT JOIN users a ON a.id = n.actor_id
+         LEFT JOIN communities c ON c.id = n.community_id
+         LEFT JOIN posts p ON p.id = n.post_id
+         WHERE n.user_id = $1 AND n.id < $2
+         ORDER BY n.id DESC LIMIT $3",
+        session.user.id,
+        before,
+        limit + 1
+    )?;
+    let mut items: Vec<Notification> = rows
+        .into_iter()
+        .filter_map(|r| {
+            Some(Notification {
+                id: r.id,
+                kind: Kind::parse(&r.kind)?,
+                actor: match (r.actor_id, r.actor_username, r.actor_display_name) {
+                    (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
+                        id,
+                        username,
+                        display_name,
+                    }),
+                    _ => None,
+                },
+                community: r.community_slug,
+                topic_id: r.topic_id,
+                post_id: r.post_id,
+                url: r.topic_id.map(|t| match r.post_seq {
+                    Some(seq) => format!("/t/{t}#post-{seq}"),
+                    None => format!("/t/{t}"),
+                }),
+                read: r.read_at.is_some(),
+                created_at: r.created_at,
+            })
+        })
+        .collect();
+    let more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next = if more {
+        items.last().map(|n| cursor(&[n.id]))
+    } else {
+        None
+    };
+    let unread = unread_count(&mut conn, session.user.id).await?;
+    Ok(axum::Json(NotificationPage {
+        items,
+        next,
+        unread,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Unread {
+    pub unread: i64,
+}
+
+/// How many notifications are unread (for a badge).
+#[utoipa::path(get, path = "/api/v1/notifications/unread", tag = "notifications",
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn unread(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> AppResult<axum::Json<Unread>> {
+    let mut conn = state.store.read().await?;
+    Ok(axum::Json(Unread {
+        unread: unread_count(&mut conn, session.user.id).await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MarkRead {
+    /// Marks every notification with this id or lower as read.
+    pub up_to: i64,
+}
+
+/// Marks notifications read up to an id.
+#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications",
+    request_body = MarkRead,
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn mark_read(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Json(req): Json<MarkRead>,
+) -> AppResult<axum::Json<Unread>> {
+    if req.up_to < 0 {
+        return Err(AppError::invalid("up_to", "a notification id"));
+    }
+    let mut w = state.store.write().await?;
+    db!(
+        w,
+        execute,
+        "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL",
+        session.user.id,
+        req.up_to,
+        now_ms()
+    )?;
+    drop(w);
+    let mut conn = state.store.read().await?;
+    Ok(axum::Json(Unread {
+        unread: unread_count(&mut conn, session.user.id).await?,
+    }))
+}

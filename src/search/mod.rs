@@ -1,0 +1,299 @@
+//! Full-text search over what the caller may see: SQLite FTS5 or PostgreSQL `tsvector`.
+//!
+//! Both indexes hold text folded in Rust (`text::fold`: lower case, accents removed), and queries
+//! are folded the same way, so "azucar" finds "azúcar" on either database and in Spanish, English
+//! or Hindi alike. Ranking is the database's (bm25 / ts_rank); snippets are cut in Rust from the
+//! original text so highlights keep their accents and look the same on both backends.
+
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::types::Role;
+use crate::accounts::{MaybeAuth, serialize_time};
+use crate::app::AppState;
+use crate::communities::MemberSummary;
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::paging::cursor;
+use crate::store::{AsDb, Db};
+use crate::{markdown, text};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(search))
+}
+
+/// Puts a post (and, for an opening post, its topic's title) in the index, replacing what was
+/// there.
+pub async fn index_post(
+    conn: &mut impl AsDb,
+    post_id: i64,
+    title: Option<&str>,
+    body: &str,
+) -> AppResult<()> {
+    let mut plain = markdown::plain_text(body);
+    if let Some(t) = title {
+        plain = format!("{t} {plain}");
+    }
+    let folded = text::fold(&plain);
+    match conn.db() {
+        Db::Sqlite(c) => {
+            sqlx::query("DELETE FROM post_search WHERE rowid = $1")
+                .bind(post_id)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("INSERT INTO post_search (rowid, text) VALUES ($1, $2)")
+                .bind(post_id)
+                .bind(folded)
+                .execute(c)
+                .await?;
+        }
+        Db::Postgres(c) => {
+            sqlx::query(
+                "INSERT INTO post_search (post_id, vector) VALUES ($1, to_tsvector('simple', $2))
+                 ON CONFLICT (post_id) DO UPDATE SET vector = excluded.vector",
+            )
+            .bind(post_id)
+            .bind(folded)
+            .execute(c)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Takes a post out of the index (deleted, hidden).
+pub async fn unindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
+    match conn.db() {
+        Db::Sqlite(c) => sqlx::query("DELETE FROM post_search WHERE rowid = $1")
+            .bind(post_id)
+            .execute(c)
+            .await?
+            .rows_affected(),
+        Db::Postgres(c) => sqlx::query("DELETE FROM post_search WHERE post_id = $1")
+            .bind(post_id)
+            .execute(c)
+            .await?
+            .rows_affected(),
+    };
+    Ok(())
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// Words to find; accents and case do not matter, and a word matches words it begins.
+    pub q: String,
+    /// Only this community (its address).
+    pub community: Option<String>,
+    /// 1–50, default 20.
+    pub limit: Option<i64>,
+    pub after: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchHit {
+    pub post_id: i64,
+    pub topic_id: i64,
+    pub topic_title: String,
+    /// The community's address.
+    pub community: String,
+    /// Null for anonymous posts.
+    pub author: Option<MemberSummary>,
+    /// HTML-escaped text around the match, matches in `<mark>`; empty when collapsed.
+    pub snippet: String,
+    pub content_warning: Option<String>,
+    /// The caller filters this post's content warning: show it collapsed.
+    pub collapsed: bool,
+    pub url: String,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchPage {
+    pub items: Vec<SearchHit>,
+    pub next: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct HitRow {
+    post_id: i64,
+    topic_id: i64,
+    seq: i64,
+    title: String,
+    slug: String,
+    body: String,
+    anonymous: bool,
+    author_id: Option<i64>,
+    username: Option<String>,
+    display_name: Option<String>,
+    content_warning: Option<String>,
+    created_at: i64,
+    rank: f64,
+}
+
+const SQLITE_SEARCH: &str = "
+SELECT p.id AS post_id, p.topic_id, p.seq, t.title, c.slug, p.body, p.anonymous, p.author_id, u.username, u.display_name,
+       p.content_warning, p.created_at, s.rank
+FROM (SELECT rowid AS post_id, bm25(post_search) AS rank FROM post_search WHERE post_search MATCH $1) s
+JOIN posts p ON p.id = s.post_id
+JOIN topics t ON t.id = p.topic_id
+JOIN communities c ON c.id = p.community_id
+LEFT JOIN users u ON u.id = p.author_id
+WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL
+  AND ($2 = '' OR c.slug = $2)
+  AND (c.visibility = 'public' OR $3
+       OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))
+  AND (s.rank > $5 OR (s.rank = $5 AND p.id > $6))
+ORDER BY s.rank, p.id
+LIMIT $7";
+
+const POSTGRES_SEARCH: &str = "
+SELECT p.id AS post_id, p.topic_id, p.seq, t.title, c.slug, p.body, p.anonymous, p.author_id, u.username, u.display_name,
+       p.content_warning, p.created_at, s.rank
+FROM (SELECT ps.post_id, (-ts_rank(ps.vector, q))::float8 AS rank
+      FROM post_search ps, to_tsquery('simple', $1) q WHERE ps.vector @@ q) s
+JOIN posts p ON p.id = s.post_id
+JOIN topics t ON t.id = p.topic_id
+JOIN communities c ON c.id = p.community_id
+LEFT JOIN users u ON u.id = p.author_id
+WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL
+  AND ($2 = '' OR c.slug = $2)
+  AND (c.visibility = 'public' OR $3
+       OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))
+  AND (s.rank > $5 OR (s.rank = $5 AND p.id > $6))
+ORDER BY s.rank, p.id
+LIMIT $7";
+
+/// Search posts in every community the caller may read (or in one).
+#[utoipa::path(get, path = "/api/v1/search", tag = "forum",
+    params(SearchParams),
+    responses((status = 200, body = SearchPage), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn search(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Query(params): Query<SearchParams>,
+) -> AppResult<axum::Json<SearchPage>> {
+    let limit = match params.limit {
+        None => 20,
+        Some(n) if (1..=50).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "bad_limit",
+                "limit must be between 1 and 50",
+            ));
+        }
+    };
+    let terms = text::query_terms(&params.q);
+    if terms.is_empty() {
+        return Err(AppError::invalid(
+            "q",
+            "type at least one word of two letters or more",
+        ));
+    }
+    let (after_rank, after_id) = match params.after.as_deref().filter(|s| !s.is_empty()) {
+        None => (f64::MIN, 0),
+        Some(raw) => {
+            let parts: Vec<i64> = raw.split('.').filter_map(|p| p.parse().ok()).collect();
+            match parts.as_slice() {
+                [bits, id] => (f64::from_bits(*bits as u64), *id),
+                _ => {
+                    return Err(AppError::bad_request(
+                        "bad_cursor",
+                        "`after` is not a cursor this list gave out",
+                    ));
+                }
+            }
+        }
+    };
+    let viewer = viewer.map(|s| (s.user, s.content_filters));
+    let viewer_id = viewer.as_ref().map(|(u, _)| u.id).unwrap_or(-1);
+    let staff = viewer
+        .as_ref()
+        .is_some_and(|(u, _)| u.is_admin() || u.has_role(Role::Moderator));
+    let filters: Vec<String> = viewer.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
+    let community = params
+        .community
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut conn = state.store.read().await?;
+    let rows: Vec<HitRow> = match conn.db() {
+        Db::Sqlite(c) => {
+            // Terms hold only letters and digits (folded), so quoting them is safe.
+            let q = terms
+                .iter()
+                .map(|t| format!("\"{t}\"*"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            sqlx::query_as(SQLITE_SEARCH)
+                .bind(q)
+                .bind(&community)
+                .bind(staff)
+                .bind(viewer_id)
+                .bind(after_rank)
+                .bind(after_id)
+                .bind(limit + 1)
+                .fetch_all(c)
+                .await?
+        }
+        Db::Postgres(c) => {
+            let q = terms
+                .iter()
+                .map(|t| format!("{t}:*"))
+                .collect::<Vec<_>>()
+                .join(" & ");
+            sqlx::query_as(POSTGRES_SEARCH)
+                .bind(q)
+                .bind(&community)
+                .bind(staff)
+                .bind(viewer_id)
+                .bind(after_rank)
+                .bind(after_id)
+                .bind(limit + 1)
+                .fetch_all(c)
+                .await?
+        }
+    };
+    let more = rows.len() as i64 > limit;
+    let mut last_key = None;
+    let mut items = Vec::new();
+    for row in rows.into_iter().take(limit as usize) {
+        last_key = Some(cursor(&[row.rank.to_bits() as i64, row.post_id]));
+        let collapsed = row
+            .content_warning
+            .as_ref()
+            .is_some_and(|w| filters.contains(w));
+        let snippet = if collapsed {
+            String::new()
+        } else {
+            text::snippet(&markdown::plain_text(&row.body), &terms, 240)
+        };
+        items.push(SearchHit {
+            post_id: row.post_id,
+            topic_id: row.topic_id,
+            topic_title: row.title,
+            community: row.slug,
+            author: match (row.anonymous, row.author_id, row.username, row.display_name) {
+                (false, Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
+                    id,
+                    username,
+                    display_name,
+                }),
+                _ => None,
+            },
+            snippet,
+            content_warning: row.content_warning,
+            collapsed,
+            url: format!("/t/{}#post-{}", row.topic_id, row.seq),
+            created_at: row.created_at,
+        });
+    }
+    Ok(axum::Json(SearchPage {
+        items,
+        next: if more { last_key } else { None },
+    }))
+}

@@ -19,11 +19,15 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::chat::writer::ChatWriter;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::ratelimit::RateLimiter;
+use crate::realtime::Realtime;
 use crate::store::Store;
-use crate::{accounts, communities, forum, http, moderation, notify, search, service};
+use crate::{
+    accounts, chat, communities, forum, http, moderation, notify, realtime, search, service,
+};
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -37,6 +41,8 @@ pub struct AppState {
     pub redis: Option<ConnectionManager>,
     pub metrics: PrometheusHandle,
     pub openapi: Arc<String>,
+    pub realtime: Arc<Realtime>,
+    pub chat: ChatWriter,
 }
 
 #[derive(OpenApi)]
@@ -65,6 +71,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(accounts::router())
         .merge(communities::router())
         .merge(forum::router())
+        .merge(chat::router())
         .merge(moderation::router())
         .merge(notify::router())
         .merge(search::router())
@@ -97,7 +104,16 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let redis = config.redis_url.as_deref().map(redis_manager).transpose()?;
     let prefix = std::env::var("MUTUAL_REDIS_PREFIX").unwrap_or_else(|_| "mutual".into());
-    let limits = RateLimiter::new(config.rate_limits, redis.clone().map(|r| (r, prefix)));
+    let limits = RateLimiter::new(
+        config.rate_limits,
+        redis.clone().map(|r| (r, prefix.clone())),
+    );
+    let bus = match (&config.redis_url, &redis) {
+        (Some(url), Some(conn)) => Some((url.clone(), prefix, conn.clone())),
+        _ => None,
+    };
+    let realtime = Realtime::start(store.clone(), bus)?;
+    let chat = ChatWriter::start(store.clone(), realtime.clone());
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -105,15 +121,22 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         redis,
         metrics: install_metrics()?,
         openapi: Arc::new(String::new()),
+        realtime,
+        chat,
     })
 }
 
 /// The whole router, given its state.
 pub fn router(mut state: AppState) -> Router {
-    let api = routes().layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        http::limit_per_ip,
-    ));
+    let api = routes()
+        .route(
+            "/api/v1/ws",
+            axum::routing::get(realtime::connection::gateway),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::limit_per_ip,
+        ));
     let (api, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(service::router())
         .merge(api)
@@ -170,6 +193,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let listener = bind(state.config.listen)?;
     let addr = listener.local_addr()?;
     let store = state.store.clone();
+    let realtime = state.realtime.clone();
     spawn_upkeep(&state);
     let app = router(state);
     // Tools wait for this exact line on stdout.
@@ -179,7 +203,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Sockets are long-lived: ask them to close so shutdown does not wait on them.
+        realtime.shut_down();
+    })
     .await
     .context("serving")?;
     store.close().await;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod chat;
 pub mod communities;
 pub mod config;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod moderation;
 pub mod notify;
 pub mod paging;
 pub mod ratelimit;
+pub mod realtime;
 pub mod search;
 pub mod service;
 pub mod store;

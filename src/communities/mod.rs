@@ -116,6 +116,9 @@ pub struct Community {
     pub created_at: i64,
     /// The caller's membership, if any.
     pub membership: Option<MembershipView>,
+    /// Chat rooms (on the single-community answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rooms: Option<Vec<crate::chat::Room>>,
 }
 
 async fn member_count(conn: &mut impl AsDb, community_id: i64) -> AppResult<i64> {
@@ -144,6 +147,7 @@ async fn view(conn: &mut impl AsDb, row: CommunityRow, access: &Access) -> AppRe
             status: status.clone(),
             roles: access.roles.clone(),
         }),
+        rooms: None,
     })
 }
 
@@ -300,6 +304,7 @@ async fn create_community(
         now
     )?
     .ok_or_else(|| AppError::conflict("slug_taken", "a community already uses that address"))?;
+    crate::chat::create_default_room(&mut tx, id, session.user.id).await?;
     // The creator joins and organises it.
     db!(
         tx,
@@ -338,7 +343,10 @@ async fn get_community(
     let viewer = viewer.map(|s| s.user);
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, &slug, viewer.as_ref()).await?;
-    Ok(axum::Json(view(&mut conn, row, &access).await?))
+    let rooms = crate::chat::rooms_of(&state, &mut conn, &row).await?;
+    let mut community = view(&mut conn, row, &access).await?;
+    community.rooms = Some(rooms);
+    Ok(axum::Json(community))
 }
 
 #[derive(Deserialize, ToSchema)]

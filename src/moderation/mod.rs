@@ -4,6 +4,8 @@
 //! (moderator, target, reason, time) in the same transaction as its effect. Members of a community
 //! read its log; private notes are for moderators only.
 
+pub mod sanctions;
+
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

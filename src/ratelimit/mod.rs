@@ -29,14 +29,17 @@ pub enum Limit {
     LoginPerIp,
     /// Writes (POST, PATCH, PUT, DELETE), per account.
     WritePerAccount,
+    /// Chat messages, per account.
+    ChatPerAccount,
 }
 
 impl Limit {
-    const ALL: [Limit; 4] = [
+    const ALL: [Limit; 5] = [
         Limit::ApiPerIp,
         Limit::RegisterPerIp,
         Limit::LoginPerIp,
         Limit::WritePerAccount,
+        Limit::ChatPerAccount,
     ];
 
     fn bucket(self) -> (u32, Duration) {
@@ -47,6 +50,8 @@ impl Limit {
             Limit::RegisterPerIp => (10, Duration::from_secs(60)),
             Limit::LoginPerIp => (30, Duration::from_secs(6)),
             Limit::WritePerAccount => (60, Duration::from_millis(500)),
+            // A burst for a quick exchange, then one message every 300 ms.
+            Limit::ChatPerAccount => (20, Duration::from_millis(300)),
         }
     }
 
@@ -56,6 +61,7 @@ impl Limit {
             Limit::RegisterPerIp => "register",
             Limit::LoginPerIp => "login",
             Limit::WritePerAccount => "write",
+            Limit::ChatPerAccount => "chat",
         }
     }
 
@@ -69,6 +75,7 @@ impl Limit {
                 "too many sign-in attempts from your address; please wait a little"
             }
             Limit::WritePerAccount => "you are posting very fast; please wait a moment",
+            Limit::ChatPerAccount => "you are sending messages very fast; please wait a moment",
         }
     }
 }

@@ -1,0 +1,551 @@
+//! Chat rooms per community: rooms, messages (sent over the socket, stored before they are
+//! delivered), history, edits and deletes that propagate live.
+
+pub mod writer;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
+use crate::app::AppState;
+use crate::communities::{
+    Access, CommunityRow, MemberSummary, find_by_id, load_access, visible_community,
+};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::Json;
+use crate::moderation::sanctions;
+use crate::paging::cursor;
+use crate::store::{AsDb, Store, format_ms, now_ms};
+use crate::{db, markdown};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_rooms, create_room))
+        .routes(routes!(history))
+        .routes(routes!(edit_message_http, delete_message_http))
+}
+
+/// The longest chat message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+
+#[derive(Serialize, ToSchema, Debug)]
+pub struct Room {
+    pub id: i64,
+    /// The community's address.
+    pub community: String,
+    pub name: String,
+    pub topic: String,
+    pub is_default: bool,
+    /// Members online in the room now.
+    pub online: usize,
+}
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct RoomRow {
+    pub id: i64,
+    pub community_id: i64,
+    pub name: String,
+    pub topic: String,
+    pub is_default: bool,
+}
+
+/// A chat message (API.md `message`).
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ChatMessage {
+    pub id: i64,
+    pub room: i64,
+    pub author: Option<MemberSummary>,
+    pub body: String,
+    pub body_html: String,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub edited_at: Option<String>,
+    /// The sender's nonce, on the live copy of a message just sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub author_id: Option<i64>,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub body: String,
+    pub body_html: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+}
+
+impl MessageRow {
+    pub fn into_message(self, nonce: Option<String>) -> ChatMessage {
+        ChatMessage {
+            id: self.id,
+            room: self.room_id,
+            author: match (self.author_id, self.username, self.display_name) {
+                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
+                    id,
+                    username,
+                    display_name,
+                }),
+                _ => None,
+            },
+            body: self.body,
+            body_html: self.body_html,
+            created_at: self.created_at,
+            edited_at: self.edited_at.map(format_ms),
+            nonce,
+        }
+    }
+}
+
+/// `{"op":"message","message":{...}}`, serialised once for every recipient.
+pub fn message_frame(message: &ChatMessage) -> String {
+    serde_json::json!({"op": "message", "message": message}).to_string()
+}
+
+/// The room, its community and the viewer's access; 404 when the viewer may not know of it.
+pub async fn room_access(
+    conn: &mut impl AsDb,
+    room_id: i64,
+    viewer: Option<&User>,
+) -> AppResult<(RoomRow, CommunityRow, Access)> {
+    let room = db!(
+        *conn,
+        fetch_optional as RoomRow,
+        "SELECT id, community_id, name, topic, is_default FROM rooms WHERE id = $1",
+        room_id
+    )?
+    .ok_or(AppError::NotFound)?;
+    let community = find_by_id(conn, room.community_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let access = load_access(conn, &community, viewer).await?;
+    if !access.can_see() {
+        return Err(AppError::NotFound);
+    }
+    Ok((room, community, access))
+}
+
+/// The default room every community gets.
+pub async fn create_default_room(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    created_by: i64,
+) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at) VALUES ($1, 'General', '', TRUE, $2, $3)",
+        community_id,
+        created_by,
+        now_ms()
+    )?;
+    Ok(())
+}
+
+/// A community's rooms, default first.
+pub async fn rooms_of(
+    state: &AppState,
+    conn: &mut impl AsDb,
+    community: &CommunityRow,
+) -> AppResult<Vec<Room>> {
+    let rows = db!(
+        *conn,
+        fetch_all as RoomRow,
+        "SELECT id, community_id, name, topic, is_default FROM rooms WHERE community_id = $1 ORDER BY is_default DESC, id",
+        community.id
+    )?;
+    let mut rooms = Vec::with_capacity(rows.len());
+    for r in rows {
+        let online = state
+            .realtime
+            .presence
+            .online(&state.realtime.hub, r.id)
+            .await;
+        rooms.push(Room {
+            id: r.id,
+            community: community.slug.clone(),
+            name: r.name,
+            topic: r.topic,
+            is_default: r.is_default,
+            online,
+        });
+    }
+    Ok(rooms)
+}
+
+/// A community's chat rooms.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}/rooms", tag = "chat",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = Vec<Room>), (status = 404, body = ErrorBody)))]
+async fn list_rooms(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(slug): Path<String>,
+) -> AppResult<axum::Json<Vec<Room>>> {
+    let user = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (community, _) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    Ok(axum::Json(rooms_of(&state, &mut conn, &community).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewRoom {
+    /// 2–60 characters, e.g. "Evening check-in".
+    pub name: String,
+    pub topic: Option<String>,
+}
+
+/// Organisers and moderators add rooms.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/rooms", tag = "chat",
+    params(("slug" = String, Path)),
+    request_body = NewRoom,
+    responses((status = 201, body = Room), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create_room(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+    Json(req): Json<NewRoom>,
+) -> AppResult<(StatusCode, axum::Json<Room>)> {
+    let (community, access) = {
+        let mut conn = state.store.read().await?;
+        visible_community(&mut conn, &slug, Some(&session.user)).await?
+    };
+    if !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the community's organisers and moderators add rooms",
+        ));
+    }
+    let name = req.name.trim();
+    if !(2..=60).contains(&name.chars().count()) || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "name",
+            "a room name has 2 to 60 characters",
+        ));
+    }
+    let topic = req.topic.as_deref().unwrap_or("").trim();
+    if topic.chars().count() > 300 {
+        return Err(AppError::invalid(
+            "topic",
+            "a room topic has at most 300 characters",
+        ));
+    }
+    let mut w = state.store.write().await?;
+    let id = db!(
+        w,
+        fetch_one scalar i64,
+        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at) VALUES ($1, $2, $3, FALSE, $4, $5) RETURNING id",
+        community.id,
+        name,
+        topic,
+        session.user.id,
+        now_ms()
+    )?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(Room {
+            id,
+            community: community.slug,
+            name: name.to_owned(),
+            topic: topic.to_owned(),
+            is_default: false,
+            online: 0,
+        }),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Messages older than this id.
+    pub before: Option<i64>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessagePage {
+    /// Newest first.
+    pub items: Vec<ChatMessage>,
+    /// Pass as `before` for older messages; null when there are none.
+    pub next: Option<String>,
+}
+
+/// A room's history, newest first.
+#[utoipa::path(get, path = "/api/v1/rooms/{id}/messages", tag = "chat",
+    params(("id" = i64, Path), HistoryParams),
+    responses((status = 200, body = MessagePage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn history(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(id): Path<i64>,
+    Query(params): Query<HistoryParams>,
+) -> AppResult<axum::Json<MessagePage>> {
+    let limit = match params.limit {
+        None => 50,
+        Some(n) if (1..=100).contains(&n) => n,
+        Some(_) => {
+            return Err(AppError::bad_request(
+                "bad_limit",
+                "limit must be between 1 and 100",
+            ));
+        }
+    };
+    let user = viewer.map(|s| s.user);
+    let mut conn = state.store.read().await?;
+    let (_, _, access) = room_access(&mut conn, id, user.as_ref()).await?;
+    if !access.can_read() {
+        return Err(AppError::forbidden("join this community to read its chat"));
+    }
+    let rows = db!(
+        conn,
+        fetch_all as MessageRow,
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+         WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT $3",
+        id,
+        params.before.unwrap_or(i64::MAX),
+        limit + 1
+    )?;
+    let more = rows.len() as i64 > limit;
+    let items: Vec<ChatMessage> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|r| r.into_message(None))
+        .collect();
+    let next = if more {
+        items.last().map(|m| cursor(&[m.id]))
+    } else {
+        None
+    };
+    Ok(axum::Json(MessagePage { items, next }))
+}
+
+/// Messages of a room, oldest first: after `since`, or the latest `limit`.
+pub async fn backlog(
+    store: &Store,
+    room: i64,
+    since: Option<i64>,
+    limit: i64,
+) -> AppResult<Vec<ChatMessage>> {
+    let mut conn = store.read().await?;
+    let rows = match since {
+        Some(after) => db!(
+            conn,
+            fetch_all as MessageRow,
+            "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+             FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+             WHERE m.room_id = $1 AND m.id > $2 AND m.deleted_at IS NULL ORDER BY m.id LIMIT $3",
+            room,
+            after,
+            limit
+        )?,
+        None => {
+            let mut rows = db!(
+                conn,
+                fetch_all as MessageRow,
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+                 FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+                 WHERE m.room_id = $1 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT $2",
+                room,
+                limit
+            )?;
+            rows.reverse();
+            rows
+        }
+    };
+    Ok(rows.into_iter().map(|r| r.into_message(None)).collect())
+}
+
+/// Message frames committed in the room since a time: what a node that lost the bus missed.
+pub async fn frames_since(
+    store: &Store,
+    room: i64,
+    since_ms: i64,
+) -> AppResult<Vec<(i64, String)>> {
+    let mut conn = store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as MessageRow,
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL ORDER BY m.id LIMIT 2000",
+        room,
+        since_ms
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, message_frame(&r.into_message(None))))
+        .collect())
+}
+
+/// Checks a message body: 1–4000 characters.
+pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
+    if body.trim().is_empty() {
+        return Err(("empty", "write something first".into()));
+    }
+    if body.chars().count() > MAX_MESSAGE_CHARS {
+        return Err((
+            "too_long",
+            format!("a chat message has at most {MAX_MESSAGE_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Why this member may not write in the community now, if they may not.
+pub async fn refusal(
+    state: &AppState,
+    user: &User,
+    community_id: i64,
+) -> AppResult<Option<&'static str>> {
+    let mut conn = state.store.read().await?;
+    let active = sanctions::active(&mut conn, user.id).await?;
+    Ok(sanctions::refuses(&active, community_id, now_ms()))
+}
+
+/// Edits a message (its author) and tells the room.
+pub async fn edit_message(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    body: &str,
+) -> AppResult<ChatMessage> {
+    check_body(body).map_err(|(_, why)| AppError::invalid("body", why))?;
+    let (row, community_id, _) = message_access(state, user, id).await?;
+    if row.author_id != Some(user.id) {
+        return Err(AppError::forbidden("only the author edits a message"));
+    }
+    if let Some(why) = refusal(state, user, community_id).await? {
+        return Err(AppError::forbidden(format!(
+            "you cannot write here now: {why}"
+        )));
+    }
+    let html = markdown::render(body).html;
+    let now = now_ms();
+    let mut w = state.store.write().await?;
+    db!(
+        w,
+        execute,
+        "UPDATE chat_messages SET body = $2, body_html = $3, edited_at = $4 WHERE id = $1",
+        id,
+        body,
+        &html,
+        now
+    )?;
+    drop(w);
+    let message = MessageRow {
+        body: body.to_owned(),
+        body_html: html,
+        edited_at: Some(now),
+        ..row
+    }
+    .into_message(None);
+    let frame = serde_json::json!({"op": "message_edited", "message": &message}).to_string();
+    state.realtime.publish_room(message.room, None, frame);
+    Ok(message)
+}
+
+/// Deletes a message (its author or a moderator) and tells the room.
+pub async fn delete_message(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+    let (row, community_id, access) = message_access(state, user, id).await?;
+    let is_author = row.author_id == Some(user.id);
+    if !is_author && !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only the author or a moderator deletes a message",
+        ));
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    db!(
+        tx,
+        execute,
+        "UPDATE chat_messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
+        id,
+        now,
+        user.id
+    )?;
+    if !is_author {
+        db!(
+            tx,
+            execute,
+            "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
+             VALUES ($1, $2, 'delete', 'message', $3, 'deleted by a moderator', $4)",
+            community_id,
+            user.id,
+            id,
+            now
+        )?;
+    }
+    tx.commit().await?;
+    let frame = serde_json::json!({"op": "message_deleted", "room": row.room_id, "message_id": id})
+        .to_string();
+    state.realtime.publish_room(row.room_id, None, frame);
+    Ok(())
+}
+
+async fn message_access(
+    state: &AppState,
+    user: &User,
+    id: i64,
+) -> AppResult<(MessageRow, i64, Access)> {
+    let mut conn = state.store.read().await?;
+    let row = db!(
+        conn,
+        fetch_optional as MessageRow,
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.id = $1 AND m.deleted_at IS NULL",
+        id
+    )?
+    .ok_or(AppError::NotFound)?;
+    let (_, community, access) = room_access(&mut conn, row.room_id, Some(user)).await?;
+    if !access.can_read() {
+        return Err(AppError::NotFound);
+    }
+    Ok((row, community.id, access))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MessageEdit {
+    pub body: String,
+}
+
+/// Edit your chat message; the room sees it change.
+#[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "chat",
+    params(("id" = i64, Path)),
+    request_body = MessageEdit,
+    responses((status = 200, body = ChatMessage), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn edit_message_http(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<MessageEdit>,
+) -> AppResult<axum::Json<ChatMessage>> {
+    Ok(axum::Json(
+        edit_message(&state, &session.user, id, &req.body).await?,
+    ))
+}
+
+/// Delete a chat message (its author or a moderator); it disappears from connected clients.
+#[utoipa::path(delete, path = "/api/v1/messages/{id}", tag = "chat",
+    params(("id" = i64, Path)),
+    responses((status = 204, description = "deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn delete_message_http(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+) -> AppResult<StatusCode> {
+    delete_message(&state, &session.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

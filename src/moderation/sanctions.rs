@@ -1,0 +1,68 @@
+//! Sanctions in force (mutes, bans, suspensions): the hooks the chat and the forum obey.
+
+use crate::db;
+use crate::error::AppResult;
+use crate::store::{AsDb, now_ms};
+
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct Active {
+    /// None: site-wide.
+    pub community_id: Option<i64>,
+    pub kind: String,
+    pub until: Option<i64>,
+}
+
+/// The member's sanctions that have not ended or been lifted.
+pub async fn active(conn: &mut impl AsDb, user_id: i64) -> AppResult<Vec<Active>> {
+    Ok(db!(
+        *conn,
+        fetch_all as Active,
+        "SELECT community_id, kind, until FROM sanctions
+         WHERE user_id = $1 AND lifted_at IS NULL AND kind <> 'warning' AND (until IS NULL OR until > $2)",
+        user_id,
+        now_ms()
+    )?)
+}
+
+/// Why the member may not write in the community at `now`, if a sanction says so.
+pub fn refuses(active: &[Active], community_id: i64, now: i64) -> Option<&'static str> {
+    active
+        .iter()
+        .filter(|s| s.until.is_none_or(|u| u > now))
+        .find_map(|s| match (s.kind.as_str(), s.community_id) {
+            ("suspend", _) | ("ban", None) => Some("suspended"),
+            ("ban", Some(c)) if c == community_id => Some("banned"),
+            ("mute", Some(c)) if c == community_id => Some("muted"),
+            ("mute", None) => Some("muted"),
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals() {
+        let mute = |c, until| Active {
+            community_id: c,
+            kind: "mute".into(),
+            until,
+        };
+        assert_eq!(refuses(&[mute(Some(1), Some(100))], 1, 50), Some("muted"));
+        assert_eq!(refuses(&[mute(Some(1), Some(100))], 1, 150), None);
+        assert_eq!(refuses(&[mute(Some(1), None)], 2, 50), None);
+        let ban = Active {
+            community_id: Some(2),
+            kind: "ban".into(),
+            until: None,
+        };
+        assert_eq!(refuses(&[ban], 2, 0), Some("banned"));
+        let suspend = Active {
+            community_id: None,
+            kind: "suspend".into(),
+            until: Some(10),
+        };
+        assert_eq!(refuses(&[suspend], 9, 5), Some("suspended"));
+    }
+}

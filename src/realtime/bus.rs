@@ -1,0 +1,153 @@
+//! The bus that carries committed events to every node: in-process when there is no Redis,
+//! Redis pub/sub when there is.
+//!
+//! Every event is first delivered to this node's own clients, then published; a node ignores its
+//! own events coming back. So a node that loses Redis keeps serving its own clients, and when
+//! Redis returns it catches up from the database on what other nodes committed meanwhile.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::hub::{Hub, Outbound};
+use crate::store::{Store, now_ms};
+
+/// One event as it crosses nodes. `frame` is the finished client frame, serialised once.
+#[derive(Serialize, Deserialize, Debug)]
+pub struct Envelope {
+    pub node: String,
+    #[serde(flatten)]
+    pub target: Target,
+    pub frame: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Target {
+    Room { room: i64, message_id: Option<i64> },
+    User { user: i64 },
+    Sanctions { user: i64 },
+}
+
+/// Delivers an envelope to this node's clients.
+pub fn deliver(hub: &Hub, target: Target, frame: &str) {
+    match target {
+        Target::Room { room, message_id } => hub.deliver_room(room, message_id, &frame.into()),
+        Target::User { user } => {
+            let bytes: axum::extract::ws::Utf8Bytes = frame.into();
+            hub.deliver_user(user, || Outbound::Personal(bytes.clone()));
+        }
+        Target::Sanctions { user } => hub.deliver_user(user, || Outbound::ReloadSanctions),
+    }
+}
+
+/// The Redis side: a publishing queue and a subscriber that reconnects and catches up.
+pub struct RedisBus {
+    queue: mpsc::Sender<String>,
+    pub connected: Arc<AtomicBool>,
+}
+
+impl RedisBus {
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        node: String,
+        hub: Arc<Hub>,
+        store: Store,
+        manager: ConnectionManager,
+    ) -> anyhow::Result<RedisBus> {
+        let client = redis::Client::open(url)?;
+        let channel = format!("{prefix}:events");
+        let (queue, mut rx) = mpsc::channel::<String>(16_384);
+        let connected = Arc::new(AtomicBool::new(false));
+
+        let publish_channel = channel.clone();
+        let mut publisher = manager;
+        tokio::spawn(async move {
+            while let Some(payload) = rx.recv().await {
+                let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                    .arg(&publish_channel)
+                    .arg(payload)
+                    .query_async(&mut publisher)
+                    .await;
+                if sent.is_err() {
+                    metrics::counter!("mutual_bus_publish_failures_total").increment(1);
+                }
+            }
+        });
+
+        let flag = connected.clone();
+        tokio::spawn(async move {
+            // Since when this node may have missed other nodes' events (ms); 0 = never.
+            let outage_since = AtomicI64::new(now_ms());
+            loop {
+                match client.get_async_pubsub().await {
+                    Ok(mut pubsub) => {
+                        if pubsub.subscribe(&channel).await.is_ok() {
+                            flag.store(true, Ordering::Relaxed);
+                            let since = outage_since.swap(0, Ordering::Relaxed);
+                            if since > 0 {
+                                catch_up(&hub, &store, since).await;
+                            }
+                            let mut stream = pubsub.on_message();
+                            while let Some(msg) = stream.next().await {
+                                let Ok(payload) = msg.get_payload::<String>() else {
+                                    continue;
+                                };
+                                let Ok(env) = serde_json::from_str::<Envelope>(&payload) else {
+                                    continue;
+                                };
+                                if env.node != node {
+                                    deliver(&hub, env.target, &env.frame);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "bus: Redis not reachable"),
+                }
+                if flag.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(
+                        "bus: lost Redis; serving this node's clients and catching up when it returns"
+                    );
+                }
+                if outage_since.load(Ordering::Relaxed) == 0 {
+                    outage_since.store(now_ms(), Ordering::Relaxed);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        });
+        Ok(RedisBus { queue, connected })
+    }
+
+    pub fn publish(&self, env: &Envelope) {
+        if let Ok(payload) = serde_json::to_string(env)
+            && self.queue.try_send(payload).is_err()
+        {
+            metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
+        }
+    }
+}
+
+/// Delivers what other nodes committed while this one could not hear them.
+async fn catch_up(hub: &Hub, store: &Store, since_ms: i64) {
+    // A margin for clocks and for events published just before the outage was noticed.
+    let from = since_ms - 5_000;
+    for room in hub.rooms() {
+        match crate::chat::frames_since(store, room, from).await {
+            Ok(frames) => {
+                let count = frames.len();
+                for (id, frame) in frames {
+                    // Already-delivered ids are skipped by the hub.
+                    hub.deliver_room(room, Some(id), &frame.into());
+                }
+                tracing::info!(room, count, "bus: caught up after an outage");
+            }
+            Err(e) => tracing::warn!(room, error = %e, "bus: catching up failed"),
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! One client's socket: authentication at the upgrade, then a single loop that reads frames,
+//! writes what the hub queued for it, beats the heart, and closes when the client is gone, too
+//! slow, or the server shuts down.
+//!
+//! Replies to the client's own requests (`subscribed`, errors, `pong`) are written directly;
+//! room events come through the bounded queue. A `subscribed` backlog and live messages can
+//! overlap for a moment, so message ids the backlog carried are skipped when they arrive live.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tokio::sync::{Notify, mpsc};
+
+use super::frames::{self, ClientFrame};
+use super::hub::{ConnHandle, Outbound, PresenceChange};
+use super::presence::Who;
+use crate::accounts::{MaybeAuth, User};
+use crate::app::AppState;
+use crate::chat;
+use crate::db;
+use crate::error::AppError;
+use crate::markdown;
+use crate::moderation::sanctions::{self, Active};
+use crate::ratelimit::Limit;
+use crate::store::now_ms;
+
+/// Frames waiting for one client; past this it is too slow and gets `resync`.
+const QUEUE: usize = 512;
+const HEARTBEAT: Duration = Duration::from_secs(25);
+/// No frame (or pong) from the client for this long: it is gone.
+const DEAD_AFTER: Duration = Duration::from_secs(70);
+const TYPING_EVERY: Duration = Duration::from_secs(3);
+/// Messages replayed on `subscribe` with `since`; more means the client should page history.
+const BACKLOG_SINCE: i64 = 500;
+const BACKLOG_LATEST: i64 = 50;
+
+/// `GET /api/v1/ws`: the WebSocket upgrade (bearer header or session cookie).
+pub async fn gateway(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let session = match MaybeAuth::from_request_parts(&mut parts, &state).await {
+        Ok(MaybeAuth(Some(s))) => s,
+        Ok(MaybeAuth(None)) => {
+            return AppError::Unauthorized("sign in first: the chat needs an account".into())
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    // A cookie travels with any page's request: only our own pages may open a cookie socket.
+    if session.via_cookie && !same_origin(&parts.headers) {
+        return AppError::forbidden("this page may not open a chat connection for you")
+            .into_response();
+    }
+    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return AppError::bad_request("not_a_websocket", rejection.body_text()).into_response();
+        }
+    };
+    let Ok(permit) = state.realtime.slots.clone().try_acquire_owned() else {
+        return AppError::Unavailable(
+            "too many connections right now; please try again shortly".into(),
+        )
+        .into_response();
+    };
+    let visible = {
+        let hidden = match state.store.read().await {
+            Ok(mut conn) => {
+                db!(conn, fetch_optional scalar bool, "SELECT hide_presence FROM users WHERE id = $1", session.user.id).ok().flatten()
+            }
+            Err(_) => None,
+        };
+        !hidden.unwrap_or(false)
+    };
+    ws.read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            run(socket, state, session.user, visible).await;
+            drop(permit);
+        })
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+}
+
+/// What the connection knows about a room it subscribed to.
+struct Sub {
+    community_id: i64,
+    can_post: bool,
+    /// Backlog ids still to skip if they also arrive live.
+    backlog: HashSet<i64>,
+}
+
+struct Conn {
+    state: AppState,
+    user: User,
+    who: Who,
+    handle: ConnHandle,
+    subs: HashMap<i64, Sub>,
+    sanctions: Vec<Active>,
+    typing_at: HashMap<i64, Instant>,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) {
+    let (tx, mut rx) = mpsc::channel(QUEUE);
+    let kick = Arc::new(Notify::new());
+    let handle = ConnHandle {
+        id: state.realtime.hub.next_conn_id(),
+        user_id: user.id,
+        visible,
+        tx,
+        kick: kick.clone(),
+    };
+    state.realtime.hub.connect(&handle);
+    let sanctions = match state.store.read().await {
+        Ok(mut c) => sanctions::active(&mut c, user.id).await.unwrap_or_default(),
+        Err(_) => Vec::new(),
+    };
+    let who = Who {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+    };
+    let mut shutdown = state.realtime.shutdown_signal();
+    let mut conn = Conn {
+        state,
+        user,
+        who,
+        handle,
+        subs: HashMap::new(),
+        sanctions,
+        typing_at: HashMap::new(),
+    };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.tick().await;
+    let mut last_heard = Instant::now();
+
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(message)) = incoming else { break };
+                last_heard = Instant::now();
+                let flow = match message {
+                    Message::Text(text) => conn.on_text(&mut socket, text.as_str()).await,
+                    Message::Binary(_) => conn.reply(&mut socket, frames::error("binary_not_supported", "send JSON text frames", None)).await,
+                    Message::Close(_) => Flow::Close,
+                    Message::Ping(_) | Message::Pong(_) => Flow::Continue,
+                };
+                if let Flow::Close = flow { break }
+            }
+            queued = rx.recv() => {
+                let Some(item) = queued else { break };
+                if let Flow::Close = conn.on_queued(&mut socket, item).await { break }
+            }
+            _ = kick.notified() => {
+                // Best effort: a client that stopped reading has no room left for these.
+                let resync = frames::error("resync", "you fell behind: reconnect and subscribe with `since` to catch up", None);
+                let goodbye = async {
+                    socket.send(Message::Text(resync.into())).await?;
+                    socket.send(Message::Close(Some(CloseFrame { code: 4008, reason: "resync".into() }))).await
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
+                break;
+            }
+            _ = heartbeat.tick() => {
+                if last_heard.elapsed() > DEAD_AFTER {
+                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
+                    break;
+                }
+                if socket.send(Message::Ping(Default::default())).await.is_err() { break }
+            }
+            _ = shutdown.changed() => {
+                let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server restarting".into() }))).await;
+                break;
+            }
+        }
+    }
+    conn.leave_all();
+    conn.state.realtime.hub.disconnect(&conn.handle);
+}
+
+impl Conn {
+    async fn reply(&self, socket: &mut WebSocket, frame: String) -> Flow {
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            socket.send(Message::Text(frame.into())),
+        )
+        .await
+        {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Close,
+        }
+    }
+
+    async fn on_queued(&mut self, socket: &mut WebSocket, item: Outbound) -> Flow {
+        let frame: Utf8Bytes = match item {
+            Outbound::Room {
+                room,
+                message_id,
+                frame,
+            } => {
+                let Some(sub) = self.subs.get_mut(&room) else {
+                    return Flow::Continue;
+                };
+                if let Some(id) = message_id
+                    && sub.backlog.remove(&id)
+                {
+                    return Flow::Continue;
+                }
+                frame
+            }
+            Outbound::Personal(frame) => frame,
+            Outbound::ReloadSanctions => {
+                if let Ok(mut c) = self.state.store.read().await {
+                    self.sanctions = sanctions::active(&mut c, self.user.id)
+                        .await
+                        .unwrap_or_default();
+                }
+                return Flow::Continue;
+            }
+        };
+        match tokio::time::timeout(Duration::from_secs(10), socket.send(Message::Text(frame))).await
+        {
+            Ok(Ok(())) => Flow::Continue,
+            _ => Flow::Close,
+        }
+    }
+
+    async fn on_text(&mut self, socket: &mut WebSocket, text: &str) -> Flow {
+        let frame = match frames::parse(text) {
+            Ok(f) => f,
+            Err(e) => {
+                return self
+                    .reply(
+                        socket,
+                        frames::error(e.code, &e.message, e.nonce.as_deref()),
+                    )
+                    .await;
+            }
+        };
+        let answer = match frame {
+            ClientFrame::Ping => Some(json!({"op": "pong"}).to_string()),
+            ClientFrame::Subscribe { room, since } => Some(self.subscribe(room, since).await),
+            ClientFrame::Unsubscribe { room } => {
+                self.leave(room);
+                Some(json!({"op": "unsubscribed", "room": room}).to_string())
+            }
+            ClientFrame::Send { room, body, nonce } => self.send(room, body, nonce).await,
+            ClientFrame::Edit { message, body } => {
+                match chat::edit_message(&self.state, &self.user, message, &body).await {
+                    Ok(_) => None,
+                    Err(e) => Some(error_frame(&e, None)),
+                }
+            }
+            ClientFrame::Delete { message } => {
+                match chat::delete_message(&self.state, &self.user, message).await {
+                    Ok(()) => None,
+                    Err(e) => Some(error_frame(&e, None)),
+                }
+            }
+            ClientFrame::Typing { room } => {
+                self.typing(room);
+                None
+            }
+        };
+        match answer {
+            Some(frame) => self.reply(socket, frame).await,
+            None => Flow::Continue,
+        }
+    }
+
+    async fn subscribe(&mut self, room: i64, since: Option<i64>) -> String {
+        let access = match self.state.store.read().await {
+            Ok(mut c) => chat::room_access(&mut c, room, Some(&self.user)).await,
+            Err(e) => Err(e.into()),
+        };
+        let (community_id, can_post) = match access {
+            Ok((_, community, access)) if access.can_read() => (community.id, access.can_post()),
+            Ok(_) => {
+                return room_error("forbidden", "join this community to follow its chat", room);
+            }
+            Err(AppError::NotFound) => {
+                return room_error("not_found", "there is no such room", room);
+            }
+            Err(e) => return error_frame(&e, None),
+        };
+        let realtime = self.state.realtime.clone();
+        // Register before reading the backlog, so nothing committed in between is lost.
+        if !self.subs.contains_key(&room)
+            && let PresenceChange::Joined = realtime.hub.subscribe(room, &self.handle)
+        {
+            realtime.presence.joined(room, self.who.clone());
+            // Other nodes count this member from now, not from the next announcement.
+            realtime.presence.store_local(&realtime.hub, room).await;
+        }
+        let limit = if since.is_some() {
+            BACKLOG_SINCE
+        } else {
+            BACKLOG_LATEST
+        };
+        let backlog = match chat::backlog(&self.state.store, room, since, limit).await {
+            Ok(b) => b,
+            Err(e) => return error_frame(&e, None),
+        };
+        let ids = backlog.iter().map(|m| m.id).collect();
+        self.subs.insert(
+            room,
+            Sub {
+                community_id,
+                can_post,
+                backlog: ids,
+            },
+        );
+        let online = realtime.presence.online(&realtime.hub, room).await;
+        let truncated = since.is_some() && backlog.len() as i64 >= BACKLOG_SINCE;
+        json!({"op": "subscribed", "room": room, "backlog": backlog, "online": online, "truncated": truncated}).to_string()
+    }
+
+    fn leave(&mut self, room: i64) {
+        if self.subs.remove(&room).is_some()
+            && let PresenceChange::Left = self.state.realtime.hub.unsubscribe(room, &self.handle)
+        {
+            self.state.realtime.presence.left(room, self.who.clone());
+        }
+    }
+
+    fn leave_all(&mut self) {
+        let rooms: Vec<i64> = self.subs.keys().copied().collect();
+        for room in rooms {
+            self.leave(room);
+        }
+    }
+
+    async fn send(&mut self, room: i64, body: String, nonce: Option<String>) -> Option<String> {
+        let nonce = nonce.map(|n| n.chars().take(100).collect::<String>());
+        let n = nonce.as_deref();
+        let Some(sub) = self.subs.get(&room) else {
+            return Some(frames::error(
+                "not_subscribed",
+                "subscribe to the room before sending",
+                n,
+            ));
+        };
+        if !sub.can_post {
+            return Some(frames::error("forbidden", "join this community to chat", n));
+        }
+        if let Err((code, why)) = chat::check_body(&body) {
+            return Some(frames::error(code, &why, n));
+        }
+        if let Some(why) = sanctions::refuses(&self.sanctions, sub.community_id, now_ms()) {
+            return Some(frames::error(
+                why,
+                &format!("you cannot send messages here now ({why})"),
+                n,
+            ));
+        }
+        if let Err(e) = self
+            .state
+            .limits
+            .check(Limit::ChatPerAccount, &self.user.id.to_string())
+            .await
+        {
+            return Some(error_frame(&e, n));
+        }
+        let html = markdown::render(&body).html;
+        let author = crate::communities::MemberSummary {
+            id: self.user.id,
+            username: self.user.username.clone(),
+            display_name: self.user.display_name.clone(),
+        };
+        match self
+            .state
+            .chat
+            .send(room, author, body, html, nonce.clone())
+            .await
+        {
+            Ok(_) => None,
+            Err(e) => Some(error_frame(&e, nonce.as_deref())),
+        }
+    }
+
+    fn typing(&mut self, room: i64) {
+        if !self.subs.contains_key(&room) || !self.handle.visible {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .typing_at
+            .get(&room)
+            .is_some_and(|at| now.duration_since(*at) < TYPING_EVERY)
+        {
+            return;
+        }
+        self.typing_at.insert(room, now);
+        let frame = json!({"op": "typing", "room": room, "user": self.who}).to_string();
+        self.state.realtime.publish_room(room, None, frame);
+    }
+}
+
+fn room_error(code: &str, message: &str, room: i64) -> String {
+    json!({"op": "error", "code": code, "message": message, "room": room}).to_string()
+}
+
+/// An error frame for a server-side refusal, with the code the HTTP API would use.
+fn error_frame(e: &AppError, nonce: Option<&str>) -> String {
+    let code = match e {
+        AppError::RateLimited { .. } => "rate_limited",
+        AppError::NotFound => "not_found",
+        AppError::Forbidden(_) => "forbidden",
+        AppError::Invalid { .. } => "invalid",
+        AppError::Unavailable(_) => "unavailable",
+        _ => "error",
+    };
+    let message = match e {
+        AppError::RateLimited { retry_after, .. } => format!(
+            "you are sending very fast; wait {} ms",
+            retry_after.as_millis()
+        ),
+        AppError::Internal(_) => "something went wrong on our side".to_owned(),
+        other => other.to_string(),
+    };
+    frames::error(code, &message, nonce)
+}

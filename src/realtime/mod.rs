@@ -1,0 +1,116 @@
+//! Real time: the WebSocket gateway (`GET /api/v1/ws`, one socket per client carrying every room
+//! it subscribes to) and the bus that carries committed events to every node.
+//!
+//! - `frames`: what clients send and the error frames they get back;
+//! - `connection`: one socket's read/write loop, bounded queue and heartbeats;
+//! - `hub`: this node's connections and subscriptions, and delivery to them;
+//! - `bus`: Redis pub/sub between nodes (none with one node);
+//! - `presence`: online counts and joined/left announcements.
+
+pub mod bus;
+pub mod connection;
+pub mod frames;
+pub mod hub;
+pub mod presence;
+
+use std::sync::Arc;
+
+use redis::aio::ConnectionManager;
+use tokio::sync::{Semaphore, watch};
+
+use bus::{Envelope, RedisBus, Target};
+use hub::Hub;
+use presence::Presence;
+
+use crate::store::Store;
+
+/// Sockets per node; beyond this the upgrade answers 503.
+const MAX_SOCKETS: usize = 18_000;
+
+pub struct Realtime {
+    pub hub: Arc<Hub>,
+    pub presence: Presence,
+    node: String,
+    redis: Option<RedisBus>,
+    shutdown: watch::Sender<bool>,
+    /// Bounds the sockets one node holds (the machine allows 20,000 open files per process).
+    pub slots: Arc<Semaphore>,
+}
+
+impl Realtime {
+    /// `redis`: URL, key prefix and a connection, for the many-node mode.
+    pub fn start(
+        store: Store,
+        redis: Option<(String, String, ConnectionManager)>,
+    ) -> anyhow::Result<Arc<Realtime>> {
+        let node = format!("{:016x}", rand::random::<u64>());
+        let hub = Arc::new(Hub::default());
+        let (bus, presence) = match redis {
+            Some((url, prefix, conn)) => {
+                let bus = RedisBus::start(
+                    &url,
+                    &prefix,
+                    node.clone(),
+                    hub.clone(),
+                    store,
+                    conn.clone(),
+                )?;
+                (Some(bus), Presence::new(Some((conn, prefix, node.clone()))))
+            }
+            None => (None, Presence::new(None)),
+        };
+        let (shutdown, _) = watch::channel(false);
+        let realtime = Arc::new(Realtime {
+            hub,
+            presence,
+            node,
+            redis: bus,
+            shutdown,
+            slots: Arc::new(Semaphore::new(MAX_SOCKETS)),
+        });
+        Presence::spawn(realtime.clone());
+        Ok(realtime)
+    }
+
+    fn publish(&self, target: Target, frame: String) {
+        bus::deliver(&self.hub, target, &frame);
+        if let Some(bus) = &self.redis {
+            bus.publish(&Envelope {
+                node: self.node.clone(),
+                target,
+                frame,
+            });
+        }
+    }
+
+    /// Sends a committed room event to every subscriber on every node.
+    pub fn publish_room(&self, room: i64, message_id: Option<i64>, frame: String) {
+        self.publish(Target::Room { room, message_id }, frame);
+    }
+
+    /// Sends a frame to every connection of one member, on every node.
+    pub fn publish_user(&self, user: i64, frame: String) {
+        self.publish(Target::User { user }, frame);
+    }
+
+    /// Tells a member's connections, on every node, to reload their sanctions at once.
+    pub fn sanctions_changed(&self, user: i64) {
+        self.publish(Target::Sanctions { user }, String::new());
+    }
+
+    /// Whether the bus to other nodes is up (always true with one node).
+    pub fn bus_connected(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_none_or(|b| b.connected.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+
+    /// Asks every socket to close (going away) so shutdown does not wait on them.
+    pub fn shut_down(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -133,6 +133,11 @@ pub fn router(mut state: AppState) -> Router {
             "/api/v1/ws",
             axum::routing::get(realtime::connection::gateway),
         )
+        // Member content is not for search engines, whatever a client does with it.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex"),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::limit_per_ip,
@@ -229,6 +234,7 @@ fn spawn_upkeep(state: &AppState) {
         }
     });
     let store = state.store.clone();
+    let realtime = state.realtime.clone();
     let every = std::env::var("MUTUAL_JOB_INTERVAL_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -238,7 +244,7 @@ fn spawn_upkeep(state: &AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
             tick.tick().await;
-            if let Err(e) = notify::newcomers::alert_unanswered(&store).await {
+            if let Err(e) = notify::newcomers::alert_unanswered(&store, &realtime).await {
                 tracing::warn!(error = %e, "newcomer alerts");
             }
         }

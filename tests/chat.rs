@@ -794,3 +794,29 @@ async fn a_node_that_loses_redis_keeps_serving_and_catches_up() {
     redis.kill().ok();
     redis.wait().ok();
 }
+
+both_backends!(
+    notifications_arrive_over_the_socket_without_text,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, m, _) = setup(&s, "live-notes", "public", 2).await;
+        let mut ws = connect(&s, &m[0]).await;
+        send(&mut ws, json!({"op": "ping"})).await;
+        next_op(&mut ws, "pong").await;
+        s.topic(
+            &m[1],
+            "live-notes",
+            "Question about my insulin",
+            "What do you think @liv0?",
+        )
+        .await;
+        let n = next_op(&mut ws, "notification").await;
+        assert_eq!(n["notification"]["kind"], "mention");
+        assert!(n["notification"]["id"].is_i64());
+        let text = n.to_string();
+        assert!(
+            !text.contains("insulin") && !text.contains("What do you"),
+            "no health text: {text}"
+        );
+    }
+);

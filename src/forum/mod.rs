@@ -418,7 +418,7 @@ async fn create_topic(
         actor_id: (!anonymous).then_some(session.user.id),
         author_id: session.user.id,
     };
-    notify::send(&mut tx, &cause, recipients).await?;
+    let sent = notify::send(&mut tx, &cause, recipients).await?;
     db!(
         tx,
         execute,
@@ -427,6 +427,7 @@ async fn create_topic(
         topic_id
     )?;
     tx.commit().await?;
+    sent.publish(&state.realtime);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;

@@ -380,8 +380,9 @@ async fn reply(
         actor_id: (!anonymous).then_some(session.user.id),
         author_id: session.user.id,
     };
-    notify::send(&mut tx, &cause, recipients).await?;
+    let sent = notify::send(&mut tx, &cause, recipients).await?;
     tx.commit().await?;
+    sent.publish(&state.realtime);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -520,8 +521,9 @@ async fn edit_post(
         actor_id: (!row.anonymous).then_some(session.user.id),
         author_id: session.user.id,
     };
-    notify::send(&mut tx, &cause, recipients).await?;
+    let sent = notify::send(&mut tx, &cause, recipients).await?;
     tx.commit().await?;
+    sent.publish(&state.realtime);
     let mut conn = state.store.read().await?;
     Ok(axum::Json(load_post(&mut conn, id, &session).await?))
 }

@@ -21,6 +21,7 @@ use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::Json;
 use crate::paging::{PageParams, cursor};
+use crate::realtime::Realtime;
 use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -85,19 +86,35 @@ pub struct Cause {
     pub author_id: i64,
 }
 
+/// Notifications stored in a transaction, to push live once it commits.
+#[must_use = "publish after the transaction commits"]
+pub struct Sent(Vec<(i64, serde_json::Value)>);
+
+impl Sent {
+    /// Pushes each notification to its member's open sockets, on every node.
+    pub fn publish(self, realtime: &Realtime) {
+        for (user_id, notification) in self.0 {
+            realtime.publish_user(
+                user_id,
+                serde_json::json!({"op": "notification", "notification": notification}).to_string(),
+            );
+        }
+    }
+}
+
 /// Stores the notifications for one post, skipping its author and anyone who may not read it.
-pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -> AppResult<usize> {
+pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -> AppResult<Sent> {
     let now = now_ms();
-    let mut sent = 0;
+    let mut sent = Vec::new();
     for (user_id, kind) in recipients.0 {
         if user_id == cause.author_id || !may_read(conn, cause.community_id, user_id).await? {
             continue;
         }
-        db!(
+        let id = db!(
             *conn,
-            execute,
+            fetch_one scalar i64,
             "INSERT INTO notifications (user_id, kind, actor_id, community_id, topic_id, post_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             user_id,
             kind.as_str(),
             cause.actor_id,
@@ -106,9 +123,14 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
             cause.post_id,
             now
         )?;
-        sent += 1;
+        // The same fields as the list, never the words: ids, kind and where to go.
+        let notification = serde_json::json!({
+            "id": id, "kind": kind, "topic_id": cause.topic_id, "post_id": cause.post_id,
+            "url": format!("/t/{}", cause.topic_id), "read": false, "created_at": crate::store::format_ms(now),
+        });
+        sent.push((user_id, notification));
     }
-    Ok(sent)
+    Ok(Sent(sent))
 }
 
 /// Whether `user_id` may read posts in the community: public, or an active member, or staff.

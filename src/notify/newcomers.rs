@@ -7,6 +7,7 @@
 use super::{Cause, Kind, Recipients, send};
 use crate::db;
 use crate::error::AppResult;
+use crate::realtime::Realtime;
 use crate::store::{Store, now_ms};
 
 #[derive(sqlx::FromRow)]
@@ -18,7 +19,7 @@ struct Candidate {
 }
 
 /// Sends the alerts that are due; how many topics were alerted.
-pub async fn alert_unanswered(store: &Store) -> AppResult<usize> {
+pub async fn alert_unanswered(store: &Store, realtime: &Realtime) -> AppResult<usize> {
     let now = now_ms();
     let candidates = {
         let mut conn = store.read().await?;
@@ -67,8 +68,9 @@ pub async fn alert_unanswered(store: &Store) -> AppResult<usize> {
             },
             author_id: topic.author_id.unwrap_or(-1),
         };
-        send(&mut tx, &cause, recipients).await?;
+        let sent = send(&mut tx, &cause, recipients).await?;
         tx.commit().await?;
+        sent.publish(realtime);
         alerted += 1;
     }
     Ok(alerted)

@@ -6,6 +6,8 @@ pub mod password;
 pub mod session;
 pub mod types;
 
+use std::net::IpAddr;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -26,11 +28,11 @@ use types::{DisplayName, Email, Locale, Password, Role, Username};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(register))
-        .routes(routes!(login))
-        .routes(routes!(logout))
-        .routes(routes!(me, update_me))
-        .routes(routes!(profile))
+        .routes(routes!(api_register))
+        .routes(routes!(api_login))
+        .routes(routes!(api_logout))
+        .routes(routes!(api_me, api_update_me))
+        .routes(routes!(api_profile))
 }
 
 /// A member as others see them (API.md `user`).
@@ -236,36 +238,27 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
     }
 }
 
-fn user_agent(headers: &HeaderMap) -> Option<&str> {
+pub fn user_agent(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
 }
 
-/// Create an account and sign in.
-#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
-    request_body = RegisterRequest,
-    responses(
-        (status = 201, description = "account created and signed in", body = AuthResponse),
-        (status = 409, description = "username or e-mail taken", body = ErrorBody),
-        (status = 422, description = "invalid fields", body = ErrorBody),
-        (status = 429, description = "too many accounts from this address", body = ErrorBody),
-    ))]
-async fn register(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Json(req): Json<RegisterRequest>,
-) -> AppResult<impl IntoResponse> {
+/// Creates an account and signs it in: the new session's token (for the cookie) and CSRF token.
+pub async fn register(
+    state: &AppState,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+    req: &RegisterRequest,
+) -> AppResult<AuthResponse> {
     state
         .limits
         .check(Limit::RegisterPerIp, &ip.to_string())
         .await?;
-    let account = validate_registration(&req).await?;
+    let account = validate_registration(req).await?;
     let mut tx = state.store.begin().await?;
     let id = insert_account(&mut tx, &account).await?;
-    let (token, csrf_token) = session::create(&mut tx, id, user_agent(&headers)).await?;
+    let (token, csrf_token) = session::create(&mut tx, id, user_agent).await?;
     let roles = load_roles(&mut tx, id).await?;
     tx.commit().await?;
     metrics::counter!("mutual_accounts_registered_total").increment(1);
@@ -276,16 +269,32 @@ async fn register(
         roles,
         created_at: now_ms(),
     };
-    let jar = jar.add(session::cookie(&state, token.clone()));
-    Ok((
-        StatusCode::CREATED,
-        jar,
-        axum::Json(AuthResponse {
-            user,
-            token,
-            csrf_token,
-        }),
-    ))
+    Ok(AuthResponse {
+        user,
+        token,
+        csrf_token,
+    })
+}
+
+/// Create an account and sign in.
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts", operation_id = "register",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "account created and signed in", body = AuthResponse),
+        (status = 409, description = "username or e-mail taken", body = ErrorBody),
+        (status = 422, description = "invalid fields", body = ErrorBody),
+        (status = 429, description = "too many accounts from this address", body = ErrorBody),
+    ))]
+async fn api_register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(req): Json<RegisterRequest>,
+) -> AppResult<impl IntoResponse> {
+    let answer = register(&state, ip, user_agent(&headers), &req).await?;
+    let jar = jar.add(session::cookie(&state, answer.token.clone()));
+    Ok((StatusCode::CREATED, jar, axum::Json(answer)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -300,21 +309,13 @@ struct CredentialRow {
     password_hash: String,
 }
 
-/// Sign in: a bearer token in the answer, and the session cookie.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
-    request_body = LoginRequest,
-    responses(
-        (status = 200, description = "signed in", body = AuthResponse),
-        (status = 401, description = "wrong username or password", body = ErrorBody),
-        (status = 429, description = "too many attempts; see Retry-After", body = ErrorBody),
-    ))]
-async fn login(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    jar: CookieJar,
-    Json(req): Json<LoginRequest>,
-) -> AppResult<impl IntoResponse> {
+/// Checks a username and password and opens a session (throttled per address and per account).
+pub async fn login(
+    state: &AppState,
+    ip: IpAddr,
+    user_agent: Option<&str>,
+    req: &LoginRequest,
+) -> AppResult<AuthResponse> {
     state
         .limits
         .check(Limit::LoginPerIp, &ip.to_string())
@@ -339,31 +340,47 @@ async fn login(
     let id = id.ok_or(AppError::Unauthorized("wrong username or password".into()))?;
     state.limits.clear_login_failures(&key).await;
     let mut tx = state.store.begin().await?;
-    let (token, csrf_token) = session::create(&mut tx, id, user_agent(&headers)).await?;
+    let (token, csrf_token) = session::create(&mut tx, id, user_agent).await?;
     tx.commit().await?;
     let user = {
         let mut conn = state.store.read().await?;
         load_user(&mut conn, id).await?
     };
-    let jar = jar.add(session::cookie(&state, token.clone()));
-    Ok((
-        jar,
-        axum::Json(AuthResponse {
-            user,
-            token,
-            csrf_token,
-        }),
-    ))
+    Ok(AuthResponse {
+        user,
+        token,
+        csrf_token,
+    })
+}
+
+/// Sign in: a bearer token in the answer, and the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", operation_id = "login",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "signed in", body = AuthResponse),
+        (status = 401, description = "wrong username or password", body = ErrorBody),
+        (status = 429, description = "too many attempts; see Retry-After", body = ErrorBody),
+    ))]
+async fn api_login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    Json(req): Json<LoginRequest>,
+) -> AppResult<impl IntoResponse> {
+    let answer = login(&state, ip, user_agent(&headers), &req).await?;
+    let jar = jar.add(session::cookie(&state, answer.token.clone()));
+    Ok((jar, axum::Json(answer)))
 }
 
 /// Sign out: the token (and cookie) stop working at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", operation_id = "logout",
     responses(
         (status = 204, description = "signed out"),
         (status = 401, description = "not signed in", body = ErrorBody),
     ),
     security(("bearer" = [])))]
-async fn logout(
+async fn api_logout(
     State(state): State<AppState>,
     Auth(session): Auth,
     jar: CookieJar,
@@ -418,7 +435,8 @@ struct PrivateRow {
     hide_presence: bool,
 }
 
-async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
+/// The member's own account, settings included.
+pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let mut conn = state.store.read().await?;
     let user = load_user(&mut conn, session.user.id).await?;
     let row = db!(
@@ -444,10 +462,10 @@ async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
 }
 
 /// The caller's account.
-#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", operation_id = "me",
     responses((status = 200, body = Me), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn me(State(state): State<AppState>, Auth(session): Auth) -> AppResult<axum::Json<Me>> {
+async fn api_me(State(state): State<AppState>, Auth(session): Auth) -> AppResult<axum::Json<Me>> {
     Ok(axum::Json(load_me(&state, &session).await?))
 }
 
@@ -473,15 +491,20 @@ pub struct PasswordChange {
 }
 
 /// Change the caller's display name, bio, e-mail, language or password.
-#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts",
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts", operation_id = "update_me",
     request_body = UpdateMe,
     responses((status = 200, body = Me), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn update_me(
+async fn api_update_me(
     State(state): State<AppState>,
     Auth(session): Auth,
     Json(req): Json<UpdateMe>,
 ) -> AppResult<axum::Json<Me>> {
+    Ok(axum::Json(update_me(&state, &session, &req).await?))
+}
+
+/// Applies the changes the member asked for, all or none; names every bad field at once.
+pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> AppResult<Me> {
     let mut fields = FieldErrors::new();
     let mut bad = |field: &str, why: String| fields.entry(field.to_string()).or_default().push(why);
     let display_name = req.display_name.as_deref().and_then(|s| {
@@ -636,7 +659,7 @@ async fn update_me(
         )?;
     }
     tx.commit().await?;
-    Ok(axum::Json(load_me(&state, &session).await?))
+    load_me(state, session).await
 }
 
 /// A member's public profile.
@@ -648,18 +671,23 @@ pub struct Profile {
 }
 
 /// A member's public profile: what they chose to show.
-#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "accounts",
+pub async fn profile(state: &AppState, username: &str) -> AppResult<Profile> {
+    let mut conn = state.store.read().await?;
+    let user = find_by_username(&mut conn, username)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let bio = db!(conn, fetch_one scalar String, "SELECT bio FROM users WHERE id = $1", user.id)?;
+    Ok(Profile { user, bio })
+}
+
+/// A member's public profile: what they chose to show.
+#[utoipa::path(get, path = "/api/v1/users/{username}", tag = "accounts", operation_id = "profile",
     params(("username" = String, Path, description = "case does not matter")),
     responses((status = 200, body = Profile), (status = 404, body = ErrorBody)))]
-async fn profile(
+async fn api_profile(
     State(state): State<AppState>,
     MaybeAuth(_viewer): MaybeAuth,
     Path(username): Path<String>,
 ) -> AppResult<axum::Json<Profile>> {
-    let mut conn = state.store.read().await?;
-    let user = find_by_username(&mut conn, &username)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let bio = db!(conn, fetch_one scalar String, "SELECT bio FROM users WHERE id = $1", user.id)?;
-    Ok(axum::Json(Profile { user, bio }))
+    Ok(axum::Json(profile(&state, &username).await?))
 }

@@ -26,10 +26,10 @@ use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_communities, create_community))
-        .routes(routes!(get_community, update_community))
-        .routes(routes!(join))
-        .routes(routes!(leave))
+        .routes(routes!(api_list_communities, create_community))
+        .routes(routes!(api_get_community, update_community))
+        .routes(routes!(api_join))
+        .routes(routes!(api_leave))
         .routes(routes!(list_requests))
         .routes(routes!(decide_request))
         .routes(routes!(grant_role, revoke_role))
@@ -151,22 +151,16 @@ async fn view(conn: &mut impl AsDb, row: CommunityRow, access: &Access) -> AppRe
     })
 }
 
-/// Communities the caller may see (private ones only to their members).
-#[utoipa::path(get, path = "/api/v1/communities", tag = "communities",
-    params(PageParams),
-    responses((status = 200, body = Page<Community>), (status = 400, body = ErrorBody)))]
-async fn list_communities(
-    State(state): State<AppState>,
-    MaybeAuth(viewer): MaybeAuth,
-    Query(page): Query<PageParams>,
-) -> AppResult<axum::Json<Page<Community>>> {
+/// Communities the viewer may see (private ones only to their members), oldest first.
+pub async fn list_communities(
+    state: &AppState,
+    viewer: Option<&User>,
+    page: &PageParams,
+) -> AppResult<Page<Community>> {
     let limit = page.limit()?;
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
-    let viewer = viewer.map(|s| s.user);
-    let viewer_id = viewer.as_ref().map(|u| u.id).unwrap_or(-1);
-    let sees_all = viewer
-        .as_ref()
-        .is_some_and(|u| u.is_admin() || u.has_role(Role::Moderator));
+    let viewer_id = viewer.map(|u| u.id).unwrap_or(-1);
+    let sees_all = viewer.is_some_and(|u| u.is_admin() || u.has_role(Role::Moderator));
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,
@@ -183,12 +177,25 @@ async fn list_communities(
     )?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        let access = load_access(&mut conn, &row, viewer.as_ref()).await?;
+        let access = load_access(&mut conn, &row, viewer).await?;
         items.push(view(&mut conn, row, &access).await?);
     }
-    Ok(axum::Json(Page::from_rows(items, limit, |c| {
-        cursor(&[c.id])
-    })))
+    Ok(Page::from_rows(items, limit, |c| cursor(&[c.id])))
+}
+
+/// Communities the caller may see (private ones only to their members).
+#[utoipa::path(get, path = "/api/v1/communities", tag = "communities", operation_id = "list_communities",
+    params(PageParams),
+    responses((status = 200, body = Page<Community>), (status = 400, body = ErrorBody)))]
+async fn api_list_communities(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Community>>> {
+    let viewer = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        list_communities(&state, viewer.as_ref(), &page).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -331,22 +338,34 @@ async fn create_community(
     ))
 }
 
+/// One community, with its member count and the viewer's membership; 404 when the viewer may
+/// not know it exists.
+pub async fn get_community(
+    state: &AppState,
+    viewer: Option<&User>,
+    slug: &str,
+) -> AppResult<Community> {
+    let mut conn = state.store.read().await?;
+    let (row, access) = visible_community(&mut conn, slug, viewer).await?;
+    let rooms = crate::chat::rooms_of(state, &mut conn, &row).await?;
+    let mut community = view(&mut conn, row, &access).await?;
+    community.rooms = Some(rooms);
+    Ok(community)
+}
+
 /// One community, with its member count and the caller's membership.
-#[utoipa::path(get, path = "/api/v1/communities/{slug}", tag = "communities",
+#[utoipa::path(get, path = "/api/v1/communities/{slug}", tag = "communities", operation_id = "get_community",
     params(("slug" = String, Path)),
     responses((status = 200, body = Community), (status = 404, body = ErrorBody)))]
-async fn get_community(
+async fn api_get_community(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Community>> {
     let viewer = viewer.map(|s| s.user);
-    let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, &slug, viewer.as_ref()).await?;
-    let rooms = crate::chat::rooms_of(&state, &mut conn, &row).await?;
-    let mut community = view(&mut conn, row, &access).await?;
-    community.rooms = Some(rooms);
-    Ok(axum::Json(community))
+    Ok(axum::Json(
+        get_community(&state, viewer.as_ref(), &slug).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -430,38 +449,30 @@ pub struct JoinResult {
     pub status: String,
 }
 
-/// Join a public or members community; ask to join a private one.
-#[utoipa::path(post, path = "/api/v1/communities/{slug}/join", tag = "communities",
-    params(("slug" = String, Path)),
-    responses((status = 200, description = "joined (or already a member)", body = JoinResult),
-              (status = 202, description = "request sent to the moderators", body = JoinResult),
-              (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn join(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    Path(slug): Path<String>,
-) -> AppResult<(StatusCode, axum::Json<JoinResult>)> {
-    let mut conn = state.store.read().await?;
-    // A private community is joined by request, so its slug must be usable without seeing it;
-    // the answer never says more than "request sent".
-    let row = find_by_slug(&mut conn, &slug)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let access = load_access(&mut conn, &row, Some(&session.user)).await?;
-    drop(conn);
-    if let Some(status) = &access.status {
-        let code = if status == "active" {
+impl JoinResult {
+    /// 200 once a member, 202 while the request waits for a moderator.
+    fn status_code(&self) -> StatusCode {
+        if self.status == "active" {
             StatusCode::OK
         } else {
             StatusCode::ACCEPTED
-        };
-        return Ok((
-            code,
-            axum::Json(JoinResult {
-                status: status.clone(),
-            }),
-        ));
+        }
+    }
+}
+
+/// Joins a public or members community at once; asks to join a private one. Joining twice
+/// answers the membership there is.
+pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinResult> {
+    let mut conn = state.store.read().await?;
+    // A private community is joined by request, so its slug must be usable without seeing it;
+    // the answer never says more than "request sent".
+    let row = find_by_slug(&mut conn, slug)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let access = load_access(&mut conn, &row, Some(user)).await?;
+    drop(conn);
+    if let Some(status) = access.status {
+        return Ok(JoinResult { status });
     }
     let status = if row.visibility() == Visibility::Private && !access.site_staff() {
         "pending"
@@ -474,36 +485,37 @@ async fn join(
         execute,
         "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
         row.id,
-        session.user.id,
+        user.id,
         status,
         now_ms()
     )?;
-    let code = if status == "active" {
-        StatusCode::OK
-    } else {
-        StatusCode::ACCEPTED
-    };
-    Ok((
-        code,
-        axum::Json(JoinResult {
-            status: status.into(),
-        }),
-    ))
+    Ok(JoinResult {
+        status: status.into(),
+    })
 }
 
-/// Leave a community (or withdraw a request); community roles go with it.
-#[utoipa::path(post, path = "/api/v1/communities/{slug}/leave", tag = "communities",
+/// Join a public or members community; ask to join a private one.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/join", tag = "communities", operation_id = "join",
     params(("slug" = String, Path)),
-    responses((status = 204, description = "left"), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "joined (or already a member)", body = JoinResult),
+              (status = 202, description = "request sent to the moderators", body = JoinResult),
+              (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn leave(
+async fn api_join(
     State(state): State<AppState>,
     Auth(session): Auth,
     Path(slug): Path<String>,
-) -> AppResult<StatusCode> {
+) -> AppResult<(StatusCode, axum::Json<JoinResult>)> {
+    let result = join(&state, &session.user, &slug).await?;
+    Ok((result.status_code(), axum::Json(result)))
+}
+
+/// Leaves a community (or withdraws a request); community roles go with it. 404 when the
+/// member was not in it.
+pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
     let row = {
         let mut conn = state.store.read().await?;
-        find_by_slug(&mut conn, &slug)
+        find_by_slug(&mut conn, slug)
             .await?
             .ok_or(AppError::NotFound)?
     };
@@ -513,19 +525,33 @@ async fn leave(
         execute,
         "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2",
         row.id,
-        session.user.id
+        user.id
     )?;
     db!(
         tx,
         execute,
         "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2",
         row.id,
-        session.user.id
+        user.id
     )?;
     tx.commit().await?;
     if left == 0 {
         return Err(AppError::NotFound);
     }
+    Ok(())
+}
+
+/// Leave a community (or withdraw a request); community roles go with it.
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/leave", tag = "communities", operation_id = "leave",
+    params(("slug" = String, Path)),
+    responses((status = 204, description = "left"), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn api_leave(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(slug): Path<String>,
+) -> AppResult<StatusCode> {
+    leave(&state, &session.user, &slug).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

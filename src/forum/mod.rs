@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
+use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
     Access, CommunityRow, MemberSummary, find_by_id, load_access, visible_community,
@@ -33,8 +33,9 @@ use types::{ContentWarning, PostBody, Title, TopicKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_topics, create_topic))
-        .routes(routes!(get_topic, update_topic))
+        .routes(routes!(api_list_topics, api_create_topic))
+        .routes(routes!(api_get_topic, update_topic))
+        .routes(routes!(preview))
         .merge(posts::router())
 }
 
@@ -169,27 +170,23 @@ pub async fn visible_topic(
     Ok((row, community, access))
 }
 
-/// A community's topics: pinned first, then by latest activity.
-#[utoipa::path(get, path = "/api/v1/communities/{slug}/topics", tag = "forum",
-    params(("slug" = String, Path), PageParams),
-    responses((status = 200, body = Page<Topic>), (status = 404, body = ErrorBody)))]
-async fn list_topics(
-    State(state): State<AppState>,
-    MaybeAuth(viewer): MaybeAuth,
-    Path(slug): Path<String>,
-    Query(page): Query<PageParams>,
-) -> AppResult<axum::Json<Page<Topic>>> {
+/// A community's topics as `viewer` sees them: pinned first, then by latest activity.
+pub async fn list_topics(
+    state: &AppState,
+    viewer: Option<&Session>,
+    slug: &str,
+    page: &PageParams,
+) -> AppResult<Page<Topic>> {
     let limit = page.limit()?;
     let after = page
         .after_ints(3)?
         .unwrap_or_else(|| vec![1, i64::MAX, i64::MAX]);
     let filters = viewer
-        .as_ref()
-        .map(|s| s.content_filters.clone())
+        .map(|s| s.content_filters.as_slice())
         .unwrap_or_default();
-    let user = viewer.map(|s| s.user);
+    let user = viewer.map(|s| &s.user);
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    let (community, access) = visible_community(&mut conn, slug, user).await?;
     let rows = db!(
         conn,
         fetch_all as TopicRow,
@@ -204,7 +201,7 @@ async fn list_topics(
          ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
          LIMIT $6",
         community.id,
-        user.as_ref().map(|u| u.id).unwrap_or(-1),
+        user.map(|u| u.id).unwrap_or(-1),
         after[0] != 0,
         after[1],
         after[2],
@@ -212,30 +209,49 @@ async fn list_topics(
     )?;
     let items = rows
         .into_iter()
-        .map(|r| topic_view(r, &community, &access, &filters))
+        .map(|r| topic_view(r, &community, &access, filters))
         .collect();
-    Ok(axum::Json(Page::from_rows(items, limit, |t: &Topic| {
+    Ok(Page::from_rows(items, limit, |t: &Topic| {
         cursor(&[i64::from(t.pinned), t.last_post_at, t.id])
-    })))
+    }))
+}
+
+/// A community's topics: pinned first, then by latest activity.
+#[utoipa::path(get, path = "/api/v1/communities/{slug}/topics", tag = "forum", operation_id = "list_topics",
+    params(("slug" = String, Path), PageParams),
+    responses((status = 200, body = Page<Topic>), (status = 404, body = ErrorBody)))]
+async fn api_list_topics(
+    State(state): State<AppState>,
+    MaybeAuth(viewer): MaybeAuth,
+    Path(slug): Path<String>,
+    Query(page): Query<PageParams>,
+) -> AppResult<axum::Json<Page<Topic>>> {
+    Ok(axum::Json(
+        list_topics(&state, viewer.as_ref(), &slug, &page).await?,
+    ))
+}
+
+/// One topic as `viewer` sees it; 404 when they may not know of it. Visitors of a members-only
+/// community get this title stub, not the posts.
+pub async fn get_topic(state: &AppState, viewer: Option<&Session>, id: i64) -> AppResult<Topic> {
+    let filters = viewer
+        .map(|s| s.content_filters.as_slice())
+        .unwrap_or_default();
+    let mut conn = state.store.read().await?;
+    let (row, community, access) = visible_topic(&mut conn, id, viewer.map(|s| &s.user)).await?;
+    Ok(topic_view(row, &community, &access, filters))
 }
 
 /// One topic. Visitors of a members-only community see this title stub, not the posts.
-#[utoipa::path(get, path = "/api/v1/topics/{id}", tag = "forum",
+#[utoipa::path(get, path = "/api/v1/topics/{id}", tag = "forum", operation_id = "get_topic",
     params(("id" = i64, Path)),
     responses((status = 200, body = Topic), (status = 404, body = ErrorBody)))]
-async fn get_topic(
+async fn api_get_topic(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Topic>> {
-    let filters = viewer
-        .as_ref()
-        .map(|s| s.content_filters.clone())
-        .unwrap_or_default();
-    let user = viewer.map(|s| s.user);
-    let mut conn = state.store.read().await?;
-    let (row, community, access) = visible_topic(&mut conn, id, user.as_ref()).await?;
-    Ok(axum::Json(topic_view(row, &community, &access, &filters)))
+    Ok(axum::Json(get_topic(&state, viewer.as_ref(), id).await?))
 }
 
 /// The identifiers found in text the author has not confirmed publishing.
@@ -298,20 +314,33 @@ pub struct CreatedTopic {
 }
 
 /// Start a topic (members of the community).
-#[utoipa::path(post, path = "/api/v1/communities/{slug}/topics", tag = "forum",
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/topics", tag = "forum", operation_id = "create_topic",
     params(("slug" = String, Path)),
     request_body = NewTopic,
     responses((status = 201, body = CreatedTopic), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn create_topic(
+async fn api_create_topic(
     State(state): State<AppState>,
     Auth(session): Auth,
     Path(slug): Path<String>,
     Json(req): Json<NewTopic>,
 ) -> AppResult<(StatusCode, axum::Json<CreatedTopic>)> {
+    let created = create_topic(&state, &session, &slug, &req).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Starts a topic in the community at `slug` with its opening post, indexes it and notifies
+/// the members it mentions or quotes. Only members post; text that seems to hold personal
+/// details is refused (422 `identifiers`) until the author confirms it.
+pub async fn create_topic(
+    state: &AppState,
+    session: &Session,
+    slug: &str,
+    req: &NewTopic,
+) -> AppResult<CreatedTopic> {
     let (community, access) = {
         let mut conn = state.store.read().await?;
-        visible_community(&mut conn, &slug, Some(&session.user)).await?
+        visible_community(&mut conn, slug, Some(&session.user)).await?
     };
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to start a topic"));
@@ -432,14 +461,11 @@ async fn create_topic(
 
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
-    let post = posts::load_post(&mut conn, post_id, &session).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(CreatedTopic {
-            topic: topic_view(row, &community, &access, &session.content_filters),
-            post,
-        }),
-    ))
+    let post = posts::load_post(&mut conn, post_id, session).await?;
+    Ok(CreatedTopic {
+        topic: topic_view(row, &community, &access, &session.content_filters),
+        post,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -503,4 +529,36 @@ async fn update_topic(
 /// Reaction counts as stored with the post.
 pub fn parse_reactions(raw: &str) -> BTreeMap<String, i64> {
     serde_json::from_str(raw).unwrap_or_default()
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PreviewRequest {
+    /// Markdown, as it would be posted.
+    pub body: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PreviewAnswer {
+    /// Sanitised HTML, exactly as the post would show.
+    pub html: String,
+}
+
+/// Renders a draft the way it would be stored, without storing it: the composer's preview.
+pub fn preview_html(body: &str) -> AppResult<String> {
+    let body = PostBody::parse(body).map_err(|e| AppError::invalid("body", e))?;
+    Ok(markdown::render(body.as_str()).html)
+}
+
+/// Preview a post: the sanitised HTML a draft would become (signed-in members).
+#[utoipa::path(post, path = "/api/v1/preview", tag = "forum",
+    request_body = PreviewRequest,
+    responses((status = 200, body = PreviewAnswer), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn preview(
+    Auth(_session): Auth,
+    Json(req): Json<PreviewRequest>,
+) -> AppResult<axum::Json<PreviewAnswer>> {
+    Ok(axum::Json(PreviewAnswer {
+        html: preview_html(&req.body)?,
+    }))
 }

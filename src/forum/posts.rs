@@ -24,7 +24,7 @@ use crate::{db, markdown, search};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_posts, reply))
+        .routes(routes!(api_list_posts, api_reply))
         .routes(routes!(get_post, edit_post, delete_post))
         .routes(routes!(revisions))
         .routes(routes!(react, unreact))
@@ -178,25 +178,37 @@ pub async fn quoted_authors(conn: &mut impl AsDb, body: &str) -> AppResult<Vec<i
 }
 
 /// The posts of a topic in order, `after` the given post number.
-#[utoipa::path(get, path = "/api/v1/topics/{id}/posts", tag = "forum",
+#[utoipa::path(get, path = "/api/v1/topics/{id}/posts", tag = "forum", operation_id = "list_posts",
     params(("id" = i64, Path), PageParams),
     responses((status = 200, body = Page<Post>), (status = 403, description = "members only", body = ErrorBody), (status = 404, body = ErrorBody)))]
-async fn list_posts(
+async fn api_list_posts(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,
     Path(id): Path<i64>,
     Query(page): Query<PageParams>,
 ) -> AppResult<axum::Json<Page<Post>>> {
+    Ok(axum::Json(
+        list_posts(&state, viewer.as_ref(), id, &page).await?,
+    ))
+}
+
+/// One page of a topic's posts in order, as `viewer` sees them; 403 when they may see the topic
+/// but not read it. Reading moves a member's place in the topic forward (for unread counts).
+pub async fn list_posts(
+    state: &AppState,
+    viewer: Option<&Session>,
+    id: i64,
+    page: &PageParams,
+) -> AppResult<Page<Post>> {
     let limit = page.limit()?;
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
     let filters = viewer
-        .as_ref()
-        .map(|s| s.content_filters.clone())
+        .map(|s| s.content_filters.as_slice())
         .unwrap_or_default();
-    let user = viewer.map(|s| s.user);
-    let viewer_id = user.as_ref().map(|u| u.id);
+    let user = viewer.map(|s| &s.user);
+    let viewer_id = user.map(|u| u.id);
     let mut conn = state.store.read().await?;
-    let (topic, _, access) = visible_topic(&mut conn, id, user.as_ref()).await?;
+    let (topic, _, access) = visible_topic(&mut conn, id, user).await?;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its posts"));
     }
@@ -250,12 +262,10 @@ async fn list_posts(
                 .filter(|(p, _)| *p == r.id)
                 .map(|(_, k)| k.clone())
                 .collect();
-            post_view(r, viewer_id, &filters, reacted)
+            post_view(r, viewer_id, filters, reacted)
         })
         .collect();
-    Ok(axum::Json(Page::from_rows(items, limit, |p: &Post| {
-        cursor(&[p.seq])
-    })))
+    Ok(Page::from_rows(items, limit, |p: &Post| cursor(&[p.seq])))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -275,17 +285,30 @@ pub struct CreatedPost {
 }
 
 /// Reply in a topic (members of its community).
-#[utoipa::path(post, path = "/api/v1/topics/{id}/posts", tag = "forum",
+#[utoipa::path(post, path = "/api/v1/topics/{id}/posts", tag = "forum", operation_id = "reply",
     params(("id" = i64, Path)),
     request_body = NewPost,
     responses((status = 201, body = CreatedPost), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn reply(
+async fn api_reply(
     State(state): State<AppState>,
     Auth(session): Auth,
     Path(id): Path<i64>,
     Json(req): Json<NewPost>,
 ) -> AppResult<(StatusCode, axum::Json<CreatedPost>)> {
+    let created = reply(&state, &session, id, &req).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Replies in topic `id` (to the topic, or to one of its posts with `reply_to`), indexes the
+/// post and notifies whom it answers, mentions or quotes. Members only; not in a locked topic
+/// unless a moderator; personal details need the author's confirmation (422 `identifiers`).
+pub async fn reply(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    req: &NewPost,
+) -> AppResult<CreatedPost> {
     let (topic, community, access) = {
         let mut conn = state.store.read().await?;
         visible_topic(&mut conn, id, Some(&session.user)).await?
@@ -386,8 +409,8 @@ async fn reply(
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
-    let post = load_post(&mut conn, post_id, &session).await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedPost { post })))
+    let post = load_post(&mut conn, post_id, session).await?;
+    Ok(CreatedPost { post })
 }
 
 /// The post, its topic's access for the caller, and whether they may read it.
@@ -668,7 +691,9 @@ pub struct Reactions {
     pub my_reactions: Vec<String>,
 }
 
-async fn set_reaction(
+/// Adds (`on`) or takes back one of the member's reactions to a post; members of the community
+/// only. Answers the post's counts afterwards.
+pub async fn set_reaction(
     state: &AppState,
     session: &Session,
     post_id: i64,

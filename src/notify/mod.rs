@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{Auth, serialize_time};
+use crate::accounts::{Auth, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::MemberSummary;
 use crate::db;
@@ -26,9 +26,9 @@ use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list))
-        .routes(routes!(unread))
-        .routes(routes!(mark_read))
+        .routes(routes!(api_list))
+        .routes(routes!(api_unread))
+        .routes(routes!(api_mark_read))
 }
 
 /// Why a member is notified. When one post gives several reasons, the first in this order wins.
@@ -210,15 +210,20 @@ async fn unread_count(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
 }
 
 /// The caller's notifications, newest first.
-#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications",
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", operation_id = "list",
     params(PageParams),
     responses((status = 200, body = NotificationPage), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn list(
+async fn api_list(
     State(state): State<AppState>,
     Auth(session): Auth,
     Query(page): Query<PageParams>,
 ) -> AppResult<axum::Json<NotificationPage>> {
+    Ok(axum::Json(list(&state, &session.user, &page).await?))
+}
+
+/// A member's notifications, newest first, with the unread count.
+pub async fn list(state: &AppState, user: &User, page: &PageParams) -> AppResult<NotificationPage> {
     let limit = page.limit()?;
     let before = page.after_ints(1)?.map(|v| v[0]).unwrap_or(i64::MAX);
     let mut conn = state.store.read().await?;
@@ -233,7 +238,7 @@ async fn list(
          LEFT JOIN posts p ON p.id = n.post_id
          WHERE n.user_id = $1 AND n.id < $2
          ORDER BY n.id DESC LIMIT $3",
-        session.user.id,
+        user.id,
         before,
         limit + 1
     )?;
@@ -270,12 +275,12 @@ async fn list(
     } else {
         None
     };
-    let unread = unread_count(&mut conn, session.user.id).await?;
-    Ok(axum::Json(NotificationPage {
+    let unread = unread_count(&mut conn, user.id).await?;
+    Ok(NotificationPage {
         items,
         next,
         unread,
-    }))
+    })
 }
 
 #[derive(Serialize, ToSchema)]
@@ -283,17 +288,22 @@ pub struct Unread {
     pub unread: i64,
 }
 
+/// How many of a member's notifications are unread (for a badge).
+pub async fn unread(state: &AppState, user: &User) -> AppResult<i64> {
+    let mut conn = state.store.read().await?;
+    unread_count(&mut conn, user.id).await
+}
+
 /// How many notifications are unread (for a badge).
-#[utoipa::path(get, path = "/api/v1/notifications/unread", tag = "notifications",
+#[utoipa::path(get, path = "/api/v1/notifications/unread", tag = "notifications", operation_id = "unread",
     responses((status = 200, body = Unread), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn unread(
+async fn api_unread(
     State(state): State<AppState>,
     Auth(session): Auth,
 ) -> AppResult<axum::Json<Unread>> {
-    let mut conn = state.store.read().await?;
     Ok(axum::Json(Unread {
-        unread: unread_count(&mut conn, session.user.id).await?,
+        unread: unread(&state, &session.user).await?,
     }))
 }
 
@@ -303,17 +313,9 @@ pub struct MarkRead {
     pub up_to: i64,
 }
 
-/// Marks notifications read up to an id.
-#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications",
-    request_body = MarkRead,
-    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn mark_read(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    Json(req): Json<MarkRead>,
-) -> AppResult<axum::Json<Unread>> {
-    if req.up_to < 0 {
+/// Marks a member's notifications read up to an id; answers how many stay unread.
+pub async fn mark_read(state: &AppState, user: &User, up_to: i64) -> AppResult<i64> {
+    if up_to < 0 {
         return Err(AppError::invalid("up_to", "a notification id"));
     }
     let mut w = state.store.write().await?;
@@ -321,13 +323,25 @@ async fn mark_read(
         w,
         execute,
         "UPDATE notifications SET read_at = $3 WHERE user_id = $1 AND id <= $2 AND read_at IS NULL",
-        session.user.id,
-        req.up_to,
+        user.id,
+        up_to,
         now_ms()
     )?;
     drop(w);
-    let mut conn = state.store.read().await?;
+    unread(state, user).await
+}
+
+/// Marks notifications read up to an id.
+#[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications", operation_id = "mark_read",
+    request_body = MarkRead,
+    responses((status = 200, body = Unread), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn api_mark_read(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Json(req): Json<MarkRead>,
+) -> AppResult<axum::Json<Unread>> {
     Ok(axum::Json(Unread {
-        unread: unread_count(&mut conn, session.user.id).await?,
+        unread: mark_read(&state, &session.user, req.up_to).await?,
     }))
 }

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::types::Role;
-use crate::accounts::{MaybeAuth, serialize_time};
+use crate::accounts::{MaybeAuth, Session, serialize_time};
 use crate::app::AppState;
 use crate::communities::MemberSummary;
 use crate::error::{AppError, AppResult, ErrorBody};
@@ -21,7 +21,7 @@ use crate::store::{AsDb, Db};
 use crate::{markdown, text};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search))
+    OpenApiRouter::new().routes(routes!(api_search))
 }
 
 /// Puts a post (and, for an opening post, its topic's title) in the index, replacing what was
@@ -169,14 +169,24 @@ ORDER BY s.rank, p.id
 LIMIT $7";
 
 /// Search posts in every community the caller may read (or in one).
-#[utoipa::path(get, path = "/api/v1/search", tag = "forum",
+#[utoipa::path(get, path = "/api/v1/search", tag = "forum", operation_id = "search",
     params(SearchParams),
     responses((status = 200, body = SearchPage), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-async fn search(
+async fn api_search(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,
     Query(params): Query<SearchParams>,
 ) -> AppResult<axum::Json<SearchPage>> {
+    Ok(axum::Json(search(&state, viewer.as_ref(), &params).await?))
+}
+
+/// Posts matching `params.q` in the communities `viewer` may read, best first; 422 when the
+/// query holds no word to look for.
+pub async fn search(
+    state: &AppState,
+    viewer: Option<&Session>,
+    params: &SearchParams,
+) -> AppResult<SearchPage> {
     let limit = match params.limit {
         None => 20,
         Some(n) if (1..=50).contains(&n) => n,
@@ -209,12 +219,11 @@ async fn search(
             }
         }
     };
-    let viewer = viewer.map(|s| (s.user, s.content_filters));
-    let viewer_id = viewer.as_ref().map(|(u, _)| u.id).unwrap_or(-1);
-    let staff = viewer
-        .as_ref()
-        .is_some_and(|(u, _)| u.is_admin() || u.has_role(Role::Moderator));
-    let filters: Vec<String> = viewer.as_ref().map(|(_, f)| f.clone()).unwrap_or_default();
+    let viewer_id = viewer.map(|s| s.user.id).unwrap_or(-1);
+    let staff = viewer.is_some_and(|s| s.user.is_admin() || s.user.has_role(Role::Moderator));
+    let filters = viewer
+        .map(|s| s.content_filters.as_slice())
+        .unwrap_or_default();
     let community = params
         .community
         .clone()
@@ -292,8 +301,8 @@ async fn search(
             created_at: row.created_at,
         });
     }
-    Ok(axum::Json(SearchPage {
+    Ok(SearchPage {
         items,
         next: if more { last_key } else { None },
-    }))
+    })
 }

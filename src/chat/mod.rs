@@ -311,7 +311,7 @@ async fn history(
         fetch_all as MessageRow,
         "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT $3",
+         WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $3",
         id,
         params.before.unwrap_or(i64::MAX),
         limit + 1
@@ -344,7 +344,7 @@ pub async fn backlog(
             fetch_all as MessageRow,
             "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
              FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-             WHERE m.room_id = $1 AND m.id > $2 AND m.deleted_at IS NULL ORDER BY m.id LIMIT $3",
+             WHERE m.room_id = $1 AND m.id > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id LIMIT $3",
             room,
             after,
             limit
@@ -355,7 +355,7 @@ pub async fn backlog(
                 fetch_all as MessageRow,
                 "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
                  FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-                 WHERE m.room_id = $1 AND m.deleted_at IS NULL ORDER BY m.id DESC LIMIT $2",
+                 WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $2",
                 room,
                 limit
             )?;
@@ -378,7 +378,7 @@ pub async fn frames_since(
         fetch_all as MessageRow,
         "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL ORDER BY m.id LIMIT 2000",
+         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id LIMIT 2000",
         room,
         since_ms
     )?;
@@ -402,17 +402,6 @@ pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// Why this member may not write in the community now, if they may not.
-pub async fn refusal(
-    state: &AppState,
-    user: &User,
-    community_id: i64,
-) -> AppResult<Option<&'static str>> {
-    let mut conn = state.store.read().await?;
-    let active = sanctions::active(&mut conn, user.id).await?;
-    Ok(sanctions::refuses(&active, community_id, now_ms()))
-}
-
 /// Edits a message (its author) and tells the room.
 pub async fn edit_message(
     state: &AppState,
@@ -425,11 +414,7 @@ pub async fn edit_message(
     if row.author_id != Some(user.id) {
         return Err(AppError::forbidden("only the author edits a message"));
     }
-    if let Some(why) = refusal(state, user, community_id).await? {
-        return Err(AppError::forbidden(format!(
-            "you cannot write here now: {why}"
-        )));
-    }
+    sanctions::check_can_write(state, user, community_id).await?;
     let html = markdown::render(body).html;
     let now = now_ms();
     let mut w = state.store.write().await?;

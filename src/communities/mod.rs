@@ -470,9 +470,13 @@ pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinRe
         .await?
         .ok_or(AppError::NotFound)?;
     let access = load_access(&mut conn, &row, Some(user)).await?;
+    let sanctions = crate::moderation::sanctions::active(&mut conn, user.id).await?;
     drop(conn);
     if let Some(status) = access.status {
         return Ok(JoinResult { status });
+    }
+    if crate::moderation::sanctions::refuses(&sanctions, row.id, now_ms()) == Some("banned") {
+        return Err(AppError::forbidden("you are banned from this community"));
     }
     let status = if row.visibility() == Visibility::Private && !access.site_staff() {
         "pending"

@@ -311,6 +311,9 @@ pub struct NewTopic {
 pub struct CreatedTopic {
     pub topic: Topic,
     pub post: posts::Post,
+    /// Shown to the author alone when their words suggest they may be in crisis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis_resources: Option<Vec<crate::moderation::crisis::CrisisLine>>,
 }
 
 /// Start a topic (members of the community).
@@ -345,6 +348,7 @@ pub async fn create_topic(
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to start a topic"));
     }
+    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
     let mut fields = FieldErrors::new();
     let title = Title::parse(&req.title)
         .map_err(|e| fields.entry("title".into()).or_default().push(e))
@@ -433,6 +437,14 @@ pub async fn create_topic(
         now
     )?;
     search::index_post(&mut tx, post_id, Some(title.as_str()), body.as_str()).await?;
+    let screened = crate::moderation::screen_post(
+        &mut tx,
+        community.id,
+        post_id,
+        session.user.id,
+        &format!("{}\n{}", title.as_str(), body.as_str()),
+    )
+    .await?;
     let mut recipients = Recipients::default();
     for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
         recipients.add(id, Kind::Mention);
@@ -457,6 +469,7 @@ pub async fn create_topic(
     )?;
     tx.commit().await?;
     sent.publish(&state.realtime);
+    let crisis_resources = screened.publish(&state.realtime);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -465,6 +478,7 @@ pub async fn create_topic(
     Ok(CreatedTopic {
         topic: topic_view(row, &community, &access, &session.content_filters),
         post,
+        crisis_resources,
     })
 }
 

@@ -62,6 +62,10 @@ pub struct Post {
     pub created_at: i64,
     #[schema(value_type = Option<String>, format = DateTime)]
     pub edited_at: Option<String>,
+    /// A moderator hid it (others see a placeholder).
+    pub hidden: bool,
+    /// Why, shown to the author only; they may appeal.
+    pub hidden_reason: Option<String>,
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -81,6 +85,9 @@ struct PostRow {
     created_at: i64,
     edited_at: Option<i64>,
     deleted_at: Option<i64>,
+    hidden_at: Option<i64>,
+    hidden_reason: Option<String>,
+    held_for_review: bool,
 }
 
 fn post_view(
@@ -90,7 +97,17 @@ fn post_view(
     my_reactions: Vec<String>,
 ) -> Post {
     let mine = viewer_id.is_some() && row.author_id == viewer_id;
-    let deleted = row.deleted_at.is_some();
+    let hidden = row.hidden_at.is_some();
+    // Hidden posts are placeholders for everyone but their author, who sees why; posts held for
+    // a crisis review stay with members but leave public view.
+    let deleted = row.deleted_at.is_some()
+        || (hidden && !mine)
+        || (row.held_for_review && viewer_id.is_none());
+    let hidden_reason = if mine {
+        row.hidden_reason.clone()
+    } else {
+        None
+    };
     let collapsed = row
         .content_warning
         .as_ref()
@@ -124,6 +141,8 @@ fn post_view(
         my_reactions,
         created_at: row.created_at,
         edited_at: row.edited_at.map(crate::store::format_ms),
+        hidden,
+        hidden_reason,
     }
 }
 
@@ -154,7 +173,8 @@ async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
         *conn,
         fetch_optional as PostRow,
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
-                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at
+                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
+                p.hidden_at, p.hidden_reason, p.held_for_review
          FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE p.id = $1",
         post_id
     )?
@@ -216,7 +236,8 @@ pub async fn list_posts(
         conn,
         fetch_all as PostRow,
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
-                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at
+                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
+                p.hidden_at, p.hidden_reason, p.held_for_review
          FROM posts p LEFT JOIN users u ON u.id = p.author_id
          WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
         id,
@@ -282,6 +303,9 @@ pub struct NewPost {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedPost {
     pub post: Post,
+    /// Shown to the author alone when their words suggest they may be in crisis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis_resources: Option<Vec<crate::moderation::crisis::CrisisLine>>,
 }
 
 /// Reply in a topic (members of its community).
@@ -316,6 +340,7 @@ pub async fn reply(
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to reply"));
     }
+    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
     if topic.locked && !access.is_moderator() {
         return Err(AppError::forbidden("this topic is locked"));
     }
@@ -380,6 +405,14 @@ pub async fn reply(
         now
     )?;
     search::index_post(&mut tx, post_id, None, body.as_str()).await?;
+    let screened = crate::moderation::screen_post(
+        &mut tx,
+        community.id,
+        post_id,
+        session.user.id,
+        body.as_str(),
+    )
+    .await?;
     let mut recipients = Recipients::default();
     for uid in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
         recipients.add(uid, Kind::Mention);
@@ -406,11 +439,15 @@ pub async fn reply(
     let sent = notify::send(&mut tx, &cause, recipients).await?;
     tx.commit().await?;
     sent.publish(&state.realtime);
+    let crisis_resources = screened.publish(&state.realtime);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
     let post = load_post(&mut conn, post_id, session).await?;
-    Ok(CreatedPost { post })
+    Ok(CreatedPost {
+        post,
+        crisis_resources,
+    })
 }
 
 /// The post, its topic's access for the caller, and whether they may read it.

@@ -4,7 +4,11 @@
 //! (moderator, target, reason, time) in the same transaction as its effect. Members of a community
 //! read its log; private notes are for moderators only.
 
+pub mod actions;
+pub mod cases;
+pub mod crisis;
 pub mod sanctions;
+pub mod trust;
 
 use axum::extract::{Path, Query, State};
 use serde::{Deserialize, Serialize};
@@ -12,124 +16,149 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{Auth, MaybeAuth, serialize_time};
+use crate::accounts::{MaybeAuth, serialize_time};
 use crate::app::AppState;
 use crate::communities::{MemberSummary, visible_community};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
-use crate::forum::visible_topic;
-use crate::http::Json;
 use crate::paging::{Page, PageParams, cursor};
-use crate::store::now_ms;
+use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(act))
         .routes(routes!(modlog))
+        .merge(actions::router())
+        .merge(cases::router())
 }
 
-#[derive(Deserialize, ToSchema, Debug)]
+/// What an action or a report is about.
+#[derive(Deserialize, ToSchema, Debug, Clone)]
 pub struct Target {
-    /// `topic`, `post`, `message` or `user`.
+    /// `post`, `message`, `topic`, `user` or `report` (a case in the queue).
     #[serde(rename = "type")]
     pub kind: String,
     pub id: i64,
 }
 
-#[derive(Deserialize, ToSchema)]
-pub struct ActionRequest {
-    /// Offered now: `pin`, `unpin`, `lock`, `unlock` (topics).
-    pub action: String,
-    pub target: Target,
-    /// Shown in the community's moderation log.
-    pub reason: String,
-    /// Seen only by moderators.
-    pub private_note: Option<String>,
+/// What screening new content found: the crisis lines for its author, and the alert to send to
+/// moderators once the transaction commits.
+#[must_use = "publish after the transaction commits"]
+pub struct Screened {
+    resources: Option<Vec<crisis::CrisisLine>>,
+    alert: Option<crate::notify::Sent>,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ActionResult {
-    /// The moderation log entry written.
-    pub log_id: i64,
-}
-
-/// Take a moderation action (community moderators and organisers, site staff).
-#[utoipa::path(post, path = "/api/v1/moderation/actions", tag = "moderation",
-    request_body = ActionRequest,
-    responses((status = 200, body = ActionResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn act(
-    State(state): State<AppState>,
-    Auth(session): Auth,
-    Json(req): Json<ActionRequest>,
-) -> AppResult<axum::Json<ActionResult>> {
-    let reason = req.reason.trim();
-    if !(3..=500).contains(&reason.chars().count()) {
-        return Err(AppError::invalid(
-            "reason",
-            "give a reason of 3 to 500 characters: members read it in the log",
-        ));
-    }
-    let (column, value) = match req.action.as_str() {
-        "pin" => ("pinned", true),
-        "unpin" => ("pinned", false),
-        "lock" => ("locked", true),
-        "unlock" => ("locked", false),
-        _ => {
-            return Err(AppError::invalid(
-                "action",
-                "the actions offered are pin, unpin, lock and unlock",
-            ));
+impl Screened {
+    /// Sends the moderators' alert; the author's crisis lines, if any.
+    pub fn publish(self, realtime: &crate::realtime::Realtime) -> Option<Vec<crisis::CrisisLine>> {
+        if let Some(alert) = self.alert {
+            alert.publish(realtime);
         }
-    };
-    if req.target.kind != "topic" {
-        return Err(AppError::invalid(
-            "target.type",
-            format!("{} applies to a topic", req.action),
-        ));
+        self.resources
     }
-    let (topic, community, access) = {
-        let mut conn = state.store.read().await?;
-        visible_topic(&mut conn, req.target.id, Some(&session.user)).await?
+}
+
+/// The crisis flow for a new post: when its words suggest the author may be in crisis, it leaves
+/// search and public pages (members still see it), an urgent case joins the queue, and the
+/// author gets the crisis lines for their language. Nothing is deleted.
+pub async fn screen_post(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    post_id: i64,
+    author_id: i64,
+    text: &str,
+) -> AppResult<Screened> {
+    if !crisis::matches(text) {
+        return Ok(Screened {
+            resources: None,
+            alert: None,
+        });
+    }
+    db!(
+        *conn,
+        execute,
+        "UPDATE posts SET held_for_review = TRUE WHERE id = $1",
+        post_id
+    )?;
+    crate::search::unindex_post(conn, post_id).await?;
+    let target = cases::Resolved {
+        community_id,
+        author_id: Some(author_id),
+        snapshot: text.chars().take(5000).collect(),
+        target_type: "post",
+        target_id: post_id,
     };
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "only this community's moderators take this action",
-        ));
+    let case_id = cases::open_case(conn, &target, true).await?;
+    let alert = cases::alert_crisis(conn, community_id, case_id, &target).await?;
+    let locale =
+        db!(*conn, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", author_id)?;
+    metrics::counter!("mutual_crisis_flags_total").increment(1);
+    Ok(Screened {
+        resources: Some(crisis::lines_for(
+            crate::accounts::types::Locale::parse(&locale).unwrap_or_default(),
+        )),
+        alert: Some(alert),
+    })
+}
+
+/// The crisis flow for a chat message: the case and the moderators' alert (messages are not
+/// searchable or public, so nothing is held); the author's lines come back to their socket.
+pub async fn screen_message(
+    state: &AppState,
+    community_id: i64,
+    message_id: i64,
+    author_id: i64,
+    text: &str,
+) -> AppResult<Option<Vec<crisis::CrisisLine>>> {
+    if !crisis::matches(text) {
+        return Ok(None);
     }
     let mut tx = state.store.begin().await?;
-    if column == "pinned" {
-        db!(
-            tx,
-            execute,
-            "UPDATE topics SET pinned = $2 WHERE id = $1",
-            topic.id,
-            value
-        )?;
-    } else {
-        db!(
-            tx,
-            execute,
-            "UPDATE topics SET locked = $2 WHERE id = $1",
-            topic.id,
-            value
-        )?;
-    }
-    let log_id = db!(
-        tx,
+    let target = cases::Resolved {
+        community_id,
+        author_id: Some(author_id),
+        snapshot: text.chars().take(5000).collect(),
+        target_type: "message",
+        target_id: message_id,
+    };
+    let case_id = cases::open_case(&mut tx, &target, true).await?;
+    let alert = cases::alert_crisis(&mut tx, community_id, case_id, &target).await?;
+    let locale =
+        db!(tx, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", author_id)?;
+    tx.commit().await?;
+    alert.publish(&state.realtime);
+    metrics::counter!("mutual_crisis_flags_total").increment(1);
+    Ok(Some(crisis::lines_for(
+        crate::accounts::types::Locale::parse(&locale).unwrap_or_default(),
+    )))
+}
+
+/// Writes one entry of the moderation log; its id. `moderator` is None for automatic actions.
+#[allow(clippy::too_many_arguments)]
+pub async fn log_action(
+    conn: &mut impl AsDb,
+    community_id: Option<i64>,
+    moderator: Option<i64>,
+    action: &str,
+    target_type: &str,
+    target_id: i64,
+    reason: &str,
+    private_note: Option<&str>,
+) -> AppResult<i64> {
+    Ok(db!(
+        *conn,
         fetch_one scalar i64,
         "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, private_note, created_at)
-         VALUES ($1, $2, $3, 'topic', $4, $5, $6, $7) RETURNING id",
-        community.id,
-        session.user.id,
-        req.action.as_str(),
-        topic.id,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        community_id,
+        moderator,
+        action,
+        target_type,
+        target_id,
         reason,
-        req.private_note.as_deref().map(str::trim).filter(|n| !n.is_empty()),
+        private_note.map(str::trim).filter(|n| !n.is_empty()),
         now_ms()
-    )?;
-    tx.commit().await?;
-    Ok(axum::Json(ActionResult { log_id }))
+    )?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -149,7 +178,7 @@ pub struct LogEntry {
 }
 
 #[derive(sqlx::FromRow)]
-struct LogRow {
+pub struct LogRow {
     id: i64,
     action: String,
     moderator_id: Option<i64>,
@@ -216,4 +245,27 @@ async fn modlog(
     Ok(axum::Json(Page::from_rows(items, limit, |e: &LogEntry| {
         cursor(&[e.id])
     })))
+}
+
+impl LogRow {
+    /// The entry as shown; private notes only to moderators.
+    pub fn into_entry(self, moderator: bool) -> LogEntry {
+        LogEntry {
+            id: self.id,
+            action: self.action,
+            moderator: match (self.moderator_id, self.username, self.display_name) {
+                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
+                    id,
+                    username,
+                    display_name,
+                }),
+                _ => None,
+            },
+            target_type: self.target_type,
+            target_id: self.target_id,
+            reason: self.reason,
+            private_note: if moderator { self.private_note } else { None },
+            created_at: self.created_at,
+        }
+    }
 }

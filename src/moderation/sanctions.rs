@@ -1,7 +1,9 @@
 //! Sanctions in force (mutes, bans, suspensions): the hooks the chat and the forum obey.
 
+use crate::accounts::User;
+use crate::app::AppState;
 use crate::db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::{AsDb, now_ms};
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -22,6 +24,18 @@ pub async fn active(conn: &mut impl AsDb, user_id: i64) -> AppResult<Vec<Active>
         user_id,
         now_ms()
     )?)
+}
+
+/// 403 when a sanction in force stops the member writing in the community (forum and chat alike).
+pub async fn check_can_write(state: &AppState, user: &User, community_id: i64) -> AppResult<()> {
+    let mut conn = state.store.read().await?;
+    let list = active(&mut conn, user.id).await?;
+    match refuses(&list, community_id, now_ms()) {
+        None => Ok(()),
+        Some(why) => Err(AppError::forbidden(format!(
+            "you cannot post here now ({why}); see /api/v1/me/moderation for why and how to appeal"
+        ))),
+    }
 }
 
 /// Why the member may not write in the community at `now`, if a sanction says so.

@@ -40,6 +40,18 @@ pub enum Kind {
     Reply,
     /// A newcomer's first topic has had no answer (to the community's welcomers).
     NewcomerUnanswered,
+    /// Someone may be in crisis (to the community's moderators on duty).
+    CrisisReport,
+    /// Someone is worried about you: the crisis lines are at `/api/v1/me/moderation`.
+    CaringMessage,
+    /// A report you made was resolved.
+    ReportResolved,
+    /// Your appeal was decided.
+    AppealDecided,
+    /// A moderator hid your content: see why at `/api/v1/me/moderation`.
+    ContentHidden,
+    /// A moderator warned or sanctioned you.
+    Sanction,
 }
 
 impl Kind {
@@ -49,6 +61,12 @@ impl Kind {
             Kind::Reply => "reply",
             Kind::Quote => "quote",
             Kind::NewcomerUnanswered => "newcomer_unanswered",
+            Kind::CrisisReport => "crisis_report",
+            Kind::CaringMessage => "caring_message",
+            Kind::ReportResolved => "report_resolved",
+            Kind::AppealDecided => "appeal_decided",
+            Kind::ContentHidden => "content_hidden",
+            Kind::Sanction => "sanction",
         }
     }
 
@@ -58,6 +76,12 @@ impl Kind {
             "reply" => Some(Kind::Reply),
             "quote" => Some(Kind::Quote),
             "newcomer_unanswered" => Some(Kind::NewcomerUnanswered),
+            "crisis_report" => Some(Kind::CrisisReport),
+            "caring_message" => Some(Kind::CaringMessage),
+            "report_resolved" => Some(Kind::ReportResolved),
+            "appeal_decided" => Some(Kind::AppealDecided),
+            "content_hidden" => Some(Kind::ContentHidden),
+            "sanction" => Some(Kind::Sanction),
             _ => None,
         }
     }
@@ -127,6 +151,46 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
         let notification = serde_json::json!({
             "id": id, "kind": kind, "topic_id": cause.topic_id, "post_id": cause.post_id,
             "url": format!("/t/{}", cause.topic_id), "read": false, "created_at": crate::store::format_ms(now),
+        });
+        sent.push((user_id, notification));
+    }
+    Ok(Sent(sent))
+}
+
+/// What a moderation notification is about.
+pub struct About {
+    pub community_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    pub post_id: Option<i64>,
+    pub case_id: Option<i64>,
+}
+
+/// Stores moderation notifications (to moderators, or to the member concerned): no read check,
+/// no actor, never the words.
+pub async fn send_about(
+    conn: &mut impl AsDb,
+    about: &About,
+    recipients: Recipients,
+) -> AppResult<Sent> {
+    let now = now_ms();
+    let mut sent = Vec::new();
+    for (user_id, kind) in recipients.0 {
+        let id = db!(
+            *conn,
+            fetch_one scalar i64,
+            "INSERT INTO notifications (user_id, kind, community_id, topic_id, post_id, case_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            user_id,
+            kind.as_str(),
+            about.community_id,
+            about.topic_id,
+            about.post_id,
+            about.case_id,
+            now
+        )?;
+        let notification = serde_json::json!({
+            "id": id, "kind": kind, "topic_id": about.topic_id, "post_id": about.post_id, "case_id": about.case_id,
+            "read": false, "created_at": crate::store::format_ms(now),
         });
         sent.push((user_id, notification));
     }

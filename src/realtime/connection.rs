@@ -390,13 +390,17 @@ impl Conn {
             username: self.user.username.clone(),
             display_name: self.user.display_name.clone(),
         };
-        match self
-            .state
-            .chat
-            .send(room, author, body, html, nonce.clone())
-            .await
-        {
-            Ok(_) => None,
+        let community_id = sub.community_id;
+        match self.state.chat.send(room, author, body.clone(), html, nonce.clone()).await {
+            // The crisis lines go to the author alone.
+            Ok(id) => match crate::moderation::screen_message(&self.state, community_id, id, self.user.id, &body).await {
+                Ok(Some(lines)) => Some(json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines}).to_string()),
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "crisis screening of a chat message failed");
+                    None
+                }
+            },
             Err(e) => Some(error_frame(&e, nonce.as_deref())),
         }
     }

@@ -143,7 +143,7 @@ JOIN posts p ON p.id = s.post_id
 JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
-WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL
+WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))
@@ -160,7 +160,7 @@ JOIN posts p ON p.id = s.post_id
 JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
-WHERE p.deleted_at IS NULL AND t.deleted_at IS NULL
+WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))

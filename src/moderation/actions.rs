@@ -1,0 +1,659 @@
+//! Moderation actions (`POST /api/v1/moderation/actions`): each is permission-checked against the
+//! target's community, takes effect in one transaction with its log entry, and reaches connected
+//! clients at once (a hidden message disappears; a muted member's socket refuses sends).
+
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{Target, cases, log_action};
+use crate::accounts::{Auth, User};
+use crate::app::AppState;
+use crate::communities::{Access, find_by_id, find_by_slug, load_access, visible_community};
+use crate::error::{AppError, AppResult, ErrorBody};
+use crate::http::Json;
+use crate::notify::{self, About, Kind, Recipients};
+use crate::store::{AsDb, Tx, now_ms};
+use crate::{db, search};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(act))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ActionRequest {
+    /// hide, restore, delete (post or message); lock, unlock, pin, unpin, move (topic); warn,
+    /// mute, unmute, suspend, ban, unban (user); resolve_report (report: a case id).
+    pub action: String,
+    pub target: Target,
+    /// Shown in the community's moderation log, and to the member concerned.
+    pub reason: String,
+    /// For mute and suspend (required) and ban (optional): how long.
+    pub duration_minutes: Option<i64>,
+    /// For actions on a member: the community (not for suspend, which is site-wide).
+    pub community: Option<String>,
+    /// For move: the destination community.
+    pub to: Option<String>,
+    /// Seen only by moderators.
+    pub private_note: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ActionResult {
+    /// The moderation log entry written.
+    pub log_id: i64,
+}
+
+/// A frame to send once the transaction has committed.
+type Live = Option<(i64, String)>;
+
+/// Hides a post or chat message pending review; whether it changed, and the live frame to send.
+pub async fn hide_content(
+    tx: &mut Tx,
+    target_type: &str,
+    id: i64,
+    reason: &str,
+) -> AppResult<(bool, Live)> {
+    let now = now_ms();
+    match target_type {
+        "post" => {
+            let n = db!(
+                *tx,
+                execute,
+                "UPDATE posts SET hidden_at = $2, hidden_reason = $3 WHERE id = $1 AND hidden_at IS NULL",
+                id,
+                now,
+                reason
+            )?;
+            if n == 1 {
+                search::unindex_post(tx, id).await?;
+            }
+            Ok((n == 1, None))
+        }
+        "message" => {
+            let n = db!(
+                *tx,
+                execute,
+                "UPDATE chat_messages SET hidden_at = $2, hidden_reason = $3 WHERE id = $1 AND hidden_at IS NULL",
+                id,
+                now,
+                reason
+            )?;
+            let room = db!(*tx, fetch_one scalar i64, "SELECT room_id FROM chat_messages WHERE id = $1", id)?;
+            let frame = serde_json::json!({"op": "message_deleted", "room": room, "message_id": id, "reason": "hidden"}).to_string();
+            Ok((n == 1, (n == 1).then_some((room, frame))))
+        }
+        _ => Err(AppError::invalid(
+            "target.type",
+            "hide applies to a post or a message",
+        )),
+    }
+}
+
+async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<Live> {
+    match target_type {
+        "post" => {
+            let n = db!(
+                *tx,
+                execute,
+                "UPDATE posts SET hidden_at = NULL, hidden_reason = NULL, held_for_review = FALSE WHERE id = $1",
+                id
+            )?;
+            if n == 1 {
+                let (body, seq, topic) = db!(
+                    *tx,
+                    fetch_one as (String, i64, i64),
+                    "SELECT body, seq, topic_id FROM posts WHERE id = $1",
+                    id
+                )?;
+                let title = if seq == 1 {
+                    db!(*tx, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", topic)?
+                } else {
+                    None
+                };
+                search::index_post(tx, id, title.as_deref(), &body).await?;
+            }
+            Ok(None)
+        }
+        "message" => {
+            db!(
+                *tx,
+                execute,
+                "UPDATE chat_messages SET hidden_at = NULL, hidden_reason = NULL WHERE id = $1",
+                id
+            )?;
+            let row = db!(
+                *tx,
+                fetch_one as crate::chat::MessageRow,
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+                 FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.id = $1",
+                id
+            )?;
+            let room = row.room_id;
+            let frame =
+                serde_json::json!({"op": "message_restored", "message": row.into_message(None)})
+                    .to_string();
+            Ok(Some((room, frame)))
+        }
+        _ => Err(AppError::invalid(
+            "target.type",
+            "restore applies to a post or a message",
+        )),
+    }
+}
+
+/// The community a piece of content belongs to, and its author.
+async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<i64>)> {
+    let row = match target.kind.as_str() {
+        "post" => db!(
+            *conn,
+            fetch_optional as (i64, Option<i64>),
+            "SELECT community_id, author_id FROM posts WHERE id = $1",
+            target.id
+        )?,
+        "message" => db!(
+            *conn,
+            fetch_optional as (i64, Option<i64>),
+            "SELECT r.community_id, m.author_id FROM chat_messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1",
+            target.id
+        )?,
+        "topic" => db!(
+            *conn,
+            fetch_optional as (i64, Option<i64>),
+            "SELECT community_id, author_id FROM topics WHERE id = $1",
+            target.id
+        )?,
+        _ => None,
+    };
+    row.ok_or(AppError::NotFound)
+}
+
+async fn moderator_access(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    user: &User,
+) -> AppResult<Access> {
+    let community = find_by_id(conn, community_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let access = load_access(conn, &community, Some(user)).await?;
+    if !access.can_see() {
+        return Err(AppError::NotFound);
+    }
+    if !access.is_moderator() {
+        return Err(AppError::forbidden(
+            "only this community's moderators take this action",
+        ));
+    }
+    Ok(access)
+}
+
+fn duration(req: &ActionRequest, required: bool) -> AppResult<Option<i64>> {
+    match req.duration_minutes {
+        Some(m) if (1..=60 * 24 * 365).contains(&m) => Ok(Some(now_ms() + m * 60_000)),
+        Some(_) => Err(AppError::invalid(
+            "duration_minutes",
+            "between 1 minute and a year",
+        )),
+        None if required => Err(AppError::invalid(
+            "duration_minutes",
+            format!("{} is time-boxed: say for how many minutes", req.action),
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Take a moderation action (the community's moderators; site staff for suspensions).
+#[utoipa::path(post, path = "/api/v1/moderation/actions", tag = "moderation",
+    request_body = ActionRequest,
+    responses((status = 200, body = ActionResult), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn act(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Json(req): Json<ActionRequest>,
+) -> AppResult<axum::Json<ActionResult>> {
+    let reason = req.reason.trim().to_owned();
+    if !(3..=500).contains(&reason.chars().count()) {
+        return Err(AppError::invalid(
+            "reason",
+            "give a reason of 3 to 500 characters: members read it in the log",
+        ));
+    }
+    let user = &session.user;
+    let note = req.private_note.as_deref();
+    let log_id = match (req.action.as_str(), req.target.kind.as_str()) {
+        ("resolve_report", "report") => {
+            cases::resolve(&state, user, req.target.id, &reason).await?
+        }
+        ("hide" | "restore" | "delete", "post" | "message") => {
+            content_action(&state, user, &req, &reason).await?
+        }
+        ("lock" | "unlock" | "pin" | "unpin" | "move", "topic") => {
+            topic_action(&state, user, &req, &reason).await?
+        }
+        ("warn" | "mute" | "unmute" | "suspend" | "ban" | "unban", "user") => {
+            member_action(&state, user, &req, &reason, note).await?
+        }
+        (
+            "resolve_report" | "hide" | "restore" | "delete" | "lock" | "unlock" | "pin" | "unpin"
+            | "move" | "warn" | "mute" | "unmute" | "suspend" | "ban" | "unban",
+            _,
+        ) => {
+            return Err(AppError::invalid(
+                "target.type",
+                format!("{} does not apply to a {}", req.action, req.target.kind),
+            ));
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "action",
+                "one of hide, restore, delete, lock, unlock, pin, unpin, move, warn, mute, unmute, suspend, ban, unban, resolve_report",
+            ));
+        }
+    };
+    metrics::counter!("mutual_moderation_actions_total", "action" => req.action.clone())
+        .increment(1);
+    Ok(axum::Json(ActionResult { log_id }))
+}
+
+async fn content_action(
+    state: &AppState,
+    user: &User,
+    req: &ActionRequest,
+    reason: &str,
+) -> AppResult<i64> {
+    let (community_id, author) = {
+        let mut conn = state.store.read().await?;
+        let found = owner(&mut conn, &req.target).await?;
+        moderator_access(&mut conn, found.0, user).await?;
+        found
+    };
+    let (kind, id) = (req.target.kind.as_str(), req.target.id);
+    let mut tx = state.store.begin().await?;
+    let mut live: Live = None;
+    let mut told = None;
+    match req.action.as_str() {
+        "hide" => {
+            let (_, frame) = hide_content(&mut tx, kind, id, reason).await?;
+            live = frame;
+            if let Some(a) = author {
+                let (topic, post) = if kind == "post" {
+                    (
+                        Some(
+                            db!(tx, fetch_one scalar i64, "SELECT topic_id FROM posts WHERE id = $1", id)?,
+                        ),
+                        Some(id),
+                    )
+                } else {
+                    (None, None)
+                };
+                let mut r = Recipients::default();
+                r.add(a, Kind::ContentHidden);
+                told = Some(
+                    notify::send_about(
+                        &mut tx,
+                        &About {
+                            community_id: Some(community_id),
+                            topic_id: topic,
+                            post_id: post,
+                            case_id: None,
+                        },
+                        r,
+                    )
+                    .await?,
+                );
+            }
+        }
+        "restore" => live = restore_content(&mut tx, kind, id).await?,
+        _ => {
+            let now = now_ms();
+            if kind == "post" {
+                let seq = db!(tx, fetch_one scalar i64, "SELECT seq FROM posts WHERE id = $1", id)?;
+                let n = db!(
+                    tx,
+                    execute,
+                    "UPDATE posts SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
+                    id,
+                    now,
+                    user.id
+                )?;
+                if n == 1 {
+                    if seq == 1 {
+                        db!(
+                            tx,
+                            execute,
+                            "UPDATE topics SET deleted_at = $2 WHERE id = (SELECT topic_id FROM posts WHERE id = $1)",
+                            id,
+                            now
+                        )?;
+                    } else {
+                        db!(
+                            tx,
+                            execute,
+                            "UPDATE topics SET reply_count = reply_count - 1 WHERE id = (SELECT topic_id FROM posts WHERE id = $1) AND reply_count > 0",
+                            id
+                        )?;
+                    }
+                    search::unindex_post(&mut tx, id).await?;
+                }
+            } else {
+                db!(
+                    tx,
+                    execute,
+                    "UPDATE chat_messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
+                    id,
+                    now,
+                    user.id
+                )?;
+                let room = db!(tx, fetch_one scalar i64, "SELECT room_id FROM chat_messages WHERE id = $1", id)?;
+                live = Some((
+                    room,
+                    serde_json::json!({"op": "message_deleted", "room": room, "message_id": id})
+                        .to_string(),
+                ));
+            }
+        }
+    }
+    let log_id = log_action(
+        &mut tx,
+        Some(community_id),
+        Some(user.id),
+        &req.action,
+        kind,
+        id,
+        reason,
+        req.private_note.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some((room, frame)) = live {
+        state.realtime.publish_room(room, None, frame);
+    }
+    if let Some(t) = told {
+        t.publish(&state.realtime);
+    }
+    Ok(log_id)
+}
+
+async fn topic_action(
+    state: &AppState,
+    user: &User,
+    req: &ActionRequest,
+    reason: &str,
+) -> AppResult<i64> {
+    let id = req.target.id;
+    let (community_id, destination) = {
+        let mut conn = state.store.read().await?;
+        let (community_id, _) = owner(&mut conn, &req.target).await?;
+        moderator_access(&mut conn, community_id, user).await?;
+        let destination = if req.action == "move" {
+            let slug = req
+                .to
+                .as_deref()
+                .ok_or_else(|| AppError::invalid("to", "move needs the destination community"))?;
+            let dest = find_by_slug(&mut conn, slug)
+                .await?
+                .ok_or_else(|| AppError::invalid("to", "no such community"))?;
+            let dest_access = load_access(&mut conn, &dest, Some(user)).await?;
+            if !dest_access.is_moderator() {
+                return Err(AppError::forbidden(
+                    "you can only move topics into a community you moderate",
+                ));
+            }
+            Some(dest.id)
+        } else {
+            None
+        };
+        (community_id, destination)
+    };
+    let mut tx = state.store.begin().await?;
+    match req.action.as_str() {
+        "lock" => db!(
+            tx,
+            execute,
+            "UPDATE topics SET locked = TRUE WHERE id = $1",
+            id
+        )?,
+        "unlock" => db!(
+            tx,
+            execute,
+            "UPDATE topics SET locked = FALSE WHERE id = $1",
+            id
+        )?,
+        "pin" => db!(
+            tx,
+            execute,
+            "UPDATE topics SET pinned = TRUE WHERE id = $1",
+            id
+        )?,
+        "unpin" => db!(
+            tx,
+            execute,
+            "UPDATE topics SET pinned = FALSE WHERE id = $1",
+            id
+        )?,
+        _ => {
+            let dest = destination.unwrap_or(community_id);
+            db!(
+                tx,
+                execute,
+                "UPDATE topics SET community_id = $2 WHERE id = $1",
+                id,
+                dest
+            )?;
+            db!(
+                tx,
+                execute,
+                "UPDATE posts SET community_id = $2 WHERE topic_id = $1",
+                id,
+                dest
+            )?
+        }
+    };
+    // A move is logged in both communities, so each log tells the whole story.
+    if let Some(dest) = destination.filter(|d| *d != community_id) {
+        log_action(
+            &mut tx,
+            Some(dest),
+            Some(user.id),
+            "move",
+            "topic",
+            id,
+            reason,
+            req.private_note.as_deref(),
+        )
+        .await?;
+    }
+    let log_id = log_action(
+        &mut tx,
+        Some(community_id),
+        Some(user.id),
+        &req.action,
+        "topic",
+        id,
+        reason,
+        req.private_note.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(log_id)
+}
+
+async fn member_action(
+    state: &AppState,
+    user: &User,
+    req: &ActionRequest,
+    reason: &str,
+    note: Option<&str>,
+) -> AppResult<i64> {
+    let target_id = req.target.id;
+    let site_wide = req.action == "suspend";
+    let community_id = {
+        let mut conn = state.store.read().await?;
+        db!(conn, fetch_optional scalar i64, "SELECT id FROM users WHERE id = $1", target_id)?
+            .ok_or(AppError::NotFound)?;
+        if site_wide {
+            if !(user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator)) {
+                return Err(AppError::forbidden(
+                    "suspensions are site-wide: only admins and site moderators suspend",
+                ));
+            }
+            None
+        } else {
+            let slug = req
+                .community
+                .as_deref()
+                .ok_or_else(|| AppError::invalid("community", "say in which community"))?;
+            let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
+            if !access.is_moderator() {
+                return Err(AppError::forbidden(
+                    "only this community's moderators take this action",
+                ));
+            }
+            Some(community.id)
+        }
+    };
+    if target_id == user.id {
+        return Err(AppError::invalid("target", "you cannot act on yourself"));
+    }
+    let now = now_ms();
+    let mut tx = state.store.begin().await?;
+    match req.action.as_str() {
+        "warn" => {
+            insert_sanction(
+                &mut tx,
+                community_id,
+                target_id,
+                "warning",
+                reason,
+                None,
+                user.id,
+            )
+            .await?
+        }
+        "mute" => {
+            insert_sanction(
+                &mut tx,
+                community_id,
+                target_id,
+                "mute",
+                reason,
+                duration(req, true)?,
+                user.id,
+            )
+            .await?
+        }
+        "suspend" => {
+            insert_sanction(
+                &mut tx,
+                None,
+                target_id,
+                "suspend",
+                reason,
+                duration(req, true)?,
+                user.id,
+            )
+            .await?
+        }
+        "ban" => {
+            insert_sanction(
+                &mut tx,
+                community_id,
+                target_id,
+                "ban",
+                reason,
+                duration(req, false)?,
+                user.id,
+            )
+            .await?;
+            // A ban ends membership and community roles.
+            db!(
+                tx,
+                execute,
+                "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2",
+                community_id,
+                target_id
+            )?;
+            db!(
+                tx,
+                execute,
+                "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2",
+                community_id,
+                target_id
+            )?;
+        }
+        action => {
+            let kind = if action == "unmute" { "mute" } else { "ban" };
+            let lifted = db!(
+                tx,
+                execute,
+                "UPDATE sanctions SET lifted_at = $4 WHERE user_id = $1 AND community_id = $2 AND kind = $3 AND lifted_at IS NULL",
+                target_id,
+                community_id,
+                kind,
+                now
+            )?;
+            if lifted == 0 {
+                return Err(AppError::conflict(
+                    "nothing_to_lift",
+                    format!("this member has no {kind} in force here"),
+                ));
+            }
+        }
+    }
+    let log_id = log_action(
+        &mut tx,
+        community_id,
+        Some(user.id),
+        &req.action,
+        "user",
+        target_id,
+        reason,
+        note,
+    )
+    .await?;
+    let mut r = Recipients::default();
+    r.add(target_id, Kind::Sanction);
+    let told = notify::send_about(
+        &mut tx,
+        &About {
+            community_id,
+            topic_id: None,
+            post_id: None,
+            case_id: None,
+        },
+        r,
+    )
+    .await?;
+    tx.commit().await?;
+    state.realtime.sanctions_changed(target_id);
+    told.publish(&state.realtime);
+    Ok(log_id)
+}
+
+async fn insert_sanction(
+    tx: &mut Tx,
+    community_id: Option<i64>,
+    user_id: i64,
+    kind: &str,
+    reason: &str,
+    until: Option<i64>,
+    by: i64,
+) -> AppResult<()> {
+    db!(
+        *tx,
+        execute,
+        "INSERT INTO sanctions (community_id, user_id, kind, reason, until, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        community_id,
+        user_id,
+        kind,
+        reason,
+        until,
+        by,
+        now_ms()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,54 @@
+//! Trust levels, computed from participation: account age, posts written, and no recent
+//! sanctions. New members are limited; trusted members' reports weigh more.
+
+use crate::db;
+use crate::error::AppResult;
+use crate::store::{AsDb, now_ms};
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// 0 new, 1 basic, 2 member, 3 trusted.
+pub async fn level(conn: &mut impl AsDb, user_id: i64) -> AppResult<u8> {
+    let now = now_ms();
+    let (created_at, posts) = db!(
+        *conn,
+        fetch_one as (i64, i64),
+        "SELECT u.created_at, (SELECT COUNT(*) FROM posts p WHERE p.author_id = u.id AND p.deleted_at IS NULL) FROM users u WHERE u.id = $1",
+        user_id
+    )?;
+    let recent_sanctions = db!(
+        *conn,
+        fetch_one scalar i64,
+        "SELECT COUNT(*) FROM sanctions WHERE user_id = $1 AND created_at > $2",
+        user_id,
+        now - 90 * DAY_MS
+    )?;
+    let age_days = (now - created_at) / DAY_MS;
+    Ok(if age_days >= 30 && posts >= 20 && recent_sanctions == 0 {
+        3
+    } else if age_days >= 7 && posts >= 5 && recent_sanctions == 0 {
+        2
+    } else if age_days >= 1 && posts >= 1 {
+        1
+    } else {
+        0
+    })
+}
+
+/// How much a member's report counts toward hiding content pending review.
+pub async fn report_weight(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
+    let staff = db!(
+        *conn,
+        fetch_optional scalar String,
+        "SELECT role FROM user_roles WHERE user_id = $1 AND role IN ('admin', 'moderator') LIMIT 1",
+        user_id
+    )?;
+    if staff.is_some() {
+        return Ok(3);
+    }
+    Ok(match level(conn, user_id).await? {
+        3 => 3,
+        2 => 2,
+        _ => 1,
+    })
+}

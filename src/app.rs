@@ -43,6 +43,7 @@ pub struct AppState {
     pub openapi: Arc<String>,
     pub realtime: Arc<Realtime>,
     pub chat: ChatWriter,
+    pub rules: Arc<crate::moderation::rules::RulesHandle>,
 }
 
 #[derive(OpenApi)]
@@ -114,6 +115,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     };
     let realtime = Realtime::start(store.clone(), bus)?;
     let chat = ChatWriter::start(store.clone(), realtime.clone());
+    let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -123,6 +125,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         openapi: Arc::new(String::new()),
         realtime,
         chat,
+        rules,
     })
 }
 
@@ -223,6 +226,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
 /// Housekeeping and timed jobs. Every node runs them; jobs claim their work in the database so
 /// each item is done once.
 fn spawn_upkeep(state: &AppState) {
+    state.rules.watch();
     let limits = state.limits.clone();
     let metrics = state.metrics.clone();
     tokio::spawn(async move {

@@ -868,3 +868,361 @@ both_backends!(moving_a_topic_takes_its_posts_along, |b| async move {
         .await;
     assert_eq!(hits["items"].as_array().unwrap().len(), 1);
 });
+
+fn rules_server_env(
+    s_dir: &std::path::Path,
+    text: &str,
+) -> (std::path::PathBuf, Vec<(String, String)>) {
+    let path = s_dir.join("rules.toml");
+    std::fs::write(&path, text).unwrap();
+    (
+        path.clone(),
+        vec![("MUTUAL_RULES".into(), path.display().to_string())],
+    )
+}
+
+both_backends!(
+    rules_file_filters_posts_and_chat_and_reloads_safely,
+    |b| async move {
+        let db = std::sync::Arc::new(common::TestDb::new(b).await);
+        let now = chrono::Utc::now();
+        let (h1, h2) = (
+            (now.format("%H").to_string().parse::<u32>().unwrap() + 23) % 24,
+            (now.format("%H").to_string().parse::<u32>().unwrap() + 1) % 24,
+        );
+        let text = format!(
+            "[[filters]]\nwords = [\"casino\"]\naction = \"reject\"\nreason = \"no ads\"\n\n[[filters]]\npattern = '(?i)stop your insulin'\naction = \"hold\"\n\n[[filters]]\nwords = [\"detox tea\"]\naction = \"flag\"\n\n[[rooms]]\nroom = 2\nquiet_hours = \"{h1:02}:00-{h2:02}:00\"\n"
+        );
+        let (path, env) = rules_server_env(&db.dir, &text);
+        let s = Server::start_on(
+            db.clone(),
+            common::ServerOptions {
+                extra_env: env,
+                ..Default::default()
+            },
+        )
+        .await;
+        let w = world(&s, "rules", 1).await;
+        let (_, status) = s.get("/api/v1/admin/rules", Some(&w.admin)).await;
+        assert!(status["error"].is_null(), "{status}");
+        assert_eq!(status["filters"], 3);
+        assert_eq!(
+            s.get("/api/v1/admin/rules", Some(&w.members[0])).await.0,
+            StatusCode::FORBIDDEN
+        );
+        // reject: refused with the reason; hold: hidden, in the queue; flag: visible, in the queue.
+        let (st, body) = s
+            .post(
+                "/api/v1/communities/rules/topics",
+                Some(&w.members[0]),
+                json!({"title": "Great offer", "body": "visit my casino"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            body["error"]["fields"]["body"][0]
+                .as_str()
+                .unwrap()
+                .contains("no ads"),
+            "{body}"
+        );
+        let (_, held) = s
+            .post(
+                "/api/v1/communities/rules/topics",
+                Some(&w.members[0]),
+                json!({"title": "My plan", "body": "I will stop your insulin advice"}),
+            )
+            .await;
+        assert_eq!(held["post"]["hidden"], true, "{held}");
+        assert!(
+            held["post"]["hidden_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("held for review")
+        );
+        let (_, flagged) = s
+            .post(
+                "/api/v1/communities/rules/topics",
+                Some(&w.members[0]),
+                json!({"title": "Tea time", "body": "I love detox tea"}),
+            )
+            .await;
+        assert_eq!(flagged["post"]["hidden"], false);
+        let (_, queue) = s
+            .get("/api/v1/communities/rules/reports", Some(&w.moderator))
+            .await;
+        assert_eq!(queue["items"].as_array().unwrap().len(), 2, "{queue}");
+        // Chat obeys the filters and the room's quiet hours.
+        let rooms = s.get("/api/v1/communities/rules/rooms", None).await.1;
+        let room = rooms[0]["id"].as_i64().unwrap();
+        let mut ws = connect(&s, &w.members[0]).await;
+        send(&mut ws, json!({"op": "subscribe", "room": room})).await;
+        next_op(&mut ws, "subscribed").await;
+        send(
+            &mut ws,
+            json!({"op": "send", "room": room, "body": "casino night!", "nonce": "c"}),
+        )
+        .await;
+        assert_eq!(next_op(&mut ws, "error").await["code"], "rejected");
+        if room == 2 {
+            send(
+                &mut ws,
+                json!({"op": "send", "room": room, "body": "hello", "nonce": "q"}),
+            )
+            .await;
+            assert_eq!(next_op(&mut ws, "error").await["code"], "quiet_hours");
+        }
+        // A broken edit keeps the last good rules and shows the error with its line to admins.
+        std::fs::write(&path, "[limits]\nauto_hide_weight = \"lots\"\n").unwrap();
+        let mut error = Value::Null;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            error = s.get("/api/v1/admin/rules", Some(&w.admin)).await.1["error"].clone();
+            if !error.is_null() {
+                break;
+            }
+        }
+        assert!(
+            error.as_str().is_some_and(|e| e.contains("line 2")),
+            "{error}"
+        );
+        let (st, _) = s
+            .post(
+                "/api/v1/communities/rules/topics",
+                Some(&w.members[0]),
+                json!({"title": "Still refused", "body": "casino"}),
+            )
+            .await;
+        assert_eq!(
+            st,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the last good rules stay in force"
+        );
+        assert_eq!(s.get("/readyz", None).await.0, StatusCode::OK);
+        // A good file again, picked up on SIGHUP.
+        std::fs::write(
+            &path,
+            "[[filters]]\nwords = [\"lottery\"]\naction = \"reject\"\n",
+        )
+        .unwrap();
+        if let Some(child) = &s.child {
+            std::process::Command::new("kill")
+                .args(["-HUP", &child.id().to_string()])
+                .status()
+                .unwrap();
+        }
+        let mut ok = false;
+        for _ in 0..50 {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let (st, _) = s
+                .post(
+                    "/api/v1/communities/rules/topics",
+                    Some(&w.members[0]),
+                    json!({"title": "Casino is fine now", "body": "casino"}),
+                )
+                .await;
+            if st == StatusCode::CREATED {
+                ok = true;
+                break;
+            }
+        }
+        assert!(ok, "the new rules were not loaded");
+        assert_eq!(
+            s.post(
+                "/api/v1/communities/rules/topics",
+                Some(&w.members[0]),
+                json!({"title": "Win big", "body": "lottery"})
+            )
+            .await
+            .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+);
+
+both_backends!(
+    new_members_are_limited_unless_limits_are_off,
+    |b| async move {
+        let s = Server::start_with(
+            b,
+            common::ServerOptions {
+                rate_limits: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        let w = world(&s, "newbies", 1).await;
+        let (st, body) = s
+        .post("/api/v1/communities/newbies/topics", Some(&w.members[0]), json!({"title": "Links", "body": "https://a.example https://b.example https://c.example"}))
+        .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (_, first) = s
+            .post(
+                "/api/v1/communities/newbies/topics",
+                Some(&w.members[0]),
+                json!({"title": "Hello all", "body": "my first post"}),
+            )
+            .await;
+        assert_eq!(
+            first["post"]["hidden"], true,
+            "a new member's first post waits for a moderator: {first}"
+        );
+        let (_, queue) = s
+            .get("/api/v1/communities/newbies/reports", Some(&w.moderator))
+            .await;
+        assert_eq!(queue["items"].as_array().unwrap().len(), 1);
+        // With limits off (load tests), the same account posts straight away.
+        let off = Server::start_on(s.db.clone(), common::ServerOptions::default()).await;
+        let (_, post) = off.post("/api/v1/communities/newbies/topics", Some(&w.members[0]), json!({"title": "Second post", "body": "https://a.example https://b.example https://c.example"})).await;
+        assert_eq!(post["post"]["hidden"], false, "{post}");
+    }
+);
+
+both_backends!(
+    corrections_come_from_moderators_and_verified_professionals,
+    |b| async move {
+        let s = Server::start(b).await;
+        let w = world(&s, "facts", 2).await;
+        let nurse = s.register("nurse_ana").await;
+        s.join(&nurse, "facts").await;
+        let (topic, post) = s
+            .topic(
+                &w.members[0],
+                "facts",
+                "Insulin and exercise",
+                "You never need to adjust insulin for exercise",
+            )
+            .await;
+        let correction = json!({"note": "Exercise can lower blood sugar; ask your care team how to adjust.", "source_url": "https://www.example.org/insulin-exercise"});
+        assert_eq!(
+            s.post(
+                &format!("/api/v1/posts/{post}/corrections"),
+                Some(&w.members[1]),
+                correction.clone()
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            s.post(
+                &format!("/api/v1/posts/{post}/corrections"),
+                Some(&nurse),
+                correction.clone()
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN,
+            "not verified yet"
+        );
+        assert_eq!(
+            s.post(
+                "/api/v1/admin/verifications",
+                Some(&w.moderator),
+                json!({"username": "nurse_ana", "credential": "RN licence 123"})
+            )
+            .await
+            .0,
+            StatusCode::FORBIDDEN
+        );
+        let (st, _) = s.post("/api/v1/admin/verifications", Some(&w.admin), json!({"username": "nurse_ana", "credential": "RN licence 123, state board lookup"})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (_, profile) = s.get("/api/v1/users/nurse_ana", None).await;
+        assert!(
+            profile["roles"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("professional")),
+            "the badge: {profile}"
+        );
+        let (st, c) = s
+            .post(
+                &format!("/api/v1/posts/{post}/corrections"),
+                Some(&nurse),
+                correction.clone(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+        assert_eq!(c["by_professional"], true);
+        assert_eq!(
+            s.post(
+                &format!("/api/v1/posts/{post}/corrections"),
+                Some(&w.moderator),
+                json!({"note": "short", "source_url": "x"})
+            )
+            .await
+            .0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        s.post(&format!("/api/v1/posts/{post}/corrections"), Some(&w.moderator), json!({"note": "See the pinned guide on exercise and insulin.", "source_url": "https://example.org/guide"})).await;
+        let (_, list) = s
+            .get(&format!("/api/v1/topics/{topic}/corrections"), None)
+            .await;
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        assert_eq!(list[0]["post_id"], post);
+        // The post itself stays: corrections do not delete.
+        assert_eq!(
+            s.get(&format!("/api/v1/posts/{post}"), None).await.1["body"],
+            "You never need to adjust insulin for exercise"
+        );
+    }
+);
+
+both_backends!(crisis_alerts_go_to_moderators_on_duty, |b| async move {
+    let s = Server::start(b).await;
+    let w = world(&s, "duty", 1).await;
+    let night = s.register("nightmod").await;
+    s.join(&night, "duty").await;
+    s.call(
+        "PUT",
+        "/api/v1/communities/duty/roles/moderator/nightmod",
+        Some(&w.admin),
+        None,
+    )
+    .await;
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/api/v1/me/duty",
+            Some(&w.members[0]),
+            Some(json!({"on_duty": true}))
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        s.call(
+            "PUT",
+            "/api/v1/me/duty",
+            Some(&night),
+            Some(json!({"on_duty": true, "hours": "22:00-06:00"}))
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
+    s.post(
+        "/api/v1/communities/duty/topics",
+        Some(&w.members[0]),
+        json!({"title": "Can't go on", "body": "I want to die"}),
+    )
+    .await;
+    let count = |n: Value| {
+        n["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|x| x["kind"] == "crisis_report")
+            .count()
+    };
+    assert_eq!(
+        count(s.get("/api/v1/notifications", Some(&night)).await.1),
+        1
+    );
+    assert_eq!(
+        count(s.get("/api/v1/notifications", Some(&w.moderator)).await.1),
+        0,
+        "off duty: it waits in the queue"
+    );
+});

@@ -398,6 +398,12 @@ pub async fn create_topic(
         &format!("{}\n{}", title.as_str(), body.as_str()),
         req.confirm_identifiers.unwrap_or(false),
     )?;
+    let automod = crate::moderation::automod_check(
+        state,
+        &session.user,
+        &format!("{}\n{}", title.as_str(), body.as_str()),
+    )
+    .await?;
     let rendered = markdown::render(body.as_str());
     let now = now_ms();
 
@@ -443,6 +449,15 @@ pub async fn create_topic(
         post_id,
         session.user.id,
         &format!("{}\n{}", title.as_str(), body.as_str()),
+    )
+    .await?;
+    crate::moderation::apply_automod(
+        &mut tx,
+        &automod,
+        community.id,
+        post_id,
+        session.user.id,
+        body.as_str(),
     )
     .await?;
     let mut recipients = Recipients::default();

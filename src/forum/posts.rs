@@ -360,6 +360,7 @@ pub async fn reply(
         return Err(AppError::invalid_fields(fields));
     };
     check_identifiers(body.as_str(), req.confirm_identifiers.unwrap_or(false))?;
+    let automod = crate::moderation::automod_check(state, &session.user, body.as_str()).await?;
     let rendered = markdown::render(body.as_str());
     let now = now_ms();
 
@@ -407,6 +408,15 @@ pub async fn reply(
     search::index_post(&mut tx, post_id, None, body.as_str()).await?;
     let screened = crate::moderation::screen_post(
         &mut tx,
+        community.id,
+        post_id,
+        session.user.id,
+        body.as_str(),
+    )
+    .await?;
+    crate::moderation::apply_automod(
+        &mut tx,
+        &automod,
         community.id,
         post_id,
         session.user.id,

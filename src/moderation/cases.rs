@@ -34,9 +34,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(my_moderation))
 }
 
-/// Reports' added weight at which a post or message is hidden pending review.
-pub const AUTO_HIDE_WEIGHT: i64 = 6;
-
 #[derive(Deserialize, ToSchema)]
 pub struct NewReport {
     pub target: Target,
@@ -293,7 +290,9 @@ async fn report(
     let case_weight = db!(tx, fetch_one scalar i64, "UPDATE mod_cases SET weight = weight + $2 WHERE id = $1 RETURNING weight", case_id, weight)?;
     // Enough trusted members agreeing hides the content until a moderator looks.
     let mut live = None;
-    if case_weight >= AUTO_HIDE_WEIGHT && matches!(target.target_type, "post" | "message") {
+    if case_weight >= state.rules.get().auto_hide_weight
+        && matches!(target.target_type, "post" | "message")
+    {
         let (hidden, frame) = super::actions::hide_content(
             &mut tx,
             target.target_type,

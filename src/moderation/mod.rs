@@ -6,7 +6,9 @@
 
 pub mod actions;
 pub mod cases;
+pub mod corrections;
 pub mod crisis;
+pub mod rules;
 pub mod sanctions;
 pub mod trust;
 
@@ -29,6 +31,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(modlog))
         .merge(actions::router())
         .merge(cases::router())
+        .merge(rules::router())
+        .merge(corrections::router())
 }
 
 /// What an action or a report is about.
@@ -38,6 +42,101 @@ pub struct Target {
     #[serde(rename = "type")]
     pub kind: String,
     pub id: i64,
+}
+
+/// What automod decided about new forum content, before it is written.
+pub enum Automod {
+    Pass,
+    /// Posted but hidden until a moderator approves (filters, and new members' first posts).
+    Hold(String),
+    /// Posted, visible, and in the review queue.
+    Flag(String),
+}
+
+/// Applies `moderation/rules.toml` and the new-member limits to text about to be posted:
+/// 422 naming the field when it must be refused, else what to do once it is stored.
+/// `MUTUAL_RATE_LIMITS=off` lifts the new-member limits (not the word filters).
+pub async fn automod_check(
+    state: &AppState,
+    user: &crate::accounts::User,
+    text: &str,
+) -> AppResult<Automod> {
+    let rules = state.rules.get();
+    let verdict = rules.check(text);
+    if let Some((rules::FilterAction::Reject, reason)) = &verdict {
+        return Err(AppError::invalid(
+            "body",
+            format!("this cannot be posted here: {reason}"),
+        ));
+    }
+    if state.limits.enabled() {
+        let mut conn = state.store.read().await?;
+        if trust::level(&mut conn, user.id).await? == 0 {
+            if rules::count_links(text) > rules.new_member_max_links {
+                return Err(AppError::invalid(
+                    "body",
+                    format!(
+                        "new members can share at most {} links in a post for now",
+                        rules.new_member_max_links
+                    ),
+                ));
+            }
+            let written = db!(conn, fetch_one scalar i64, "SELECT COUNT(*) FROM posts WHERE author_id = $1", user.id)?;
+            if written < rules.new_member_held_posts {
+                return Ok(Automod::Hold(
+                    "a new member's first posts are checked by a moderator".into(),
+                ));
+            }
+        }
+    }
+    Ok(match verdict {
+        Some((rules::FilterAction::Hold, reason)) => Automod::Hold(reason),
+        Some((rules::FilterAction::Flag, reason)) => Automod::Flag(reason),
+        _ => Automod::Pass,
+    })
+}
+
+/// Carries out a hold or flag on a stored post, in its transaction.
+pub async fn apply_automod(
+    conn: &mut impl AsDb,
+    verdict: &Automod,
+    community_id: i64,
+    post_id: i64,
+    author_id: i64,
+    text: &str,
+) -> AppResult<()> {
+    let reason = match verdict {
+        Automod::Pass => return Ok(()),
+        Automod::Hold(r) | Automod::Flag(r) => r,
+    };
+    if let Automod::Hold(_) = verdict {
+        db!(
+            *conn,
+            execute,
+            "UPDATE posts SET hidden_at = $2, hidden_reason = $3 WHERE id = $1",
+            post_id,
+            now_ms(),
+            format!("held for review: {reason}")
+        )?;
+        crate::search::unindex_post(conn, post_id).await?;
+    }
+    let target = cases::Resolved {
+        community_id,
+        author_id: Some(author_id),
+        snapshot: text.chars().take(5000).collect(),
+        target_type: "post",
+        target_id: post_id,
+    };
+    let case_id = cases::open_case(conn, &target, false).await?;
+    db!(
+        *conn,
+        execute,
+        "INSERT INTO case_notes (case_id, moderator_id, body, created_at) VALUES ($1, NULL, $2, $3)",
+        case_id,
+        format!("automod: {reason}"),
+        now_ms()
+    )?;
+    Ok(())
 }
 
 /// What screening new content found: the crisis lines for its author, and the alert to send to

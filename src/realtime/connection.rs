@@ -116,6 +116,8 @@ struct Conn {
     subs: HashMap<i64, Sub>,
     sanctions: Vec<Active>,
     typing_at: HashMap<i64, Instant>,
+    /// Last send per room, for slow mode.
+    sent_at: HashMap<i64, Instant>,
 }
 
 enum Flow {
@@ -152,6 +154,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
         subs: HashMap::new(),
         sanctions,
         typing_at: HashMap::new(),
+        sent_at: HashMap::new(),
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
@@ -368,6 +371,43 @@ impl Conn {
         }
         if let Err((code, why)) = chat::check_body(&body) {
             return Some(frames::error(code, &why, n));
+        }
+        let rules = self.state.rules.get();
+        if let Some((action, reason)) = rules.check(&body)
+            && action != crate::moderation::rules::FilterAction::Flag
+        {
+            return Some(frames::error(
+                "rejected",
+                &format!("this cannot be sent here: {reason}"),
+                n,
+            ));
+        }
+        let minute = (now_ms() / 60_000 % (24 * 60)) as u32;
+        if rules.quiet_now(room, minute) {
+            return Some(frames::error(
+                "quiet_hours",
+                "this room is resting now; it opens again after its quiet hours",
+                n,
+            ));
+        }
+        if let Some(slow) = rules
+            .room(room)
+            .map(|r| r.slow_mode_seconds)
+            .filter(|s| *s > 0 && self.state.limits.enabled())
+        {
+            let now = Instant::now();
+            if self
+                .sent_at
+                .get(&room)
+                .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(slow))
+            {
+                return Some(frames::error(
+                    "slow_mode",
+                    &format!("slow mode: one message every {slow} seconds here"),
+                    n,
+                ));
+            }
+            self.sent_at.insert(room, now);
         }
         if let Some(why) = sanctions::refuses(&self.sanctions, sub.community_id, now_ms()) {
             return Some(frames::error(

@@ -646,11 +646,7 @@ both_backends!(a_topic_page_weighs_under_60_kb_compressed, |b| async move {
         }
     };
     let html = get(&s, &member, &format!("/t/{topic}"), None).await.html;
-    assert_eq!(
-        html.matches(" id=\"post-").count(),
-        50,
-        "one page of posts"
-    );
+    assert_eq!(html.matches(" id=\"post-").count(), 50, "one page of posts");
     let assets: Vec<String> = regex::Regex::new(r#"(?:href|src)="(/static/[^"]+)""#)
         .unwrap()
         .captures_iter(&html)

@@ -1,6 +1,7 @@
 // Regenerates docs/screenshots/*.png: the main pages on a small phone (360 × 740), in English,
 // Spanish and Hindi, from a fresh server with sample content. Run: node tests/browser/screenshots.mjs
-// (after cargo build). Viewport-sized shots keep the files small.
+// (after cargo build). Viewport-sized shots keep the files small. Legible Hindi and emoji need
+// fonts on the machine that takes them (Debian: fonts-lohit-deva, fonts-noto-color-emoji).
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";

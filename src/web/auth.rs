@@ -1,7 +1,7 @@
 //! Joining Mutual, logging in and out: plain forms that post back and redirect (no JavaScript).
 
 use axum::extract::Query;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
@@ -76,6 +76,7 @@ fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
 
 pub async fn register(
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     jar: CookieJar,
     WebForm { ctx, form }: WebForm<RegisterForm>,
 ) -> Result<Response, PageError> {
@@ -86,7 +87,7 @@ pub async fn register(
         email: form.email.clone(),
         locale: form.locale,
     };
-    match accounts::register(&ctx.state, ip, None, &request).await {
+    match accounts::register(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
             Ok(ctx.send((jar, Redirect::to("/"))))
@@ -147,6 +148,7 @@ pub struct LoginForm {
 
 pub async fn login(
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     jar: CookieJar,
     WebForm { ctx, form }: WebForm<LoginForm>,
 ) -> Result<Response, PageError> {
@@ -155,7 +157,7 @@ pub async fn login(
         username: form.username.clone(),
         password: form.password,
     };
-    match accounts::login(&ctx.state, ip, None, &request).await {
+    match accounts::login(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
             Ok(ctx.send((jar, Redirect::to(&next))))

@@ -13,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
@@ -26,7 +28,7 @@ use crate::ratelimit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
-    accounts, chat, communities, forum, http, moderation, notify, realtime, search, service,
+    accounts, chat, communities, forum, http, moderation, notify, realtime, search, service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -150,9 +152,14 @@ pub fn router(mut state: AppState) -> Router {
         .merge(api)
         .split_for_parts();
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
-    api.route_layer(axum::middleware::from_fn(http::record_metrics))
+    api.merge(web::router(&state))
+        .route_layer(axum::middleware::from_fn(http::record_metrics))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::html_layer,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -175,8 +182,29 @@ pub fn router(mut state: AppState) -> Router {
                 AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
             },
         ))
+        .layer(CompressionLayer::new().compress_when(compress_pages()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Gzip for the web pages and their CSS and JavaScript, where slow phone networks feel it; API
+/// answers are left as they are.
+fn compress_pages() -> impl Predicate {
+    DefaultPredicate::new().and(
+        |_: axum::http::StatusCode,
+         _: axum::http::Version,
+         headers: &axum::http::HeaderMap,
+         _: &axum::http::Extensions| {
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|t| {
+                    t.starts_with("text/html")
+                        || t.starts_with("text/css")
+                        || t.starts_with("text/javascript")
+                })
+        },
+    )
 }
 
 /// Binds with a deep accept backlog: a thousand clients reconnecting at once after a restart

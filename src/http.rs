@@ -1,5 +1,6 @@
 //! HTTP pieces every capability shares: the JSON extractor that answers bad bodies in API.md's
-//! error shape, the client address, per-address limits, request metrics and the 404 fallback.
+//! error shape, the client address, per-address limits, request metrics and the 404 fallback
+//! (an HTML page outside `/api`, see `web`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -88,12 +89,12 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-/// Unknown routes: JSON under `/api`, plain text elsewhere.
+/// Unknown routes: JSON under `/api`, a page in the reader's language elsewhere.
 pub async fn not_found(request: Request) -> Response {
     if request.uri().path().starts_with("/api") {
         AppError::NotFound.into_response()
     } else {
-        (axum::http::StatusCode::NOT_FOUND, "Not found").into_response()
+        crate::web::not_found()
     }
 }
 

@@ -19,3 +19,4 @@ pub mod search;
 pub mod service;
 pub mod store;
 pub mod text;
+pub mod web;

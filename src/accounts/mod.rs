@@ -422,6 +422,8 @@ pub struct Me {
     pub content_filters: Vec<String>,
     /// Hidden from member lists and "who's online".
     pub hide_presence: bool,
+    /// Text size on the web pages, in percent: 100, 125, 150 or 200.
+    pub text_size: i32,
     /// The token to send in `X-CSRF-Token` with cookie-authenticated writes.
     pub csrf_token: String,
 }
@@ -433,6 +435,7 @@ struct PrivateRow {
     locale: String,
     content_filters: String,
     hide_presence: bool,
+    text_size: i32,
 }
 
 /// The member's own account, settings included.
@@ -442,7 +445,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let row = db!(
         conn,
         fetch_one as PrivateRow,
-        "SELECT bio, email, locale, content_filters, hide_presence FROM users WHERE id = $1",
+        "SELECT bio, email, locale, content_filters, hide_presence, text_size FROM users WHERE id = $1",
         user.id
     )?;
     Ok(Me {
@@ -457,6 +460,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
             .map(str::to_owned)
             .collect(),
         hide_presence: row.hide_presence,
+        text_size: row.text_size,
         csrf_token: session.csrf_token.clone(),
     })
 }
@@ -482,7 +486,12 @@ pub struct UpdateMe {
     pub content_filters: Option<Vec<String>>,
     /// Leave me out of member lists and "who's online".
     pub hide_presence: Option<bool>,
+    /// Text size on the web pages, in percent: 100, 125, 150 or 200.
+    pub text_size: Option<i32>,
 }
+
+/// The text sizes offered (WCAG 1.4.4: up to 200 % without losing content).
+pub const TEXT_SIZES: [i32; 4] = [100, 125, 150, 200];
 
 #[derive(Deserialize, ToSchema)]
 pub struct PasswordChange {
@@ -548,6 +557,14 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         }
         kinds.join(",")
     });
+    if let Some(size) = req.text_size
+        && !TEXT_SIZES.contains(&size)
+    {
+        fields
+            .entry("text_size".into())
+            .or_default()
+            .push("a text size is 100, 125, 150 or 200".into());
+    }
     if !fields.is_empty() {
         return Err(AppError::invalid_fields(fields));
     }
@@ -636,6 +653,16 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             "UPDATE users SET hide_presence = $2, updated_at = $3 WHERE id = $1",
             session.user.id,
             hide,
+            now
+        )?;
+    }
+    if let Some(size) = req.text_size {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET text_size = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            size,
             now
         )?;
     }

@@ -3,17 +3,19 @@
 //! must also carry the session's CSRF token (`X-CSRF-Token`), bearer ones need not.
 //!
 //! `Auth` is the extractor for handlers that need a signed-in member; `MaybeAuth` for those that
-//! answer visitors too.
+//! answer visitors too. The web pages use `from_cookie`: a form cannot send a header, so they
+//! check the CSRF token sent as a form field with `Session::csrf_matches`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{Method, header};
+use axum::http::{HeaderMap, Method, header};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use super::types::Locale;
 use super::{User, load_roles};
 use crate::app::AppState;
 use crate::db;
@@ -37,6 +39,17 @@ pub struct Session {
     pub via_cookie: bool,
     /// Content-warning kinds this member wants collapsed.
     pub content_filters: Vec<String>,
+    /// The member's interface language.
+    pub locale: Locale,
+    /// The member's text size for the web pages, in percent.
+    pub text_size: i32,
+}
+
+impl Session {
+    /// Whether `sent` is this session's CSRF token (compared in constant time).
+    pub fn csrf_matches(&self, sent: &str) -> bool {
+        same_secret(sent, &self.csrf_token)
+    }
 }
 
 /// Requires a valid session: 401 otherwise.
@@ -45,7 +58,8 @@ pub struct Auth(pub Session);
 /// A session if one was presented; a stale cookie counts as none, a bad bearer token is a 401.
 pub struct MaybeAuth(pub Option<Session>);
 
-fn random_secret() -> String {
+/// 32 random bytes, URL-safe: session tokens, CSRF tokens.
+pub fn random_secret() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -125,6 +139,8 @@ struct SessionRow {
     display_name: String,
     created_at: i64,
     content_filters: String,
+    locale: String,
+    text_size: i32,
 }
 
 /// Looks a token up; `None` when it is unknown, revoked or expired.
@@ -137,7 +153,8 @@ async fn lookup(
     let row = db!(
         conn,
         fetch_optional as SessionRow,
-        "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters
+        "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters,
+                u.locale, u.text_size
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hash_token(token),
@@ -166,8 +183,8 @@ fn bearer(parts: &Parts) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn session_cookie(parts: &Parts) -> Option<String> {
-    let jar = axum_extra::extract::cookie::CookieJar::from_headers(&parts.headers);
+fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    let jar = axum_extra::extract::cookie::CookieJar::from_headers(headers);
     jar.get(COOKIE_NAME)
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
@@ -177,8 +194,8 @@ fn is_write(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Compares in constant time, so the CSRF token cannot be guessed byte by byte.
-fn same_secret(a: &str, b: &str) -> bool {
+/// Compares in constant time, so a CSRF token cannot be guessed byte by byte.
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())
@@ -186,27 +203,12 @@ fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Session>> {
-    let (token, via_cookie) = if let Some(token) = bearer(parts) {
-        (token.to_owned(), false)
-    } else if let Some(token) = session_cookie(parts) {
-        (token, true)
-    } else if parts.headers.contains_key(header::AUTHORIZATION) {
-        return Err(AppError::Unauthorized(
-            "use `Authorization: Bearer <token>`".into(),
-        ));
-    } else {
+/// The live session of `token`, if any.
+async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Option<Session>> {
+    let Some((row, roles)) = lookup(state, token).await? else {
         return Ok(None);
     };
-    let Some((row, roles)) = lookup(state, &token).await? else {
-        if via_cookie {
-            return Ok(None);
-        }
-        return Err(AppError::Unauthorized(
-            "this token is not valid: it may have expired or been revoked; sign in again".into(),
-        ));
-    };
-    let session = Session {
+    Ok(Some(Session {
         id: row.id,
         csrf_token: row.csrf_token,
         via_cookie,
@@ -216,6 +218,8 @@ async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Sessi
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .collect(),
+        locale: Locale::parse(&row.locale).unwrap_or_default(),
+        text_size: row.text_size,
         user: User {
             id: row.user_id,
             username: row.username,
@@ -223,6 +227,39 @@ async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Sessi
             roles,
             created_at: row.created_at,
         },
+    }))
+}
+
+/// Writes count against the member's write limit, whichever way they authenticate.
+async fn limit_writes(state: &AppState, method: &Method, session: &Session) -> AppResult<()> {
+    if is_write(method) {
+        state
+            .limits
+            .check(Limit::WritePerAccount, &session.user.id.to_string())
+            .await?;
+    }
+    Ok(())
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Session>> {
+    let (token, via_cookie) = if let Some(token) = bearer(parts) {
+        (token.to_owned(), false)
+    } else if let Some(token) = session_cookie(&parts.headers) {
+        (token, true)
+    } else if parts.headers.contains_key(header::AUTHORIZATION) {
+        return Err(AppError::Unauthorized(
+            "use `Authorization: Bearer <token>`".into(),
+        ));
+    } else {
+        return Ok(None);
+    };
+    let Some(session) = open(state, &token, via_cookie).await? else {
+        if via_cookie {
+            return Ok(None);
+        }
+        return Err(AppError::Unauthorized(
+            "this token is not valid: it may have expired or been revoked; sign in again".into(),
+        ));
     };
     if via_cookie && is_write(&parts.method) {
         let sent = parts
@@ -230,19 +267,32 @@ async fn authenticate(parts: &Parts, state: &AppState) -> AppResult<Option<Sessi
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
-        if !same_secret(sent, &session.csrf_token) {
+        if !session.csrf_matches(sent) {
             return Err(AppError::forbidden(
                 "missing or wrong CSRF token: send the session's token in the X-CSRF-Token header",
             ));
         }
     }
-    if is_write(&parts.method) {
-        state
-            .limits
-            .check(Limit::WritePerAccount, &session.user.id.to_string())
-            .await?;
-    }
+    limit_writes(state, &parts.method, &session).await?;
     Ok(Some(session))
+}
+
+/// The session of the `mutual_session` cookie, for the web pages; a stale cookie counts as none.
+/// It does not check CSRF: the caller must compare the form's token with
+/// [`Session::csrf_matches`] before acting on a write.
+pub async fn from_cookie(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+) -> AppResult<Option<Session>> {
+    let Some(token) = session_cookie(headers) else {
+        return Ok(None);
+    };
+    let session = open(state, &token, true).await?;
+    if let Some(s) = &session {
+        limit_writes(state, method, s).await?;
+    }
+    Ok(session)
 }
 
 impl FromRequestParts<AppState> for Auth {

@@ -1,6 +1,6 @@
-//! The crisis flow: phrases that suggest someone may harm themselves, and the crisis lines shown
-//! to that person alone. Both are data in `moderation/crisis.toml` (embedded as the default; an
-//! operator's file beside the rules file replaces it).
+//! The crisis flow: phrases that suggest someone may harm themselves (`moderation/crisis.toml`,
+//! or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
+//! (`moderation/crisis_lines.toml`, the same list the help page shows).
 //!
 //! A match never deletes anything: the author sees the lines at once, the content leaves search
 //! and public pages, an urgent case joins the queue and the moderators on duty are alerted.
@@ -15,11 +15,28 @@ use crate::accounts::types::Locale;
 use crate::text;
 
 const DEFAULT: &str = include_str!("../../moderation/crisis.toml");
+const LINES: &str = include_str!("../../moderation/crisis_lines.toml");
 
 #[derive(Deserialize)]
 struct File {
     phrases: BTreeMap<String, Vec<String>>,
-    lines: Vec<CrisisLine>,
+}
+
+#[derive(Deserialize)]
+struct LinesFile {
+    line: Vec<LineEntry>,
+}
+
+#[derive(Deserialize)]
+struct LineEntry {
+    country: String,
+    name: String,
+    number: String,
+    #[serde(default)]
+    channels: Vec<String>,
+    hours: BTreeMap<String, String>,
+    languages: Vec<String>,
+    last_checked: String,
 }
 
 /// A crisis line, kept as data with the date it was last checked.
@@ -51,10 +68,25 @@ fn load(text: &str) -> Result<Crisis, String> {
         .map(|p| text::fold(p))
         .filter(|p| !p.is_empty())
         .collect();
-    Ok(Crisis {
-        phrases,
-        lines: file.lines,
-    })
+    let lines = toml::from_str::<LinesFile>(LINES).map_err(|e| e.to_string())?;
+    let lines = lines
+        .line
+        .into_iter()
+        .map(|l| CrisisLine {
+            text: l
+                .channels
+                .iter()
+                .any(|c| c == "text")
+                .then(|| format!("Text {}", l.number)),
+            country: l.country,
+            languages: l.languages,
+            name: l.name,
+            phone: l.number,
+            hours: l.hours.get("en").cloned().unwrap_or_default(),
+            last_checked: l.last_checked,
+        })
+        .collect();
+    Ok(Crisis { phrases, lines })
 }
 
 fn crisis() -> &'static Crisis {
@@ -93,7 +125,7 @@ pub fn lines_for(locale: Locale) -> Vec<CrisisLine> {
         .filter(|l| l.languages.iter().any(|x| x == lang))
         .cloned()
         .collect();
-    lines.sort_by_key(|l| (l.country != preferred, l.country == "INT"));
+    lines.sort_by_key(|l| l.country != preferred);
     lines
 }
 

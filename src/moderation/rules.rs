@@ -356,6 +356,7 @@ pub fn count_links(body: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -1,0 +1,217 @@
+//! A member's own pages and the public profile: `/u/{username}`, `/notifications` (which never
+//! show what anyone wrote), and `/settings` (language, text size, content filters, presence;
+//! for visitors, language and text size kept in cookies).
+
+use axum::extract::{Path, Query};
+use axum::response::{Redirect, Response};
+use axum_extra::extract::cookie::CookieJar;
+use serde::Deserialize;
+
+use super::auth::LANGUAGES;
+use super::{Ctx, LANG_COOKIE, Layout, PageError, TEXT_COOKIE, WebForm};
+use crate::accounts::types::Locale;
+use crate::accounts::{self, Profile, TEXT_SIZES, UpdateMe};
+use crate::forum::types::ContentWarning;
+use crate::notify::{self, Kind, Notification};
+use crate::paging::PageParams;
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "profile.html")]
+struct ProfilePage {
+    l: Layout,
+    profile: Profile,
+}
+
+pub async fn profile(ctx: Ctx, Path(username): Path<String>) -> Result<Response, PageError> {
+    let profile = accounts::profile(&ctx.state, &username).await?;
+    let mut l = ctx.layout(profile.user.display_name.clone()).await;
+    // Being found by name in a search engine could out a member to their family.
+    l.noindex = true;
+    Ok(ctx.send(ProfilePage { l, profile }))
+}
+
+/// A notification in words: who did what, never what they wrote.
+pub struct NotificationItem {
+    pub n: Notification,
+    pub text: String,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "notifications.html")]
+struct NotificationsPage {
+    l: Layout,
+    items: Vec<NotificationItem>,
+    newest: i64,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct After {
+    after: Option<String>,
+}
+
+pub async fn notifications(ctx: Ctx, Query(q): Query<After>) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let page = PageParams {
+        limit: Some(50),
+        after: q.after,
+    };
+    let list = notify::list(&ctx.state, &session.user, &page).await?;
+    let someone = ctx.texts.get("notify.someone");
+    let items: Vec<NotificationItem> = list
+        .items
+        .into_iter()
+        .map(|n| {
+            let key = match n.kind {
+                Kind::Mention => "notify.mention",
+                Kind::Quote => "notify.quote",
+                Kind::Reply => "notify.reply",
+                Kind::NewcomerUnanswered => "notify.newcomer_unanswered",
+                Kind::CrisisReport => "notify.crisis_report",
+                Kind::CaringMessage => "notify.caring_message",
+                Kind::ReportResolved => "notify.report_resolved",
+                Kind::AppealDecided => "notify.appeal_decided",
+                Kind::ContentHidden => "notify.content_hidden",
+                Kind::Sanction => "notify.sanction",
+            };
+            let name = n
+                .actor
+                .as_ref()
+                .map_or(someone, |a| a.display_name.as_str());
+            NotificationItem {
+                text: ctx.texts.fill(key, &[("name", name)]),
+                n,
+            }
+        })
+        .collect();
+    let mut l = ctx.layout(ctx.texts.get("notify.title")).await;
+    l.noindex = true;
+    let page = NotificationsPage {
+        l,
+        newest: items.first().map_or(0, |i| i.n.id),
+        items,
+        next: list.next,
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct MarkReadForm {
+    #[serde(default)]
+    up_to: i64,
+}
+
+pub async fn mark_read(
+    WebForm { ctx, form }: WebForm<MarkReadForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    notify::mark_read(&ctx.state, &session.user, form.up_to).await?;
+    Ok(ctx.send(Redirect::to("/notifications")))
+}
+
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub checked: bool,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    l: Layout,
+    saved: bool,
+    member: bool,
+    languages: Vec<Choice>,
+    sizes: Vec<Choice>,
+    filters: Vec<Choice>,
+    hide_presence: bool,
+}
+
+#[derive(Deserialize)]
+pub struct SavedParam {
+    saved: Option<String>,
+}
+
+pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response, PageError> {
+    let me = match &ctx.session {
+        Some(s) => Some(accounts::load_me(&ctx.state, s).await?),
+        None => None,
+    };
+    let lang = ctx.texts.locale.as_str();
+    let filters = me
+        .as_ref()
+        .map(|m| m.content_filters.clone())
+        .unwrap_or_default();
+    let mut l = ctx.layout(ctx.texts.get("settings.title")).await;
+    l.noindex = true;
+    let page = SettingsPage {
+        saved: q.saved.is_some(),
+        member: me.is_some(),
+        languages: LANGUAGES
+            .iter()
+            .map(|(code, name)| Choice {
+                value: (*code).to_owned(),
+                label: (*name).to_owned(),
+                checked: *code == lang,
+            })
+            .collect(),
+        sizes: TEXT_SIZES
+            .iter()
+            .map(|s| Choice {
+                value: s.to_string(),
+                label: format!("{s} %"),
+                checked: *s == ctx.text_size,
+            })
+            .collect(),
+        filters: ContentWarning::ALL
+            .iter()
+            .map(|w| Choice {
+                value: w.as_str().to_owned(),
+                label: ctx.texts.get(&format!("cw.{}", w.as_str())).to_owned(),
+                checked: filters.iter().any(|f| f == w.as_str()),
+            })
+            .collect(),
+        hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
+        l,
+    };
+    Ok(ctx.send(page))
+}
+
+/// The settings form, as name–value pairs: checkboxes repeat the `filters` name.
+pub async fn save_settings(
+    jar: CookieJar,
+    WebForm { ctx, form }: WebForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let value = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let locale = value("locale").and_then(|v| Locale::parse(&v).ok());
+    let text_size = value("text_size")
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|s| TEXT_SIZES.contains(s));
+    let Some(session) = &ctx.session else {
+        let mut jar = jar;
+        if let Some(locale) = locale {
+            jar = jar.add(ctx.setting_cookie(LANG_COOKIE, locale.as_str().to_owned()));
+        }
+        if let Some(size) = text_size {
+            jar = jar.add(ctx.setting_cookie(TEXT_COOKIE, size.to_string()));
+        }
+        return Ok(ctx.send((jar, Redirect::to("/settings?saved=1"))));
+    };
+    let changes = UpdateMe {
+        display_name: None,
+        bio: None,
+        email: None,
+        locale: locale.map(|l| l.as_str().to_owned()),
+        password: None,
+        content_filters: Some(
+            form.iter()
+                .filter(|(k, _)| k == "filters")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        ),
+        hide_presence: Some(value("hide_presence").is_some()),
+        text_size,
+    };
+    accounts::update_me(&ctx.state, session, &changes).await?;
+    Ok(ctx.send(Redirect::to("/settings?saved=1")))
+}

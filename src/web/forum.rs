@@ -1,0 +1,576 @@
+//! The forum's pages: the groups (`/`, with join and leave), a group's topics (`/c/{slug}`), the
+//! new-topic form (`/c/{slug}/new`) and a topic (`/t/{id}`: flat or threaded, reactions,
+//! replies). Every form posts back and redirects, so reading and posting need no JavaScript.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+
+use super::{Ctx, Layout, PageError, WebForm, safe_next};
+use crate::communities::types::Visibility;
+use crate::communities::{self, Community};
+use crate::error::AppError;
+use crate::forum::posts::{self, NewPost, Post};
+use crate::forum::types::{ContentWarning, ReactionKind};
+use crate::forum::{self, NewTopic, Topic};
+use crate::paging::PageParams;
+
+/// Posts per page in the flat view; pages start at fixed post numbers so a link to a post's
+/// page stays right.
+const POSTS_PER_PAGE: i64 = 50;
+/// The threaded view shows a topic whole, up to this many posts.
+const THREADED_MAX_POSTS: usize = 500;
+/// Nesting shown in the threaded view; deeper replies stay at this indent on narrow screens.
+const MAX_DEPTH: usize = 4;
+
+const REACTIONS: [(ReactionKind, &str); 5] = [
+    (ReactionKind::Heart, "❤️"),
+    (ReactionKind::Hug, "🤗"),
+    (ReactionKind::Celebrate, "🎉"),
+    (ReactionKind::MeToo, "🙋"),
+    (ReactionKind::Helpful, "💡"),
+];
+
+/// A group in a list, with what the viewer may do about it.
+pub struct GroupItem {
+    pub c: Community,
+    pub visibility_key: &'static str,
+    pub member: bool,
+    pub pending: bool,
+}
+
+impl GroupItem {
+    fn new(c: Community) -> GroupItem {
+        let status = c.membership.as_ref().map(|m| m.status.as_str());
+        GroupItem {
+            visibility_key: match c.visibility {
+                Visibility::Public => "home.public",
+                Visibility::Members => "home.members_only",
+                Visibility::Private => "home.private",
+            },
+            member: status == Some("active"),
+            pending: status == Some("pending"),
+            c,
+        }
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "home.html")]
+struct HomePage {
+    l: Layout,
+    groups: Vec<GroupItem>,
+}
+
+pub async fn home(ctx: Ctx) -> Result<Response, PageError> {
+    let mut groups = Vec::new();
+    let mut page = PageParams {
+        limit: Some(100),
+        after: None,
+    };
+    // A server holds tens of groups, not thousands: show them all.
+    loop {
+        let batch = communities::list_communities(&ctx.state, ctx.user(), &page).await?;
+        groups.extend(batch.items.into_iter().map(GroupItem::new));
+        match batch.next {
+            Some(next) if groups.len() < 1000 => page.after = Some(next),
+            _ => break,
+        }
+    }
+    let page = HomePage {
+        l: ctx.layout(ctx.texts.get("home.title")).await,
+        groups,
+    };
+    Ok(ctx.send(page))
+}
+
+/// The label key of a content warning kind.
+fn warning_key(kind: &str) -> String {
+    format!(
+        "cw.{}",
+        ContentWarning::parse(kind).map_or("other", |w| w.as_str())
+    )
+}
+
+pub struct TopicItem {
+    pub t: Topic,
+    pub warning: Option<String>,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "community.html")]
+struct CommunityPage {
+    l: Layout,
+    g: GroupItem,
+    topics: Vec<TopicItem>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct After {
+    after: Option<String>,
+}
+
+pub async fn community(
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<After>,
+) -> Result<Response, PageError> {
+    let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    let page = PageParams {
+        limit: Some(30),
+        after: q.after,
+    };
+    let list = forum::list_topics(&ctx.state, ctx.session.as_ref(), &slug, &page).await?;
+    let mut l = ctx.layout(c.name.clone()).await;
+    l.noindex |= c.visibility != Visibility::Public;
+    let page = CommunityPage {
+        l,
+        g: GroupItem::new(c),
+        topics: list
+            .items
+            .into_iter()
+            .map(|t| TopicItem {
+                warning: t.content_warning.as_deref().map(warning_key),
+                t,
+            })
+            .collect(),
+        next: list.next,
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct NextForm {
+    next: Option<String>,
+}
+
+pub async fn join(
+    Path(slug): Path<String>,
+    WebForm { ctx, form }: WebForm<NextForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    communities::join(&ctx.state, &session.user, &slug).await?;
+    let next = safe_next(form.next.as_deref());
+    Ok(ctx.send(Redirect::to(&next)))
+}
+
+pub async fn leave(
+    Path(slug): Path<String>,
+    WebForm { ctx, form }: WebForm<NextForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    match communities::leave(&ctx.state, &session.user, &slug).await {
+        // Leaving twice (two tabs) is not worth an error page.
+        Ok(()) | Err(AppError::NotFound) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let next = safe_next(form.next.as_deref());
+    Ok(ctx.send(Redirect::to(&next)))
+}
+
+/// What the author typed, kept when the form comes back with a question or an error.
+#[derive(Default)]
+pub struct Draft {
+    pub title: String,
+    pub body: String,
+    pub warning: String,
+    pub anonymous: bool,
+    pub reply_to: Option<i64>,
+    pub errors: Vec<String>,
+    /// The personal details the text seems to hold, in words, when the author must confirm.
+    pub identifiers: Option<String>,
+}
+
+/// Our words for a refused post: field errors, or the personal-details question.
+fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<StatusCode, PageError> {
+    let AppError::Invalid { fields, .. } = &e else {
+        return Err(e.into());
+    };
+    if let Some(kinds) = fields.get("identifiers") {
+        let words: Vec<&str> = kinds
+            .iter()
+            .map(|k| match k.as_str() {
+                "email" => ctx.texts.get("compose.id_email"),
+                "phone" => ctx.texts.get("compose.id_phone"),
+                "national_id" => ctx.texts.get("compose.id_national_id"),
+                _ => ctx.texts.get("compose.id_other"),
+            })
+            .collect();
+        draft.identifiers = Some(words.join(", "));
+        return Ok(StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    draft.errors = fields
+        .keys()
+        .map(|f| match f.as_str() {
+            "title" | "body" => ctx.texts.get(&format!("errors.{f}")).to_owned(),
+            _ => ctx.texts.get("errors.generic").to_owned(),
+        })
+        .collect();
+    Ok(StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// The content-warning choices, with the draft's selected.
+pub struct WarningChoice {
+    pub value: &'static str,
+    pub key: String,
+    pub selected: bool,
+}
+
+fn warning_choices(selected: &str) -> Vec<WarningChoice> {
+    let mut choices = vec![WarningChoice {
+        value: "",
+        key: "cw.none".into(),
+        selected: selected.is_empty(),
+    }];
+    choices.extend(ContentWarning::ALL.iter().map(|w| WarningChoice {
+        value: w.as_str(),
+        key: format!("cw.{}", w.as_str()),
+        selected: selected == w.as_str(),
+    }));
+    choices
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "new_topic.html")]
+struct NewTopicPage {
+    l: Layout,
+    g: GroupItem,
+    draft: Draft,
+    warnings: Vec<WarningChoice>,
+}
+
+pub async fn new_topic_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
+    ctx.require()?;
+    let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    let page = NewTopicPage {
+        l: ctx.layout(ctx.texts.get("compose.title")).await,
+        g: GroupItem::new(c),
+        draft: Draft::default(),
+        warnings: warning_choices(""),
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct TopicForm {
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    content_warning: String,
+    anonymous: Option<String>,
+    confirm_identifiers: Option<String>,
+}
+
+pub async fn new_topic(
+    Path(slug): Path<String>,
+    WebForm { ctx, form }: WebForm<TopicForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let request = NewTopic {
+        title: form.title.clone(),
+        body: form.body.clone(),
+        kind: None,
+        content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
+        anonymous: Some(form.anonymous.is_some()),
+        confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+    };
+    let error = match forum::create_topic(&ctx.state, session, &slug, &request).await {
+        Ok(created) => return Ok(ctx.send(Redirect::to(&format!("/t/{}", created.topic.id)))),
+        Err(e) => e,
+    };
+    let mut draft = Draft {
+        title: form.title,
+        body: form.body,
+        anonymous: form.anonymous.is_some(),
+        ..Draft::default()
+    };
+    let status = refused(&ctx, error, &mut draft)?;
+    let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    let page = NewTopicPage {
+        l: ctx.layout(ctx.texts.get("compose.title")).await,
+        g: GroupItem::new(c),
+        warnings: warning_choices(&form.content_warning),
+        draft,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+/// One reaction button (or count, for those who cannot react).
+pub struct ReactionButton {
+    pub kind: &'static str,
+    pub emoji: &'static str,
+    pub key: String,
+    pub count: i64,
+    pub mine: bool,
+}
+
+/// A post as the topic page shows it.
+pub struct PostItem {
+    pub p: Post,
+    /// Indent in the threaded view.
+    pub depth: usize,
+    /// The number of the post this one answers.
+    pub parent_seq: Option<i64>,
+    pub warning: Option<String>,
+    pub reactions: Vec<ReactionButton>,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "topic.html")]
+struct TopicPage {
+    l: Layout,
+    t: Topic,
+    g: GroupItem,
+    /// The viewer may read the posts (else: a title stub).
+    readable: bool,
+    posts: Vec<PostItem>,
+    threaded: bool,
+    /// The address of this view, to come back to after a reaction.
+    back: String,
+    next_after: Option<i64>,
+    draft: Draft,
+    /// The post number a reply will answer.
+    reply_to_seq: Option<i64>,
+    warnings: Vec<WarningChoice>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct TopicQuery {
+    view: Option<String>,
+    after: Option<i64>,
+    reply_to: Option<i64>,
+}
+
+pub async fn topic(
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(q): Query<TopicQuery>,
+) -> Result<Response, PageError> {
+    let draft = Draft {
+        reply_to: q.reply_to,
+        ..Draft::default()
+    };
+    let page = topic_page(&ctx, id, &q, draft).await?;
+    Ok(ctx.send(page))
+}
+
+async fn topic_page(
+    ctx: &Ctx,
+    id: i64,
+    q: &TopicQuery,
+    draft: Draft,
+) -> Result<TopicPage, PageError> {
+    let viewer = ctx.session.as_ref();
+    let t = forum::get_topic(&ctx.state, viewer, id).await?;
+    let c = communities::get_community(&ctx.state, ctx.user(), &t.community).await?;
+    let threaded = q.view.as_deref() == Some("threaded");
+    let after = q.after.unwrap_or(0).max(0);
+    let (readable, posts, more) = match load_posts(ctx, id, threaded, after).await {
+        Ok((posts, more)) => (true, posts, more),
+        Err(AppError::Forbidden(_)) => (false, Vec::new(), false),
+        Err(e) => return Err(e.into()),
+    };
+    let member = c.membership.as_ref().is_some_and(|m| m.status == "active");
+    let items = arrange(posts, threaded, member);
+    let next_after = (more && !threaded)
+        .then(|| items.last().map(|p| p.p.seq))
+        .flatten();
+    let reply_to_seq = draft
+        .reply_to
+        .and_then(|rid| items.iter().find(|p| p.p.id == rid).map(|p| p.p.seq));
+    let mut back = format!("/t/{id}");
+    match (threaded, after) {
+        (true, _) => back.push_str("?view=threaded"),
+        (false, 0) => {}
+        (false, n) => back.push_str(&format!("?after={n}")),
+    }
+    let mut l = ctx.layout(t.title.clone()).await;
+    l.noindex |= c.visibility != Visibility::Public;
+    Ok(TopicPage {
+        l,
+        warnings: warning_choices(&draft.warning),
+        g: GroupItem::new(c),
+        t,
+        readable,
+        posts: items,
+        threaded,
+        back,
+        next_after,
+        reply_to_seq,
+        draft,
+    })
+}
+
+/// The posts to show: one page in order, or the whole topic for the threaded view.
+async fn load_posts(
+    ctx: &Ctx,
+    id: i64,
+    threaded: bool,
+    after: i64,
+) -> Result<(Vec<Post>, bool), AppError> {
+    let viewer = ctx.session.as_ref();
+    if !threaded {
+        let page = PageParams {
+            limit: Some(POSTS_PER_PAGE),
+            after: Some(after.to_string()),
+        };
+        let list = posts::list_posts(&ctx.state, viewer, id, &page).await?;
+        return Ok((list.items, list.next.is_some()));
+    }
+    let mut all = Vec::new();
+    let mut page = PageParams {
+        limit: Some(100),
+        after: None,
+    };
+    loop {
+        let list = posts::list_posts(&ctx.state, viewer, id, &page).await?;
+        all.extend(list.items);
+        match list.next {
+            Some(next) if all.len() < THREADED_MAX_POSTS => page.after = Some(next),
+            _ => return Ok((all, false)),
+        }
+    }
+}
+
+/// Orders posts for the view and works out what each one shows: in the threaded view each
+/// reply follows the post it answers, indented.
+fn arrange(posts: Vec<Post>, threaded: bool, can_react: bool) -> Vec<PostItem> {
+    let seq_of: HashMap<i64, i64> = posts.iter().map(|p| (p.id, p.seq)).collect();
+    let order: Vec<(usize, usize)> = if threaded {
+        let mut children: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        let mut roots = Vec::new();
+        for (i, p) in posts.iter().enumerate() {
+            match p.reply_to.filter(|r| seq_of.contains_key(r)) {
+                Some(parent) => children.entry(parent).or_default().push(i),
+                None => roots.push(i),
+            }
+        }
+        let mut order = Vec::with_capacity(posts.len());
+        let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|i| (i, 0)).collect();
+        while let Some((i, depth)) = stack.pop() {
+            order.push((i, depth));
+            if let Some(kids) = children.get(&posts[i].id) {
+                stack.extend(kids.iter().rev().map(|k| (*k, depth + 1)));
+            }
+        }
+        order
+    } else {
+        (0..posts.len()).map(|i| (i, 0)).collect()
+    };
+    let mut slots: Vec<Option<Post>> = posts.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|(i, depth)| {
+            let p = slots.get_mut(i)?.take()?;
+            let reactions = if p.deleted {
+                Vec::new()
+            } else {
+                REACTIONS
+                    .iter()
+                    .map(|(kind, emoji)| ReactionButton {
+                        kind: kind.as_str(),
+                        emoji,
+                        key: format!("reaction.{}", kind.as_str()),
+                        count: p.reactions.get(kind.as_str()).copied().unwrap_or(0),
+                        mine: p.my_reactions.iter().any(|m| m == kind.as_str()),
+                    })
+                    .filter(|r| can_react || r.count > 0)
+                    .collect()
+            };
+            Some(PostItem {
+                depth: depth.min(MAX_DEPTH),
+                parent_seq: p.reply_to.and_then(|r| seq_of.get(&r).copied()),
+                warning: p.content_warning.as_deref().map(warning_key),
+                reactions,
+                p,
+            })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    reply_to: String,
+    #[serde(default)]
+    content_warning: String,
+    #[serde(default)]
+    view: String,
+    anonymous: Option<String>,
+    confirm_identifiers: Option<String>,
+}
+
+pub async fn reply(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<ReplyForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let reply_to = form.reply_to.trim().parse::<i64>().ok();
+    let request = NewPost {
+        body: form.body.clone(),
+        reply_to,
+        content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
+        anonymous: Some(form.anonymous.is_some()),
+        confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+    };
+    let threaded = form.view == "threaded";
+    let error = match posts::reply(&ctx.state, session, id, &request).await {
+        Ok(created) => {
+            let seq = created.post.seq;
+            let to = if threaded {
+                format!("/t/{id}?view=threaded#post-{seq}")
+            } else {
+                let after = (seq - 1) / POSTS_PER_PAGE * POSTS_PER_PAGE;
+                if after == 0 {
+                    format!("/t/{id}#post-{seq}")
+                } else {
+                    format!("/t/{id}?after={after}#post-{seq}")
+                }
+            };
+            return Ok(ctx.send(Redirect::to(&to)));
+        }
+        Err(e) => e,
+    };
+    let mut draft = Draft {
+        body: form.body,
+        warning: form.content_warning,
+        anonymous: form.anonymous.is_some(),
+        reply_to,
+        ..Draft::default()
+    };
+    let status = refused(&ctx, error, &mut draft)?;
+    let q = TopicQuery {
+        view: threaded.then(|| "threaded".to_owned()),
+        ..TopicQuery::default()
+    };
+    let page = topic_page(&ctx, id, &q, draft).await?;
+    Ok(ctx.send_status(status, page))
+}
+
+#[derive(Deserialize)]
+pub struct ReactForm {
+    #[serde(default)]
+    kind: String,
+    /// "1" adds the reaction, anything else takes it back.
+    #[serde(default)]
+    on: String,
+    back: Option<String>,
+}
+
+pub async fn react(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<ReactForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    posts::set_reaction(&ctx.state, session, id, &form.kind, form.on == "1").await?;
+    let back = safe_next(form.back.as_deref());
+    Ok(ctx.send(Redirect::to(&back)))
+}

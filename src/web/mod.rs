@@ -1,0 +1,416 @@
+//! The web pages (API.md "Web pages"): server-rendered HTML that works without JavaScript, in
+//! the member's language. This file owns what every page shares: the router, the request
+//! context (`Ctx`: who is asking, in which language and text size), the page layout, error
+//! pages, the HTML security headers and the embedded static files. One module per page group
+//! holds the handlers; the logic behind them lives in the capabilities' service functions.
+
+mod account;
+mod assets;
+mod auth;
+mod csrf;
+mod forum;
+mod help;
+pub mod i18n;
+mod search;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+use crate::accounts::Session;
+use crate::accounts::session;
+use crate::accounts::types::Locale;
+use crate::app::AppState;
+use crate::error::AppError;
+use crate::notify;
+pub use csrf::WebForm;
+use i18n::Texts;
+
+/// Every page's Content-Security-Policy: our own files only, no inline script or style.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; font-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// Visitors' language and text size live in these cookies (members' in their account).
+const LANG_COOKIE: &str = "mutual_lang";
+const TEXT_COOKIE: &str = "mutual_text";
+
+/// The pages, given the state for the layers that need it.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let pages = Router::new()
+        .route("/", get(forum::home))
+        .route("/register", get(auth::register_page).post(auth::register))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/c/{slug}", get(forum::community))
+        .route(
+            "/c/{slug}/new",
+            get(forum::new_topic_page).post(forum::new_topic),
+        )
+        .route("/c/{slug}/join", post(forum::join))
+        .route("/c/{slug}/leave", post(forum::leave))
+        .route("/t/{id}", get(forum::topic).post(forum::reply))
+        .route("/p/{id}/react", post(forum::react))
+        .route("/u/{username}", get(account::profile))
+        .route("/search", get(search::page))
+        .route("/notifications", get(account::notifications))
+        .route("/notifications/read", post(account::mark_read))
+        .route(
+            "/settings",
+            get(account::settings).post(account::save_settings),
+        )
+        .route("/help", get(help::page))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::http::limit_per_ip,
+        ));
+    pages.route("/static/{version}/{file}", get(assets::serve))
+}
+
+/// Who is asking, in which language and text size, and the CSRF token their forms carry.
+pub struct Ctx {
+    pub state: AppState,
+    pub session: Option<Session>,
+    pub texts: &'static Texts,
+    pub text_size: i32,
+    /// The member's session token, or the visitor's double-submit cookie.
+    pub csrf: String,
+    /// A visitor's new CSRF cookie, to set with the answer.
+    new_csrf_cookie: Option<Cookie<'static>>,
+    /// The path and query asked for (to come back to after logging in).
+    pub here: String,
+}
+
+impl Ctx {
+    pub async fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        method: &Method,
+        here: String,
+    ) -> Result<Ctx, AppError> {
+        let session = session::from_cookie(state, headers, method).await?;
+        let jar = CookieJar::from_headers(headers);
+        let (locale, text_size) = match &session {
+            Some(s) => (s.locale, s.text_size),
+            None => {
+                let chosen = jar
+                    .get(LANG_COOKIE)
+                    .and_then(|c| Locale::parse(c.value()).ok());
+                let browser = headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(i18n::negotiate);
+                let size = jar
+                    .get(TEXT_COOKIE)
+                    .and_then(|c| c.value().parse::<i32>().ok())
+                    .filter(|s| crate::accounts::TEXT_SIZES.contains(s))
+                    .unwrap_or(100);
+                (chosen.or(browser).unwrap_or_default(), size)
+            }
+        };
+        let (csrf, new_csrf_cookie) = match &session {
+            Some(s) => (s.csrf_token.clone(), None),
+            None => csrf::visitor_token(state, &jar),
+        };
+        Ok(Ctx {
+            state: state.clone(),
+            session,
+            texts: i18n::texts(locale),
+            text_size,
+            csrf,
+            new_csrf_cookie,
+            here,
+        })
+    }
+
+    pub fn user(&self) -> Option<&crate::accounts::User> {
+        self.session.as_ref().map(|s| &s.user)
+    }
+
+    /// The signed-in member, or a redirect to the login page that comes back here.
+    pub fn require(&self) -> Result<&Session, PageError> {
+        self.session.as_ref().ok_or(PageError::Login)
+    }
+
+    /// The layout of a page titled `title`.
+    pub async fn layout(&self, title: impl Into<String>) -> Layout {
+        let unread = match &self.session {
+            Some(s) => notify::unread(&self.state, &s.user).await.unwrap_or(0),
+            None => 0,
+        };
+        Layout {
+            texts: self.texts,
+            title: title.into(),
+            text_size: self.text_size,
+            csrf: self.csrf.clone(),
+            user: self.session.as_ref().map(|s| UserLink {
+                username: s.user.username.clone(),
+                display_name: s.user.display_name.clone(),
+            }),
+            unread,
+            noindex: self.session.is_some(),
+            here: self.here.clone(),
+            css: assets::url("site.css"),
+            js: assets::url("site.js"),
+        }
+    }
+
+    /// Sends a page (or any answer), setting a visitor's new CSRF cookie along with it.
+    pub fn send(self, answer: impl IntoResponse) -> Response {
+        let mut response = answer.into_response();
+        if let Some(cookie) = self.new_csrf_cookie
+            && let Ok(value) = HeaderValue::from_str(&cookie.to_string())
+        {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+        response
+    }
+
+    /// Sends a page with a status other than 200 (a form with errors: 422).
+    pub fn send_status(self, status: StatusCode, answer: impl IntoResponse) -> Response {
+        let mut response = self.send(answer);
+        *response.status_mut() = status;
+        response
+    }
+
+    /// A cookie for a visitor's own setting, kept a year.
+    fn setting_cookie(&self, name: &'static str, value: String) -> Cookie<'static> {
+        Cookie::build((name, value))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.state.config.secure_cookies())
+            .path("/")
+            .max_age(cookie::time::Duration::days(365))
+            .build()
+    }
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let here = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| "/".into());
+        Ok(Ctx::from_headers(state, &parts.headers, &parts.method, here).await?)
+    }
+}
+
+/// What every page's frame needs.
+pub struct Layout {
+    pub texts: &'static Texts,
+    pub title: String,
+    pub text_size: i32,
+    pub csrf: String,
+    /// The member, when signed in.
+    pub user: Option<UserLink>,
+    pub unread: i64,
+    /// Keep search engines out: pages about a member, or a non-public community.
+    pub noindex: bool,
+    pub here: String,
+    pub css: String,
+    pub js: String,
+}
+
+pub struct UserLink {
+    pub username: String,
+    pub display_name: String,
+}
+
+impl Layout {
+    pub fn lang(&self) -> &'static str {
+        self.texts.locale.as_str()
+    }
+
+    pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
+        self.texts.get(key)
+    }
+
+    /// `key` with `{n}` filled in.
+    pub fn n(&self, key: &str, n: impl std::fmt::Display) -> String {
+        self.texts.fill(key, &[("n", &n.to_string())])
+    }
+
+    /// `key` with `{name}` filled in by `value`.
+    pub fn with(&self, key: &str, name: &str, value: &str) -> String {
+        self.texts.fill(key, &[(name, value)])
+    }
+
+    // Dates arrive by reference: askama passes template arguments that way.
+    pub fn date(&self, ms: &i64) -> String {
+        self.texts.date(*ms)
+    }
+
+    /// `key` with `{date}` filled in.
+    pub fn dated(&self, key: &str, ms: &i64) -> String {
+        self.texts.fill(key, &[("date", &self.texts.date(*ms))])
+    }
+
+    /// The class on `<html>` that sets the text size.
+    pub fn html_class(&self) -> String {
+        if self.text_size > 100 {
+            format!("ts-{}", self.text_size)
+        } else {
+            String::new()
+        }
+    }
+
+    /// The login link, coming back here afterwards.
+    pub fn login_href(&self) -> String {
+        format!("/login?next={}", urlencode(&self.here))
+    }
+}
+
+pub fn urlencode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e.trim_start_matches('=').to_owned())
+        .unwrap_or_default()
+}
+
+/// Only our own paths are places to go back to (no `//evil.example`).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+/// Why a page could not be shown; the `html_layer` turns it into a page in the reader's
+/// language (handlers cannot, because the failure may come before the language is known).
+#[derive(Debug)]
+pub enum PageError {
+    App(AppError),
+    /// The page is for members: go and log in.
+    Login,
+    /// The form's CSRF token was missing or wrong.
+    Csrf,
+}
+
+impl From<AppError> for PageError {
+    fn from(e: AppError) -> Self {
+        PageError::App(e)
+    }
+}
+
+/// Marks an answer as a failure for `html_layer` to render.
+#[derive(Clone, Copy, Debug)]
+enum Failure {
+    NotFound,
+    Forbidden,
+    Csrf,
+    RateLimited,
+    Server,
+    BadRequest,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, failure) = match self {
+            PageError::Login => return StatusCode::UNAUTHORIZED.into_response(),
+            PageError::Csrf => (StatusCode::FORBIDDEN, Failure::Csrf),
+            PageError::App(e) => {
+                let status = e.status();
+                if let AppError::Internal(err) = &e {
+                    tracing::error!(error = ?err, "internal error on a page");
+                }
+                let failure = match &e {
+                    AppError::NotFound => Failure::NotFound,
+                    AppError::Forbidden(_) => Failure::Forbidden,
+                    AppError::RateLimited { .. } => Failure::RateLimited,
+                    AppError::Unauthorized(_) => return StatusCode::UNAUTHORIZED.into_response(),
+                    AppError::Internal(_) | AppError::Unavailable(_) => Failure::Server,
+                    _ => Failure::BadRequest,
+                };
+                (status, failure)
+            }
+        };
+        let mut response = status.into_response();
+        response.extensions_mut().insert(failure);
+        response
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    l: Layout,
+    heading: String,
+    message: String,
+}
+
+/// Around every answer: failures of pages become pages in the reader's language (401 becomes a
+/// trip to the login page), and HTML gets the Content-Security-Policy.
+pub async fn html_layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let headers = request.headers().clone();
+    let here = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "/".into());
+    let is_api = here.starts_with("/api");
+    let mut response = next.run(request).await;
+    if !is_api {
+        let failure = response.extensions().get::<Failure>().copied();
+        if response.status() == StatusCode::UNAUTHORIZED && failure.is_none() {
+            return Redirect::to(&format!("/login?next={}", urlencode(&here))).into_response();
+        }
+        if let Some(failure) = failure {
+            response = error_page(&state, &headers, here, response.status(), failure).await;
+        }
+    }
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if is_html {
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
+    response
+}
+
+async fn error_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    here: String,
+    status: StatusCode,
+    failure: Failure,
+) -> Response {
+    // GET: looking up the session for the page's language must not count as a write.
+    let ctx = match Ctx::from_headers(state, headers, &Method::GET, here).await {
+        Ok(ctx) => ctx,
+        Err(_) => return (status, "Something went wrong. Please try again.").into_response(),
+    };
+    let (heading, message) = match failure {
+        Failure::NotFound => ("errors.not_found_title", "errors.not_found"),
+        Failure::Forbidden => ("errors.forbidden", "errors.forbidden"),
+        Failure::Csrf => ("errors.forbidden", "errors.csrf"),
+        Failure::RateLimited => ("errors.rate_limited", "errors.rate_limited"),
+        Failure::Server => ("errors.server_title", "errors.server"),
+        Failure::BadRequest => ("errors.generic", "errors.generic"),
+    };
+    let mut l = ctx.layout(ctx.texts.get(heading)).await;
+    l.noindex = true;
+    let page = ErrorPage {
+        heading: ctx.texts.get(heading).to_owned(),
+        message: ctx.texts.get(message).to_owned(),
+        l,
+    };
+    ctx.send_status(status, page)
+}
+
+/// The answer for an unknown page (the router's fallback outside `/api`).
+pub fn not_found() -> Response {
+    PageError::App(AppError::NotFound).into_response()
+}

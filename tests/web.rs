@@ -1,0 +1,691 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! The web pages through the real server, as a browser without JavaScript uses them: languages,
+//! CSRF, security headers, the plain-form flow (register → join → topic → reply → react),
+//! members-only stubs, settings and the page weight — on SQLite and on PostgreSQL + Redis.
+
+mod common;
+
+use common::{PASSWORD, Server};
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION};
+use serde_json::json;
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+async fn get(s: &Server, client: &reqwest::Client, path: &str, lang: Option<&str>) -> Page {
+    let mut req = client.get(s.url(path));
+    if let Some(l) = lang {
+        req = req.header("accept-language", l);
+    }
+    let resp = req.send().await.expect("get");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+/// Posts a form; the answer (a redirect, or a page with errors).
+async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
+    let resp = client
+        .post(s.url(path))
+        .form(fields)
+        .send()
+        .await
+        .expect("post");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+fn location(p: &Page) -> String {
+    p.headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn csrf(html: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures(html)
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
+        .to_owned()
+}
+
+fn lang(html: &str) -> String {
+    let re = regex::Regex::new(r#"<html lang="([a-z]+)""#).unwrap();
+    re.captures(html)
+        .map(|c| c[1].to_owned())
+        .unwrap_or_default()
+}
+
+fn assert_csp(p: &Page, path: &str) {
+    let csp = p
+        .headers
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    for part in [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ] {
+        assert!(csp.contains(part), "{path}: CSP {csp:?} lacks {part}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+}
+
+/// A member signed in through the forms, with their client.
+async fn web_member(s: &Server, username: &str, locale: &str) -> reqwest::Client {
+    let client = browser();
+    let form = get(s, &client, "/register", None).await;
+    let token = csrf(&form.html);
+    let done = post(
+        s,
+        &client,
+        "/register",
+        &[
+            ("csrf", &token),
+            ("username", username),
+            ("password", PASSWORD),
+            ("locale", locale),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    client
+}
+
+both_backends!(every_page_answers_in_the_readers_language, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(&admin, "sugar", "public", json!({})).await;
+    s.join(&admin, "sugar").await;
+    let (topic, _) = s
+        .topic(
+            &admin,
+            "sugar",
+            "Morning numbers",
+            "My sugar was good today",
+        )
+        .await;
+    let visitor = browser();
+    let pages = [
+        "/".to_owned(),
+        "/register".into(),
+        "/login".into(),
+        "/c/sugar".into(),
+        format!("/t/{topic}"),
+        format!("/t/{topic}?view=threaded"),
+        "/search?q=sugar".into(),
+        "/help".into(),
+        "/settings".into(),
+    ];
+    for path in &pages {
+        for (header, want) in [
+            (None, "en"),
+            (Some("es-MX,es;q=0.9,en;q=0.5"), "es"),
+            (Some("hi-IN,hi;q=0.9"), "hi"),
+            (Some("fr-FR"), "en"),
+        ] {
+            let p = get(&s, &visitor, path, header).await;
+            assert_eq!(p.status, StatusCode::OK, "{path} {header:?}: {}", p.html);
+            assert_eq!(lang(&p.html), want, "{path} with {header:?}");
+            assert_csp(&p, path);
+            assert!(p.html.contains("href=\"/help\""), "{path}: no help link");
+        }
+    }
+    // Spanish and Hindi words, not only the attribute.
+    let es = get(&s, &visitor, "/", Some("es")).await;
+    assert!(es.html.contains("Pedir ayuda ahora"), "{}", es.html);
+    let hi = get(&s, &visitor, "/", Some("hi")).await;
+    assert!(hi.html.contains("अभी मदद लें"), "{}", hi.html);
+
+    // A member's own setting wins over the browser's.
+    let member = web_member(&s, "meera", "hi").await;
+    for path in pages
+        .iter()
+        .chain(["/notifications".to_owned(), "/u/meera".to_owned()].iter())
+    {
+        if path == "/register" || path == "/login" {
+            continue; // a member is sent on from these
+        }
+        let p = get(&s, &member, path, Some("es")).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.html);
+        assert_eq!(lang(&p.html), "hi", "{path}");
+        assert_csp(&p, path);
+    }
+    // Personal pages are kept out of search engines.
+    for path in ["/notifications", "/settings", "/u/meera", "/search?q=sugar"] {
+        let p = get(&s, &member, path, None).await;
+        assert!(
+            p.html.contains(r#"<meta name="robots" content="noindex">"#),
+            "{path}"
+        );
+    }
+});
+
+both_backends!(
+    forms_carry_csrf_and_posts_without_it_are_refused,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "heart", "public", json!({})).await;
+        // Visitors' forms: a double-submit token.
+        let visitor = browser();
+        let login = get(&s, &visitor, "/login", None).await;
+        let token = csrf(&login.html);
+        assert!(
+            login
+                .headers
+                .get_all("set-cookie")
+                .iter()
+                .any(|c| c.to_str().unwrap_or_default().starts_with("mutual_csrf=")),
+            "no CSRF cookie"
+        );
+        let fields = [("username", "nobody"), ("password", PASSWORD)];
+        let refused = post(&s, &visitor, "/login", &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_csp(&refused, "/login 403");
+        let forged = post(
+            &s,
+            &visitor,
+            "/login",
+            &[
+                ("csrf", "not-the-token-at-all-not-the-token"),
+                ("username", "x"),
+                ("password", "y"),
+            ],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        // A browser with no cookie at all (another site's form) is refused too.
+        let fresh = post(
+            &s,
+            &browser(),
+            "/login",
+            &[("csrf", &token), ("username", "x"), ("password", "y")],
+        )
+        .await;
+        assert_eq!(fresh.status, StatusCode::FORBIDDEN);
+        let wrong_password = post(
+            &s,
+            &visitor,
+            "/login",
+            &[
+                ("csrf", &token),
+                ("username", "nobody"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(wrong_password.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(wrong_password.html.contains("do not match"));
+
+        // Members' forms: the session's token.
+        let member = web_member(&s, "tomas", "es").await;
+        let home = get(&s, &member, "/", None).await;
+        let token = csrf(&home.html);
+        for html in [&home.html, &get(&s, &member, "/settings", None).await.html] {
+            let forms = html.matches("<form method=\"post\"").count()
+                + html
+                    .matches("<form class=\"inline\" method=\"post\"")
+                    .count();
+            let fields = html.matches("name=\"csrf\"").count();
+            assert!(
+                forms > 0 && fields >= forms,
+                "{forms} forms, {fields} CSRF fields"
+            );
+        }
+        for fields in [vec![], vec![("csrf", "wrong")]] {
+            let p = post(&s, &member, "/c/heart/join", &fields).await;
+            assert_eq!(p.status, StatusCode::FORBIDDEN, "{fields:?}");
+        }
+        // The header the JSON API takes does not stand in for the form field.
+        let p = member
+            .post(s.url("/c/heart/join"))
+            .header("x-csrf-token", &token)
+            .form(&[("next", "/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(p.status(), StatusCode::FORBIDDEN);
+        let joined = post(
+            &s,
+            &member,
+            "/c/heart/join",
+            &[("csrf", &token), ("next", "/c/heart")],
+        )
+        .await;
+        assert_eq!(joined.status, StatusCode::SEE_OTHER);
+        assert_eq!(location(&joined), "/c/heart");
+        // Coming back only to our own pages.
+        let p = post(
+            &s,
+            &member,
+            "/c/heart/leave",
+            &[("csrf", &token), ("next", "//evil.example/")],
+        )
+        .await;
+        assert_eq!(location(&p), "/");
+        // Logging out needs the token too, then the session is gone.
+        assert_eq!(
+            post(&s, &member, "/logout", &[]).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let out = post(&s, &member, "/logout", &[("csrf", &token)]).await;
+        assert_eq!(out.status, StatusCode::SEE_OTHER);
+        let after = get(&s, &member, "/notifications", None).await;
+        assert_eq!(after.status, StatusCode::SEE_OTHER);
+        assert!(location(&after).starts_with("/login?next=%2Fnotifications"));
+    }
+);
+
+both_backends!(a_member_posts_with_plain_forms_only, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(
+        &admin,
+        "sleeve",
+        "members",
+        json!({"allow_anonymous": true, "medical_notice": true}),
+    )
+    .await;
+    let ana = web_member(&s, "ana_m", "es").await;
+    let home = get(&s, &ana, "/", None).await;
+    let token = csrf(&home.html);
+    assert!(home.html.contains("Unirme"), "{}", home.html);
+    let joined = post(
+        &s,
+        &ana,
+        "/c/sleeve/join",
+        &[("csrf", &token), ("next", "/c/sleeve")],
+    )
+    .await;
+    assert_eq!(location(&joined), "/c/sleeve");
+    let group = get(&s, &ana, "/c/sleeve", None).await;
+    assert!(group.html.contains("/c/sleeve/new"), "{}", group.html);
+    let form = get(&s, &ana, "/c/sleeve/new", None).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains(r#"name="anonymous""#));
+
+    // Bad fields come back with the text kept, in the member's language.
+    let bad = post(
+        &s,
+        &ana,
+        "/c/sleeve/new",
+        &[
+            ("csrf", &token),
+            ("title", "Hi"),
+            ("body", "Mi primera semana"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.html.contains("El título necesita"), "{}", bad.html);
+    assert!(bad.html.contains("Mi primera semana"));
+
+    // A phone number in the text: a question first, then a confirmation.
+    let body = "Mi primera semana después de la manga. Llámenme al 555-123-4567";
+    let fields = [
+        ("csrf", token.as_str()),
+        ("title", "Mi primera semana"),
+        ("body", body),
+    ];
+    let asked = post(&s, &ana, "/c/sleeve/new", &fields).await;
+    assert_eq!(asked.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        asked.html.contains("un número de teléfono"),
+        "{}",
+        asked.html
+    );
+    assert!(asked.html.contains(r#"name="confirm_identifiers""#));
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirm_identifiers", "1"));
+    let created = post(&s, &ana, "/c/sleeve/new", &confirmed).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.html);
+    let topic_url = location(&created);
+    assert!(topic_url.starts_with("/t/"), "{topic_url}");
+    let topic_id: i64 = topic_url[3..].parse().unwrap();
+
+    // Another member replies to the opening post, anonymously.
+    let ben = web_member(&s, "ben_k", "en").await;
+    let token_b = csrf(&get(&s, &ben, "/", None).await.html);
+    post(&s, &ben, "/c/sleeve/join", &[("csrf", &token_b)]).await;
+    let page = get(&s, &ben, &topic_url, None).await;
+    assert!(page.html.contains("not medical advice"), "{}", page.html);
+    let (_, posts) = s
+        .get(&format!("/api/v1/topics/{topic_id}/posts"), Some(&admin))
+        .await;
+    let first_id = posts["items"][0]["id"].as_i64().unwrap();
+    let with_reply = get(&s, &ben, &format!("{topic_url}?reply_to={first_id}"), None).await;
+    assert!(
+        with_reply
+            .html
+            .contains(&format!(r#"name="reply_to" value="{first_id}""#))
+    );
+    let replied = post(
+        &s,
+        &ben,
+        &topic_url,
+        &[
+            ("csrf", &token_b),
+            ("body", "Welcome! The first week is the hardest."),
+            ("reply_to", &first_id.to_string()),
+            ("anonymous", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(replied.status, StatusCode::SEE_OTHER, "{}", replied.html);
+    assert_eq!(location(&replied), format!("{topic_url}#post-2"));
+    let flat = get(&s, &ana, &topic_url, None).await;
+    assert!(flat.html.contains("The first week is the hardest"));
+    assert!(flat.html.contains("Miembro anónimo"), "{}", flat.html);
+    assert!(
+        !flat.html.contains("ben_k"),
+        "an anonymous author was named"
+    );
+    let threaded = get(&s, &ana, &format!("{topic_url}?view=threaded"), None).await;
+    assert!(
+        threaded.html.contains(r#"class="post d1" id="post-2""#),
+        "{}",
+        threaded.html
+    );
+
+    // Ana reacts to the reply; the button shows it and can take it back.
+    let reply_id = s
+        .get(&format!("/api/v1/topics/{topic_id}/posts"), Some(&admin))
+        .await
+        .1["items"][1]["id"]
+        .as_i64()
+        .unwrap();
+    let reacted = post(
+        &s,
+        &ana,
+        &format!("/p/{reply_id}/react"),
+        &[
+            ("csrf", &token),
+            ("kind", "hug"),
+            ("on", "1"),
+            ("back", &format!("{topic_url}#post-2")),
+        ],
+    )
+    .await;
+    assert_eq!(reacted.status, StatusCode::SEE_OTHER);
+    assert_eq!(location(&reacted), format!("{topic_url}#post-2"));
+    let page = get(&s, &ana, &topic_url, None).await;
+    assert!(
+        page.html
+            .contains(r#"aria-pressed="true"><span aria-hidden="true">🤗</span> Abrazo 1"#),
+        "{}",
+        page.html
+    );
+    let (_, post_json) = s
+        .get(&format!("/api/v1/posts/{reply_id}"), Some(&admin))
+        .await;
+    assert_eq!(post_json["reactions"]["hug"], 1);
+
+    // Ana hears of the reply without its words.
+    let alerts = get(&s, &ana, "/notifications", None).await;
+    assert!(
+        alerts.html.contains("Alguien te respondió"),
+        "{}",
+        alerts.html
+    );
+    assert!(!alerts.html.contains("hardest"));
+    assert!(alerts.html.contains(&format!("/t/{topic_id}#post-2")));
+
+    // Search marks the match.
+    let found = get(&s, &ana, "/search?q=hardest", None).await;
+    assert!(
+        found.html.contains("<mark>hardest</mark>"),
+        "{}",
+        found.html
+    );
+});
+
+both_backends!(members_only_topics_show_visitors_a_stub, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(&admin, "private-ish", "members", json!({}))
+        .await;
+    s.community(&admin, "open", "public", json!({})).await;
+    s.join(&admin, "private-ish").await;
+    s.join(&admin, "open").await;
+    let (closed, _) = s
+        .topic(
+            &admin,
+            "private-ish",
+            "After the surgery",
+            "The secret words of the post",
+        )
+        .await;
+    let (open, _) = s
+        .topic(&admin, "open", "Walking club", "We walk at seven")
+        .await;
+    let visitor = browser();
+    let stub = get(&s, &visitor, &format!("/t/{closed}"), None).await;
+    assert_eq!(stub.status, StatusCode::OK);
+    assert!(stub.html.contains("After the surgery"));
+    assert!(!stub.html.contains("secret words"), "{}", stub.html);
+    assert!(
+        stub.html
+            .contains("Only members of this group can read this topic")
+    );
+    assert!(
+        stub.html
+            .contains(r#"<meta name="robots" content="noindex">"#)
+    );
+    let group = get(&s, &visitor, "/c/private-ish", None).await;
+    assert!(
+        group
+            .html
+            .contains(r#"<meta name="robots" content="noindex">"#)
+    );
+    let public = get(&s, &visitor, &format!("/t/{open}"), None).await;
+    assert!(public.html.contains("We walk at seven"));
+    assert!(!public.html.contains("noindex"));
+    // A private community does not exist for visitors: the HTML 404.
+    s.community(&admin, "hidden", "private", json!({})).await;
+    let hidden = get(&s, &visitor, "/c/hidden", Some("es")).await;
+    assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    assert!(
+        hidden.html.contains("No encontramos la página"),
+        "{}",
+        hidden.html
+    );
+    assert_csp(&hidden, "/c/hidden");
+    let unknown = get(&s, &visitor, "/no/such/page", None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert!(unknown.html.starts_with("<!doctype html>"));
+    assert!(unknown.html.contains("href=\"/help\""));
+    // Under /api it stays JSON.
+    let (status, body) = s.get("/api/v1/nothing/here", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+});
+
+both_backends!(
+    settings_change_text_size_filters_and_language,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "scale", "public", json!({})).await;
+        s.join(&admin, "scale").await;
+        let (topic, _) = s
+            .topic(&admin, "scale", "Weigh-in Friday", "Starting the week")
+            .await;
+        s.reply(
+            &admin,
+            topic,
+            json!({"body": "Down 4 kg this month", "content_warning": "weight"}),
+        )
+        .await;
+        let member = web_member(&s, "carla", "en").await;
+        let token = csrf(&get(&s, &member, "/settings", None).await.html);
+        let saved = post(
+            &s,
+            &member,
+            "/settings",
+            &[
+                ("csrf", &token),
+                ("locale", "es"),
+                ("text_size", "150"),
+                ("filters", "weight"),
+                ("filters", "food"),
+            ],
+        )
+        .await;
+        assert_eq!(location(&saved), "/settings?saved=1");
+        let page = get(&s, &member, &format!("/t/{topic}"), Some("en")).await;
+        assert!(
+            page.html
+                .starts_with("<!doctype html>\n<html lang=\"es\" class=\"ts-150\">"),
+            "{}",
+            &page.html[..80]
+        );
+        assert!(
+            page.html.contains("<details class=\"cw\">"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.html
+                .contains("Aviso de contenido: Cifras de peso. Toca para ver.")
+        );
+        let settings = get(&s, &member, "/settings", None).await;
+        assert!(settings.html.contains(r#"value="weight" checked"#));
+        assert!(settings.html.contains(r#"value="150" checked"#));
+        // The JSON API sees the same settings.
+        let (_, me) = s.get("/api/v1/me", Some(&s.login("carla").await)).await;
+        assert_eq!(me["text_size"], 150);
+        assert_eq!(me["locale"], "es");
+        assert_eq!(me["content_filters"], json!(["weight", "food"]));
+        // Visitors keep theirs in cookies.
+        let visitor = browser();
+        let token = csrf(&get(&s, &visitor, "/settings", None).await.html);
+        post(
+            &s,
+            &visitor,
+            "/settings",
+            &[("csrf", &token), ("locale", "hi"), ("text_size", "200")],
+        )
+        .await;
+        let page = get(&s, &visitor, "/", Some("es")).await;
+        assert!(
+            page.html.contains("<html lang=\"hi\" class=\"ts-200\">"),
+            "{}",
+            &page.html[..80]
+        );
+    }
+);
+
+both_backends!(a_topic_page_weighs_under_60_kb_compressed, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(&admin, "weight", "public", json!({})).await;
+    s.join(&admin, "weight").await;
+    let (topic, _) = s
+        .topic(
+            &admin,
+            "weight",
+            "How was your week?",
+            "Tell us one good thing and one hard thing.",
+        )
+        .await;
+    // A full first page: 50 posts of a few sentences each, with reactions to render.
+    for i in 0..60 {
+        s.reply(
+            &admin,
+            topic,
+            json!({"body": format!("Week {i}: I walked after dinner four times and my sugar was steadier. The hard part was the weekend, with family food everywhere. **Small steps** still count.")}),
+        )
+        .await;
+    }
+    let member = web_member(&s, "weigher", "en").await;
+    let token = csrf(&get(&s, &member, "/", None).await.html);
+    post(&s, &member, "/c/weight/join", &[("csrf", &token)]).await;
+    let fetch = |path: String| {
+        let member = member.clone();
+        let url = s.url(&path);
+        async move {
+            let resp = member
+                .get(url)
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap();
+            let encoding = resp
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let cache = resp
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap_or_default().to_owned());
+            let bytes = resp.bytes().await.unwrap();
+            (encoding, cache, bytes.len())
+        }
+    };
+    let html = get(&s, &member, &format!("/t/{topic}"), None).await.html;
+    assert_eq!(html.matches(" id=\"post-").count(), 50, "one page of posts");
+    let assets: Vec<String> = regex::Regex::new(r#"(?:href|src)="(/static/[^"]+)""#)
+        .unwrap()
+        .captures_iter(&html)
+        .map(|c| c[1].to_owned())
+        .collect();
+    assert_eq!(assets.len(), 2, "{assets:?}");
+    let mut total = 0;
+    for path in std::iter::once(format!("/t/{topic}")).chain(assets.iter().cloned()) {
+        let (encoding, cache, len) = fetch(path.clone()).await;
+        assert_eq!(encoding.as_deref(), Some("gzip"), "{path}");
+        if path.starts_with("/static/") {
+            assert!(cache.unwrap_or_default().contains("immutable"), "{path}");
+        }
+        total += len;
+    }
+    assert!(
+        total < 60 * 1024,
+        "a topic page weighs {total} bytes compressed"
+    );
+});
+
+both_backends!(preview_renders_sanitised_html_for_members, |b| async move {
+    let s = Server::start(b).await;
+    let token = s.register("previewer").await;
+    let (status, body) = s
+        .post(
+            "/api/v1/preview",
+            Some(&token),
+            json!({"body": "**Hi** <script>alert(1)</script>"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let html = body["html"].as_str().unwrap();
+    assert!(html.contains("<strong>Hi</strong>"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    let (status, _) = s.post("/api/v1/preview", None, json!({"body": "x"})).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = s
+        .post("/api/v1/preview", Some(&token), json!({"body": "  "}))
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+});

@@ -67,6 +67,9 @@ lg() {
   grep '^{"' "$dir/last.out" | tail -n 1 | sed 's/^{/{"backend":"'"$BACKEND"'","posts":'"$POSTS"',/' >> "$OUT"
 }
 want() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
+# Idle memory first, on the fresh server: once other scenarios have grown its heap, new sockets
+# reuse freed memory and look cheaper than they are.
+if want idle && [ "$NODES" = 1 ]; then lg idle-sockets --pid "${pids[0]}" --sockets 5000; fi
 for run in $(seq 1 "$RUNS"); do
   echo "==> run $run of $RUNS"
   if want read; then
@@ -80,7 +83,6 @@ for run in $(seq 1 "$RUNS"); do
     lg chat-fanout --sockets 10000 --messages $(( 10 * SECONDS_PER )) --rate 10
   fi
   if want mixed; then lg mixed-day --big-topic "$big" --members 1000 --seconds $(( 2 * SECONDS_PER )); fi
-  if want idle && [ "$NODES" = 1 ]; then lg idle-sockets --pid "${pids[0]}" --sockets 5000; fi
 done
 echo "==> results in $OUT"
 python3 bench/medians.py "$OUT"

@@ -16,6 +16,7 @@ pub mod paging;
 pub mod ratelimit;
 pub mod realtime;
 pub mod search;
+pub mod seed;
 pub mod service;
 pub mod store;
 pub mod text;

@@ -54,6 +54,35 @@ enum Admin {
     /// Bad rows are reported by line and skipped; good rows are kept. Rows with no password get a
     /// generated one, written to FILE.credentials.csv.
     ImportUsers { file: PathBuf },
+    /// Build a realistic dataset for benchmarks (members, communities, topics, a big topic,
+    /// chat history, the search index, sessions for a load generator). Prints the ids a load
+    /// generator needs, then the same as one JSON line.
+    Seed(SeedArgs),
+}
+
+#[derive(clap::Args)]
+struct SeedArgs {
+    #[arg(long, default_value_t = 100_000)]
+    members: u64,
+    #[arg(long, default_value_t = 20)]
+    communities: u64,
+    /// Posts in all, the big topic's included.
+    #[arg(long, default_value_t = 1_000_000)]
+    posts: u64,
+    /// Replies in the big topic.
+    #[arg(long, default_value_t = 10_000)]
+    big_topic_replies: u64,
+    #[arg(long, default_value_t = 100_000)]
+    chat_messages: u64,
+    /// Sessions to make for the first members (all members of the first community).
+    #[arg(long, default_value_t = 10_000)]
+    tokens: u64,
+    /// Where to write those sessions' bearer tokens, one per line.
+    #[arg(long)]
+    tokens_file: Option<PathBuf>,
+    /// The first community's address; usernames are this prefix (letters and digits) + a number.
+    #[arg(long, default_value = "seed")]
+    prefix: String,
 }
 
 fn init_tracing(format: LogFormat) {
@@ -112,6 +141,43 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Admin(Admin::ImportUsers { file }) => import_users(&store, &file).await,
+        Command::Admin(Admin::Seed(args)) => {
+            let options = mutual::seed::SeedOptions {
+                members: args.members,
+                communities: args.communities,
+                posts: args.posts,
+                big_topic_replies: args.big_topic_replies,
+                chat_messages: args.chat_messages,
+                tokens: args.tokens,
+                tokens_file: args.tokens_file,
+                prefix: args.prefix,
+                ..Default::default()
+            };
+            let report = mutual::seed::seed(&store, &options).await?;
+            println!(
+                "seeded {} members, {} posts ({:.0} posts/s), {} chat messages in {:.1} s",
+                report.members,
+                report.posts,
+                report.posts_per_second,
+                report.chat_messages,
+                report.seconds
+            );
+            println!(
+                "community {} (public), big topic {}, small topic {}, room {}, {} tokens{}",
+                report.community,
+                report.big_topic,
+                report.small_topic,
+                report.room,
+                report.tokens,
+                report
+                    .tokens_file
+                    .as_deref()
+                    .map(|f| format!(" in {f}"))
+                    .unwrap_or_default()
+            );
+            println!("{}", serde_json::to_string(&report)?);
+            Ok(())
+        }
     }
 }
 

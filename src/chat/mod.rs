@@ -27,6 +27,132 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rooms, create_room))
         .routes(routes!(history))
         .routes(routes!(edit_message_http, delete_message_http))
+        .routes(routes!(update_room_settings))
+}
+
+/// Settings moderators change while a room runs.
+#[derive(Serialize, Deserialize, ToSchema, Debug, Clone, Default, sqlx::FromRow)]
+pub struct RoomSettings {
+    /// Each member may send one message per this many seconds (0: off).
+    pub slow_mode_seconds: i64,
+    /// Read-only hours in UTC, "22:00-07:00" (null: none).
+    pub quiet_hours: Option<String>,
+    /// Members who joined the community less than this many minutes ago may read but not send.
+    pub new_joiner_delay_minutes: i64,
+}
+
+pub async fn room_settings(conn: &mut impl AsDb, room: i64) -> AppResult<RoomSettings> {
+    Ok(db!(
+        *conn,
+        fetch_optional as RoomSettings,
+        "SELECT slow_mode_seconds, quiet_hours, new_joiner_delay_minutes FROM rooms WHERE id = $1",
+        room
+    )?
+    .unwrap_or_default())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RoomSettingsChange {
+    pub slow_mode_seconds: Option<i64>,
+    /// `""` removes the quiet hours.
+    pub quiet_hours: Option<String>,
+    pub new_joiner_delay_minutes: Option<i64>,
+    /// Why (shown in the moderation log).
+    pub reason: String,
+}
+
+/// Moderators change a room's slow mode, quiet hours or new-joiner delay; logged, and live at once.
+#[utoipa::path(patch, path = "/api/v1/rooms/{id}", tag = "chat",
+    params(("id" = i64, Path)),
+    request_body = RoomSettingsChange,
+    responses((status = 200, body = RoomSettings), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn update_room_settings(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    Path(id): Path<i64>,
+    Json(req): Json<RoomSettingsChange>,
+) -> AppResult<axum::Json<RoomSettings>> {
+    let reason = req.reason.trim();
+    if !(3..=500).contains(&reason.chars().count()) {
+        return Err(AppError::invalid(
+            "reason",
+            "give a reason of 3 to 500 characters",
+        ));
+    }
+    let (community_id, mut settings) = {
+        let mut conn = state.store.read().await?;
+        let (_, community, access) = room_access(&mut conn, id, Some(&session.user)).await?;
+        if !access.is_moderator() {
+            return Err(AppError::forbidden(
+                "only the community's moderators change a room's settings",
+            ));
+        }
+        (community.id, room_settings(&mut conn, id).await?)
+    };
+    if let Some(s) = req.slow_mode_seconds {
+        if !(0..=3600).contains(&s) {
+            return Err(AppError::invalid("slow_mode_seconds", "0 to 3,600 seconds"));
+        }
+        settings.slow_mode_seconds = s;
+    }
+    if let Some(m) = req.new_joiner_delay_minutes {
+        if !(0..=60 * 24 * 7).contains(&m) {
+            return Err(AppError::invalid(
+                "new_joiner_delay_minutes",
+                "0 to 10,080 minutes",
+            ));
+        }
+        settings.new_joiner_delay_minutes = m;
+    }
+    if let Some(q) = req.quiet_hours.as_deref() {
+        let q = q.trim();
+        if q.is_empty() {
+            settings.quiet_hours = None;
+        } else if crate::moderation::rules::parse_hours(q).is_some() {
+            settings.quiet_hours = Some(q.to_owned());
+        } else {
+            return Err(AppError::invalid(
+                "quiet_hours",
+                "write them like \"22:00-07:00\" (UTC)",
+            ));
+        }
+    }
+    let mut tx = state.store.begin().await?;
+    db!(
+        tx,
+        execute,
+        "UPDATE rooms SET slow_mode_seconds = $2, quiet_hours = $3, new_joiner_delay_minutes = $4 WHERE id = $1",
+        id,
+        settings.slow_mode_seconds,
+        settings.quiet_hours.clone(),
+        settings.new_joiner_delay_minutes
+    )?;
+    let note = format!(
+        "slow mode {} s, quiet hours {}, new-joiner delay {} min",
+        settings.slow_mode_seconds,
+        settings.quiet_hours.as_deref().unwrap_or("none"),
+        settings.new_joiner_delay_minutes
+    );
+    crate::moderation::log_action(
+        &mut tx,
+        Some(community_id),
+        Some(session.user.id),
+        "room_settings",
+        "room",
+        id,
+        &format!("{reason} ({note})"),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    // Connected sockets pick the new settings up from this frame.
+    state.realtime.publish_room(
+        id,
+        None,
+        serde_json::json!({"op": "room_settings", "room": id, "settings": &settings}).to_string(),
+    );
+    Ok(axum::Json(settings))
 }
 
 /// The longest chat message, in characters.

@@ -185,8 +185,20 @@ pub fn parse(text: &str) -> Result<Rules, String> {
     })
 }
 
+/// Whether a minute of the day (UTC) falls in quiet hours written "22:00-07:00".
+pub fn in_quiet_hours(spec: &str, minute_of_day: u32) -> bool {
+    let Some((from, to)) = parse_hours(spec) else {
+        return false;
+    };
+    if from <= to {
+        (from..to).contains(&minute_of_day)
+    } else {
+        minute_of_day >= from || minute_of_day < to
+    }
+}
+
 /// "22:00-07:00" as minutes of the day.
-fn parse_hours(raw: &str) -> Option<(u32, u32)> {
+pub fn parse_hours(raw: &str) -> Option<(u32, u32)> {
     let (a, b) = raw.split_once('-')?;
     let minutes = |s: &str| -> Option<u32> {
         let (h, m) = s.trim().split_once(':')?;
@@ -211,18 +223,9 @@ impl Rules {
 
     /// Whether the room is in its quiet hours at this UTC minute of the day.
     pub fn quiet_now(&self, room: i64, minute_of_day: u32) -> bool {
-        let Some((from, to)) = self
-            .room(room)
+        self.room(room)
             .and_then(|r| r.quiet_hours.as_deref())
-            .and_then(parse_hours)
-        else {
-            return false;
-        };
-        if from <= to {
-            (from..to).contains(&minute_of_day)
-        } else {
-            minute_of_day >= from || minute_of_day < to
-        }
+            .is_some_and(|q| in_quiet_hours(q, minute_of_day))
     }
 }
 

@@ -39,6 +39,8 @@ const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// Messages replayed on `subscribe` with `since`; more means the client should page history.
 const BACKLOG_SINCE: i64 = 500;
 const BACKLOG_LATEST: i64 = 50;
+/// New members (trust level 0) send at most one message per this many seconds.
+const NEW_MEMBER_SLOW_SECONDS: u64 = 2;
 
 /// `GET /api/v1/ws`: the WebSocket upgrade (bearer header or session cookie).
 pub async fn gateway(State(state): State<AppState>, request: axum::extract::Request) -> Response {
@@ -104,6 +106,9 @@ fn same_origin(headers: &HeaderMap) -> bool {
 struct Sub {
     community_id: i64,
     can_post: bool,
+    settings: chat::RoomSettings,
+    /// When the member joined the community (for the new-joiner delay).
+    joined_at: i64,
     /// Backlog ids still to skip if they also arrive live.
     backlog: HashSet<i64>,
 }
@@ -118,6 +123,8 @@ struct Conn {
     typing_at: HashMap<i64, Instant>,
     /// Last send per room, for slow mode.
     sent_at: HashMap<i64, Instant>,
+    /// Trust level 0 when the socket opened.
+    new_member: bool,
 }
 
 enum Flow {
@@ -136,9 +143,15 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
         kick: kick.clone(),
     };
     state.realtime.hub.connect(&handle);
-    let sanctions = match state.store.read().await {
-        Ok(mut c) => sanctions::active(&mut c, user.id).await.unwrap_or_default(),
-        Err(_) => Vec::new(),
+    let (sanctions, new_member) = match state.store.read().await {
+        Ok(mut c) => (
+            sanctions::active(&mut c, user.id).await.unwrap_or_default(),
+            crate::moderation::trust::level(&mut c, user.id)
+                .await
+                .unwrap_or(0)
+                == 0,
+        ),
+        Err(_) => (Vec::new(), true),
     };
     let who = Who {
         id: user.id,
@@ -155,6 +168,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
         sanctions,
         typing_at: HashMap::new(),
         sent_at: HashMap::new(),
+        new_member,
     };
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.tick().await;
@@ -227,6 +241,15 @@ impl Conn {
                 let Some(sub) = self.subs.get_mut(&room) else {
                     return Flow::Continue;
                 };
+                // Moderators changed the room: apply it here, and show the client too.
+                if message_id.is_none()
+                    && frame.as_str().starts_with(r#"{"op":"room_settings""#)
+                    && let Ok(v) = serde_json::from_str::<serde_json::Value>(frame.as_str())
+                    && let Ok(settings) =
+                        serde_json::from_value::<chat::RoomSettings>(v["settings"].clone())
+                {
+                    sub.settings = settings;
+                }
                 if let Some(id) = message_id
                     && sub.backlog.remove(&id)
                 {
@@ -328,11 +351,29 @@ impl Conn {
             Err(e) => return error_frame(&e, None),
         };
         let ids = backlog.iter().map(|m| m.id).collect();
+        let (settings, joined_at) = match self.state.store.read().await {
+            Ok(mut c) => {
+                let settings = chat::room_settings(&mut c, room).await.unwrap_or_default();
+                let joined = db!(
+                    c,
+                    fetch_optional scalar i64,
+                    "SELECT created_at FROM memberships WHERE community_id = $1 AND user_id = $2",
+                    community_id,
+                    self.user.id
+                )
+                .ok()
+                .flatten();
+                (settings, joined.unwrap_or(0))
+            }
+            Err(_) => (chat::RoomSettings::default(), 0),
+        };
         self.subs.insert(
             room,
             Sub {
                 community_id,
                 can_post,
+                settings,
+                joined_at,
                 backlog: ids,
             },
         );
@@ -383,18 +424,43 @@ impl Conn {
             ));
         }
         let minute = (now_ms() / 60_000 % (24 * 60)) as u32;
-        if rules.quiet_now(room, minute) {
+        let room_quiet = sub
+            .settings
+            .quiet_hours
+            .as_deref()
+            .is_some_and(|q| crate::moderation::rules::in_quiet_hours(q, minute));
+        if rules.quiet_now(room, minute) || room_quiet {
             return Some(frames::error(
                 "quiet_hours",
                 "this room is resting now; it opens again after its quiet hours",
                 n,
             ));
         }
-        if let Some(slow) = rules
+        let limited = self.state.limits.enabled();
+        let delay_ms = sub.settings.new_joiner_delay_minutes * 60_000;
+        if limited && delay_ms > 0 && now_ms() < sub.joined_at + delay_ms {
+            return Some(frames::error(
+                "new_joiner_delay",
+                &format!(
+                    "welcome! you can send messages here {} minutes after joining; until then, read along",
+                    sub.settings.new_joiner_delay_minutes
+                ),
+                n,
+            ));
+        }
+        // New members chat a little slower until they have taken part for a while.
+        let new_member_floor = if self.new_member {
+            NEW_MEMBER_SLOW_SECONDS
+        } else {
+            0
+        };
+        let slow = rules
             .room(room)
             .map(|r| r.slow_mode_seconds)
-            .filter(|s| *s > 0 && self.state.limits.enabled())
-        {
+            .unwrap_or(0)
+            .max(sub.settings.slow_mode_seconds.max(0) as u64)
+            .max(new_member_floor);
+        if let Some(slow) = Some(slow).filter(|s| *s > 0 && limited) {
             let now = Instant::now();
             if self
                 .sent_at

@@ -8,53 +8,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::ws::{Ws, connect, next_op, send};
 use common::{Backend, Server, ServerOptions};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(s: &Server, token: &str) -> Ws {
-    let url = s.base.replace("http://", "ws://") + "/api/v1/ws";
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    let (ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket connects");
-    ws
-}
-
-async fn send(ws: &mut Ws, frame: Value) {
-    ws.send(Message::Text(frame.to_string().into()))
-        .await
-        .expect("send");
-}
-
-/// The next frame with this op, skipping others (presence, typing...).
-async fn next_op(ws: &mut Ws, op: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let msg = tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no `{op}` frame within 10 s"));
-        match msg {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).expect("server frames are JSON");
-                if v["op"] == op {
-                    return v;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => panic!("socket ended waiting for `{op}`: {other:?}"),
-        }
-    }
-}
 
 async fn subscribe(ws: &mut Ws, room: i64, since: Option<i64>) -> Value {
     send(ws, json!({"op": "subscribe", "room": room, "since": since})).await;

@@ -8,50 +8,10 @@ mod common;
 use std::time::Duration;
 
 use common::Server;
-use futures_util::{SinkExt, StreamExt};
+use common::ws::{connect, next_op, send};
+use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn connect(s: &Server, token: &str) -> Ws {
-    let mut request = (s.base.replace("http://", "ws://") + "/api/v1/ws")
-        .into_client_request()
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse().unwrap());
-    tokio_tungstenite::connect_async(request)
-        .await
-        .expect("websocket")
-        .0
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-async fn next_op(ws: &mut Ws, op: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        match tokio::time::timeout_at(deadline, ws.next())
-            .await
-            .unwrap_or_else(|_| panic!("no `{op}` within 10 s"))
-        {
-            Some(Ok(Message::Text(t))) => {
-                let v: Value = serde_json::from_str(&t).unwrap();
-                if v["op"] == op {
-                    return v;
-                }
-            }
-            Some(Ok(_)) => {}
-            other => panic!("socket ended waiting for {op}: {other:?}"),
-        }
-    }
-}
 
 /// A community with a moderator and members: (admin, moderator, members).
 struct World {

@@ -215,14 +215,7 @@ impl MessageRow {
         ChatMessage {
             id: self.id,
             room: self.room_id,
-            author: match (self.author_id, self.username, self.display_name) {
-                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                    id,
-                    username,
-                    display_name,
-                }),
-                _ => None,
-            },
+            author: MemberSummary::from_columns(self.author_id, self.username, self.display_name),
             body: self.body,
             body_html: self.body_html,
             created_at: self.created_at,

@@ -567,6 +567,21 @@ pub struct MemberSummary {
     pub display_name: String,
 }
 
+impl MemberSummary {
+    /// From a LEFT JOINed user's columns: none when the account is gone.
+    pub fn from_columns(
+        id: Option<i64>,
+        username: Option<String>,
+        display_name: Option<String>,
+    ) -> Option<MemberSummary> {
+        Some(MemberSummary {
+            id: id?,
+            username: username?,
+            display_name: display_name?,
+        })
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct JoinRequest {
     pub user: MemberSummary,

@@ -98,13 +98,10 @@ pub fn author(
     username: Option<String>,
     display_name: Option<String>,
 ) -> Option<MemberSummary> {
-    match (anonymous, id, username, display_name) {
-        (false, Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-            id,
-            username,
-            display_name,
-        }),
-        _ => None,
+    if anonymous {
+        None
+    } else {
+        MemberSummary::from_columns(id, username, display_name)
     }
 }
 

@@ -70,14 +70,7 @@ pub async fn for_topic(conn: &mut impl AsDb, topic_id: i64) -> AppResult<Vec<Cor
         .map(|r| Correction {
             id: r.id,
             post_id: r.post_id,
-            author: match (r.author_id, r.username, r.display_name) {
-                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                    id,
-                    username,
-                    display_name,
-                }),
-                _ => None,
-            },
+            author: MemberSummary::from_columns(r.author_id, r.username, r.display_name),
             by_professional: r.professional.is_some(),
             note: r.note,
             source_url: r.source_url,

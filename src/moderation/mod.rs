@@ -326,14 +326,7 @@ async fn modlog(
         .map(|r| LogEntry {
             id: r.id,
             action: r.action,
-            moderator: match (r.moderator_id, r.username, r.display_name) {
-                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                    id,
-                    username,
-                    display_name,
-                }),
-                _ => None,
-            },
+            moderator: MemberSummary::from_columns(r.moderator_id, r.username, r.display_name),
             target_type: r.target_type,
             target_id: r.target_id,
             reason: r.reason,
@@ -352,14 +345,11 @@ impl LogRow {
         LogEntry {
             id: self.id,
             action: self.action,
-            moderator: match (self.moderator_id, self.username, self.display_name) {
-                (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                    id,
-                    username,
-                    display_name,
-                }),
-                _ => None,
-            },
+            moderator: MemberSummary::from_columns(
+                self.moderator_id,
+                self.username,
+                self.display_name,
+            ),
             target_type: self.target_type,
             target_id: self.target_id,
             reason: self.reason,

@@ -312,14 +312,11 @@ pub async fn list(state: &AppState, user: &User, page: &PageParams) -> AppResult
             Some(Notification {
                 id: r.id,
                 kind: Kind::parse(&r.kind)?,
-                actor: match (r.actor_id, r.actor_username, r.actor_display_name) {
-                    (Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                        id,
-                        username,
-                        display_name,
-                    }),
-                    _ => None,
-                },
+                actor: MemberSummary::from_columns(
+                    r.actor_id,
+                    r.actor_username,
+                    r.actor_display_name,
+                ),
                 community: r.community_slug,
                 topic_id: r.topic_id,
                 post_id: r.post_id,

@@ -286,14 +286,12 @@ pub async fn search(
             topic_id: row.topic_id,
             topic_title: row.title,
             community: row.slug,
-            author: match (row.anonymous, row.author_id, row.username, row.display_name) {
-                (false, Some(id), Some(username), Some(display_name)) => Some(MemberSummary {
-                    id,
-                    username,
-                    display_name,
-                }),
-                _ => None,
-            },
+            author: crate::forum::author(
+                row.anonymous,
+                row.author_id,
+                row.username,
+                row.display_name,
+            ),
             snippet,
             content_warning: row.content_warning,
             collapsed,

@@ -414,3 +414,57 @@ impl Server {
         answer["post"].clone()
     }
 }
+
+/// WebSocket client helpers (tokio-tungstenite, a real client).
+pub mod ws {
+    use std::time::Duration;
+
+    use futures_util::{SinkExt, StreamExt};
+    use serde_json::Value;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    use super::Server;
+
+    pub type Ws = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+
+    pub async fn connect(s: &Server, token: &str) -> Ws {
+        let url = s.base.replace("http://", "ws://") + "/api/v1/ws";
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .expect("websocket connects");
+        ws
+    }
+
+    pub async fn send(ws: &mut Ws, frame: Value) {
+        ws.send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("send");
+    }
+
+    /// The next frame with this op, skipping others (presence, typing...).
+    pub async fn next_op(ws: &mut Ws, op: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let msg = tokio::time::timeout_at(deadline, ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no `{op}` frame within 10 s"));
+            match msg {
+                Some(Ok(Message::Text(t))) => {
+                    let v: Value = serde_json::from_str(&t).expect("server frames are JSON");
+                    if v["op"] == op {
+                        return v;
+                    }
+                }
+                Some(Ok(_)) => {}
+                other => panic!("socket ended waiting for `{op}`: {other:?}"),
+            }
+        }
+    }
+}

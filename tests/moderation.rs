@@ -315,6 +315,39 @@ both_backends!(
             assert_eq!(st, StatusCode::OK, "community moderator: {name}: {r}");
             assert!(r["log_id"].is_i64());
         }
+        // Admins may take every action in every community too.
+        s.join(&w.admin, "perm").await;
+        for (act, target) in [
+            ("hide", json!({"type": "post", "id": post})),
+            ("restore", json!({"type": "post", "id": post})),
+            ("lock", json!({"type": "topic", "id": topic})),
+            ("unlock", json!({"type": "topic", "id": topic})),
+        ] {
+            let (st, r) = action(
+                &s,
+                &w.admin,
+                json!({"action": act, "target": target, "reason": "admin check"}),
+            )
+            .await;
+            assert_eq!(st, StatusCode::OK, "admin: {act}: {r}");
+        }
+        for (act, extra) in [
+            ("warn", json!({})),
+            ("mute", json!({"duration_minutes": 5})),
+            ("unmute", json!({})),
+            ("ban", json!({})),
+            ("unban", json!({})),
+        ] {
+            let mut body = json!({"action": act, "target": {"type": "user", "id": target_member}, "community": "perm", "reason": "admin check"});
+            if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+                b.extend(e.clone());
+            }
+            assert_eq!(
+                action(&s, &w.admin, body).await.0,
+                StatusCode::OK,
+                "admin: {act}"
+            );
+        }
         // Suspensions are site-wide: community moderators may not, admins may.
         let suspend = json!({"action": "suspend", "target": {"type": "user", "id": target_member}, "reason": "threats across communities", "duration_minutes": 60});
         assert_eq!(

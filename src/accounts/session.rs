@@ -92,6 +92,13 @@ pub async fn create(
         now,
         now + IDLE_LIFETIME_MS
     )?;
+    db!(
+        *conn,
+        execute,
+        "INSERT INTO user_visits (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        user_id,
+        now / (24 * 3600 * 1000)
+    )?;
     Ok((token, csrf))
 }
 
@@ -172,6 +179,14 @@ async fn lookup(
             row.id,
             now,
             now + IDLE_LIFETIME_MS
+        )?;
+        // One row per day visited: trust levels count them.
+        db!(
+            w,
+            execute,
+            "INSERT INTO user_visits (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            row.user_id,
+            now / (24 * 3600 * 1000)
         )?;
     }
     Ok(Some((row, roles)))

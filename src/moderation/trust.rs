@@ -1,5 +1,5 @@
-//! Trust levels, computed from participation: account age, posts written, and no recent
-//! sanctions. New members are limited; trusted members' reports weigh more.
+//! Trust levels, computed from participation: account age, days visited, posts read and written,
+//! and no recent sanctions. New members are limited; trusted members' reports weigh more.
 
 use crate::db;
 use crate::error::AppResult;
@@ -23,16 +23,35 @@ pub async fn level(conn: &mut impl AsDb, user_id: i64) -> AppResult<u8> {
         user_id,
         now - 90 * DAY_MS
     )?;
+    let (days_visited, posts_read) = db!(
+        *conn,
+        fetch_one as (i64, i64),
+        "SELECT (SELECT COUNT(*) FROM user_visits WHERE user_id = $1),
+                (SELECT CAST(COALESCE(SUM(last_read_seq), 0) AS BIGINT) FROM topic_reads WHERE user_id = $1)",
+        user_id
+    )?;
     let age_days = (now - created_at) / DAY_MS;
-    Ok(if age_days >= 30 && posts >= 20 && recent_sanctions == 0 {
-        3
-    } else if age_days >= 7 && posts >= 5 && recent_sanctions == 0 {
-        2
-    } else if age_days >= 1 && posts >= 1 {
-        1
-    } else {
-        0
-    })
+    Ok(
+        if age_days >= 30
+            && days_visited >= 10
+            && posts_read >= 100
+            && posts >= 20
+            && recent_sanctions == 0
+        {
+            3
+        } else if age_days >= 7
+            && days_visited >= 3
+            && posts_read >= 30
+            && posts >= 5
+            && recent_sanctions == 0
+        {
+            2
+        } else if age_days >= 1 && posts >= 1 {
+            1
+        } else {
+            0
+        },
+    )
 }
 
 /// How much a member's report counts toward hiding content pending review.

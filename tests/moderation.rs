@@ -1153,7 +1153,12 @@ both_backends!(
             .await;
         assert_eq!(list.as_array().unwrap().len(), 2);
         assert_eq!(list[0]["post_id"], post);
-        // The post itself stays: corrections do not delete.
+        // They show with the post, in the API and on the page, above it and atop the thread.
+    let (_, posts) = s.get(&format!("/api/v1/topics/{topic}/posts"), None).await;
+    assert_eq!(posts["items"][0]["corrections"].as_array().unwrap().len(), 2);
+    let page = s.client.get(s.url(&format!("/t/{topic}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Exercise can lower blood sugar") && page.contains("class=\"correction\""), "{page}");
+    // The post itself stays: corrections do not delete.
         assert_eq!(
             s.get(&format!("/api/v1/posts/{post}"), None).await.1["body"],
             "You never need to adjust insulin for exercise"

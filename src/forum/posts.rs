@@ -66,6 +66,8 @@ pub struct Post {
     pub hidden: bool,
     /// Why, shown to the author only; they may appeal.
     pub hidden_reason: Option<String>,
+    /// Corrections with sources, shown above the post.
+    pub corrections: Vec<crate::moderation::corrections::Correction>,
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -143,6 +145,7 @@ fn post_view(
         edited_at: row.edited_at.map(crate::store::format_ms),
         hidden,
         hidden_reason,
+        corrections: Vec::new(),
     }
 }
 
@@ -258,6 +261,10 @@ pub async fn list_posts(
             uid
         )?;
     }
+    let corrections = match last_seq {
+        Some(last) => crate::moderation::corrections::for_posts(&mut conn, id, after, last).await?,
+        None => Vec::new(),
+    };
     drop(conn);
     // Reading advances the member's place in the topic (never backwards), for unread counts.
     if let (Some(uid), Some(last), true) = (viewer_id, last_seq, access.is_member())
@@ -283,7 +290,9 @@ pub async fn list_posts(
                 .filter(|(p, _)| *p == r.id)
                 .map(|(_, k)| k.clone())
                 .collect();
-            post_view(r, viewer_id, filters, reacted)
+            let mut post = post_view(r, viewer_id, filters, reacted);
+            post.corrections = corrections.iter().filter(|c| c.post_id == post.id).cloned().collect();
+            post
         })
         .collect();
     Ok(Page::from_rows(items, limit, |p: &Post| cursor(&[p.seq])))

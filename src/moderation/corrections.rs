@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_duty))
 }
 
-#[derive(Serialize, ToSchema, Debug)]
+#[derive(Serialize, ToSchema, Debug, Clone)]
 pub struct Correction {
     pub id: i64,
     pub post_id: i64,
@@ -55,6 +55,11 @@ struct CorrectionRow {
 
 /// Corrections on every post of a topic, oldest first: shown at the top of the thread.
 pub async fn for_topic(conn: &mut impl AsDb, topic_id: i64) -> AppResult<Vec<Correction>> {
+    for_posts(conn, topic_id, 0, i64::MAX).await
+}
+
+/// Corrections on the posts numbered after `after` up to `last` (one page), oldest first.
+pub async fn for_posts(conn: &mut impl AsDb, topic_id: i64, after: i64, last: i64) -> AppResult<Vec<Correction>> {
     let rows = db!(
         *conn,
         fetch_all as CorrectionRow,
@@ -62,8 +67,10 @@ pub async fn for_topic(conn: &mut impl AsDb, topic_id: i64) -> AppResult<Vec<Cor
                 (SELECT r.role FROM user_roles r WHERE r.user_id = c.author_id AND r.role = 'professional') AS professional,
                 c.note, c.source_url, c.created_at
          FROM corrections c JOIN posts p ON p.id = c.post_id LEFT JOIN users u ON u.id = c.author_id
-         WHERE p.topic_id = $1 AND p.deleted_at IS NULL ORDER BY c.id",
-        topic_id
+         WHERE p.topic_id = $1 AND p.seq > $2 AND p.seq <= $3 AND p.deleted_at IS NULL ORDER BY c.id",
+        topic_id,
+        after,
+        last
     )?;
     Ok(rows
         .into_iter()

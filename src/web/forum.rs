@@ -340,6 +340,13 @@ struct TopicPage {
     warnings: Vec<WarningChoice>,
 }
 
+impl TopicPage {
+    /// Whether any post on the page carries a correction (listed at the top of the thread).
+    fn has_corrections(&self) -> bool {
+        self.posts.iter().any(|p| !p.p.deleted && !p.p.corrections.is_empty())
+    }
+}
+
 #[derive(Deserialize, Default)]
 pub struct TopicQuery {
     view: Option<String>,

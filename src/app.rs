@@ -118,6 +118,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let realtime = Realtime::start(store.clone(), bus)?;
     let chat = ChatWriter::start(store.clone(), realtime.clone());
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
+    crate::moderation::crisis::set_lines_file(&config.rules);
     Ok(AppState {
         config: Arc::new(config),
         store,

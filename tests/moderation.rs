@@ -1154,11 +1154,26 @@ both_backends!(
         assert_eq!(list.as_array().unwrap().len(), 2);
         assert_eq!(list[0]["post_id"], post);
         // They show with the post, in the API and on the page, above it and atop the thread.
-    let (_, posts) = s.get(&format!("/api/v1/topics/{topic}/posts"), None).await;
-    assert_eq!(posts["items"][0]["corrections"].as_array().unwrap().len(), 2);
-    let page = s.client.get(s.url(&format!("/t/{topic}"))).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("Exercise can lower blood sugar") && page.contains("class=\"correction\""), "{page}");
-    // The post itself stays: corrections do not delete.
+        let (_, posts) = s.get(&format!("/api/v1/topics/{topic}/posts"), None).await;
+        assert_eq!(
+            posts["items"][0]["corrections"].as_array().unwrap().len(),
+            2
+        );
+        let page = s
+            .client
+            .get(s.url(&format!("/t/{topic}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Exercise can lower blood sugar")
+                && page.contains("class=\"correction\""),
+            "{page}"
+        );
+        // The post itself stays: corrections do not delete.
         assert_eq!(
             s.get(&format!("/api/v1/posts/{post}"), None).await.1["body"],
             "You never need to adjust insulin for exercise"
@@ -1224,3 +1239,68 @@ both_backends!(crisis_alerts_go_to_moderators_on_duty, |b| async move {
         "off duty: it waits in the queue"
     );
 });
+
+both_backends!(
+    admins_keep_the_crisis_lines_beside_the_rules,
+    |b| async move {
+        let db = std::sync::Arc::new(common::TestDb::new(b).await);
+        let lines = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/moderation/crisis_lines.toml"
+        ))
+        .unwrap();
+        std::fs::write(
+            db.dir.join("crisis_lines.toml"),
+            lines.replace("800 911 2000", "800 123 4567"),
+        )
+        .unwrap();
+        std::fs::write(db.dir.join("rules.toml"), "").unwrap();
+        let env = vec![(
+            "MUTUAL_RULES".to_string(),
+            db.dir.join("rules.toml").display().to_string(),
+        )];
+        let s = Server::start_on(
+            db.clone(),
+            common::ServerOptions {
+                extra_env: env,
+                ..Default::default()
+            },
+        )
+        .await;
+        let w = world(&s, "lines", 0).await;
+        let token = s.register("crmx").await;
+        s.call(
+            "PATCH",
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"locale": "es"})),
+        )
+        .await;
+        s.join(&token, "lines").await;
+        let (_, created) = s
+            .post(
+                "/api/v1/communities/lines/topics",
+                Some(&token),
+                json!({"title": "No puedo más", "body": "quiero morir"}),
+            )
+            .await;
+        assert_eq!(
+            created["crisis_resources"][0]["phone"], "800 123 4567",
+            "{created}"
+        );
+        let help = s
+            .client
+            .get(s.url("/help"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            help.contains("800 123 4567"),
+            "the help page shows the admins' lines"
+        );
+        drop(w);
+    }
+);

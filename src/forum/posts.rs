@@ -291,7 +291,11 @@ pub async fn list_posts(
                 .map(|(_, k)| k.clone())
                 .collect();
             let mut post = post_view(r, viewer_id, filters, reacted);
-            post.corrections = corrections.iter().filter(|c| c.post_id == post.id).cloned().collect();
+            post.corrections = corrections
+                .iter()
+                .filter(|c| c.post_id == post.id)
+                .cloned()
+                .collect();
             post
         })
         .collect();

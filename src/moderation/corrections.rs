@@ -59,7 +59,12 @@ pub async fn for_topic(conn: &mut impl AsDb, topic_id: i64) -> AppResult<Vec<Cor
 }
 
 /// Corrections on the posts numbered after `after` up to `last` (one page), oldest first.
-pub async fn for_posts(conn: &mut impl AsDb, topic_id: i64, after: i64, last: i64) -> AppResult<Vec<Correction>> {
+pub async fn for_posts(
+    conn: &mut impl AsDb,
+    topic_id: i64,
+    after: i64,
+    last: i64,
+) -> AppResult<Vec<Correction>> {
     let rows = db!(
         *conn,
         fetch_all as CorrectionRow,

@@ -17,6 +17,34 @@ use crate::text;
 const DEFAULT: &str = include_str!("../../moderation/crisis.toml");
 const LINES: &str = include_str!("../../moderation/crisis_lines.toml");
 
+static LINES_FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+
+/// Where admins keep the crisis lines: `crisis_lines.toml` beside the rules file. Read at start;
+/// when it is missing or broken, the copy built into the binary is used.
+pub fn set_lines_file(rules: &std::path::Path) {
+    let path = rules
+        .parent()
+        .map(|d| d.join("crisis_lines.toml"))
+        .filter(|p| p.exists());
+    let _ = LINES_FILE.set(path);
+}
+
+/// The crisis lines file's text: the admins' file when present and valid, else the built-in one.
+pub fn lines_text() -> std::borrow::Cow<'static, str> {
+    if let Some(Some(path)) = LINES_FILE.get() {
+        match std::fs::read_to_string(path) {
+            Ok(text) if toml::from_str::<LinesFile>(&text).is_ok() => return text.into(),
+            Ok(_) => {
+                tracing::error!(path = %path.display(), "crisis lines file is invalid; using the built-in lines")
+            }
+            Err(e) => {
+                tracing::error!(path = %path.display(), error = %e, "cannot read the crisis lines file")
+            }
+        }
+    }
+    LINES.into()
+}
+
 #[derive(Deserialize)]
 struct File {
     phrases: BTreeMap<String, Vec<String>>,
@@ -68,7 +96,7 @@ fn load(text: &str) -> Result<Crisis, String> {
         .map(|p| text::fold(p))
         .filter(|p| !p.is_empty())
         .collect();
-    let lines = toml::from_str::<LinesFile>(LINES).map_err(|e| e.to_string())?;
+    let lines = toml::from_str::<LinesFile>(&lines_text()).map_err(|e| e.to_string())?;
     let lines = lines
         .line
         .into_iter()

@@ -343,7 +343,9 @@ struct TopicPage {
 impl TopicPage {
     /// Whether any post on the page carries a correction (listed at the top of the thread).
     fn has_corrections(&self) -> bool {
-        self.posts.iter().any(|p| !p.p.deleted && !p.p.corrections.is_empty())
+        self.posts
+            .iter()
+            .any(|p| !p.p.deleted && !p.p.corrections.is_empty())
     }
 }
 

@@ -32,7 +32,7 @@ pub struct CrisisLine {
 }
 
 static LINES: LazyLock<Vec<CrisisLine>> = LazyLock::new(|| {
-    toml::from_str::<LinesFile>(include_str!("../../moderation/crisis_lines.toml"))
+    toml::from_str::<LinesFile>(&crate::moderation::crisis::lines_text())
         .map(|f| f.line)
         .unwrap_or_else(|e| {
             tracing::error!(error = %e, "moderation/crisis_lines.toml is unreadable");

@@ -867,3 +867,51 @@ both_backends!(
         );
     }
 );
+
+/// A peer that stops answering (no frames, no pongs) is closed by the server's heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_close_dead_peers() {
+    let s = Server::start_with(
+        Backend::Sqlite,
+        ServerOptions {
+            extra_env: vec![("MUTUAL_WS_HEARTBEAT_SECS".into(), "1".into())],
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, m, room) = setup(&s, "heartbeat", "public", 2).await;
+    let mut alive = connect(&s, &m[0]).await;
+    let mut dead = connect(&s, &m[1]).await;
+    subscribe(&mut alive, room, None).await;
+    subscribe(&mut dead, room, None).await;
+    // `dead` now neither reads nor writes, so it never answers the server's pings; `alive` reads,
+    // and tokio-tungstenite answers each ping with a pong as it does.
+    let started = std::time::Instant::now();
+    let left = next_op(&mut alive, "presence").await;
+    let left = if left["left"].as_array().is_some_and(|l| !l.is_empty()) {
+        left
+    } else {
+        next_op(&mut alive, "presence").await
+    };
+    assert_eq!(left["left"][0]["username"], "hea1", "{left}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // The live one is still served.
+    send(&mut alive, json!({"op": "ping"})).await;
+    next_op(&mut alive, "pong").await;
+    let mut closed = false;
+    while let Ok(Some(msg)) = tokio::time::timeout(Duration::from_secs(5), dead.next()).await {
+        match msg {
+            Ok(Message::Close(frame)) => {
+                assert_eq!(frame.map(|f| u16::from(f.code)), Some(4000));
+                closed = true;
+                break;
+            }
+            Ok(_) => {}
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "the dead peer was not closed");
+}

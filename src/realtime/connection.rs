@@ -32,9 +32,18 @@ use crate::store::now_ms;
 
 /// Frames waiting for one client; past this it is too slow and gets `resync`.
 const QUEUE: usize = 512;
-const HEARTBEAT: Duration = Duration::from_secs(25);
-/// No frame (or pong) from the client for this long: it is gone.
-const DEAD_AFTER: Duration = Duration::from_secs(70);
+/// How often the server pings each socket (`MUTUAL_WS_HEARTBEAT_SECS`, default 25); a socket that
+/// sends nothing (not even a pong) for about three beats is closed as dead.
+fn heartbeat_every() -> Duration {
+    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        let secs = std::env::var("MUTUAL_WS_HEARTBEAT_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(25u64);
+        Duration::from_secs(secs.max(1))
+    })
+}
 const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// Messages replayed on `subscribe` with `since`; more means the client should page history.
 const BACKLOG_SINCE: i64 = 500;
@@ -170,7 +179,9 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
         sent_at: HashMap::new(),
         new_member,
     };
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut heartbeat = tokio::time::interval(heartbeat_every());
+    // No frame (or pong) from the client for this long: it is gone.
+    let dead_after = heartbeat_every() * 14 / 5;
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
 
@@ -202,7 +213,7 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
                 break;
             }
             _ = heartbeat.tick() => {
-                if last_heard.elapsed() > DEAD_AFTER {
+                if last_heard.elapsed() > dead_after {
                     let _ = socket.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
                     break;
                 }

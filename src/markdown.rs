@@ -270,36 +270,7 @@ fn link_mentions<'a>(
 
 /// Exactly the markup the renderer produces, nothing a member could smuggle in.
 static SANITIZER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-    let tags: HashSet<&str> = [
-        "p",
-        "br",
-        "hr",
-        "strong",
-        "em",
-        "del",
-        "code",
-        "pre",
-        "blockquote",
-        "ul",
-        "ol",
-        "li",
-        "a",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "table",
-        "thead",
-        "tbody",
-        "tr",
-        "th",
-        "td",
-        "input",
-    ]
-    .into_iter()
-    .collect();
+    let tags: HashSet<&str> = ALLOWED_TAGS.iter().copied().collect();
     let tag_attributes: HashMap<&str, HashSet<&str>> = [
         ("a", ["href"].into_iter().collect()),
         ("ol", ["start"].into_iter().collect()),

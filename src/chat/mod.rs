@@ -559,6 +559,30 @@ pub async fn edit_message(
     Ok(message)
 }
 
+/// Soft-deletes a message in a transaction; the room and the `message_deleted` frame to publish
+/// once it commits (none if it was already gone).
+pub async fn soft_delete(
+    tx: &mut crate::store::Tx,
+    id: i64,
+    by: i64,
+) -> AppResult<Option<(i64, String)>> {
+    let room = db!(
+        *tx,
+        fetch_optional scalar i64,
+        "UPDATE chat_messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING room_id",
+        id,
+        now_ms(),
+        by
+    )?;
+    Ok(room.map(|room| {
+        (
+            room,
+            serde_json::json!({"op": "message_deleted", "room": room, "message_id": id})
+                .to_string(),
+        )
+    }))
+}
+
 /// Deletes a message (its author or a moderator) and tells the room.
 pub async fn delete_message(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     let (row, community_id, access) = message_access(state, user, id).await?;
@@ -568,32 +592,25 @@ pub async fn delete_message(state: &AppState, user: &User, id: i64) -> AppResult
             "only the author or a moderator deletes a message",
         ));
     }
-    let now = now_ms();
     let mut tx = state.store.begin().await?;
-    db!(
-        tx,
-        execute,
-        "UPDATE chat_messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
-        id,
-        now,
-        user.id
-    )?;
-    if !is_author {
-        db!(
-            tx,
-            execute,
-            "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
-             VALUES ($1, $2, 'delete', 'message', $3, 'deleted by a moderator', $4)",
-            community_id,
-            user.id,
+    let live = soft_delete(&mut tx, id, user.id).await?;
+    if live.is_some() && !is_author {
+        crate::moderation::log_action(
+            &mut tx,
+            Some(community_id),
+            Some(user.id),
+            "delete",
+            "message",
             id,
-            now
-        )?;
+            "deleted by a moderator",
+            None,
+        )
+        .await?;
     }
     tx.commit().await?;
-    let frame = serde_json::json!({"op": "message_deleted", "room": row.room_id, "message_id": id})
-        .to_string();
-    state.realtime.publish_room(row.room_id, None, frame);
+    if let Some((room, frame)) = live {
+        state.realtime.publish_room(room, None, frame);
+    }
     Ok(())
 }
 

@@ -591,7 +591,8 @@ pub struct JoinRequest {
 }
 
 #[derive(sqlx::FromRow)]
-struct RequestRow {
+/// A member and when they joined (or asked to).
+struct MembershipRow {
     id: i64,
     username: String,
     display_name: String,
@@ -620,7 +621,7 @@ async fn list_requests(
     }
     let rows = db!(
         conn,
-        fetch_all as RequestRow,
+        fetch_all as MembershipRow,
         "SELECT u.id, u.username, u.display_name, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.community_id = $1 AND m.status = 'pending' AND (m.created_at > $2 OR (m.created_at = $2 AND u.id > $3))
          ORDER BY m.created_at, u.id LIMIT $4",
@@ -798,14 +799,6 @@ pub struct Member {
     pub joined_at: i64,
 }
 
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    id: i64,
-    username: String,
-    display_name: String,
-    created_at: i64,
-}
-
 /// The member list: members only (moderators only where the community hides it). Members who
 /// hide their presence are left out for everyone but moderators.
 #[utoipa::path(get, path = "/api/v1/communities/{slug}/members", tag = "communities",
@@ -835,7 +828,7 @@ async fn list_members(
     }
     let rows = db!(
         conn,
-        fetch_all as MemberRow,
+        fetch_all as MembershipRow,
         "SELECT u.id, u.username, u.display_name, m.created_at FROM memberships m JOIN users u ON u.id = m.user_id
          WHERE m.community_id = $1 AND m.status = 'active' AND u.id > $2 AND ($3 OR u.hide_presence = FALSE OR u.id = $4)
          ORDER BY u.id LIMIT $5",

@@ -531,14 +531,9 @@ async fn update_topic(
             id,
             title.as_str()
         )?;
-        let first = db!(
-            tx,
-            fetch_optional as (i64, String),
-            "SELECT id, body FROM posts WHERE topic_id = $1 AND seq = 1 AND deleted_at IS NULL",
-            id
-        )?;
-        if let Some((post_id, body)) = first {
-            search::index_post(&mut tx, post_id, Some(title.as_str()), &body).await?;
+        let first = db!(tx, fetch_optional scalar i64, "SELECT id FROM posts WHERE topic_id = $1 AND seq = 1", id)?;
+        if let Some(post_id) = first {
+            search::reindex_post(&mut tx, post_id).await?;
         }
         tx.commit().await?;
     }

@@ -632,49 +632,57 @@ async fn delete_post(
     if row.deleted_at.is_some() {
         return Ok(StatusCode::NO_CONTENT);
     }
-    let now = now_ms();
     let mut tx = state.store.begin().await?;
-    let changed = db!(
-        tx,
-        execute,
-        "UPDATE posts SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
-        id,
-        now,
-        session.user.id
-    )?;
-    if changed == 1 {
-        if row.seq == 1 {
-            db!(
-                tx,
-                execute,
-                "UPDATE topics SET deleted_at = $2 WHERE id = $1",
-                row.topic_id,
-                now
-            )?;
-        } else {
-            db!(
-                tx,
-                execute,
-                "UPDATE topics SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0",
-                row.topic_id
-            )?;
-        }
-        search::unindex_post(&mut tx, id).await?;
-        if !is_author {
-            db!(
-                tx,
-                execute,
-                "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
-                 VALUES ($1, $2, 'delete', 'post', $3, 'deleted by a moderator', $4)",
-                community.id,
-                session.user.id,
-                id,
-                now
-            )?;
-        }
+    if soft_delete(&mut tx, id, session.user.id).await? && !is_author {
+        crate::moderation::log_action(
+            &mut tx,
+            Some(community.id),
+            Some(session.user.id),
+            "delete",
+            "post",
+            id,
+            "deleted by a moderator",
+            None,
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Soft-deletes a post in a transaction: it stays as a placeholder, leaves search, and takes its
+/// topic with it when it opens the topic. Whether it was deleted now.
+pub async fn soft_delete(tx: &mut crate::store::Tx, id: i64, by: i64) -> AppResult<bool> {
+    let now = now_ms();
+    let Some((seq, topic_id)) = db!(
+        *tx,
+        fetch_optional as (i64, i64),
+        "UPDATE posts SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL RETURNING seq, topic_id",
+        id,
+        now,
+        by
+    )?
+    else {
+        return Ok(false);
+    };
+    if seq == 1 {
+        db!(
+            *tx,
+            execute,
+            "UPDATE topics SET deleted_at = $2 WHERE id = $1",
+            topic_id,
+            now
+        )?;
+    } else {
+        db!(
+            *tx,
+            execute,
+            "UPDATE topics SET reply_count = reply_count - 1 WHERE id = $1 AND reply_count > 0",
+            topic_id
+        )?;
+    }
+    search::unindex_post(tx, id).await?;
+    Ok(true)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -892,17 +900,17 @@ async fn reveal_author(
         return Err(AppError::NotFound);
     };
     let mut w = state.store.write().await?;
-    db!(
-        w,
-        execute,
-        "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, created_at)
-         VALUES ($1, $2, 'reveal_author', 'post', $3, $4, $5)",
-        community.id,
-        session.user.id,
+    crate::moderation::log_action(
+        &mut w,
+        Some(community.id),
+        Some(session.user.id),
+        "reveal_author",
+        "post",
         id,
         reason,
-        now_ms()
-    )?;
+        None,
+    )
+    .await?;
     Ok(axum::Json(Revealed {
         author: MemberSummary {
             id: author_id,

@@ -102,18 +102,7 @@ async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<L
                 id
             )?;
             if n == 1 {
-                let (body, seq, topic) = db!(
-                    *tx,
-                    fetch_one as (String, i64, i64),
-                    "SELECT body, seq, topic_id FROM posts WHERE id = $1",
-                    id
-                )?;
-                let title = if seq == 1 {
-                    db!(*tx, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", topic)?
-                } else {
-                    None
-                };
-                search::index_post(tx, id, title.as_deref(), &body).await?;
+                search::reindex_post(tx, id).await?;
             }
             Ok(None)
         }
@@ -309,51 +298,10 @@ async fn content_action(
         }
         "restore" => live = restore_content(&mut tx, kind, id).await?,
         _ => {
-            let now = now_ms();
             if kind == "post" {
-                let seq = db!(tx, fetch_one scalar i64, "SELECT seq FROM posts WHERE id = $1", id)?;
-                let n = db!(
-                    tx,
-                    execute,
-                    "UPDATE posts SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
-                    id,
-                    now,
-                    user.id
-                )?;
-                if n == 1 {
-                    if seq == 1 {
-                        db!(
-                            tx,
-                            execute,
-                            "UPDATE topics SET deleted_at = $2 WHERE id = (SELECT topic_id FROM posts WHERE id = $1)",
-                            id,
-                            now
-                        )?;
-                    } else {
-                        db!(
-                            tx,
-                            execute,
-                            "UPDATE topics SET reply_count = reply_count - 1 WHERE id = (SELECT topic_id FROM posts WHERE id = $1) AND reply_count > 0",
-                            id
-                        )?;
-                    }
-                    search::unindex_post(&mut tx, id).await?;
-                }
+                crate::forum::posts::soft_delete(&mut tx, id, user.id).await?;
             } else {
-                db!(
-                    tx,
-                    execute,
-                    "UPDATE chat_messages SET deleted_at = $2, deleted_by = $3 WHERE id = $1 AND deleted_at IS NULL",
-                    id,
-                    now,
-                    user.id
-                )?;
-                let room = db!(tx, fetch_one scalar i64, "SELECT room_id FROM chat_messages WHERE id = $1", id)?;
-                live = Some((
-                    room,
-                    serde_json::json!({"op": "message_deleted", "room": room, "message_id": id})
-                        .to_string(),
-                ));
+                live = crate::chat::soft_delete(&mut tx, id, user.id).await?;
             }
         }
     }

@@ -930,18 +930,7 @@ pub async fn resolve(
             row.target_id
         )?;
         if held == 1 {
-            let (body, seq, topic) = db!(
-                tx,
-                fetch_one as (String, i64, i64),
-                "SELECT body, seq, topic_id FROM posts WHERE id = $1",
-                row.target_id
-            )?;
-            let title = if seq == 1 {
-                db!(tx, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", topic)?
-            } else {
-                None
-            };
-            search::index_post(&mut tx, row.target_id, title.as_deref(), &body).await?;
+            search::reindex_post(&mut tx, row.target_id).await?;
         }
     }
     let log_id = log_action(

@@ -55,16 +55,37 @@ struct LinesFile {
     line: Vec<LineEntry>,
 }
 
-#[derive(Deserialize)]
-struct LineEntry {
-    country: String,
-    name: String,
-    number: String,
+/// One crisis line as `crisis_lines.toml` holds it (the help page shows these in full).
+#[derive(Deserialize, Debug)]
+pub struct LineEntry {
+    /// ISO country code.
+    pub country: String,
+    /// Country name per language code.
+    pub country_name: BTreeMap<String, String>,
+    pub name: String,
+    pub number: String,
+    /// call, text, chat.
     #[serde(default)]
-    channels: Vec<String>,
-    hours: BTreeMap<String, String>,
-    languages: Vec<String>,
-    last_checked: String,
+    pub channels: Vec<String>,
+    /// Opening hours per language code.
+    pub hours: BTreeMap<String, String>,
+    /// Languages the line answers in.
+    pub languages: Vec<String>,
+    pub url: String,
+    /// When someone last confirmed the number works.
+    pub last_checked: chrono::NaiveDate,
+}
+
+/// Every crisis line from the file, read once at start.
+pub fn entries() -> &'static [LineEntry] {
+    static ENTRIES: OnceLock<Vec<LineEntry>> = OnceLock::new();
+    ENTRIES.get_or_init(|| match toml::from_str::<LinesFile>(&lines_text()) {
+        Ok(f) => f.line,
+        Err(e) => {
+            tracing::error!(error = %e, "the crisis lines file is unreadable");
+            Vec::new()
+        }
+    })
 }
 
 /// A crisis line, kept as data with the date it was last checked.
@@ -96,22 +117,20 @@ fn load(text: &str) -> Result<Crisis, String> {
         .map(|p| text::fold(p))
         .filter(|p| !p.is_empty())
         .collect();
-    let lines = toml::from_str::<LinesFile>(&lines_text()).map_err(|e| e.to_string())?;
-    let lines = lines
-        .line
-        .into_iter()
+    let lines = entries()
+        .iter()
         .map(|l| CrisisLine {
             text: l
                 .channels
                 .iter()
                 .any(|c| c == "text")
                 .then(|| format!("Text {}", l.number)),
-            country: l.country,
-            languages: l.languages,
-            name: l.name,
-            phone: l.number,
+            country: l.country.clone(),
+            languages: l.languages.clone(),
+            name: l.name.clone(),
+            phone: l.number.clone(),
             hours: l.hours.get("en").cloned().unwrap_or_default(),
-            last_checked: l.last_checked,
+            last_checked: l.last_checked.to_string(),
         })
         .collect();
     Ok(Crisis { phrases, lines })

@@ -15,6 +15,7 @@ use crate::accounts::types::Role;
 use crate::accounts::{MaybeAuth, Session, serialize_time};
 use crate::app::AppState;
 use crate::communities::MemberSummary;
+use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::paging::cursor;
 use crate::store::{AsDb, Db};
@@ -61,6 +62,22 @@ pub async fn index_post(
         }
     }
     Ok(())
+}
+
+/// Puts a post back into the index as it now stands, or keeps it out if it is deleted, hidden or
+/// held for review: the one place that decides whether a stored post can be found.
+pub async fn reindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
+    let visible = db!(
+        *conn,
+        fetch_optional as (String, Option<String>),
+        "SELECT p.body, CASE WHEN p.seq = 1 THEN t.title END FROM posts p JOIN topics t ON t.id = p.topic_id
+         WHERE p.id = $1 AND p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE",
+        post_id
+    )?;
+    match visible {
+        Some((body, title)) => index_post(conn, post_id, title.as_deref(), &body).await,
+        None => unindex_post(conn, post_id).await,
+    }
 }
 
 /// Takes a post out of the index (deleted, hidden).

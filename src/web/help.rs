@@ -2,43 +2,12 @@
 //! country from `moderation/crisis_lines.toml` (data with a "last checked" date, embedded at
 //! build time), the reader's language first.
 
-use std::sync::LazyLock;
-
 use axum::response::Response;
-use chrono::NaiveDate;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 
 use super::{Ctx, Layout, PageError};
 
-#[derive(Deserialize)]
-struct LinesFile {
-    line: Vec<CrisisLine>,
-}
-
-/// One crisis line as the file holds it.
-#[derive(Deserialize)]
-pub struct CrisisLine {
-    pub country: String,
-    /// Country name per language code.
-    country_name: BTreeMap<String, String>,
-    pub name: String,
-    pub number: String,
-    pub channels: Vec<String>,
-    hours: BTreeMap<String, String>,
-    pub languages: Vec<String>,
-    pub url: String,
-    last_checked: NaiveDate,
-}
-
-static LINES: LazyLock<Vec<CrisisLine>> = LazyLock::new(|| {
-    toml::from_str::<LinesFile>(&crate::moderation::crisis::lines_text())
-        .map(|f| f.line)
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "moderation/crisis_lines.toml is unreadable");
-            Vec::new()
-        })
-});
+use crate::moderation::crisis::{LineEntry as CrisisLine, entries};
 
 /// A line in the reader's words.
 pub struct LineView {
@@ -72,7 +41,7 @@ fn pick(map: &BTreeMap<String, String>, lang: &str) -> String {
 
 pub async fn page(ctx: Ctx) -> Result<Response, PageError> {
     let lang = ctx.texts.locale.as_str();
-    let mut lines: Vec<&CrisisLine> = LINES.iter().collect();
+    let mut lines: Vec<&CrisisLine> = entries().iter().collect();
     // Lines that answer in the reader's language first; the file's order otherwise.
     lines.sort_by_key(|l| !l.languages.iter().any(|x| x == lang));
     let language_names = |codes: &[String]| {
@@ -126,9 +95,9 @@ mod tests {
 
     #[test]
     fn the_crisis_lines_file_reads() {
-        let countries: Vec<&str> = LINES.iter().map(|l| l.country.as_str()).collect();
+        let countries: Vec<&str> = entries().iter().map(|l| l.country.as_str()).collect();
         assert_eq!(countries, ["US", "MX", "IN"]);
-        for line in LINES.iter() {
+        for line in entries().iter() {
             for lang in ["en", "es", "hi"] {
                 assert!(
                     line.country_name.contains_key(lang),

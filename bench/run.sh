@@ -75,6 +75,7 @@ for run in $(seq 1 "$RUNS"); do
   if want read; then
     lg forum-read --topic "$big" --page first --connections 64 --seconds "$SECONDS_PER"
     lg forum-read --topic "$big" --page deep --connections 64 --seconds "$SECONDS_PER"
+    lg forum-read --topic "$big" --page first --html --connections 64 --seconds "$SECONDS_PER"
   fi
   if want write; then lg forum-write --connections 16 --seconds "$SECONDS_PER"; fi
   if want chat; then

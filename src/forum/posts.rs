@@ -90,6 +90,8 @@ struct PostRow {
     hidden_at: Option<i64>,
     hidden_reason: Option<String>,
     held_for_review: bool,
+    /// Counted in the same query, so a page without corrections costs no extra round trip.
+    correction_count: i64,
 }
 
 fn post_view(
@@ -177,7 +179,8 @@ async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
         fetch_optional as PostRow,
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
-                p.hidden_at, p.hidden_reason, p.held_for_review
+                p.hidden_at, p.hidden_reason, p.held_for_review,
+                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count
          FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE p.id = $1",
         post_id
     )?
@@ -240,7 +243,8 @@ pub async fn list_posts(
         fetch_all as PostRow,
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
-                p.hidden_at, p.hidden_reason, p.held_for_review
+                p.hidden_at, p.hidden_reason, p.held_for_review,
+                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count
          FROM posts p LEFT JOIN users u ON u.id = p.author_id
          WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
         id,
@@ -262,8 +266,10 @@ pub async fn list_posts(
         )?;
     }
     let corrections = match last_seq {
-        Some(last) => crate::moderation::corrections::for_posts(&mut conn, id, after, last).await?,
-        None => Vec::new(),
+        Some(last) if rows.iter().any(|r| r.correction_count > 0) => {
+            crate::moderation::corrections::for_posts(&mut conn, id, after, last).await?
+        }
+        _ => Vec::new(),
     };
     drop(conn);
     // Reading advances the member's place in the topic (never backwards), for unread counts.

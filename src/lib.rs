@@ -4,12 +4,14 @@
 pub mod accounts;
 pub mod app;
 pub mod chat;
+pub mod clock;
 pub mod communities;
 pub mod config;
 pub mod error;
 pub mod forum;
 pub mod http;
 pub mod markdown;
+pub mod milestones;
 pub mod moderation;
 pub mod notify;
 pub mod paging;

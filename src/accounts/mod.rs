@@ -424,6 +424,8 @@ pub struct Me {
     pub hide_presence: bool,
     /// Text size on the web pages, in percent: 100, 125, 150 or 200.
     pub text_size: i32,
+    /// IANA time zone: reminders and anniversaries arrive on the member's own day.
+    pub timezone: String,
     /// The token to send in `X-CSRF-Token` with cookie-authenticated writes.
     pub csrf_token: String,
 }
@@ -436,6 +438,7 @@ struct PrivateRow {
     content_filters: String,
     hide_presence: bool,
     text_size: i32,
+    timezone: String,
 }
 
 /// The member's own account, settings included.
@@ -445,7 +448,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let row = db!(
         conn,
         fetch_one as PrivateRow,
-        "SELECT bio, email, locale, content_filters, hide_presence, text_size FROM users WHERE id = $1",
+        "SELECT bio, email, locale, content_filters, hide_presence, text_size, timezone FROM users WHERE id = $1",
         user.id
     )?;
     Ok(Me {
@@ -461,6 +464,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
             .collect(),
         hide_presence: row.hide_presence,
         text_size: row.text_size,
+        timezone: row.timezone,
         csrf_token: session.csrf_token.clone(),
     })
 }
@@ -488,6 +492,8 @@ pub struct UpdateMe {
     pub hide_presence: Option<bool>,
     /// Text size on the web pages, in percent: 100, 125, 150 or 200.
     pub text_size: Option<i32>,
+    /// IANA time zone, e.g. America/Mexico_City.
+    pub timezone: Option<String>,
 }
 
 /// The text sizes offered (WCAG 1.4.4: up to 200 % without losing content).
@@ -556,6 +562,11 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             }
         }
         kinds.join(",")
+    });
+    let timezone = req.timezone.as_deref().and_then(|raw| {
+        crate::clock::Zone::parse(raw)
+            .map_err(|e| bad("timezone", e))
+            .ok()
     });
     if let Some(size) = req.text_size
         && !TEXT_SIZES.contains(&size)
@@ -663,6 +674,16 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             "UPDATE users SET text_size = $2, updated_at = $3 WHERE id = $1",
             session.user.id,
             size,
+            now
+        )?;
+    }
+    if let Some(zone) = timezone {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET timezone = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            zone.name(),
             now
         )?;
     }

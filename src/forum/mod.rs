@@ -294,8 +294,10 @@ pub struct NewTopic {
     pub title: String,
     /// Markdown.
     pub body: String,
-    /// `discussion` (default) or `themed` (organisers).
+    /// `discussion` (default), `milestone` (with `milestone`) or `themed` (organisers).
     pub kind: Option<String>,
+    /// The milestone, for `kind: "milestone"`.
+    pub milestone: Option<crate::milestones::NewMilestone>,
     /// weight, photos, self_harm, food or other: collapsed for members who filter it.
     pub content_warning: Option<String>,
     /// Post as "anonymous member" where the community allows it.

@@ -314,6 +314,8 @@ pub struct NewPost {
     pub body: String,
     /// The id of the post this answers (in the same topic).
     pub reply_to: Option<i64>,
+    /// Makes the reply a milestone post.
+    pub milestone: Option<crate::milestones::NewMilestone>,
     pub content_warning: Option<String>,
     pub anonymous: Option<bool>,
     pub confirm_identifiers: Option<bool>,

@@ -289,6 +289,7 @@ async fn content_action(
                             topic_id: topic,
                             post_id: post,
                             case_id: None,
+                            subject: None,
                         },
                         r,
                     )
@@ -572,6 +573,7 @@ async fn member_action(
             topic_id: None,
             post_id: None,
             case_id: None,
+            subject: None,
         },
         r,
     )

@@ -222,6 +222,7 @@ pub async fn alert_crisis(
         topic_id,
         post_id,
         case_id: Some(case_id),
+        subject: None,
     };
     notify::send_about(conn, &about, recipients).await
 }
@@ -367,6 +368,7 @@ async fn send_caring_message(
         topic_id: None,
         post_id: None,
         case_id: None,
+        subject: None,
     };
     Ok(Some(notify::send_about(conn, &about, recipients).await?))
 }
@@ -959,6 +961,7 @@ pub async fn resolve(
         topic_id: None,
         post_id: None,
         case_id: Some(case_id),
+        subject: None,
     };
     let sent = notify::send_about(&mut tx, &about, recipients).await?;
     tx.commit().await?;

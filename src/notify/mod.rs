@@ -52,6 +52,18 @@ pub enum Kind {
     ContentHidden,
     /// A moderator warned or sanctioned you.
     Sanction,
+    /// A member you follow shared a milestone.
+    Milestone,
+    /// The anniversary of one of your milestones ("1 year since surgery"): a nudge to post.
+    Anniversary,
+    /// A check-in on one of your goals is due.
+    CheckinDue,
+    /// A live session you said you would join starts soon.
+    EventReminder,
+    /// You were added to a peer circle (or made one of its leaders).
+    CircleAdded,
+    /// A peer leader of a circle you lead or organise has been away for 14 days.
+    LeaderInactive,
 }
 
 impl Kind {
@@ -67,6 +79,12 @@ impl Kind {
             Kind::AppealDecided => "appeal_decided",
             Kind::ContentHidden => "content_hidden",
             Kind::Sanction => "sanction",
+            Kind::Milestone => "milestone",
+            Kind::Anniversary => "anniversary",
+            Kind::CheckinDue => "checkin_due",
+            Kind::EventReminder => "event_reminder",
+            Kind::CircleAdded => "circle_added",
+            Kind::LeaderInactive => "leader_inactive",
         }
     }
 
@@ -82,6 +100,12 @@ impl Kind {
             "appeal_decided" => Some(Kind::AppealDecided),
             "content_hidden" => Some(Kind::ContentHidden),
             "sanction" => Some(Kind::Sanction),
+            "milestone" => Some(Kind::Milestone),
+            "anniversary" => Some(Kind::Anniversary),
+            "checkin_due" => Some(Kind::CheckinDue),
+            "event_reminder" => Some(Kind::EventReminder),
+            "circle_added" => Some(Kind::CircleAdded),
+            "leader_inactive" => Some(Kind::LeaderInactive),
             _ => None,
         }
     }
@@ -158,15 +182,56 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
 }
 
 /// What a moderation notification is about.
+#[derive(Default)]
 pub struct About {
     pub community_id: Option<i64>,
     pub topic_id: Option<i64>,
     pub post_id: Option<i64>,
     pub case_id: Option<i64>,
+    /// What it is about when that is not a post: a goal, a live session, a circle.
+    pub subject: Option<Subject>,
 }
 
-/// Stores moderation notifications (to moderators, or to the member concerned): no read check,
-/// no actor, never the words.
+/// Something other than a post that a notification points at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(tag = "type", content = "id", rename_all = "snake_case")]
+pub enum Subject {
+    Goal(i64),
+    Event(i64),
+    Circle(i64),
+}
+
+impl Subject {
+    fn columns(self) -> (&'static str, i64) {
+        match self {
+            Subject::Goal(id) => ("goal", id),
+            Subject::Event(id) => ("event", id),
+            Subject::Circle(id) => ("circle", id),
+        }
+    }
+
+    fn from_columns(kind: Option<&str>, id: Option<i64>) -> Option<Subject> {
+        match (kind?, id?) {
+            ("goal", id) => Some(Subject::Goal(id)),
+            ("event", id) => Some(Subject::Event(id)),
+            ("circle", id) => Some(Subject::Circle(id)),
+            _ => None,
+        }
+    }
+
+    /// The web page it lives on.
+    pub fn url(self) -> String {
+        match self {
+            Subject::Goal(id) => format!("/goals#goal-{id}"),
+            Subject::Event(id) => format!("/events/{id}"),
+            Subject::Circle(id) => format!("/circles/{id}"),
+        }
+    }
+}
+
+/// Stores notifications that need no read check and name no actor: moderation notices (to
+/// moderators, or to the member concerned) and reminders about a member's own goals, sessions
+/// and circles. Never the words.
 pub async fn send_about(
     conn: &mut impl AsDb,
     about: &About,
@@ -174,23 +239,30 @@ pub async fn send_about(
 ) -> AppResult<Sent> {
     let now = now_ms();
     let mut sent = Vec::new();
+    let (subject_type, subject_id) = about.subject.map(Subject::columns).unzip();
     for (user_id, kind) in recipients.0 {
         let id = db!(
             *conn,
             fetch_one scalar i64,
-            "INSERT INTO notifications (user_id, kind, community_id, topic_id, post_id, case_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO notifications (user_id, kind, community_id, topic_id, post_id, case_id, subject_type, subject_id, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             user_id,
             kind.as_str(),
             about.community_id,
             about.topic_id,
             about.post_id,
             about.case_id,
+            subject_type,
+            subject_id,
             now
         )?;
+        let url = about
+            .subject
+            .map(Subject::url)
+            .or_else(|| about.topic_id.map(|t| format!("/t/{t}")));
         let notification = serde_json::json!({
             "id": id, "kind": kind, "topic_id": about.topic_id, "post_id": about.post_id, "case_id": about.case_id,
-            "read": false, "created_at": crate::store::format_ms(now),
+            "subject": about.subject, "url": url, "read": false, "created_at": crate::store::format_ms(now),
         });
         sent.push((user_id, notification));
     }
@@ -233,7 +305,9 @@ pub struct Notification {
     pub community: Option<String>,
     pub topic_id: Option<i64>,
     pub post_id: Option<i64>,
-    /// Where to go: the web page of the post.
+    /// What it is about when that is not a post (a goal, a live session, a circle).
+    pub subject: Option<Subject>,
+    /// Where to go: the web page of the post or of the subject.
     pub url: Option<String>,
     pub read: bool,
     #[serde(serialize_with = "serialize_time")]
@@ -252,6 +326,8 @@ struct Row {
     topic_id: Option<i64>,
     post_id: Option<i64>,
     post_seq: Option<i64>,
+    subject_type: Option<String>,
+    subject_id: Option<i64>,
     created_at: i64,
     read_at: Option<i64>,
 }
@@ -295,7 +371,8 @@ pub async fn list(state: &AppState, user: &User, page: &PageParams) -> AppResult
         conn,
         fetch_all as Row,
         "SELECT n.id, n.kind, n.actor_id, a.username AS actor_username, a.display_name AS actor_display_name,
-                c.slug AS community_slug, n.topic_id, n.post_id, p.seq AS post_seq, n.created_at, n.read_at
+                c.slug AS community_slug, n.topic_id, n.post_id, p.seq AS post_seq, n.subject_type, n.subject_id,
+                n.created_at, n.read_at
          FROM notifications n
          LEFT JOIN users a ON a.id = n.actor_id
          LEFT JOIN communities c ON c.id = n.community_id
@@ -309,6 +386,7 @@ pub async fn list(state: &AppState, user: &User, page: &PageParams) -> AppResult
     let mut items: Vec<Notification> = rows
         .into_iter()
         .filter_map(|r| {
+            let subject = Subject::from_columns(r.subject_type.as_deref(), r.subject_id);
             Some(Notification {
                 id: r.id,
                 kind: Kind::parse(&r.kind)?,
@@ -320,9 +398,12 @@ pub async fn list(state: &AppState, user: &User, page: &PageParams) -> AppResult
                 community: r.community_slug,
                 topic_id: r.topic_id,
                 post_id: r.post_id,
-                url: r.topic_id.map(|t| match r.post_seq {
-                    Some(seq) => format!("/t/{t}#post-{seq}"),
-                    None => format!("/t/{t}"),
+                subject,
+                url: subject.map(Subject::url).or_else(|| {
+                    r.topic_id.map(|t| match r.post_seq {
+                        Some(seq) => format!("/t/{t}#post-{seq}"),
+                        None => format!("/t/{t}"),
+                    })
                 }),
                 read: r.read_at.is_some(),
                 created_at: r.created_at,

@@ -73,6 +73,12 @@ pub async fn notifications(ctx: Ctx, Query(q): Query<After>) -> Result<Response,
                 Kind::AppealDecided => "notify.appeal_decided",
                 Kind::ContentHidden => "notify.content_hidden",
                 Kind::Sanction => "notify.sanction",
+                Kind::Milestone => "notify.milestone",
+                Kind::Anniversary => "notify.anniversary",
+                Kind::CheckinDue => "notify.checkin_due",
+                Kind::EventReminder => "notify.event_reminder",
+                Kind::CircleAdded => "notify.circle_added",
+                Kind::LeaderInactive => "notify.leader_inactive",
             };
             let name = n
                 .actor
@@ -211,6 +217,7 @@ pub async fn save_settings(
         ),
         hide_presence: Some(value("hide_presence").is_some()),
         text_size,
+        timezone: None,
     };
     accounts::update_me(&ctx.state, session, &changes).await?;
     Ok(ctx.send(Redirect::to("/settings?saved=1")))

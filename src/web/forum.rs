@@ -276,6 +276,7 @@ pub async fn new_topic(
         title: form.title.clone(),
         body: form.body.clone(),
         kind: None,
+        milestone: None,
         content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
         anonymous: Some(form.anonymous.is_some()),
         confirm_identifiers: Some(form.confirm_identifiers.is_some()),
@@ -526,6 +527,7 @@ pub async fn reply(
     let request = NewPost {
         body: form.body.clone(),
         reply_to,
+        milestone: None,
         content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
         anonymous: Some(form.anonymous.is_some()),
         confirm_identifiers: Some(form.confirm_identifiers.is_some()),

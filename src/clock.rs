@@ -1,0 +1,102 @@
+//! Time zones and local dates. Times are stored as UTC milliseconds (see `store`); whatever
+//! happens "on a member's day" or "every Friday at 09:00 in Mexico City" is worked out here,
+//! with the IANA zone database (chrono-tz), so daylight-saving changes fall where they should.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// An IANA time zone name ("America/Mexico_City", "Asia/Kolkata", "UTC").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Zone(Tz);
+
+impl Zone {
+    pub const UTC: Zone = Zone(Tz::UTC);
+
+    pub fn parse(raw: &str) -> Result<Zone, String> {
+        raw.trim().parse::<Tz>().map(Zone).map_err(|_| {
+            "a time zone is an IANA name such as America/Mexico_City or Asia/Kolkata".into()
+        })
+    }
+
+    /// The stored name, or UTC when it no longer parses.
+    pub fn from_stored(raw: &str) -> Zone {
+        Zone::parse(raw).unwrap_or(Zone::UTC)
+    }
+
+    pub fn name(self) -> &'static str {
+        self.0.name()
+    }
+
+    pub fn tz(self) -> Tz {
+        self.0
+    }
+
+    /// The local calendar date at `ms` in this zone.
+    pub fn date_at(self, ms: i64) -> NaiveDate {
+        self.local(ms).date_naive()
+    }
+
+    /// `ms` as a local date and time in this zone.
+    pub fn local(self, ms: i64) -> DateTime<Tz> {
+        DateTime::from_timestamp_millis(ms)
+            .unwrap_or_default()
+            .with_timezone(&self.0)
+    }
+
+    /// The instant a local wall-clock time happens. When clocks jump forward over it (it never
+    /// happens that day) the first instant after the gap is used; when they fall back and it
+    /// happens twice, the first of the two.
+    pub fn instant(self, local: NaiveDateTime) -> i64 {
+        use chrono::offset::LocalResult;
+        match self.0.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.timestamp_millis(),
+            LocalResult::Ambiguous(first, _) => first.timestamp_millis(),
+            LocalResult::None => {
+                // Walk forward minute by minute out of the gap (gaps are at most a few hours).
+                let mut probe = local;
+                for _ in 0..(24 * 60) {
+                    probe += chrono::Duration::minutes(1);
+                    if let Some(t) = self.0.from_local_datetime(&probe).earliest() {
+                        // Keep the wall-clock offset into the hour the member asked for.
+                        return t.timestamp_millis();
+                    }
+                }
+                Utc.from_utc_datetime(&local).timestamp_millis()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_default()
+    }
+
+    #[test]
+    fn zones_parse_and_refuse() {
+        assert!(Zone::parse("America/Mexico_City").is_ok());
+        assert!(Zone::parse("Asia/Kolkata").is_ok());
+        assert!(Zone::parse("Mars/Olympus").is_err());
+        assert_eq!(Zone::from_stored("nonsense"), Zone::UTC);
+    }
+
+    #[test]
+    fn daylight_saving_gaps_and_overlaps() {
+        let ny = Zone::parse("America/New_York").unwrap_or(Zone::UTC);
+        // 2026-03-08 02:30 does not exist in New York: the clocks jump to 03:00 (07:00 UTC).
+        let gap = ny.instant(at("2026-03-08 02:30"));
+        assert_eq!(crate::store::format_ms(gap), "2026-03-08T07:00:00.000Z");
+        // 2026-11-01 01:30 happens twice: the first is 05:30 UTC (still daylight time).
+        let twice = ny.instant(at("2026-11-01 01:30"));
+        assert_eq!(crate::store::format_ms(twice), "2026-11-01T05:30:00.000Z");
+        // Mexico City has kept standard time all year since 2022.
+        let mx = Zone::parse("America/Mexico_City").unwrap_or(Zone::UTC);
+        assert_eq!(
+            crate::store::format_ms(mx.instant(at("2026-07-03 09:00"))),
+            "2026-07-03T15:00:00.000Z"
+        );
+    }
+}

@@ -689,3 +689,102 @@ both_backends!(preview_renders_sanitised_html_for_members, |b| async move {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 });
+
+both_backends!(
+    chat_page_reads_and_sends_without_javascript,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "sugar", "public", json!({})).await;
+        s.community(&admin, "sleeve", "members", json!({})).await;
+        let rooms = s.get("/api/v1/communities/sugar/rooms", None).await.1;
+        let room = rooms[0]["id"].as_i64().unwrap();
+        let member = web_member(&s, "rosa", "es").await;
+        // Not a member yet: the room is readable (public) but the page offers joining, no composer.
+        let page = get(&s, &member, "/c/sugar/chat", None).await;
+        assert_eq!(page.status, StatusCode::SEE_OTHER);
+        assert_eq!(location(&page), format!("/c/sugar/chat/{room}"));
+        let page = get(&s, &member, &format!("/c/sugar/chat/{room}"), None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert_csp(&page, "chat");
+        assert_eq!(lang(&page.html), "es");
+        assert!(!page.html.contains(r#"id="composer""#));
+        let token = csrf(&page.html);
+        post(
+            &s,
+            &member,
+            "/c/sugar/join",
+            &[("csrf", &token), ("next", "/")],
+        )
+        .await;
+
+        // A message sent with the plain form is stored and shown to everyone, rendered.
+        let page = get(&s, &member, &format!("/c/sugar/chat/{room}"), None).await;
+        assert!(page.html.contains(r#"id="composer""#), "{}", page.html);
+        let sent = post(
+            &s,
+            &member,
+            &format!("/c/sugar/chat/{room}"),
+            &[
+                ("csrf", &token),
+                ("body", "Hola, I walked **20 minutes** today"),
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+        assert_eq!(location(&sent), format!("/c/sugar/chat/{room}#composer"));
+        let history = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), None)
+            .await
+            .1;
+        assert_eq!(
+            history["items"][0]["body"],
+            "Hola, I walked **20 minutes** today"
+        );
+        let visitor = browser();
+        let page = get(&s, &visitor, &format!("/c/sugar/chat/{room}"), None).await;
+        assert!(
+            page.html.contains("<strong>20 minutes</strong>"),
+            "{}",
+            page.html
+        );
+
+        // An empty message keeps the page, says why in the member's language; no CSRF, no send.
+        let empty = post(
+            &s,
+            &member,
+            &format!("/c/sugar/chat/{room}"),
+            &[("csrf", &token), ("body", "   ")],
+        )
+        .await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            empty.html.contains("Escribe algo primero."),
+            "{}",
+            empty.html
+        );
+        let forged = post(
+            &s,
+            &member,
+            &format!("/c/sugar/chat/{room}"),
+            &[("csrf", "wrong"), ("body", "forged")],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let history = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), None)
+            .await
+            .1;
+        assert_eq!(history["items"].as_array().unwrap().len(), 1);
+
+        // A members-only group's chat is not shown to visitors, and another group's room is not here.
+        let sleeve_room = s.get("/api/v1/communities/sleeve/rooms", None).await.1[0]["id"]
+            .as_i64()
+            .unwrap();
+        let page = get(&s, &visitor, &format!("/c/sleeve/chat/{sleeve_room}"), None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(!page.html.contains(r#"id="messages""#));
+        let page = get(&s, &visitor, &format!("/c/sugar/chat/{sleeve_room}"), None).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+    }
+);

@@ -1,6 +1,7 @@
 //! Chat rooms per community: rooms, messages (sent over the socket, stored before they are
 //! delivered), history, edits and deletes that propagate live.
 
+pub mod send;
 pub mod writer;
 
 use axum::extract::{Path, Query, State};
@@ -420,8 +421,22 @@ async fn history(
         }
     };
     let user = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        read_history(&state, user.as_ref(), id, params.before, limit).await?,
+    ))
+}
+
+/// A page of a room's history, newest first, older than `before`; 403 when the viewer may see
+/// the room but not read it.
+pub async fn read_history(
+    state: &AppState,
+    viewer: Option<&User>,
+    id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> AppResult<MessagePage> {
     let mut conn = state.store.read().await?;
-    let (_, _, access) = room_access(&mut conn, id, user.as_ref()).await?;
+    let (_, _, access) = room_access(&mut conn, id, viewer).await?;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its chat"));
     }
@@ -432,7 +447,7 @@ async fn history(
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
          WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $3",
         id,
-        params.before.unwrap_or(i64::MAX),
+        before.unwrap_or(i64::MAX),
         limit + 1
     )?;
     let more = rows.len() as i64 > limit;
@@ -446,7 +461,7 @@ async fn history(
     } else {
         None
     };
-    Ok(axum::Json(MessagePage { items, next }))
+    Ok(MessagePage { items, next })
 }
 
 /// Messages of a room, oldest first: after `since`, or the latest `limit`.

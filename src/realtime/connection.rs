@@ -25,9 +25,7 @@ use crate::app::AppState;
 use crate::chat;
 use crate::db;
 use crate::error::AppError;
-use crate::markdown;
 use crate::moderation::sanctions::{self, Active};
-use crate::ratelimit::Limit;
 use crate::store::now_ms;
 
 /// Frames waiting for one client; past this it is too slow and gets `resync`.
@@ -48,8 +46,6 @@ const TYPING_EVERY: Duration = Duration::from_secs(3);
 /// Messages replayed on `subscribe` with `since`; more means the client should page history.
 const BACKLOG_SINCE: i64 = 500;
 const BACKLOG_LATEST: i64 = 50;
-/// New members (trust level 0) send at most one message per this many seconds.
-const NEW_MEMBER_SLOW_SECONDS: u64 = 2;
 
 /// `GET /api/v1/ws`: the WebSocket upgrade (bearer header or session cookie).
 pub async fn gateway(State(state): State<AppState>, request: axum::extract::Request) -> Response {
@@ -130,8 +126,8 @@ struct Conn {
     subs: HashMap<i64, Sub>,
     sanctions: Vec<Active>,
     typing_at: HashMap<i64, Instant>,
-    /// Last send per room, for slow mode.
-    sent_at: HashMap<i64, Instant>,
+    /// Last send per room (milliseconds), for slow mode.
+    sent_at: HashMap<i64, i64>,
     /// Trust level 0 when the socket opened.
     new_member: bool,
 }
@@ -421,103 +417,36 @@ impl Conn {
         if !sub.can_post {
             return Some(frames::error("forbidden", "join this community to chat", n));
         }
-        if let Err((code, why)) = chat::check_body(&body) {
+        let sender = chat::send::Sender {
+            room,
+            community_id: sub.community_id,
+            settings: &sub.settings,
+            joined_at: sub.joined_at,
+            new_member: self.new_member,
+            last_sent_at: self.sent_at.get(&room).copied(),
+            sanctions: &self.sanctions,
+        };
+        if let Some((code, why)) = chat::send::refusal(&self.state, &sender, &body) {
             return Some(frames::error(code, &why, n));
         }
-        let rules = self.state.rules.get();
-        if let Some((action, reason)) = rules.check(&body)
-            && action != crate::moderation::rules::FilterAction::Flag
-        {
-            return Some(frames::error(
-                "rejected",
-                &format!("this cannot be sent here: {reason}"),
-                n,
-            ));
-        }
-        let minute = (now_ms() / 60_000 % (24 * 60)) as u32;
-        let room_quiet = sub
-            .settings
-            .quiet_hours
-            .as_deref()
-            .is_some_and(|q| crate::moderation::rules::in_quiet_hours(q, minute));
-        if rules.quiet_now(room, minute) || room_quiet {
-            return Some(frames::error(
-                "quiet_hours",
-                "this room is resting now; it opens again after its quiet hours",
-                n,
-            ));
-        }
-        let limited = self.state.limits.enabled();
-        let delay_ms = sub.settings.new_joiner_delay_minutes * 60_000;
-        if limited && delay_ms > 0 && now_ms() < sub.joined_at + delay_ms {
-            return Some(frames::error(
-                "new_joiner_delay",
-                &format!(
-                    "welcome! you can send messages here {} minutes after joining; until then, read along",
-                    sub.settings.new_joiner_delay_minutes
-                ),
-                n,
-            ));
-        }
-        // New members chat a little slower until they have taken part for a while.
-        let new_member_floor = if self.new_member {
-            NEW_MEMBER_SLOW_SECONDS
-        } else {
-            0
-        };
-        let slow = rules
-            .room(room)
-            .map(|r| r.slow_mode_seconds)
-            .unwrap_or(0)
-            .max(sub.settings.slow_mode_seconds.max(0) as u64)
-            .max(new_member_floor);
-        if let Some(slow) = Some(slow).filter(|s| *s > 0 && limited) {
-            let now = Instant::now();
-            if self
-                .sent_at
-                .get(&room)
-                .is_some_and(|at| now.duration_since(*at) < Duration::from_secs(slow))
-            {
-                return Some(frames::error(
-                    "slow_mode",
-                    &format!("slow mode: one message every {slow} seconds here"),
-                    n,
-                ));
-            }
-            self.sent_at.insert(room, now);
-        }
-        if let Some(why) = sanctions::refuses(&self.sanctions, sub.community_id, now_ms()) {
-            return Some(frames::error(
-                why,
-                &format!("you cannot send messages here now ({why})"),
-                n,
-            ));
-        }
-        if let Err(e) = self
-            .state
-            .limits
-            .check(Limit::ChatPerAccount, &self.user.id.to_string())
-            .await
-        {
-            return Some(error_frame(&e, n));
-        }
-        let html = markdown::render(&body).html;
-        let author = crate::communities::MemberSummary {
-            id: self.user.id,
-            username: self.user.username.clone(),
-            display_name: self.user.display_name.clone(),
-        };
         let community_id = sub.community_id;
-        match self.state.chat.send(room, author, body.clone(), html, nonce.clone()).await {
+        self.sent_at.insert(room, now_ms());
+        match chat::send::deliver(
+            &self.state,
+            &self.user,
+            room,
+            community_id,
+            &body,
+            nonce.clone(),
+        )
+        .await
+        {
             // The crisis lines go to the author alone.
-            Ok(id) => match crate::moderation::screen_message(&self.state, community_id, id, self.user.id, &body).await {
-                Ok(Some(lines)) => Some(json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines}).to_string()),
-                Ok(None) => None,
-                Err(e) => {
-                    tracing::warn!(error = %e, "crisis screening of a chat message failed");
-                    None
-                }
-            },
+            Ok((id, Some(lines))) => Some(
+                json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines})
+                    .to_string(),
+            ),
+            Ok((_, None)) => None,
             Err(e) => Some(error_frame(&e, nonce.as_deref())),
         }
     }

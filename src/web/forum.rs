@@ -43,7 +43,7 @@ pub struct GroupItem {
 }
 
 impl GroupItem {
-    fn new(c: Community) -> GroupItem {
+    pub fn new(c: Community) -> GroupItem {
         let status = c.membership.as_ref().map(|m| m.status.as_str());
         GroupItem {
             visibility_key: match c.visibility {

@@ -7,6 +7,7 @@
 mod account;
 mod assets;
 mod auth;
+mod chat;
 mod csrf;
 mod forum;
 mod help;
@@ -51,6 +52,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/c/{slug}/new",
             get(forum::new_topic_page).post(forum::new_topic),
         )
+        .route("/c/{slug}/chat", get(chat::default_room))
+        .route("/c/{slug}/chat/{room}", get(chat::room).post(chat::send))
         .route("/c/{slug}/join", post(forum::join))
         .route("/c/{slug}/leave", post(forum::leave))
         .route("/t/{id}", get(forum::topic).post(forum::reply))

@@ -84,11 +84,49 @@ test("a member whose browser asks for Spanish sees Spanish", async () => {
   await page.getByRole("heading", { name: /México: Línea de la Vida/ }).waitFor();
 });
 
+test("two members chat live, and a page that lost its connection catches up", async () => {
+  const base = server.base;
+  const ana = await memberPage();
+  const ben = await memberPage();
+  await ana.goto(base + "/c/diabetes");
+  await Promise.all([ana.waitForURL(/\/c\/diabetes\/chat\/\d+$/), ana.getByRole("link", { name: "Chat rooms" }).click()]);
+  const room = ana.url();
+  await ben.goto(room);
+  await ana.locator("#chat-status", { hasText: "Live" }).waitFor();
+  await ben.locator("#chat-status", { hasText: "Live" }).waitFor();
+  await ben.locator("#chat-online", { hasText: "2 here now" }).waitFor();
+
+  // Sent over the socket: no page load, and the other member sees it at once, rendered.
+  await ana.getByLabel("Your message").fill("Anyone up for a **walk** after lunch?");
+  await ana.getByRole("button", { name: "Send" }).click();
+  await ben.locator("#messages .body strong", { hasText: "walk" }).waitFor();
+  assert.equal(ana.url(), room);
+  await ana.locator("#messages li:not(.pending) .body", { hasText: "after lunch" }).waitFor();
+
+  // Typing shows on the other page.
+  await ben.getByLabel("Your message").pressSequentially("Me too, at noon");
+  await ana.locator("#chat-typing", { hasText: "is typing" }).waitFor();
+  await ben.getByRole("button", { name: "Send" }).click();
+  await ana.locator("#messages .body", { hasText: "Me too, at noon" }).waitFor();
+
+  // Ben goes offline; Ana writes; when Ben's page reconnects it has the message.
+  await ben.context().setOffline(true);
+  await ben.evaluate(() => window.dispatchEvent(new Event("offline")));
+  await ana.getByLabel("Your message").fill("I will wait by the park gate.");
+  await ana.getByRole("button", { name: "Send" }).click();
+  await ana.locator("#messages li:not(.pending) .body", { hasText: "park gate" }).waitFor();
+  await ben.context().setOffline(false);
+  await ben.locator("#messages .body", { hasText: "park gate" }).waitFor({ timeout: 40000 });
+  const ids = await ben.locator("#messages li[data-id]").evaluateAll((els) => els.map((e) => e.id));
+  assert.equal(new Set(ids).size, ids.length, "no message shown twice");
+  assert.deepEqual(ana.problems, []);
+});
+
 /** Every page we built, for a visitor and for a member. */
 function pagesFor(member) {
   const t = server.seededTopic;
   const common = ["/", "/c/diabetes", `/t/${t}`, `/t/${t}?view=threaded`, "/search?q=breakfast",
-    "/help", "/settings", "/u/organiser", "/no/such/page", `/t/${server.membersTopic}`];
+    "/help", "/settings", "/u/organiser", "/no/such/page", `/t/${server.membersTopic}`, "/c/diabetes/chat"];
   return member
     ? [...common, "/c/diabetes/new", "/notifications", "/c/sleeve"]
     : [...common, "/login", "/register"];

@@ -1,6 +1,9 @@
 // Mutual's one script. Every page works without it; it only adds niceties:
 // - a "Preview" button under each composer (textarea[data-preview]) that shows the post as it
-//   will look, rendered and sanitised by the server (POST /api/v1/preview).
+//   will look, rendered and sanitised by the server (POST /api/v1/preview);
+// - live chat on a room's page (section#chat): one WebSocket, subscribed from the newest message
+//   the server rendered, so nothing is missed; typing and presence; it reconnects by itself
+//   (waiting longer each time) and catches up with `since` when it does.
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -52,4 +55,173 @@
 
   var areas = document.querySelectorAll("textarea[data-preview]");
   for (var i = 0; i < areas.length; i++) { addPreview(areas[i]); }
+
+  var chat = document.getElementById("chat");
+  // The socket is for members who are signed in; visitors read the page as the server sent it.
+  if (chat && window.WebSocket && chat.getAttribute("data-me")) { liveChat(chat); }
+
+  function liveChat(section) {
+    var room = Number(section.getAttribute("data-room"));
+    var me = section.getAttribute("data-me");
+    var list = document.getElementById("messages");
+    var online = document.getElementById("chat-online");
+    var status = document.getElementById("chat-status");
+    var typingLine = document.getElementById("chat-typing");
+    var form = document.getElementById("composer");
+    var area = form && form.querySelector("textarea");
+    var lang = document.documentElement.lang || "en";
+    var clock = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+    var socket = null;
+    var wait = 1000;
+    var retry = null;
+    var lastTyping = 0;
+    var typingTimer = null;
+    var nonces = 0;
+    var pending = {};
+
+    function text(key, n, name) {
+      return (section.getAttribute("data-" + key) || "").replace("{n}", n).replace("{name}", name);
+    }
+    function lastId() {
+      var items = list.querySelectorAll("li[data-id]");
+      return items.length ? Number(items[items.length - 1].getAttribute("data-id")) : null;
+    }
+    function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+    function toBottom() { list.scrollTop = list.scrollHeight; }
+
+    function render(m) {
+      var li = document.createElement("li");
+      li.id = "m-" + m.id;
+      li.setAttribute("data-id", m.id);
+      var who = document.createElement("span");
+      who.className = "who";
+      who.textContent = m.author ? m.author.display_name : "—";
+      var when = document.createElement("span");
+      when.className = "muted small when";
+      when.textContent = clock.format(new Date(m.created_at));
+      var body = document.createElement("div");
+      body.className = "body";
+      // The server rendered and sanitised this HTML when the message was stored.
+      body.innerHTML = m.body_html;
+      li.appendChild(who);
+      li.appendChild(document.createTextNode(" "));
+      li.appendChild(when);
+      li.appendChild(body);
+      return li;
+    }
+
+    function add(m) {
+      if (document.getElementById("m-" + m.id)) { return; }
+      var empty = document.getElementById("chat-empty");
+      if (empty) { empty.remove(); }
+      var stick = nearBottom();
+      var li = render(m);
+      if (m.nonce && pending[m.nonce]) {
+        pending[m.nonce].replaceWith(li);
+        delete pending[m.nonce];
+        stick = true;
+      } else {
+        list.appendChild(li);
+      }
+      if (stick) { toBottom(); }
+    }
+
+    function connect() {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      socket = new WebSocket(scheme + location.host + "/api/v1/ws");
+      socket.onopen = function () {
+        socket.send(JSON.stringify({ op: "subscribe", room: room, since: lastId() }));
+      };
+      socket.onmessage = function (event) {
+        var f;
+        try { f = JSON.parse(event.data); } catch (e) { return; }
+        if (f.op === "subscribed" && f.room === room) {
+          wait = 1000;
+          status.textContent = text("live");
+          online.textContent = text("online", f.online);
+          (f.backlog || []).forEach(add);
+        } else if (f.op === "message" && f.message.room === room) {
+          add(f.message);
+        } else if (f.op === "message_edited" && f.message.room === room) {
+          var old = document.getElementById("m-" + f.message.id);
+          if (old) { old.replaceWith(render(f.message)); }
+        } else if (f.op === "message_deleted" && f.room === room) {
+          var gone = document.getElementById("m-" + f.message_id);
+          if (gone) { gone.remove(); }
+        } else if (f.op === "presence" && f.room === room) {
+          online.textContent = text("online", f.online);
+        } else if (f.op === "typing" && f.room === room && f.user && f.user.username !== me) {
+          typingLine.textContent = text("typing", 0, f.user.display_name);
+          clearTimeout(typingTimer);
+          typingTimer = setTimeout(function () { typingLine.textContent = ""; }, 5000);
+        } else if (f.op === "error") {
+          if (f.nonce && pending[f.nonce]) {
+            // Refused: put the words back so nothing typed is lost, and say why.
+            var li = pending[f.nonce];
+            delete pending[f.nonce];
+            if (area && !area.value) { area.value = li.getAttribute("data-body") || ""; }
+            li.remove();
+          }
+          if (f.code !== "resync") { status.textContent = f.message; }
+        }
+      };
+      socket.onclose = function () {
+        socket = null;
+        lost();
+      };
+    }
+
+    function lost() {
+      status.textContent = text("offline");
+      clearTimeout(retry);
+      retry = setTimeout(connect, wait);
+      wait = Math.min(wait * 2, 30000);
+    }
+
+    // Phones drop off the network often: let go of the dead socket at once, and come back as
+    // soon as the network does rather than waiting out the back-off.
+    window.addEventListener("offline", function () {
+      if (!socket) { return; }
+      var old = socket;
+      socket = null;
+      old.onclose = null;
+      old.close();
+      lost();
+    });
+    window.addEventListener("online", function () {
+      if (socket) { return; }
+      clearTimeout(retry);
+      wait = 1000;
+      connect();
+    });
+
+    if (form && area) {
+      form.addEventListener("submit", function (event) {
+        if (!socket || socket.readyState !== WebSocket.OPEN) { return; } // the form posts instead
+        event.preventDefault();
+        var body = area.value;
+        if (!body.trim()) { return; }
+        var nonce = "n" + Date.now() + "-" + (nonces++);
+        var li = document.createElement("li");
+        li.className = "pending";
+        li.setAttribute("data-body", body);
+        li.textContent = body;
+        list.appendChild(li);
+        pending[nonce] = li;
+        toBottom();
+        socket.send(JSON.stringify({ op: "send", room: room, body: body, nonce: nonce }));
+        area.value = "";
+        area.focus();
+      });
+      area.addEventListener("input", function () {
+        var now = Date.now();
+        if (socket && socket.readyState === WebSocket.OPEN && now - lastTyping > 3000) {
+          lastTyping = now;
+          socket.send(JSON.stringify({ op: "typing", room: room }));
+        }
+      });
+    }
+    toBottom();
+    connect();
+  }
 })();

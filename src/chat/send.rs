@@ -1,0 +1,195 @@
+//! Sending a chat message: the rules every message meets (length, filters, quiet hours, the
+//! new-joiner delay, slow mode, sanctions, the per-account rate) and the hand-off to the writer.
+//! The WebSocket `send` op and the web page's form (which works without JavaScript) both come
+//! through here, so a rule never holds on one path and not on the other.
+
+use crate::accounts::User;
+use crate::app::AppState;
+use crate::communities::MemberSummary;
+use crate::error::{AppError, AppResult};
+use crate::moderation::crisis::CrisisLine;
+use crate::moderation::rules::FilterAction;
+use crate::moderation::sanctions::{self, Active};
+use crate::ratelimit::Limit;
+use crate::store::now_ms;
+use crate::{db, markdown};
+
+use super::RoomSettings;
+
+/// New members (trust level 0) send at most one message per this many seconds.
+const NEW_MEMBER_SLOW_SECONDS: i64 = 2;
+
+/// What the rules need to know about one sender in one room.
+pub struct Sender<'a> {
+    pub room: i64,
+    pub community_id: i64,
+    pub settings: &'a RoomSettings,
+    /// When the member joined the community (for the new-joiner delay).
+    pub joined_at: i64,
+    /// Trust level 0.
+    pub new_member: bool,
+    /// When they last sent to this room (for slow mode), in milliseconds.
+    pub last_sent_at: Option<i64>,
+    pub sanctions: &'a [Active],
+}
+
+/// A refusal: the error code of API.md's error frame and words for the member.
+pub type Refusal = (&'static str, String);
+
+/// Why this message may not be sent now, if it may not.
+pub fn refusal(state: &AppState, sender: &Sender<'_>, body: &str) -> Option<Refusal> {
+    if let Err(refused) = super::check_body(body) {
+        return Some(refused);
+    }
+    let rules = state.rules.get();
+    if let Some((action, reason)) = rules.check(body)
+        && action != FilterAction::Flag
+    {
+        return Some(("rejected", format!("this cannot be sent here: {reason}")));
+    }
+    let now = now_ms();
+    let minute = (now / 60_000 % (24 * 60)) as u32;
+    let room_quiet = sender
+        .settings
+        .quiet_hours
+        .as_deref()
+        .is_some_and(|q| crate::moderation::rules::in_quiet_hours(q, minute));
+    if rules.quiet_now(sender.room, minute) || room_quiet {
+        return Some((
+            "quiet_hours",
+            "this room is resting now; it opens again after its quiet hours".into(),
+        ));
+    }
+    let limited = state.limits.enabled();
+    let delay_ms = sender.settings.new_joiner_delay_minutes * 60_000;
+    if limited && delay_ms > 0 && now < sender.joined_at + delay_ms {
+        return Some((
+            "new_joiner_delay",
+            format!(
+                "welcome! you can send messages here {} minutes after joining; until then, read along",
+                sender.settings.new_joiner_delay_minutes
+            ),
+        ));
+    }
+    // New members chat a little slower until they have taken part for a while.
+    let new_member_floor = if sender.new_member {
+        NEW_MEMBER_SLOW_SECONDS
+    } else {
+        0
+    };
+    let slow = rules
+        .room(sender.room)
+        .map(|r| r.slow_mode_seconds as i64)
+        .unwrap_or(0)
+        .max(sender.settings.slow_mode_seconds.max(0))
+        .max(new_member_floor);
+    if limited
+        && slow > 0
+        && sender
+            .last_sent_at
+            .is_some_and(|at| now.saturating_sub(at) < slow * 1000)
+    {
+        return Some((
+            "slow_mode",
+            format!("slow mode: one message every {slow} seconds here"),
+        ));
+    }
+    if let Some(why) = sanctions::refuses(sender.sanctions, sender.community_id, now) {
+        return Some((why, format!("you cannot send messages here now ({why})")));
+    }
+    None
+}
+
+/// Counts the message against the member's rate, stores it and publishes it (stored before
+/// anyone receives it); the id, and the crisis lines when the words suggest the author may be
+/// in crisis (for them alone).
+pub async fn deliver(
+    state: &AppState,
+    user: &User,
+    room: i64,
+    community_id: i64,
+    body: &str,
+    nonce: Option<String>,
+) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
+    state
+        .limits
+        .check(Limit::ChatPerAccount, &user.id.to_string())
+        .await?;
+    let html = markdown::render(body).html;
+    let author = MemberSummary {
+        id: user.id,
+        username: user.username.clone(),
+        display_name: user.display_name.clone(),
+    };
+    let id = state
+        .chat
+        .send(room, author, body.to_owned(), html, nonce)
+        .await?;
+    let lines =
+        match crate::moderation::screen_message(state, community_id, id, user.id, body).await {
+            Ok(lines) => lines,
+            Err(e) => {
+                tracing::warn!(error = %e, "crisis screening of a chat message failed");
+                None
+            }
+        };
+    Ok((id, lines))
+}
+
+/// A message sent from the web page's form: the same rules as the socket, with what a socket
+/// keeps in memory (the room's settings, the member's sanctions, their last message here)
+/// read from the database instead.
+pub async fn from_form(
+    state: &AppState,
+    user: &User,
+    room: i64,
+    body: &str,
+) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
+    let mut conn = state.store.read().await?;
+    let (_, community, access) = super::room_access(&mut conn, room, Some(user)).await?;
+    if !access.can_read() {
+        return Err(AppError::forbidden(
+            "join this community to follow its chat",
+        ));
+    }
+    if !access.can_post() {
+        return Err(AppError::forbidden("join this community to chat"));
+    }
+    let settings = super::room_settings(&mut conn, room).await?;
+    let joined_at = db!(
+        conn,
+        fetch_optional scalar i64,
+        "SELECT created_at FROM memberships WHERE community_id = $1 AND user_id = $2",
+        community.id,
+        user.id
+    )?
+    .unwrap_or(0);
+    let last_sent_at = db!(
+        conn,
+        fetch_optional scalar Option<i64>,
+        "SELECT MAX(created_at) FROM chat_messages WHERE room_id = $1 AND author_id = $2",
+        room,
+        user.id
+    )?
+    .flatten();
+    let active = sanctions::active(&mut conn, user.id).await?;
+    let new_member = crate::moderation::trust::level(&mut conn, user.id).await? == 0;
+    drop(conn);
+    let sender = Sender {
+        room,
+        community_id: community.id,
+        settings: &settings,
+        joined_at,
+        new_member,
+        last_sent_at,
+        sanctions: &active,
+    };
+    match refusal(state, &sender, body) {
+        Some(("empty" | "too_long" | "rejected", why)) => {
+            return Err(AppError::invalid("body", why));
+        }
+        Some((_, why)) => return Err(AppError::forbidden(why)),
+        None => {}
+    }
+    deliver(state, user, room, community.id, body, None).await
+}

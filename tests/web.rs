@@ -788,3 +788,188 @@ both_backends!(
         assert_eq!(page.status, StatusCode::NOT_FOUND);
     }
 );
+
+both_backends!(
+    moderation_pages_report_hide_explain_and_appeal,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "sugar", "public", json!({})).await;
+        let ana = web_member(&s, "ana", "en").await;
+        let ben = web_member(&s, "ben", "en").await;
+        let moderator = web_member(&s, "modera", "en").await;
+        for name in ["ana", "ben", "modera"] {
+            let token = s.login(name).await;
+            s.join(&token, "sugar").await;
+        }
+        let (st, body) = s
+            .call(
+                "PUT",
+                "/api/v1/communities/sugar/roles/moderator/modera",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+        let ana_token = s.login("ana").await;
+        let (topic, post_id) = s
+            .topic(
+                &ana_token,
+                "sugar",
+                "Fasting tips",
+                "You are all lazy, just stop eating",
+            )
+            .await;
+
+        // Ben reports it with the form; his own posts have no report link.
+        let page = get(&s, &ben, &format!("/t/{topic}"), None).await;
+        assert!(
+            page.html.contains(&format!("/p/{post_id}/report")),
+            "{}",
+            page.html
+        );
+        let form = get(&s, &ben, &format!("/p/{post_id}/report"), None).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert_csp(&form, "report");
+        let token = csrf(&form.html);
+        let missing = post(
+            &s,
+            &ben,
+            &format!("/p/{post_id}/report"),
+            &[("csrf", token.as_str())],
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.html.contains("Please choose what is wrong."));
+        let sent = post(
+            &s,
+            &ben,
+            &format!("/p/{post_id}/report"),
+            &[
+                ("csrf", token.as_str()),
+                ("reason", "harassment"),
+                ("note", "Calling people lazy"),
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::OK, "{}", sent.html);
+        assert!(sent.html.contains("The moderators have it."));
+
+        // Members read the log but not the queue; the moderator sees the case and hides the post.
+        let page = get(&s, &ben, "/mod/sugar", None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("Moderation log"));
+        assert!(!page.html.contains("Review queue"));
+        assert!(!page.html.contains("just stop eating"));
+        let page = get(&s, &moderator, "/mod/sugar", None).await;
+        assert!(page.html.contains("Review queue"), "{}", page.html);
+        assert!(page.html.contains("just stop eating"), "{}", page.html);
+        let case = regex::Regex::new(r#"name="case_id" value="(\d+)""#)
+            .unwrap()
+            .captures(&page.html)
+            .expect("a case with a form")[1]
+            .to_owned();
+        let token = csrf(&page.html);
+        let post_s = post_id.to_string();
+        let short = post(
+            &s,
+            &moderator,
+            "/mod/sugar/act",
+            &[
+                ("csrf", token.as_str()),
+                ("case_id", case.as_str()),
+                ("target_type", "post"),
+                ("target_id", post_s.as_str()),
+                ("action", "hide"),
+                ("reason", "no"),
+            ],
+        )
+        .await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let hidden = post(
+            &s,
+            &moderator,
+            "/mod/sugar/act",
+            &[
+                ("csrf", token.as_str()),
+                ("case_id", case.as_str()),
+                ("target_type", "post"),
+                ("target_id", post_s.as_str()),
+                ("action", "hide"),
+                ("reason", "Calling members lazy is unkind"),
+            ],
+        )
+        .await;
+        assert_eq!(hidden.status, StatusCode::SEE_OTHER, "{}", hidden.html);
+        let page = get(&s, &moderator, "/mod/sugar", None).await;
+        assert!(page.html.contains("Nothing is waiting"), "{}", page.html);
+        assert!(page.html.contains("Calling members lazy is unkind"));
+
+        // The author sees the post with why it was hidden; others see a placeholder.
+        let page = get(&s, &ana, &format!("/t/{topic}"), None).await;
+        assert!(
+            page.html.contains("A moderator hid this post"),
+            "{}",
+            page.html
+        );
+        assert!(page.html.contains("Calling members lazy is unkind"));
+        let page = get(&s, &ben, &format!("/t/{topic}"), None).await;
+        assert!(!page.html.contains("just stop eating"));
+
+        // The author appeals once from their own page.
+        let mine = get(&s, &ana, "/me/moderation", None).await;
+        assert!(
+            mine.html.contains("Calling members lazy is unkind"),
+            "{}",
+            mine.html
+        );
+        let log_id = regex::Regex::new(r#"name="log_id" value="(\d+)""#)
+            .unwrap()
+            .captures(&mine.html)
+            .expect("an appeal form")[1]
+            .to_owned();
+        let token = csrf(&mine.html);
+        let appeal = post(
+            &s,
+            &ana,
+            "/me/moderation/appeal",
+            &[
+                ("csrf", token.as_str()),
+                ("log_id", log_id.as_str()),
+                ("text", "I was rude, sorry; I rewrote it"),
+            ],
+        )
+        .await;
+        assert_eq!(appeal.status, StatusCode::SEE_OTHER, "{}", appeal.html);
+        let again = post(
+            &s,
+            &ana,
+            "/me/moderation/appeal",
+            &[
+                ("csrf", token.as_str()),
+                ("log_id", log_id.as_str()),
+                ("text", "Please"),
+            ],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(again.html.contains("You already appealed this one."));
+        // Someone else's action is not theirs to appeal.
+        let ben_token = csrf(&get(&s, &ben, "/me/moderation", None).await.html);
+        let other = post(
+            &s,
+            &ben,
+            "/me/moderation/appeal",
+            &[
+                ("csrf", ben_token.as_str()),
+                ("log_id", log_id.as_str()),
+                ("text", "mine?"),
+            ],
+        )
+        .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND);
+        // A post's own address leads to its place in the topic.
+        let link = get(&s, &ben, &format!("/p/{post_id}"), None).await;
+        assert_eq!(location(&link), format!("/t/{topic}#post-1"));
+    }
+);

@@ -509,19 +509,24 @@ async fn get_post(
     MaybeAuth(viewer): MaybeAuth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Post>> {
-    let (row, _, _) = readable_post(&state, id, viewer.as_ref().map(|s| &s.user)).await?;
+    Ok(axum::Json(post_for(&state, viewer.as_ref(), id).await?))
+}
+
+/// One post as `viewer` sees it; 403/404 as for its topic.
+pub async fn post_for(state: &AppState, viewer: Option<&Session>, id: i64) -> AppResult<Post> {
+    let (row, _, _) = readable_post(state, id, viewer.map(|s| &s.user)).await?;
     match viewer {
         Some(session) => {
             let mut conn = state.store.read().await?;
             let mine = my_reactions(&mut conn, id, session.user.id).await?;
-            Ok(axum::Json(post_view(
+            Ok(post_view(
                 row,
                 Some(session.user.id),
                 &session.content_filters,
                 mine,
-            )))
+            ))
         }
-        None => Ok(axum::Json(post_view(row, None, &[], Vec::new()))),
+        None => Ok(post_view(row, None, &[], Vec::new())),
     }
 }
 

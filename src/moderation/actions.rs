@@ -204,6 +204,12 @@ async fn act(
     Auth(session): Auth,
     Json(req): Json<ActionRequest>,
 ) -> AppResult<axum::Json<ActionResult>> {
+    let log_id = take_action(&state, &session.user, &req).await?;
+    Ok(axum::Json(ActionResult { log_id }))
+}
+
+/// Takes a moderation action, permission-checked, logged and live; the log entry's id.
+pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> AppResult<i64> {
     let reason = req.reason.trim().to_owned();
     if !(3..=500).contains(&reason.chars().count()) {
         return Err(AppError::invalid(
@@ -211,20 +217,19 @@ async fn act(
             "give a reason of 3 to 500 characters: members read it in the log",
         ));
     }
-    let user = &session.user;
     let note = req.private_note.as_deref();
     let log_id = match (req.action.as_str(), req.target.kind.as_str()) {
         ("resolve_report", "report") => {
-            cases::resolve(&state, user, req.target.id, &reason).await?
+            cases::resolve(state, user, req.target.id, &reason).await?
         }
         ("hide" | "restore" | "delete", "post" | "message") => {
-            content_action(&state, user, &req, &reason).await?
+            content_action(state, user, req, &reason).await?
         }
         ("lock" | "unlock" | "pin" | "unpin" | "move", "topic") => {
-            topic_action(&state, user, &req, &reason).await?
+            topic_action(state, user, req, &reason).await?
         }
         ("warn" | "mute" | "unmute" | "suspend" | "ban" | "unban", "user") => {
-            member_action(&state, user, &req, &reason, note).await?
+            member_action(state, user, req, &reason, note).await?
         }
         (
             "resolve_report" | "hide" | "restore" | "delete" | "lock" | "unlock" | "pin" | "unpin"
@@ -245,7 +250,7 @@ async fn act(
     };
     metrics::counter!("mutual_moderation_actions_total", "action" => req.action.clone())
         .increment(1);
-    Ok(axum::Json(ActionResult { log_id }))
+    Ok(log_id)
 }
 
 async fn content_action(

@@ -237,6 +237,17 @@ async fn report(
     Auth(session): Auth,
     Json(req): Json<NewReport>,
 ) -> AppResult<(StatusCode, axum::Json<ReportCreated>)> {
+    let created = create_report(&state, &session.user, &req).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Files a report: it joins the open case for its target (crisis reports alert the moderators on
+/// duty; enough trusted reporters hide the content until a moderator looks).
+pub async fn create_report(
+    state: &AppState,
+    user: &User,
+    req: &NewReport,
+) -> AppResult<ReportCreated> {
     const REASONS: &[&str] = &[
         "spam",
         "harassment",
@@ -258,7 +269,6 @@ async fn report(
             "a note has at most 1,000 characters",
         ));
     }
-    let user = &session.user;
     let (target, weight) = {
         let mut conn = state.store.read().await?;
         let (target, _) =
@@ -333,13 +343,10 @@ async fn report(
         p.publish(&state.realtime);
     }
     metrics::counter!("mutual_reports_total").increment(1);
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(ReportCreated {
-            id: report_id,
-            case_id,
-        }),
-    ))
+    Ok(ReportCreated {
+        id: report_id,
+        case_id,
+    })
 }
 
 /// A caring message with the crisis lines, at most once per person per 24 hours, so a worried
@@ -551,6 +558,18 @@ async fn queue(
     Path(slug): Path<String>,
     Query(params): Query<QueueParams>,
 ) -> AppResult<axum::Json<Page<CaseItem>>> {
+    Ok(axum::Json(
+        list_queue(&state, &session.user, &slug, &params).await?,
+    ))
+}
+
+/// The community's review queue for one of its moderators: crisis first, then by weight.
+pub async fn list_queue(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    params: &QueueParams,
+) -> AppResult<Page<CaseItem>> {
     let limit = crate::paging::PageParams {
         limit: params.limit,
         after: params.after.clone(),
@@ -573,7 +592,7 @@ async fn queue(
         }
     };
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
     if !access.is_moderator() {
         return Err(AppError::forbidden(
             "the review queue is for the community's moderators",
@@ -601,9 +620,9 @@ async fn queue(
     for row in rows {
         items.push(case_item(&mut conn, row, params.show_media.unwrap_or(false)).await?);
     }
-    Ok(axum::Json(Page::from_rows(items, limit, |c: &CaseItem| {
+    Ok(Page::from_rows(items, limit, |c: &CaseItem| {
         cursor(&[i64::from(c.crisis), c.weight, c.id])
-    })))
+    }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -987,7 +1006,18 @@ async fn appeal(
     Auth(session): Auth,
     Json(req): Json<NewAppeal>,
 ) -> AppResult<(StatusCode, axum::Json<ReportCreated>)> {
-    let text = req.text.trim();
+    let created = file_appeal(&state, &session.user, req.log_id, &req.text).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Appeals a logged action on the member's content or on them, once; another moderator decides.
+pub async fn file_appeal(
+    state: &AppState,
+    user: &User,
+    log_id: i64,
+    text: &str,
+) -> AppResult<ReportCreated> {
+    let text = text.trim();
     if !(1..=2000).contains(&text.chars().count()) {
         return Err(AppError::invalid(
             "text",
@@ -999,14 +1029,14 @@ async fn appeal(
         tx,
         fetch_optional as (Option<i64>, Option<i64>, String, String, i64),
         "SELECT community_id, moderator_id, action, target_type, target_id FROM moderation_log WHERE id = $1",
-        req.log_id
+        log_id
     )?
     .ok_or(AppError::NotFound)?;
     let affected = affected_member(&mut tx, &target_type, target_id).await?;
-    if affected != Some(session.user.id) || action == "resolve_report" {
+    if affected != Some(user.id) || action == "resolve_report" {
         return Err(AppError::NotFound);
     }
-    let earlier = db!(tx, fetch_optional scalar i64, "SELECT id FROM mod_cases WHERE kind = 'appeal' AND target_type = 'log' AND target_id = $1", req.log_id)?;
+    let earlier = db!(tx, fetch_optional scalar i64, "SELECT id FROM mod_cases WHERE kind = 'appeal' AND target_type = 'log' AND target_id = $1", log_id)?;
     if earlier.is_some() {
         return Err(AppError::conflict(
             "already_appealed",
@@ -1019,21 +1049,18 @@ async fn appeal(
         "INSERT INTO mod_cases (community_id, kind, target_type, target_id, author_id, acted_by, appeal_text, snapshot, created_at)
          VALUES ($1, 'appeal', 'log', $2, $3, $4, $5, $6, $7) RETURNING id",
         community_id,
-        req.log_id,
-        session.user.id,
+        log_id,
+        user.id,
         moderator_id,
         text,
         format!("appeal against `{action}` on {target_type} {target_id}"),
         now_ms()
     )?;
     tx.commit().await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(ReportCreated {
-            id: case_id,
-            case_id,
-        }),
-    ))
+    Ok(ReportCreated {
+        id: case_id,
+        case_id,
+    })
 }
 
 /// Whom a logged action affected: the author of the content, or the member acted on.
@@ -1069,7 +1096,12 @@ async fn my_moderation(
     State(state): State<AppState>,
     Auth(session): Auth,
 ) -> AppResult<axum::Json<MyModeration>> {
-    let uid = session.user.id;
+    Ok(axum::Json(for_member(&state, &session.user).await?))
+}
+
+/// What moderators did about a member's content or the member, with the reasons.
+pub async fn for_member(state: &AppState, user: &User) -> AppResult<MyModeration> {
+    let uid = user.id;
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,
@@ -1088,9 +1120,9 @@ async fn my_moderation(
     let active = sanctions::active(&mut conn, uid).await?;
     let locale = db!(conn, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", uid)?;
     let locale = crate::accounts::types::Locale::parse(&locale).unwrap_or_default();
-    Ok(axum::Json(MyModeration {
+    Ok(MyModeration {
         actions,
         sanctions_in_force: active.iter().map(|s| s.kind.clone()).collect(),
         crisis_lines: crisis::lines_for(locale),
-    }))
+    })
 }

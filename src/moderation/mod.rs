@@ -300,11 +300,23 @@ async fn modlog(
     Path(slug): Path<String>,
     Query(page): Query<PageParams>,
 ) -> AppResult<axum::Json<Page<LogEntry>>> {
+    let user = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        log_page(&state, user.as_ref(), &slug, &page).await?,
+    ))
+}
+
+/// A page of the community's moderation log, newest first; private notes only for moderators.
+pub async fn log_page(
+    state: &AppState,
+    viewer: Option<&crate::accounts::User>,
+    slug: &str,
+    page: &PageParams,
+) -> AppResult<Page<LogEntry>> {
     let limit = page.limit()?;
     let before = page.after_ints(1)?.map(|v| v[0]).unwrap_or(i64::MAX);
-    let user = viewer.map(|s| s.user);
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    let (community, access) = visible_community(&mut conn, slug, viewer).await?;
     if !access.can_read() {
         return Err(AppError::forbidden(
             "the moderation log is for members of this community",
@@ -334,9 +346,9 @@ async fn modlog(
             created_at: r.created_at,
         })
         .collect();
-    Ok(axum::Json(Page::from_rows(items, limit, |e: &LogEntry| {
+    Ok(Page::from_rows(items, limit, |e: &LogEntry| {
         cursor(&[e.id])
-    })))
+    }))
 }
 
 impl LogRow {

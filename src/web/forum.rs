@@ -539,12 +539,7 @@ pub async fn reply(
             let to = if threaded {
                 format!("/t/{id}?view=threaded#post-{seq}")
             } else {
-                let after = (seq - 1) / POSTS_PER_PAGE * POSTS_PER_PAGE;
-                if after == 0 {
-                    format!("/t/{id}#post-{seq}")
-                } else {
-                    format!("/t/{id}?after={after}#post-{seq}")
-                }
+                post_address(id, seq)
             };
             return Ok(ctx.send(Redirect::to(&to)));
         }
@@ -584,4 +579,22 @@ pub async fn react(
     posts::set_reaction(&ctx.state, session, id, &form.kind, form.on == "1").await?;
     let back = safe_next(form.back.as_deref());
     Ok(ctx.send(Redirect::to(&back)))
+}
+
+/// Where post `seq` of topic `topic` shows in the flat view: its page, scrolled to it.
+fn post_address(topic: i64, seq: i64) -> String {
+    let after = (seq - 1) / POSTS_PER_PAGE * POSTS_PER_PAGE;
+    if after == 0 {
+        format!("/t/{topic}#post-{seq}")
+    } else {
+        format!("/t/{topic}?after={after}#post-{seq}")
+    }
+}
+
+/// `/p/{id}`: a post's own address (quotes and moderation pages link to it), sent on to its
+/// place in the topic.
+pub async fn post_link(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let post = posts::post_for(&ctx.state, ctx.session.as_ref(), id).await?;
+    let to = post_address(post.topic_id, post.seq);
+    Ok(ctx.send(Redirect::to(&to)))
 }

@@ -12,6 +12,7 @@ mod csrf;
 mod forum;
 mod help;
 pub mod i18n;
+mod moderation;
 mod search;
 
 use axum::Router;
@@ -57,7 +58,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/c/{slug}/join", post(forum::join))
         .route("/c/{slug}/leave", post(forum::leave))
         .route("/t/{id}", get(forum::topic).post(forum::reply))
+        .route("/p/{id}", get(forum::post_link))
         .route("/p/{id}/react", post(forum::react))
+        .route(
+            "/p/{id}/report",
+            get(moderation::report_page).post(moderation::report),
+        )
+        .route("/mod/{slug}", get(moderation::queue))
+        .route("/mod/{slug}/act", post(moderation::act))
+        .route("/me/moderation", get(moderation::mine))
+        .route("/me/moderation/appeal", post(moderation::appeal))
         .route("/u/{username}", get(account::profile))
         .route("/search", get(search::page))
         .route("/notifications", get(account::notifications))

@@ -2,7 +2,7 @@
 // reflow at 320 px, and axe-core with zero violations on every page. Run: node --test.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, axe, signUp } from "./harness.mjs";
+import { startServer, launch, newPage, axe, signUp, PASSWORD } from "./harness.mjs";
 
 let server;
 let browser;
@@ -122,14 +122,55 @@ test("two members chat live, and a page that lost its connection catches up", as
   assert.deepEqual(ana.problems, []);
 });
 
+test("a moderator hides a reported post and its author sees why", async () => {
+  const base = server.base;
+  const author = await memberPage();
+  await author.goto(base + "/c/diabetes/new");
+  await author.getByLabel("Title").fill("Just stop eating carbs");
+  await author.getByLabel("Your message").fill("Anyone who eats bread is lazy and weak.");
+  await Promise.all([author.waitForURL(/\/t\/\d+$/), author.getByRole("button", { name: "Post topic" }).click()]);
+  const topic = author.url();
+
+  const reporter = await memberPage();
+  await reporter.goto(topic);
+  await reporter.locator("#post-1").getByRole("link", { name: "Report" }).click();
+  await reporter.getByLabel("Unkind or hurtful").check();
+  await reporter.getByRole("button", { name: "Send to moderators" }).click();
+  await reporter.getByText("Thank you. The moderators have it.").waitFor();
+
+  const moderator = await newPage(browser);
+  await moderator.goto(base + "/login");
+  await moderator.locator("#username").fill("organiser");
+  await moderator.locator("#password").fill(PASSWORD);
+  await Promise.all([moderator.waitForURL(base + "/"), moderator.locator("form[action^='/login'] button[type=submit]").click()]);
+  await moderator.goto(base + "/mod/diabetes");
+  const item = moderator.locator(".cases li", { hasText: "lazy and weak" });
+  await item.waitFor();
+  assert.deepEqual(await axe(moderator), []);
+  await item.getByLabel("Reason (members will read it)").fill("Please be kind: no name-calling");
+  await Promise.all([moderator.waitForURL(/done=1/), item.getByRole("button", { name: "Hide post" }).click()]);
+  await moderator.getByText("Nothing is waiting").waitFor();
+
+  await author.goto(topic);
+  await author.getByText("A moderator hid this post").waitFor();
+  await author.getByText("Reason: Please be kind: no name-calling").waitFor();
+  await author.getByRole("link", { name: "See why, and appeal" }).click();
+  await author.getByText("Please be kind: no name-calling").waitFor();
+  assert.deepEqual(await axe(author), []);
+  await reporter.goto(topic);
+  assert.equal(await reporter.getByText("lazy and weak").count(), 0);
+  assert.deepEqual(author.problems, []);
+  assert.deepEqual(moderator.problems, []);
+});
+
 /** Every page we built, for a visitor and for a member. */
 function pagesFor(member) {
   const t = server.seededTopic;
   const common = ["/", "/c/diabetes", `/t/${t}`, `/t/${t}?view=threaded`, "/search?q=breakfast",
     "/help", "/settings", "/u/organiser", "/no/such/page", `/t/${server.membersTopic}`, "/c/diabetes/chat"];
   return member
-    ? [...common, "/c/diabetes/new", "/notifications", "/c/sleeve"]
-    : [...common, "/login", "/register"];
+    ? [...common, "/c/diabetes/new", "/notifications", "/c/sleeve", "/mod/diabetes", "/me/moderation", `/p/${server.seededPost}/report`]
+    : [...common, "/login", "/register", "/mod/diabetes"];
 }
 
 async function memberPage(options = {}) {

@@ -1,0 +1,394 @@
+//! Moderation pages: reporting a post (`/p/{id}/report`), a group's review queue and public log
+//! (`/mod/{slug}`: the queue and its action buttons for the group's moderators, the log for
+//! every member), and a member's own page (`/me/moderation`): what moderators did about their
+//! words and why, with an appeal for each. Plain forms throughout; no JavaScript needed.
+
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+
+use super::forum::GroupItem;
+use super::{Ctx, Layout, PageError, WebForm};
+use crate::communities;
+use crate::error::AppError;
+use crate::forum::posts::{self, Post};
+use crate::moderation::cases::{self, CaseItem, MyModeration, NewReport, QueueParams};
+use crate::moderation::{self, LogEntry, Target, actions};
+use crate::paging::PageParams;
+
+/// The reasons offered on the report form, with their label keys.
+const REASONS: [(&str, &str); 6] = [
+    ("spam", "mod.reason_spam"),
+    ("harassment", "mod.reason_harassment"),
+    ("misinformation", "mod.reason_misinformation"),
+    ("crisis", "mod.reason_crisis"),
+    ("worried", "mod.reason_worried"),
+    ("other", "mod.reason_other"),
+];
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "report.html")]
+struct ReportPage {
+    l: Layout,
+    post: Post,
+    reasons: &'static [(&'static str, &'static str)],
+    chosen: String,
+    note: String,
+    error: Option<String>,
+    done: bool,
+}
+
+pub async fn report_page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let post = posts::post_for(&ctx.state, Some(session), id).await?;
+    if post.deleted {
+        return Err(AppError::NotFound.into());
+    }
+    let l = ctx.layout(ctx.texts.get("mod.report_title")).await;
+    let page = ReportPage {
+        l,
+        post,
+        reasons: &REASONS,
+        chosen: String::new(),
+        note: String::new(),
+        error: None,
+        done: false,
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct ReportForm {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn report(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<ReportForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let post = posts::post_for(&ctx.state, Some(session), id).await?;
+    let request = NewReport {
+        target: Target {
+            kind: "post".into(),
+            id,
+        },
+        reason: form.reason.clone(),
+        note: Some(form.note.clone()),
+        community: None,
+    };
+    let (error, done) = match cases::create_report(&ctx.state, &session.user, &request).await {
+        Ok(_) => (None, true),
+        // Reporting twice is not a mistake: the moderators already have it.
+        Err(AppError::Conflict { .. }) => (None, true),
+        Err(AppError::Invalid { fields, .. }) => {
+            let key = if fields.contains_key("reason") {
+                "mod.choose_reason"
+            } else if fields.contains_key("target") {
+                "mod.own_words"
+            } else {
+                "mod.note_too_long"
+            };
+            (Some(ctx.texts.get(key).to_owned()), false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let l = ctx.layout(ctx.texts.get("mod.report_title")).await;
+    let page = ReportPage {
+        l,
+        post,
+        reasons: &REASONS,
+        chosen: form.reason,
+        note: form.note,
+        error,
+        done,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+/// A case in the queue, with the label keys of its reasons.
+pub struct CaseLine {
+    pub c: CaseItem,
+    pub reasons: Vec<(String, i64)>,
+    /// Content that can be hidden or restored from here.
+    pub content: bool,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "moderation.html")]
+struct QueuePage {
+    l: Layout,
+    g: GroupItem,
+    moderator: bool,
+    resolved: bool,
+    cases: Vec<CaseLine>,
+    log: Vec<LogEntry>,
+    log_next: Option<String>,
+    error: Option<String>,
+    done: bool,
+}
+
+#[derive(Deserialize)]
+pub struct QueueQuery {
+    status: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+pub async fn queue(
+    ctx: Ctx,
+    Path(slug): Path<String>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
+    let resolved = q.status.as_deref() == Some("resolved");
+    let done = q.done.is_some();
+    render_queue(ctx, &slug, resolved, q.after, None, done).await
+}
+
+async fn render_queue(
+    ctx: Ctx,
+    slug: &str,
+    resolved: bool,
+    log_after: Option<String>,
+    error: Option<String>,
+    done: bool,
+) -> Result<Response, PageError> {
+    let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
+    let g = GroupItem::new(c);
+    let moderator =
+        g.c.membership
+            .as_ref()
+            .is_some_and(|m| m.roles.iter().any(|r| r.as_str() != "welcomer"))
+            || ctx.user().is_some_and(|u| {
+                u.is_admin() || u.has_role(crate::accounts::types::Role::Moderator)
+            });
+    let mut cases = Vec::new();
+    if moderator && let Some(user) = ctx.user() {
+        let params = QueueParams {
+            status: Some(if resolved { "resolved" } else { "open" }.into()),
+            limit: Some(50),
+            after: None,
+            show_media: None,
+        };
+        let page = cases::list_queue(&ctx.state, user, slug, &params).await?;
+        cases = page
+            .items
+            .into_iter()
+            .map(|c| CaseLine {
+                reasons: c
+                    .reasons
+                    .iter()
+                    .map(|(k, n)| (format!("mod.reason_{k}"), *n))
+                    .collect(),
+                content: matches!(c.target_type.as_str(), "post" | "message"),
+                c,
+            })
+            .collect();
+    }
+    let page = PageParams {
+        limit: Some(30),
+        after: log_after,
+    };
+    let log = moderation::log_page(&ctx.state, ctx.user(), slug, &page).await?;
+    let mut l = ctx.layout(ctx.texts.get("mod.title")).await;
+    l.noindex = true;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = QueuePage {
+        l,
+        g,
+        moderator,
+        resolved,
+        cases,
+        log: log.items,
+        log_next: log.next,
+        error,
+        done,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+    target_type: String,
+    target_id: i64,
+    /// The case the action settles, when taken from the queue.
+    #[serde(default)]
+    case_id: Option<i64>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// An action from the queue. Hiding or deleting what a case is about also settles the case,
+/// with the same reason, so the queue only holds what still needs a look.
+pub async fn act(
+    Path(slug): Path<String>,
+    WebForm { ctx, form }: WebForm<ActionForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let user = session.user.clone();
+    if !matches!(
+        form.action.as_str(),
+        "hide" | "restore" | "delete" | "resolve_report"
+    ) {
+        return Err(AppError::invalid("action", "hide, restore, delete or resolve_report").into());
+    }
+    // Dismissing settles the case itself; the other actions are about what it reports.
+    let target = if form.action == "resolve_report" {
+        Target {
+            kind: "report".into(),
+            id: form.case_id.unwrap_or(form.target_id),
+        }
+    } else {
+        Target {
+            kind: form.target_type.clone(),
+            id: form.target_id,
+        }
+    };
+    let request = actions::ActionRequest {
+        action: form.action.clone(),
+        target,
+        reason: form.reason.clone(),
+        duration_minutes: None,
+        community: None,
+        to: None,
+        private_note: None,
+    };
+    let result = actions::take_action(&ctx.state, &user, &request).await;
+    let result = match (result, form.case_id) {
+        (Ok(_), Some(case)) if matches!(form.action.as_str(), "hide" | "delete") => {
+            let settle = actions::ActionRequest {
+                action: "resolve_report".into(),
+                target: Target {
+                    kind: "report".into(),
+                    id: case,
+                },
+                ..request
+            };
+            actions::take_action(&ctx.state, &user, &settle).await
+        }
+        (other, _) => other,
+    };
+    match result {
+        Ok(_) => Ok(ctx.send(Redirect::to(&format!("/mod/{slug}?done=1")))),
+        Err(AppError::Invalid { fields, .. }) if fields.contains_key("reason") => {
+            let why = ctx.texts.get("mod.reason_needed").to_owned();
+            render_queue(ctx, &slug, false, None, Some(why), false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The label key of a logged action.
+fn action_key(action: &str) -> &'static str {
+    match action {
+        "hide" => "mod.action_hide",
+        "restore" => "mod.action_restore",
+        "delete" => "mod.action_delete",
+        "lock" => "mod.action_lock",
+        "unlock" => "mod.action_unlock",
+        "pin" => "mod.action_pin",
+        "unpin" => "mod.action_unpin",
+        "move" => "mod.action_move",
+        "warn" => "mod.action_warn",
+        "mute" => "mod.action_mute",
+        "unmute" => "mod.action_unmute",
+        "suspend" => "mod.action_suspend",
+        "ban" => "mod.action_ban",
+        "unban" => "mod.action_unban",
+        "resolve_report" => "mod.action_resolve_report",
+        "reveal_author" => "mod.action_reveal_author",
+        "room_settings" => "mod.action_room_settings",
+        _ => "mod.action_other",
+    }
+}
+
+impl QueuePage {
+    fn action_key(&self, action: &str) -> &'static str {
+        action_key(action)
+    }
+}
+
+impl MinePage {
+    fn action_key(&self, action: &str) -> &'static str {
+        action_key(action)
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "my_moderation.html")]
+struct MinePage {
+    l: Layout,
+    mine: MyModeration,
+    appealed: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct MineQuery {
+    appealed: Option<String>,
+}
+
+pub async fn mine(ctx: Ctx, Query(q): Query<MineQuery>) -> Result<Response, PageError> {
+    render_mine(ctx, q.appealed.is_some(), None).await
+}
+
+async fn render_mine(
+    ctx: Ctx,
+    appealed: bool,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let mine = cases::for_member(&ctx.state, &session.user).await?;
+    let mut l = ctx.layout(ctx.texts.get("mod.mine_title")).await;
+    l.noindex = true;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let page = MinePage {
+        l,
+        mine,
+        appealed,
+        error,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+#[derive(Deserialize)]
+pub struct AppealForm {
+    log_id: i64,
+    #[serde(default)]
+    text: String,
+}
+
+pub async fn appeal(WebForm { ctx, form }: WebForm<AppealForm>) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let user = session.user.clone();
+    match cases::file_appeal(&ctx.state, &user, form.log_id, &form.text).await {
+        Ok(_) => Ok(ctx.send(Redirect::to("/me/moderation?appealed=1"))),
+        Err(AppError::Invalid { .. }) => {
+            let why = ctx.texts.get("mod.appeal_text_needed").to_owned();
+            render_mine(ctx, false, Some(why)).await
+        }
+        Err(AppError::Conflict { .. }) => {
+            let why = ctx.texts.get("mod.appeal_once").to_owned();
+            render_mine(ctx, false, Some(why)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -5,7 +5,6 @@
 //! by itself.
 
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
@@ -94,11 +93,7 @@ async fn render(
     let title = format!("{} · {}", room.name, c.name);
     let mut l = ctx.layout(title).await;
     l.noindex |= c.visibility != Visibility::Public;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = super::form_status(error.is_some());
     let page = ChatPage {
         l,
         g: GroupItem::new(c),

@@ -286,6 +286,15 @@ pub fn urlencode(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// A page's status: 422 when it shows a form sent back with an error, else 200.
+pub fn form_status(has_error: bool) -> StatusCode {
+    if has_error {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    }
+}
+
 /// Only our own paths are places to go back to (no `//evil.example`).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {

@@ -4,7 +4,6 @@
 //! words and why, with an appeal for each. Plain forms throughout; no JavaScript needed.
 
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
@@ -97,11 +96,7 @@ pub async fn report(
         }
         Err(e) => return Err(e.into()),
     };
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = super::form_status(error.is_some());
     let l = ctx.layout(ctx.texts.get("mod.report_title")).await;
     let page = ReportPage {
         l,
@@ -201,11 +196,7 @@ async fn render_queue(
     let log = moderation::log_page(&ctx.state, ctx.user(), slug, &page).await?;
     let mut l = ctx.layout(ctx.texts.get("mod.title")).await;
     l.noindex = true;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = super::form_status(error.is_some());
     let page = QueuePage {
         l,
         g,
@@ -355,11 +346,7 @@ async fn render_mine(
     let mine = cases::for_member(&ctx.state, &session.user).await?;
     let mut l = ctx.layout(ctx.texts.get("mod.mine_title")).await;
     l.noindex = true;
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
+    let status = super::form_status(error.is_some());
     let page = MinePage {
         l,
         mine,

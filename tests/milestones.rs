@@ -568,6 +568,36 @@ both_backends!(
                     StatusCode::NOT_FOUND,
                     "{who} replied"
                 );
+                // Nor can it be reported, hidden, locked or corrected: moderation never sees it.
+                let (st, body) = s
+                    .post(
+                        "/api/v1/reports",
+                        Some(token),
+                        json!({"target": {"type": "post", "id": post}, "reason": "other"}),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::NOT_FOUND, "{who} reported: {body}");
+                for (action, target) in [
+                    ("hide", json!({"type": "post", "id": post})),
+                    ("lock", json!({"type": "topic", "id": topic})),
+                ] {
+                    let (st, body) = s
+                        .post(
+                            "/api/v1/moderation/actions",
+                            Some(token),
+                            json!({"action": action, "target": target, "reason": "checking this"}),
+                        )
+                        .await;
+                    assert_eq!(st, StatusCode::NOT_FOUND, "{who} {action}: {body}");
+                }
+                let (st, body) = s
+                    .post(
+                        &format!("/api/v1/posts/{post}/corrections"),
+                        Some(token),
+                        json!({"note": "This is not quite right at all", "source_url": "https://example.org/a1c"}),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::NOT_FOUND, "{who} corrected: {body}");
             }
         }
         // The author has it everywhere, marked private — except search, which never holds it.

@@ -139,7 +139,7 @@ async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<
         "post" => db!(
             *conn,
             fetch_optional as (i64, Option<i64>),
-            "SELECT community_id, author_id FROM posts WHERE id = $1",
+            "SELECT community_id, author_id FROM posts WHERE id = $1 AND topic_id NOT IN (SELECT id FROM topics WHERE private_to IS NOT NULL)",
             target.id
         )?,
         "message" => db!(
@@ -151,7 +151,7 @@ async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<
         "topic" => db!(
             *conn,
             fetch_optional as (i64, Option<i64>),
-            "SELECT community_id, author_id FROM topics WHERE id = $1",
+            "SELECT community_id, author_id FROM topics WHERE id = $1 AND private_to IS NULL",
             target.id
         )?,
         _ => None,

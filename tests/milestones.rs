@@ -1031,3 +1031,44 @@ both_backends!(anniversaries_remind_once_across_two_nodes, |b| async move {
     );
     assert!(of_kind(&notifications(&s, friend).await, "anniversary").is_empty());
 });
+
+both_backends!(milestones_are_described_in_openapi, |b| async move {
+    let s = Server::start(b).await;
+    let (st, api) = s.get("/api/openapi.json", None).await;
+    assert_eq!(st, StatusCode::OK);
+    for path in [
+        "/api/v1/communities/{slug}/milestone-types",
+        "/api/v1/communities/{slug}/milestone-types/{key}",
+        "/api/v1/communities/{slug}/milestones",
+        "/api/v1/users/{username}/milestones",
+        "/api/v1/users/{username}/follow",
+        "/api/v1/me/following",
+    ] {
+        assert!(api["paths"][path].is_object(), "{path} missing");
+    }
+    let params: Vec<&str> =
+        api["paths"]["/api/v1/communities/{slug}/milestones"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+    assert!(
+        params.contains(&"type") && params.contains(&"after"),
+        "{params:?}"
+    );
+    let new = &api["components"]["schemas"]["NewMilestone"]["properties"];
+    for field in [
+        "type",
+        "value",
+        "unit",
+        "visibility",
+        "show",
+        "baseline",
+        "achieved_on",
+    ] {
+        assert!(new[field].is_object(), "NewMilestone.{field}: {new}");
+    }
+    assert!(api["components"]["schemas"]["Topic"]["properties"]["milestone"].is_object());
+    assert!(api["components"]["schemas"]["Post"]["properties"]["milestone"].is_object());
+});

@@ -1072,3 +1072,81 @@ both_backends!(milestones_are_described_in_openapi, |b| async move {
     assert!(api["components"]["schemas"]["Topic"]["properties"]["milestone"].is_object());
     assert!(api["components"]["schemas"]["Post"]["properties"]["milestone"].is_object());
 });
+
+both_backends!(hidden_and_moved_milestones, |b| async move {
+    let s = Server::start(b).await;
+    let (admin, t) = setup(&s, "here", "members", &["author", "reader"]).await;
+    let (author, reader) = (&t[0], &t[1]);
+    s.community(&admin, "there", "members", json!({})).await;
+    s.join(reader, "there").await;
+    let hidden = milestone(
+        &s,
+        author,
+        "here",
+        "Hidden one",
+        json!({"type": "non_scale_victory"}),
+    )
+    .await;
+    let moved = milestone(
+        &s,
+        author,
+        "here",
+        "Moved one",
+        json!({"type": "non_scale_victory"}),
+    )
+    .await;
+    let (hidden_topic, hidden_post) = (
+        hidden["topic"]["id"].as_i64().unwrap(),
+        hidden["post"]["id"].as_i64().unwrap(),
+    );
+    let (moved_topic, moved_post) = (
+        moved["topic"]["id"].as_i64().unwrap(),
+        moved["post"]["id"].as_i64().unwrap(),
+    );
+    let (st, body) = s
+        .post(
+            "/api/v1/moderation/actions",
+            Some(&admin),
+            json!({"action": "hide", "target": {"type": "post", "id": hidden_post}, "reason": "checking this"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    // Others see a placeholder, with no milestone; the author still sees theirs.
+    let (_, seen) = s
+        .get(&format!("/api/v1/topics/{hidden_topic}"), Some(reader))
+        .await;
+    assert_eq!(seen["milestone"], Value::Null, "{seen}");
+    let (_, posts) = s
+        .get(
+            &format!("/api/v1/topics/{hidden_topic}/posts"),
+            Some(reader),
+        )
+        .await;
+    assert_eq!(posts["items"][0]["milestone"], Value::Null);
+    let (_, own) = s
+        .get(&format!("/api/v1/topics/{hidden_topic}"), Some(author))
+        .await;
+    assert_eq!(own["milestone"]["type"], "non_scale_victory");
+    let (_, feed) = s
+        .get("/api/v1/communities/here/milestones", Some(reader))
+        .await;
+    assert_eq!(ids(&feed, "post_id"), [moved_post]);
+    // A moved topic's milestone follows it to the other community's feed.
+    let (st, body) = s
+        .post(
+            "/api/v1/moderation/actions",
+            Some(&admin),
+            json!({"action": "move", "target": {"type": "topic", "id": moved_topic}, "to": "there", "reason": "better fit"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (_, feed) = s
+        .get("/api/v1/communities/here/milestones", Some(reader))
+        .await;
+    assert!(feed["items"].as_array().unwrap().is_empty(), "{feed}");
+    let (_, feed) = s
+        .get("/api/v1/communities/there/milestones", Some(reader))
+        .await;
+    assert_eq!(ids(&feed, "post_id"), [moved_post]);
+    assert_eq!(feed["items"][0]["community"], "there");
+});

@@ -481,7 +481,8 @@ fn feed_item(row: Row, viewer_id: Option<i64>) -> FeedItem {
     }
 }
 
-/// The milestone of one post, for a caller already allowed to read the post.
+/// The milestone of one post, for a caller already allowed to read the post; none on what is a
+/// placeholder for them (deleted, hidden by a moderator, held from visitors).
 pub async fn for_post(
     conn: &mut impl AsDb,
     post_id: i64,
@@ -492,7 +493,8 @@ pub async fn for_post(
         fetch_optional as Row,
         concat!(
             select_milestones!(),
-            "WHERE m.post_id = $1 AND (m.is_private = FALSE OR m.author_id = $2)"
+            "WHERE m.post_id = $1 AND (m.is_private = FALSE OR m.author_id = $2) AND p.deleted_at IS NULL
+               AND (m.author_id = $2 OR (p.hidden_at IS NULL AND (p.held_for_review = FALSE OR $2 <> -1)))"
         ),
         post_id,
         viewer_id.unwrap_or(-1)
@@ -511,7 +513,8 @@ pub async fn for_topic(
         fetch_optional as Row,
         concat!(
             select_milestones!(),
-            "WHERE m.topic_id = $1 AND p.seq = 1 AND (m.is_private = FALSE OR m.author_id = $2)"
+            "WHERE m.topic_id = $1 AND p.seq = 1 AND (m.is_private = FALSE OR m.author_id = $2) AND p.deleted_at IS NULL
+               AND (m.author_id = $2 OR (p.hidden_at IS NULL AND (p.held_for_review = FALSE OR $2 <> -1)))"
         ),
         topic_id,
         viewer_id.unwrap_or(-1)
@@ -532,7 +535,8 @@ pub async fn for_posts(
         fetch_all as Row,
         concat!(
             select_milestones!(),
-            "WHERE m.topic_id = $1 AND p.seq > $2 AND p.seq <= $3 AND (m.is_private = FALSE OR m.author_id = $4)"
+            "WHERE m.topic_id = $1 AND p.seq > $2 AND p.seq <= $3 AND (m.is_private = FALSE OR m.author_id = $4) AND p.deleted_at IS NULL
+               AND (m.author_id = $4 OR (p.hidden_at IS NULL AND (p.held_for_review = FALSE OR $4 <> -1)))"
         ),
         topic_id,
         after,

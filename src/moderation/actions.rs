@@ -399,6 +399,14 @@ async fn topic_action(
                 "UPDATE posts SET community_id = $2 WHERE topic_id = $1",
                 id,
                 dest
+            )?;
+            // Its milestones move to the new community's feed (keeping their type's label).
+            db!(
+                tx,
+                execute,
+                "UPDATE milestones SET community_id = $2 WHERE topic_id = $1",
+                id,
+                dest
             )?
         }
     };

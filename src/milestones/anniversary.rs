@@ -49,28 +49,51 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
         .iter()
         .map(|d| (today + Duration::days(*d)).format("%m-%d").to_string())
         .collect();
-    let candidates = {
-        let mut conn = store.read().await?;
-        db!(
-            conn,
-            fetch_all as Candidate,
-            "SELECT m.id, m.community_id, m.author_id, m.topic_id, m.post_id, m.achieved_on, u.timezone
-             FROM milestones m
-             JOIN milestone_types mt ON mt.id = m.type_id
-             JOIN users u ON u.id = m.author_id
-             JOIN topics t ON t.id = m.topic_id
-             JOIN posts p ON p.id = m.post_id
-             WHERE mt.category = 'anniversary' AND t.deleted_at IS NULL AND p.deleted_at IS NULL
-               AND m.achieved_md IN ($1, $2, $3, '02-29')
-               AND NOT EXISTS (SELECT 1 FROM milestone_anniversaries a WHERE a.milestone_id = m.id AND a.sent_at > $4)
-             ORDER BY m.id LIMIT 500",
-            &days[0],
-            &days[1],
-            &days[2],
-            // Reminded in the last four days: this year's is done (the window is three days).
-            now - 4 * 24 * 3_600_000
-        )?
-    };
+    let mut sent_count = 0;
+    // Pages by id: candidates whose day has not come yet in their zone must not crowd out the
+    // rest.
+    let mut after_id = 0;
+    loop {
+        let candidates = {
+            let mut conn = store.read().await?;
+            db!(
+                conn,
+                fetch_all as Candidate,
+                "SELECT m.id, m.community_id, m.author_id, m.topic_id, m.post_id, m.achieved_on, u.timezone
+                 FROM milestones m
+                 JOIN milestone_types mt ON mt.id = m.type_id
+                 JOIN users u ON u.id = m.author_id
+                 JOIN topics t ON t.id = m.topic_id
+                 JOIN posts p ON p.id = m.post_id
+                 WHERE mt.category = 'anniversary' AND t.deleted_at IS NULL AND p.deleted_at IS NULL
+                   AND m.achieved_md IN ($1, $2, $3, '02-29')
+                   AND NOT EXISTS (SELECT 1 FROM milestone_anniversaries a WHERE a.milestone_id = m.id AND a.sent_at > $4)
+                   AND m.id > $5
+                 ORDER BY m.id LIMIT 500",
+                &days[0],
+                &days[1],
+                &days[2],
+                // Reminded in the last four days: this year's is done (the window is three days).
+                now - 4 * 24 * 3_600_000,
+                after_id
+            )?
+        };
+        let Some(last) = candidates.last() else {
+            break;
+        };
+        after_id = last.id;
+        sent_count += remind(store, realtime, candidates, now).await?;
+    }
+    Ok(sent_count)
+}
+
+/// Reminds the members whose anniversary it is today in their zone; how many were reminded.
+async fn remind(
+    store: &Store,
+    realtime: &Realtime,
+    candidates: Vec<Candidate>,
+    now: i64,
+) -> AppResult<usize> {
     let mut sent_count = 0;
     for c in candidates {
         let local = Zone::from_stored(&c.timezone).date_at(now);

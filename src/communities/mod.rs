@@ -312,6 +312,7 @@ async fn create_community(
     )?
     .ok_or_else(|| AppError::conflict("slug_taken", "a community already uses that address"))?;
     crate::chat::create_default_room(&mut tx, id, session.user.id).await?;
+    crate::milestones::types::create_defaults(&mut tx, id).await?;
     // The creator joins and organises it.
     db!(
         tx,

@@ -69,6 +69,8 @@ pub struct Topic {
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub last_post_at: i64,
+    /// For milestone topics: the milestone, as the caller may see it.
+    pub milestone: Option<crate::milestones::Milestone>,
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -89,6 +91,8 @@ pub struct TopicRow {
     pub last_post_at: i64,
     pub last_read_seq: Option<i64>,
     pub content_warning: Option<String>,
+    /// Set on "only me" milestone topics: nobody else may see or find them.
+    pub private_to: Option<i64>,
 }
 
 /// A member shown as the author, or nobody for anonymous posts.
@@ -134,7 +138,21 @@ fn topic_view(
         medical_notice: community.medical_notice,
         created_at: row.created_at,
         last_post_at: row.last_post_at,
+        milestone: None,
     }
+}
+
+/// Fills in the milestone a milestone topic opens with, for a caller who may read it.
+async fn with_milestone(
+    conn: &mut impl AsDb,
+    mut topic: Topic,
+    access: &Access,
+    viewer_id: Option<i64>,
+) -> AppResult<Topic> {
+    if topic.kind == TopicKind::Milestone && access.can_read() {
+        topic.milestone = crate::milestones::for_topic(conn, topic.id, viewer_id).await?;
+    }
+    Ok(topic)
 }
 
 /// The topic, its community and the viewer's access; 404 when the viewer may not know of it.
@@ -147,12 +165,12 @@ pub async fn visible_topic(
         *conn,
         fetch_optional as TopicRow,
         "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
-                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to
          FROM topics t
          LEFT JOIN users u ON u.id = t.author_id
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
-         WHERE t.id = $1 AND t.deleted_at IS NULL",
+         WHERE t.id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)",
         topic_id,
         viewer.map(|u| u.id).unwrap_or(-1)
     )?
@@ -188,12 +206,12 @@ pub async fn list_topics(
         conn,
         fetch_all as TopicRow,
         "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
-                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to
          FROM topics t
          LEFT JOIN users u ON u.id = t.author_id
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
-         WHERE t.community_id = $1 AND t.deleted_at IS NULL
+         WHERE t.community_id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)
            AND (t.pinned < $3 OR (t.pinned = $3 AND (t.last_post_at < $4 OR (t.last_post_at = $4 AND t.id < $5))))
          ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
          LIMIT $6",
@@ -204,10 +222,11 @@ pub async fn list_topics(
         after[2],
         limit + 1
     )?;
-    let items = rows
-        .into_iter()
-        .map(|r| topic_view(r, &community, &access, filters))
-        .collect();
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        let topic = topic_view(row, &community, &access, filters);
+        items.push(with_milestone(&mut conn, topic, &access, user.map(|u| u.id)).await?);
+    }
     Ok(Page::from_rows(items, limit, |t: &Topic| {
         cursor(&[i64::from(t.pinned), t.last_post_at, t.id])
     }))
@@ -235,8 +254,10 @@ pub async fn get_topic(state: &AppState, viewer: Option<&Session>, id: i64) -> A
         .map(|s| s.content_filters.as_slice())
         .unwrap_or_default();
     let mut conn = state.store.read().await?;
-    let (row, community, access) = visible_topic(&mut conn, id, viewer.map(|s| &s.user)).await?;
-    Ok(topic_view(row, &community, &access, filters))
+    let user = viewer.map(|s| &s.user);
+    let (row, community, access) = visible_topic(&mut conn, id, user).await?;
+    let topic = topic_view(row, &community, &access, filters);
+    with_milestone(&mut conn, topic, &access, user.map(|u| u.id)).await
 }
 
 /// One topic. Visitors of a members-only community see this title stub, not the posts.
@@ -356,6 +377,8 @@ pub async fn create_topic(
         .map_err(|e| fields.entry("body".into()).or_default().push(e))
         .ok();
     let kind = match req.kind.as_deref() {
+        // A milestone without a kind makes a milestone topic.
+        None if req.milestone.is_some() => Some(TopicKind::Milestone),
         None => Some(TopicKind::Discussion),
         Some(k) => match TopicKind::parse(k) {
             Ok(TopicKind::Themed) if !access.is_organiser() => {
@@ -365,11 +388,11 @@ pub async fn create_topic(
                     .push("only organisers start themed topics".into());
                 None
             }
-            Ok(TopicKind::Milestone) => {
+            Ok(k) if k != TopicKind::Milestone && req.milestone.is_some() => {
                 fields
-                    .entry("kind".into())
+                    .entry("milestone".into())
                     .or_default()
-                    .push("milestone posts are not offered yet".into());
+                    .push("a milestone goes with kind milestone".into());
                 None
             }
             Ok(k) => Some(k),
@@ -387,6 +410,20 @@ pub async fn create_topic(
             .or_default()
             .push("this community does not allow anonymous posts".into());
     }
+    let milestone = if kind == Some(TopicKind::Milestone) {
+        crate::milestones::prepare(
+            state,
+            community.id,
+            session.user.id,
+            req.milestone.as_ref(),
+            &mut fields,
+        )
+        .await?
+    } else {
+        None
+    };
+    // "Only me": no one else may see the topic, find it, be notified of it or review it.
+    let private = milestone.as_ref().is_some_and(|m| m.private);
     let (Some(title), Some(body), Some(kind)) = (title, body, kind) else {
         return Err(AppError::invalid_fields(fields));
     };
@@ -410,22 +447,23 @@ pub async fn create_topic(
     let earlier = db!(
         tx,
         fetch_optional scalar i64,
-        "SELECT id FROM topics WHERE community_id = $1 AND author_id = $2 LIMIT 1",
+        "SELECT id FROM topics WHERE community_id = $1 AND author_id = $2 AND private_to IS NULL LIMIT 1",
         community.id,
         session.user.id
     )?;
     let topic_id = db!(
         tx,
         fetch_one scalar i64,
-        "INSERT INTO topics (community_id, author_id, title, kind, anonymous, last_seq, reply_count, first_of_author, created_at, last_post_at)
-         VALUES ($1, $2, $3, $4, $5, 1, 0, $6, $7, $7) RETURNING id",
+        "INSERT INTO topics (community_id, author_id, title, kind, anonymous, last_seq, reply_count, first_of_author, created_at, last_post_at, private_to)
+         VALUES ($1, $2, $3, $4, $5, 1, 0, $6, $7, $7, $8) RETURNING id",
         community.id,
         session.user.id,
         title.as_str(),
         kind.as_str(),
         anonymous,
-        earlier.is_none(),
-        now
+        earlier.is_none() && !private,
+        now,
+        private.then_some(session.user.id)
     )?;
     let post_id = db!(
         tx,
@@ -441,31 +479,51 @@ pub async fn create_topic(
         anonymous,
         now
     )?;
-    search::index_post(&mut tx, post_id, Some(title.as_str()), body.as_str()).await?;
-    let screened = crate::moderation::screen_post(
-        &mut tx,
-        community.id,
+    let placement = crate::milestones::Placement {
+        community_id: community.id,
+        author_id: session.user.id,
+        topic_id,
         post_id,
-        session.user.id,
-        &format!("{}\n{}", title.as_str(), body.as_str()),
-    )
-    .await?;
-    crate::moderation::apply_automod(
-        &mut tx,
-        &automod,
-        community.id,
-        post_id,
-        session.user.id,
-        body.as_str(),
-    )
-    .await?;
+    };
+    if let Some(m) = &milestone {
+        crate::milestones::record(&mut tx, m, &placement).await?;
+    }
     let mut recipients = Recipients::default();
-    for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
-        recipients.add(id, Kind::Mention);
-    }
-    for id in posts::quoted_authors(&mut tx, body.as_str()).await? {
-        recipients.add(id, Kind::Quote);
-    }
+    let screened = if private {
+        None
+    } else {
+        search::index_post(&mut tx, post_id, Some(title.as_str()), body.as_str()).await?;
+        let screened = crate::moderation::screen_post(
+            &mut tx,
+            community.id,
+            post_id,
+            session.user.id,
+            &format!("{}\n{}", title.as_str(), body.as_str()),
+        )
+        .await?;
+        crate::moderation::apply_automod(
+            &mut tx,
+            &automod,
+            community.id,
+            post_id,
+            session.user.id,
+            body.as_str(),
+        )
+        .await?;
+        for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
+            recipients.add(id, Kind::Mention);
+        }
+        for id in posts::quoted_authors(&mut tx, body.as_str()).await? {
+            recipients.add(id, Kind::Quote);
+        }
+        // Followers hear of a shared milestone, but not of an anonymous one (that would name
+        // its author) nor of one held until a moderator approves it.
+        let held = matches!(automod, crate::moderation::Automod::Hold(_));
+        if milestone.is_some() && !anonymous && !held {
+            crate::milestones::add_followers(&mut tx, session.user.id, &mut recipients).await?;
+        }
+        Some(screened)
+    };
     let cause = Cause {
         community_id: community.id,
         topic_id,
@@ -483,14 +541,20 @@ pub async fn create_topic(
     )?;
     tx.commit().await?;
     sent.publish(&state.realtime);
-    let crisis_resources = screened.publish(&state.realtime);
+    let crisis_resources = match screened {
+        Some(s) => s.publish(&state.realtime),
+        None => {
+            posts::private_crisis_lines(session, &format!("{}\n{}", title.as_str(), body.as_str()))
+        }
+    };
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
     let post = posts::load_post(&mut conn, post_id, session).await?;
+    let topic = topic_view(row, &community, &access, &session.content_filters);
     Ok(CreatedTopic {
-        topic: topic_view(row, &community, &access, &session.content_filters),
+        topic: with_milestone(&mut conn, topic, &access, Some(session.user.id)).await?,
         post,
         crisis_resources,
     })

@@ -68,6 +68,8 @@ pub struct Post {
     pub hidden_reason: Option<String>,
     /// Corrections with sources, shown above the post.
     pub corrections: Vec<crate::moderation::corrections::Correction>,
+    /// A milestone post's milestone, as the caller may see it: present it as a celebration.
+    pub milestone: Option<crate::milestones::Milestone>,
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -148,7 +150,30 @@ fn post_view(
         hidden,
         hidden_reason,
         corrections: Vec::new(),
+        milestone: None,
     }
+}
+
+/// Fills in a post's milestone (none on placeholders).
+async fn with_milestone(
+    conn: &mut impl AsDb,
+    mut post: Post,
+    viewer_id: Option<i64>,
+) -> AppResult<Post> {
+    if !post.deleted {
+        post.milestone = crate::milestones::for_post(conn, post.id, viewer_id).await?;
+    }
+    Ok(post)
+}
+
+/// The crisis lines for the author of an "only me" post whose words suggest a crisis: the post
+/// opens no case (nobody else may see it), but the author still gets the help.
+pub fn private_crisis_lines(
+    session: &Session,
+    text: &str,
+) -> Option<Vec<crate::moderation::crisis::CrisisLine>> {
+    crate::moderation::crisis::matches(text)
+        .then(|| crate::moderation::crisis::lines_for(session.locale))
 }
 
 async fn my_reactions(conn: &mut impl AsDb, post_id: i64, user_id: i64) -> AppResult<Vec<String>> {
@@ -165,12 +190,8 @@ async fn my_reactions(conn: &mut impl AsDb, post_id: i64, user_id: i64) -> AppRe
 pub async fn load_post(conn: &mut impl AsDb, post_id: i64, session: &Session) -> AppResult<Post> {
     let row = fetch_post(conn, post_id).await?;
     let mine = my_reactions(conn, post_id, session.user.id).await?;
-    Ok(post_view(
-        row,
-        Some(session.user.id),
-        &session.content_filters,
-        mine,
-    ))
+    let post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+    with_milestone(conn, post, Some(session.user.id)).await
 }
 
 async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
@@ -271,6 +292,10 @@ pub async fn list_posts(
         }
         _ => Vec::new(),
     };
+    let milestones = match last_seq {
+        Some(last) => crate::milestones::for_posts(&mut conn, id, after, last, viewer_id).await?,
+        None => Vec::new(),
+    };
     drop(conn);
     // Reading advances the member's place in the topic (never backwards), for unread counts.
     if let (Some(uid), Some(last), true) = (viewer_id, last_seq, access.is_member())
@@ -302,6 +327,12 @@ pub async fn list_posts(
                 .filter(|c| c.post_id == post.id)
                 .cloned()
                 .collect();
+            if !post.deleted {
+                post.milestone = milestones
+                    .iter()
+                    .find(|(p, _)| *p == post.id)
+                    .map(|(_, m)| m.clone());
+            }
             post
         })
         .collect();
@@ -377,6 +408,29 @@ pub async fn reply(
             .or_default()
             .push("this community does not allow anonymous posts".into());
     }
+    // Replies in an "only me" topic are only the author's too.
+    let private = topic.private_to.is_some();
+    let milestone = match &req.milestone {
+        Some(m) if m.visibility.as_deref() == Some("private") && !private => {
+            fields
+                .entry("milestone.visibility".into())
+                .or_default()
+                .push(
+                    "an \"only me\" milestone is a topic of its own: start one with kind milestone"
+                        .into(),
+                );
+            None
+        }
+        Some(m) => {
+            crate::milestones::prepare(state, community.id, session.user.id, Some(m), &mut fields)
+                .await?
+                .map(|mut m| {
+                    m.private = private;
+                    m
+                })
+        }
+        None => None,
+    };
     let Some(body) = body.filter(|_| fields.is_empty()) else {
         return Err(AppError::invalid_fields(fields));
     };
@@ -426,40 +480,58 @@ pub async fn reply(
         anonymous,
         now
     )?;
-    search::index_post(&mut tx, post_id, None, body.as_str()).await?;
-    let screened = crate::moderation::screen_post(
-        &mut tx,
-        community.id,
-        post_id,
-        session.user.id,
-        body.as_str(),
-    )
-    .await?;
-    crate::moderation::apply_automod(
-        &mut tx,
-        &automod,
-        community.id,
-        post_id,
-        session.user.id,
-        body.as_str(),
-    )
-    .await?;
-    let mut recipients = Recipients::default();
-    for uid in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
-        recipients.add(uid, Kind::Mention);
+    if let Some(m) = &milestone {
+        let placement = crate::milestones::Placement {
+            community_id: community.id,
+            author_id: session.user.id,
+            topic_id: id,
+            post_id,
+        };
+        crate::milestones::record(&mut tx, m, &placement).await?;
     }
-    match answered {
-        Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
-        Some(None) => {}
-        None => {
-            if let Some(topic_author) = topic.author_id {
-                recipients.add(topic_author, Kind::Reply);
+    let mut recipients = Recipients::default();
+    let screened = if private {
+        None
+    } else {
+        search::index_post(&mut tx, post_id, None, body.as_str()).await?;
+        let screened = crate::moderation::screen_post(
+            &mut tx,
+            community.id,
+            post_id,
+            session.user.id,
+            body.as_str(),
+        )
+        .await?;
+        crate::moderation::apply_automod(
+            &mut tx,
+            &automod,
+            community.id,
+            post_id,
+            session.user.id,
+            body.as_str(),
+        )
+        .await?;
+        for uid in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
+            recipients.add(uid, Kind::Mention);
+        }
+        match answered {
+            Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
+            Some(None) => {}
+            None => {
+                if let Some(topic_author) = topic.author_id {
+                    recipients.add(topic_author, Kind::Reply);
+                }
             }
         }
-    }
-    for uid in quoted_authors(&mut tx, body.as_str()).await? {
-        recipients.add(uid, Kind::Quote);
-    }
+        for uid in quoted_authors(&mut tx, body.as_str()).await? {
+            recipients.add(uid, Kind::Quote);
+        }
+        let held = matches!(automod, crate::moderation::Automod::Hold(_));
+        if milestone.is_some() && !anonymous && !held {
+            crate::milestones::add_followers(&mut tx, session.user.id, &mut recipients).await?;
+        }
+        Some(screened)
+    };
     let cause = Cause {
         community_id: community.id,
         topic_id: id,
@@ -470,7 +542,10 @@ pub async fn reply(
     let sent = notify::send(&mut tx, &cause, recipients).await?;
     tx.commit().await?;
     sent.publish(&state.realtime);
-    let crisis_resources = screened.publish(&state.realtime);
+    let crisis_resources = match screened {
+        Some(s) => s.publish(&state.realtime),
+        None => private_crisis_lines(session, body.as_str()),
+    };
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -519,14 +594,14 @@ pub async fn post_for(state: &AppState, viewer: Option<&Session>, id: i64) -> Ap
         Some(session) => {
             let mut conn = state.store.read().await?;
             let mine = my_reactions(&mut conn, id, session.user.id).await?;
-            Ok(post_view(
-                row,
-                Some(session.user.id),
-                &session.content_filters,
-                mine,
-            ))
+            let post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+            with_milestone(&mut conn, post, Some(session.user.id)).await
         }
-        None => Ok(post_view(row, None, &[], Vec::new())),
+        None => {
+            let mut conn = state.store.read().await?;
+            let post = post_view(row, None, &[], Vec::new());
+            with_milestone(&mut conn, post, None).await
+        }
     }
 }
 
@@ -593,17 +668,14 @@ async fn edit_post(
         warning,
         now
     )?;
-    let title = if row.seq == 1 {
-        db!(tx, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", row.topic_id)?
-    } else {
-        None
-    };
-    search::index_post(&mut tx, id, title.as_deref(), body.as_str()).await?;
-    // Only members newly mentioned by the edit hear about it.
+    // The one rule for what search may hold (not hidden, held or "only me" posts).
+    search::reindex_post(&mut tx, id).await?;
+    // Only members newly mentioned by the edit hear about it; nobody of an "only me" post.
+    let private = db!(tx, fetch_one scalar Option<i64>, "SELECT private_to FROM topics WHERE id = $1", row.topic_id)?.is_some();
     let added: Vec<String> = rendered
         .mentions
         .iter()
-        .filter(|m| !before.contains(m))
+        .filter(|m| !before.contains(m) && !private)
         .cloned()
         .collect();
     let mut recipients = Recipients::default();

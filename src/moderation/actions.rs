@@ -139,7 +139,7 @@ async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<
         "post" => db!(
             *conn,
             fetch_optional as (i64, Option<i64>),
-            "SELECT community_id, author_id FROM posts WHERE id = $1",
+            "SELECT community_id, author_id FROM posts WHERE id = $1 AND topic_id NOT IN (SELECT id FROM topics WHERE private_to IS NOT NULL)",
             target.id
         )?,
         "message" => db!(
@@ -151,7 +151,7 @@ async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<
         "topic" => db!(
             *conn,
             fetch_optional as (i64, Option<i64>),
-            "SELECT community_id, author_id FROM topics WHERE id = $1",
+            "SELECT community_id, author_id FROM topics WHERE id = $1 AND private_to IS NULL",
             target.id
         )?,
         _ => None,
@@ -219,9 +219,7 @@ pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> 
     }
     let note = req.private_note.as_deref();
     let log_id = match (req.action.as_str(), req.target.kind.as_str()) {
-        ("resolve_report", "report") => {
-            cases::resolve(state, user, req.target.id, &reason).await?
-        }
+        ("resolve_report", "report") => cases::resolve(state, user, req.target.id, &reason).await?,
         ("hide" | "restore" | "delete", "post" | "message") => {
             content_action(state, user, req, &reason).await?
         }
@@ -402,6 +400,14 @@ async fn topic_action(
                 tx,
                 execute,
                 "UPDATE posts SET community_id = $2 WHERE topic_id = $1",
+                id,
+                dest
+            )?;
+            // Its milestones move to the new community's feed (keeping their type's label).
+            db!(
+                tx,
+                execute,
+                "UPDATE milestones SET community_id = $2 WHERE topic_id = $1",
                 id,
                 dest
             )?

@@ -71,7 +71,7 @@ pub async fn resolve_target(
             let (community_id, author_id, body) = db!(
                 *conn,
                 fetch_optional as (i64, Option<i64>, String),
-                "SELECT community_id, author_id, body FROM posts WHERE id = $1 AND deleted_at IS NULL",
+                "SELECT community_id, author_id, body FROM posts WHERE id = $1 AND deleted_at IS NULL AND topic_id NOT IN (SELECT id FROM topics WHERE private_to IS NOT NULL)",
                 target.id
             )?
             .ok_or(AppError::NotFound)?;

@@ -152,7 +152,7 @@ async fn add_correction(
         let (community_id, topic_id) = db!(
             conn,
             fetch_optional as (i64, i64),
-            "SELECT community_id, topic_id FROM posts WHERE id = $1 AND deleted_at IS NULL",
+            "SELECT community_id, topic_id FROM posts WHERE id = $1 AND deleted_at IS NULL AND topic_id NOT IN (SELECT id FROM topics WHERE private_to IS NOT NULL)",
             id
         )?
         .ok_or(AppError::NotFound)?;

@@ -28,7 +28,7 @@ pub async fn alert_unanswered(store: &Store, realtime: &Realtime) -> AppResult<u
             fetch_all as Candidate,
             "SELECT t.id, t.community_id, t.author_id, t.anonymous FROM topics t JOIN communities c ON c.id = t.community_id
              WHERE t.first_of_author = TRUE AND t.reply_count = 0 AND t.newcomer_alerted_at IS NULL
-               AND t.deleted_at IS NULL AND t.created_at <= $1 - c.newcomer_alert_minutes * 60000
+               AND t.deleted_at IS NULL AND t.private_to IS NULL AND t.created_at <= $1 - c.newcomer_alert_minutes * 60000
              ORDER BY t.id LIMIT 200",
             now
         )?

@@ -65,13 +65,14 @@ pub async fn index_post(
 }
 
 /// Puts a post back into the index as it now stands, or keeps it out if it is deleted, hidden or
-/// held for review: the one place that decides whether a stored post can be found.
+/// held for review, or in an "only me" milestone topic: the one place that decides whether a
+/// stored post can be found.
 pub async fn reindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
     let visible = db!(
         *conn,
         fetch_optional as (String, Option<String>),
         "SELECT p.body, CASE WHEN p.seq = 1 THEN t.title END FROM posts p JOIN topics t ON t.id = p.topic_id
-         WHERE p.id = $1 AND p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE",
+         WHERE p.id = $1 AND p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.private_to IS NULL",
         post_id
     )?;
     match visible {
@@ -160,7 +161,7 @@ JOIN posts p ON p.id = s.post_id
 JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
-WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL
+WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL AND t.private_to IS NULL
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))
@@ -177,7 +178,7 @@ JOIN posts p ON p.id = s.post_id
 JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
-WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL
+WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL AND t.private_to IS NULL
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))

@@ -248,6 +248,10 @@ both_backends!(organisers_make_circles_of_six_to_twelve, |b| async move {
         (Some("ana"), Some("leader"))
     );
     assert_eq!(members[1]["role"], "co_leader");
+    // The peer leader badge on the leader's own account.
+    assert_eq!(s.get("/api/v1/me", Some(&ana)).await.1["peer_leader"], true);
+    let m4 = s.login("m4x").await;
+    assert_eq!(s.get("/api/v1/me", Some(&m4)).await.1["peer_leader"], false);
     // Being placed is notified, without words.
     let added: Vec<Value> = notifications(&s, &ana)
         .await

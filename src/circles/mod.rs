@@ -93,6 +93,17 @@ pub async fn role_in(
     Ok(role.and_then(|r| CircleRole::parse(&r).ok()))
 }
 
+/// Whether the member leads or co-leads any circle (the peer leader badge).
+pub async fn leads_any(conn: &mut impl AsDb, user_id: i64) -> AppResult<bool> {
+    Ok(db!(
+        *conn,
+        fetch_optional scalar i64,
+        "SELECT circle_id FROM circle_members WHERE user_id = $1 AND role IN ('leader', 'co_leader') LIMIT 1",
+        user_id
+    )?
+    .is_some())
+}
+
 /// Whether `access`'s viewer may enter chat room `room_id`: yes for ordinary rooms; for a
 /// circle's room only the circle's people (still members of the community) and, for safety,
 /// the community's moderators and organisers and site staff.

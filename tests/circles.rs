@@ -465,6 +465,33 @@ both_backends!(
             )
             .await;
         assert_eq!(st, StatusCode::NOT_FOUND);
+        // A member banned from the community leaves the circle and its room.
+        let cara = member(&s, "sugar", "cara").await;
+        assert_eq!(
+            place(&s, &orga, id, "cara", "member").await.0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            s.get(&format!("/api/v1/rooms/{room}/messages"), Some(&cara))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let cara_id = s.get("/api/v1/users/cara", None).await.1["id"]
+            .as_i64()
+            .unwrap();
+        let (st, banned) = s
+        .post("/api/v1/moderation/actions", Some(&moddy), json!({"action": "ban", "target": {"type": "user", "id": cara_id}, "community": "sugar", "reason": "abuse in the circle"}))
+        .await;
+        assert!(st.is_success(), "{banned}");
+        let (_, got) = s.get(&format!("/api/v1/circles/{id}"), Some(&orga)).await;
+        assert!(!got.to_string().contains("\"cara\""), "{got}");
+        assert_eq!(
+            s.get(&format!("/api/v1/rooms/{room}/messages"), Some(&cara))
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
         // Taken out of the circle, a member loses the room.
         assert_eq!(
             s.call(

@@ -77,7 +77,8 @@ impl CircleRole {
     }
 }
 
-/// The caller's role in a circle, if they are in it.
+/// The member's role in a circle, if they are in it and still an active member of its
+/// community.
 pub async fn role_in(
     conn: &mut impl AsDb,
     circle_id: i64,
@@ -86,7 +87,9 @@ pub async fn role_in(
     let role = db!(
         *conn,
         fetch_optional scalar String,
-        "SELECT role FROM circle_members WHERE circle_id = $1 AND user_id = $2",
+        "SELECT cm.role FROM circle_members cm
+         JOIN memberships m ON m.community_id = cm.community_id AND m.user_id = cm.user_id AND m.status = 'active'
+         WHERE cm.circle_id = $1 AND cm.user_id = $2",
         circle_id,
         user_id
     )?;

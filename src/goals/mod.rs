@@ -1005,6 +1005,7 @@ pub async fn shared_with_circle(conn: &mut impl AsDb, circle_id: i64) -> AppResu
         concat!(
             goal_select!(),
             "JOIN circle_members cm ON cm.circle_id = g.circle_id AND cm.user_id = g.owner_id
+             JOIN memberships m ON m.community_id = cm.community_id AND m.user_id = g.owner_id AND m.status = 'active'
              WHERE g.circle_id = $1 AND g.status = 'active' ORDER BY u.username_key, g.id LIMIT 500"
         ),
         circle_id

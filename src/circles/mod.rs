@@ -759,16 +759,24 @@ pub async fn add_member(
                     format!("this circle is full ({capacity} people)"),
                 ));
             }
-            db!(
+            // Another organiser may have just placed them elsewhere: the unique key decides.
+            let inserted = db!(
                 tx,
                 execute,
-                "INSERT INTO circle_members (circle_id, user_id, community_id, role, added_at) VALUES ($1, $2, $3, $4, $5)",
+                "INSERT INTO circle_members (circle_id, user_id, community_id, role, added_at) VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT DO NOTHING",
                 id,
                 target.id,
                 community_id,
                 role.as_str(),
                 now
             )?;
+            if inserted == 0 {
+                return Err(AppError::conflict(
+                    "in_another_circle",
+                    "this member is already in another circle of the community",
+                ));
+            }
             (now, true, true)
         }
     };

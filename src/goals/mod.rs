@@ -1027,6 +1027,8 @@ pub struct GoalMilestone {
     pub visibility: Option<String>,
     pub value: Option<f64>,
     pub unit: Option<String>,
+    /// Publish even though the text seems to hold an e-mail, phone number or national id.
+    pub confirm_identifiers: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1096,7 +1098,7 @@ pub async fn reach(
         }),
         content_warning: None,
         anonymous: None,
-        confirm_identifiers: None,
+        confirm_identifiers: req.confirm_identifiers,
     };
     let created = forum::create_topic(state, session, &slug, &topic).await?;
     let mut w = state.store.write().await?;

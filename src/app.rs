@@ -28,8 +28,8 @@ use crate::ratelimit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
-    accounts, chat, communities, forum, http, milestones, moderation, notify, realtime, search,
-    service, web,
+    accounts, chat, circles, communities, forum, goals, http, milestones, moderation, notify,
+    realtime, search, service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -80,6 +80,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(notify::router())
         .merge(search::router())
         .merge(milestones::router())
+        .merge(goals::router())
+        .merge(circles::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -284,6 +286,12 @@ fn spawn_upkeep(state: &AppState) {
             }
             if let Err(e) = milestones::anniversary::run_due(&store, &realtime).await {
                 tracing::warn!(error = %e, "milestone anniversaries");
+            }
+            if let Err(e) = goals::run_due(&store, &realtime).await {
+                tracing::warn!(error = %e, "goal check-in reminders");
+            }
+            if let Err(e) = circles::run_due(&store, &realtime).await {
+                tracing::warn!(error = %e, "circle leader inactivity");
             }
         }
     });

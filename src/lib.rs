@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod app;
 pub mod chat;
+pub mod circles;
 pub mod clock;
 pub mod communities;
 pub mod config;
 pub mod error;
 pub mod forum;
+pub mod goals;
 pub mod http;
 pub mod markdown;
 pub mod milestones;

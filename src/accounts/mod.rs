@@ -426,6 +426,10 @@ pub struct Me {
     pub text_size: i32,
     /// IANA time zone: reminders and anniversaries arrive on the member's own day.
     pub timezone: String,
+    /// Leads or co-leads a peer circle (the peer leader badge; shown to the member themself and
+    /// as `role` in the circle's member list, not on the public profile, which would say where
+    /// they belong).
+    pub peer_leader: bool,
     /// The token to send in `X-CSRF-Token` with cookie-authenticated writes.
     pub csrf_token: String,
 }
@@ -445,6 +449,7 @@ struct PrivateRow {
 pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let mut conn = state.store.read().await?;
     let user = load_user(&mut conn, session.user.id).await?;
+    let user_id = user.id;
     let row = db!(
         conn,
         fetch_one as PrivateRow,
@@ -465,6 +470,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
         hide_presence: row.hide_presence,
         text_size: row.text_size,
         timezone: row.timezone,
+        peer_leader: crate::circles::leads_any(&mut conn, user_id).await?,
         csrf_token: session.csrf_token.clone(),
     })
 }

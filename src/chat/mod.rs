@@ -248,7 +248,7 @@ pub async fn room_access(
         .await?
         .ok_or(AppError::NotFound)?;
     let access = load_access(conn, &community, viewer).await?;
-    if !access.can_see() {
+    if !access.can_see() || !crate::circles::may_enter_room(conn, room_id, &access).await? {
         return Err(AppError::NotFound);
     }
     Ok((room, community, access))
@@ -271,17 +271,24 @@ pub async fn create_default_room(
     Ok(())
 }
 
-/// A community's rooms, default first.
+/// A community's rooms as `access`'s viewer may enter them, default first: a peer circle's
+/// private room only for its people and the community's moderators.
 pub async fn rooms_of(
     state: &AppState,
     conn: &mut impl AsDb,
     community: &CommunityRow,
+    access: &Access,
 ) -> AppResult<Vec<Room>> {
     let rows = db!(
         *conn,
         fetch_all as RoomRow,
-        "SELECT id, community_id, name, topic, is_default FROM rooms WHERE community_id = $1 ORDER BY is_default DESC, id",
-        community.id
+        "SELECT id, community_id, name, topic, is_default FROM rooms r WHERE community_id = $1
+           AND (r.circle_id IS NULL OR $2 OR ($3 AND EXISTS (SELECT 1 FROM circle_members cm WHERE cm.circle_id = r.circle_id AND cm.user_id = $4)))
+         ORDER BY is_default DESC, id",
+        community.id,
+        access.is_moderator(),
+        access.is_member(),
+        access.user_id.unwrap_or(-1)
     )?;
     let mut rooms = Vec::with_capacity(rows.len());
     for r in rows {
@@ -313,8 +320,10 @@ async fn list_rooms(
 ) -> AppResult<axum::Json<Vec<Room>>> {
     let user = viewer.map(|s| s.user);
     let mut conn = state.store.read().await?;
-    let (community, _) = visible_community(&mut conn, &slug, user.as_ref()).await?;
-    Ok(axum::Json(rooms_of(&state, &mut conn, &community).await?))
+    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    Ok(axum::Json(
+        rooms_of(&state, &mut conn, &community, &access).await?,
+    ))
 }
 
 #[derive(Deserialize, ToSchema)]

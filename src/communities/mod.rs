@@ -348,7 +348,7 @@ pub async fn get_community(
 ) -> AppResult<Community> {
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug, viewer).await?;
-    let rooms = crate::chat::rooms_of(state, &mut conn, &row).await?;
+    let rooms = crate::chat::rooms_of(state, &mut conn, &row, &access).await?;
     let mut community = view(&mut conn, row, &access).await?;
     community.rooms = Some(rooms);
     Ok(community)
@@ -539,6 +539,7 @@ pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
         row.id,
         user.id
     )?;
+    crate::circles::forget_member(&mut tx, row.id, user.id).await?;
     tx.commit().await?;
     if left == 0 {
         return Err(AppError::NotFound);

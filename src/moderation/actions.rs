@@ -544,6 +544,9 @@ async fn member_action(
                 community_id,
                 target_id
             )?;
+            if let Some(community) = community_id {
+                crate::circles::forget_member(&mut tx, community, target_id).await?;
+            }
         }
         action => {
             let kind = if action == "unmute" { "mute" } else { "ban" };

@@ -45,8 +45,8 @@ pub struct Older {
 pub async fn default_room(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
     let rooms = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-        let (community, _) = visible_community(&mut conn, &slug, ctx.user()).await?;
-        chat::rooms_of(&ctx.state, &mut conn, &community).await?
+        let (community, access) = visible_community(&mut conn, &slug, ctx.user()).await?;
+        chat::rooms_of(&ctx.state, &mut conn, &community, &access).await?
     };
     let first = rooms.first().ok_or(AppError::NotFound)?;
     Ok(ctx.send(Redirect::to(&format!("/c/{slug}/chat/{}", first.id))))
@@ -72,8 +72,8 @@ async fn render(
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
     let rooms = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-        let (community, _) = visible_community(&mut conn, slug, ctx.user()).await?;
-        chat::rooms_of(&ctx.state, &mut conn, &community).await?
+        let (community, access) = visible_community(&mut conn, slug, ctx.user()).await?;
+        chat::rooms_of(&ctx.state, &mut conn, &community, &access).await?
     };
     // A room of another group is not found here.
     let Some(current) = rooms.iter().position(|r| r.id == room_id) else {

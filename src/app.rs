@@ -28,7 +28,8 @@ use crate::ratelimit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
-    accounts, chat, communities, forum, http, moderation, notify, realtime, search, service, web,
+    accounts, calendar, chat, communities, forum, http, moderation, notify, realtime, search,
+    service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -78,6 +79,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(moderation::router())
         .merge(notify::router())
         .merge(search::router())
+        .merge(calendar::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -279,6 +281,9 @@ fn spawn_upkeep(state: &AppState) {
             tick.tick().await;
             if let Err(e) = notify::newcomers::alert_unanswered(&store, &realtime).await {
                 tracing::warn!(error = %e, "newcomer alerts");
+            }
+            if let Err(e) = calendar::run_due(&store, &realtime).await {
+                tracing::warn!(error = %e, "calendar jobs");
             }
         }
     });

@@ -652,6 +652,27 @@ async fn api_cancel(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What the job does with a schedule that is due.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The occurrence to post, (number, instant): the latest due, if less than a day late.
+    pub post: Option<(i64, i64)>,
+    /// Where the schedule goes on to.
+    pub next_seq: i64,
+    pub next_at: Option<i64>,
+}
+
+/// The job's decision at `now` for a schedule whose next occurrence is number `next_seq`: every
+/// due occurrence is passed, and only the latest is posted, unless it is more than a day late.
+pub fn plan(rule: &Recurrence, next_seq: i64, now: i64) -> Option<Step> {
+    let (k, at) = rule.latest_due(next_seq, now)?;
+    Some(Step {
+        post: (now - at <= GRACE_MS).then_some((k, at)),
+        next_seq: k + 1,
+        next_at: rule.at(k + 1),
+    })
+}
+
 /// Creates the occurrences that are due as topics, each exactly once across nodes and restarts;
 /// how many topics were created.
 pub async fn run_due(store: &Store, _realtime: &Realtime) -> AppResult<usize> {
@@ -671,11 +692,9 @@ pub async fn run_due(store: &Store, _realtime: &Realtime) -> AppResult<usize> {
     };
     let mut created = 0;
     for s in due {
-        let rule = s.recurrence();
-        let Some((k, at)) = rule.latest_due(s.next_seq, now) else {
+        let Some(step) = plan(&s.recurrence(), s.next_seq, now) else {
             continue;
         };
-        let next_at = rule.at(k + 1);
         let mut tx = store.begin().await?;
         // The claim: only the node that moves `next_seq` on from what it read goes further.
         let claimed = db!(
@@ -684,14 +703,14 @@ pub async fn run_due(store: &Store, _realtime: &Realtime) -> AppResult<usize> {
             "UPDATE schedules SET next_seq = $2, next_at = $3
              WHERE id = $1 AND next_seq = $4 AND paused = FALSE AND cancelled_at IS NULL",
             s.id,
-            k + 1,
-            next_at,
+            step.next_seq,
+            step.next_at,
             s.next_seq
         )?;
         if claimed == 0 {
             continue;
         }
-        if now - at <= GRACE_MS {
+        if let Some((k, at)) = step.post {
             let recorded = db!(
                 tx,
                 execute,
@@ -729,7 +748,7 @@ pub async fn run_due(store: &Store, _realtime: &Realtime) -> AppResult<usize> {
         } else {
             tracing::info!(
                 schedule = s.id,
-                occurrence = k,
+                passed_to = step.next_seq,
                 "skipped a themed thread more than a day late"
             );
         }
@@ -855,6 +874,55 @@ mod tests {
         );
         assert_eq!(shown(&rule, 1), "2026-03-08T07:00:00.000Z");
         assert_eq!(shown(&rule, 2), "2026-03-09T06:30:00.000Z");
+    }
+
+    #[test]
+    fn after_downtime_only_the_latest_missed_occurrence_is_posted_within_a_day() {
+        let daily = Recurrence::new(
+            ms("2026-05-01T10:00:00Z"),
+            Zone::UTC,
+            Repeat::Daily,
+            None,
+            None,
+        );
+        // Down for three days, back two hours after the latest: that one is posted.
+        assert_eq!(
+            plan(&daily, 0, ms("2026-05-04T12:00:00Z")),
+            Some(Step {
+                post: Some((3, ms("2026-05-04T10:00:00Z"))),
+                next_seq: 4,
+                next_at: Some(ms("2026-05-05T10:00:00Z")),
+            })
+        );
+        let weekly = Recurrence::new(
+            ms("2026-05-01T10:00:00Z"),
+            Zone::UTC,
+            Repeat::Weekly,
+            None,
+            None,
+        );
+        // Back two days after a weekly one: skipped, on to the next week.
+        assert_eq!(
+            plan(&weekly, 0, ms("2026-05-03T10:00:00Z")),
+            Some(Step {
+                post: None,
+                next_seq: 1,
+                next_at: Some(ms("2026-05-08T10:00:00Z")),
+            })
+        );
+        // Nothing due yet; a one-off finishes after it is posted.
+        assert_eq!(plan(&weekly, 1, ms("2026-05-03T10:00:00Z")), None);
+        let once = Recurrence::new(
+            ms("2026-05-01T10:00:00Z"),
+            Zone::UTC,
+            Repeat::None,
+            None,
+            None,
+        );
+        assert_eq!(
+            plan(&once, 0, ms("2026-05-01T10:00:01Z")).map(|s| (s.post.is_some(), s.next_at)),
+            Some((true, None))
+        );
     }
 
     #[test]

@@ -56,6 +56,9 @@ CREATE TABLE events (
 CREATE INDEX events_by_community ON events (community_id, starts_at);
 CREATE INDEX events_by_room ON events (room_id, starts_at);
 CREATE INDEX events_by_start ON events (starts_at);
+-- What the job still has to announce in the rooms.
+CREATE INDEX events_to_start ON events (starts_at) WHERE start_announced_at IS NULL;
+CREATE INDEX events_to_end ON events (ends_at) WHERE end_announced_at IS NULL;
 
 -- `going_since`: when the member last said yes (reminders whose moment came before are skipped).
 CREATE TABLE event_rsvps (

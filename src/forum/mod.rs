@@ -587,8 +587,9 @@ async fn preview(
 }
 
 /// Inserts a topic with its opening post in `tx`, indexed for search and read by its author:
-/// for topics the server starts itself (scheduled themed threads, session summaries), whose
-/// text organisers already wrote and had checked. `author_id` `None` leaves it without author.
+/// for topics the server starts itself (scheduled themed threads, session summaries) from text
+/// an organiser wrote and the caller validated; it is not screened by automod and notifies
+/// nobody. `author_id` `None` leaves it without author.
 pub(crate) async fn insert_topic(
     tx: &mut crate::store::Tx,
     community_id: i64,

@@ -1089,3 +1089,140 @@ both_backends!(
         }
     }
 );
+
+/// The CSRF field of a page's first form.
+fn csrf_field(html: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures(html)
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
+        .to_owned()
+}
+
+both_backends!(
+    the_session_page_shows_local_times_and_takes_rsvps,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        for who in ["orga", "member", "outsider"] {
+            s.register(who).await;
+        }
+        setup(&s, &admin, "walks", "public", &["orga", "member"]).await;
+        setup(&s, &admin, "quiet", "private", &["orga"]).await;
+        make_organiser(&s, &admin, "walks", "orga").await;
+        make_organiser(&s, &admin, "quiet", "orga").await;
+        let orga = s.login("orga").await;
+        let member = s.login("member").await;
+        let (st, _) = s
+            .call(
+                "PATCH",
+                "/api/v1/me",
+                Some(&member),
+                Some(json!({"timezone": "America/Mexico_City"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let room = default_room(&s, &orga, "walks").await;
+        let (_, event) = s
+        .post(
+            "/api/v1/communities/walks/events",
+            Some(&orga),
+            json!({"room": room, "title": "Friday walk chat", "starts_at": "2027-03-05T15:00:00Z",
+                   "ends_at": "2027-03-05T16:00:00Z",
+                   "also_at": [{"starts_at": "2027-03-06T01:00:00Z", "ends_at": "2027-03-06T02:00:00Z"}]}),
+        )
+        .await;
+        let id = event["id"].as_i64().unwrap();
+
+        // The member's browser, signed in through the login form.
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = browser.get(s.url("/login")).send().await.unwrap();
+        let token = csrf_field(&login.text().await.unwrap());
+        let done = browser
+            .post(s.url("/login"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("username", "member"),
+                ("password", common::PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let page = browser
+            .get(s.url(&format!("/events/{id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Friday walk chat"), "{html}");
+        // 15:00 UTC is 09:00 in Mexico City; the evening time falls on the same local day.
+        assert!(html.contains("09:00–10:00 (America/Mexico_City)"), "{html}");
+        assert!(html.contains("19:00–20:00 (America/Mexico_City)"), "{html}");
+        assert!(html.contains("Mar 5, 2027"), "{html}");
+        assert!(html.contains("I am going"), "{html}");
+        let done = browser
+            .post(s.url(&format!("/events/{id}/rsvp")))
+            .form(&[("csrf", csrf_field(&html).as_str()), ("going", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        let (_, seen) = s.get(&format!("/api/v1/events/{id}"), Some(&member)).await;
+        assert_eq!(
+            (seen["going"].clone(), seen["my_rsvp"].clone()),
+            (json!(1), json!(true))
+        );
+        let html = browser
+            .get(s.url(&format!("/events/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("I can no longer go"), "{html}");
+        // Without the form's token the answer is refused.
+        let refused = browser
+            .post(s.url(&format!("/events/{id}/rsvp")))
+            .form(&[("going", "0")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+
+        // Visitors see a public session in UTC and are asked to log in; a private one does not exist.
+        let visitor = reqwest::Client::new();
+        let html = visitor
+            .get(s.url(&format!("/events/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("15:00–16:00 (UTC)"), "{html}");
+        assert!(!html.contains("I am going"), "{html}");
+        let quiet_room = default_room(&s, &orga, "quiet").await;
+        let (_, hidden) = s
+        .post(
+            "/api/v1/communities/quiet/events",
+            Some(&orga),
+            json!({"room": quiet_room, "title": "Quiet hour", "starts_at": from_now(3600), "ends_at": from_now(7200)}),
+        )
+        .await;
+        let hidden_id = hidden["id"].as_i64().unwrap();
+        let page = browser
+            .get(s.url(&format!("/events/{hidden_id}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND);
+        let html = page.text().await.unwrap();
+        assert!(!html.contains("Quiet hour"), "{html}");
+    }
+);

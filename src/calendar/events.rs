@@ -245,6 +245,13 @@ async fn load_view(conn: &mut impl AsDb, id: i64, viewer: Option<&User>) -> AppR
     Ok(row.view(times, now_ms()))
 }
 
+/// One session as `viewer` sees it (404 when they may not know of it, 403 when they may not read
+/// its community).
+pub async fn get_event(state: &AppState, viewer: Option<&User>, id: i64) -> AppResult<Event> {
+    let mut conn = state.store.read().await?;
+    load_view(&mut conn, id, viewer).await
+}
+
 /// The session running in a room now, if any (the earliest started when they overlap).
 pub async fn live_in_room(conn: &mut impl AsDb, room: i64) -> AppResult<Option<LiveSession>> {
     let now = now_ms();

@@ -32,6 +32,20 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
     Ok(topics + sessions)
 }
 
+/// A member's own time zone (UTC when unset or no longer valid).
+pub async fn zone_of(state: &AppState, user_id: i64) -> AppResult<crate::clock::Zone> {
+    let mut conn = state.store.read().await?;
+    let name = crate::db!(
+        conn,
+        fetch_optional scalar String,
+        "SELECT timezone FROM users WHERE id = $1",
+        user_id
+    )?;
+    Ok(name.map_or(crate::clock::Zone::UTC, |n| {
+        crate::clock::Zone::from_stored(&n)
+    }))
+}
+
 /// An RFC 3339 time as milliseconds since the epoch.
 pub fn parse_time(raw: &str) -> Result<i64, String> {
     chrono::DateTime::parse_from_rfc3339(raw.trim())

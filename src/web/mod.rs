@@ -7,6 +7,7 @@
 mod account;
 mod assets;
 mod auth;
+mod calendar;
 mod csrf;
 mod forum;
 mod help;
@@ -64,6 +65,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(account::settings).post(account::save_settings),
         )
         .route("/help", get(help::page))
+        .route("/events/{id}", get(calendar::page))
+        .route("/events/{id}/rsvp", post(calendar::rsvp))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::http::limit_per_ip,

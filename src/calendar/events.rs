@@ -1028,7 +1028,9 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
              AND end_announced_at IS NULL AND ends_at <= $1 ORDER BY ends_at LIMIT 200",
             now
         )?;
-        let max_offset = REMINDERS[REMINDERS.len() - 1] * 60_000;
+        let (hour, day) = (REMINDERS[0] * 60_000, REMINDERS[1] * 60_000);
+        // Leaves out in SQL what `reminder_due` would refuse, so members whose reminders went
+        // never crowd out those still waiting for theirs.
         let candidates = db!(
             conn,
             fetch_all as ReminderCandidate,
@@ -1037,10 +1039,16 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
              FROM events e
              JOIN event_rsvps v ON v.event_id = e.id AND v.going = TRUE
              JOIN memberships m ON m.community_id = e.community_id AND m.user_id = v.user_id AND m.status = 'active'
-             WHERE e.cancelled_at IS NULL AND e.starts_at > $1 AND e.starts_at <= $2
+             WHERE e.cancelled_at IS NULL AND e.starts_at > $1 AND e.starts_at <= $1 + $3
+               AND NOT EXISTS (SELECT 1 FROM event_reminders r WHERE r.event_id = e.id AND r.user_id = v.user_id
+                               AND (r.offset_minutes = $4 OR e.starts_at > $1 + $2))
+               AND (v.going_since IS NULL
+                    OR v.going_since <= CASE WHEN e.starts_at <= $1 + $2 THEN e.starts_at - $2 ELSE e.starts_at - $3 END)
              ORDER BY e.starts_at LIMIT 2000",
             now,
-            now + max_offset
+            hour,
+            day,
+            REMINDERS[0]
         )?;
         (starting, ending, candidates)
     };

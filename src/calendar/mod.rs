@@ -26,10 +26,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Runs every calendar job that is due: scheduled topics, session start/end frames and
 /// reminders. How many things were done.
+/// One failing part does not hold the other back; the first error is answered after both ran.
 pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
-    let topics = schedules::run_due(store, realtime).await?;
-    let sessions = events::run_due(store, realtime).await?;
-    Ok(topics + sessions)
+    let topics = schedules::run_due(store, realtime).await;
+    let sessions = events::run_due(store, realtime).await;
+    Ok(topics? + sessions?)
 }
 
 /// A member's own time zone (UTC when unset or no longer valid).

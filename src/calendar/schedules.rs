@@ -561,7 +561,7 @@ pub struct ScheduleChanges {
 #[utoipa::path(patch, path = "/api/v1/schedules/{id}", tag = "calendar", operation_id = "update_schedule",
     params(("id" = i64, Path)),
     request_body = ScheduleChanges,
-    responses((status = 200, body = Schedule), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = Schedule), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, description = "cancelled, or changed meanwhile", body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn api_update(
     State(state): State<AppState>,
@@ -607,9 +607,10 @@ async fn api_update(
     } else {
         (row.next_seq, row.next_at)
     };
-    let mut tx = state.store.begin().await?;
-    db!(
-        tx,
+    let mut w = state.store.write().await?;
+    // Only from the state read: a job round that moved the schedule on in between wins.
+    let changed = db!(
+        w,
         execute,
         "UPDATE schedules SET paused = $2, next_seq = $3, next_at = $4, title = $5, body = $6
          WHERE id = $1 AND next_seq = $7 AND cancelled_at IS NULL",
@@ -621,7 +622,13 @@ async fn api_update(
         body.as_ref().map_or(row.body.as_str(), PostBody::as_str),
         row.next_seq
     )?;
-    tx.commit().await?;
+    drop(w);
+    if changed == 0 {
+        return Err(AppError::conflict(
+            "changed",
+            "the schedule changed meanwhile; look again and retry",
+        ));
+    }
     let mut conn = state.store.read().await?;
     let (row, _) = load(&mut conn, id, &session).await?;
     Ok(axum::Json(view(&mut conn, row, &community.slug).await?))

@@ -1226,3 +1226,91 @@ both_backends!(
         assert!(!html.contains("Quiet hour"), "{html}");
     }
 );
+
+both_backends!(
+    announcements_show_above_pages_until_dismissed,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.register("member").await;
+        let (st, _) = s
+            .post(
+                "/api/v1/announcements",
+                Some(&admin),
+                json!({"title": "New crisis lines added", "body": "See **Get help now**."}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let visitor = reqwest::Client::new();
+        let home = visitor
+            .get(s.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(home.contains("New crisis lines added"), "{home}");
+        assert!(home.contains("<strong>Get help now</strong>"), "{home}");
+        assert!(
+            !home.contains("/dismiss"),
+            "visitors cannot dismiss: {home}"
+        );
+
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let login = browser.get(s.url("/login")).send().await.unwrap();
+        let token = csrf_field(&login.text().await.unwrap());
+        browser
+            .post(s.url("/login"))
+            .form(&[
+                ("csrf", token.as_str()),
+                ("username", "member"),
+                ("password", common::PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let page = browser
+            .get(s.url("/search"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("New crisis lines added"), "{page}");
+        let re = regex::Regex::new(r#"action="(/announcements/\d+/dismiss)""#).unwrap();
+        let action = re.captures(&page).expect("a dismiss form")[1].to_owned();
+        let done = browser
+            .post(s.url(&action))
+            .form(&[("csrf", csrf_field(&page).as_str()), ("next", "/search")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(done.status(), StatusCode::SEE_OTHER);
+        assert_eq!(done.headers()["location"], "/search");
+        let page = browser
+            .get(s.url("/search"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(!page.contains("New crisis lines added"), "{page}");
+        // Others still see it.
+        let home = visitor
+            .get(s.url("/"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(home.contains("New crisis lines added"));
+    }
+);

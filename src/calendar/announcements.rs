@@ -369,9 +369,16 @@ async fn api_dismiss(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
+    dismiss(&state, &session.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Hides an announcement for `user` alone; dismissing twice is no error. 404 for what they may
+/// not see.
+pub async fn dismiss(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     {
         let mut conn = state.store.read().await?;
-        visible(&mut conn, id, &session.user).await?;
+        visible(&mut conn, id, user).await?;
     }
     let mut w = state.store.write().await?;
     db!(
@@ -379,8 +386,8 @@ async fn api_dismiss(
         execute,
         "INSERT INTO announcement_dismissals (announcement_id, user_id, dismissed_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
         id,
-        session.user.id,
+        user.id,
         now_ms()
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

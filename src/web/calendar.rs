@@ -1,12 +1,13 @@
 //! `/events/{id}`: a live session, where reminders and cancellations point: when it is (in the
 //! member's own time zone), who may say they are going, and the other times it is offered at.
+//! Also the form that dismisses an announcement shown above a page.
 
 use axum::extract::Path;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
 use super::i18n::Texts;
-use super::{Ctx, Layout, PageError, WebForm};
+use super::{Ctx, Layout, PageError, WebForm, safe_next};
 use crate::calendar::events::{self, Event, EventStatus};
 use crate::clock::Zone;
 use crate::communities;
@@ -90,4 +91,19 @@ pub async fn rsvp(
     let session = ctx.require()?;
     events::rsvp(&ctx.state, &session.user, id, form.going == "1").await?;
     Ok(ctx.send(Redirect::to(&format!("/events/{id}"))))
+}
+
+#[derive(Deserialize)]
+pub struct DismissForm {
+    next: Option<String>,
+}
+
+pub async fn dismiss(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<DismissForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    crate::calendar::announcements::dismiss(&ctx.state, &session.user, id).await?;
+    let next = safe_next(form.next.as_deref());
+    Ok(ctx.send(Redirect::to(&next)))
 }

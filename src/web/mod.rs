@@ -67,6 +67,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/help", get(help::page))
         .route("/events/{id}", get(calendar::page))
         .route("/events/{id}/rsvp", post(calendar::rsvp))
+        .route("/announcements/{id}/dismiss", post(calendar::dismiss))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::http::limit_per_ip,
@@ -145,7 +146,13 @@ impl Ctx {
             Some(s) => notify::unread(&self.state, &s.user).await.unwrap_or(0),
             None => 0,
         };
+        // Announcements show above every page; the page still shows if they cannot be read.
+        let mut announcements = crate::calendar::announcements::current(&self.state, self.user())
+            .await
+            .unwrap_or_default();
+        announcements.truncate(3);
         Layout {
+            announcements,
             texts: self.texts,
             title: title.into(),
             text_size: self.text_size,
@@ -219,6 +226,8 @@ pub struct Layout {
     pub here: String,
     pub css: String,
     pub js: String,
+    /// What the reader should see now (at most 3), above the page.
+    pub announcements: Vec<crate::calendar::announcements::Announcement>,
 }
 
 pub struct UserLink {

@@ -84,17 +84,43 @@ both_backends!(
         make_organiser(&s, &admin, "themes", "orga").await;
 
         let first_at = from_now(2);
-        // Several schedules due at once keep both nodes' job rounds busy together.
-        for i in 0..8 {
-            let (st, other) = s
+        let first = chrono::DateTime::parse_from_rfc3339(&first_at).unwrap();
+        // A paused schedule posts nothing, and resuming skips what fell while it was paused.
+        let (_, paused) = s
             .post(
                 "/api/v1/communities/themes/schedules",
                 Some(&orga),
-                json!({"title": format!("Theme number {i}"), "body": "Tell us", "first_at": first_at,
-                       "repeat": "weekly", "timezone": "Asia/Kolkata"}),
+                json!({"title": "Paused theme", "body": "Not yet", "first_at": first_at,
+                       "repeat": "daily", "timezone": "UTC"}),
             )
             .await;
+        let paused_id = paused["id"].as_i64().unwrap();
+        let (st, _) = s
+            .call(
+                "PATCH",
+                &format!("/api/v1/schedules/{paused_id}"),
+                Some(&orga),
+                Some(json!({"paused": true})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        // Several schedules due at once keep both nodes' job rounds busy together; half are
+        // one-offs.
+        let mut one_off = 0;
+        for i in 0..8 {
+            let repeat = if i % 2 == 0 { "weekly" } else { "none" };
+            let (st, other) = s
+                .post(
+                    "/api/v1/communities/themes/schedules",
+                    Some(&orga),
+                    json!({"title": format!("Theme number {i}"), "body": "Tell us", "first_at": first_at,
+                           "repeat": repeat, "timezone": "Asia/Kolkata"}),
+                )
+                .await;
             assert_eq!(st, StatusCode::CREATED, "{other}");
+            if repeat == "none" {
+                one_off = other["id"].as_i64().unwrap();
+            }
         }
         let (st, schedule) = s
             .post(
@@ -160,6 +186,35 @@ both_backends!(
                 "{title}"
             );
         }
+        let (_, finished) = s
+            .get(&format!("/api/v1/schedules/{one_off}"), Some(&orga))
+            .await;
+        assert_eq!(finished["state"], "finished", "{finished}");
+        assert_eq!(finished["next_at"], Value::Null);
+        assert_eq!(finished["topics"].as_array().unwrap().len(), 1);
+        assert!(
+            topics_titled(&s, &orga, "themes", "Paused theme")
+                .await
+                .is_empty()
+        );
+        let (_, resumed) = s
+            .call(
+                "PATCH",
+                &format!("/api/v1/schedules/{paused_id}"),
+                Some(&orga),
+                Some(json!({"paused": false})),
+            )
+            .await;
+        assert_eq!(resumed["state"], "active");
+        let resumed_next =
+            chrono::DateTime::parse_from_rfc3339(resumed["next_at"].as_str().unwrap()).unwrap();
+        assert_eq!(resumed_next - first, chrono::Duration::days(1), "{resumed}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            topics_titled(&s, &orga, "themes", "Paused theme")
+                .await
+                .is_empty()
+        );
 
         let (st, schedule) = s.get(&format!("/api/v1/schedules/{id}"), Some(&orga)).await;
         assert_eq!(st, StatusCode::OK);
@@ -170,7 +225,6 @@ both_backends!(
         );
         assert_eq!(schedule["topics"][0]["topic_id"], topic_id);
         // The next one is a day after the first, at the same local time.
-        let first = chrono::DateTime::parse_from_rfc3339(&first_at).unwrap();
         let next =
             chrono::DateTime::parse_from_rfc3339(schedule["next_at"].as_str().unwrap()).unwrap();
         assert_eq!(next - first, chrono::Duration::days(1));

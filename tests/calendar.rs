@@ -608,13 +608,19 @@ both_backends!(
             (json!(2), json!(true))
         );
 
-        // A members-only community's sessions are for members.
-        let (st, _) = s
+        // Visitors of a members-only community see its sessions as they see topic titles: no
+        // description, and no RSVP.
+        let (st, list) = s
             .get("/api/v1/communities/evenings/events", Some(&outsider))
             .await;
-        assert_eq!(st, StatusCode::FORBIDDEN);
-        let (st, _) = s.get(&format!("/api/v1/events/{id}"), None).await;
-        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(list[0]["title"], "Ask a dietitian");
+        assert_eq!(list[0]["description"], "", "{list}");
+        let (st, seen) = s.get(&format!("/api/v1/events/{id}"), None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(seen["description"], "");
+        let (_, seen) = s.get(&format!("/api/v1/events/{id}"), Some(&member)).await;
+        assert_eq!(seen["description"], "Bring your questions");
         let (st, _) = rsvp(&outsider, true).await;
         assert_eq!(st, StatusCode::FORBIDDEN);
 

@@ -191,6 +191,16 @@ impl EventRow {
     }
 }
 
+impl Event {
+    /// Leaves the description out for those who may see the community but not read it.
+    fn for_reader(mut self, access: &Access) -> Event {
+        if !access.can_read() {
+            self.description.clear();
+        }
+        self
+    }
+}
+
 async fn series_times(conn: &mut impl AsDb, series: i64) -> AppResult<Vec<SessionSlot>> {
     let rows = db!(
         *conn,
@@ -209,8 +219,9 @@ async fn series_times(conn: &mut impl AsDb, series: i64) -> AppResult<Vec<Sessio
         .collect())
 }
 
-/// The session, and the viewer's access to its community; 404 when they may not know of it, 403
-/// when they may know of the community but not read it (visitors of a members-only community).
+/// The session, and the viewer's access to its community; 404 when they may not know of it.
+/// As with forum topics, visitors of a members-only community see the session but not its
+/// description.
 async fn visible_event(
     conn: &mut impl AsDb,
     id: i64,
@@ -231,18 +242,13 @@ async fn visible_event(
     if !access.can_see() {
         return Err(AppError::NotFound);
     }
-    if !access.can_read() {
-        return Err(AppError::forbidden(
-            "join this community to see its live sessions",
-        ));
-    }
     Ok((row, access))
 }
 
 async fn load_view(conn: &mut impl AsDb, id: i64, viewer: Option<&User>) -> AppResult<Event> {
-    let (row, _) = visible_event(conn, id, viewer).await?;
+    let (row, access) = visible_event(conn, id, viewer).await?;
     let times = series_times(conn, row.series()).await?;
-    Ok(row.view(times, now_ms()))
+    Ok(row.view(times, now_ms()).for_reader(&access))
 }
 
 /// One session as `viewer` sees it (404 when they may not know of it, 403 when they may not read
@@ -534,10 +540,11 @@ fn with_times(rows: Vec<EventRow>, all: &[EventRow], now: i64) -> Vec<Event> {
 }
 
 /// A community's sessions: those still to come or running (earliest first), then the 20 latest
-/// that ended. Cancelled ones are left out.
+/// that ended. Cancelled ones are left out; visitors of a members-only community get no
+/// descriptions.
 #[utoipa::path(get, path = "/api/v1/communities/{slug}/events", tag = "calendar", operation_id = "list_events",
     params(("slug" = String, Path)),
-    responses((status = 200, body = Vec<Event>), (status = 403, description = "members only", body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Vec<Event>), (status = 404, body = ErrorBody)))]
 async fn api_list(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,
@@ -546,11 +553,6 @@ async fn api_list(
     let user = viewer.map(|s| s.user);
     let mut conn = state.store.read().await?;
     let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
-    if !access.can_read() {
-        return Err(AppError::forbidden(
-            "join this community to see its live sessions",
-        ));
-    }
     let now = now_ms();
     let uid = user.as_ref().map_or(-1, |u| u.id);
     let mut rows = db!(
@@ -576,7 +578,12 @@ async fn api_list(
         now
     )?);
     let all = rows.clone();
-    Ok(axum::Json(with_times(rows, &all, now)))
+    Ok(axum::Json(
+        with_times(rows, &all, now)
+            .into_iter()
+            .map(|e| e.for_reader(&access))
+            .collect(),
+    ))
 }
 
 /// The sessions the caller said they are going to that have not ended, earliest first.
@@ -612,7 +619,7 @@ async fn api_mine(
 /// One session.
 #[utoipa::path(get, path = "/api/v1/events/{id}", tag = "calendar", operation_id = "get_event",
     params(("id" = i64, Path)),
-    responses((status = 200, body = Event), (status = 403, description = "members only", body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = Event), (status = 404, body = ErrorBody)))]
 async fn api_get(
     State(state): State<AppState>,
     MaybeAuth(viewer): MaybeAuth,

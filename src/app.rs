@@ -28,8 +28,8 @@ use crate::ratelimit::RateLimiter;
 use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
-    accounts, chat, circles, communities, forum, goals, http, milestones, moderation, notify,
-    realtime, search, service, web,
+    accounts, calendar, chat, circles, communities, forum, goals, http, milestones, moderation,
+    notify, realtime, search, service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -82,6 +82,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(milestones::router())
         .merge(goals::router())
         .merge(circles::router())
+        .merge(calendar::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -292,6 +293,9 @@ fn spawn_upkeep(state: &AppState) {
             }
             if let Err(e) = circles::run_due(&store, &realtime).await {
                 tracing::warn!(error = %e, "circle leader inactivity");
+            }
+            if let Err(e) = calendar::run_due(&store, &realtime).await {
+                tracing::warn!(error = %e, "calendar jobs");
             }
         }
     });

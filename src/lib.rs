@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod calendar;
 pub mod chat;
 pub mod circles;
 pub mod clock;

@@ -169,6 +169,8 @@ pub struct Room {
     pub is_default: bool,
     /// Members online in the room now.
     pub online: usize,
+    /// The live session running in the room now, if any.
+    pub live_session: Option<crate::calendar::events::LiveSession>,
 }
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -290,6 +292,7 @@ pub async fn rooms_of(
         access.is_member(),
         access.user_id.unwrap_or(-1)
     )?;
+    let mut live = crate::calendar::events::live_in_community(conn, community.id).await?;
     let mut rooms = Vec::with_capacity(rows.len());
     for r in rows {
         let online = state
@@ -304,6 +307,7 @@ pub async fn rooms_of(
             topic: r.topic,
             is_default: r.is_default,
             online,
+            live_session: live.remove(&r.id),
         });
     }
     Ok(rooms)
@@ -388,6 +392,7 @@ async fn create_room(
             topic: topic.to_owned(),
             is_default: false,
             online: 0,
+            live_session: None,
         }),
     ))
 }

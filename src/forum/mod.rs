@@ -649,3 +649,54 @@ async fn preview(
         html: preview_html(&req.body)?,
     }))
 }
+
+/// Inserts a topic with its opening post in `tx`, indexed for search and read by its author:
+/// for topics the server starts itself (scheduled themed threads, session summaries) from text
+/// an organiser wrote and the caller validated; it is not screened by automod and notifies
+/// nobody. `author_id` `None` leaves it without author.
+pub(crate) async fn insert_topic(
+    tx: &mut crate::store::Tx,
+    community_id: i64,
+    author_id: Option<i64>,
+    title: &str,
+    kind: TopicKind,
+    body: &str,
+) -> AppResult<(i64, i64)> {
+    let rendered = markdown::render(body);
+    let now = now_ms();
+    let topic_id = db!(
+        *tx,
+        fetch_one scalar i64,
+        "INSERT INTO topics (community_id, author_id, title, kind, anonymous, last_seq, reply_count, first_of_author, created_at, last_post_at)
+         VALUES ($1, $2, $3, $4, FALSE, 1, 0, FALSE, $5, $5) RETURNING id",
+        community_id,
+        author_id,
+        title,
+        kind.as_str(),
+        now
+    )?;
+    let post_id = db!(
+        *tx,
+        fetch_one scalar i64,
+        "INSERT INTO posts (topic_id, community_id, seq, author_id, body, body_html, anonymous, created_at)
+         VALUES ($1, $2, 1, $3, $4, $5, FALSE, $6) RETURNING id",
+        topic_id,
+        community_id,
+        author_id,
+        body,
+        &rendered.html,
+        now
+    )?;
+    search::index_post(tx, post_id, Some(title), body).await?;
+    if let Some(uid) = author_id {
+        db!(
+            *tx,
+            execute,
+            "INSERT INTO topic_reads (user_id, topic_id, last_read_seq) VALUES ($1, $2, 1)",
+            uid,
+            topic_id
+        )?;
+    }
+    metrics::counter!("mutual_posts_created_total").increment(1);
+    Ok((topic_id, post_id))
+}

@@ -64,6 +64,8 @@ pub enum Kind {
     CircleAdded,
     /// A peer leader of a circle you lead or organise has been away for 14 days.
     LeaderInactive,
+    /// A live session you said you would join was cancelled.
+    EventCancelled,
 }
 
 impl Kind {
@@ -85,6 +87,7 @@ impl Kind {
             Kind::EventReminder => "event_reminder",
             Kind::CircleAdded => "circle_added",
             Kind::LeaderInactive => "leader_inactive",
+            Kind::EventCancelled => "event_cancelled",
         }
     }
 
@@ -106,6 +109,7 @@ impl Kind {
             "event_reminder" => Some(Kind::EventReminder),
             "circle_added" => Some(Kind::CircleAdded),
             "leader_inactive" => Some(Kind::LeaderInactive),
+            "event_cancelled" => Some(Kind::EventCancelled),
             _ => None,
         }
     }

@@ -358,9 +358,13 @@ impl Conn {
             Err(e) => return error_frame(&e, None),
         };
         let ids = backlog.iter().map(|m| m.id).collect();
-        let (settings, joined_at) = match self.state.store.read().await {
+        let (settings, joined_at, live_session) = match self.state.store.read().await {
             Ok(mut c) => {
                 let settings = chat::room_settings(&mut c, room).await.unwrap_or_default();
+                let live = crate::calendar::events::live_in_room(&mut c, room)
+                    .await
+                    .ok()
+                    .flatten();
                 let joined = db!(
                     c,
                     fetch_optional scalar i64,
@@ -370,9 +374,9 @@ impl Conn {
                 )
                 .ok()
                 .flatten();
-                (settings, joined.unwrap_or(0))
+                (settings, joined.unwrap_or(0), live)
             }
-            Err(_) => (chat::RoomSettings::default(), 0),
+            Err(_) => (chat::RoomSettings::default(), 0, None),
         };
         self.subs.insert(
             room,
@@ -386,7 +390,7 @@ impl Conn {
         );
         let online = realtime.presence.online(&realtime.hub, room).await;
         let truncated = since.is_some() && backlog.len() as i64 >= BACKLOG_SINCE;
-        json!({"op": "subscribed", "room": room, "backlog": backlog, "online": online, "truncated": truncated}).to_string()
+        json!({"op": "subscribed", "room": room, "backlog": backlog, "online": online, "truncated": truncated, "live_session": live_session}).to_string()
     }
 
     fn leave(&mut self, room: i64) {

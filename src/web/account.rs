@@ -79,6 +79,7 @@ pub async fn notifications(ctx: Ctx, Query(q): Query<After>) -> Result<Response,
                 Kind::EventReminder => "notify.event_reminder",
                 Kind::CircleAdded => "notify.circle_added",
                 Kind::LeaderInactive => "notify.leader_inactive",
+                Kind::EventCancelled => "notify.event_cancelled",
             };
             let name = n
                 .actor

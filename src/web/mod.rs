@@ -7,6 +7,7 @@
 mod account;
 mod assets;
 mod auth;
+mod calendar;
 mod chat;
 mod csrf;
 mod forum;
@@ -77,6 +78,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(account::settings).post(account::save_settings),
         )
         .route("/help", get(help::page))
+        .route("/events/{id}", get(calendar::page))
+        .route("/events/{id}/rsvp", post(calendar::rsvp))
+        .route("/announcements/{id}/dismiss", post(calendar::dismiss))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::http::limit_per_ip,
@@ -155,7 +159,13 @@ impl Ctx {
             Some(s) => notify::unread(&self.state, &s.user).await.unwrap_or(0),
             None => 0,
         };
+        // Announcements show above every page; the page still shows if they cannot be read.
+        let mut announcements = crate::calendar::announcements::current(&self.state, self.user())
+            .await
+            .unwrap_or_default();
+        announcements.truncate(3);
         Layout {
+            announcements,
             texts: self.texts,
             title: title.into(),
             text_size: self.text_size,
@@ -229,6 +239,8 @@ pub struct Layout {
     pub here: String,
     pub css: String,
     pub js: String,
+    /// What the reader should see now (at most 3), above the page.
+    pub announcements: Vec<crate::calendar::announcements::Announcement>,
 }
 
 pub struct UserLink {

@@ -973,3 +973,111 @@ both_backends!(
         assert_eq!(location(&link), format!("/t/{topic}#post-1"));
     }
 );
+
+both_backends!(
+    settings_keep_a_time_zone_export_and_delete_the_account,
+    |b| async move {
+        let s = Server::start(b).await;
+        let member = web_member(&s, "teresa", "es").await;
+        let page = get(&s, &member, "/settings", None).await;
+        assert!(
+            page.html.contains(r#"<option value="America/Mexico_City""#),
+            "{}",
+            page.html
+        );
+        let token = csrf(&page.html);
+        let saved = post(
+            &s,
+            &member,
+            "/settings",
+            &[
+                ("csrf", token.as_str()),
+                ("locale", "es"),
+                ("text_size", "100"),
+                ("timezone", "America/Mexico_City"),
+            ],
+        )
+        .await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER);
+        let page = get(&s, &member, "/settings", None).await;
+        assert!(
+            page.html
+                .contains(r#"<option value="America/Mexico_City" selected>"#),
+            "{}",
+            page.html
+        );
+        // The export is a download, for the signed-in member only.
+        let export = member.get(s.url("/api/v1/me/export")).send().await.unwrap();
+        assert_eq!(export.status(), StatusCode::OK);
+        assert!(
+            export.headers()["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("attachment")
+        );
+        let data: serde_json::Value = export.json().await.unwrap();
+        assert_eq!(data["user"]["username"], "teresa");
+
+        // Deleting: the wrong password keeps the account; the right one ends it and signs out.
+        let page = get(&s, &member, "/settings/delete", None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_csp(&page, "delete");
+        let token = csrf(&page.html);
+        let wrong = post(
+            &s,
+            &member,
+            "/settings/delete",
+            &[
+                ("csrf", token.as_str()),
+                ("content", "remove"),
+                ("password", "not my password"),
+            ],
+        )
+        .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            wrong.html.contains("Esa contraseña no es correcta"),
+            "{}",
+            wrong.html
+        );
+        let forged = post(
+            &s,
+            &member,
+            "/settings/delete",
+            &[
+                ("csrf", "forged"),
+                ("content", "remove"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        let done = post(
+            &s,
+            &member,
+            "/settings/delete",
+            &[
+                ("csrf", token.as_str()),
+                ("content", "remove"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert_eq!(location(&done), "/?deleted=1");
+        let home = get(&s, &member, "/?deleted=1", Some("es")).await;
+        assert!(
+            home.html.contains("Tu cuenta está borrada"),
+            "{}",
+            home.html
+        );
+        let (st, _) = s
+            .post(
+                "/api/v1/auth/login",
+                None,
+                json!({"username": "teresa", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+    }
+);

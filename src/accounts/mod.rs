@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod password;
+pub mod privacy;
 pub mod session;
 pub mod types;
 
@@ -31,7 +32,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_register))
         .routes(routes!(api_login))
         .routes(routes!(api_logout))
-        .routes(routes!(api_me, api_update_me))
+        .routes(routes!(api_me, api_update_me, privacy::api_erase))
+        .routes(routes!(privacy::api_export))
         .routes(routes!(api_profile))
 }
 

@@ -9,8 +9,10 @@ use serde::Deserialize;
 
 use super::auth::LANGUAGES;
 use super::{Ctx, LANG_COOKIE, Layout, PageError, TEXT_COOKIE, WebForm};
+use crate::accounts::privacy::{self, ContentChoice, DeleteAccount};
 use crate::accounts::types::Locale;
 use crate::accounts::{self, Profile, TEXT_SIZES, UpdateMe};
+use crate::error::AppError;
 use crate::forum::types::ContentWarning;
 use crate::notify::{self, Kind, Notification};
 use crate::paging::PageParams;
@@ -132,7 +134,29 @@ struct SettingsPage {
     sizes: Vec<Choice>,
     filters: Vec<Choice>,
     hide_presence: bool,
+    zones: Vec<Choice>,
 }
+
+/// Time zones offered in settings: where our members live first. A member whose zone is not
+/// here (set through the API) keeps it, listed first.
+const ZONES: [&str; 16] = [
+    "America/Mexico_City",
+    "America/Monterrey",
+    "America/Tijuana",
+    "America/Bogota",
+    "America/Lima",
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Puerto_Rico",
+    "Europe/Madrid",
+    "Europe/London",
+    "Asia/Kolkata",
+    "Asia/Dubai",
+    "UTC",
+];
 
 #[derive(Deserialize)]
 pub struct SavedParam {
@@ -179,9 +203,25 @@ pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response,
             })
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
+        zones: zone_choices(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
         l,
     };
     Ok(ctx.send(page))
+}
+
+fn zone_choices(current: &str) -> Vec<Choice> {
+    let mut names: Vec<&str> = ZONES.to_vec();
+    if !names.contains(&current) {
+        names.insert(0, current);
+    }
+    names
+        .into_iter()
+        .map(|z| Choice {
+            value: z.to_owned(),
+            label: z.replace('_', " "),
+            checked: z == current,
+        })
+        .collect()
 }
 
 /// The settings form, as name–value pairs: checkboxes repeat the `filters` name.
@@ -218,8 +258,70 @@ pub async fn save_settings(
         ),
         hide_presence: Some(value("hide_presence").is_some()),
         text_size,
-        timezone: None,
+        timezone: value("timezone"),
     };
     accounts::update_me(&ctx.state, session, &changes).await?;
     Ok(ctx.send(Redirect::to("/settings?saved=1")))
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "delete_account.html")]
+struct DeletePage {
+    l: Layout,
+    error: Option<String>,
+    remove: bool,
+}
+
+/// `/settings/delete`: what deleting means, the two choices, and the password to confirm.
+pub async fn delete_page(ctx: Ctx) -> Result<Response, PageError> {
+    ctx.require()?;
+    let mut l = ctx.layout(ctx.texts.get("account.delete_title")).await;
+    l.noindex = true;
+    let page = DeletePage {
+        l,
+        error: None,
+        remove: true,
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct DeleteForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    content: String,
+}
+
+pub async fn delete_account(
+    jar: CookieJar,
+    WebForm { ctx, form }: WebForm<DeleteForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?.clone();
+    let content = if form.content == "anonymise" {
+        ContentChoice::Anonymise
+    } else {
+        ContentChoice::Remove
+    };
+    let request = DeleteAccount {
+        password: form.password,
+        content,
+    };
+    match privacy::erase(&ctx.state, &session, &request).await {
+        Ok(()) => {
+            let jar = jar.add(crate::accounts::session::removal_cookie(&ctx.state));
+            Ok(ctx.send((jar, Redirect::to("/?deleted=1"))))
+        }
+        Err(AppError::Invalid { .. }) => {
+            let mut l = ctx.layout(ctx.texts.get("account.delete_title")).await;
+            l.noindex = true;
+            let page = DeletePage {
+                error: Some(ctx.texts.get("account.wrong_password").to_owned()),
+                remove: content == ContentChoice::Remove,
+                l,
+            };
+            Ok(ctx.send_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -63,9 +63,16 @@ impl GroupItem {
 struct HomePage {
     l: Layout,
     groups: Vec<GroupItem>,
+    /// The visitor just deleted their account.
+    deleted: bool,
 }
 
-pub async fn home(ctx: Ctx) -> Result<Response, PageError> {
+#[derive(Deserialize)]
+pub struct HomeQuery {
+    deleted: Option<String>,
+}
+
+pub async fn home(ctx: Ctx, Query(q): Query<HomeQuery>) -> Result<Response, PageError> {
     let mut groups = Vec::new();
     let mut page = PageParams {
         limit: Some(100),
@@ -83,6 +90,7 @@ pub async fn home(ctx: Ctx) -> Result<Response, PageError> {
     let page = HomePage {
         l: ctx.layout(ctx.texts.get("home.title")).await,
         groups,
+        deleted: q.deleted.is_some() && ctx.session.is_none(),
     };
     Ok(ctx.send(page))
 }

@@ -77,6 +77,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/settings",
             get(account::settings).post(account::save_settings),
         )
+        .route(
+            "/settings/delete",
+            get(account::delete_page).post(account::delete_account),
+        )
         .route("/help", get(help::page))
         .route("/events/{id}", get(calendar::page))
         .route("/events/{id}/rsvp", post(calendar::rsvp))

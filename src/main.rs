@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mutual::accounts::cli::{CreateUser, create_user, import_users};
 use mutual::config::{Config, LogFormat, SettingsArgs};
-use mutual::store::{Store, StoreOptions, migrate};
+use mutual::store::{Store, StoreOptions, backup, migrate};
 
 /// Mutual: peer-support communities (forum, live chat rooms, moderation, organiser tools).
 ///
@@ -28,6 +28,11 @@ enum Command {
     Serve,
     /// Apply pending migrations and exit; safe while other nodes start.
     Migrate,
+    /// Write a consistent copy of the SQLite database to FILE while the site keeps serving
+    /// (PostgreSQL: use pg_dump, see the README).
+    Backup { file: PathBuf },
+    /// Put the backup FILE in place of the SQLite database; every server on it must be stopped.
+    Restore { file: PathBuf },
     /// Administration from the shell.
     #[command(subcommand)]
     Admin(Admin),
@@ -111,12 +116,38 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(&cli.settings)?;
     init_tracing(config.log_format);
+    let command = cli.command.unwrap_or(Command::Serve);
+    // A restore replaces the database file, so it must not be opened first.
+    if let Command::Restore { file } = &command {
+        let restored = backup::restore(&config.database_url, file).await?;
+        let store = open_store(&config).await?;
+        store.close().await;
+        println!(
+            "restored {} members, {} posts and {} chat messages from {} into {}",
+            restored.members,
+            restored.posts,
+            restored.chat_messages,
+            file.display(),
+            restored.file
+        );
+        return Ok(());
+    }
     let store = open_store(&config).await?;
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::Serve => {
+            let _lock = store.serve_lock()?;
             let state = mutual::app::state(config, store)?;
             mutual::app::serve(state).await
         }
+        Command::Backup { file } => {
+            let copy = backup::backup(&store, &file).await?;
+            println!(
+                "backed up {} members, {} posts and {} chat messages to {} ({} bytes, checked)",
+                copy.members, copy.posts, copy.chat_messages, copy.file, copy.bytes
+            );
+            Ok(())
+        }
+        Command::Restore { .. } => Ok(()),
         Command::Migrate => {
             println!("migrations applied ({:?})", store.backend());
             Ok(())

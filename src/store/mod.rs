@@ -6,6 +6,7 @@
 //! wider pool. On PostgreSQL both are the same pool. Times are stored as milliseconds since the
 //! Unix epoch (`BIGINT`) so that one query text compares and orders them on both backends.
 
+pub mod backup;
 mod migrate;
 
 use std::path::{Path, PathBuf};

@@ -267,7 +267,7 @@ both_backends!(a_hidden_number_stays_hidden_from_others, |b| async move {
         page.html
     );
     let page = get(&s, &visitor, &path, None).await;
-    assert!(page.html.contains("Celebrated 1 times"), "{}", page.html);
+    assert!(page.html.contains("Celebrations: 1"), "{}", page.html);
 
     // As a percentage, others see the share and never the numbers behind it.
     let done = share(

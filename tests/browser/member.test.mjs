@@ -70,7 +70,7 @@ test("a member posts a milestone and another celebrates it", async () => {
 
   await rosa.goto(server.base + "/c/diabetes/milestones");
   await rosa.getByRole("link", { name: "Down two sizes" }).waitFor();
-  await rosa.getByText("Celebrated 1 times").first().waitFor();
+  await rosa.getByText("Celebrations: 1").first().waitFor();
   assert.deepEqual(rosa.problems, []);
   assert.deepEqual(ben.problems, []);
 });

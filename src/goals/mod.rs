@@ -708,6 +708,11 @@ async fn api_my_goals(
     State(state): State<AppState>,
     Auth(session): Auth,
 ) -> AppResult<axum::Json<Vec<Goal>>> {
+    Ok(axum::Json(my_goals(&state, &session.user).await?))
+}
+
+/// The member's own goals, newest first (the latest 500).
+pub async fn my_goals(state: &AppState, owner: &User) -> AppResult<Vec<Goal>> {
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,
@@ -716,14 +721,10 @@ async fn api_my_goals(
             goal_select!(),
             "WHERE g.owner_id = $1 ORDER BY g.id DESC LIMIT 500"
         ),
-        session.user.id
+        owner.id
     )?;
     let now = now_ms();
-    Ok(axum::Json(
-        rows.into_iter()
-            .map(|r| r.view(session.user.id, now))
-            .collect(),
-    ))
+    Ok(rows.into_iter().map(|r| r.view(owner.id, now)).collect())
 }
 
 /// Set a goal. Private unless `share_with` (a community you belong to) or `share_with_circle`.
@@ -945,19 +946,31 @@ async fn api_list_checkins(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Vec<Checkin>>> {
+    Ok(axum::Json(
+        list_checkins(&state, &session.user, id, 200).await?,
+    ))
+}
+
+/// A goal's latest `limit` check-ins, newest period first, with notes for those who may read
+/// them; 404 for whoever may not see the goal.
+pub async fn list_checkins(
+    state: &AppState,
+    viewer: &User,
+    id: i64,
+    limit: i64,
+) -> AppResult<Vec<Checkin>> {
     let mut conn = state.store.read().await?;
-    let (_, viewing) = visible_goal(&mut conn, id, &session.user).await?;
+    let (_, viewing) = visible_goal(&mut conn, id, viewer).await?;
     let rows = db!(
         conn,
         fetch_all as CheckinRow,
         "SELECT id, goal_id, period_start, status, note, created_at FROM goal_checkins WHERE goal_id = $1
-         ORDER BY period_start DESC LIMIT 200",
-        id
+         ORDER BY period_start DESC LIMIT $2",
+        id,
+        limit.clamp(1, 200)
     )?;
     let notes = viewing.owner || viewing.circle_leader;
-    Ok(axum::Json(
-        rows.into_iter().map(|r| r.view(notes)).collect(),
-    ))
+    Ok(rows.into_iter().map(|r| r.view(notes)).collect())
 }
 
 /// Goals shared with a community, as its members see them: titles, cadence and this period's

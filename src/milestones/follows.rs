@@ -86,6 +86,19 @@ async fn api_unfollow(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Whether `follower_id` follows `followee_id` (for the profile's Follow / Unfollow button).
+pub async fn is_following(state: &AppState, follower_id: i64, followee_id: i64) -> AppResult<bool> {
+    let mut conn = state.store.read().await?;
+    let found = db!(
+        conn,
+        fetch_optional scalar i64,
+        "SELECT follower_id FROM follows WHERE follower_id = $1 AND followee_id = $2",
+        follower_id,
+        followee_id
+    )?;
+    Ok(found.is_some())
+}
+
 /// The members the caller follows, by id.
 pub async fn following(
     state: &AppState,

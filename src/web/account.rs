@@ -22,14 +22,37 @@ use crate::paging::PageParams;
 struct ProfilePage {
     l: Layout,
     profile: Profile,
+    /// Their milestones the viewer may see, newest first.
+    timeline: Vec<super::member::FeedEntry>,
+    /// Whether the viewer follows them; none on one's own profile and for visitors.
+    following: Option<bool>,
 }
 
 pub async fn profile(ctx: Ctx, Path(username): Path<String>) -> Result<Response, PageError> {
     let profile = accounts::profile(&ctx.state, &username).await?;
+    let page = PageParams {
+        limit: Some(20),
+        after: None,
+    };
+    let timeline =
+        crate::milestones::timeline(&ctx.state, ctx.session.as_ref(), &username, &page).await?;
+    let following = match &ctx.session {
+        Some(s) if s.user.id != profile.user.id => Some(
+            crate::milestones::follows::is_following(&ctx.state, s.user.id, profile.user.id)
+                .await?,
+        ),
+        _ => None,
+    };
     let mut l = ctx.layout(profile.user.display_name.clone()).await;
     // Being found by name in a search engine could out a member to their family.
     l.noindex = true;
-    Ok(ctx.send(ProfilePage { l, profile }))
+    let timeline = super::member::entries(ctx.texts, timeline.items);
+    Ok(ctx.send(ProfilePage {
+        l,
+        profile,
+        timeline,
+        following,
+    }))
 }
 
 /// A notification in words: who did what, never what they wrote.

@@ -194,7 +194,7 @@ pub struct Draft {
 }
 
 /// Our words for a refused post: field errors, or the personal-details question.
-fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<StatusCode, PageError> {
+pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<StatusCode, PageError> {
     let AppError::Invalid { fields, .. } = &e else {
         return Err(e.into());
     };
@@ -215,6 +215,16 @@ fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<StatusCode, Page
         .keys()
         .map(|f| match f.as_str() {
             "title" | "body" => ctx.texts.get(&format!("errors.{f}")).to_owned(),
+            "milestone.type"
+            | "milestone.value"
+            | "milestone.baseline"
+            | "milestone.unit"
+            | "milestone.visibility"
+            | "milestone.show"
+            | "milestone.achieved_on" => ctx
+                .texts
+                .get(&format!("milestones.err_{}", &f["milestone.".len()..]))
+                .to_owned(),
             _ => ctx.texts.get("errors.generic").to_owned(),
         })
         .collect();
@@ -228,7 +238,7 @@ pub struct WarningChoice {
     pub selected: bool,
 }
 
-fn warning_choices(selected: &str) -> Vec<WarningChoice> {
+pub(super) fn warning_choices(selected: &str) -> Vec<WarningChoice> {
     let mut choices = vec![WarningChoice {
         value: "",
         key: "cw.none".into(),
@@ -328,6 +338,9 @@ pub struct PostItem {
     pub parent_seq: Option<i64>,
     pub warning: Option<String>,
     pub reactions: Vec<ReactionButton>,
+    /// A milestone post's celebration banner, and its "Celebrate" button shown apart.
+    pub milestone: Option<super::member::MilestoneView>,
+    pub celebrate: Option<ReactionButton>,
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]
@@ -395,7 +408,17 @@ async fn topic_page(
         Err(e) => return Err(e.into()),
     };
     let member = c.membership.as_ref().is_some_and(|m| m.status == "active");
-    let items = arrange(posts, threaded, member);
+    let mut items = arrange(posts, threaded, member);
+    for item in &mut items {
+        if let Some(m) = &item.p.milestone {
+            item.milestone = Some(super::member::MilestoneView::new(ctx.texts, m));
+            item.celebrate = item
+                .reactions
+                .iter()
+                .position(|r| r.kind == ReactionKind::Celebrate.as_str())
+                .map(|i| item.reactions.remove(i));
+        }
+    }
     let next_after = (more && !threaded)
         .then(|| items.last().map(|p| p.p.seq))
         .flatten();
@@ -506,6 +529,8 @@ fn arrange(posts: Vec<Post>, threaded: bool, can_react: bool) -> Vec<PostItem> {
                 parent_seq: p.reply_to.and_then(|r| seq_of.get(&r).copied()),
                 warning: p.content_warning.as_deref().map(warning_key),
                 reactions,
+                milestone: None,
+                celebrate: None,
                 p,
             })
         })

@@ -13,6 +13,7 @@ mod csrf;
 mod forum;
 mod help;
 pub mod i18n;
+mod member;
 mod moderation;
 mod search;
 
@@ -56,6 +57,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/c/{slug}/chat", get(chat::default_room))
         .route("/c/{slug}/chat/{room}", get(chat::room).post(chat::send))
+        .route("/c/{slug}/milestones", get(member::feed))
+        .route(
+            "/c/{slug}/milestones/new",
+            get(member::new_milestone_page).post(member::new_milestone),
+        )
         .route("/c/{slug}/join", post(forum::join))
         .route("/c/{slug}/leave", post(forum::leave))
         .route("/t/{id}", get(forum::topic).post(forum::reply))
@@ -70,6 +76,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/me/moderation", get(moderation::mine))
         .route("/me/moderation/appeal", post(moderation::appeal))
         .route("/u/{username}", get(account::profile))
+        .route("/u/{username}/follow", post(member::follow))
+        .route("/goals", get(member::goals).post(member::create_goal))
+        .route("/goals/{id}/checkin", post(member::check_in))
+        .route("/goals/{id}/milestone", post(member::reach))
         .route("/search", get(search::page))
         .route("/notifications", get(account::notifications))
         .route("/notifications/read", post(account::mark_read))

@@ -586,7 +586,7 @@ pub async fn update(
 ) -> AppResult<Schedule> {
     let (row, community) = {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, &session).await?
+        load(&mut conn, id, session).await?
     };
     if row.cancelled_at.is_some() {
         return Err(AppError::conflict(
@@ -667,7 +667,7 @@ async fn api_cancel(
 pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
     {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, &session).await?;
+        load(&mut conn, id, session).await?;
     }
     let mut w = state.store.write().await?;
     db!(

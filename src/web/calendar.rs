@@ -45,7 +45,11 @@ pub(super) fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String 
 /// "5 mar 2026, 18:00", in the reader's language and zone.
 pub(super) fn at(texts: &Texts, zone: Zone, ms: i64) -> String {
     let local = zone.local(ms);
-    format!("{}, {}", texts.date(local_day(zone, ms)), local.format("%H:%M"))
+    format!(
+        "{}, {}",
+        texts.date(local_day(zone, ms)),
+        local.format("%H:%M")
+    )
 }
 
 /// The local date of `ms` in `zone`, as an instant the date formatter reads in UTC.

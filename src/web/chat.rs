@@ -98,8 +98,10 @@ async fn render(
             let until = zone.local(live.ends_at).format("%H:%M").to_string();
             Some((
                 live.id,
-                ctx.texts
-                    .fill("calendar.live_now", &[("title", &live.title), ("time", &until)]),
+                ctx.texts.fill(
+                    "calendar.live_now",
+                    &[("title", &live.title), ("time", &until)],
+                ),
             ))
         }
         None => None,

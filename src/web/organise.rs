@@ -288,11 +288,18 @@ async fn render_schedules(
         .into_iter()
         .map(|r| {
             let key = repeat_key(Repeat::parse(r).unwrap_or(Repeat::None));
-            (r, key, form.repeat == r || (form.repeat.is_empty() && r == "weekly"))
+            (
+                r,
+                key,
+                form.repeat == r || (form.repeat.is_empty() && r == "weekly"),
+            )
         })
         .collect();
     let mut l = ctx
-        .layout(ctx.texts.fill("organise.schedules_title", &[("group", &c.name)]))
+        .layout(
+            ctx.texts
+                .fill("organise.schedules_title", &[("group", &c.name)]),
+        )
         .await;
     l.noindex = true;
     let status = form_status(!errors.is_empty());
@@ -316,7 +323,14 @@ pub async fn schedules_page(
     Path(slug): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Response, PageError> {
-    render_schedules(ctx, &slug, ScheduleForm::default(), Vec::new(), q.saved.is_some()).await
+    render_schedules(
+        ctx,
+        &slug,
+        ScheduleForm::default(),
+        Vec::new(),
+        q.saved.is_some(),
+    )
+    .await
 }
 
 pub async fn create_schedule(
@@ -526,7 +540,10 @@ async fn render_sessions(
         })
         .collect();
     let mut l = ctx
-        .layout(ctx.texts.fill("organise.sessions_title", &[("group", &c.name)]))
+        .layout(
+            ctx.texts
+                .fill("organise.sessions_title", &[("group", &c.name)]),
+        )
         .await;
     l.noindex = true;
     let status = form_status(!errors.is_empty());
@@ -551,7 +568,14 @@ pub async fn sessions_page(
     Path(slug): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Response, PageError> {
-    render_sessions(ctx, &slug, SessionForm::default(), Vec::new(), q.saved.is_some()).await
+    render_sessions(
+        ctx,
+        &slug,
+        SessionForm::default(),
+        Vec::new(),
+        q.saved.is_some(),
+    )
+    .await
 }
 
 pub async fn create_session(
@@ -944,7 +968,10 @@ async fn render_types(
         .map(|k| (k, category_key(k), form.category == k))
         .collect();
     let mut l = ctx
-        .layout(ctx.texts.fill("organise.types_title", &[("group", &c.name)]))
+        .layout(
+            ctx.texts
+                .fill("organise.types_title", &[("group", &c.name)]),
+        )
         .await;
     l.noindex = true;
     let status = form_status(!errors.is_empty());
@@ -966,7 +993,14 @@ pub async fn types_page(
     Path(slug): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Response, PageError> {
-    render_types(ctx, &slug, TypeForm::default(), Vec::new(), q.saved.is_some()).await
+    render_types(
+        ctx,
+        &slug,
+        TypeForm::default(),
+        Vec::new(),
+        q.saved.is_some(),
+    )
+    .await
 }
 
 pub async fn create_type(
@@ -1162,7 +1196,10 @@ async fn render_circles(
         })
         .collect();
     let mut l = ctx
-        .layout(ctx.texts.fill("organise.circles_title", &[("group", &c.name)]))
+        .layout(
+            ctx.texts
+                .fill("organise.circles_title", &[("group", &c.name)]),
+        )
         .await;
     l.noindex = true;
     let status = form_status(!errors.is_empty());
@@ -1185,7 +1222,14 @@ pub async fn circles_page(
     Path(slug): Path<String>,
     Query(q): Query<Saved>,
 ) -> Result<Response, PageError> {
-    render_circles(ctx, &slug, CircleForm::default(), Vec::new(), q.saved.is_some()).await
+    render_circles(
+        ctx,
+        &slug,
+        CircleForm::default(),
+        Vec::new(),
+        q.saved.is_some(),
+    )
+    .await
 }
 
 pub async fn create_circle(
@@ -1242,7 +1286,10 @@ pub async fn add_to_circle(
         &form.role
     });
     let result = match role {
-        Err(_) => Err(AppError::invalid("role", "role is member, leader or co_leader")),
+        Err(_) => Err(AppError::invalid(
+            "role",
+            "role is member, leader or co_leader",
+        )),
         Ok(role) => {
             let user = &ctx.require()?.user;
             let username = form.username.trim().trim_start_matches('@');

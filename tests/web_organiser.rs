@@ -768,10 +768,12 @@ both_backends!(circles_are_made_filled_and_private, |b| async move {
     let s = Server::start(b).await;
     let (_, orga, _) = group_with_organiser(&s).await;
     let mut members = Vec::new();
+    let mut tokens = Vec::new();
     for name in ["rosa", "ben", "outsider"] {
         let (client, api) = web_member(&s, name, "en").await;
         s.join(&api, "sugar").await;
         members.push(client);
+        tokens.push(api);
     }
     let page = get(&s, &orga, "/organise/sugar/circles").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -836,6 +838,22 @@ both_backends!(circles_are_made_filled_and_private, |b| async move {
     assert!(listed.contains("2 of 8 places taken"), "{listed}");
     assert!(listed.contains("@rosa"));
 
+    // Ben shares one goal with the circle and keeps another to himself.
+    let circle_id: i64 = id.parse().unwrap();
+    for body in [
+        json!({"title": "Walk after dinner", "cadence": "daily", "share_with_circle": circle_id}),
+        json!({"title": "Secret sleep goal", "cadence": "daily"}),
+    ] {
+        let (st, goal) = s.post("/api/v1/me/goals", Some(&tokens[1]), body).await;
+        assert_eq!(st, StatusCode::CREATED, "{goal}");
+    }
+    // His alert points at the circle's page.
+    let alerts = get(&s, &members[1], "/notifications").await.html;
+    assert!(
+        alerts.contains(&format!("href=\"/circles/{id}\"")),
+        "{alerts}"
+    );
+
     // Ben, a member: who is in it, the leader badged, the next meeting, the private room.
     let ben = get(&s, &members[1], &format!("/circles/{id}")).await;
     assert_eq!(ben.status, StatusCode::OK, "{}", ben.html);
@@ -858,9 +876,21 @@ both_backends!(circles_are_made_filled_and_private, |b| async move {
         !ben.html.contains("For the next meeting"),
         "the agenda is for leaders"
     );
-    // Rosa, the leader, gets the agenda.
+    assert!(ben.html.contains("Walk after dinner"));
+    assert!(
+        !ben.html.contains("Secret sleep goal"),
+        "private goals stay private"
+    );
+    // Rosa, the leader, gets the agenda: the shared goal, not checked in yet.
     let rosa = get(&s, &members[0], &format!("/circles/{id}")).await.html;
     assert!(rosa.contains("For the next meeting"), "{rosa}");
+    assert_eq!(
+        rosa.matches("Walk after dinner").count(),
+        2,
+        "goals and agenda: {rosa}"
+    );
+    assert!(rosa.contains("No check-in yet"));
+    assert!(!rosa.contains("Secret sleep goal"));
     // Someone not in it: not found, and the room stays hidden.
     let outsider = get(&s, &members[2], &format!("/circles/{id}")).await;
     assert_eq!(outsider.status, StatusCode::NOT_FOUND);

@@ -237,7 +237,7 @@ both_backends!(
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         assert!(listed.contains("See the latest topic"), "{listed}");
-        assert!(listed.contains("1 topics made"), "{listed}");
+        assert!(listed.contains("Topics made so far: 1"), "{listed}");
         let first_local = zone
             .from_local_datetime(
                 &chrono::NaiveDateTime::parse_from_str(&format!("{date} {time}"), "%Y-%m-%d %H:%M")

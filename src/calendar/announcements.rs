@@ -228,15 +228,46 @@ async fn api_create_site(
     Auth(session): Auth,
     Json(req): Json<NewAnnouncement>,
 ) -> AppResult<(StatusCode, axum::Json<Announcement>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_site(&state, &session, &req).await?),
+    ))
+}
+
+/// A site-wide announcement (site admins).
+pub async fn create_site(
+    state: &AppState,
+    session: &Session,
+    req: &NewAnnouncement,
+) -> AppResult<Announcement> {
     if !session.user.is_admin() {
         return Err(AppError::forbidden(
             "only site admins make site-wide announcements",
         ));
     }
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(insert(&state, &session.user, None, &req).await?),
-    ))
+    insert(state, &session.user, None, req).await
+}
+
+/// The site-wide announcements not taken down and not ended, as a site admin manages them.
+pub async fn site_list(state: &AppState, session: &Session) -> AppResult<Vec<Announcement>> {
+    if !session.user.is_admin() {
+        return Err(AppError::forbidden(
+            "only site admins manage site-wide announcements",
+        ));
+    }
+    let mut conn = state.store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as Row,
+        concat!(
+            announcement_select!(),
+            "WHERE a.community_id IS NULL AND a.deleted_at IS NULL AND (a.ends_at IS NULL OR a.ends_at > $2)
+             ORDER BY a.pinned DESC, a.created_at DESC, a.id DESC LIMIT 50"
+        ),
+        session.user.id,
+        now_ms()
+    )?;
+    Ok(rows.into_iter().map(Row::view).collect())
 }
 
 /// Announce something to one community (its organisers).
@@ -251,11 +282,21 @@ async fn api_create_community(
     Path(slug): Path<String>,
     Json(req): Json<NewAnnouncement>,
 ) -> AppResult<(StatusCode, axum::Json<Announcement>)> {
-    let community = organised(&state, &session, &slug).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(insert(&state, &session.user, Some(&community), &req).await?),
+        axum::Json(create_for_community(&state, &session, &slug, &req).await?),
     ))
+}
+
+/// An announcement to one community (its organisers).
+pub async fn create_for_community(
+    state: &AppState,
+    session: &Session,
+    slug: &str,
+    req: &NewAnnouncement,
+) -> AppResult<Announcement> {
+    let community = organised(state, session, slug).await?;
+    insert(state, &session.user, Some(&community), req).await
 }
 
 async fn organised(state: &AppState, session: &Session, slug: &str) -> AppResult<CommunityRow> {
@@ -279,9 +320,19 @@ async fn api_community_list(
     MaybeAuth(viewer): MaybeAuth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Announcement>>> {
-    let user = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        community_list(&state, viewer.as_ref().map(|s| &s.user), &slug).await?,
+    ))
+}
+
+/// A community's current announcements, dismissed ones marked (readers of the community).
+pub async fn community_list(
+    state: &AppState,
+    user: Option<&User>,
+    slug: &str,
+) -> AppResult<Vec<Announcement>> {
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    let (community, access) = visible_community(&mut conn, slug, user).await?;
     if !access.can_read() {
         return Err(AppError::forbidden(
             "join this community to read its announcements",
@@ -295,11 +346,11 @@ async fn api_community_list(
             "WHERE a.community_id = $2 AND a.deleted_at IS NULL AND a.starts_at <= $3 AND (a.ends_at IS NULL OR a.ends_at > $3)
              ORDER BY a.pinned DESC, a.created_at DESC, a.id DESC LIMIT 50"
         ),
-        user.as_ref().map_or(-1, |u| u.id),
+        user.map_or(-1, |u| u.id),
         community.id,
         now_ms()
     )?;
-    Ok(axum::Json(rows.into_iter().map(Row::view).collect()))
+    Ok(rows.into_iter().map(Row::view).collect())
 }
 
 /// The announcement if `user` may see it (a community's only to those who may read it).
@@ -339,6 +390,12 @@ async fn api_delete(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
+    delete(&state, &session, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes an announcement down (its community's organisers; site-wide ones: admins).
+pub async fn delete(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
     let may_manage = {
         let mut conn = state.store.read().await?;
         visible(&mut conn, id, &session.user).await?.1
@@ -356,7 +413,7 @@ async fn api_delete(
         id,
         now_ms()
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Dismiss an announcement for yourself (idempotent).

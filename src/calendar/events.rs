@@ -550,9 +550,15 @@ async fn api_list(
     MaybeAuth(viewer): MaybeAuth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Event>>> {
-    let user = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        list(&state, viewer.as_ref().map(|s| &s.user), &slug).await?,
+    ))
+}
+
+/// A community's sessions as `user` may see them: to come or running, then the 20 latest ended.
+pub async fn list(state: &AppState, user: Option<&User>, slug: &str) -> AppResult<Vec<Event>> {
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, user.as_ref()).await?;
+    let (community, access) = visible_community(&mut conn, slug, user).await?;
     let now = now_ms();
     let uid = user.as_ref().map_or(-1, |u| u.id);
     let mut rows = db!(
@@ -578,12 +584,10 @@ async fn api_list(
         now
     )?);
     let all = rows.clone();
-    Ok(axum::Json(
-        with_times(rows, &all, now)
-            .into_iter()
-            .map(|e| e.for_reader(&access))
-            .collect(),
-    ))
+    Ok(with_times(rows, &all, now)
+        .into_iter()
+        .map(|e| e.for_reader(&access))
+        .collect())
 }
 
 /// The sessions the caller said they are going to that have not ended, earliest first.
@@ -750,7 +754,13 @@ async fn api_cancel(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    let row = organised_event(&state, id, &session.user).await?;
+    cancel(&state, &session, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Cancels a session (organisers), telling those going when it had not ended yet.
+pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
+    let row = organised_event(state, id, &session.user).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let cancelled = db!(
@@ -785,7 +795,7 @@ async fn api_cancel(
         sent.publish(&state.realtime);
         publish_live(&state.store, &state.realtime, row.room_id).await?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -486,8 +486,13 @@ async fn api_list(
     Auth(session): Auth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Schedule>>> {
+    Ok(axum::Json(list(&state, &session, &slug).await?))
+}
+
+/// The community's schedules that are not cancelled, newest first (organisers).
+pub async fn list(state: &AppState, session: &Session, slug: &str) -> AppResult<Vec<Schedule>> {
     let mut conn = state.store.read().await?;
-    let (community, _) = organised(&mut conn, &slug, &session).await?;
+    let (community, _) = organised(&mut conn, slug, session).await?;
     let rows = db!(
         conn,
         fetch_all as ScheduleRow,
@@ -501,7 +506,7 @@ async fn api_list(
     for row in rows {
         out.push(view(&mut conn, row, &community.slug).await?);
     }
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 /// One schedule for an organiser of its community; 404 for whoever may not know of it.
@@ -569,9 +574,19 @@ async fn api_update(
     Path(id): Path<i64>,
     Json(req): Json<ScheduleChanges>,
 ) -> AppResult<axum::Json<Schedule>> {
+    Ok(axum::Json(update(&state, &session, id, &req).await?))
+}
+
+/// Pauses, resumes or rewords a schedule (organisers); 409 once cancelled.
+pub async fn update(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    req: &ScheduleChanges,
+) -> AppResult<Schedule> {
     let (row, community) = {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, &session).await?
+        load(&mut conn, id, session).await?
     };
     if row.cancelled_at.is_some() {
         return Err(AppError::conflict(
@@ -630,8 +645,8 @@ async fn api_update(
         ));
     }
     let mut conn = state.store.read().await?;
-    let (row, _) = load(&mut conn, id, &session).await?;
-    Ok(axum::Json(view(&mut conn, row, &community.slug).await?))
+    let (row, _) = load(&mut conn, id, session).await?;
+    view(&mut conn, row, &community.slug).await
 }
 
 /// Cancel a schedule (organisers): no more topics; those already created stay.
@@ -644,9 +659,15 @@ async fn api_cancel(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
+    cancel(&state, &session, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Cancels a schedule (organisers): no more topics; those already created stay.
+pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
     {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, &session).await?;
+        load(&mut conn, id, session).await?;
     }
     let mut w = state.store.write().await?;
     db!(
@@ -656,7 +677,7 @@ async fn api_cancel(
         id,
         now_ms()
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// What the job does with a schedule that is due.

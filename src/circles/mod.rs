@@ -507,8 +507,15 @@ async fn api_list_circles(
     Auth(session): Auth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Circle>>> {
+    Ok(axum::Json(
+        list_circles(&state, &session.user, &slug).await?,
+    ))
+}
+
+/// The community's circles `user` may see: all for its moderators and organisers, else their own.
+pub async fn list_circles(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Circle>> {
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
     let rows = db!(
         conn,
         fetch_all as CircleRow,
@@ -520,14 +527,14 @@ async fn api_list_circles(
         community.id,
         access.is_moderator(),
         access.is_member(),
-        session.user.id
+        user.id
     )?;
     let mut circles = Vec::with_capacity(rows.len());
     for row in rows {
-        let role = role_in(&mut conn, row.id, session.user.id).await?;
+        let role = role_in(&mut conn, row.id, user.id).await?;
         circles.push(row.view(&community, role));
     }
-    Ok(axum::Json(circles))
+    Ok(circles)
 }
 
 async fn members_of(conn: &mut impl AsDb, circle_id: i64) -> AppResult<Vec<CircleMember>> {
@@ -565,12 +572,17 @@ async fn api_get_circle(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Circle>> {
+    Ok(axum::Json(get_circle(&state, &session.user, id).await?))
+}
+
+/// One circle with who is in it; 404 unless `user` is in it or moderates the community.
+pub async fn get_circle(state: &AppState, user: &User, id: i64) -> AppResult<Circle> {
     let mut conn = state.store.read().await?;
-    let found = circle_access(&mut conn, id, &session.user).await?;
+    let found = circle_access(&mut conn, id, user).await?;
     let members = members_of(&mut conn, id).await?;
     let mut circle = found.circle.view(&found.community, found.role);
     circle.members = Some(members);
-    Ok(axum::Json(circle))
+    Ok(circle)
 }
 
 /// Rename a circle, change its capacity or meeting time (organisers).
@@ -864,13 +876,26 @@ async fn api_remove_member(
     Auth(session): Auth,
     Path((id, username)): Path<(i64, String)>,
 ) -> AppResult<StatusCode> {
+    remove_member(&state, &session.user, id, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes `username` out of the circle (organisers, or they themselves); their goals shared
+/// with it become private again.
+pub async fn remove_member(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    username: &str,
+) -> AppResult<()> {
+    let session_user = user;
     let target = {
         let mut conn = state.store.read().await?;
-        let found = circle_access(&mut conn, id, &session.user).await?;
-        let target = find_by_username(&mut conn, &username)
+        let found = circle_access(&mut conn, id, session_user).await?;
+        let target = find_by_username(&mut conn, username)
             .await?
             .ok_or(AppError::NotFound)?;
-        if target.id != session.user.id && !found.access.is_organiser() {
+        if target.id != session_user.id && !found.access.is_organiser() {
             return Err(AppError::forbidden(
                 "only the community's organisers take people out of circles",
             ));
@@ -903,7 +928,7 @@ async fn api_remove_member(
         target.id
     )?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// The goals the circle's members share with it (the circle's people only).
@@ -916,8 +941,13 @@ async fn api_circle_goals(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Vec<Goal>>> {
+    Ok(axum::Json(circle_goals(&state, &session.user, id).await?))
+}
+
+/// The goals the circle's members share with it (the circle's people only: 403 for overseers).
+pub async fn circle_goals(state: &AppState, user: &User, id: i64) -> AppResult<Vec<Goal>> {
     let mut conn = state.store.read().await?;
-    let found = circle_access(&mut conn, id, &session.user).await?;
+    let found = circle_access(&mut conn, id, user).await?;
     if found.role.is_none() {
         return Err(AppError::forbidden(
             "goals are shared with the circle's members, not with its overseers",
@@ -925,11 +955,7 @@ async fn api_circle_goals(
     }
     let now = now_ms();
     let rows = goals::shared_with_circle(&mut conn, id).await?;
-    Ok(axum::Json(
-        rows.into_iter()
-            .map(|r| r.view(session.user.id, now))
-            .collect(),
-    ))
+    Ok(rows.into_iter().map(|r| r.view(user.id, now)).collect())
 }
 
 /// A member's latest check-in, as the agenda shows it.
@@ -982,8 +1008,13 @@ async fn api_agenda(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Agenda>> {
+    Ok(axum::Json(agenda(&state, &session.user, id).await?))
+}
+
+/// The next session's agenda (the circle's leaders and the community's organisers).
+pub async fn agenda(state: &AppState, user: &User, id: i64) -> AppResult<Agenda> {
     let mut conn = state.store.read().await?;
-    let found = circle_access(&mut conn, id, &session.user).await?;
+    let found = circle_access(&mut conn, id, user).await?;
     let leads = found.role.is_some_and(CircleRole::leads);
     if !leads && !found.access.is_organiser() {
         return Err(AppError::forbidden(
@@ -1021,11 +1052,11 @@ async fn api_agenda(
         })
         .collect();
     lines.sort_by_key(|l| !l.due);
-    Ok(axum::Json(Agenda {
+    Ok(Agenda {
         circle: id,
         session_at: found.circle.next_session(now).unwrap_or(now),
         lines,
-    }))
+    })
 }
 
 #[derive(sqlx::FromRow)]

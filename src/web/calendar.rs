@@ -29,7 +29,7 @@ struct EventPage {
 }
 
 /// "5 mar 2026, 18:00–19:00 (America/Mexico_City)", in the reader's language and zone.
-fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
+pub(super) fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
     let (s, e) = (zone.local(starts), zone.local(ends));
     // The local wall time read as if it were UTC gives the local date to the date formatter.
     let local_day = s.naive_local().and_utc().timestamp_millis();
@@ -40,6 +40,139 @@ fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
         e.format("%H:%M"),
         zone.name()
     )
+}
+
+/// "5 mar 2026, 18:00", in the reader's language and zone.
+pub(super) fn at(texts: &Texts, zone: Zone, ms: i64) -> String {
+    let local = zone.local(ms);
+    format!(
+        "{}, {}",
+        texts.date(local_day(zone, ms)),
+        local.format("%H:%M")
+    )
+}
+
+/// The local date of `ms` in `zone`, as an instant the date formatter reads in UTC.
+pub(super) fn local_day(zone: Zone, ms: i64) -> i64 {
+    zone.local(ms).naive_local().and_utc().timestamp_millis()
+}
+
+/// "Monday, Mar 5, 2026": a day heading in the reader's language.
+pub(super) fn day_heading(texts: &Texts, zone: Zone, ms: i64) -> String {
+    use chrono::Datelike;
+    let weekday = zone.local(ms).weekday().number_from_monday();
+    format!(
+        "{}, {}",
+        texts.get(&format!("calendar.wd{weekday}")),
+        texts.date(local_day(zone, ms))
+    )
+}
+
+/// The reader's zone: a member's own, UTC for visitors.
+pub(super) async fn reader_zone(ctx: &Ctx) -> Result<Zone, PageError> {
+    Ok(match ctx.user() {
+        Some(u) => crate::calendar::zone_of(&ctx.state, u.id).await?,
+        None => Zone::UTC,
+    })
+}
+
+/// One session on the group's calendar.
+struct CalendarItem {
+    id: i64,
+    title: String,
+    /// "18:00–19:00".
+    hours: String,
+    room_name: String,
+    going: i64,
+    mine: bool,
+    live: bool,
+    /// The other times it is offered at: (id, when).
+    others: Vec<(i64, String)>,
+}
+
+struct CalendarDay {
+    heading: String,
+    items: Vec<CalendarItem>,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "calendar.html")]
+struct CalendarPage {
+    l: Layout,
+    slug: String,
+    community_name: String,
+    zone_name: &'static str,
+    visitor: bool,
+    member: bool,
+    days: Vec<CalendarDay>,
+}
+
+/// `/c/{slug}/events`: the group's sessions still to come, by day, in the reader's zone.
+pub async fn group_calendar(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
+    let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    let member = c.membership.as_ref().is_some_and(|m| m.status == "active");
+    let zone = reader_zone(&ctx).await?;
+    let list = events::list(&ctx.state, ctx.user(), &slug).await?;
+    let mut days: Vec<CalendarDay> = Vec::new();
+    for e in list
+        .into_iter()
+        .filter(|e| matches!(e.status, EventStatus::Upcoming | EventStatus::Live))
+    {
+        let heading = day_heading(ctx.texts, zone, e.starts_at);
+        let item = CalendarItem {
+            id: e.id,
+            hours: format!(
+                "{}–{}",
+                zone.local(e.starts_at).format("%H:%M"),
+                zone.local(e.ends_at).format("%H:%M")
+            ),
+            room_name: e.room_name.clone(),
+            going: e.going,
+            mine: e.my_rsvp == Some(true),
+            live: e.status == EventStatus::Live,
+            others: e
+                .times
+                .iter()
+                .filter(|t| t.id != e.id)
+                .map(|t| (t.id, span(ctx.texts, zone, t.starts_at, t.ends_at)))
+                .collect(),
+            title: e.title,
+        };
+        match days.last_mut() {
+            Some(day) if day.heading == heading => day.items.push(item),
+            _ => days.push(CalendarDay {
+                heading,
+                items: vec![item],
+            }),
+        }
+    }
+    let mut l = ctx
+        .layout(ctx.texts.fill("calendar.title", &[("group", &c.name)]))
+        .await;
+    l.noindex |= c.visibility != crate::communities::types::Visibility::Public;
+    let page = CalendarPage {
+        l,
+        slug: c.slug,
+        community_name: c.name,
+        zone_name: zone.name(),
+        visitor: ctx.session.is_none(),
+        member,
+        days,
+    };
+    Ok(ctx.send(page))
+}
+
+/// The calendar's Going / Not going form: back to the same session on the calendar.
+pub async fn group_rsvp(
+    Path((slug, id)): Path<(String, i64)>,
+    WebForm { ctx, form }: WebForm<RsvpForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    events::rsvp(&ctx.state, &session.user, id, form.going == "1").await?;
+    Ok(ctx.send(Redirect::to(&format!(
+        "/c/{}/events#e-{id}",
+        super::urlencode(&slug)
+    ))))
 }
 
 pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> {

@@ -35,6 +35,8 @@ struct ChatPage {
     draft: String,
     error: Option<String>,
     crisis: Vec<CrisisLine>,
+    /// "Live now: <title> until <time>" when a live session runs in the room.
+    live_banner: Option<(i64, String)>,
 }
 
 #[derive(Deserialize)]
@@ -90,6 +92,20 @@ async fn render(
             Err(AppError::Forbidden(_)) => (Vec::new(), None, false),
             Err(e) => return Err(e.into()),
         };
+    let live_banner = match &room.live_session {
+        Some(live) => {
+            let zone = super::calendar::reader_zone(&ctx).await?;
+            let until = zone.local(live.ends_at).format("%H:%M").to_string();
+            Some((
+                live.id,
+                ctx.texts.fill(
+                    "calendar.live_now",
+                    &[("title", &live.title), ("time", &until)],
+                ),
+            ))
+        }
+        None => None,
+    };
     let title = format!("{} · {}", room.name, c.name);
     let mut l = ctx.layout(title).await;
     l.noindex |= c.visibility != Visibility::Public;
@@ -105,6 +121,7 @@ async fn render(
         draft,
         error,
         crisis,
+        live_banner,
     };
     Ok(ctx.send_status(status, page))
 }

@@ -113,6 +113,8 @@ pub struct TopicItem {
 struct CommunityPage {
     l: Layout,
     g: GroupItem,
+    /// The reader organises this group: link to the organiser tools.
+    organiser: bool,
     topics: Vec<TopicItem>,
     next: Option<String>,
 }
@@ -133,10 +135,21 @@ pub async fn community(
         after: q.after,
     };
     let list = forum::list_topics(&ctx.state, ctx.session.as_ref(), &slug, &page).await?;
+    let organiser = match ctx.user() {
+        Some(u) => {
+            let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
+            communities::visible_community(&mut conn, &slug, Some(u))
+                .await?
+                .1
+                .is_organiser()
+        }
+        None => false,
+    };
     let mut l = ctx.layout(c.name.clone()).await;
     l.noindex |= c.visibility != Visibility::Public;
     let page = CommunityPage {
         l,
+        organiser,
         g: GroupItem::new(c),
         topics: list
             .items

@@ -9,12 +9,14 @@ mod assets;
 mod auth;
 mod calendar;
 mod chat;
+mod circles;
 mod csrf;
 mod forum;
 mod help;
 pub mod i18n;
 mod member;
 mod moderation;
+mod organise;
 mod search;
 
 use axum::Router;
@@ -95,6 +97,66 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/events/{id}", get(calendar::page))
         .route("/events/{id}/rsvp", post(calendar::rsvp))
         .route("/announcements/{id}/dismiss", post(calendar::dismiss))
+        .route("/c/{slug}/events", get(calendar::group_calendar))
+        .route("/c/{slug}/events/{id}/rsvp", post(calendar::group_rsvp))
+        .route("/circles/{id}", get(circles::page))
+        .route("/organise/{slug}", get(organise::overview))
+        .route(
+            "/organise/{slug}/schedules",
+            get(organise::schedules_page).post(organise::create_schedule),
+        )
+        .route(
+            "/organise/{slug}/schedules/{id}",
+            post(organise::change_schedule),
+        )
+        .route(
+            "/organise/{slug}/sessions",
+            get(organise::sessions_page).post(organise::create_session),
+        )
+        .route(
+            "/organise/{slug}/sessions/{id}/cancel",
+            post(organise::cancel_session),
+        )
+        .route(
+            "/organise/{slug}/sessions/{id}/summary",
+            post(organise::post_summary),
+        )
+        .route(
+            "/organise/{slug}/announcements",
+            get(organise::announcements_page).post(organise::create_announcement),
+        )
+        .route(
+            "/organise/{slug}/announcements/{id}/delete",
+            post(organise::delete_announcement),
+        )
+        .route(
+            "/admin/announcements",
+            get(organise::site_announcements_page).post(organise::create_site_announcement),
+        )
+        .route(
+            "/admin/announcements/{id}/delete",
+            post(organise::delete_site_announcement),
+        )
+        .route(
+            "/organise/{slug}/milestone-types",
+            get(organise::types_page).post(organise::create_type),
+        )
+        .route(
+            "/organise/{slug}/milestone-types/{key}",
+            post(organise::change_type),
+        )
+        .route(
+            "/organise/{slug}/circles",
+            get(organise::circles_page).post(organise::create_circle),
+        )
+        .route(
+            "/organise/{slug}/circles/{id}/members",
+            post(organise::add_to_circle),
+        )
+        .route(
+            "/organise/{slug}/circles/{id}/remove",
+            post(organise::remove_from_circle),
+        )
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::http::limit_per_ip,

@@ -1081,3 +1081,163 @@ both_backends!(
         assert_eq!(st, StatusCode::UNAUTHORIZED);
     }
 );
+
+/// A site admin made from the shell, signed in through the login form.
+async fn web_admin(s: &Server, username: &str) -> reqwest::Client {
+    let (ok, out, err) = s.run_cli(&[
+        "admin",
+        "create-user",
+        "--username",
+        username,
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
+    ]);
+    assert!(ok, "{out}{err}");
+    let client = browser();
+    let form = get(s, &client, "/login", None).await;
+    let token = csrf(&form.html);
+    let done = post(
+        s,
+        &client,
+        "/login",
+        &[
+            ("csrf", token.as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    client
+}
+
+both_backends!(
+    the_admin_page_starts_groups_gives_roles_and_verifies,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = web_admin(&s, "siteadmin").await;
+        let member = web_member(&s, "nurse_ana", "en").await;
+        // Members are not let in; the menu offers the page to admins only.
+        let page = get(&s, &member, "/admin", None).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(!page.html.contains(r#"href="/admin""#));
+        let page = get(&s, &admin, "/admin", None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(page.html.contains(r#"href="/admin""#));
+        assert!(page.html.contains("Automatic moderation rules"));
+        assert_csp(&page, "admin");
+        let token = csrf(&page.html);
+
+        let bad = post(
+            &s,
+            &admin,
+            "/admin/communities",
+            &[
+                ("csrf", token.as_str()),
+                ("slug", "No Spaces!"),
+                ("name", "Sleeve life"),
+                ("visibility", "members"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.html.contains("Sleeve life"),
+            "what was typed is kept: {}",
+            bad.html
+        );
+        let made = post(
+            &s,
+            &admin,
+            "/admin/communities",
+            &[
+                ("csrf", token.as_str()),
+                ("slug", "sleeve-life"),
+                ("name", "Sleeve life"),
+                ("description", "After surgery"),
+                ("visibility", "public"),
+            ],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+        assert_eq!(location(&made), "/c/sleeve-life");
+        let again = post(
+            &s,
+            &admin,
+            "/admin/communities",
+            &[
+                ("csrf", token.as_str()),
+                ("slug", "sleeve-life"),
+                ("name", "Another"),
+                ("visibility", "public"),
+            ],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(again.html.contains("already taken"));
+        let (st, c) = s.get("/api/v1/communities/sleeve-life", None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(c["visibility"], "public");
+
+        // Roles go only to members of the group; the moderator can then see the review queue.
+        let role = [
+            ("csrf", token.as_str()),
+            ("slug", "sleeve-life"),
+            ("username", "nurse_ana"),
+            ("role", "moderator"),
+        ];
+        let refused = post(&s, &admin, "/admin/roles", &role).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let ana = s.login("nurse_ana").await;
+        s.join(&ana, "sleeve-life").await;
+        let given = post(&s, &admin, "/admin/roles", &role).await;
+        assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.html);
+        let queue = get(&s, &member, "/mod/sleeve-life", None).await;
+        assert!(queue.html.contains("Review queue"), "{}", queue.html);
+
+        // A credential check gives the professional badge.
+        let verified = post(
+            &s,
+            &admin,
+            "/admin/verifications",
+            &[
+                ("csrf", token.as_str()),
+                ("username", "nurse_ana"),
+                ("credential", "RN licence 12345, state board lookup"),
+            ],
+        )
+        .await;
+        assert_eq!(verified.status, StatusCode::SEE_OTHER, "{}", verified.html);
+        let me = s.get("/api/v1/me", Some(&ana)).await.1;
+        assert!(
+            me["roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r == "professional"),
+            "{me}"
+        );
+        let nobody = post(
+            &s,
+            &admin,
+            "/admin/verifications",
+            &[
+                ("csrf", token.as_str()),
+                ("username", "nobody_here"),
+                ("credential", "RN licence 12345"),
+            ],
+        )
+        .await;
+        assert_eq!(nobody.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let forged = post(
+            &s,
+            &member,
+            "/admin/communities",
+            &[("csrf", "x"), ("slug", "sneaky"), ("name", "Sneaky group")],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    }
+);

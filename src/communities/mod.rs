@@ -259,7 +259,14 @@ async fn create_community(
     Auth(session): Auth,
     Json(req): Json<NewCommunity>,
 ) -> AppResult<(StatusCode, axum::Json<Community>)> {
-    if !session.user.is_admin() {
+    let created = create(&state, &session.user, &req).await?;
+    Ok((StatusCode::CREATED, axum::Json(created)))
+}
+
+/// Creates a community (site admins): its default room and milestone types come with it, and
+/// its creator joins as its organiser.
+pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppResult<Community> {
+    if !user.is_admin() {
         return Err(AppError::forbidden("only admins create communities"));
     }
     let mut fields = FieldErrors::new();
@@ -307,11 +314,11 @@ async fn create_community(
         req.allow_anonymous.unwrap_or(false),
         member_list.as_str(),
         minutes,
-        session.user.id,
+        user.id,
         now
     )?
     .ok_or_else(|| AppError::conflict("slug_taken", "a community already uses that address"))?;
-    crate::chat::create_default_room(&mut tx, id, session.user.id).await?;
+    crate::chat::create_default_room(&mut tx, id, user.id).await?;
     crate::milestones::types::create_defaults(&mut tx, id).await?;
     // The creator joins and organises it.
     db!(
@@ -319,7 +326,7 @@ async fn create_community(
         execute,
         "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, 'active', $3)",
         id,
-        session.user.id,
+        user.id,
         now
     )?;
     db!(
@@ -327,16 +334,13 @@ async fn create_community(
         execute,
         "INSERT INTO community_roles (community_id, user_id, role, granted_by, granted_at) VALUES ($1, $2, 'organiser', $2, $3)",
         id,
-        session.user.id,
+        user.id,
         now
     )?;
     tx.commit().await?;
     let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, slug.as_str(), Some(&session.user)).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(view(&mut conn, row, &access).await?),
-    ))
+    let (row, access) = visible_community(&mut conn, slug.as_str(), Some(user)).await?;
+    view(&mut conn, row, &access).await
 }
 
 /// One community, with its member count and the viewer's membership; 404 when the viewer may
@@ -715,8 +719,19 @@ async fn grant_role(
     Auth(session): Auth,
     Path((slug, role, username)): Path<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let (row, target, role) =
-        role_change_target(&state, &session.user, &slug, &role, &username).await?;
+    grant(&state, &session.user, &slug, &role, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Gives a member of the community a community role (its organisers and site admins).
+pub async fn grant(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    role: &str,
+    username: &str,
+) -> AppResult<()> {
+    let (row, target, role) = role_change_target(state, user, slug, role, username).await?;
     let mut w = state.store.write().await?;
     let is_member = db!(
         w,
@@ -738,10 +753,10 @@ async fn grant_role(
         row.id,
         target.id,
         role.as_str(),
-        session.user.id,
+        user.id,
         now_ms()
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Takes a community role back.

@@ -213,7 +213,17 @@ async fn verify_professional(
     Auth(session): Auth,
     Json(req): Json<Verification>,
 ) -> AppResult<StatusCode> {
-    if !session.user.is_admin() {
+    verify(&state, &session.user, &req).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Records a credential check and grants the verified professional badge (site admins).
+pub async fn verify(
+    state: &AppState,
+    user: &crate::accounts::User,
+    req: &Verification,
+) -> AppResult<()> {
+    if !user.is_admin() {
         return Err(AppError::forbidden("only admins verify professionals"));
     }
     let credential = req.credential.trim();
@@ -233,18 +243,12 @@ async fn verify_professional(
         "INSERT INTO verifications (user_id, credential, verified_by, created_at) VALUES ($1, $2, $3, $4)",
         target.id,
         credential,
-        session.user.id,
+        user.id,
         now_ms()
     )?;
-    grant_role(
-        &mut tx,
-        target.id,
-        Role::Professional,
-        Some(session.user.id),
-    )
-    .await?;
+    grant_role(&mut tx, target.id, Role::Professional, Some(user.id)).await?;
     tx.commit().await?;
-    Ok(StatusCode::CREATED)
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

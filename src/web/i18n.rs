@@ -78,6 +78,28 @@ impl Texts {
             .unwrap_or(key)
     }
 
+    /// A whole number as this language groups its digits: 1,234,567 in English and Latin
+    /// American Spanish, 12,34,567 in Hindi (lakh and crore).
+    pub fn number(&self, n: i64) -> String {
+        let digits = n.unsigned_abs().to_string();
+        let sign = if n < 0 { "-" } else { "" };
+        let len = digits.len();
+        let mut out = String::with_capacity(len + len / 2 + 1);
+        for (i, c) in digits.chars().enumerate() {
+            let left = len - i;
+            let comma_before = match self.locale {
+                // The last three digits, then pairs.
+                Locale::Hi => i > 0 && (left == 3 || (left > 3 && (left - 3) % 2 == 0)),
+                _ => i > 0 && left % 3 == 0,
+            };
+            if comma_before {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{sign}{out}")
+    }
+
     /// The text for `key` with each `{name}` replaced by its value.
     pub fn fill(&self, key: &str, values: &[(&str, &str)]) -> String {
         let mut text = self.get(key).to_owned();
@@ -130,6 +152,17 @@ pub fn negotiate(header: &str) -> Option<Locale> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_grouped_as_each_language_writes_them() {
+        assert_eq!(texts(Locale::En).number(1_234_567), "1,234,567");
+        assert_eq!(texts(Locale::Es).number(1_000), "1,000");
+        assert_eq!(texts(Locale::Hi).number(1_234_567), "12,34,567");
+        assert_eq!(texts(Locale::Hi).number(100_000), "1,00,000");
+        assert_eq!(texts(Locale::Hi).number(999), "999");
+        assert_eq!(texts(Locale::En).number(-12_000), "-12,000");
+        assert_eq!(texts(Locale::En).number(0), "0");
+    }
 
     #[test]
     fn every_key_exists_in_every_language() {

@@ -5,6 +5,7 @@
 //! holds the handlers; the logic behind them lives in the capabilities' service functions.
 
 mod account;
+mod admin;
 mod assets;
 mod auth;
 mod calendar;
@@ -93,6 +94,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/settings/delete",
             get(account::delete_page).post(account::delete_account),
         )
+        .route("/admin", get(admin::page))
+        .route("/admin/communities", post(admin::create_community))
+        .route("/admin/roles", post(admin::grant_role))
+        .route("/admin/verifications", post(admin::verify))
         .route("/help", get(help::page))
         .route("/events/{id}", get(calendar::page))
         .route("/events/{id}/rsvp", post(calendar::rsvp))
@@ -249,6 +254,7 @@ impl Ctx {
             user: self.session.as_ref().map(|s| UserLink {
                 username: s.user.username.clone(),
                 display_name: s.user.display_name.clone(),
+                is_admin: s.user.is_admin(),
             }),
             unread,
             noindex: self.session.is_some(),
@@ -322,6 +328,8 @@ pub struct Layout {
 pub struct UserLink {
     pub username: String,
     pub display_name: String,
+    /// A site admin: the menu offers the admin page.
+    pub is_admin: bool,
 }
 
 impl Layout {
@@ -335,7 +343,13 @@ impl Layout {
 
     /// `key` with `{n}` filled in.
     pub fn n(&self, key: &str, n: impl std::fmt::Display) -> String {
-        self.texts.fill(key, &[("n", &n.to_string())])
+        let raw = n.to_string();
+        // Whole numbers are grouped the reader's way (12,34,567 in Hindi).
+        let shown = raw
+            .parse::<i64>()
+            .map(|v| self.texts.number(v))
+            .unwrap_or(raw);
+        self.texts.fill(key, &[("n", &shown)])
     }
 
     /// `key` with `{name}` filled in by `value`.

@@ -78,7 +78,7 @@ async function settings(page, { lang, size }) {
 const organiserPaths = () => [
   "/organise/diabetes", "/organise/diabetes/schedules", "/organise/diabetes/sessions",
   "/organise/diabetes/announcements", "/organise/diabetes/milestone-types", "/organise/diabetes/circles",
-  "/admin/announcements", "/c/diabetes",
+  "/admin/announcements", "/admin", "/c/diabetes",
 ];
 const memberPaths = () => ["/c/diabetes/events", `/circles/${circleId}`, "/c/diabetes", `/c/diabetes/chat/${roomId}`];
 

@@ -1,0 +1,201 @@
+//! The site admins' page (`/admin`): start a group, give someone a role in a group, record a
+//! health professional's credential check, see whether the automod rules file loaded, and reach
+//! the site-wide announcements. Plain forms; every one comes back here.
+
+use axum::extract::Query;
+use axum::response::{Redirect, Response};
+use serde::Deserialize;
+
+use super::{Ctx, Layout, PageError, WebForm, form_status};
+use crate::communities::{self, NewCommunity};
+use crate::error::AppError;
+use crate::moderation::corrections::{self, Verification};
+use crate::moderation::rules::LoadStatus;
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "admin.html")]
+struct AdminPage {
+    l: Layout,
+    rules: LoadStatus,
+    done: Option<&'static str>,
+    error: Option<String>,
+    /// What was typed into the form that failed, by field name.
+    kept: Vec<(String, String)>,
+}
+
+impl AdminPage {
+    fn kept(&self, name: &str) -> &str {
+        self.kept
+            .iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// Only site admins come here; others get the "not allowed" page.
+fn require_admin(ctx: &Ctx) -> Result<(), PageError> {
+    let session = ctx.require()?;
+    if !session.user.is_admin() {
+        return Err(AppError::forbidden("for site admins").into());
+    }
+    Ok(())
+}
+
+pub async fn page(ctx: Ctx, Query(q): Query<Done>) -> Result<Response, PageError> {
+    require_admin(&ctx)?;
+    let done = match q.done.as_deref() {
+        Some("community") => Some("admin.done_community"),
+        Some("role") => Some("admin.done_role"),
+        Some("verified") => Some("admin.done_verified"),
+        _ => None,
+    };
+    render(ctx, done, None, Vec::new()).await
+}
+
+async fn render(
+    ctx: Ctx,
+    done: Option<&'static str>,
+    error: Option<String>,
+    kept: Vec<(String, String)>,
+) -> Result<Response, PageError> {
+    let mut l = ctx.layout(ctx.texts.get("admin.title")).await;
+    l.noindex = true;
+    let status = form_status(error.is_some());
+    let page = AdminPage {
+        l,
+        rules: ctx.state.rules.status(),
+        done,
+        error,
+        kept,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+/// The reasons of a refusal in the reader's language where we have the words, else as given.
+fn refusal(ctx: &Ctx, e: AppError) -> Result<String, PageError> {
+    match e {
+        AppError::Invalid { fields, message } => {
+            let reasons: Vec<String> = fields
+                .into_iter()
+                .map(|(field, why)| format!("{field}: {}", why.join("; ")))
+                .collect();
+            Ok(if reasons.is_empty() {
+                message
+            } else {
+                format!("{} {}", ctx.texts.get("errors.fix"), reasons.join(" · "))
+            })
+        }
+        AppError::Conflict { .. } => Ok(ctx.texts.get("admin.taken").to_owned()),
+        AppError::NotFound => Ok(ctx.texts.get("admin.no_such").to_owned()),
+        other => Err(other.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CommunityForm {
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    visibility: String,
+    allow_anonymous: Option<String>,
+}
+
+pub async fn create_community(
+    WebForm { ctx, form }: WebForm<CommunityForm>,
+) -> Result<Response, PageError> {
+    require_admin(&ctx)?;
+    let user = ctx.require()?.user.clone();
+    let request = NewCommunity {
+        slug: form.slug.clone(),
+        name: form.name.clone(),
+        description: Some(form.description.clone()),
+        visibility: Some(form.visibility.clone()).filter(|v| !v.is_empty()),
+        medical_notice: None,
+        allow_anonymous: Some(form.allow_anonymous.is_some()),
+        member_list: None,
+        newcomer_alert_minutes: None,
+    };
+    match communities::create(&ctx.state, &user, &request).await {
+        Ok(c) => Ok(ctx.send(Redirect::to(&format!("/c/{}", c.slug)))),
+        Err(e) => {
+            let why = refusal(&ctx, e)?;
+            let kept = vec![
+                ("slug".into(), form.slug),
+                ("name".into(), form.name),
+                ("description".into(), form.description),
+            ];
+            render(ctx, None, Some(why), kept).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    role: String,
+    #[serde(default)]
+    username: String,
+}
+
+pub async fn grant_role(WebForm { ctx, form }: WebForm<RoleForm>) -> Result<Response, PageError> {
+    require_admin(&ctx)?;
+    let user = ctx.require()?.user.clone();
+    match communities::grant(
+        &ctx.state,
+        &user,
+        form.slug.trim(),
+        &form.role,
+        form.username.trim(),
+    )
+    .await
+    {
+        Ok(()) => Ok(ctx.send(Redirect::to("/admin?done=role"))),
+        Err(e) => {
+            let why = refusal(&ctx, e)?;
+            let kept = vec![
+                ("role_slug".into(), form.slug),
+                ("role_username".into(), form.username),
+            ];
+            render(ctx, None, Some(why), kept).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    credential: String,
+}
+
+pub async fn verify(WebForm { ctx, form }: WebForm<VerifyForm>) -> Result<Response, PageError> {
+    require_admin(&ctx)?;
+    let user = ctx.require()?.user.clone();
+    let request = Verification {
+        username: form.username.trim().to_owned(),
+        credential: form.credential.clone(),
+    };
+    match corrections::verify(&ctx.state, &user, &request).await {
+        Ok(()) => Ok(ctx.send(Redirect::to("/admin?done=verified"))),
+        Err(e) => {
+            let why = refusal(&ctx, e)?;
+            let kept = vec![
+                ("verify_username".into(), form.username),
+                ("credential".into(), form.credential),
+            ];
+            render(ctx, None, Some(why), kept).await
+        }
+    }
+}

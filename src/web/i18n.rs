@@ -89,8 +89,8 @@ impl Texts {
             let left = len - i;
             let comma_before = match self.locale {
                 // The last three digits, then pairs.
-                Locale::Hi => i > 0 && (left == 3 || (left > 3 && (left - 3) % 2 == 0)),
-                _ => i > 0 && left % 3 == 0,
+                Locale::Hi => i > 0 && (left == 3 || (left > 3 && (left - 3).is_multiple_of(2))),
+                _ => i > 0 && left.is_multiple_of(3),
             };
             if comma_before {
                 out.push(',');

@@ -69,6 +69,33 @@ pub async fn gateway(State(state): State<AppState>, request: axum::extract::Requ
             return AppError::bad_request("not_a_websocket", rejection.body_text()).into_response();
         }
     };
+    let ip = crate::http::ClientIp::from_parts(&parts, state.config.trust_proxy).0;
+    // MUTUAL_RATE_LIMITS=off (load tests from one machine) lifts these caps with the rest.
+    let quota = state
+        .limits
+        .enabled()
+        .then(|| state.realtime.quota.take(ip, session.user.id));
+    let place = match quota {
+        None => None,
+        Some(Ok(place)) => Some(place),
+        Some(Err(refused)) => {
+            metrics::counter!("mutual_ws_refused_total", "why" => format!("{refused:?}"))
+                .increment(1);
+            let message = match refused {
+                super::quota::Refused::Address => {
+                    "too many chat connections from your network; close some and try again"
+                }
+                super::quota::Refused::Account => {
+                    "too many chat connections for your account; close other tabs and try again"
+                }
+            };
+            return AppError::RateLimited {
+                retry_after: Duration::from_secs(30),
+                message: message.into(),
+            }
+            .into_response();
+        }
+    };
     let Ok(permit) = state.realtime.slots.clone().try_acquire_owned() else {
         return AppError::Unavailable(
             "too many connections right now; please try again shortly".into(),
@@ -91,6 +118,7 @@ pub async fn gateway(State(state): State<AppState>, request: axum::extract::Requ
         .on_upgrade(move |socket| async move {
             run(socket, state, session.user, visible).await;
             drop(permit);
+            drop(place);
         })
 }
 

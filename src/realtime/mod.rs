@@ -12,6 +12,7 @@ pub mod connection;
 pub mod frames;
 pub mod hub;
 pub mod presence;
+pub mod quota;
 
 use std::sync::Arc;
 
@@ -35,6 +36,8 @@ pub struct Realtime {
     shutdown: watch::Sender<bool>,
     /// Bounds the sockets one node holds (the machine allows 20,000 open files per process).
     pub slots: Arc<Semaphore>,
+    /// Bounds the sockets of one address and of one account.
+    pub quota: Arc<quota::Quota>,
 }
 
 impl Realtime {
@@ -67,6 +70,7 @@ impl Realtime {
             redis: bus,
             shutdown,
             slots: Arc::new(Semaphore::new(MAX_SOCKETS)),
+            quota: Arc::new(quota::Quota::default()),
         });
         Presence::spawn(realtime.clone());
         Ok(realtime)

@@ -69,6 +69,73 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The error answers every operation can give besides its own, added to the description where a
+/// handler does not list them: 429 and 503 anywhere; 401 and 403 (a cookie without its CSRF
+/// token) where a sign-in is needed; 400, 413, 415 and 422 where a body is read; 400, 404 and
+/// 422 where the path or query carries values.
+fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
+    let error = |why: &str| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .description(why)
+                .content(
+                    "application/json",
+                    utoipa::openapi::ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build(),
+        )
+    };
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let has_params = path.contains('{');
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = operation.request_body.is_some();
+            let has_query = operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let mut add = |code: &str, why: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| error(why));
+            };
+            add("429", "too many requests: wait for `Retry-After` seconds");
+            add("503", "the database is not answering; try again shortly");
+            if secured {
+                add("401", "not signed in, or the token was revoked");
+                add(
+                    "403",
+                    "not allowed (or a cookie request without its CSRF token)",
+                );
+            }
+            if has_body {
+                add("400", "the body is not valid JSON");
+                add("413", "the body is too large");
+                add("415", "the body is not sent as application/json");
+                add("422", "the body has invalid or missing fields");
+            }
+            if has_params || has_query {
+                add("400", "a path or query value is malformed");
+            }
+            if has_params {
+                add("404", "not found, or not visible to the caller");
+                add("422", "a path value is not one this accepts");
+            }
+        }
+    }
+}
+
 /// Every route of the API, with its OpenAPI description.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -157,6 +224,8 @@ pub fn router(mut state: AppState) -> Router {
         .merge(service::router())
         .merge(api)
         .split_for_parts();
+    let mut openapi = openapi;
+    document_common_errors(&mut openapi);
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
     api.merge(web::router(&state))
         .route_layer(axum::middleware::from_fn(http::record_metrics))

@@ -20,6 +20,17 @@ use crate::ratelimit::Limit;
 #[from_request(via(axum::Json), rejection(AppError))]
 pub struct Json<T>(pub T);
 
+/// `axum::extract::Path`, but a malformed path value (`/topics/abc`, an id past i64) is our
+/// JSON 400 instead of a plain-text one.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// `axum::extract::Query`, with our JSON 400 for a malformed query.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
 /// The client's address: the peer, or the first `X-Forwarded-For` hop when the operator says a
 /// trusted proxy sits in front (`MUTUAL_TRUST_PROXY=on`).
 #[derive(Clone, Copy, Debug)]

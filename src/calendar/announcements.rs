@@ -6,7 +6,8 @@
 //! one, members for members-only and private ones. A private community's announcements never
 //! show to outsiders, not even as a count.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

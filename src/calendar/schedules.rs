@@ -12,7 +12,8 @@
 //! nor a restart can post it twice. Occurrences missed while every node was down are not all
 //! posted on return: only the latest, and only if it is less than a day late.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, TimeDelta};
 use serde::{Deserialize, Serialize};

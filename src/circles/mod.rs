@@ -4,7 +4,8 @@
 //! the next session. When a leader has been away for 14 days, the co-leaders and the
 //! community's organisers are told (once per spell away).
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveTime};
 use serde::{Deserialize, Deserializer, Serialize};

@@ -1,7 +1,8 @@
 //! Following a member to hear about their milestones. Following is quiet: the member followed is
 //! not told, and a follower hears only of milestones in communities they may read.
 
-use axum::extract::{Path, Query, State};
+use crate::http::{Path, Query};
+use axum::extract::State;
 use axum::http::StatusCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -2,7 +2,8 @@
 //! key, a label as they write it, an optional unit and a category. Types in use are retired, not
 //! deleted, so old milestone posts keep their label.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

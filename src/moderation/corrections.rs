@@ -2,7 +2,8 @@
 //! leaders (organisers and welcomers) and verified professionals; the credential checks behind
 //! the professional badge; and moderators' duty status for crisis alerts.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

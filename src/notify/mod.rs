@@ -8,7 +8,8 @@ pub mod newcomers;
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

@@ -5,7 +5,8 @@
 //! or Hindi alike. Ranking is the database's (bm25 / ts_rank); snippets are cut in Rust from the
 //! original text so highlights keep their accents and look the same on both backends.
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -178,7 +178,10 @@ impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::RowNotFound => AppError::NotFound,
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::WorkerCrashed => {
                 tracing::warn!(error = %err, "database unavailable");
                 AppError::Unavailable(
                     "the database is not answering; please try again shortly".into(),
@@ -186,6 +189,19 @@ impl From<sqlx::Error> for AppError {
             }
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 AppError::conflict("conflict", "that already exists")
+            }
+            // PostgreSQL going away under a query (a restart: 57P01 admin shutdown; a lost
+            // connection: class 08; too many connections: 53300) is the database being down,
+            // not our fault: answer 503 so clients retry.
+            sqlx::Error::Database(db)
+                if db.code().is_some_and(|c| {
+                    c.starts_with("57") || c.starts_with("08") || c.starts_with("53")
+                }) =>
+            {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::Unavailable(
+                    "the database is not answering; please try again shortly".into(),
+                )
             }
             _ => AppError::Internal(anyhow::Error::new(err)),
         }

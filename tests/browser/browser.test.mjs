@@ -169,7 +169,7 @@ function pagesFor(member) {
   const common = ["/", "/c/diabetes", `/t/${t}`, `/t/${t}?view=threaded`, "/search?q=breakfast",
     "/help", "/settings", "/u/organiser", "/no/such/page", `/t/${server.membersTopic}`, "/c/diabetes/chat"];
   return member
-    ? [...common, "/c/diabetes/new", "/notifications", "/c/sleeve", "/mod/diabetes", "/me/moderation", `/p/${server.seededPost}/report`]
+    ? [...common, "/c/diabetes/new", "/notifications", "/c/sleeve", "/mod/diabetes", "/me/moderation", `/p/${server.seededPost}/report`, "/settings/delete"]
     : [...common, "/login", "/register", "/mod/diabetes"];
 }
 

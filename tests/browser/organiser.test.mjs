@@ -10,6 +10,7 @@ let server;
 let browser;
 let circleId;
 let roomId;
+let eventId;
 const MEMBER = "circle_rosa";
 
 /** "YYYY-MM-DD" and "HH:MM" in UTC (the seeded organiser's zone), `hours` from now. */
@@ -34,10 +35,11 @@ before(async () => {
     title: "Walking group this Saturday", body: "Meet at the park at **9**.", pinned: true,
   });
   const now = Date.now();
-  await api("POST", "/api/v1/communities/diabetes/events", token, {
+  const event = await api("POST", "/api/v1/communities/diabetes/events", token, {
     room: roomId, title: "Coffee and questions", starts_at: new Date(now - 60000).toISOString(),
     ends_at: new Date(now + 3 * 3600 * 1000).toISOString(),
   });
+  eventId = event.id;
   const circle = await api("POST", "/api/v1/communities/diabetes/circles", token, {
     name: "Tuesday walkers", capacity: 8, meeting: { weekday: "tuesday", time: "18:30", timezone: "America/Mexico_City" },
   });
@@ -80,7 +82,7 @@ const organiserPaths = () => [
   "/organise/diabetes/announcements", "/organise/diabetes/milestone-types", "/organise/diabetes/circles",
   "/admin/announcements", "/admin", "/c/diabetes",
 ];
-const memberPaths = () => ["/c/diabetes/events", `/circles/${circleId}`, "/c/diabetes", `/c/diabetes/chat/${roomId}`];
+const memberPaths = () => ["/c/diabetes/events", `/events/${eventId}`, `/circles/${circleId}`, "/c/diabetes", `/c/diabetes/chat/${roomId}`];
 
 let placed = false;
 async function circleMember(options) {

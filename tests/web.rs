@@ -1241,3 +1241,64 @@ both_backends!(
         assert_eq!(forged.status, StatusCode::FORBIDDEN);
     }
 );
+
+both_backends!(
+    a_planted_session_cookie_never_becomes_the_victims_session,
+    |b| async move {
+        let s = Server::start(b).await;
+        let attacker = s.register("mallory").await;
+        s.register("victima").await;
+        // The attacker plants their own session cookie in the victim's browser, then waits.
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        jar.add_cookie_str(
+            &format!("mutual_session={attacker}; Path=/"),
+            &s.base.parse().unwrap(),
+        );
+        let victim = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        // With the planted cookie the login form's CSRF token is the attacker's own, which they know.
+        let token = s.get("/api/v1/me", Some(&attacker)).await.1["csrf_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let done = post(
+            &s,
+            &victim,
+            "/login",
+            &[
+                ("csrf", token.as_str()),
+                ("username", "victima"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let set = done
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("mutual_session="))
+            .expect("login sets a new session cookie")
+            .to_owned();
+        assert!(
+            !set.contains(&attacker),
+            "the planted token was kept: {set}"
+        );
+        assert!(
+            set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+            "{set}"
+        );
+        // The planted token is still only the attacker's own session.
+        let me = s.get("/api/v1/me", Some(&attacker)).await.1;
+        assert_eq!(me["username"], "mallory");
+        let page = get(&s, &victim, "/settings", None).await;
+        assert!(
+            page.html.contains("victima"),
+            "the victim is signed in as themselves"
+        );
+    }
+);

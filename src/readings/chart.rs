@@ -120,7 +120,7 @@ pub fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     } else {
         (lo.min(hi), hi.max(lo))
     };
-    let raw = (hi - lo) / 4.0;
+    let raw = (hi - lo) / 5.0;
     let power = 10f64.powf(raw.log10().floor());
     let step = [1.0, 2.0, 5.0, 10.0]
         .iter()
@@ -378,7 +378,11 @@ mod tests {
             ticks(92.0, 181.0),
             vec![80.0, 100.0, 120.0, 140.0, 160.0, 180.0, 200.0]
         );
-        assert_eq!(ticks(5.2, 7.9), vec![5.0, 5.5, 6.0, 6.5, 7.0, 7.5, 8.0]);
+        assert_eq!(ticks(5.2, 7.9), vec![5.0, 6.0, 7.0, 8.0]);
+        assert_eq!(
+            ticks(0.0, 9000.0),
+            vec![0.0, 2000.0, 4000.0, 6000.0, 8000.0, 10000.0]
+        );
         let one = ticks(120.0, 120.0);
         assert!(
             one.first().is_some_and(|v| *v <= 120.0) && one.last().is_some_and(|v| *v >= 120.0)

@@ -646,6 +646,33 @@ both_backends!(
         let (_, _, _, body) = raw(&s, "/api/v1/me/readings", Some(&pedro)).await;
         assert!(!body.contains("137.5"));
 
+        // The circle's page shows the charts with their words, to the circle's people only.
+        let pedro_web = web_login(&s, "pedro").await;
+        let page = get(&s, &pedro_web, &format!("/circles/{circle}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.html.contains("Charts shared with the circle"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.html.contains(&format!("src=\"{shape_url}\"")),
+            "{}",
+            page.html
+        );
+        assert!(page.html.contains("lucia — Readings from"), "{}", page.html);
+        assert!(!page.html.contains("zanahoria"));
+        let ana_web = web_login(&s, "ana").await;
+        let page = get(&s, &ana_web, &format!("/circles/{circle}")).await;
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        let orga_web = web_login(&s, "orga").await;
+        let page = get(&s, &orga_web, &format!("/circles/{circle}")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            !page.html.contains("Charts shared with the circle"),
+            "overseers do not see members' charts"
+        );
+
         // Revoking: only the owner; then the chart is gone.
         let sid = shape["id"].as_i64().unwrap();
         let (st, _) = s
@@ -948,6 +975,25 @@ async fn web_member(s: &Server, username: &str, locale: &str) -> reqwest::Client
             ("username", username),
             ("password", PASSWORD),
             ("locale", locale),
+        ],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    client
+}
+
+async fn web_login(s: &Server, username: &str) -> reqwest::Client {
+    let client = browser();
+    let form = get(s, &client, "/login").await;
+    let token = csrf(&form.html);
+    let done = post(
+        s,
+        &client,
+        "/login",
+        &[
+            ("csrf", &token),
+            ("username", username),
+            ("password", PASSWORD),
         ],
     )
     .await;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{DAY_MS, chart, chart_kind, parse_days, render_chart, series, svg};
+use super::{DAY_MS, build_chart, chart, chart_kind, parse_days, render_chart, series, svg};
 use crate::accounts::{Auth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::circles::role_in;
@@ -47,6 +47,8 @@ pub struct NewShare {
 #[derive(Serialize, ToSchema, Debug, Clone, sqlx::FromRow)]
 pub struct TrendShare {
     pub id: i64,
+    #[serde(skip)]
+    pub owner_id: i64,
     pub circle: i64,
     pub kind: String,
     pub days: i64,
@@ -73,7 +75,7 @@ impl TrendShare {
 
 macro_rules! share_select {
     () => {
-        "SELECT s.id, s.circle_id AS circle, s.kind, s.days, s.shape_only, u.display_name AS owner, s.created_at
+        "SELECT s.id, s.owner_id, s.circle_id AS circle, s.kind, s.days, s.shape_only, u.display_name AS owner, s.created_at
      FROM reading_shares s JOIN users u ON u.id = s.owner_id "
     };
 }
@@ -175,6 +177,44 @@ pub async fn circle_trends(
         circle
     )?;
     Ok(rows.into_iter().map(TrendShare::with_url).collect())
+}
+
+/// A trend shared with a circle, with its chart in words (the text alternative).
+pub struct TrendView {
+    pub share: TrendShare,
+    pub words: String,
+}
+
+/// The circle's shared trends for its page: each with the words of its chart.
+pub async fn circle_trend_views(
+    state: &AppState,
+    viewer: &Session,
+    circle: i64,
+) -> AppResult<Vec<TrendView>> {
+    let shares = circle_trends(state, &viewer.user, circle).await?;
+    let t = texts(viewer.locale);
+    let mut conn = state.store.read().await?;
+    let mut out = Vec::with_capacity(shares.len());
+    for share in shares {
+        let Ok(kind) = chart_kind(&share.kind) else {
+            continue;
+        };
+        let c = build_chart(
+            &mut conn,
+            t,
+            share.owner_id,
+            kind,
+            share.days,
+            share.shape_only,
+            None,
+        )
+        .await?;
+        out.push(TrendView {
+            words: format!("{} — {}", share.owner, c.description()),
+            share,
+        });
+    }
+    Ok(out)
 }
 
 /// A shared trend's chart, drawn from the sharer's readings now, in the viewer's language.

@@ -624,6 +624,11 @@ pub fn svg(body: String) -> Response {
         header::CACHE_CONTROL,
         HeaderValue::from_static("private, no-store"),
     );
+    // Opened on its own, the chart may load nothing and run nothing.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

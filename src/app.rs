@@ -29,7 +29,7 @@ use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
     accounts, calendar, chat, circles, communities, forum, goals, http, milestones, moderation,
-    notify, realtime, search, service, web,
+    notify, readings, realtime, search, service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -149,6 +149,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(milestones::router())
         .merge(goals::router())
         .merge(circles::router())
+        .merge(readings::router())
         .merge(calendar::router())
 }
 

@@ -19,6 +19,7 @@ pub mod moderation;
 pub mod notify;
 pub mod paging;
 pub mod ratelimit;
+pub mod readings;
 pub mod realtime;
 pub mod search;
 pub mod seed;

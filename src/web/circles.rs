@@ -41,6 +41,13 @@ struct CirclePage {
     /// None: not for this reader (they oversee the circle, they are not in it).
     goals: Option<Vec<GoalItem>>,
     agenda: Option<Vec<AgendaItem>>,
+    /// Charts of readings members share with the circle.
+    trends: Vec<TrendItem>,
+}
+
+struct TrendItem {
+    src: String,
+    words: String,
 }
 
 /// What the reader may not see here is left out rather than refused.
@@ -84,6 +91,20 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> 
     } else {
         None
     };
+    // Trends members chose to show this circle (its people only: not for overseers).
+    let trends = if circle.my_role.is_some() {
+        let session = ctx.require()?;
+        crate::readings::share::circle_trend_views(&ctx.state, session, id)
+            .await?
+            .into_iter()
+            .map(|v| TrendItem {
+                src: v.share.chart,
+                words: v.words,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut l = ctx.layout(circle.name.clone()).await;
     l.noindex = true;
     let page = CirclePage {
@@ -103,6 +124,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> 
         people: super::organise::people(ctx.texts, circle.member_count, circle.capacity),
         goals,
         agenda,
+        trends,
     };
     Ok(ctx.send(page))
 }

@@ -501,7 +501,7 @@ fn cadence_text(texts: &Texts, g: &Goal) -> String {
     texts.fill(key, &[("n", &n)])
 }
 
-async fn my_groups(ctx: &Ctx) -> Result<Vec<GroupChoice>, AppError> {
+pub(super) async fn my_groups(ctx: &Ctx) -> Result<Vec<GroupChoice>, AppError> {
     let mut groups = Vec::new();
     let mut page = PageParams {
         limit: Some(100),

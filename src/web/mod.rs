@@ -18,6 +18,7 @@ pub mod i18n;
 mod member;
 mod moderation;
 mod organise;
+mod readings;
 mod search;
 
 use axum::Router;
@@ -83,6 +84,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/goals", get(member::goals).post(member::create_goal))
         .route("/goals/{id}/checkin", post(member::check_in))
         .route("/goals/{id}/milestone", post(member::reach))
+        .route("/me/readings", get(readings::page).post(readings::log))
+        .route("/me/readings/{id}/delete", post(readings::delete))
+        .route("/me/readings/share", post(readings::share_trend))
+        .route("/me/readings/shares/{id}/revoke", post(readings::revoke))
+        .route("/me/readings/milestone", post(readings::milestone))
         .route("/search", get(search::page))
         .route("/notifications", get(account::notifications))
         .route("/notifications/read", post(account::mark_read))

@@ -83,6 +83,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(goals::router())
         .merge(circles::router())
         .merge(calendar::router())
+        .merge(crate::directory::router())
+        .merge(crate::meetings::router())
+        .merge(crate::referrals::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.

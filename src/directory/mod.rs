@@ -185,7 +185,7 @@ pub struct DirectoryEntry {
 #[derive(Deserialize, IntoParams, Debug, Default, Clone)]
 #[into_params(parameter_in = Query)]
 pub struct DirectoryQuery {
-    /// Words to find in the name, description or condition (accents and case ignored).
+    /// Words to find in the name, description, condition or region (accents and case ignored).
     pub q: Option<String>,
     /// A language code (`es`, or a tag such as `es-MX`).
     pub language: Option<String>,
@@ -219,8 +219,8 @@ impl ListedRow {
             return false;
         }
         let text = crate::text::fold(&format!(
-            "{} {} {} {}",
-            self.name, self.description, self.condition, self.condition_label
+            "{} {} {} {} {}",
+            self.name, self.description, self.condition, self.condition_label, self.region
         ));
         terms.iter().all(|t| text.contains(t.as_str()))
     }

@@ -16,6 +16,7 @@ mod directory;
 mod forum;
 mod help;
 pub mod i18n;
+mod meetings;
 mod member;
 mod moderation;
 mod organise;
@@ -101,6 +102,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/verifications", post(admin::verify))
         .route("/help", get(help::page))
         .route("/groups", get(directory::directory))
+        .route(
+            "/c/{slug}/meetings",
+            get(meetings::list).post(meetings::create),
+        )
+        .route("/c/{slug}/meetings/{id}/rsvp", post(meetings::rsvp))
+        .route("/c/{slug}/meetings/{id}/cancel", post(meetings::cancel))
         .route("/r/{code}", get(directory::welcome).post(directory::sign_up))
         .route("/r/{code}/join", post(directory::join))
         .route(

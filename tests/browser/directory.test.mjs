@@ -53,8 +53,13 @@ test("a patient lands on a referral link in Spanish, signs up and joins in a few
     page.waitForURL(/\/c\/diabetes/),
     page.getByRole("button", { name: "Unirme al grupo" }).click(),
   ]);
-  // A member now: the group offers to post, not to join.
+  // A member now: the group offers to post, not to join; the meetings in person are a tap away.
   assert.equal(await page.getByRole("button", { name: "Unirme" }).count(), 0);
+  await page.getByRole("link", { name: "Reuniones en persona" }).click();
+  await page.getByText("Centro de Salud San Juan").waitFor();
+  await Promise.all([page.waitForURL(/#meeting-/), page.getByRole("button", { name: "Voy a ir" }).click()]);
+  await page.getByRole("button", { name: "Ya no voy a ir" }).waitFor();
+  await page.getByText("Van: 1").waitFor();
   const links = await server.api("GET", "/api/v1/communities/diabetes/referrals", server.adminToken);
   const link = links.find((l) => l.code === code);
   assert.equal(link.joined, 1);
@@ -77,11 +82,11 @@ test("the directory searches without JavaScript and leaves out nothing it should
 });
 
 function visitorPaths() {
-  return ["/groups", "/groups?q=diabetes", `/r/${code}`];
+  return ["/groups", "/groups?q=diabetes", `/r/${code}`, "/c/diabetes/meetings"];
 }
 
 function organiserPaths() {
-  return ["/organise/diabetes/referrals", ...["en", "es", "hi"].map((l) => `/organise/diabetes/referrals/${code}/print?lang=${l}`)];
+  return ["/organise/diabetes/referrals", "/organise/diabetes", "/c/diabetes/meetings", ...["en", "es", "hi"].map((l) => `/organise/diabetes/referrals/${code}/print?lang=${l}`)];
 }
 
 test("axe-core finds no violations on these pages, in every language", async () => {

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! The public directory: public and members communities by condition, language and region, with
 //! what each offers; private communities absent however they are searched for.
 
@@ -28,18 +29,32 @@ both_backends!(private_groups_never_appear, |b| async move {
         ("/api/v1/directory", None),
         ("/api/v1/directory?q=Hidden%20Diabetes%20Room", None),
         ("/api/v1/directory?q=hidden-room", Some(admin.as_str())),
-        ("/api/v1/directory?language=es&region=Jalisco", Some(admin.as_str())),
+        (
+            "/api/v1/directory?language=es&region=Jalisco",
+            Some(admin.as_str()),
+        ),
     ] {
         let (st, page) = s.get(path, token).await;
         assert_eq!(st, StatusCode::OK, "{path}: {page}");
         let found = slugs(&page);
-        assert!(!found.contains(&"hidden-room".to_string()), "{path}: {page}");
+        assert!(
+            !found.contains(&"hidden-room".to_string()),
+            "{path}: {page}"
+        );
         assert!(!page.to_string().contains("Hidden"), "{path}: {page}");
     }
     let (_, all) = s.get("/api/v1/directory", None).await;
     let found = slugs(&all);
-    assert!(found.contains(&"open-door".into()) && found.contains(&"members-only".into()), "{all}");
-    let members = all["items"].as_array().unwrap().iter().find(|c| c["slug"] == "members-only").unwrap();
+    assert!(
+        found.contains(&"open-door".into()) && found.contains(&"members-only".into()),
+        "{all}"
+    );
+    let members = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["slug"] == "members-only")
+        .unwrap();
     assert_eq!(members["visibility"], "members");
     assert_eq!(members["member_count"], 1);
 });
@@ -53,7 +68,9 @@ both_backends!(search_folds_accents_and_filters, |b| async move {
 
     let (_, page) = s.get("/api/v1/directory?q=diabetes", None).await;
     assert_eq!(slugs(&page), ["guadalajara"], "{page}");
-    let (_, page) = s.get("/api/v1/directory?q=DIABÉTES%20guadalajara", None).await;
+    let (_, page) = s
+        .get("/api/v1/directory?q=DIABÉTES%20guadalajara", None)
+        .await;
     assert_eq!(slugs(&page), ["guadalajara"], "{page}");
     let entry = &page["items"][0];
     assert_eq!(entry["language"], "es");
@@ -64,35 +81,71 @@ both_backends!(search_folds_accents_and_filters, |b| async move {
     assert_eq!(slugs(&page), ["delhi-bp"], "{page}");
     let (_, page) = s.get("/api/v1/directory?region=us", None).await;
     assert_eq!(slugs(&page), ["boston-bp"], "{page}");
-    let (_, page) = s.get("/api/v1/directory?condition=hypertension&region=delhi", None).await;
+    let (_, page) = s
+        .get(
+            "/api/v1/directory?condition=hypertension&region=delhi",
+            None,
+        )
+        .await;
     assert_eq!(slugs(&page), ["delhi-bp"], "{page}");
     let (_, page) = s.get("/api/v1/directory?q=nothing-like-this", None).await;
     assert!(slugs(&page).is_empty());
 
     // Keyset paging over the filtered list.
     let (_, first) = s.get("/api/v1/directory?q=bp&limit=1", None).await;
-    let (_, one) = s.get("/api/v1/directory?condition=hypertension&limit=1", None).await;
+    let (_, one) = s
+        .get("/api/v1/directory?condition=hypertension&limit=1", None)
+        .await;
     assert_eq!(slugs(&one), ["delhi-bp"], "{one} {first}");
     let next = one["next"].as_str().expect("a next page");
-    let (_, two) = s.get(&format!("/api/v1/directory?condition=hypertension&limit=1&after={next}"), None).await;
+    let (_, two) = s
+        .get(
+            &format!("/api/v1/directory?condition=hypertension&limit=1&after={next}"),
+            None,
+        )
+        .await;
     assert_eq!(slugs(&two), ["boston-bp"], "{two}");
     assert!(two["next"].is_null(), "{two}");
     let (st, _) = s.get("/api/v1/directory?after=garbage", None).await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
     // Organisers set the listing with PATCH; bad values are refused by name.
-    let (st, c) = s.call("PATCH", "/api/v1/communities/boston-bp", Some(&admin), Some(json!({"region": "Boston, US", "language": "es"}))).await;
+    let (st, c) = s
+        .call(
+            "PATCH",
+            "/api/v1/communities/boston-bp",
+            Some(&admin),
+            Some(json!({"region": "Boston, US", "language": "es"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::OK, "{c}");
     assert_eq!(c["region"], "Boston, US");
     assert_eq!(c["condition"], "hypertension");
     let (_, page) = s.get("/api/v1/directory?language=es", None).await;
     assert_eq!(slugs(&page), ["guadalajara", "boston-bp"], "{page}");
-    let (st, e) = s.call("PATCH", "/api/v1/communities/boston-bp", Some(&admin), Some(json!({"condition": "Not A Key!", "language": "english"}))).await;
+    let (st, e) = s
+        .call(
+            "PATCH",
+            "/api/v1/communities/boston-bp",
+            Some(&admin),
+            Some(json!({"condition": "Not A Key!", "language": "english"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
-    assert!(e.to_string().contains("condition") && e.to_string().contains("language"), "{e}");
+    assert!(
+        e.to_string().contains("condition") && e.to_string().contains("language"),
+        "{e}"
+    );
     let member = s.register("plainmember").await;
     s.join(&member, "boston-bp").await;
-    let (st, _) = s.call("PATCH", "/api/v1/communities/boston-bp", Some(&member), Some(json!({"region": "x"}))).await;
+    let (st, _) = s
+        .call(
+            "PATCH",
+            "/api/v1/communities/boston-bp",
+            Some(&member),
+            Some(json!({"region": "x"})),
+        )
+        .await;
     assert_eq!(st, StatusCode::FORBIDDEN);
 });
 
@@ -105,11 +158,23 @@ both_backends!(entries_say_what_each_group_offers, |b| async move {
     let room = rooms[0]["id"].as_i64().unwrap();
     let soon = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
     let later = (chrono::Utc::now() + chrono::Duration::hours(3)).to_rfc3339();
-    let (st, ev) = s.post("/api/v1/communities/busy/events", Some(&admin), json!({"room": room, "title": "Ask a nurse", "starts_at": soon, "ends_at": later})).await;
+    let (st, ev) = s
+        .post(
+            "/api/v1/communities/busy/events",
+            Some(&admin),
+            json!({"room": room, "title": "Ask a nurse", "starts_at": soon, "ends_at": later}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{ev}");
     let (st, m) = s.post("/api/v1/communities/busy/meetings", Some(&admin), json!({"title": "Tuesday circle", "place": "Centro de Salud", "address": "Av. Juárez 10", "first_at": soon, "repeat": "weekly", "timezone": "America/Mexico_City"})).await;
     assert_eq!(st, StatusCode::CREATED, "{m}");
-    let (st, c) = s.post("/api/v1/communities/busy/circles", Some(&admin), json!({"name": "Morning walkers"})).await;
+    let (st, c) = s
+        .post(
+            "/api/v1/communities/busy/circles",
+            Some(&admin),
+            json!({"name": "Morning walkers"}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{c}");
     let member = s.register("walker").await;
     s.join(&member, "busy").await;
@@ -127,6 +192,14 @@ both_backends!(entries_say_what_each_group_offers, |b| async move {
     assert_eq!(o["meetings"], 1, "{o}");
     assert_eq!(o["next_meeting_at"], m["next"][0], "{o} {m}");
     let q = &quiet["offers"];
-    assert_eq!((q["live_sessions"].as_i64(), q["circles"].as_bool(), q["meetings"].as_i64()), (Some(0), Some(false), Some(0)), "{q}");
+    assert_eq!(
+        (
+            q["live_sessions"].as_i64(),
+            q["circles"].as_bool(),
+            q["meetings"].as_i64()
+        ),
+        (Some(0), Some(false), Some(0)),
+        "{q}"
+    );
     assert!(q.get("next_meeting_at").is_none(), "{q}");
 });

@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! In-person meetings and the iCalendar feeds: organisers list them, members see the next ones
 //! across daylight-saving changes, feeds parse with an iCalendar library and carry the right
 //! instants, private groups' feeds stay private, and the secret feed key works without a
@@ -29,7 +30,10 @@ async fn feed(s: &Server, path: &str, token: Option<&str>) -> (StatusCode, Strin
 /// (uid, summary, start, end) of every event.
 fn events(text: &str) -> Vec<(String, String, String, String)> {
     assert!(text.ends_with("\r\n"), "CRLF line endings");
-    assert!(!text.replace("\r\n", "").contains('\n'), "bare LF in {text:?}");
+    assert!(
+        !text.replace("\r\n", "").contains('\n'),
+        "bare LF in {text:?}"
+    );
     for line in text.split("\r\n") {
         assert!(line.len() <= 75, "line over 75 octets: {line:?}");
     }
@@ -68,84 +72,182 @@ fn meeting(first_at: &str, zone: &str) -> Value {
            "notes": "Entrada sin escalones. Revisamos glucosa y presión.", "contact": "Ana, 33 1234 5678"})
 }
 
-both_backends!(organisers_list_meetings_and_members_see_the_next, |b| async move {
-    let s = Server::start(b).await;
-    let admin = s.admin().await;
-    s.community(&admin, "tuesdays", "members", json!({})).await;
-    let member = s.register("rosa").await;
-    s.join(&member, "tuesdays").await;
-    let outsider = s.register("stranger").await;
+both_backends!(
+    organisers_list_meetings_and_members_see_the_next,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "tuesdays", "members", json!({})).await;
+        let member = s.register("rosa").await;
+        s.join(&member, "tuesdays").await;
+        let outsider = s.register("stranger").await;
 
-    // Weekly on Tuesday 10:00 New York time, starting before the change to daylight time.
-    let first = "2030-03-05T10:00:00-05:00";
-    let (st, e) = s.post("/api/v1/communities/tuesdays/meetings", Some(&member), meeting(first, "America/New_York")).await;
-    assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
-    let (st, e) = s.post("/api/v1/communities/tuesdays/meetings", Some(&admin), json!({"title": "x", "place": "", "address": "a", "first_at": "tuesday", "repeat": "hourly", "timezone": "Mars/Base"})).await;
-    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    for f in ["title", "place", "first_at", "repeat", "timezone"] {
-        assert!(e["error"]["fields"][f].is_array(), "{f}: {e}");
+        // Weekly on Tuesday 10:00 New York time, starting before the change to daylight time.
+        let first = "2030-03-05T10:00:00-05:00";
+        let (st, e) = s
+            .post(
+                "/api/v1/communities/tuesdays/meetings",
+                Some(&member),
+                meeting(first, "America/New_York"),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{e}");
+        let (st, e) = s.post("/api/v1/communities/tuesdays/meetings", Some(&admin), json!({"title": "x", "place": "", "address": "a", "first_at": "tuesday", "repeat": "hourly", "timezone": "Mars/Base"})).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        for f in ["title", "place", "first_at", "repeat", "timezone"] {
+            assert!(e["error"]["fields"][f].is_array(), "{f}: {e}");
+        }
+        let (st, m) = s
+            .post(
+                "/api/v1/communities/tuesdays/meetings",
+                Some(&admin),
+                meeting(first, "America/New_York"),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{m}");
+        let id = m["id"].as_i64().unwrap();
+        // 10:00 local each week: 15:00 UTC before the change (2030-03-10), 14:00 after.
+        assert_eq!(m["next"][0], "2030-03-05T15:00:00.000Z", "{m}");
+        assert_eq!(m["next"][1], "2030-03-12T14:00:00.000Z", "{m}");
+        assert_eq!(m["next"][2], "2030-03-19T14:00:00.000Z", "{m}");
+        assert_eq!(m["repeat"], "weekly");
+
+        let (st, list) = s
+            .get("/api/v1/communities/tuesdays/meetings", Some(&member))
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(list[0]["id"], id);
+        assert_eq!(
+            list[0]["notes"],
+            "Entrada sin escalones. Revisamos glucosa y presión."
+        );
+        // A members group's meetings are not shown to outsiders or visitors.
+        let (st, _) = s
+            .get("/api/v1/communities/tuesdays/meetings", Some(&outsider))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _) = s.get(&format!("/api/v1/meetings/{id}"), None).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        // Update and cancel are the organisers'.
+        let (st, _) = s
+            .call(
+                "PATCH",
+                &format!("/api/v1/meetings/{id}"),
+                Some(&member),
+                Some(json!({"title": "Mine now"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, m) = s
+            .call(
+                "PATCH",
+                &format!("/api/v1/meetings/{id}"),
+                Some(&admin),
+                Some(json!({"repeat": "monthly"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{m}");
+        assert_eq!(m["next"][1], "2030-04-05T14:00:00.000Z", "{m}");
+        let (st, _) = s
+            .call(
+                "DELETE",
+                &format!("/api/v1/meetings/{id}"),
+                Some(&member),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (st, _) = s
+            .call(
+                "DELETE",
+                &format!("/api/v1/meetings/{id}"),
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (_, list) = s
+            .get("/api/v1/communities/tuesdays/meetings", Some(&member))
+            .await;
+        assert_eq!(list, json!([]));
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/meetings/{id}/rsvp"),
+                Some(&member),
+                json!({"going": true}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
     }
-    let (st, m) = s.post("/api/v1/communities/tuesdays/meetings", Some(&admin), meeting(first, "America/New_York")).await;
-    assert_eq!(st, StatusCode::CREATED, "{m}");
-    let id = m["id"].as_i64().unwrap();
-    // 10:00 local each week: 15:00 UTC before the change (2030-03-10), 14:00 after.
-    assert_eq!(m["next"][0], "2030-03-05T15:00:00.000Z", "{m}");
-    assert_eq!(m["next"][1], "2030-03-12T14:00:00.000Z", "{m}");
-    assert_eq!(m["next"][2], "2030-03-19T14:00:00.000Z", "{m}");
-    assert_eq!(m["repeat"], "weekly");
-
-    let (st, list) = s.get("/api/v1/communities/tuesdays/meetings", Some(&member)).await;
-    assert_eq!(st, StatusCode::OK);
-    assert_eq!(list[0]["id"], id);
-    assert_eq!(list[0]["notes"], "Entrada sin escalones. Revisamos glucosa y presión.");
-    // A members group's meetings are not shown to outsiders or visitors.
-    let (st, _) = s.get("/api/v1/communities/tuesdays/meetings", Some(&outsider)).await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-    let (st, _) = s.get(&format!("/api/v1/meetings/{id}"), None).await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-
-    // Update and cancel are the organisers'.
-    let (st, _) = s.call("PATCH", &format!("/api/v1/meetings/{id}"), Some(&member), Some(json!({"title": "Mine now"}))).await;
-    assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, m) = s.call("PATCH", &format!("/api/v1/meetings/{id}"), Some(&admin), Some(json!({"repeat": "monthly"}))).await;
-    assert_eq!(st, StatusCode::OK, "{m}");
-    assert_eq!(m["next"][1], "2030-04-05T14:00:00.000Z", "{m}");
-    let (st, _) = s.call("DELETE", &format!("/api/v1/meetings/{id}"), Some(&member), None).await;
-    assert_eq!(st, StatusCode::FORBIDDEN);
-    let (st, _) = s.call("DELETE", &format!("/api/v1/meetings/{id}"), Some(&admin), None).await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
-    let (_, list) = s.get("/api/v1/communities/tuesdays/meetings", Some(&member)).await;
-    assert_eq!(list, json!([]));
-    let (st, _) = s.post(&format!("/api/v1/meetings/{id}/rsvp"), Some(&member), json!({"going": true})).await;
-    assert_eq!(st, StatusCode::CONFLICT);
-});
+);
 
 both_backends!(group_feed_parses_with_the_right_instants, |b| async move {
     let s = Server::start(b).await;
     let admin = s.admin().await;
-    s.community(&admin, "open-group", "public", json!({"name": "Grupo, abierto; de todos"})).await;
-    s.community(&admin, "secret-group", "private", json!({})).await;
+    s.community(
+        &admin,
+        "open-group",
+        "public",
+        json!({"name": "Grupo, abierto; de todos"}),
+    )
+    .await;
+    s.community(&admin, "secret-group", "private", json!({}))
+        .await;
     let outsider = s.register("outsider").await;
-    let first = (chrono::Utc::now() + chrono::Duration::days(1)).with_timezone(&chrono_tz::America::Mexico_City);
+    let first = (chrono::Utc::now() + chrono::Duration::days(1))
+        .with_timezone(&chrono_tz::America::Mexico_City);
     let first_at = first.format("%Y-%m-%dT%H:%M:00%:z").to_string();
-    let (st, m) = s.post("/api/v1/communities/open-group/meetings", Some(&admin), meeting(&first_at, "America/Mexico_City")).await;
+    let (st, m) = s
+        .post(
+            "/api/v1/communities/open-group/meetings",
+            Some(&admin),
+            meeting(&first_at, "America/Mexico_City"),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{m}");
-    let (_, rooms) = s.get("/api/v1/communities/open-group/rooms", Some(&admin)).await;
+    let (_, rooms) = s
+        .get("/api/v1/communities/open-group/rooms", Some(&admin))
+        .await;
     let room = rooms[0]["id"].as_i64().unwrap();
-    let (st, ev) = s.post("/api/v1/communities/open-group/events", Some(&admin), json!({"room": room, "title": "Pregúntale a la nutrióloga",
-        "starts_at": day(40, "18:00"), "ends_at": day(40, "19:00")})).await;
+    let (st, ev) = s
+        .post(
+            "/api/v1/communities/open-group/events",
+            Some(&admin),
+            json!({"room": room, "title": "Pregúntale a la nutrióloga",
+        "starts_at": day(40, "18:00"), "ends_at": day(40, "19:00")}),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{ev}");
-    let (st, m2) = s.post("/api/v1/communities/secret-group/meetings", Some(&admin), meeting(&first_at, "UTC")).await;
+    let (st, m2) = s
+        .post(
+            "/api/v1/communities/secret-group/meetings",
+            Some(&admin),
+            meeting(&first_at, "UTC"),
+        )
+        .await;
     assert_eq!(st, StatusCode::CREATED, "{m2}");
 
     let (st, ctype, text) = feed(&s, "/api/v1/communities/open-group/calendar.ics", None).await;
     assert_eq!(st, StatusCode::OK, "{text}");
     assert_eq!(ctype, "text/calendar; charset=utf-8");
     let items = events(&text);
-    let session = items.iter().find(|e| e.1 == "Pregúntale a la nutrióloga").expect("the live session");
-    assert_eq!((session.2.clone(), session.3.clone()), (day(40, "18:00"), day(40, "19:00")));
-    let meetings: Vec<_> = items.iter().filter(|e| e.1 == "Martes de glucosa, presión y café").collect();
-    assert!(meetings.len() >= 10, "explicit weekly occurrences: {items:?}");
+    let session = items
+        .iter()
+        .find(|e| e.1 == "Pregúntale a la nutrióloga")
+        .expect("the live session");
+    assert_eq!(
+        (session.2.clone(), session.3.clone()),
+        (day(40, "18:00"), day(40, "19:00"))
+    );
+    let meetings: Vec<_> = items
+        .iter()
+        .filter(|e| e.1 == "Martes de glucosa, presión y café")
+        .collect();
+    assert!(
+        meetings.len() >= 10,
+        "explicit weekly occurrences: {items:?}"
+    );
     for (i, next) in m["next"].as_array().unwrap().iter().enumerate() {
         assert_eq!(meetings[i].2, next.as_str().unwrap(), "{items:?}");
     }
@@ -158,82 +260,136 @@ both_backends!(group_feed_parses_with_the_right_instants, |b| async move {
     uids.dedup();
     assert_eq!(uids.len(), items.len());
     // Text is escaped: the comma and semicolon survive parsing.
-    assert!(text.contains("LOCATION:Centro de Salud San Juan\\; sala 2\\, Av. Juárez 10\\, Guadalajara"), "{text}");
+    assert!(
+        text.contains(
+            "LOCATION:Centro de Salud San Juan\\; sala 2\\, Av. Juárez 10\\, Guadalajara"
+        ),
+        "{text}"
+    );
 
     // A private group's feed is not found for outsiders or visitors.
     for token in [None, Some(outsider.as_str())] {
         let (st, _, _) = feed(&s, "/api/v1/communities/secret-group/calendar.ics", token).await;
         assert_eq!(st, StatusCode::NOT_FOUND);
     }
-    let (st, _, text) = feed(&s, "/api/v1/communities/secret-group/calendar.ics", Some(&admin)).await;
+    let (st, _, text) = feed(
+        &s,
+        "/api/v1/communities/secret-group/calendar.ics",
+        Some(&admin),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     assert!(!events(&text).is_empty());
 });
 
-both_backends!(member_feed_has_only_rsvps_and_the_key_works_until_revoked, |b| async move {
-    let s = Server::start(b).await;
-    let admin = s.admin().await;
-    s.community(&admin, "club", "members", json!({})).await;
-    let member = s.register("lupita").await;
-    s.join(&member, "club").await;
-    let (_, rooms) = s.get("/api/v1/communities/club/rooms", Some(&admin)).await;
-    let room = rooms[0]["id"].as_i64().unwrap();
-    let mut sessions = Vec::new();
-    for (title, n) in [("Going session", 50), ("Skipped session", 51)] {
-        let (start, end) = (day(n, "17:00"), day(n, "18:00"));
-        let (st, ev) = s.post("/api/v1/communities/club/events", Some(&admin), json!({"room": room, "title": title, "starts_at": start, "ends_at": end})).await;
-        assert_eq!(st, StatusCode::CREATED, "{ev}");
-        sessions.push(ev["id"].as_i64().unwrap());
+both_backends!(
+    member_feed_has_only_rsvps_and_the_key_works_until_revoked,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "club", "members", json!({})).await;
+        let member = s.register("lupita").await;
+        s.join(&member, "club").await;
+        let (_, rooms) = s.get("/api/v1/communities/club/rooms", Some(&admin)).await;
+        let room = rooms[0]["id"].as_i64().unwrap();
+        let mut sessions = Vec::new();
+        for (title, n) in [("Going session", 50), ("Skipped session", 51)] {
+            let (start, end) = (day(n, "17:00"), day(n, "18:00"));
+            let (st, ev) = s
+                .post(
+                    "/api/v1/communities/club/events",
+                    Some(&admin),
+                    json!({"room": room, "title": title, "starts_at": start, "ends_at": end}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{ev}");
+            sessions.push(ev["id"].as_i64().unwrap());
+        }
+        let mut meetings = Vec::new();
+        for title in ["Going meeting", "Skipped meeting"] {
+            // 10:00 in Mexico City (UTC-6 all year) is 16:00 UTC.
+            let mut body = meeting(&day(52, "16:00"), "America/Mexico_City");
+            body["title"] = json!(title);
+            body["repeat"] = json!("none");
+            let (st, m) = s
+                .post("/api/v1/communities/club/meetings", Some(&admin), body)
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{m}");
+            meetings.push(m["id"].as_i64().unwrap());
+        }
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/events/{}/rsvp", sessions[0]),
+                Some(&member),
+                json!({"going": true}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, m) = s
+            .post(
+                &format!("/api/v1/meetings/{}/rsvp", meetings[0]),
+                Some(&member),
+                json!({"going": true}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{m}");
+        assert_eq!(
+            (m["going"].as_bool(), m["going_count"].as_i64()),
+            (Some(true), Some(1))
+        );
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/meetings/{}/rsvp", meetings[1]),
+                Some(&member),
+                json!({"going": false}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let outsider = s.register("nosy").await;
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/meetings/{}/rsvp", meetings[0]),
+                Some(&outsider),
+                json!({"going": true}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        let (st, _, text) = feed(&s, "/api/v1/me/calendar.ics", Some(&member)).await;
+        assert_eq!(st, StatusCode::OK, "{text}");
+        let items = events(&text);
+        let titles: Vec<&str> = items.iter().map(|e| e.1.as_str()).collect();
+        assert_eq!(titles, ["Going session", "Going meeting"], "{items:?}");
+        assert_eq!(items[0].2, day(50, "17:00"));
+        assert_eq!(items[1].2, day(52, "16:00"));
+
+        // Without a sign-in: 401; with the secret key: the same feed, until revoked.
+        let (st, _, _) = feed(&s, "/api/v1/me/calendar.ics", None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, key) = s
+            .post("/api/v1/me/calendar-key", Some(&member), json!({}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{key}");
+        let url = key["url"].as_str().unwrap();
+        let path = &url[url.find("/api/v1/").unwrap()..];
+        let (st, _, by_key) = feed(&s, path, None).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(events(&by_key).len(), 2);
+        let (st, _, _) = feed(&s, "/api/v1/me/calendar.ics?key=not-the-key", None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        let (st, _) = s
+            .call("DELETE", "/api/v1/me/calendar-key", Some(&member), None)
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (st, _, _) = feed(&s, path, None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+
+        // Leaving the group takes its items out of the feed.
+        let (st, _) = s
+            .post("/api/v1/communities/club/leave", Some(&member), json!({}))
+            .await;
+        assert!(st.is_success(), "{st}");
+        let (_, _, text) = feed(&s, "/api/v1/me/calendar.ics", Some(&member)).await;
+        assert!(events(&text).is_empty(), "{text}");
     }
-    let mut meetings = Vec::new();
-    for title in ["Going meeting", "Skipped meeting"] {
-        // 10:00 in Mexico City (UTC-6 all year) is 16:00 UTC.
-        let mut body = meeting(&day(52, "16:00"), "America/Mexico_City");
-        body["title"] = json!(title);
-        body["repeat"] = json!("none");
-        let (st, m) = s.post("/api/v1/communities/club/meetings", Some(&admin), body).await;
-        assert_eq!(st, StatusCode::CREATED, "{m}");
-        meetings.push(m["id"].as_i64().unwrap());
-    }
-    let (st, _) = s.post(&format!("/api/v1/events/{}/rsvp", sessions[0]), Some(&member), json!({"going": true})).await;
-    assert_eq!(st, StatusCode::OK);
-    let (st, m) = s.post(&format!("/api/v1/meetings/{}/rsvp", meetings[0]), Some(&member), json!({"going": true})).await;
-    assert_eq!(st, StatusCode::OK, "{m}");
-    assert_eq!((m["going"].as_bool(), m["going_count"].as_i64()), (Some(true), Some(1)));
-    let (st, _) = s.post(&format!("/api/v1/meetings/{}/rsvp", meetings[1]), Some(&member), json!({"going": false})).await;
-    assert_eq!(st, StatusCode::OK);
-    let outsider = s.register("nosy").await;
-    let (st, _) = s.post(&format!("/api/v1/meetings/{}/rsvp", meetings[0]), Some(&outsider), json!({"going": true})).await;
-    assert_eq!(st, StatusCode::NOT_FOUND);
-
-    let (st, _, text) = feed(&s, "/api/v1/me/calendar.ics", Some(&member)).await;
-    assert_eq!(st, StatusCode::OK, "{text}");
-    let items = events(&text);
-    let titles: Vec<&str> = items.iter().map(|e| e.1.as_str()).collect();
-    assert_eq!(titles, ["Going session", "Going meeting"], "{items:?}");
-    assert_eq!(items[0].2, day(50, "17:00"));
-    assert_eq!(items[1].2, day(52, "16:00"));
-
-    // Without a sign-in: 401; with the secret key: the same feed, until revoked.
-    let (st, _, _) = feed(&s, "/api/v1/me/calendar.ics", None).await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED);
-    let (st, key) = s.post("/api/v1/me/calendar-key", Some(&member), json!({})).await;
-    assert_eq!(st, StatusCode::CREATED, "{key}");
-    let url = key["url"].as_str().unwrap();
-    let path = &url[url.find("/api/v1/").unwrap()..];
-    let (st, _, by_key) = feed(&s, path, None).await;
-    assert_eq!(st, StatusCode::OK);
-    assert_eq!(events(&by_key).len(), 2);
-    let (st, _, _) = feed(&s, "/api/v1/me/calendar.ics?key=not-the-key", None).await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED);
-    let (st, _) = s.call("DELETE", "/api/v1/me/calendar-key", Some(&member), None).await;
-    assert_eq!(st, StatusCode::NO_CONTENT);
-    let (st, _, _) = feed(&s, path, None).await;
-    assert_eq!(st, StatusCode::UNAUTHORIZED);
-
-    // Leaving the group takes its items out of the feed.
-    let (st, _) = s.post("/api/v1/communities/club/leave", Some(&member), json!({})).await;
-    assert!(st.is_success(), "{st}");
-    let (_, _, text) = feed(&s, "/api/v1/me/calendar.ics", Some(&member)).await;
-    assert!(events(&text).is_empty(), "{text}");
-});
+);

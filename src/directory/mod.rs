@@ -74,7 +74,8 @@ fn condition_key(raw: &str, fields: &mut FieldErrors) -> Option<String> {
 fn language_tag(raw: &str, fields: &mut FieldErrors) -> Option<String> {
     let primary = raw.trim().split(['-', '_']).next().unwrap_or("");
     let tag = primary.to_ascii_lowercase();
-    if !(tag.is_empty() || (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_lowercase()))
+    if !(tag.is_empty()
+        || (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_lowercase()))
     {
         fields
             .entry("language".into())
@@ -87,7 +88,11 @@ fn language_tag(raw: &str, fields: &mut FieldErrors) -> Option<String> {
 
 impl Listing {
     /// `current` with `changes` applied and checked; problems go into `fields`.
-    pub fn apply(current: &Listing, changes: &ListingChanges<'_>, fields: &mut FieldErrors) -> Listing {
+    pub fn apply(
+        current: &Listing,
+        changes: &ListingChanges<'_>,
+        fields: &mut FieldErrors,
+    ) -> Listing {
         let condition = changes
             .condition
             .map(|c| condition_key(c, fields).unwrap_or_default())
@@ -261,8 +266,8 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
     let terms = crate::text::query_terms(query.q.as_deref().unwrap_or(""));
     let mut ignored = FieldErrors::new();
-    let language = language_tag(query.language.as_deref().unwrap_or(""), &mut ignored)
-        .unwrap_or_default();
+    let language =
+        language_tag(query.language.as_deref().unwrap_or(""), &mut ignored).unwrap_or_default();
     let condition = query
         .condition
         .as_deref()

@@ -76,7 +76,10 @@ pub fn calendar(name: &str, items: &[Item], now: i64) -> String {
             line(&mut out, &format!("LOCATION:{}", escape(&item.location)));
         }
         if !item.description.is_empty() {
-            line(&mut out, &format!("DESCRIPTION:{}", escape(&item.description)));
+            line(
+                &mut out,
+                &format!("DESCRIPTION:{}", escape(&item.description)),
+            );
         }
         if !item.url.is_empty() {
             line(&mut out, &format!("URL:{}", item.url));

@@ -187,7 +187,11 @@ pub async fn next_of_community(
     let rows = db!(
         *conn,
         fetch_all as MeetingRow,
-        concat!("SELECT ", meeting_columns!(), " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 100"),
+        concat!(
+            "SELECT ",
+            meeting_columns!(),
+            " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 100"
+        ),
         community_id
     )?;
     Ok(rows
@@ -235,7 +239,11 @@ fn text(raw: &str, field: &str, min: usize, max: usize, fields: &mut FieldErrors
     let t = raw.trim();
     let n = t.chars().count();
     let multiline = field == "notes";
-    if n < min || n > max || t.chars().any(|c| c.is_control() && !(multiline && c == '\n')) {
+    if n < min
+        || n > max
+        || t.chars()
+            .any(|c| c.is_control() && !(multiline && c == '\n'))
+    {
         fields
             .entry(field.into())
             .or_default()
@@ -261,8 +269,20 @@ fn check(req: &NewMeeting) -> AppResult<Checked> {
     let title = text(&req.title, "title", 3, 120, &mut fields);
     let place = text(&req.place, "place", 1, 200, &mut fields);
     let address = text(&req.address, "address", 1, 300, &mut fields);
-    let notes = text(req.notes.as_deref().unwrap_or(""), "notes", 0, 1000, &mut fields);
-    let contact = text(req.contact.as_deref().unwrap_or(""), "contact", 0, 200, &mut fields);
+    let notes = text(
+        req.notes.as_deref().unwrap_or(""),
+        "notes",
+        0,
+        1000,
+        &mut fields,
+    );
+    let contact = text(
+        req.contact.as_deref().unwrap_or(""),
+        "contact",
+        0,
+        200,
+        &mut fields,
+    );
     let first_at = parse_time(&req.first_at)
         .map_err(|e| fields.entry("first_at".into()).or_default().push(e))
         .unwrap_or(0);
@@ -299,13 +319,20 @@ async fn organised(state: &AppState, user: &User, slug: &str) -> AppResult<Commu
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
     if !access.is_organiser() {
-        return Err(AppError::forbidden("only the group's organisers list meetings"));
+        return Err(AppError::forbidden(
+            "only the group's organisers list meetings",
+        ));
     }
     Ok(row)
 }
 
 /// Lists a new in-person meeting (organisers).
-pub async fn create(state: &AppState, user: &User, slug: &str, req: &NewMeeting) -> AppResult<Meeting> {
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    req: &NewMeeting,
+) -> AppResult<Meeting> {
     let community = organised(state, user, slug).await?;
     let c = check(req)?;
     let now = now_ms();
@@ -342,7 +369,11 @@ pub async fn list(state: &AppState, viewer: Option<&User>, slug: &str) -> AppRes
     let rows = db!(
         conn,
         fetch_all as MeetingRow,
-        concat!("SELECT ", meeting_columns!(), " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 200"),
+        concat!(
+            "SELECT ",
+            meeting_columns!(),
+            " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 200"
+        ),
         community.id
     )?;
     let now = now_ms();
@@ -363,7 +394,11 @@ async fn load(
     let row = db!(
         *conn,
         fetch_optional as MeetingRow,
-        concat!("SELECT ", meeting_columns!(), " FROM meetings WHERE id = $1"),
+        concat!(
+            "SELECT ",
+            meeting_columns!(),
+            " FROM meetings WHERE id = $1"
+        ),
         id
     )?
     .ok_or(AppError::NotFound)?;
@@ -384,12 +419,19 @@ pub async fn get(state: &AppState, viewer: Option<&User>, id: i64) -> AppResult<
 }
 
 /// Changes a meeting (organisers).
-pub async fn update(state: &AppState, user: &User, id: i64, req: &MeetingChanges) -> AppResult<Meeting> {
+pub async fn update(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &MeetingChanges,
+) -> AppResult<Meeting> {
     let (row, _) = {
         let mut conn = state.store.read().await?;
         let (row, _, access) = load(&mut conn, Some(user), id).await?;
         if !access.is_organiser() {
-            return Err(AppError::forbidden("only the group's organisers change meetings"));
+            return Err(AppError::forbidden(
+                "only the group's organisers change meetings",
+            ));
         }
         (row, ())
     };
@@ -436,7 +478,9 @@ pub async fn cancel(state: &AppState, user: &User, id: i64) -> AppResult<()> {
         let mut conn = state.store.read().await?;
         let (_, _, access) = load(&mut conn, Some(user), id).await?;
         if !access.is_organiser() {
-            return Err(AppError::forbidden("only the group's organisers cancel meetings"));
+            return Err(AppError::forbidden(
+                "only the group's organisers cancel meetings",
+            ));
         }
     }
     let mut w = state.store.write().await?;
@@ -459,7 +503,10 @@ pub async fn rsvp(state: &AppState, user: &User, id: i64, going: bool) -> AppRes
             return Err(AppError::forbidden("join the group to say you are going"));
         }
         if row.cancelled_at.is_some() {
-            return Err(AppError::conflict("cancelled", "this meeting was cancelled"));
+            return Err(AppError::conflict(
+                "cancelled",
+                "this meeting was cancelled",
+            ));
         }
     }
     let mut w = state.store.write().await?;
@@ -496,7 +543,11 @@ fn uid_host(state: &AppState) -> String {
         .split(['/', ':'])
         .next()
         .unwrap_or("");
-    if host.is_empty() { "mutual.local".into() } else { host.into() }
+    if host.is_empty() {
+        "mutual.local".into()
+    } else {
+        host.into()
+    }
 }
 
 fn meeting_items(state: &AppState, row: &MeetingRow, community: &str, now: i64) -> Vec<ics::Item> {
@@ -544,7 +595,11 @@ fn session_item(state: &AppState, e: SessionRow) -> ics::Item {
 }
 
 /// A community's live sessions and meetings as iCalendar; 404 to those who may not read it.
-pub async fn community_feed(state: &AppState, viewer: Option<&User>, slug: &str) -> AppResult<String> {
+pub async fn community_feed(
+    state: &AppState,
+    viewer: Option<&User>,
+    slug: &str,
+) -> AppResult<String> {
     let mut conn = state.store.read().await?;
     let (community, access) = visible_community(&mut conn, slug, viewer).await?;
     if !access.can_read() {
@@ -562,10 +617,17 @@ pub async fn community_feed(state: &AppState, viewer: Option<&User>, slug: &str)
     let meetings = db!(
         conn,
         fetch_all as MeetingRow,
-        concat!("SELECT ", meeting_columns!(), " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 200"),
+        concat!(
+            "SELECT ",
+            meeting_columns!(),
+            " FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL ORDER BY id LIMIT 200"
+        ),
         community.id
     )?;
-    let mut items: Vec<ics::Item> = sessions.into_iter().map(|e| session_item(state, e)).collect();
+    let mut items: Vec<ics::Item> = sessions
+        .into_iter()
+        .map(|e| session_item(state, e))
+        .collect();
     for m in &meetings {
         items.extend(meeting_items(state, m, &community.slug, now));
     }
@@ -597,12 +659,19 @@ pub async fn member_feed(state: &AppState, user_id: i64) -> AppResult<String> {
          WHERE g.cancelled_at IS NULL ORDER BY g.id LIMIT 200",
         user_id
     )?;
-    let mut items: Vec<ics::Item> = sessions.into_iter().map(|e| session_item(state, e)).collect();
+    let mut items: Vec<ics::Item> = sessions
+        .into_iter()
+        .map(|e| session_item(state, e))
+        .collect();
     for (id, slug) in meetings {
         let row = db!(
             conn,
             fetch_one as MeetingRow,
-            concat!("SELECT ", meeting_columns!(), " FROM meetings WHERE id = $1"),
+            concat!(
+                "SELECT ",
+                meeting_columns!(),
+                " FROM meetings WHERE id = $1"
+            ),
             id
         )?;
         items.extend(meeting_items(state, &row, &slug, now));
@@ -640,7 +709,12 @@ pub async fn create_key(state: &AppState, user: &User) -> AppResult<CalendarKey>
 
 pub async fn revoke_key(state: &AppState, user: &User) -> AppResult<()> {
     let mut w = state.store.write().await?;
-    db!(w, execute, "DELETE FROM calendar_keys WHERE user_id = $1", user.id)?;
+    db!(
+        w,
+        execute,
+        "DELETE FROM calendar_keys WHERE user_id = $1",
+        user.id
+    )?;
     Ok(())
 }
 
@@ -743,7 +817,9 @@ async fn api_rsvp(
     Path(id): Path<i64>,
     Json(req): Json<MeetingRsvp>,
 ) -> AppResult<axum::Json<Meeting>> {
-    Ok(axum::Json(rsvp(&state, &session.user, id, req.going).await?))
+    Ok(axum::Json(
+        rsvp(&state, &session.user, id, req.going).await?,
+    ))
 }
 
 /// The group's live sessions and in-person meetings as an iCalendar feed (private and
@@ -792,7 +868,11 @@ async fn api_my_feed(
             .ok_or_else(|| AppError::Unauthorized("that calendar key is not valid".into()))?
         }
         (None, Some(Session { user, .. })) => user.id,
-        (None, None) => return Err(AppError::Unauthorized("sign in or use your calendar key".into())),
+        (None, None) => {
+            return Err(AppError::Unauthorized(
+                "sign in or use your calendar key".into(),
+            ));
+        }
     };
     Ok(calendar_response(member_feed(&state, user_id).await?))
 }
@@ -805,14 +885,20 @@ async fn api_create_key(
     State(state): State<AppState>,
     Auth(session): Auth,
 ) -> AppResult<(StatusCode, axum::Json<CalendarKey>)> {
-    Ok((StatusCode::CREATED, axum::Json(create_key(&state, &session.user).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(create_key(&state, &session.user).await?),
+    ))
 }
 
 /// Revoke the secret calendar-feed address.
 #[utoipa::path(delete, path = "/api/v1/me/calendar-key", tag = "meetings", operation_id = "revoke_calendar_key",
     responses((status = 204, description = "revoked"), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn api_revoke_key(State(state): State<AppState>, Auth(session): Auth) -> AppResult<StatusCode> {
+async fn api_revoke_key(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> AppResult<StatusCode> {
     revoke_key(&state, &session.user).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -848,7 +934,10 @@ mod tests {
         // Tuesdays 10:00 in New York; clocks go forward on Sunday 2026-03-08.
         let r = row("2026-03-03T10:00:00-05:00", "America/New_York");
         let next = r.next(ms("2026-03-03T10:30:00-05:00"), 3);
-        let shown: Vec<String> = next.iter().map(|(_, t)| crate::store::format_ms(*t)).collect();
+        let shown: Vec<String> = next
+            .iter()
+            .map(|(_, t)| crate::store::format_ms(*t))
+            .collect();
         assert_eq!(
             shown,
             [

@@ -116,12 +116,19 @@ async fn organised(state: &AppState, user: &User, slug: &str) -> AppResult<Commu
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
     if !access.is_organiser() {
-        return Err(AppError::forbidden("only the group's organisers make referral links"));
+        return Err(AppError::forbidden(
+            "only the group's organisers make referral links",
+        ));
     }
     Ok(row)
 }
 
-pub async fn create(state: &AppState, user: &User, slug: &str, req: &NewReferral) -> AppResult<CreatedReferral> {
+pub async fn create(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    req: &NewReferral,
+) -> AppResult<CreatedReferral> {
     let community = organised(state, user, slug).await?;
     let label = req.label.trim();
     let n = label.chars().count();
@@ -158,7 +165,11 @@ pub async fn list(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Re
     let rows = db!(
         conn,
         fetch_all as ReferralRow,
-        concat!("SELECT ", referral_columns!(), " FROM referrals WHERE community_id = $1 ORDER BY id DESC LIMIT 500"),
+        concat!(
+            "SELECT ",
+            referral_columns!(),
+            " FROM referrals WHERE community_id = $1 ORDER BY id DESC LIMIT 500"
+        ),
         community.id
     )?;
     Ok(rows.into_iter().map(|r| view(state, r)).collect())
@@ -171,7 +182,11 @@ pub async fn one(state: &AppState, user: &User, slug: &str, code: &str) -> AppRe
     let row = db!(
         conn,
         fetch_optional as ReferralRow,
-        concat!("SELECT ", referral_columns!(), " FROM referrals WHERE community_id = $1 AND code = $2"),
+        concat!(
+            "SELECT ",
+            referral_columns!(),
+            " FROM referrals WHERE community_id = $1 AND code = $2"
+        ),
         community.id,
         code
     )?
@@ -200,7 +215,11 @@ async fn by_code(conn: &mut impl AsDb, code: &str) -> AppResult<(ReferralRow, Co
     let row = db!(
         *conn,
         fetch_optional as ReferralRow,
-        concat!("SELECT ", referral_columns!(), " FROM referrals WHERE code = $1"),
+        concat!(
+            "SELECT ",
+            referral_columns!(),
+            " FROM referrals WHERE code = $1"
+        ),
         code
     )?
     .ok_or(AppError::NotFound)?;
@@ -366,6 +385,10 @@ async fn api_join(
     Path(code): Path<String>,
 ) -> AppResult<(StatusCode, axum::Json<JoinResult>)> {
     let (_, result) = join(&state, &session.user, &code).await?;
-    let status = if result.status == "active" { StatusCode::OK } else { StatusCode::ACCEPTED };
+    let status = if result.status == "active" {
+        StatusCode::OK
+    } else {
+        StatusCode::ACCEPTED
+    };
     Ok((status, axum::Json(result)))
 }

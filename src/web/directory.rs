@@ -309,7 +309,11 @@ fn qr_svg(url: &str, label: &str) -> String {
     let label = askama::filters::escape(label, askama::filters::Html)
         .map(|s| s.to_string())
         .unwrap_or_default();
-    svg[start..].replacen("<svg", &format!("<svg role=\"img\" aria-label=\"{label}\""), 1)
+    svg[start..].replacen(
+        "<svg",
+        &format!("<svg role=\"img\" aria-label=\"{label}\""),
+        1,
+    )
 }
 
 /// A page to print for a clinic: the group, the steps and a QR code, in the language the

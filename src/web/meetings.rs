@@ -80,7 +80,8 @@ async fn page(
     let member = c.membership.as_ref().is_some_and(|m| m.status == "active");
     let organiser = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-        let (_, access) = crate::communities::visible_community(&mut conn, slug, ctx.user()).await?;
+        let (_, access) =
+            crate::communities::visible_community(&mut conn, slug, ctx.user()).await?;
         access.is_organiser()
     };
     let items = list

@@ -108,7 +108,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/c/{slug}/meetings/{id}/rsvp", post(meetings::rsvp))
         .route("/c/{slug}/meetings/{id}/cancel", post(meetings::cancel))
-        .route("/r/{code}", get(directory::welcome).post(directory::sign_up))
+        .route(
+            "/r/{code}",
+            get(directory::welcome).post(directory::sign_up),
+        )
         .route("/r/{code}/join", post(directory::join))
         .route(
             "/organise/{slug}/referrals",

@@ -4,9 +4,67 @@
 
 mod common;
 
-use common::Server;
+use common::{PASSWORD, Server};
 use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::json;
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+async fn get(s: &Server, client: &reqwest::Client, path: &str, lang: Option<&str>) -> Page {
+    let mut req = client.get(s.url(path));
+    if let Some(l) = lang {
+        req = req.header("accept-language", l);
+    }
+    let resp = req.send().await.expect("get");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
+    let resp = client
+        .post(s.url(path))
+        .form(fields)
+        .send()
+        .await
+        .expect("post");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+fn location(p: &Page) -> String {
+    p.headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn csrf(html: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures(html)
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
+        .to_owned()
+}
 
 both_backends!(
     counts_follow_the_real_flow_without_identities,
@@ -199,5 +257,156 @@ both_backends!(
         assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
         let (st, _) = s.get("/api/v1/referrals/not-a-code", None).await;
         assert_eq!(st, StatusCode::NOT_FOUND);
+    }
+);
+
+both_backends!(
+    the_welcome_page_signs_up_and_joins_without_javascript,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(
+            &admin,
+            "presion",
+            "members",
+            json!({"name": "Presión bajo control"}),
+        )
+        .await;
+        let (_, created) = s
+            .post(
+                "/api/v1/communities/presion/referrals",
+                Some(&admin),
+                json!({"label": "Centro de Salud Norte"}),
+            )
+            .await;
+        let code = created["code"].as_str().unwrap().to_owned();
+
+        let client = browser();
+        let page = get(&s, &client, &format!("/r/{code}"), Some("es-MX,es;q=0.9")).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("<html lang=\"es\""), "{}", page.html);
+        assert!(
+            page.html.contains("Únete en 3 pasos") && page.html.contains("Presión bajo control")
+        );
+        assert!(
+            !page.html.contains("Centro de Salud Norte"),
+            "the label is for organisers"
+        );
+        let token = csrf(&page.html);
+
+        // Without the CSRF field the form is refused; a short password is explained, in Spanish, 422.
+        let refused = post(
+            &s,
+            &client,
+            &format!("/r/{code}"),
+            &[("username", "maria_p"), ("password", PASSWORD)],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let bad = post(
+            &s,
+            &client,
+            &format!("/r/{code}"),
+            &[
+                ("csrf", &token),
+                ("username", "maria_p"),
+                ("password", "short"),
+                ("locale", "es"),
+            ],
+        )
+        .await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.html.contains("role=\"alert\"") && bad.html.contains("value=\"maria_p\""),
+            "{}",
+            bad.html
+        );
+        let done = post(
+            &s,
+            &client,
+            &format!("/r/{code}"),
+            &[
+                ("csrf", &token),
+                ("username", "maria_p"),
+                ("password", PASSWORD),
+                ("locale", "es"),
+            ],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert!(
+            location(&done).starts_with("/c/presion"),
+            "{}",
+            location(&done)
+        );
+        let group = get(&s, &client, "/c/presion", None).await;
+        assert_eq!(group.status, StatusCode::OK);
+
+        let (_, list) = s
+            .get("/api/v1/communities/presion/referrals", Some(&admin))
+            .await;
+        assert_eq!(
+            (list[0]["visits"].as_i64(), list[0]["joined"].as_i64()),
+            (Some(1), Some(1)),
+            "{list}"
+        );
+        assert!(!list.to_string().contains("maria_p"));
+
+        // The organisers' page: counts, and a printable sheet with an inline QR code; members 403.
+        let (st, _) = s
+            .call(
+                "PATCH",
+                "/api/v1/me",
+                Some(&admin),
+                Some(json!({"locale": "en"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let orga = browser();
+        let login = get(&s, &orga, "/login", None).await;
+        let (_, me) = s.get("/api/v1/me", Some(&admin)).await;
+        let name = me["username"].as_str().unwrap().to_owned();
+        let signed = post(
+            &s,
+            &orga,
+            "/login",
+            &[
+                ("csrf", &csrf(&login.html)),
+                ("username", &name),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER);
+        let links = get(&s, &orga, "/organise/presion/referrals", None).await;
+        assert_eq!(links.status, StatusCode::OK);
+        assert!(
+            links.html.contains("Joined: 1") && !links.html.contains("maria_p"),
+            "{}",
+            links.html
+        );
+        let empty = post(
+            &s,
+            &orga,
+            "/organise/presion/referrals",
+            &[("csrf", &csrf(&links.html)), ("label", " ")],
+        )
+        .await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let sheet = get(
+            &s,
+            &orga,
+            &format!("/organise/presion/referrals/{code}/print?lang=hi"),
+            None,
+        )
+        .await;
+        assert_eq!(sheet.status, StatusCode::OK);
+        assert!(
+            sheet.html.contains("<html lang=\"hi\"") && sheet.html.contains("<svg role=\"img\""),
+            "{}",
+            sheet.html
+        );
+        let member_view = get(&s, &client, "/organise/presion/referrals", None).await;
+        assert_eq!(member_view.status, StatusCode::FORBIDDEN);
     }
 );

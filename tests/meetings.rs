@@ -6,10 +6,68 @@
 
 mod common;
 
-use common::Server;
+use common::{PASSWORD, Server};
 use icalendar::{Calendar, CalendarDateTime, Component, DatePerhapsTime};
 use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::{Value, json};
+
+/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    html: String,
+}
+
+async fn get(s: &Server, client: &reqwest::Client, path: &str, lang: Option<&str>) -> Page {
+    let mut req = client.get(s.url(path));
+    if let Some(l) = lang {
+        req = req.header("accept-language", l);
+    }
+    let resp = req.send().await.expect("get");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
+    let resp = client
+        .post(s.url(path))
+        .form(fields)
+        .send()
+        .await
+        .expect("post");
+    Page {
+        status: resp.status(),
+        headers: resp.headers().clone(),
+        html: resp.text().await.unwrap_or_default(),
+    }
+}
+
+fn location(p: &Page) -> String {
+    p.headers
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn csrf(html: &str) -> String {
+    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
+    re.captures(html)
+        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
+        .to_owned()
+}
 
 async fn feed(s: &Server, path: &str, token: Option<&str>) -> (StatusCode, String, String) {
     let mut req = s.client.get(s.url(path));
@@ -391,5 +449,120 @@ both_backends!(
         assert!(st.is_success(), "{st}");
         let (_, _, text) = feed(&s, "/api/v1/me/calendar.ics", Some(&member)).await;
         assert!(events(&text).is_empty(), "{text}");
+    }
+);
+
+both_backends!(
+    organisers_add_meetings_and_members_rsvp_without_javascript,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "centro", "public", json!({})).await;
+        let (_, me) = s.get("/api/v1/me", Some(&admin)).await;
+        let name = me["username"].as_str().unwrap().to_owned();
+        let orga = browser();
+        let login = get(&s, &orga, "/login", None).await;
+        let signed = post(
+            &s,
+            &orga,
+            "/login",
+            &[
+                ("csrf", &csrf(&login.html)),
+                ("username", &name),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER);
+        let page = get(&s, &orga, "/c/centro/meetings", None).await;
+        assert_eq!(page.status, StatusCode::OK);
+        let token = csrf(&page.html);
+        let form = |date: &'static str| {
+            vec![
+                ("title", "Martes de presión"),
+                ("place", "Centro de Salud"),
+                ("address", "Calle 5"),
+                ("date", date),
+                ("time", "10:00"),
+                ("timezone", "America/Mexico_City"),
+                ("repeat", "weekly"),
+                ("notes", "Sin escalones"),
+                ("contact", ""),
+            ]
+        };
+        let mut fields = form("2030-06-04");
+        let refused = post(&s, &orga, "/c/centro/meetings", &fields).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "CSRF required");
+        let mut bad = form("not a date");
+        bad.push(("csrf", &token));
+        let bad = post(&s, &orga, "/c/centro/meetings", &bad).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.html.contains("Choose a date and a time."),
+            "{}",
+            bad.html
+        );
+        fields.push(("csrf", &token));
+        let done = post(&s, &orga, "/c/centro/meetings", &fields).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let (_, list) = s.get("/api/v1/communities/centro/meetings", None).await;
+        // 10:00 in Mexico City is 16:00 UTC.
+        assert_eq!(list[0]["next"][0], "2030-06-04T16:00:00.000Z", "{list}");
+        let id = list[0]["id"].as_i64().unwrap();
+
+        // A member says they are going; a visitor sees the page but no RSVP button.
+        let visitor = get(&s, &browser(), "/c/centro/meetings", Some("es")).await;
+        assert!(
+            visitor.html.contains("Martes de presión") && !visitor.html.contains("Voy a ir"),
+            "{}",
+            visitor.html
+        );
+        let member_token = s.register("member_web").await;
+        s.join(&member_token, "centro").await;
+        let member = browser();
+        let login = get(&s, &member, "/login", None).await;
+        post(
+            &s,
+            &member,
+            "/login",
+            &[
+                ("csrf", &csrf(&login.html)),
+                ("username", "member_web"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+        let page = get(&s, &member, "/c/centro/meetings", None).await;
+        assert!(
+            page.html.contains("I&#39;m going") || page.html.contains("I'm going"),
+            "{}",
+            page.html
+        );
+        assert!(!page.html.contains("Cancel this meeting"));
+        let going = post(
+            &s,
+            &member,
+            &format!("/c/centro/meetings/{id}/rsvp"),
+            &[("csrf", &csrf(&page.html)), ("going", "yes")],
+        )
+        .await;
+        assert_eq!(going.status, StatusCode::SEE_OTHER);
+        assert!(location(&going).ends_with(&format!("#meeting-{id}")));
+        let (_, m) = s
+            .get(&format!("/api/v1/meetings/{id}"), Some(&member_token))
+            .await;
+        assert_eq!(
+            (m["going"].as_bool(), m["going_count"].as_i64()),
+            (Some(true), Some(1)),
+            "{m}"
+        );
+        let cancel = post(
+            &s,
+            &member,
+            &format!("/c/centro/meetings/{id}/cancel"),
+            &[("csrf", &csrf(&page.html))],
+        )
+        .await;
+        assert_eq!(cancel.status, StatusCode::FORBIDDEN);
     }
 );

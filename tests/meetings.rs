@@ -564,5 +564,43 @@ both_backends!(
         )
         .await;
         assert_eq!(cancel.status, StatusCode::FORBIDDEN);
+
+        // The member's own calendar address, from the page: it works without signing in, until stopped.
+        let key_page = post(
+            &s,
+            &member,
+            "/me/calendar-key",
+            &[("csrf", &csrf(&page.html))],
+        )
+        .await;
+        assert_eq!(key_page.status, StatusCode::OK);
+        let re = regex::Regex::new(r"(/api/v1/me/calendar\.ics\?key=[A-Za-z0-9_-]+)").unwrap();
+        let path = re
+            .captures(&key_page.html)
+            .unwrap_or_else(|| panic!("{}", key_page.html))[1]
+            .to_owned();
+        let (st, _, text) = feed(&s, &path, None).await;
+        assert_eq!(st, StatusCode::OK);
+        let items = events(&text);
+        assert!(
+            items.len() > 1 && items.iter().all(|e| e.1 == "Martes de presión"),
+            "{text}"
+        );
+        assert_eq!(items[0].2, "2030-06-04T16:00:00.000Z");
+        let stopped = post(
+            &s,
+            &member,
+            "/me/calendar-key/revoke",
+            &[("csrf", &csrf(&key_page.html))],
+        )
+        .await;
+        assert_eq!(stopped.status, StatusCode::OK);
+        assert!(
+            stopped.html.contains("The address was stopped."),
+            "{}",
+            stopped.html
+        );
+        let (st, _, _) = feed(&s, &path, None).await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
     }
 );

@@ -211,3 +211,31 @@ pub async fn cancel(
     meetings::cancel(&ctx.state, &user, id).await?;
     Ok(ctx.send(Redirect::to(&format!("/c/{slug}/meetings"))))
 }
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "calendar_key.html")]
+struct KeyPage {
+    l: Layout,
+    url: Option<String>,
+}
+
+/// Makes (or replaces) the member's secret calendar address and shows it once.
+pub async fn create_key(WebForm { ctx, form: _ }: WebForm<Empty>) -> Result<Response, PageError> {
+    let user = ctx.require()?.user.clone();
+    let key = meetings::create_key(&ctx.state, &user).await?;
+    let mut l = ctx.layout(ctx.texts.get("meetings.key_title")).await;
+    l.noindex = true;
+    Ok(ctx.send(KeyPage {
+        l,
+        url: Some(key.url),
+    }))
+}
+
+/// Revokes it: calendar apps using the old address stop getting updates.
+pub async fn revoke_key(WebForm { ctx, form: _ }: WebForm<Empty>) -> Result<Response, PageError> {
+    let user = ctx.require()?.user.clone();
+    meetings::revoke_key(&ctx.state, &user).await?;
+    let mut l = ctx.layout(ctx.texts.get("meetings.key_title")).await;
+    l.noindex = true;
+    Ok(ctx.send(KeyPage { l, url: None }))
+}

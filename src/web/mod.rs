@@ -108,6 +108,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/c/{slug}/meetings/{id}/rsvp", post(meetings::rsvp))
         .route("/c/{slug}/meetings/{id}/cancel", post(meetings::cancel))
+        .route("/me/calendar-key", post(meetings::create_key))
+        .route("/me/calendar-key/revoke", post(meetings::revoke_key))
         .route(
             "/r/{code}",
             get(directory::welcome).post(directory::sign_up),

@@ -105,6 +105,11 @@ test("axe-core finds no violations on these pages, in every language", async () 
       await organiser.goto(server.base + path);
       for (const v of await axe(organiser)) found.push({ lang, path, ...v });
     }
+    // The member's own calendar address, shown once after a button press.
+    await organiser.goto(server.base + "/c/diabetes/meetings");
+    await Promise.all([organiser.waitForURL(/\/me\/calendar-key$/), organiser.locator("form[action='/me/calendar-key'] button").click()]);
+    assert.match(await organiser.locator(".referral-url").innerText(), /calendar\.ics\?key=/);
+    for (const v of await axe(organiser)) found.push({ lang, path: "/me/calendar-key", ...v });
     assert.deepEqual(organiser.problems, []);
   }
   await server.api("PATCH", "/api/v1/me", server.adminToken, { locale: "en" });

@@ -151,6 +151,9 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(circles::router())
         .merge(readings::router())
         .merge(calendar::router())
+        .merge(crate::directory::router())
+        .merge(crate::meetings::router())
+        .merge(crate::referrals::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.

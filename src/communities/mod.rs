@@ -117,6 +117,11 @@ pub struct Community {
     pub created_at: i64,
     /// The caller's membership, if any.
     pub membership: Option<MembershipView>,
+    /// Where the directory lists it (see `GET /api/v1/directory`).
+    pub condition: String,
+    pub condition_label: String,
+    pub language: String,
+    pub region: String,
     /// Chat rooms (on the single-community answer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<crate::chat::Room>>,
@@ -133,7 +138,12 @@ async fn member_count(conn: &mut impl AsDb, community_id: i64) -> AppResult<i64>
 
 async fn view(conn: &mut impl AsDb, row: CommunityRow, access: &Access) -> AppResult<Community> {
     let count = member_count(conn, row.id).await?;
+    let listing = crate::directory::Listing::load(conn, row.id).await?;
     Ok(Community {
+        condition: listing.condition,
+        condition_label: listing.condition_label,
+        language: listing.language,
+        region: listing.region,
         id: row.id,
         visibility: row.visibility(),
         member_list: MemberListMode::parse(&row.member_list).unwrap_or(MemberListMode::Members),
@@ -213,6 +223,14 @@ pub struct NewCommunity {
     pub member_list: Option<String>,
     /// Minutes before a newcomer's unanswered first topic is shown to the welcomers (default 720).
     pub newcomer_alert_minutes: Option<i64>,
+    /// Directory: a short condition key such as `type-2-diabetes` (empty for none).
+    pub condition: Option<String>,
+    /// Directory: the condition as people say it, e.g. "Type 2 diabetes".
+    pub condition_label: Option<String>,
+    /// Directory: the group's language (`en`, `es`, `hi`…).
+    pub language: Option<String>,
+    /// Directory: where it meets or whom it serves, e.g. "Jalisco, MX".
+    pub region: Option<String>,
 }
 
 fn check_name(raw: &str, fields: &mut FieldErrors) -> Option<String> {
@@ -289,6 +307,19 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
         None => Some(MemberListMode::Members),
     };
     let minutes = check_minutes(req.newcomer_alert_minutes.unwrap_or(720), &mut fields);
+    let listing = crate::directory::Listing::apply(
+        &crate::directory::Listing::default(),
+        &crate::directory::ListingChanges {
+            condition: req.condition.as_deref(),
+            condition_label: req.condition_label.as_deref(),
+            language: req.language.as_deref(),
+            region: req.region.as_deref(),
+        },
+        &mut fields,
+    );
+    if !fields.is_empty() {
+        return Err(AppError::invalid_fields(fields));
+    }
     let (
         Some(slug),
         Some(name),
@@ -321,6 +352,7 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
     .ok_or_else(|| AppError::conflict("slug_taken", "a community already uses that address"))?;
     crate::chat::create_default_room(&mut tx, id, user.id).await?;
     crate::milestones::types::create_defaults(&mut tx, id).await?;
+    listing.store(&mut tx, id).await?;
     // The creator joins and organises it.
     db!(
         tx,
@@ -383,6 +415,14 @@ pub struct CommunityChanges {
     pub allow_anonymous: Option<bool>,
     pub member_list: Option<String>,
     pub newcomer_alert_minutes: Option<i64>,
+    /// Directory: a short condition key such as `type-2-diabetes` (empty for none).
+    pub condition: Option<String>,
+    /// Directory: the condition as people say it, e.g. "Type 2 diabetes".
+    pub condition_label: Option<String>,
+    /// Directory: the group's language (`en`, `es`, `hi`…).
+    pub language: Option<String>,
+    /// Directory: where it meets or whom it serves, e.g. "Jalisco, MX".
+    pub region: Option<String>,
 }
 
 /// Organisers and admins change a community's settings.
@@ -425,10 +465,25 @@ async fn update_community(
     let minutes = req
         .newcomer_alert_minutes
         .map(|m| check_minutes(m, &mut fields));
+    let current = {
+        let mut conn = state.store.read().await?;
+        crate::directory::Listing::load(&mut conn, row.id).await?
+    };
+    let listing = crate::directory::Listing::apply(
+        &current,
+        &crate::directory::ListingChanges {
+            condition: req.condition.as_deref(),
+            condition_label: req.condition_label.as_deref(),
+            language: req.language.as_deref(),
+            region: req.region.as_deref(),
+        },
+        &mut fields,
+    );
     if !fields.is_empty() {
         return Err(AppError::invalid_fields(fields));
     }
     let mut tx = state.store.begin().await?;
+    listing.store(&mut tx, row.id).await?;
     db!(
         tx,
         execute,

@@ -480,6 +480,9 @@ pub async fn create_topic(
         anonymous,
         now
     )?;
+    if !private {
+        crate::referrals::on_post(&mut tx, community.id, session.user.id).await?;
+    }
     let placement = crate::milestones::Placement {
         community_id: community.id,
         author_id: session.user.id,

@@ -481,6 +481,9 @@ pub async fn reply(
         anonymous,
         now
     )?;
+    if !private {
+        crate::referrals::on_post(&mut tx, community.id, session.user.id).await?;
+    }
     if let Some(m) = &milestone {
         let placement = crate::milestones::Placement {
             community_id: community.id,

@@ -123,6 +123,10 @@ pub async fn create_community(
         allow_anonymous: Some(form.allow_anonymous.is_some()),
         member_list: None,
         newcomer_alert_minutes: None,
+        condition: None,
+        condition_label: None,
+        language: None,
+        region: None,
     };
     match communities::create(&ctx.state, &user, &request).await {
         Ok(c) => Ok(ctx.send(Redirect::to(&format!("/c/{}", c.slug)))),

@@ -52,7 +52,7 @@ pub struct RegisterForm {
 }
 
 /// Our words for what the accounts service refused, field by field.
-fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
+pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
     let t = |key: &str| ctx.texts.get(key).to_owned();
     match e {
         AppError::Invalid { fields, .. } => Some(

@@ -12,9 +12,11 @@ mod calendar;
 mod chat;
 mod circles;
 mod csrf;
+mod directory;
 mod forum;
 mod help;
 pub mod i18n;
+mod meetings;
 mod member;
 mod moderation;
 mod organise;
@@ -105,6 +107,32 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/admin/roles", post(admin::grant_role))
         .route("/admin/verifications", post(admin::verify))
         .route("/help", get(help::page))
+        .route("/groups", get(directory::directory))
+        .route(
+            "/c/{slug}/meetings",
+            get(meetings::list).post(meetings::create),
+        )
+        .route("/c/{slug}/meetings/{id}/rsvp", post(meetings::rsvp))
+        .route("/c/{slug}/meetings/{id}/cancel", post(meetings::cancel))
+        .route("/me/calendar-key", post(meetings::create_key))
+        .route("/me/calendar-key/revoke", post(meetings::revoke_key))
+        .route(
+            "/r/{code}",
+            get(directory::welcome).post(directory::sign_up),
+        )
+        .route("/r/{code}/join", post(directory::join))
+        .route(
+            "/organise/{slug}/referrals",
+            get(directory::referrals).post(directory::create_referral),
+        )
+        .route(
+            "/organise/{slug}/referrals/{code}/delete",
+            post(directory::delete_referral),
+        )
+        .route(
+            "/organise/{slug}/referrals/{code}/print",
+            get(directory::print),
+        )
         .route("/events/{id}", get(calendar::page))
         .route("/events/{id}/rsvp", post(calendar::rsvp))
         .route("/announcements/{id}/dismiss", post(calendar::dismiss))

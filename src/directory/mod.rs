@@ -1,0 +1,381 @@
+//! The public directory: public and members communities listed by condition, language and
+//! region, with what each offers, for people looking for a group (and clinics looking for one
+//! to refer to). Private communities never appear, however they are searched for.
+//!
+//! The listing fields live on `communities` (migration 0012) and are set at creation or with
+//! `PATCH /api/v1/communities/{slug}`; this module checks them and answers the directory.
+
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::accounts::serialize_time;
+use crate::app::AppState;
+use crate::communities::types::Visibility;
+use crate::db;
+use crate::error::{AppResult, ErrorBody, FieldErrors};
+use crate::paging::{Page, cursor};
+use crate::store::{AsDb, now_ms};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api_directory))
+}
+
+/// Where a community is listed, as checked values ready to store.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub condition: String,
+    pub condition_label: String,
+    pub language: String,
+    pub region: String,
+}
+
+/// What a request may say about the listing; `None` keeps what is stored.
+#[derive(Clone, Debug, Default)]
+pub struct ListingChanges<'a> {
+    pub condition: Option<&'a str>,
+    pub condition_label: Option<&'a str>,
+    pub language: Option<&'a str>,
+    pub region: Option<&'a str>,
+}
+
+fn plain(raw: &str, max: usize, field: &str, fields: &mut FieldErrors) -> Option<String> {
+    let text = raw.trim();
+    if text.chars().count() > max || text.chars().any(char::is_control) {
+        fields
+            .entry(field.into())
+            .or_default()
+            .push(format!("at most {max} characters, on one line"));
+        return None;
+    }
+    Some(text.to_owned())
+}
+
+/// A condition key: a–z, 0–9 and `-`, up to 40 (e.g. `type-2-diabetes`); empty for none.
+fn condition_key(raw: &str, fields: &mut FieldErrors) -> Option<String> {
+    let key = raw.trim().to_ascii_lowercase();
+    if key.len() > 40
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        fields
+            .entry("condition".into())
+            .or_default()
+            .push("a condition is a short key of a–z, 0–9 and -, e.g. type-2-diabetes".into());
+        return None;
+    }
+    Some(key)
+}
+
+/// A language: the primary subtag of a language tag (`es-MX` → `es`), 2–3 letters; empty for none.
+fn language_tag(raw: &str, fields: &mut FieldErrors) -> Option<String> {
+    let primary = raw.trim().split(['-', '_']).next().unwrap_or("");
+    let tag = primary.to_ascii_lowercase();
+    if !(tag.is_empty()
+        || (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_lowercase()))
+    {
+        fields
+            .entry("language".into())
+            .or_default()
+            .push("a language is a code such as en, es or hi".into());
+        return None;
+    }
+    Some(tag)
+}
+
+impl Listing {
+    /// `current` with `changes` applied and checked; problems go into `fields`.
+    pub fn apply(
+        current: &Listing,
+        changes: &ListingChanges<'_>,
+        fields: &mut FieldErrors,
+    ) -> Listing {
+        let condition = changes
+            .condition
+            .map(|c| condition_key(c, fields).unwrap_or_default())
+            .unwrap_or_else(|| current.condition.clone());
+        let mut condition_label = changes
+            .condition_label
+            .map(|c| plain(c, 60, "condition_label", fields).unwrap_or_default())
+            .unwrap_or_else(|| current.condition_label.clone());
+        if condition_label.is_empty() && !condition.is_empty() {
+            condition_label = condition.replace('-', " ");
+        }
+        Listing {
+            condition,
+            condition_label,
+            language: changes
+                .language
+                .map(|l| language_tag(l, fields).unwrap_or_default())
+                .unwrap_or_else(|| current.language.clone()),
+            region: changes
+                .region
+                .map(|r| plain(r, 80, "region", fields).unwrap_or_default())
+                .unwrap_or_else(|| current.region.clone()),
+        }
+    }
+
+    pub async fn load(conn: &mut impl AsDb, community_id: i64) -> AppResult<Listing> {
+        let row = db!(
+            *conn,
+            fetch_optional as (String, String, String, String),
+            "SELECT condition, condition_label, language, region FROM communities WHERE id = $1",
+            community_id
+        )?;
+        Ok(row.map_or_else(Listing::default, |(c, l, g, r)| Listing {
+            condition: c,
+            condition_label: l,
+            language: g,
+            region: r,
+        }))
+    }
+
+    pub async fn store(&self, conn: &mut impl AsDb, community_id: i64) -> AppResult<()> {
+        db!(
+            *conn,
+            execute,
+            "UPDATE communities SET condition = $2, condition_label = $3, language = $4, region = $5 WHERE id = $1",
+            community_id,
+            &self.condition,
+            &self.condition_label,
+            &self.language,
+            &self.region
+        )?;
+        Ok(())
+    }
+}
+
+/// What a group offers: the forum always, and whatever else it runs.
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct Offers {
+    pub forum: bool,
+    /// Chat rooms open to members (circle rooms are not counted).
+    pub chat_rooms: i64,
+    /// Live chat sessions still to come.
+    pub live_sessions: i64,
+    /// Whether it runs small peer circles.
+    pub circles: bool,
+    /// In-person meetings it holds.
+    pub meetings: i64,
+    /// When the next in-person meeting starts, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub next_meeting_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema, Debug, Clone)]
+pub struct DirectoryEntry {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    /// `public` or `members` (private communities are never listed).
+    pub visibility: Visibility,
+    /// A short key such as `type-2-diabetes`; empty when not set.
+    pub condition: String,
+    pub condition_label: String,
+    /// `en`, `es`, `hi`…; empty when not set.
+    pub language: String,
+    pub region: String,
+    pub member_count: i64,
+    pub offers: Offers,
+    #[serde(serialize_with = "serialize_time")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: i64,
+}
+
+#[derive(Deserialize, IntoParams, Debug, Default, Clone)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryQuery {
+    /// Words to find in the name, description, condition or region (accents and case ignored).
+    pub q: Option<String>,
+    /// A language code (`es`, or a tag such as `es-MX`).
+    pub language: Option<String>,
+    /// Part of the region, e.g. `Jalisco` or `MX`.
+    pub region: Option<String>,
+    /// A condition key, e.g. `hypertension`.
+    pub condition: Option<String>,
+    /// 1–100, default 20.
+    pub limit: Option<i64>,
+    /// The `next` of the previous page.
+    pub after: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ListedRow {
+    id: i64,
+    slug: String,
+    name: String,
+    description: String,
+    visibility: String,
+    condition: String,
+    condition_label: String,
+    language: String,
+    region: String,
+    created_at: i64,
+}
+
+impl ListedRow {
+    fn matches(&self, terms: &[String], region: &str) -> bool {
+        if !region.is_empty() && !crate::text::fold(&self.region).contains(region) {
+            return false;
+        }
+        let text = crate::text::fold(&format!(
+            "{} {} {} {} {}",
+            self.name, self.description, self.condition, self.condition_label, self.region
+        ));
+        terms.iter().all(|t| text.contains(t.as_str()))
+    }
+}
+
+/// What a community offers, counted now.
+pub async fn offers(conn: &mut impl AsDb, community_id: i64, now: i64) -> AppResult<Offers> {
+    let (chat_rooms, live_sessions, circles, meetings) = db!(
+        *conn,
+        fetch_one as (i64, i64, i64, i64),
+        "SELECT (SELECT COUNT(*) FROM rooms WHERE community_id = $1 AND circle_id IS NULL),
+                (SELECT COUNT(*) FROM events WHERE community_id = $1 AND cancelled_at IS NULL AND ends_at > $2),
+                (SELECT COUNT(*) FROM circles WHERE community_id = $1),
+                (SELECT COUNT(*) FROM meetings WHERE community_id = $1 AND cancelled_at IS NULL)",
+        community_id,
+        now
+    )?;
+    let next = crate::meetings::next_of_community(conn, community_id, now).await?;
+    Ok(Offers {
+        forum: true,
+        chat_rooms,
+        live_sessions,
+        circles: circles > 0,
+        meetings,
+        next_meeting_at: next.map(crate::store::format_ms),
+    })
+}
+
+/// Public and members communities matching the query, oldest first, a page at a time.
+/// Searching is done on folded text in the server: the directory is small (groups, not posts),
+/// and folding must match `crate::text::fold` exactly, which SQL cannot do on both backends.
+pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<DirectoryEntry>> {
+    let page = crate::paging::PageParams {
+        limit: query.limit,
+        after: query.after.clone(),
+    };
+    let limit = page.limit()?;
+    let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
+    let terms = crate::text::query_terms(query.q.as_deref().unwrap_or(""));
+    let mut ignored = FieldErrors::new();
+    let language =
+        language_tag(query.language.as_deref().unwrap_or(""), &mut ignored).unwrap_or_default();
+    let condition = query
+        .condition
+        .as_deref()
+        .map(|c| c.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let region = crate::text::fold(query.region.as_deref().unwrap_or(""));
+    let now = now_ms();
+    let mut conn = state.store.read().await?;
+    let mut found = Vec::new();
+    let mut from = after;
+    // Batches in id order until a page (and one more, to know there is a next) is found.
+    'outer: loop {
+        let rows = db!(
+            conn,
+            fetch_all as ListedRow,
+            "SELECT id, slug, name, description, visibility, condition, condition_label, language, region, created_at
+             FROM communities
+             WHERE id > $1 AND visibility IN ('public', 'members')
+               AND ($2 = '' OR language = $2) AND ($3 = '' OR condition = $3)
+             ORDER BY id LIMIT 200",
+            from,
+            &language,
+            &condition
+        )?;
+        let Some(last) = rows.last().map(|r| r.id) else {
+            break;
+        };
+        for row in rows {
+            if row.matches(&terms, &region) {
+                found.push(row);
+                if found.len() as i64 > limit {
+                    break 'outer;
+                }
+            }
+        }
+        from = last;
+    }
+    let mut items = Vec::with_capacity(found.len());
+    for row in found {
+        let member_count = db!(
+            conn,
+            fetch_one scalar i64,
+            "SELECT COUNT(*) FROM memberships WHERE community_id = $1 AND status = 'active'",
+            row.id
+        )?;
+        let offers = offers(&mut conn, row.id, now).await?;
+        items.push(DirectoryEntry {
+            id: row.id,
+            visibility: Visibility::parse(&row.visibility).unwrap_or(Visibility::Members),
+            slug: row.slug,
+            name: row.name,
+            description: row.description,
+            condition: row.condition,
+            condition_label: row.condition_label,
+            language: row.language,
+            region: row.region,
+            member_count,
+            offers,
+            created_at: row.created_at,
+        });
+    }
+    Ok(Page::from_rows(items, limit, |e| cursor(&[e.id])))
+}
+
+/// The directory of groups anyone can find (no sign-in needed): public and members
+/// communities, never private ones.
+#[utoipa::path(get, path = "/api/v1/directory", tag = "directory", operation_id = "directory",
+    params(DirectoryQuery),
+    responses((status = 200, body = Page<DirectoryEntry>), (status = 400, body = ErrorBody)))]
+async fn api_directory(
+    State(state): State<AppState>,
+    Query(query): Query<DirectoryQuery>,
+) -> AppResult<axum::Json<Page<DirectoryEntry>>> {
+    Ok(axum::Json(search(&state, &query).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_checks_and_keeps() {
+        let mut fields = FieldErrors::new();
+        let l = Listing::apply(
+            &Listing::default(),
+            &ListingChanges {
+                condition: Some("Type-2-Diabetes"),
+                language: Some("es-MX"),
+                region: Some(" Jalisco, MX "),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(fields.is_empty());
+        assert_eq!(l.condition, "type-2-diabetes");
+        assert_eq!(l.condition_label, "type 2 diabetes");
+        assert_eq!(l.language, "es");
+        assert_eq!(l.region, "Jalisco, MX");
+        let bad = Listing::apply(
+            &l,
+            &ListingChanges {
+                condition: Some("no spaces please"),
+                language: Some("español"),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(fields.contains_key("condition") && fields.contains_key("language"));
+        assert_eq!(bad.region, "Jalisco, MX");
+    }
+}

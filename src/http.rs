@@ -31,6 +31,14 @@ pub struct Path<T>(pub T);
 #[from_request(via(axum::extract::Query), rejection(AppError))]
 pub struct Query<T>(pub T);
 
+/// For PATCH bodies: deserialises a field that may be absent (outer `None`, "leave it") or null
+/// (inner `None`, "clear it"). Use with `#[serde(default, deserialize_with = "crate::http::present")]`.
+pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
+}
+
 /// The client's address: the peer, or the first `X-Forwarded-For` hop when the operator says a
 /// trusted proxy sits in front (`MUTUAL_TRUST_PROXY=on`).
 #[derive(Clone, Copy, Debug)]

@@ -7,10 +7,15 @@
 
 mod common;
 
+use common::web::{self, Page, browser, csrf, location, post, web_login, web_member};
 use common::{Backend, PASSWORD, Server, TestDb};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::{Value, json};
+
+/// A page in the member's own language.
+async fn get(s: &Server, client: &reqwest::Client, path: &str) -> Page {
+    web::get(s, client, path, None).await
+}
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
@@ -909,97 +914,6 @@ both_backends!(readings_leave_with_the_account, |b| async move {
 });
 
 // ---- The page, without JavaScript ----
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-async fn get(s: &Server, client: &reqwest::Client, path: &str) -> Page {
-    let resp = client.get(s.url(path)).send().await.expect("get");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
-    let resp = client
-        .post(s.url(path))
-        .form(fields)
-        .send()
-        .await
-        .expect("post");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-fn location(p: &Page) -> String {
-    p.headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn csrf(html: &str) -> String {
-    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html)
-        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
-        .to_owned()
-}
-
-async fn web_member(s: &Server, username: &str, locale: &str) -> reqwest::Client {
-    let client = browser();
-    let form = get(s, &client, "/register").await;
-    let token = csrf(&form.html);
-    let done = post(
-        s,
-        &client,
-        "/register",
-        &[
-            ("csrf", &token),
-            ("username", username),
-            ("password", PASSWORD),
-            ("locale", locale),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    client
-}
-
-async fn web_login(s: &Server, username: &str) -> reqwest::Client {
-    let client = browser();
-    let form = get(s, &client, "/login").await;
-    let token = csrf(&form.html);
-    let done = post(
-        s,
-        &client,
-        "/login",
-        &[
-            ("csrf", &token),
-            ("username", username),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    client
-}
 
 both_backends!(the_readings_page_works_without_javascript, |b| async move {
     let s = Server::start(b).await;

@@ -4,67 +4,10 @@
 
 mod common;
 
+use common::web::{browser, csrf, get, location, post};
 use common::{PASSWORD, Server};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::json;
-
-/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-async fn get(s: &Server, client: &reqwest::Client, path: &str, lang: Option<&str>) -> Page {
-    let mut req = client.get(s.url(path));
-    if let Some(l) = lang {
-        req = req.header("accept-language", l);
-    }
-    let resp = req.send().await.expect("get");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
-    let resp = client
-        .post(s.url(path))
-        .form(fields)
-        .send()
-        .await
-        .expect("post");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-fn location(p: &Page) -> String {
-    p.headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn csrf(html: &str) -> String {
-    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html)
-        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
-        .to_owned()
-}
 
 both_backends!(
     counts_follow_the_real_flow_without_identities,

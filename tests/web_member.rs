@@ -7,107 +7,10 @@
 
 mod common;
 
-use common::{PASSWORD, Server};
+use common::Server;
+use common::web::{Page, assert_csp, browser, csrf, get, location, post, web_member};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::json;
-
-/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
-async fn get(s: &Server, client: &reqwest::Client, path: &str, lang: Option<&str>) -> Page {
-    let mut req = client.get(s.url(path));
-    if let Some(l) = lang {
-        req = req.header("accept-language", l);
-    }
-    let resp = req.send().await.expect("get");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-/// Posts a form; the answer (a redirect, or a page with errors).
-async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
-    let resp = client
-        .post(s.url(path))
-        .form(fields)
-        .send()
-        .await
-        .expect("post");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-fn location(p: &Page) -> String {
-    p.headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn csrf(html: &str) -> String {
-    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html)
-        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
-        .to_owned()
-}
-
-fn assert_csp(p: &Page, path: &str) {
-    let csp = p
-        .headers
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    for part in [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-    ] {
-        assert!(csp.contains(part), "{path}: CSP {csp:?} lacks {part}");
-    }
-    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
-}
-
-/// A member signed in through the forms, with their client.
-async fn web_member(s: &Server, username: &str, locale: &str) -> reqwest::Client {
-    let client = browser();
-    let form = get(s, &client, "/register", None).await;
-    let token = csrf(&form.html);
-    let done = post(
-        s,
-        &client,
-        "/register",
-        &[
-            ("csrf", &token),
-            ("username", username),
-            ("password", PASSWORD),
-            ("locale", locale),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    client
-}
 
 /// The number in a `/t/{id}` redirect.
 fn topic_id(p: &Page) -> i64 {

@@ -9,79 +9,14 @@ mod common;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
+use common::web::{self, Page, assert_csp, browser, csrf, location, post, web_login};
 use common::{PASSWORD, Server, ServerOptions};
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, LOCATION};
 use serde_json::json;
 
-/// A browser-like client: keeps cookies, does not follow redirects (tests look at them).
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
-struct Page {
-    status: StatusCode,
-    headers: HeaderMap,
-    html: String,
-}
-
+/// A page in the member's own language.
 async fn get(s: &Server, client: &reqwest::Client, path: &str) -> Page {
-    let resp = client.get(s.url(path)).send().await.expect("get");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-/// Posts a form; the answer (a redirect, or a page with errors).
-async fn post(s: &Server, client: &reqwest::Client, path: &str, fields: &[(&str, &str)]) -> Page {
-    let resp = client
-        .post(s.url(path))
-        .form(fields)
-        .send()
-        .await
-        .expect("post");
-    Page {
-        status: resp.status(),
-        headers: resp.headers().clone(),
-        html: resp.text().await.unwrap_or_default(),
-    }
-}
-
-fn location(p: &Page) -> String {
-    p.headers
-        .get(LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn csrf(html: &str) -> String {
-    let re = regex::Regex::new(r#"name="csrf" value="([^"]+)""#).unwrap();
-    re.captures(html)
-        .unwrap_or_else(|| panic!("no CSRF field in:\n{html}"))[1]
-        .to_owned()
-}
-
-fn assert_csp(p: &Page, path: &str) {
-    let csp = p
-        .headers
-        .get("content-security-policy")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    for part in [
-        "default-src 'self'",
-        "script-src 'self'",
-        "frame-ancestors 'none'",
-    ] {
-        assert!(csp.contains(part), "{path}: CSP {csp:?} lacks {part}");
-    }
-    assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+    web::get(s, client, path, None).await
 }
 
 /// The first capture of `pattern` in `html`.
@@ -112,26 +47,6 @@ async fn web_member(s: &Server, username: &str, locale: &str) -> (reqwest::Clien
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     let api = s.login(username).await;
     (client, api)
-}
-
-/// A web client signed in as an existing account.
-async fn web_login(s: &Server, username: &str) -> reqwest::Client {
-    let client = browser();
-    let form = get(s, &client, "/login").await;
-    let token = csrf(&form.html);
-    let done = post(
-        s,
-        &client,
-        "/login",
-        &[
-            ("csrf", &token),
-            ("username", username),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
-    client
 }
 
 async fn set_zone(s: &Server, token: &str, zone: &str) {

@@ -8,7 +8,7 @@ use crate::http::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Datelike, Duration, NaiveTime};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -337,13 +337,6 @@ async fn circle_access(conn: &mut impl AsDb, id: i64, viewer: &User) -> AppResul
     })
 }
 
-/// Deserialises a field that may be absent (outer `None`) or null (inner `None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct NewCircle {
     /// 2–60 characters.
@@ -359,7 +352,7 @@ pub struct CircleChanges {
     /// 6–12, and not below the number already in the circle.
     pub capacity: Option<i64>,
     /// null removes the meeting time.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::present")]
     #[schema(value_type = Option<Meeting>)]
     pub meeting: Option<Option<Meeting>>,
 }

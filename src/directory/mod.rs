@@ -5,7 +5,8 @@
 //! The listing fields live on `communities` (migration 0012) and are set at creation or with
 //! `PATCH /api/v1/communities/{slug}`; this module checks them and answers the directory.
 
-use axum::extract::{Query, State};
+use crate::http::Query;
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -12,7 +12,7 @@ pub mod period;
 use crate::http::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -329,13 +329,6 @@ pub async fn visible_goal(
     Err(AppError::NotFound)
 }
 
-/// Deserialises a field that may be absent (outer `None`) or null (inner `None`).
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct NewGoal {
     /// What, how much, when: "walk 30 minutes after dinner" (3–200 characters).
@@ -373,7 +366,7 @@ pub struct GoalChanges {
     /// A community's address; "" stops sharing with a community.
     pub share_with: Option<String>,
     /// A circle id; null stops sharing with a circle.
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::http::present")]
     #[schema(value_type = Option<i64>)]
     pub share_with_circle: Option<Option<i64>>,
     /// "YYYY-MM-DD"; "" removes the end date.

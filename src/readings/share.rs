@@ -3,7 +3,8 @@
 //! trend turned into a milestone post, checked against their own readings and told in words.
 //! Neither ever gives anyone the rows themselves.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};

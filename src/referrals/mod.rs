@@ -5,7 +5,8 @@
 //! who. The only tie between a person and a link is a `referral_arrivals` row, kept from the
 //! join until that member's first post in the group is counted, then deleted.
 
-use axum::extract::{Path, State};
+use crate::http::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

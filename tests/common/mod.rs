@@ -415,6 +415,8 @@ impl Server {
     }
 }
 
+pub mod web;
+
 /// WebSocket client helpers (tokio-tungstenite, a real client).
 pub mod ws {
     use std::time::Duration;

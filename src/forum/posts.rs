@@ -95,6 +95,8 @@ struct PostRow {
     held_for_review: bool,
     /// Counted in the same query, so a page without corrections costs no extra round trip.
     correction_count: i64,
+    /// Whether it is a milestone, likewise: pages without one make no milestone query.
+    is_milestone: bool,
 }
 
 fn post_view(
@@ -202,7 +204,8 @@ async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
                 p.hidden_at, p.hidden_reason, p.held_for_review,
-                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count
+                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
+                EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
          FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE p.id = $1",
         post_id
     )?
@@ -266,7 +269,8 @@ pub async fn list_posts(
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
                 p.hidden_at, p.hidden_reason, p.held_for_review,
-                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count
+                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
+                EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
          FROM posts p LEFT JOIN users u ON u.id = p.author_id
          WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
         id,
@@ -294,8 +298,10 @@ pub async fn list_posts(
         _ => Vec::new(),
     };
     let milestones = match last_seq {
-        Some(last) => crate::milestones::for_posts(&mut conn, id, after, last, viewer_id).await?,
-        None => Vec::new(),
+        Some(last) if rows.iter().any(|r| r.is_milestone) => {
+            crate::milestones::for_posts(&mut conn, id, after, last, viewer_id).await?
+        }
+        _ => Vec::new(),
     };
     drop(conn);
     // Reading advances the member's place in the topic (never backwards), for unread counts.

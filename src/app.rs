@@ -47,6 +47,8 @@ pub struct AppState {
     pub realtime: Arc<Realtime>,
     pub chat: ChatWriter,
     pub rules: Arc<crate::moderation::rules::RulesHandle>,
+    /// Topic pages between views (see `forum::cache`).
+    pub pages: Arc<forum::cache::PageCache>,
 }
 
 #[derive(OpenApi)]
@@ -195,6 +197,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let chat = ChatWriter::start(store.clone(), realtime.clone());
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
+    let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -205,6 +208,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         realtime,
         chat,
         rules,
+        pages,
     })
 }
 

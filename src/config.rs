@@ -55,6 +55,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_DB_POOL", global = true)]
     pub db_pool: Option<u32>,
 
+    /// Memory for topic pages kept between views, in MiB; 0 turns it off [default: 32]
+    #[arg(long, env = "MUTUAL_PAGE_CACHE_MB", global = true)]
+    pub page_cache_mb: Option<u64>,
+
     /// Log format: `text` or `json`; the level comes from RUST_LOG [default: text]
     #[arg(long, env = "MUTUAL_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
@@ -88,6 +92,7 @@ struct FileSettings {
     public_url: Option<String>,
     trust_proxy: Option<OnOff>,
     db_pool: Option<u32>,
+    page_cache_mb: Option<u64>,
     log_format: Option<LogFormat>,
 }
 
@@ -128,6 +133,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub trust_proxy: bool,
     pub db_pool: u32,
+    pub page_cache_mb: u64,
     pub log_format: LogFormat,
 }
 
@@ -184,6 +190,7 @@ impl Config {
                 .or(file.db_pool)
                 .unwrap_or(if is_postgres { 16 } else { 8 })
                 .max(1),
+            page_cache_mb: args.page_cache_mb.or(file.page_cache_mb).unwrap_or(32),
             log_format: args
                 .log_format
                 .or(file.log_format)

@@ -318,6 +318,8 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
     // The foreign keys do the rest: cascades for what is theirs, SET NULL for authorship.
     db!(tx, execute, "DELETE FROM users WHERE id = $1", uid)?;
     tx.commit().await?;
+    // Pages kept in memory still carry the name (other nodes' copies age out in seconds).
+    state.pages.clear();
     // SQLite's full-text index keeps deleted words in its segments until they are merged:
     // merge them now, so the removed words are gone from the file too.
     if req.content == ContentChoice::Remove

@@ -93,13 +93,34 @@ pub async fn load_access(
     access.user_id = Some(user.id);
     access.site_admin = user.is_admin();
     access.site_moderator = user.has_role(Role::Moderator);
-    access.status = db!(
+    let status = db!(
         *conn,
         fetch_optional scalar String,
         "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2",
         community.id,
         user.id
     )?;
+    access_with_status(conn, community, Some(user), status).await
+}
+
+/// As `load_access`, when the viewer's membership status was read with the community.
+pub async fn access_with_status(
+    conn: &mut impl AsDb,
+    community: &CommunityRow,
+    viewer: Option<&User>,
+    status: Option<String>,
+) -> AppResult<Access> {
+    let mut access = Access {
+        visibility: Some(community.visibility()),
+        ..Access::default()
+    };
+    let Some(user) = viewer else {
+        return Ok(access);
+    };
+    access.user_id = Some(user.id);
+    access.site_admin = user.is_admin();
+    access.site_moderator = user.has_role(Role::Moderator);
+    access.status = status;
     if access.is_member() {
         access.roles = community_roles(conn, community.id, user.id).await?;
     }

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use access::{Access, load_access};
+pub use access::{Access, access_with_status, load_access};
 use types::{CommunityRole, MemberListMode, Slug, Visibility};
 
 use crate::accounts::types::Role;
@@ -50,6 +50,13 @@ pub struct CommunityRow {
     pub member_list: String,
     pub newcomer_alert_minutes: i64,
     pub created_at: i64,
+    /// Active members, kept by the database (migration 0016).
+    pub member_count: i64,
+    /// Where the directory lists it.
+    pub condition: String,
+    pub condition_label: String,
+    pub language: String,
+    pub region: String,
 }
 
 impl CommunityRow {
@@ -62,7 +69,8 @@ pub async fn find_by_slug(conn: &mut impl AsDb, slug: &str) -> AppResult<Option<
     Ok(db!(
         *conn,
         fetch_optional as CommunityRow,
-        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
+                condition, condition_label, language, region
          FROM communities WHERE slug = $1",
         slug.to_ascii_lowercase()
     )?)
@@ -72,7 +80,8 @@ pub async fn find_by_id(conn: &mut impl AsDb, id: i64) -> AppResult<Option<Commu
     Ok(db!(
         *conn,
         fetch_optional as CommunityRow,
-        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
+                condition, condition_label, language, region
          FROM communities WHERE id = $1",
         id
     )?)
@@ -127,39 +136,29 @@ pub struct Community {
     pub rooms: Option<Vec<crate::chat::Room>>,
 }
 
-async fn member_count(conn: &mut impl AsDb, community_id: i64) -> AppResult<i64> {
-    Ok(db!(
-        *conn,
-        fetch_one scalar i64,
-        "SELECT COUNT(*) FROM memberships WHERE community_id = $1 AND status = 'active'",
-        community_id
-    )?)
-}
-
-async fn view(conn: &mut impl AsDb, row: CommunityRow, access: &Access) -> AppResult<Community> {
-    let count = member_count(conn, row.id).await?;
-    let listing = crate::directory::Listing::load(conn, row.id).await?;
-    Ok(Community {
-        condition: listing.condition,
-        condition_label: listing.condition_label,
-        language: listing.language,
-        region: listing.region,
-        id: row.id,
+/// The community as `access` may see it (no rooms: those are on the single-community answer).
+pub fn view(row: CommunityRow, access: &Access) -> Community {
+    Community {
         visibility: row.visibility(),
+        condition: row.condition,
+        condition_label: row.condition_label,
+        language: row.language,
+        region: row.region,
+        id: row.id,
         member_list: MemberListMode::parse(&row.member_list).unwrap_or(MemberListMode::Members),
         slug: row.slug,
         name: row.name,
         description: row.description,
         medical_notice: row.medical_notice,
         allow_anonymous: row.allow_anonymous,
-        member_count: count,
+        member_count: row.member_count,
         created_at: row.created_at,
         membership: access.status.as_ref().map(|status| MembershipView {
             status: status.clone(),
             roles: access.roles.clone(),
         }),
         rooms: None,
-    })
+    }
 }
 
 /// Communities the viewer may see (private ones only to their members), oldest first.
@@ -176,7 +175,8 @@ pub async fn list_communities(
     let rows = db!(
         conn,
         fetch_all as CommunityRow,
-        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at
+        "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
+                condition, condition_label, language, region
          FROM communities c
          WHERE c.id > $1 AND (c.visibility <> 'private' OR $2 OR EXISTS
                (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $3 AND m.status = 'active'))
@@ -189,7 +189,7 @@ pub async fn list_communities(
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let access = load_access(&mut conn, &row, viewer).await?;
-        items.push(view(&mut conn, row, &access).await?);
+        items.push(view(row, &access));
     }
     Ok(Page::from_rows(items, limit, |c| cursor(&[c.id])))
 }
@@ -373,7 +373,7 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
     tx.commit().await?;
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug.as_str(), Some(user)).await?;
-    view(&mut conn, row, &access).await
+    Ok(view(row, &access))
 }
 
 /// One community, with its member count and the viewer's membership; 404 when the viewer may
@@ -386,7 +386,7 @@ pub async fn get_community(
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug, viewer).await?;
     let rooms = crate::chat::rooms_of(state, &mut conn, &row, &access).await?;
-    let mut community = view(&mut conn, row, &access).await?;
+    let mut community = view(row, &access);
     community.rooms = Some(rooms);
     Ok(community)
 }
@@ -465,10 +465,7 @@ async fn update_community(
     let minutes = req
         .newcomer_alert_minutes
         .map(|m| check_minutes(m, &mut fields));
-    let current = {
-        let mut conn = state.store.read().await?;
-        crate::directory::Listing::load(&mut conn, row.id).await?
-    };
+    let current = crate::directory::Listing::of(&row);
     let listing = crate::directory::Listing::apply(
         &current,
         &crate::directory::ListingChanges {
@@ -501,7 +498,7 @@ async fn update_community(
     tx.commit().await?;
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
-    Ok(axum::Json(view(&mut conn, row, &access).await?))
+    Ok(axum::Json(view(row, &access)))
 }
 
 #[derive(Serialize, ToSchema)]

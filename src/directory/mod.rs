@@ -119,19 +119,14 @@ impl Listing {
         }
     }
 
-    pub async fn load(conn: &mut impl AsDb, community_id: i64) -> AppResult<Listing> {
-        let row = db!(
-            *conn,
-            fetch_optional as (String, String, String, String),
-            "SELECT condition, condition_label, language, region FROM communities WHERE id = $1",
-            community_id
-        )?;
-        Ok(row.map_or_else(Listing::default, |(c, l, g, r)| Listing {
-            condition: c,
-            condition_label: l,
-            language: g,
-            region: r,
-        }))
+    /// The listing fields of a community row.
+    pub fn of(row: &crate::communities::CommunityRow) -> Listing {
+        Listing {
+            condition: row.condition.clone(),
+            condition_label: row.condition_label.clone(),
+            language: row.language.clone(),
+            region: row.region.clone(),
+        }
     }
 
     pub async fn store(&self, conn: &mut impl AsDb, community_id: i64) -> AppResult<()> {
@@ -217,6 +212,7 @@ struct ListedRow {
     language: String,
     region: String,
     created_at: i64,
+    member_count: i64,
 }
 
 impl ListedRow {
@@ -284,7 +280,7 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
         let rows = db!(
             conn,
             fetch_all as ListedRow,
-            "SELECT id, slug, name, description, visibility, condition, condition_label, language, region, created_at
+            "SELECT id, slug, name, description, visibility, condition, condition_label, language, region, created_at, member_count
              FROM communities
              WHERE id > $1 AND visibility IN ('public', 'members')
                AND ($2 = '' OR language = $2) AND ($3 = '' OR condition = $3)
@@ -308,12 +304,6 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
     }
     let mut items = Vec::with_capacity(found.len());
     for row in found {
-        let member_count = db!(
-            conn,
-            fetch_one scalar i64,
-            "SELECT COUNT(*) FROM memberships WHERE community_id = $1 AND status = 'active'",
-            row.id
-        )?;
         let offers = offers(&mut conn, row.id, now).await?;
         items.push(DirectoryEntry {
             id: row.id,
@@ -325,7 +315,7 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
             condition_label: row.condition_label,
             language: row.language,
             region: row.region,
-            member_count,
+            member_count: row.member_count,
             offers,
             created_at: row.created_at,
         });

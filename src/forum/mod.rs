@@ -6,6 +6,7 @@
 //! commit order and a reader paging with `after=<seq>` sees every post exactly once, even while
 //! others are being written.
 
+pub mod cache;
 pub mod posts;
 pub mod types;
 
@@ -22,7 +23,7 @@ use utoipa_axum::routes;
 use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
-    Access, CommunityRow, MemberSummary, find_by_id, load_access, visible_community,
+    Access, CommunityRow, MemberSummary, access_with_status, visible_community,
 };
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -94,6 +95,8 @@ pub struct TopicRow {
     pub content_warning: Option<String>,
     /// Set on "only me" milestone topics: nobody else may see or find them.
     pub private_to: Option<i64>,
+    /// Bumped by the database whenever one of its posts changes (see `cache`).
+    pub version: i64,
 }
 
 /// A member shown as the author, or nobody for anonymous posts.
@@ -156,30 +159,75 @@ async fn with_milestone(
     Ok(topic)
 }
 
+#[derive(sqlx::FromRow)]
+struct TopicInCommunity {
+    #[sqlx(flatten)]
+    topic: TopicRow,
+    c_slug: String,
+    c_name: String,
+    c_description: String,
+    c_visibility: String,
+    c_medical_notice: bool,
+    c_allow_anonymous: bool,
+    c_member_list: String,
+    c_newcomer_alert_minutes: i64,
+    c_created_at: i64,
+    c_member_count: i64,
+    c_condition: String,
+    c_condition_label: String,
+    c_language: String,
+    c_region: String,
+    m_status: Option<String>,
+}
+
 /// The topic, its community and the viewer's access; 404 when the viewer may not know of it.
 pub async fn visible_topic(
     conn: &mut impl AsDb,
     topic_id: i64,
     viewer: Option<&User>,
 ) -> AppResult<(TopicRow, CommunityRow, Access)> {
-    let row = db!(
+    // One round trip for the topic, its community and the viewer's membership: every topic
+    // view starts here.
+    let found = db!(
         *conn,
-        fetch_optional as TopicRow,
+        fetch_optional as TopicInCommunity,
         "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
-                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to, t.version,
+                c.slug AS c_slug, c.name AS c_name, c.description AS c_description, c.visibility AS c_visibility,
+                c.medical_notice AS c_medical_notice, c.allow_anonymous AS c_allow_anonymous, c.member_list AS c_member_list,
+                c.newcomer_alert_minutes AS c_newcomer_alert_minutes, c.created_at AS c_created_at, c.member_count AS c_member_count,
+                c.condition AS c_condition, c.condition_label AS c_condition_label, c.language AS c_language, c.region AS c_region,
+                m.status AS m_status
          FROM topics t
+         JOIN communities c ON c.id = t.community_id
          LEFT JOIN users u ON u.id = t.author_id
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
+         LEFT JOIN memberships m ON m.community_id = t.community_id AND m.user_id = $2
          WHERE t.id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)",
         topic_id,
         viewer.map(|u| u.id).unwrap_or(-1)
     )?
     .ok_or(AppError::NotFound)?;
-    let community = find_by_id(conn, row.community_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    let access = load_access(conn, &community, viewer).await?;
+    let community = CommunityRow {
+        id: found.topic.community_id,
+        slug: found.c_slug,
+        name: found.c_name,
+        description: found.c_description,
+        visibility: found.c_visibility,
+        medical_notice: found.c_medical_notice,
+        allow_anonymous: found.c_allow_anonymous,
+        member_list: found.c_member_list,
+        newcomer_alert_minutes: found.c_newcomer_alert_minutes,
+        created_at: found.c_created_at,
+        member_count: found.c_member_count,
+        condition: found.c_condition,
+        condition_label: found.c_condition_label,
+        language: found.c_language,
+        region: found.c_region,
+    };
+    let row = found.topic;
+    let access = access_with_status(conn, &community, viewer, found.m_status).await?;
     if !access.can_see() {
         return Err(AppError::NotFound);
     }
@@ -207,7 +255,7 @@ pub async fn list_topics(
         conn,
         fetch_all as TopicRow,
         "SELECT t.id, t.community_id, t.title, t.kind, t.author_id, u.username, u.display_name, t.anonymous, t.pinned, t.locked,
-                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to
+                t.reply_count, t.last_seq, t.created_at, t.last_post_at, r.last_read_seq, fp.content_warning, t.private_to, t.version
          FROM topics t
          LEFT JOIN users u ON u.id = t.author_id
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
@@ -259,6 +307,26 @@ pub async fn get_topic(state: &AppState, viewer: Option<&Session>, id: i64) -> A
     let (row, community, access) = visible_topic(&mut conn, id, user).await?;
     let topic = topic_view(row, &community, &access, filters);
     with_milestone(&mut conn, topic, &access, user.map(|u| u.id)).await
+}
+
+/// The topic as `viewer` sees it, from a row `visible_topic` just read (the topic page reads
+/// the row once for its header and its posts).
+pub async fn shown_topic(
+    state: &AppState,
+    viewer: Option<&Session>,
+    row: TopicRow,
+    community: &CommunityRow,
+    access: &Access,
+) -> AppResult<Topic> {
+    let filters = viewer
+        .map(|s| s.content_filters.as_slice())
+        .unwrap_or_default();
+    let topic = topic_view(row, community, access, filters);
+    if topic.kind != TopicKind::Milestone {
+        return Ok(topic);
+    }
+    let mut conn = state.store.read().await?;
+    with_milestone(&mut conn, topic, access, viewer.map(|s| s.user.id)).await
 }
 
 /// One topic. Visitors of a members-only community see this title stub, not the posts.

@@ -73,8 +73,8 @@ pub struct Post {
     pub milestone: Option<crate::milestones::Milestone>,
 }
 
-#[derive(sqlx::FromRow, Debug)]
-struct PostRow {
+#[derive(sqlx::FromRow, Debug, Clone)]
+pub struct PostRow {
     id: i64,
     topic_id: i64,
     seq: i64,
@@ -97,6 +97,21 @@ struct PostRow {
     correction_count: i64,
     /// Whether it is a milestone, likewise: pages without one make no milestone query.
     is_milestone: bool,
+}
+
+impl PostRow {
+    /// Roughly the bytes it holds, for the page cache's budget.
+    pub(super) fn weight(&self) -> u64 {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        (self.body.len()
+            + self.body_html.len()
+            + self.reactions.len()
+            + text(&self.username)
+            + text(&self.display_name)
+            + text(&self.content_warning)
+            + text(&self.hidden_reason)
+            + 160) as u64
+    }
 }
 
 fn post_view(
@@ -251,32 +266,63 @@ pub async fn list_posts(
     id: i64,
     page: &PageParams,
 ) -> AppResult<Page<Post>> {
+    let seen = {
+        let mut conn = state.store.read().await?;
+        visible_topic(&mut conn, id, viewer.map(|s| &s.user)).await?
+    };
+    posts_of(state, viewer, &seen.0, &seen.2, page).await
+}
+
+/// A page of `topic`'s posts for a viewer whose `access` was just checked with the topic row
+/// (the topic page reads both once for its header and its posts).
+pub async fn posts_of(
+    state: &AppState,
+    viewer: Option<&Session>,
+    topic: &super::TopicRow,
+    access: &crate::communities::Access,
+    page: &PageParams,
+) -> AppResult<Page<Post>> {
     let limit = page.limit()?;
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
     let filters = viewer
         .map(|s| s.content_filters.as_slice())
         .unwrap_or_default();
-    let user = viewer.map(|s| &s.user);
-    let viewer_id = user.map(|u| u.id);
-    let mut conn = state.store.read().await?;
-    let (topic, _, access) = visible_topic(&mut conn, id, user).await?;
+    let viewer_id = viewer.map(|s| s.user.id);
+    let id = topic.id;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its posts"));
     }
-    let rows = db!(
-        conn,
-        fetch_all as PostRow,
-        "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
-                p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
-                p.hidden_at, p.hidden_reason, p.held_for_review,
-                (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
-                EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
-         FROM posts p LEFT JOIN users u ON u.id = p.author_id
-         WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
-        id,
+    let key = super::cache::PageKey {
+        topic: id,
         after,
-        limit + 1
-    )?;
+        rows: limit + 1,
+    };
+    let stamp = super::cache::Stamp {
+        last_seq: topic.last_seq,
+        version: topic.version,
+    };
+    let mut conn = state.store.read().await?;
+    let rows = match state.pages.get(&key, stamp) {
+        Some(rows) => rows,
+        None => {
+            let rows = std::sync::Arc::new(db!(
+                conn,
+                fetch_all as PostRow,
+                "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
+                        p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
+                        p.hidden_at, p.hidden_reason, p.held_for_review,
+                        (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
+                        EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
+                 FROM posts p LEFT JOIN users u ON u.id = p.author_id
+                 WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
+                id,
+                after,
+                limit + 1
+            )?);
+            state.pages.put(key, stamp, rows.clone());
+            rows
+        }
+    };
     let last_seq = rows.iter().take(limit as usize).map(|r| r.seq).max();
     let mut mine: Vec<(i64, String)> = Vec::new();
     if let (Some(uid), Some(last)) = (viewer_id, last_seq) {
@@ -321,14 +367,14 @@ pub async fn list_posts(
         )?;
     }
     let items = rows
-        .into_iter()
+        .iter()
         .map(|r| {
             let reacted = mine
                 .iter()
                 .filter(|(p, _)| *p == r.id)
                 .map(|(_, k)| k.clone())
                 .collect();
-            let mut post = post_view(r, viewer_id, filters, reacted);
+            let mut post = post_view(r.clone(), viewer_id, filters, reacted);
             post.corrections = corrections
                 .iter()
                 .filter(|c| c.post_id == post.id)
@@ -446,21 +492,34 @@ pub async fn reply(
     let rendered = markdown::render(body.as_str());
     let now = now_ms();
 
-    let mut tx = state.store.begin().await?;
-    let answered = match req.reply_to {
-        Some(parent) => Some(
-            db!(
-                tx,
-                fetch_optional as (Option<i64>,),
-                "SELECT author_id FROM posts WHERE id = $1 AND topic_id = $2",
-                parent,
-                id
-            )?
-            .ok_or_else(|| AppError::invalid("reply_to", "that post is not in this topic"))?
-            .0,
-        ),
-        None => None,
+    // What the reply answers, mentions and quotes is read before the write transaction, so the
+    // single writer is held only for the writes.
+    let (answered, mentioned, quoted) = {
+        let mut conn = state.store.read().await?;
+        let answered = match req.reply_to {
+            Some(parent) => Some(
+                db!(
+                    conn,
+                    fetch_optional as (Option<i64>,),
+                    "SELECT author_id FROM posts WHERE id = $1 AND topic_id = $2",
+                    parent,
+                    id
+                )?
+                .ok_or_else(|| AppError::invalid("reply_to", "that post is not in this topic"))?
+                .0,
+            ),
+            None => None,
+        };
+        if private {
+            (answered, Vec::new(), Vec::new())
+        } else {
+            let mentioned = notify::resolve_usernames(&mut conn, &rendered.mentions).await?;
+            let quoted = quoted_authors(&mut conn, body.as_str()).await?;
+            (answered, mentioned, quoted)
+        }
     };
+
+    let mut tx = state.store.begin().await?;
     // Taking the topic row first numbers posts in commit order (see the module comment).
     let seq = db!(
         tx,
@@ -521,7 +580,7 @@ pub async fn reply(
             body.as_str(),
         )
         .await?;
-        for uid in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
+        for uid in mentioned {
             recipients.add(uid, Kind::Mention);
         }
         match answered {
@@ -533,7 +592,7 @@ pub async fn reply(
                 }
             }
         }
-        for uid in quoted_authors(&mut tx, body.as_str()).await? {
+        for uid in quoted {
             recipients.add(uid, Kind::Quote);
         }
         let held = matches!(automod, crate::moderation::Automod::Hold(_));

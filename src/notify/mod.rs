@@ -160,14 +160,21 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
     let now = now_ms();
     let mut sent = Vec::new();
     for (user_id, kind) in recipients.0 {
-        if user_id == cause.author_id || !may_read(conn, cause.community_id, user_id).await? {
+        if user_id == cause.author_id {
             continue;
         }
-        let id = db!(
+        // Only members who may read the community hear of it; the check rides on the insert so
+        // each notification is one round trip inside the writer's transaction.
+        let Some(id) = db!(
             *conn,
-            fetch_one scalar i64,
+            fetch_optional scalar i64,
             "INSERT INTO notifications (user_id, kind, actor_id, community_id, topic_id, post_id, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (
+                 SELECT 1 FROM communities c WHERE c.id = $4 AND (
+                     c.visibility = 'public'
+                     OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $1 AND m.status = 'active')
+                     OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $1 AND r.role IN ('admin', 'moderator'))))
+             RETURNING id",
             user_id,
             kind.as_str(),
             cause.actor_id,
@@ -175,7 +182,10 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
             cause.topic_id,
             cause.post_id,
             now
-        )?;
+        )?
+        else {
+            continue;
+        };
         // The same fields as the list, never the words: ids, kind and where to go.
         let notification = serde_json::json!({
             "id": id, "kind": kind, "topic_id": cause.topic_id, "post_id": cause.post_id,
@@ -272,21 +282,6 @@ pub async fn send_about(
         sent.push((user_id, notification));
     }
     Ok(Sent(sent))
-}
-
-/// Whether `user_id` may read posts in the community: public, or an active member, or staff.
-async fn may_read(conn: &mut impl AsDb, community_id: i64, user_id: i64) -> AppResult<bool> {
-    let row = db!(
-        *conn,
-        fetch_optional scalar i64,
-        "SELECT c.id FROM communities c WHERE c.id = $1 AND (
-             c.visibility = 'public'
-             OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $2 AND m.status = 'active')
-             OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $2 AND r.role IN ('admin', 'moderator')))",
-        community_id,
-        user_id
-    )?;
-    Ok(row.is_some())
 }
 
 /// Ids of the members named, lower-cased, that exist.

@@ -236,10 +236,7 @@ pub async fn welcome(state: &AppState, code: &str, count: bool) -> AppResult<Wel
         let mut conn = state.store.read().await?;
         by_code(&mut conn, code).await?
     };
-    let listing = {
-        let mut conn = state.store.read().await?;
-        crate::directory::Listing::load(&mut conn, community.id).await?
-    };
+    let listing = crate::directory::Listing::of(&community);
     if count {
         let mut w = state.store.write().await?;
         db!(

@@ -411,15 +411,20 @@ async fn topic_page(
     draft: Draft,
 ) -> Result<TopicPage, PageError> {
     let viewer = ctx.session.as_ref();
-    let t = forum::get_topic(&ctx.state, viewer, id).await?;
-    let c = communities::get_community(&ctx.state, ctx.user(), &t.community).await?;
+    // One read of the topic and its community serves the header, the access check and the posts.
+    let (row, community, access) = {
+        let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
+        forum::visible_topic(&mut conn, id, ctx.user()).await?
+    };
     let threaded = q.view.as_deref() == Some("threaded");
     let after = q.after.unwrap_or(0).max(0);
-    let (readable, posts, more) = match load_posts(ctx, id, threaded, after).await {
+    let (readable, posts, more) = match load_posts(ctx, &row, &access, threaded, after).await {
         Ok((posts, more)) => (true, posts, more),
         Err(AppError::Forbidden(_)) => (false, Vec::new(), false),
         Err(e) => return Err(e.into()),
     };
+    let t = forum::shown_topic(&ctx.state, viewer, row, &community, &access).await?;
+    let c = communities::view(community, &access);
     let member = c.membership.as_ref().is_some_and(|m| m.status == "active");
     let mut items = arrange(posts, threaded, member);
     for item in &mut items {
@@ -464,7 +469,8 @@ async fn topic_page(
 /// The posts to show: one page in order, or the whole topic for the threaded view.
 async fn load_posts(
     ctx: &Ctx,
-    id: i64,
+    topic: &forum::TopicRow,
+    access: &communities::Access,
     threaded: bool,
     after: i64,
 ) -> Result<(Vec<Post>, bool), AppError> {
@@ -474,7 +480,7 @@ async fn load_posts(
             limit: Some(POSTS_PER_PAGE),
             after: Some(after.to_string()),
         };
-        let list = posts::list_posts(&ctx.state, viewer, id, &page).await?;
+        let list = posts::posts_of(&ctx.state, viewer, topic, access, &page).await?;
         return Ok((list.items, list.next.is_some()));
     }
     let mut all = Vec::new();
@@ -483,7 +489,7 @@ async fn load_posts(
         after: None,
     };
     loop {
-        let list = posts::list_posts(&ctx.state, viewer, id, &page).await?;
+        let list = posts::posts_of(&ctx.state, viewer, topic, access, &page).await?;
         all.extend(list.items);
         match list.next {
             Some(next) if all.len() < THREADED_MAX_POSTS => page.after = Some(next),

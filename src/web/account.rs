@@ -469,6 +469,8 @@ pub(super) async fn consent_page(
 pub struct ConsentParams {
     next: Option<String>,
     done: Option<String>,
+    /// Sent here by an action that needs consent.
+    needed: Option<String>,
 }
 
 pub async fn consent_settings(
@@ -481,7 +483,7 @@ pub async fn consent_settings(
         _ => None,
     };
     let next = super::safe_next(q.next.as_deref().or(Some("/settings")));
-    let page = consent_page(&ctx, next, false, done, None).await?;
+    let page = consent_page(&ctx, next, q.needed.is_some(), done, None).await?;
     Ok(ctx.send(page))
 }
 

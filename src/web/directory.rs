@@ -159,7 +159,7 @@ pub async fn sign_up(
                 // the consent page explains, then brings them back to join.
                 Err(AppError::ConsentRequired) => {
                     format!(
-                        "/settings/consent?next={}",
+                        "/settings/consent?needed=1&next={}",
                         urlencode(&format!("/r/{code}"))
                     )
                 }

@@ -633,3 +633,34 @@ both_backends!(
         );
     }
 );
+
+both_backends!(seeded_members_have_consented, |b| async move {
+    let s = Server::start(b).await;
+    let tokens_file = s.db.dir.join("tokens.txt");
+    let (ok, out, err) = s.run_cli(&[
+        "admin",
+        "seed",
+        "--members",
+        "5",
+        "--communities",
+        "1",
+        "--posts",
+        "20",
+        "--big-topic-replies",
+        "5",
+        "--chat-messages",
+        "5",
+        "--tokens",
+        "2",
+        "--tokens-file",
+        tokens_file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}{err}");
+    let tokens = std::fs::read_to_string(&tokens_file).unwrap();
+    let token = tokens.lines().next().unwrap();
+    let (_, mine) = s.get("/api/v1/me/consents", Some(token)).await;
+    assert_eq!(mine["health_data"]["up_to_date"], true, "{mine}");
+    assert_eq!(mine["history"][0]["source"], "seed");
+    let (st, body) = reading(&s, token, 100.0).await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+});

@@ -31,7 +31,7 @@ pub enum AppError {
     Forbidden(String),
     /// Health data is refused until the member consents to the current notice (PRV-6).
     #[error(
-        "this needs your consent to hold health data: read the notice at GET /api/v1/consent/health-data and give it with POST /api/v1/me/consents (on the web: Settings, Health information)"
+        "this needs your consent to hold health data: read the notice at GET /api/v1/consent/health-data and give it with POST /api/v1/me/consents (on the web: Settings, then Your health information)"
     )]
     ConsentRequired,
     #[error("not found")]

@@ -29,6 +29,11 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
+    /// Health data is refused until the member consents to the current notice (PRV-6).
+    #[error(
+        "this needs your consent to hold health data: read the notice at GET /api/v1/consent/health-data and give it with POST /api/v1/me/consents (on the web: Settings, then Your health information)"
+    )]
+    ConsentRequired,
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -93,7 +98,7 @@ impl AppError {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::ConsentRequired => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Conflict { .. } => StatusCode::CONFLICT,
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -110,6 +115,7 @@ impl AppError {
             AppError::Invalid { .. } => "invalid",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
+            AppError::ConsentRequired => "consent_required",
             AppError::NotFound => "not_found",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType(_) => "unsupported_media_type",

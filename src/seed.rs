@@ -388,6 +388,25 @@ pub async fn seed(store: &Store, o: &SeedOptions) -> anyhow::Result<SeedReport> 
     }
     progress.finish_and_clear();
     let user_id = |n: u64| first_user + n as i64 - 1; // n is 1-based
+    // Seeded members said yes to holding health data, as members who sign up may (one
+    // statement: a row per member, the English text's hash).
+    {
+        use crate::accounts::consent;
+        let notice = consent::current_notice(crate::accounts::types::Locale::En);
+        let mut tx = store.begin().await?;
+        db!(
+            tx,
+            execute,
+            "INSERT INTO consents (user_id, kind, version, locale, text_sha256, source, granted_at)
+             SELECT id, $1, $2, 'en', $3, 'seed', created_at FROM users WHERE id >= $4 AND id <= $5",
+            consent::HEALTH_DATA,
+            notice.version,
+            consent::sha256_hex(notice.text),
+            user_id(1),
+            user_id(o.members)
+        )?;
+        tx.commit().await?;
+    }
 
     // Communities, default rooms, memberships. Community 0 is public and holds the token
     // holders; members are spread over the others (and over community 0 when it is the only one).

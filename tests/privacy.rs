@@ -94,7 +94,8 @@ async fn busy_member(s: &Server, admin: &str, name: &str, words: &str, weight: f
         .post(
             "/api/v1/auth/register",
             None,
-            json!({"username": name, "password": PASSWORD, "email": format!("{name}@example.org"), "display_name": format!("{name} display")}),
+            json!({"username": name, "password": PASSWORD, "email": format!("{name}@example.org"), "display_name": format!("{name} display"),
+                   "health_data_consent": {"version": common::CONSENT_VERSION}}),
         )
         .await;
     assert_eq!(st, StatusCode::CREATED, "{body}");

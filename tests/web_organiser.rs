@@ -41,6 +41,7 @@ async fn web_member(s: &Server, username: &str, locale: &str) -> (reqwest::Clien
             ("username", username),
             ("password", PASSWORD),
             ("locale", locale),
+            ("health_data_consent", common::CONSENT_VERSION),
         ],
     )
     .await;

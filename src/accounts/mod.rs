@@ -2,6 +2,7 @@
 //! the shell commands that create accounts (`mutual admin ...`).
 
 pub mod cli;
+pub mod consent;
 pub mod password;
 pub mod privacy;
 pub mod session;
@@ -36,6 +37,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_me, api_update_me, privacy::api_erase))
         .routes(routes!(privacy::api_export))
         .routes(routes!(api_profile))
+        .routes(routes!(consent::api_notice))
+        .routes(routes!(consent::api_mine, consent::api_give))
+        .routes(routes!(consent::api_withdraw))
 }
 
 /// A member as others see them (API.md `user`).
@@ -182,6 +186,11 @@ pub struct RegisterRequest {
     pub email: Option<String>,
     /// `en`, `es` or `hi` (a tag like `es-MX` is accepted).
     pub locale: Option<String>,
+    /// Optional and separate: consent to hold health data, naming the version of the notice
+    /// read (`GET /api/v1/consent/health-data`). Without it the account works, and health data
+    /// (readings, goals, milestone numbers, condition groups) is refused until it is given.
+    #[serde(default)]
+    pub health_data_consent: Option<consent::ConsentGrant>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -259,8 +268,16 @@ pub async fn register(
         .check(Limit::RegisterPerIp, &ip.to_string())
         .await?;
     let account = validate_registration(req).await?;
+    let notice = req
+        .health_data_consent
+        .as_ref()
+        .map(|grant| consent::check_grant(grant, account.locale))
+        .transpose()?;
     let mut tx = state.store.begin().await?;
     let id = insert_account(&mut tx, &account).await?;
+    if let Some(notice) = notice {
+        consent::record(&mut tx, id, notice, consent::Source::Registration).await?;
+    }
     let (token, csrf_token) = session::create(&mut tx, id, user_agent).await?;
     let roles = load_roles(&mut tx, id).await?;
     tx.commit().await?;
@@ -284,7 +301,7 @@ pub async fn register(
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "account created and signed in", body = AuthResponse),
-        (status = 409, description = "username or e-mail taken", body = ErrorBody),
+        (status = 409, description = "username or e-mail taken; or `consent_version_outdated`", body = ErrorBody),
         (status = 422, description = "invalid fields", body = ErrorBody),
         (status = 429, description = "too many accounts from this address", body = ErrorBody),
     ))]

@@ -536,6 +536,14 @@ pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinRe
     if crate::moderation::sanctions::refuses(&sanctions, row.id, now_ms()) == Some("banned") {
         return Err(AppError::forbidden("you are banned from this community"));
     }
+    // Belonging to a group for a condition says something about one's health (PRV-6).
+    {
+        let mut conn = state.store.read().await?;
+        let condition = db!(conn, fetch_one scalar String, "SELECT condition FROM communities WHERE id = $1", row.id)?;
+        if !condition.is_empty() {
+            crate::accounts::consent::require(&mut conn, user.id).await?;
+        }
+    }
     let status = if row.visibility() == Visibility::Private && !access.site_staff() {
         "pending"
     } else {
@@ -561,6 +569,7 @@ pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinRe
     params(("slug" = String, Path)),
     responses((status = 200, description = "joined (or already a member)", body = JoinResult),
               (status = 202, description = "request sent to the moderators", body = JoinResult),
+              (status = 403, description = "banned; or `consent_required`: a community with a condition needs consent to hold health data", body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn api_join(
@@ -582,26 +591,37 @@ pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
             .ok_or(AppError::NotFound)?
     };
     let mut tx = state.store.begin().await?;
-    let left = db!(
-        tx,
-        execute,
-        "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2",
-        row.id,
-        user.id
-    )?;
-    db!(
-        tx,
-        execute,
-        "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2",
-        row.id,
-        user.id
-    )?;
-    crate::circles::forget_member(&mut tx, row.id, user.id).await?;
+    let left = leave_in(&mut tx, row.id, user.id).await?;
     tx.commit().await?;
     if left == 0 {
         return Err(AppError::NotFound);
     }
     Ok(())
+}
+
+/// Takes the member out of a community in the caller's transaction: membership (or request),
+/// community roles and circles. The number of memberships removed (0 or 1).
+pub async fn leave_in(
+    tx: &mut crate::store::Tx,
+    community_id: i64,
+    user_id: i64,
+) -> AppResult<u64> {
+    let left = db!(
+        *tx,
+        execute,
+        "DELETE FROM memberships WHERE community_id = $1 AND user_id = $2",
+        community_id,
+        user_id
+    )?;
+    db!(
+        *tx,
+        execute,
+        "DELETE FROM community_roles WHERE community_id = $1 AND user_id = $2",
+        community_id,
+        user_id
+    )?;
+    crate::circles::forget_member(tx, community_id, user_id).await?;
+    Ok(left)
 }
 
 /// Leave a community (or withdraw a request); community roles go with it.

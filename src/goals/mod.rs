@@ -607,6 +607,7 @@ pub async fn create_goal(state: &AppState, owner: &User, req: &NewGoal) -> AppRe
     };
     let valid = {
         let mut conn = state.store.read().await?;
+        crate::accounts::consent::require(&mut conn, owner.id).await?;
         validate(&mut conn, owner, draft).await?
     };
     let now = now_ms();
@@ -724,7 +725,9 @@ pub async fn my_goals(state: &AppState, owner: &User) -> AppResult<Vec<Goal>> {
 /// Set a goal. Private unless `share_with` (a community you belong to) or `share_with_circle`.
 #[utoipa::path(post, path = "/api/v1/me/goals", tag = "goals", operation_id = "create_goal",
     request_body = NewGoal,
-    responses((status = 201, body = Goal), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = Goal), (status = 401, body = ErrorBody),
+              (status = 403, description = "`consent_required`: no consent to hold health data", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn api_create_goal(
     State(state): State<AppState>,
@@ -856,6 +859,7 @@ pub async fn check_in(
         if !viewing.owner {
             return Err(AppError::forbidden("only the goal's owner checks in"));
         }
+        crate::accounts::consent::require(&mut conn, owner.id).await?;
         row
     };
     if row.status() != GoalStatus::Active {

@@ -141,6 +141,10 @@ pub async fn prepare(
     };
     let (found, timezone) = {
         let mut conn = state.store.read().await?;
+        // A number (or a baseline) is health data; a milestone without one is not (PRV-6).
+        if m.value.is_some() || m.baseline.is_some() {
+            crate::accounts::consent::require(&mut conn, author_id).await?;
+        }
         let found = if m.kind.trim().is_empty() {
             None
         } else {

@@ -355,8 +355,9 @@ fn validate(req: &NewReading, now: i64) -> Result<Valid, AppError> {
 /// Logs a reading for the member.
 pub async fn create(state: &AppState, user: &User, req: &NewReading) -> AppResult<Reading> {
     let now = now_ms();
-    let v = validate(req, now)?;
     let mut w = state.store.write().await?;
+    crate::accounts::consent::require(&mut w, user.id).await?;
+    let v = validate(req, now)?;
     let id = db!(
         w,
         fetch_one scalar i64,
@@ -653,7 +654,9 @@ async fn api_list(
 /// Log a reading (only the member will see it).
 #[utoipa::path(post, path = "/api/v1/me/readings", tag = "readings", operation_id = "log_reading",
     request_body = NewReading,
-    responses((status = 201, body = Reading), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = Reading), (status = 401, body = ErrorBody),
+              (status = 403, description = "`consent_required`: no consent to hold health data", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn api_create(
     State(state): State<AppState>,

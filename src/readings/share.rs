@@ -107,6 +107,7 @@ pub async fn share(
         if role_in(&mut conn, req.circle, user.id).await?.is_none() {
             return Err(AppError::NotFound);
         }
+        crate::accounts::consent::require(&mut conn, user.id).await?;
     }
     let mut w = state.store.write().await?;
     let id = db!(
@@ -259,7 +260,9 @@ pub async fn trend_chart(
 #[utoipa::path(post, path = "/api/v1/me/readings/{kind}/share", tag = "readings", operation_id = "share_trend",
     params(("kind" = String, Path, description = "glucose, blood_pressure, weight or steps")),
     request_body = NewShare,
-    responses((status = 201, body = TrendShare), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 201, body = TrendShare), (status = 401, body = ErrorBody),
+              (status = 403, description = "`consent_required`: no consent to hold health data", body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn api_share(
     State(state): State<AppState>,

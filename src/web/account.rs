@@ -1,6 +1,7 @@
 //! A member's own pages and the public profile: `/u/{username}`, `/notifications` (which never
 //! show what anyone wrote), and `/settings` (language, text size, content filters, presence;
-//! for visitors, language and text size kept in cookies).
+//! for visitors, language and text size kept in cookies), and `/settings/consent` (consent to hold
+//! health data: give it, see it, withdraw it).
 
 use axum::extract::{Path, Query};
 use axum::response::{Redirect, Response};
@@ -9,6 +10,7 @@ use serde::Deserialize;
 
 use super::auth::LANGUAGES;
 use super::{Ctx, LANG_COOKIE, Layout, PageError, TEXT_COOKIE, WebForm};
+use crate::accounts::consent::{self, ConsentState};
 use crate::accounts::privacy::{self, ContentChoice, DeleteAccount};
 use crate::accounts::types::Locale;
 use crate::accounts::{self, Profile, TEXT_SIZES, UpdateMe};
@@ -344,6 +346,224 @@ pub async fn delete_account(
                 l,
             };
             Ok(ctx.send_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consent to hold health data: `/settings/consent` (the notice, the choice, its history) and
+// `/settings/consent/withdraw` (what withdrawing does, then doing it). The same page answers
+// (403) any page whose action needs consent, so the member can give it there and come back.
+
+/// The current notice, ready for a page (and the sign-up forms).
+pub struct ConsentNotice {
+    pub version: &'static str,
+    pub lang: &'static str,
+    pub paragraphs: Vec<&'static str>,
+}
+
+impl ConsentNotice {
+    pub fn new(locale: Locale) -> ConsentNotice {
+        let n = consent::current_notice(locale);
+        ConsentNotice {
+            version: n.version,
+            lang: n.locale.as_str(),
+            paragraphs: n.paragraphs(),
+        }
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "consent.html")]
+pub(super) struct ConsentPage {
+    l: Layout,
+    notice: ConsentNotice,
+    /// Where the member was refused, when they came from there.
+    needed: bool,
+    /// What the member's consent is now, in words.
+    status: String,
+    /// In force and to the current text: offer withdrawal instead of the form.
+    up_to_date: bool,
+    /// Given at some point and not withdrawn (an older text included).
+    in_force: bool,
+    done: Option<String>,
+    error: Option<String>,
+    next: String,
+    /// (when and to what, withdrawn when)
+    history: Vec<(String, Option<String>)>,
+}
+
+/// The consent page for the signed-in member.
+pub(super) async fn consent_page(
+    ctx: &Ctx,
+    next: String,
+    needed: bool,
+    done: Option<String>,
+    error: Option<String>,
+) -> Result<ConsentPage, PageError> {
+    let session = ctx.require()?;
+    let mine = consent::mine(&ctx.state, session.user.id).await?;
+    let t = ctx.texts;
+    let hd = &mine.health_data;
+    let status = match hd.state {
+        ConsentState::Given if hd.up_to_date => t.fill(
+            "consent.state_given",
+            &[("date", &t.date(hd.granted_at.unwrap_or_default()))],
+        ),
+        ConsentState::Given => t.get("consent.state_old").to_owned(),
+        ConsentState::Withdrawn => t.fill(
+            "consent.state_withdrawn",
+            &[(
+                "date",
+                &t.date(
+                    mine.history
+                        .first()
+                        .and_then(|h| h.record.withdrawn_at)
+                        .unwrap_or_default(),
+                ),
+            )],
+        ),
+        ConsentState::NotGiven => t.get("consent.state_not_given").to_owned(),
+    };
+    let history = mine
+        .history
+        .iter()
+        .map(|h| {
+            let language = LANGUAGES
+                .iter()
+                .find(|(code, _)| *code == h.record.locale)
+                .map_or(h.record.locale.as_str(), |(_, name)| name);
+            (
+                t.fill(
+                    "consent.history_given",
+                    &[
+                        ("date", &t.date(h.record.granted_at)),
+                        ("version", &h.record.version),
+                        ("language", language),
+                    ],
+                ),
+                h.record
+                    .withdrawn_at
+                    .map(|at| t.fill("consent.history_withdrawn", &[("date", &t.date(at))])),
+            )
+        })
+        .collect();
+    let mut l = ctx.layout(t.get("consent.title")).await;
+    l.noindex = true;
+    Ok(ConsentPage {
+        l,
+        notice: ConsentNotice::new(t.locale),
+        needed,
+        status,
+        up_to_date: hd.up_to_date,
+        in_force: hd.state == ConsentState::Given,
+        done,
+        error,
+        next,
+        history,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ConsentParams {
+    next: Option<String>,
+    done: Option<String>,
+    /// Sent here by an action that needs consent.
+    needed: Option<String>,
+}
+
+pub async fn consent_settings(
+    ctx: Ctx,
+    Query(q): Query<ConsentParams>,
+) -> Result<Response, PageError> {
+    let done = match q.done.as_deref() {
+        Some("saved") => Some(ctx.texts.get("consent.saved").to_owned()),
+        Some("withdrawn") => Some(ctx.texts.get("consent.withdrawn").to_owned()),
+        _ => None,
+    };
+    let next = super::safe_next(q.next.as_deref().or(Some("/settings")));
+    let page = consent_page(&ctx, next, q.needed.is_some(), done, None).await?;
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    /// The checkbox: present only when ticked.
+    agree: Option<String>,
+    /// The version of the text the page showed.
+    #[serde(default)]
+    version: String,
+    /// The language the page showed it in.
+    #[serde(default)]
+    locale: String,
+    next: Option<String>,
+}
+
+pub async fn give_consent(
+    WebForm { ctx, form }: WebForm<ConsentForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let next = super::safe_next(form.next.as_deref().or(Some("/settings")));
+    let refuse = |key: &str| Some(ctx.texts.get(key).to_owned());
+    let error = if form.agree.is_none() {
+        refuse("consent.err_tick")
+    } else {
+        let grant = consent::ConsentGrant {
+            version: form.version.clone(),
+            locale: Some(form.locale.clone()).filter(|l| !l.is_empty()),
+        };
+        match consent::give(
+            &ctx.state,
+            session.user.id,
+            ctx.texts.locale,
+            &grant,
+            consent::Source::Web,
+        )
+        .await
+        {
+            Ok(_) => {
+                // Back where they were refused, if that was a page to come back to.
+                let to = if next == "/settings" {
+                    "/settings/consent?done=saved".to_owned()
+                } else {
+                    next
+                };
+                return Ok(ctx.send(Redirect::to(&to)));
+            }
+            Err(AppError::Conflict { .. } | AppError::Invalid { .. }) => {
+                refuse("consent.err_outdated")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let page = consent_page(&ctx, next, false, None, error).await?;
+    Ok(ctx.send_status(axum::http::StatusCode::UNPROCESSABLE_ENTITY, page))
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "consent_withdraw.html")]
+struct WithdrawPage {
+    l: Layout,
+    p: consent::Preview,
+}
+
+pub async fn withdraw_page(ctx: Ctx) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let p = consent::preview(&ctx.state, session.user.id).await?;
+    let mut l = ctx.layout(ctx.texts.get("consent.withdraw_title")).await;
+    l.noindex = true;
+    Ok(ctx.send(WithdrawPage { l, p }))
+}
+
+pub async fn withdraw_consent(
+    WebForm { ctx, form: _ }: WebForm<super::auth::Empty>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    match consent::withdraw(&ctx.state, session.user.id).await {
+        // Nothing in force (a second tap): the page says how things stand.
+        Ok(_) | Err(AppError::NotFound) => {
+            Ok(ctx.send(Redirect::to("/settings/consent?done=withdrawn")))
         }
         Err(e) => Err(e.into()),
     }

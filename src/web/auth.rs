@@ -23,6 +23,9 @@ struct RegisterPage {
     display_name: String,
     email: String,
     languages: [(&'static str, &'static str); 3],
+    notice: super::account::ConsentNotice,
+    /// Only ever the member's own tick, sent back with a form that had errors.
+    consent_checked: bool,
 }
 
 pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
@@ -36,6 +39,8 @@ pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
         display_name: String::new(),
         email: String::new(),
         languages: LANGUAGES,
+        notice: super::account::ConsentNotice::new(ctx.texts.locale),
+        consent_checked: false,
     };
     Ok(ctx.send(page))
 }
@@ -49,6 +54,23 @@ pub struct RegisterForm {
     display_name: Option<String>,
     email: Option<String>,
     locale: Option<String>,
+    /// The consent checkbox: the notice's version when ticked, absent otherwise.
+    health_data_consent: Option<String>,
+    /// The language the notice was shown in.
+    consent_locale: Option<String>,
+}
+
+/// The unbundled consent of a sign-up form, when its box was ticked.
+pub(super) fn consent_grant(
+    version: Option<&str>,
+    locale: Option<&str>,
+) -> Option<crate::accounts::consent::ConsentGrant> {
+    version
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| crate::accounts::consent::ConsentGrant {
+            version: v.to_owned(),
+            locale: locale.map(str::to_owned),
+        })
 }
 
 /// Our words for what the accounts service refused, field by field.
@@ -70,6 +92,9 @@ pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
             Some(vec![t(&format!("errors.{code}"))])
         }
         AppError::RateLimited { .. } => Some(vec![t("errors.rate_limited")]),
+        AppError::Conflict { code, .. } if *code == "consent_version_outdated" => {
+            Some(vec![t("consent.err_outdated")])
+        }
         _ => None,
     }
 }
@@ -86,6 +111,10 @@ pub async fn register(
         display_name: form.display_name.clone(),
         email: form.email.clone(),
         locale: form.locale,
+        health_data_consent: consent_grant(
+            form.health_data_consent.as_deref(),
+            form.consent_locale.as_deref(),
+        ),
     };
     match accounts::register(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
@@ -103,6 +132,8 @@ pub async fn register(
                 display_name: form.display_name.unwrap_or_default(),
                 email: form.email.unwrap_or_default(),
                 languages: LANGUAGES,
+                notice: super::account::ConsentNotice::new(ctx.texts.locale),
+                consent_checked: form.health_data_consent.is_some(),
             };
             Ok(ctx.send_status(e.status(), page))
         }

@@ -96,6 +96,8 @@ struct WelcomePage {
     username: String,
     display_name: String,
     languages: [(&'static str, &'static str); 3],
+    notice: super::account::ConsentNotice,
+    consent_checked: bool,
 }
 
 pub async fn welcome(ctx: Ctx, Path(code): Path<String>) -> Result<Response, PageError> {
@@ -110,6 +112,8 @@ pub async fn welcome(ctx: Ctx, Path(code): Path<String>) -> Result<Response, Pag
         username: String::new(),
         display_name: String::new(),
         languages: LANGUAGES,
+        notice: super::account::ConsentNotice::new(ctx.texts.locale),
+        consent_checked: false,
     };
     Ok(ctx.send(page))
 }
@@ -122,6 +126,8 @@ pub struct SignUpForm {
     password: String,
     display_name: Option<String>,
     locale: Option<String>,
+    health_data_consent: Option<String>,
+    consent_locale: Option<String>,
 }
 
 /// Signs up and joins the group in one form, then goes to the group.
@@ -139,12 +145,27 @@ pub async fn sign_up(
         display_name: form.display_name.clone(),
         email: None,
         locale: form.locale,
+        health_data_consent: super::auth::consent_grant(
+            form.health_data_consent.as_deref(),
+            form.consent_locale.as_deref(),
+        ),
     };
     match accounts::register(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
-            crate::referrals::join(&ctx.state, &answer.user, &code).await?;
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
-            Ok(ctx.send((jar, Redirect::to(&format!("/c/{}?welcome=1", w.community)))))
+            let to = match crate::referrals::join(&ctx.state, &answer.user, &code).await {
+                Ok(_) => format!("/c/{}?welcome=1", w.community),
+                // A group for a condition, and the box left unticked: the account is made;
+                // the consent page explains, then brings them back to join.
+                Err(AppError::ConsentRequired) => {
+                    format!(
+                        "/settings/consent?needed=1&next={}",
+                        urlencode(&format!("/r/{code}"))
+                    )
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(ctx.send((jar, Redirect::to(&to))))
         }
         Err(e) => {
             let Some(errors) = super::auth::messages(&ctx, &e) else {
@@ -160,6 +181,8 @@ pub async fn sign_up(
                 username: form.username,
                 display_name: form.display_name.unwrap_or_default(),
                 languages: LANGUAGES,
+                notice: super::account::ConsentNotice::new(ctx.texts.locale),
+                consent_checked: form.health_data_consent.is_some(),
             };
             Ok(ctx.send_status(e.status(), page))
         }

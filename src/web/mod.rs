@@ -99,6 +99,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(account::settings).post(account::save_settings),
         )
         .route(
+            "/settings/consent",
+            get(account::consent_settings).post(account::give_consent),
+        )
+        .route(
+            "/settings/consent/withdraw",
+            get(account::withdraw_page).post(account::withdraw_consent),
+        )
+        .route(
             "/settings/delete",
             get(account::delete_page).post(account::delete_account),
         )
@@ -463,6 +471,8 @@ impl From<AppError> for PageError {
 enum Failure {
     NotFound,
     Forbidden,
+    /// Health data refused without consent: the consent page takes the error page's place.
+    ConsentRequired,
     Csrf,
     RateLimited,
     Server,
@@ -482,6 +492,7 @@ impl IntoResponse for PageError {
                 let failure = match &e {
                     AppError::NotFound => Failure::NotFound,
                     AppError::Forbidden(_) => Failure::Forbidden,
+                    AppError::ConsentRequired => Failure::ConsentRequired,
                     AppError::RateLimited { .. } => Failure::RateLimited,
                     AppError::Unauthorized(_) => return StatusCode::UNAUTHORIZED.into_response(),
                     AppError::Internal(_) | AppError::Unavailable(_) => Failure::Server,
@@ -514,6 +525,7 @@ pub async fn html_layer(State(state): State<AppState>, request: Request, next: N
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "/".into());
     let is_api = here.starts_with("/api");
+    let method = request.method().clone();
     let mut response = next.run(request).await;
     if !is_api {
         let failure = response.extensions().get::<Failure>().copied();
@@ -521,7 +533,11 @@ pub async fn html_layer(State(state): State<AppState>, request: Request, next: N
             return Redirect::to(&format!("/login?next={}", urlencode(&here))).into_response();
         }
         if let Some(failure) = failure {
-            response = error_page(&state, &headers, here, response.status(), failure).await;
+            response = if let Failure::ConsentRequired = failure {
+                consent_needed(&state, &headers, &method, here).await
+            } else {
+                error_page(&state, &headers, here, response.status(), failure).await
+            };
         }
     }
     let is_html = response
@@ -552,7 +568,7 @@ async fn error_page(
     };
     let (heading, message) = match failure {
         Failure::NotFound => ("errors.not_found_title", "errors.not_found"),
-        Failure::Forbidden => ("errors.forbidden", "errors.forbidden"),
+        Failure::Forbidden | Failure::ConsentRequired => ("errors.forbidden", "errors.forbidden"),
         Failure::Csrf => ("errors.forbidden", "errors.csrf"),
         Failure::RateLimited => ("errors.rate_limited", "errors.rate_limited"),
         Failure::Server => ("errors.server_title", "errors.server"),
@@ -566,6 +582,58 @@ async fn error_page(
         l,
     };
     ctx.send_status(status, page)
+}
+
+/// The consent page, in place of a page whose action needs consent to hold health data (403).
+/// After consenting the member goes back: to this page when it was one to look at, else to the
+/// page the refused form was on.
+async fn consent_needed(
+    state: &AppState,
+    headers: &HeaderMap,
+    method: &Method,
+    here: String,
+) -> Response {
+    let back = if method == Method::GET {
+        here.clone()
+    } else {
+        headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| {
+                // Only a page of this site (the form's own), as a path.
+                let host = headers.get(header::HOST)?.to_str().ok()?;
+                let rest = r.split_once("://")?.1.strip_prefix(host)?;
+                Some(rest.to_owned())
+            })
+            .unwrap_or_else(|| "/".into())
+    };
+    let back = safe_next(Some(&back));
+    let ctx = match Ctx::from_headers(state, headers, &Method::GET, here.clone()).await {
+        Ok(ctx) if ctx.session.is_some() => ctx,
+        _ => {
+            return error_page(
+                state,
+                headers,
+                here,
+                StatusCode::FORBIDDEN,
+                Failure::Forbidden,
+            )
+            .await;
+        }
+    };
+    match account::consent_page(&ctx, back, true, None, None).await {
+        Ok(page) => ctx.send_status(StatusCode::FORBIDDEN, page),
+        Err(_) => {
+            error_page(
+                state,
+                headers,
+                here,
+                StatusCode::FORBIDDEN,
+                Failure::Forbidden,
+            )
+            .await
+        }
+    }
 }
 
 /// The answer for an unknown page (the router's fallback outside `/api`).

@@ -49,6 +49,8 @@ test("a patient lands on a referral link in Spanish, signs up and joins in a few
   assert.equal(await page.locator("#locale").inputValue(), "es");
   await page.getByLabel("Nombre de usuario").fill("paciente_uno");
   await page.locator("#password").fill(PASSWORD);
+  // A group for a condition: the patient says yes to keeping health information (its own box).
+  await page.getByLabel("Sí, Mutual puede guardar mis datos de salud").check();
   await Promise.all([
     page.waitForURL(/\/c\/diabetes/),
     page.getByRole("button", { name: "Unirme al grupo" }).click(),

@@ -115,11 +115,13 @@ export async function axe(page) {
   });
 }
 
-/** Signs up through the form; the page ends on the groups page. */
-export async function signUp(page, base, username, language = "en") {
+/** Signs up through the form, ticking the consent to hold health data unless told not to;
+ * the page ends on the groups page. */
+export async function signUp(page, base, username, language = "en", { consent = true } = {}) {
   await page.goto(base + "/register");
   await page.locator("#username").fill(username);
   await page.locator("#password").fill(PASSWORD);
   await page.locator("#locale").selectOption(language);
+  if (consent) await page.locator("input[name=health_data_consent]").check();
   await Promise.all([page.waitForURL(base + "/"), page.locator("form[action='/register'] button[type=submit]").click()]);
 }

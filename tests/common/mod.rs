@@ -18,6 +18,9 @@ use serde_json::{Value, json};
 
 pub const PASSWORD: &str = "green-kettle-river-42";
 
+/// The version of the health-data notice members consent to now.
+pub const CONSENT_VERSION: &str = "health-data-2026-12";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -265,15 +268,27 @@ impl Server {
         self.call("POST", path, token, Some(body)).await
     }
 
-    /// Registers `username` with the test password; returns the token.
+    /// Registers `username` with the test password, consenting to hold health data (as most
+    /// members do); returns the token.
     pub async fn register(&self, username: &str) -> String {
-        let (status, body) = self
-            .post(
-                "/api/v1/auth/register",
-                None,
-                json!({"username": username, "password": PASSWORD}),
-            )
-            .await;
+        self.register_with(
+            username,
+            json!({"health_data_consent": {"version": CONSENT_VERSION}}),
+        )
+        .await
+    }
+
+    /// Registers `username` without consent to hold health data; returns the token.
+    pub async fn register_without_consent(&self, username: &str) -> String {
+        self.register_with(username, json!({})).await
+    }
+
+    async fn register_with(&self, username: &str, extra: Value) -> String {
+        let mut body = json!({"username": username, "password": PASSWORD});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (status, body) = self.post("/api/v1/auth/register", None, body).await;
         assert_eq!(status, StatusCode::CREATED, "register {username}: {body}");
         body["token"].as_str().expect("token").to_string()
     }

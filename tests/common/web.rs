@@ -95,23 +95,35 @@ pub fn assert_csp(p: &Page, path: &str) {
     assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
 }
 
-/// A member signed in through the forms, with their client.
+/// A member signed in through the forms, with their client; they ticked the box consenting
+/// to hold health data.
 pub async fn web_member(s: &Server, username: &str, locale: &str) -> reqwest::Client {
+    web_sign_up(s, username, locale, true).await
+}
+
+/// A member signed in through the forms who left the consent box unticked.
+pub async fn web_member_without_consent(
+    s: &Server,
+    username: &str,
+    locale: &str,
+) -> reqwest::Client {
+    web_sign_up(s, username, locale, false).await
+}
+
+async fn web_sign_up(s: &Server, username: &str, locale: &str, consent: bool) -> reqwest::Client {
     let client = browser();
     let form = get(s, &client, "/register", None).await;
     let token = csrf(&form.html);
-    let done = post(
-        s,
-        &client,
-        "/register",
-        &[
-            ("csrf", &token),
-            ("username", username),
-            ("password", PASSWORD),
-            ("locale", locale),
-        ],
-    )
-    .await;
+    let mut fields = vec![
+        ("csrf", token.as_str()),
+        ("username", username),
+        ("password", PASSWORD),
+        ("locale", locale),
+    ];
+    if consent {
+        fields.push(("health_data_consent", super::CONSENT_VERSION));
+    }
+    let done = post(s, &client, "/register", &fields).await;
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
     client
 }

@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod password;
 pub mod privacy;
+pub mod reset;
 pub mod session;
 pub mod types;
 
@@ -36,6 +37,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_me, api_update_me, privacy::api_erase))
         .routes(routes!(privacy::api_export))
         .routes(routes!(api_profile))
+        .routes(routes!(reset::api_request))
+        .routes(routes!(reset::api_confirm))
 }
 
 /// A member as others see them (API.md `user`).
@@ -705,15 +708,7 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             hash,
             now
         )?;
-        // Whoever may have learnt the old password loses every session but this one.
-        db!(
-            tx,
-            execute,
-            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
-            session.user.id,
-            session.id,
-            now
-        )?;
+        session::revoke_all(&mut tx, session.user.id, Some(session.id)).await?;
     }
     tx.commit().await?;
     load_me(state, session).await

@@ -284,6 +284,20 @@ pub async fn confirm(
     })
 }
 
+/// Drops the member's reset requests still waiting (at erasure: they name the member by what
+/// was typed, not by a foreign key).
+pub async fn forget_requests(conn: &mut impl AsDb, user_id: i64) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "DELETE FROM password_reset_requests WHERE login_key IN
+           (SELECT username_key FROM users WHERE id = $1
+            UNION SELECT email_key FROM users WHERE id = $1 AND email_key IS NOT NULL)",
+        user_id
+    )?;
+    Ok(())
+}
+
 /// Forgets tokens that can no longer be used, a day after.
 pub async fn prune(state: &AppState) -> AppResult<u64> {
     let before = now_ms() - 24 * 3600 * 1000;

@@ -113,6 +113,7 @@ pub fn message(mailer: &Mailer, mail: &Mail) -> AppResult<Message> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

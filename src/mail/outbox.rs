@@ -97,14 +97,14 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
         };
         match result {
             Ok(true) => {
-                finish(state, row.id, "sent_at", None).await?;
+                finish(state, row.id, Outcome::Sent).await?;
                 metrics::counter!("mutual_mail_sent_total", "kind" => row.kind.clone())
                     .increment(1);
                 sent += 1;
             }
             Ok(false) => {
                 // Nobody to write to any more (the address was removed): nothing to retry.
-                finish(state, row.id, "failed_at", Some("no e-mail address")).await?;
+                finish(state, row.id, Outcome::NoAddress).await?;
             }
             Err(e) => {
                 tracing::warn!(mail = row.id, attempt, error = %e, "mail not sent; will retry");
@@ -152,17 +152,31 @@ async fn send_one(
     Ok(true)
 }
 
-async fn finish(state: &AppState, id: i64, column: &str, error: Option<&str>) -> AppResult<()> {
-    let sql = match column {
-        "sent_at" => {
-            "UPDATE mail_outbox SET sent_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $1"
-        }
-        _ => {
-            "UPDATE mail_outbox SET failed_at = $2, claimed_until = NULL, last_error = $3 WHERE id = $1"
-        }
-    };
+/// How a claimed row ends, when it is not retried.
+enum Outcome {
+    Sent,
+    /// The member removed their address (or the account went) before it could be sent.
+    NoAddress,
+}
+
+async fn finish(state: &AppState, id: i64, outcome: Outcome) -> AppResult<()> {
     let mut w = state.store.write().await?;
-    db!(w, execute, sql, id, now_ms(), error.map(str::to_owned))?;
+    match outcome {
+        Outcome::Sent => db!(
+            w,
+            execute,
+            "UPDATE mail_outbox SET sent_at = $2, claimed_until = NULL, last_error = NULL WHERE id = $1",
+            id,
+            now_ms()
+        )?,
+        Outcome::NoAddress => db!(
+            w,
+            execute,
+            "UPDATE mail_outbox SET failed_at = $2, claimed_until = NULL, last_error = 'no e-mail address' WHERE id = $1",
+            id,
+            now_ms()
+        )?,
+    };
     Ok(())
 }
 

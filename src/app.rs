@@ -49,6 +49,7 @@ pub struct AppState {
     pub rules: Arc<crate::moderation::rules::RulesHandle>,
     /// Topic pages between views (see `forum::cache`).
     pub pages: Arc<forum::cache::PageCache>,
+    pub mail: crate::mail::Mailer,
 }
 
 #[derive(OpenApi)]
@@ -198,6 +199,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
+    let mail = crate::mail::Mailer::new(&config)?;
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -209,6 +211,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         chat,
         rules,
         pages,
+        mail,
     })
 }
 
@@ -311,13 +314,16 @@ fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let listener = bind(state.config.listen)?;
     let addr = listener.local_addr()?;
+    state.mail.set_listen_address(addr);
+    let mail = state.mail.describe();
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
+    spawn_mail(&state, every_job_secs());
     let app = router(state);
     // Tools wait for this exact line on stdout.
     println!("listening on http://{addr}");
-    tracing::info!(%addr, backend = ?store.backend(), "serving");
+    tracing::info!(%addr, backend = ?store.backend(), %mail, "serving");
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -350,11 +356,7 @@ fn spawn_upkeep(state: &AppState) {
     });
     let store = state.store.clone();
     let realtime = state.realtime.clone();
-    let every = std::env::var("MUTUAL_JOB_INTERVAL_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60u64)
-        .max(1);
+    let every = every_job_secs();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
@@ -374,6 +376,44 @@ fn spawn_upkeep(state: &AppState) {
             if let Err(e) = calendar::run_due(&store, &realtime).await {
                 tracing::warn!(error = %e, "calendar jobs");
             }
+        }
+    });
+}
+
+/// How often the timed jobs run (`MUTUAL_JOB_INTERVAL_SECS`, for tests; a minute otherwise).
+fn every_job_secs() -> u64 {
+    std::env::var("MUTUAL_JOB_INTERVAL_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60u64)
+        .max(1)
+}
+
+/// The mail worker: password reset requests become mails, and due mails go out. It wakes when
+/// this node queues something, and looks every few seconds for what other nodes queued or
+/// what is due for a retry.
+fn spawn_mail(state: &AppState, every_job_secs: u64) {
+    let state = state.clone();
+    let poll = Duration::from_secs(every_job_secs.min(5));
+    tokio::spawn(async move {
+        let mut last_prune = tokio::time::Instant::now();
+        loop {
+            if let Err(e) = accounts::reset::take_requests(&state).await {
+                tracing::warn!(error = %e, "password reset requests");
+            }
+            if let Err(e) = crate::mail::outbox::deliver_due(&state).await {
+                tracing::warn!(error = %e, "mail delivery");
+            }
+            if last_prune.elapsed() > Duration::from_secs(3600) {
+                last_prune = tokio::time::Instant::now();
+                if let Err(e) = crate::mail::outbox::prune(&state).await {
+                    tracing::warn!(error = %e, "pruning the mail outbox");
+                }
+                if let Err(e) = accounts::reset::prune(&state).await {
+                    tracing::warn!(error = %e, "pruning reset tokens");
+                }
+            }
+            state.mail.sleep(poll).await;
         }
     });
 }

@@ -62,6 +62,29 @@ pub struct SettingsArgs {
     /// Log format: `text` or `json`; the level comes from RUST_LOG [default: text]
     #[arg(long, env = "MUTUAL_LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
+
+    /// Send mail through this SMTP server: `smtp://HOST:PORT` (plain, for a relay on the same
+    /// machine), `smtp://USER:PASS@HOST:587?tls=required` (STARTTLS) or `smtps://...:465`
+    /// [default: unset: mails are written as files to MAIL_DIR]
+    #[arg(long, env = "MUTUAL_SMTP_URL", global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Where mails go as `.eml` files when no SMTP server is set [default: DATA_DIR/mail]
+    #[arg(long, env = "MUTUAL_MAIL_DIR", global = true)]
+    pub mail_dir: Option<PathBuf>,
+
+    /// The sender of mails, e.g. `Mutual <no-reply@mutual.example.org>`
+    /// [default: Mutual <no-reply@HOST of PUBLIC_URL>]
+    #[arg(long, env = "MUTUAL_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// `off`: this node queues mail but leaves sending it to the other nodes [default: on]
+    #[arg(long, env = "MUTUAL_MAIL_DELIVERY", global = true, value_parser = parse_on_off)]
+    pub mail_delivery: Option<bool>,
+
+    /// How long a password reset link works, in seconds [default: 1800]
+    #[arg(long, env = "MUTUAL_RESET_TOKEN_SECS", global = true)]
+    pub reset_token_secs: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -94,6 +117,11 @@ struct FileSettings {
     db_pool: Option<u32>,
     page_cache_mb: Option<u64>,
     log_format: Option<LogFormat>,
+    smtp_url: Option<String>,
+    mail_dir: Option<PathBuf>,
+    mail_from: Option<String>,
+    mail_delivery: Option<OnOff>,
+    reset_token_secs: Option<u64>,
 }
 
 /// `true`/`false` or `"on"`/`"off"` in the config file.
@@ -135,6 +163,11 @@ pub struct Config {
     pub db_pool: u32,
     pub page_cache_mb: u64,
     pub log_format: LogFormat,
+    pub smtp_url: Option<String>,
+    pub mail_dir: PathBuf,
+    pub mail_from: Option<String>,
+    pub mail_delivery: bool,
+    pub reset_token_secs: u64,
 }
 
 impl Config {
@@ -161,7 +194,6 @@ impl Config {
                 .or(file.listen)
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url,
-            data_dir,
             redis_url: args
                 .redis_url
                 .clone()
@@ -195,6 +227,31 @@ impl Config {
                 .log_format
                 .or(file.log_format)
                 .unwrap_or(LogFormat::Text),
+            smtp_url: args
+                .smtp_url
+                .clone()
+                .or(file.smtp_url)
+                .filter(|s| !s.is_empty()),
+            mail_dir: args
+                .mail_dir
+                .clone()
+                .or(file.mail_dir)
+                .unwrap_or_else(|| data_dir.join("mail")),
+            mail_from: args
+                .mail_from
+                .clone()
+                .or(file.mail_from)
+                .filter(|s| !s.is_empty()),
+            mail_delivery: args
+                .mail_delivery
+                .or(file.mail_delivery.map(bool::from))
+                .unwrap_or(true),
+            reset_token_secs: args
+                .reset_token_secs
+                .or(file.reset_token_secs)
+                .unwrap_or(1800)
+                .max(1),
+            data_dir,
         })
     }
 

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod consent;
 pub mod password;
 pub mod privacy;
+pub mod reset;
 pub mod session;
 pub mod types;
 
@@ -40,6 +41,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(consent::api_notice))
         .routes(routes!(consent::api_mine, consent::api_give))
         .routes(routes!(consent::api_withdraw))
+        .routes(routes!(reset::api_request))
+        .routes(routes!(reset::api_confirm))
 }
 
 /// A member as others see them (API.md `user`).
@@ -722,15 +725,7 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             hash,
             now
         )?;
-        // Whoever may have learnt the old password loses every session but this one.
-        db!(
-            tx,
-            execute,
-            "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
-            session.user.id,
-            session.id,
-            now
-        )?;
+        session::revoke_all(&mut tx, session.user.id, Some(session.id)).await?;
     }
     tx.commit().await?;
     load_me(state, session).await

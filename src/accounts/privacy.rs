@@ -315,6 +315,8 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
             uid
         )?;
     }
+    // A reset request not yet handled holds what was typed, not the member's id.
+    super::reset::forget_requests(&mut tx, uid).await?;
     // The foreign keys do the rest: cascades for what is theirs, SET NULL for authorship.
     db!(tx, execute, "DELETE FROM users WHERE id = $1", uid)?;
     tx.commit().await?;

@@ -114,6 +114,20 @@ pub async fn revoke(state: &AppState, session_id: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// Ends every session of the member but `keep` (the one changing the password, if any): whoever
+/// may have learnt the old password is signed out everywhere.
+pub async fn revoke_all(conn: &mut impl AsDb, user_id: i64, keep: Option<i64>) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
+        user_id,
+        keep.unwrap_or(0),
+        now_ms()
+    )?;
+    Ok(())
+}
+
 /// The session cookie for `token`, with the flags the configuration calls for.
 pub fn cookie(state: &AppState, token: String) -> Cookie<'static> {
     Cookie::build((COOKIE_NAME, token))

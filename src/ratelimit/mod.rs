@@ -31,15 +31,21 @@ pub enum Limit {
     WritePerAccount,
     /// Chat messages, per account.
     ChatPerAccount,
+    /// Password reset requests, per client address.
+    ResetPerIp,
+    /// Password reset requests, per login typed (whether or not an account has it).
+    ResetPerLogin,
 }
 
 impl Limit {
-    const ALL: [Limit; 5] = [
+    const ALL: [Limit; 7] = [
         Limit::ApiPerIp,
         Limit::RegisterPerIp,
         Limit::LoginPerIp,
         Limit::WritePerAccount,
         Limit::ChatPerAccount,
+        Limit::ResetPerIp,
+        Limit::ResetPerLogin,
     ];
 
     fn bucket(self) -> (u32, Duration) {
@@ -52,6 +58,11 @@ impl Limit {
             Limit::WritePerAccount => (60, Duration::from_millis(500)),
             // A burst for a quick exchange, then one message every 300 ms.
             Limit::ChatPerAccount => (20, Duration::from_millis(300)),
+            // A shared address may hold several forgetful people; a mail bomber gets little.
+            Limit::ResetPerIp => (10, Duration::from_secs(60)),
+            // Three tries for someone who mistyped, then one every 15 minutes: nobody's
+            // mailbox can be flooded with reset mails.
+            Limit::ResetPerLogin => (3, Duration::from_secs(15 * 60)),
         }
     }
 
@@ -62,6 +73,8 @@ impl Limit {
             Limit::LoginPerIp => "login",
             Limit::WritePerAccount => "write",
             Limit::ChatPerAccount => "chat",
+            Limit::ResetPerIp => "reset_ip",
+            Limit::ResetPerLogin => "reset_login",
         }
     }
 
@@ -76,6 +89,9 @@ impl Limit {
             }
             Limit::WritePerAccount => "you are posting very fast; please wait a moment",
             Limit::ChatPerAccount => "you are sending messages very fast; please wait a moment",
+            Limit::ResetPerIp | Limit::ResetPerLogin => {
+                "too many password reset requests; please wait before asking again"
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! Joining Mutual, logging in and out: plain forms that post back and redirect (no JavaScript).
+//! Joining Mutual, logging in and out, and choosing a new password from an e-mailed link: plain
+//! forms that post back and redirect (no JavaScript).
 
 use axum::extract::Query;
 use axum::http::{HeaderMap, StatusCode};
@@ -7,6 +8,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{Ctx, Layout, PageError, WebForm, safe_next};
+use crate::accounts::reset::{self, ResetConfirm};
 use crate::accounts::{self, LoginRequest, RegisterRequest, session};
 use crate::error::AppError;
 use crate::http::ClientIp;
@@ -228,4 +230,171 @@ pub async fn logout(
     }
     let jar = jar.add(session::removal_cookie(&ctx.state));
     Ok(ctx.send((jar, Redirect::to("/"))))
+}
+
+// Password reset: ask by username or address → the same page for every answer → the link in
+// the mail opens the new-password form → signed in, with a page that says so.
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "reset_request.html")]
+struct ResetRequestPage {
+    l: Layout,
+    errors: Vec<String>,
+    login: String,
+}
+
+pub async fn reset_request_page(ctx: Ctx) -> Result<Response, PageError> {
+    let page = ResetRequestPage {
+        l: ctx.layout(ctx.texts.get("reset.request_title")).await,
+        errors: Vec::new(),
+        login: String::new(),
+    };
+    Ok(ctx.send(page))
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "reset_sent.html")]
+struct ResetSentPage {
+    l: Layout,
+    minutes: u64,
+}
+
+#[derive(Deserialize)]
+pub struct ResetRequestForm {
+    #[serde(default)]
+    login: String,
+}
+
+pub async fn reset_request(
+    ClientIp(ip): ClientIp,
+    WebForm { ctx, form }: WebForm<ResetRequestForm>,
+) -> Result<Response, PageError> {
+    match reset::request(&ctx.state, ip, &form.login).await {
+        Ok(_) => {
+            let page = ResetSentPage {
+                l: ctx.layout(ctx.texts.get("reset.sent_title")).await,
+                minutes: ctx.state.config.reset_token_secs.div_ceil(60),
+            };
+            Ok(ctx.send(page))
+        }
+        Err(e @ (AppError::Invalid { .. } | AppError::RateLimited { .. })) => {
+            let key = if matches!(e, AppError::Invalid { .. }) {
+                "reset.login_error"
+            } else {
+                "errors.rate_limited"
+            };
+            let page = ResetRequestPage {
+                l: ctx.layout(ctx.texts.get("reset.request_title")).await,
+                errors: vec![ctx.texts.get(key).to_owned()],
+                login: form.login,
+            };
+            Ok(ctx.send_status(e.status(), page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "reset_new.html")]
+struct ResetNewPage {
+    l: Layout,
+    errors: Vec<String>,
+    username: String,
+    token: String,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "reset_invalid.html")]
+struct ResetInvalidPage {
+    l: Layout,
+}
+
+/// The page for a link that no longer works: 404, with the way to a new one.
+async fn reset_invalid(ctx: Ctx, status: StatusCode) -> Response {
+    let mut l = ctx.layout(ctx.texts.get("reset.invalid_title")).await;
+    l.noindex = true;
+    ctx.send_status(status, ResetInvalidPage { l })
+}
+
+/// The new-password form for the token in the path; the layout's `here` would carry the token
+/// into links (the language picker's return address), so it points at the request page.
+async fn reset_form(
+    mut ctx: Ctx,
+    token: String,
+    username: String,
+    errors: Vec<String>,
+) -> Response {
+    ctx.here = "/password-reset".into();
+    let mut l = ctx.layout(ctx.texts.get("reset.new_title")).await;
+    l.noindex = true;
+    let status = super::form_status(!errors.is_empty());
+    ctx.send_status(
+        status,
+        ResetNewPage {
+            l,
+            errors,
+            username,
+            token,
+        },
+    )
+}
+
+pub async fn reset_new_page(
+    ctx: Ctx,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Result<Response, PageError> {
+    match reset::peek(&ctx.state, &token).await? {
+        Some(username) => Ok(reset_form(ctx, token, username, Vec::new()).await),
+        None => Ok(reset_invalid(ctx, StatusCode::NOT_FOUND).await),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetNewForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn reset_new(
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    jar: CookieJar,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    WebForm { ctx, form }: WebForm<ResetNewForm>,
+) -> Result<Response, PageError> {
+    let request = ResetConfirm {
+        token: token.clone(),
+        password: form.password,
+    };
+    match reset::confirm(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
+        Ok(answer) => {
+            let jar = jar.add(session::cookie(&ctx.state, answer.token));
+            Ok(ctx.send((jar, Redirect::to("/password-reset/done"))))
+        }
+        Err(AppError::Invalid { fields, .. }) if fields.contains_key("token") => {
+            Ok(reset_invalid(ctx, StatusCode::UNPROCESSABLE_ENTITY).await)
+        }
+        Err(e) => {
+            let Some(errors) = messages(&ctx, &e) else {
+                return Err(e.into());
+            };
+            let username = reset::peek(&ctx.state, &token).await?.unwrap_or_default();
+            let mut response = reset_form(ctx, token, username, errors).await;
+            *response.status_mut() = e.status();
+            Ok(response)
+        }
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "reset_done.html")]
+struct ResetDonePage {
+    l: Layout,
+}
+
+pub async fn reset_done(ctx: Ctx) -> Result<Response, PageError> {
+    let page = ResetDonePage {
+        l: ctx.layout(ctx.texts.get("reset.done_title")).await,
+    };
+    Ok(ctx.send(page))
 }

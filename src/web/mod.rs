@@ -56,6 +56,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/register", get(auth::register_page).post(auth::register))
         .route("/login", get(auth::login_page).post(auth::login))
         .route("/logout", post(auth::logout))
+        .route(
+            "/password-reset",
+            get(auth::reset_request_page).post(auth::reset_request),
+        )
+        .route("/password-reset/done", get(auth::reset_done))
+        .route(
+            "/password-reset/{token}",
+            get(auth::reset_new_page).post(auth::reset_new),
+        )
         .route("/c/{slug}", get(forum::community))
         .route(
             "/c/{slug}/new",

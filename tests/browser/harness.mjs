@@ -73,7 +73,7 @@ export async function startServer() {
     body: "I lost 12 kg since spring.", content_warning: "weight",
   });
   return {
-    base, api, adminToken: token, seededTopic: seeded.topic.id, seededPost: seeded.post.id, membersTopic: sleeve.topic.id,
+    base, api, adminToken: token, dataDir: env.MUTUAL_DATA_DIR, seededTopic: seeded.topic.id, seededPost: seeded.post.id, membersTopic: sleeve.topic.id,
     async stop() {
       child.kill("SIGTERM");
       await new Promise((r) => child.once("exit", r));

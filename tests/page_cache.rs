@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Topic pages are kept in memory between views (`forum::cache`): a kept page must never hide a
 //! change. Each change is made on a second node sharing the database, and the first node — which
 //! holds the page — must show it on the very next view, as JSON and as HTML. Member counts, now
@@ -143,3 +144,49 @@ both_backends!(
         );
     }
 );
+
+both_backends!(member_counts_follow_joins_and_leaves, |b| async move {
+    let a = Server::start(b).await;
+    let other = Server::start_on(a.db.clone(), ServerOptions::default()).await;
+    let admin = a.admin().await;
+    a.community(&admin, "counted", "public", json!({})).await;
+    let start = count(&a).await.unwrap();
+    let ana = a.register("ana").await;
+    let ben = a.register("ben").await;
+    a.join(&ana, "counted").await;
+    other.join(&ben, "counted").await;
+    assert_eq!(count(&a).await, Some(start + 2));
+    assert_eq!(count(&other).await, Some(start + 2));
+    // Joining twice counts once.
+    a.join(&ana, "counted").await;
+    assert_eq!(count(&a).await, Some(start + 2));
+    let (st, _) = other
+        .call(
+            "POST",
+            "/api/v1/communities/counted/leave",
+            Some(&ana),
+            None,
+        )
+        .await;
+    assert!(st.is_success(), "{st}");
+    assert_eq!(count(&a).await, Some(start + 1));
+    // An erased account leaves the count too.
+    let (st, body) = a
+        .call(
+            "DELETE",
+            "/api/v1/me",
+            Some(&ben),
+            Some(json!({"password": common::PASSWORD, "content": "remove"})),
+        )
+        .await;
+    assert!(st.is_success(), "{st} {body}");
+    assert_eq!(count(&other).await, Some(start));
+    // The directory says the same.
+    let (_, dir) = a.get("/api/v1/directory?q=counted", None).await;
+    let listed = dir["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|c| c["slug"] == "counted"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(listed["member_count"].as_i64(), Some(start), "{dir}");
+});

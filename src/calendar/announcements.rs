@@ -33,7 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// An announcement as shown.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Clone)]
 pub struct Announcement {
     pub id: i64,
     /// The community's address; null for a site-wide announcement.
@@ -125,6 +125,43 @@ pub async fn current(state: &AppState, viewer: Option<&User>) -> AppResult<Vec<A
     Ok(rows.into_iter().map(Row::view).collect())
 }
 
+/// How long the web pages reuse what visitors see: every page shows the announcements, and
+/// visitors all see the same ones. Changes on this node take effect at once; elsewhere within this.
+const VISITORS_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+
+type Kept = Option<(std::time::Instant, std::sync::Arc<Vec<Announcement>>)>;
+static FOR_VISITORS: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+
+/// `current`, reusing visitors' list for a moment (signed-in members are asked every time:
+/// dismissals and memberships are theirs).
+pub async fn current_for_page(
+    state: &AppState,
+    viewer: Option<&User>,
+) -> AppResult<Vec<Announcement>> {
+    if viewer.is_some() {
+        return current(state, viewer).await;
+    }
+    if let Ok(kept) = FOR_VISITORS.lock()
+        && let Some((at, list)) = kept.as_ref()
+        && at.elapsed() < VISITORS_FOR
+    {
+        return Ok(list.as_ref().clone());
+    }
+    let list = current(state, None).await?;
+    if let Ok(mut kept) = FOR_VISITORS.lock() {
+        *kept = Some((std::time::Instant::now(), std::sync::Arc::new(list.clone())));
+    }
+    Ok(list)
+}
+
+/// Visitors' list is asked again on the next page (an announcement or a group's visibility
+/// changed).
+pub fn forget_for_visitors() {
+    if let Ok(mut kept) = FOR_VISITORS.lock() {
+        *kept = None;
+    }
+}
+
 /// What the caller should see now (visitors: site-wide and public communities' announcements).
 #[utoipa::path(get, path = "/api/v1/announcements", tag = "calendar", operation_id = "current_announcements",
     responses((status = 200, body = Vec<Announcement>)))]
@@ -208,6 +245,7 @@ async fn insert(
         now
     )?;
     drop(w);
+    forget_for_visitors();
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
@@ -414,6 +452,7 @@ pub async fn delete(state: &AppState, session: &Session, id: i64) -> AppResult<(
         id,
         now_ms()
     )?;
+    forget_for_visitors();
     Ok(())
 }
 

@@ -496,6 +496,8 @@ async fn update_community(
         minutes.flatten().unwrap_or(row.newcomer_alert_minutes)
     )?;
     tx.commit().await?;
+    // Visitors may no longer see its announcements.
+    crate::calendar::announcements::forget_for_visitors();
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
     Ok(axum::Json(view(row, &access)))

@@ -292,9 +292,10 @@ impl Ctx {
             None => 0,
         };
         // Announcements show above every page; the page still shows if they cannot be read.
-        let mut announcements = crate::calendar::announcements::current(&self.state, self.user())
-            .await
-            .unwrap_or_default();
+        let mut announcements =
+            crate::calendar::announcements::current_for_page(&self.state, self.user())
+                .await
+                .unwrap_or_default();
         announcements.truncate(3);
         Layout {
             announcements,

@@ -309,22 +309,31 @@ both_backends!(
             .expect("the fast client was held up")
             .unwrap();
         assert_eq!(got, total);
-        // The slow one was cut off (told to resync where its buffers had room), rather than
-        // buffered without bound: reading now, it finds the end of the stream before all messages.
+        // The slow one was cut off rather than buffered without bound: reading now, it finds
+        // what its buffers held, then a `resync` error and close code 4008 (not a reset), so a
+        // real client knows to reconnect with `since`.
         let mut received = 0;
         let mut saw_resync = false;
+        let mut close_code = None;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             match tokio::time::timeout_at(deadline, slow.next()).await {
                 Ok(Some(Ok(Message::Text(t)))) => {
                     if t.contains("\"resync\"") {
+                        assert!(!saw_resync, "two resync frames");
                         saw_resync = true;
                     } else if t.contains("\"op\":\"message\"") {
+                        assert!(!saw_resync, "a message after the resync frame");
                         received += 1;
                     }
                 }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    close_code = frame.map(|f| u16::from(f.code));
+                    break;
+                }
                 Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(_)) | None) => break,
+                Ok(Some(Err(e))) => panic!("the slow client's socket was reset: {e}"),
+                Ok(None) => break,
                 Err(_) => panic!(
                     "the slow client's connection was never closed ({received} messages read)"
                 ),
@@ -334,9 +343,8 @@ both_backends!(
             received < total,
             "the slow client got everything: nothing was bounded"
         );
-        eprintln!(
-            "slow client: {received} of {total} messages before the cut; resync frame seen: {saw_resync}"
-        );
+        assert!(saw_resync, "no resync frame after {received} messages");
+        assert_eq!(close_code, Some(4008));
         assert_eq!(s.get("/readyz", None).await.0, StatusCode::OK);
     }
 );

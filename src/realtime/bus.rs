@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::hub::{Hub, Outbound};
 use crate::store::{Store, now_ms};
@@ -35,12 +36,11 @@ pub enum Target {
 }
 
 /// Delivers an envelope to this node's clients.
-pub fn deliver(hub: &Hub, target: Target, frame: &str) {
+pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
     match target {
-        Target::Room { room, message_id } => hub.deliver_room(room, message_id, &frame.into()),
+        Target::Room { room, message_id } => hub.deliver_room(room, message_id, &frame),
         Target::User { user } => {
-            let bytes: axum::extract::ws::Utf8Bytes = frame.into();
-            hub.deliver_user(user, || Outbound::Personal(bytes.clone()));
+            hub.deliver_user(user, || Outbound::Personal(frame.clone()));
         }
         Target::Sanctions { user } => hub.deliver_user(user, || Outbound::ReloadSanctions),
     }
@@ -103,7 +103,7 @@ impl RedisBus {
                                     continue;
                                 };
                                 if env.node != node {
-                                    deliver(&hub, env.target, &env.frame);
+                                    deliver(&hub, env.target, env.frame.into());
                                 }
                             }
                         }
@@ -124,10 +124,8 @@ impl RedisBus {
         Ok(RedisBus { queue, connected })
     }
 
-    pub fn publish(&self, env: &Envelope) {
-        if let Ok(payload) = serde_json::to_string(env)
-            && self.queue.try_send(payload).is_err()
-        {
+    pub fn publish(&self, payload: String) {
+        if self.queue.try_send(payload).is_err() {
             metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
         }
     }

@@ -3,23 +3,34 @@
 //! slow, or the server shuts down.
 //!
 //! Replies to the client's own requests (`subscribed`, errors, `pong`) are written directly;
-//! room events come through the bounded queue. A `subscribed` backlog and live messages can
-//! overlap for a moment, so message ids the backlog carried are skipped when they arrive live.
+//! room events come through the bounded queue and are written in batches: every frame waiting
+//! is queued on the socket, then one flush (a `send` per frame was a write syscall per frame
+//! per recipient). A client whose queue overflows, or whose socket takes no data for
+//! [`WRITE_STALL`], is behind: its queue is dropped and it gets an `error` frame with code
+//! `resync` and close code 4008, so it reconnects and catches up with `since`.
+//!
+//! A `subscribed` backlog and live messages can overlap for a moment, so messages up to the
+//! newest one the backlog carried are skipped when they arrive live (ids grow in commit order
+//! within a room: the writer takes the room's row first).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Bytes, Message, Utf8Bytes};
 
 use super::frames::{self, ClientFrame};
 use super::hub::{ConnHandle, Outbound, PresenceChange};
 use super::presence::Who;
+use super::socket::{self, Socket, feed_all, feed_text, text_frames};
 use crate::accounts::{MaybeAuth, User};
 use crate::app::AppState;
 use crate::chat;
@@ -30,6 +41,12 @@ use crate::store::now_ms;
 
 /// Frames waiting for one client; past this it is too slow and gets `resync`.
 const QUEUE: usize = 512;
+/// Queued frames written before one flush.
+const WRITE_BATCH: usize = 64;
+/// A socket that takes no data for this long is behind (or gone).
+const WRITE_STALL: Duration = Duration::from_secs(15);
+/// How long a closing socket may take to take its last frames (`resync`, going away).
+const GOODBYE: Duration = Duration::from_secs(15);
 /// How often the server pings each socket (`MUTUAL_WS_HEARTBEAT_SECS`, default 25); a socket that
 /// sends nothing (not even a pong) for about three beats is closed as dead.
 fn heartbeat_every() -> Duration {
@@ -63,11 +80,9 @@ pub async fn gateway(State(state): State<AppState>, request: axum::extract::Requ
         return AppError::forbidden("this page may not open a chat connection for you")
             .into_response();
     }
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(ws) => ws,
-        Err(rejection) => {
-            return AppError::bad_request("not_a_websocket", rejection.body_text()).into_response();
-        }
+    let upgrade = match socket::upgrade(&mut parts) {
+        Ok(upgrade) => upgrade,
+        Err(refused) => return refused.into_response(),
     };
     let ip = crate::http::ClientIp::from_parts(&parts, state.config.trust_proxy).0;
     // MUTUAL_RATE_LIMITS=off (load tests from one machine) lifts these caps with the rest.
@@ -111,15 +126,11 @@ pub async fn gateway(State(state): State<AppState>, request: axum::extract::Requ
         };
         !hidden.unwrap_or(false)
     };
-    ws.read_buffer_size(4096)
-        .write_buffer_size(4096)
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
-        .on_upgrade(move |socket| async move {
-            run(socket, state, session.user, visible).await;
-            drop(permit);
-            drop(place);
-        })
+    upgrade.accept(move |socket| async move {
+        run(socket, state, session.user, visible).await;
+        drop(permit);
+        drop(place);
+    })
 }
 
 fn same_origin(headers: &HeaderMap) -> bool {
@@ -142,8 +153,8 @@ struct Sub {
     settings: chat::RoomSettings,
     /// When the member joined the community (for the new-joiner delay).
     joined_at: i64,
-    /// Backlog ids still to skip if they also arrive live.
-    backlog: HashSet<i64>,
+    /// Live messages up to this id were in the `subscribed` backlog.
+    skip_upto: i64,
 }
 
 struct Conn {
@@ -163,9 +174,11 @@ struct Conn {
 enum Flow {
     Continue,
     Close,
+    /// The client cannot keep up: tell it to resync, then close.
+    Behind,
 }
 
-async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) {
+async fn run(mut socket: Socket, state: AppState, user: User, visible: bool) {
     let (tx, mut rx) = mpsc::channel(QUEUE);
     let kick = Arc::new(Notify::new());
     let handle = ConnHandle {
@@ -176,16 +189,21 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
         kick: kick.clone(),
     };
     state.realtime.hub.connect(&handle);
-    let (sanctions, new_member) = match state.store.read().await {
-        Ok(mut c) => (
-            sanctions::active(&mut c, user.id).await.unwrap_or_default(),
-            crate::moderation::trust::level(&mut c, user.id)
-                .await
-                .unwrap_or(0)
-                == 0,
-        ),
-        Err(_) => (Vec::new(), true),
-    };
+    // Boxed, like every database read here: inline, their states would sit in every idle
+    // socket's task.
+    let (sanctions, new_member) = Box::pin(async {
+        match state.store.read().await {
+            Ok(mut c) => (
+                sanctions::active(&mut c, user.id).await.unwrap_or_default(),
+                crate::moderation::trust::level(&mut c, user.id)
+                    .await
+                    .unwrap_or(0)
+                    == 0,
+            ),
+            Err(_) => (Vec::new(), true),
+        }
+    })
+    .await;
     let who = Who {
         id: user.id,
         username: user.username.clone(),
@@ -208,43 +226,63 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
     let dead_after = heartbeat_every() * 14 / 5;
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
+    // Frames of a batch cut short (the client fell behind), finished before the goodbye.
+    let mut unfinished = VecDeque::new();
 
     loop {
-        tokio::select! {
-            incoming = socket.recv() => {
+        let flow = tokio::select! {
+            incoming = socket.next() => {
                 let Some(Ok(message)) = incoming else { break };
                 last_heard = Instant::now();
-                let flow = match message {
-                    Message::Text(text) => conn.on_text(&mut socket, text.as_str()).await,
-                    Message::Binary(_) => conn.reply(&mut socket, frames::error("binary_not_supported", "send JSON text frames", None)).await,
+                match message {
+                    // Boxed: the requests' database work would otherwise sit in every idle
+                    // socket's task.
+                    Message::Text(text) => Box::pin(conn.on_text(&mut socket, text.as_str())).await,
+                    Message::Binary(_) => reply(&mut socket, frames::error("binary_not_supported", "send JSON text frames", None)).await,
                     Message::Close(_) => Flow::Close,
-                    Message::Ping(_) | Message::Pong(_) => Flow::Continue,
-                };
-                if let Flow::Close = flow { break }
+                    Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Flow::Continue,
+                }
             }
-            queued = rx.recv() => {
-                let Some(item) = queued else { break };
-                if let Flow::Close = conn.on_queued(&mut socket, item).await { break }
-            }
-            _ = kick.notified() => {
-                // Best effort: a client that stopped reading has no room left for these.
-                let resync = frames::error("resync", "you fell behind: reconnect and subscribe with `since` to catch up", None);
-                let goodbye = async {
-                    socket.send(Message::Text(resync.into())).await?;
-                    socket.send(Message::Close(Some(CloseFrame { code: 4008, reason: "resync".into() }))).await
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(2), goodbye).await;
-                break;
-            }
+            queued = rx.recv() => match queued {
+                Some(item) => conn.write_queued(&mut socket, &mut unfinished, &mut rx, item, &kick).await,
+                None => Flow::Close,
+            },
+            _ = kick.notified() => Flow::Behind,
             _ = heartbeat.tick() => {
                 if last_heard.elapsed() > dead_after {
-                    let _ = socket.send(Message::Close(Some(CloseFrame { code: 4000, reason: "no heartbeat".into() }))).await;
-                    break;
+                    goodbye(&mut socket, &mut unfinished, &[], 4000, "no heartbeat").await;
+                    Flow::Close
+                } else {
+                    write_now(&mut socket, Message::Ping(Bytes::new())).await
                 }
-                if socket.send(Message::Ping(Default::default())).await.is_err() { break }
             }
             _ = shutdown.changed() => {
-                let _ = socket.send(Message::Close(Some(CloseFrame { code: 1001, reason: "server restarting".into() }))).await;
+                goodbye(&mut socket, &mut unfinished, &[], 1001, "server restarting").await;
+                Flow::Close
+            }
+        };
+        match flow {
+            Flow::Continue => {}
+            Flow::Close => break,
+            Flow::Behind => {
+                metrics::counter!("mutual_ws_resync_total").increment(1);
+                conn.leave_all();
+                // What is still queued is dropped: the client catches up with `since`.
+                rx.close();
+                while rx.try_recv().is_ok() {}
+                let resync = frames::error(
+                    "resync",
+                    "you fell behind: reconnect and subscribe with `since` to catch up",
+                    None,
+                );
+                goodbye(
+                    &mut socket,
+                    &mut unfinished,
+                    &[resync.into()],
+                    4008,
+                    "resync",
+                )
+                .await;
                 break;
             }
         }
@@ -253,29 +291,104 @@ async fn run(mut socket: WebSocket, state: AppState, user: User, visible: bool) 
     conn.state.realtime.hub.disconnect(&conn.handle);
 }
 
+/// Writes one message now.
+async fn write_now(socket: &mut Socket, message: Message) -> Flow {
+    match tokio::time::timeout(WRITE_STALL, socket.send(message)).await {
+        Ok(Ok(())) => Flow::Continue,
+        _ => Flow::Close,
+    }
+}
+
+/// Writes a reply to the client's request (one text message, fragmented when long).
+async fn reply_pieces(socket: &mut Socket, pieces: &[Utf8Bytes]) -> Flow {
+    let write = async {
+        feed_text(socket, pieces).await?;
+        socket.flush().await
+    };
+    match tokio::time::timeout(WRITE_STALL, write).await {
+        Ok(Ok(())) => Flow::Continue,
+        _ => Flow::Close,
+    }
+}
+
+async fn reply(socket: &mut Socket, frame: String) -> Flow {
+    reply_pieces(socket, &[frame.into()]).await
+}
+
+/// Best effort, bounded: what a cut-short batch left, the last frames and a close frame, for a
+/// socket about to be dropped.
+async fn goodbye(
+    socket: &mut Socket,
+    unfinished: &mut VecDeque<Message>,
+    last: &[Utf8Bytes],
+    code: u16,
+    reason: &'static str,
+) {
+    for frame in last {
+        unfinished.extend(text_frames(std::slice::from_ref(frame)));
+    }
+    unfinished.push_back(Message::Close(Some(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    })));
+    let close = Box::pin(async {
+        feed_all(socket, unfinished).await?;
+        socket.flush().await
+    });
+    let _ = tokio::time::timeout(GOODBYE, close).await;
+}
+
 impl Conn {
-    async fn reply(&self, socket: &mut WebSocket, frame: String) -> Flow {
-        match tokio::time::timeout(
-            Duration::from_secs(10),
-            socket.send(Message::Text(frame.into())),
-        )
-        .await
-        {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::Close,
+    /// Writes `first` and whatever else is queued (up to [`WRITE_BATCH`]), then flushes once.
+    /// Behind when the queue overflows meanwhile or the socket takes nothing for a while.
+    async fn write_queued(
+        &mut self,
+        socket: &mut Socket,
+        unfinished: &mut VecDeque<Message>,
+        rx: &mut mpsc::Receiver<Outbound>,
+        first: Outbound,
+        kick: &Notify,
+    ) -> Flow {
+        let batch = async {
+            let mut item = first;
+            let mut written = 1;
+            loop {
+                if let Some(frame) = self.frame_for(item).await {
+                    unfinished.extend(text_frames(std::slice::from_ref(&frame)));
+                    feed_all(socket, unfinished).await?;
+                }
+                // Count first: an item taken from the queue must be written.
+                if written == WRITE_BATCH {
+                    break;
+                }
+                match rx.try_recv() {
+                    Ok(next) => item = next,
+                    Err(_) => break,
+                }
+                written += 1;
+            }
+            socket.flush().await
+        };
+        tokio::select! {
+            biased;
+            _ = kick.notified() => Flow::Behind,
+            written = tokio::time::timeout(WRITE_STALL, batch) => match written {
+                Ok(Ok(())) => Flow::Continue,
+                Ok(Err(_)) => Flow::Close,
+                Err(_) => Flow::Behind,
+            },
         }
     }
 
-    async fn on_queued(&mut self, socket: &mut WebSocket, item: Outbound) -> Flow {
-        let frame: Utf8Bytes = match item {
+    /// What a queued item puts on the wire, if anything.
+    async fn frame_for(&mut self, item: Outbound) -> Option<Utf8Bytes> {
+        match item {
             Outbound::Room {
                 room,
                 message_id,
                 frame,
             } => {
-                let Some(sub) = self.subs.get_mut(&room) else {
-                    return Flow::Continue;
-                };
+                let sub = self.subs.get_mut(&room)?;
                 // Moderators changed the room: apply it here, and show the client too.
                 if message_id.is_none()
                     && frame.as_str().starts_with(r#"{"op":"room_settings""#)
@@ -285,45 +398,44 @@ impl Conn {
                 {
                     sub.settings = settings;
                 }
-                if let Some(id) = message_id
-                    && sub.backlog.remove(&id)
-                {
-                    return Flow::Continue;
+                if message_id.is_some_and(|id| id <= sub.skip_upto) {
+                    return None;
                 }
-                frame
+                Some(frame)
             }
-            Outbound::Personal(frame) => frame,
+            Outbound::Personal(frame) => Some(frame),
             Outbound::ReloadSanctions => {
-                if let Ok(mut c) = self.state.store.read().await {
-                    self.sanctions = sanctions::active(&mut c, self.user.id)
-                        .await
-                        .unwrap_or_default();
+                let (state, user) = (&self.state, self.user.id);
+                if let Some(active) = Box::pin(async {
+                    let mut c = state.store.read().await.ok()?;
+                    sanctions::active(&mut c, user).await.ok()
+                })
+                .await
+                {
+                    self.sanctions = active;
                 }
-                return Flow::Continue;
+                None
             }
-        };
-        match tokio::time::timeout(Duration::from_secs(10), socket.send(Message::Text(frame))).await
-        {
-            Ok(Ok(())) => Flow::Continue,
-            _ => Flow::Close,
         }
     }
 
-    async fn on_text(&mut self, socket: &mut WebSocket, text: &str) -> Flow {
+    async fn on_text(&mut self, socket: &mut Socket, text: &str) -> Flow {
         let frame = match frames::parse(text) {
             Ok(f) => f,
             Err(e) => {
-                return self
-                    .reply(
-                        socket,
-                        frames::error(e.code, &e.message, e.nonce.as_deref()),
-                    )
-                    .await;
+                return reply(
+                    socket,
+                    frames::error(e.code, &e.message, e.nonce.as_deref()),
+                )
+                .await;
             }
         };
         let answer = match frame {
             ClientFrame::Ping => Some(json!({"op": "pong"}).to_string()),
-            ClientFrame::Subscribe { room, since } => Some(self.subscribe(room, since).await),
+            ClientFrame::Subscribe { room, since } => {
+                let pieces = self.subscribe(room, since).await;
+                return reply_pieces(socket, &pieces).await;
+            }
             ClientFrame::Unsubscribe { room } => {
                 self.leave(room);
                 Some(json!({"op": "unsubscribed", "room": room}).to_string())
@@ -347,12 +459,13 @@ impl Conn {
             }
         };
         match answer {
-            Some(frame) => self.reply(socket, frame).await,
+            Some(frame) => reply(socket, frame).await,
             None => Flow::Continue,
         }
     }
 
-    async fn subscribe(&mut self, room: i64, since: Option<i64>) -> String {
+    /// The `subscribed` answer, in pieces: the room's latest backlog is one shared buffer.
+    async fn subscribe(&mut self, room: i64, since: Option<i64>) -> Vec<Utf8Bytes> {
         let access = match self.state.store.read().await {
             Ok(mut c) => chat::room_access(&mut c, room, Some(&self.user)).await,
             Err(e) => Err(e.into()),
@@ -360,12 +473,14 @@ impl Conn {
         let (community_id, can_post) = match access {
             Ok((_, community, access)) if access.can_read() => (community.id, access.can_post()),
             Ok(_) => {
-                return room_error("forbidden", "join this community to follow its chat", room);
+                return vec![
+                    room_error("forbidden", "join this community to follow its chat", room).into(),
+                ];
             }
             Err(AppError::NotFound) => {
-                return room_error("not_found", "there is no such room", room);
+                return vec![room_error("not_found", "there is no such room", room).into()];
             }
-            Err(e) => return error_frame(&e, None),
+            Err(e) => return vec![error_frame(&e, None).into()],
         };
         let realtime = self.state.realtime.clone();
         // Register before reading the backlog, so nothing committed in between is lost.
@@ -376,16 +491,33 @@ impl Conn {
             // Other nodes count this member from now, not from the next announcement.
             realtime.presence.store_local(&realtime.hub, room).await;
         }
-        let limit = if since.is_some() {
-            BACKLOG_SINCE
-        } else {
-            BACKLOG_LATEST
+        let (backlog, newest, truncated) = match since {
+            Some(after) => match chat::backlog(&self.state.store, room, since, BACKLOG_SINCE).await
+            {
+                Ok(b) => (
+                    backlog_json(&b),
+                    b.last().map_or(after, |m| m.id),
+                    b.len() as i64 >= BACKLOG_SINCE,
+                ),
+                Err(e) => return vec![error_frame(&e, None).into()],
+            },
+            None => match realtime.hub.cached_backlog(room) {
+                Ok((json, newest)) => (json, newest, false),
+                Err(stamp) => {
+                    match chat::backlog(&self.state.store, room, None, BACKLOG_LATEST).await {
+                        Ok(b) => {
+                            let json = backlog_json(&b);
+                            let newest = b.last().map_or(0, |m| m.id);
+                            realtime
+                                .hub
+                                .store_backlog(room, stamp, json.clone(), newest);
+                            (json, newest, false)
+                        }
+                        Err(e) => return vec![error_frame(&e, None).into()],
+                    }
+                }
+            },
         };
-        let backlog = match chat::backlog(&self.state.store, room, since, limit).await {
-            Ok(b) => b,
-            Err(e) => return error_frame(&e, None),
-        };
-        let ids = backlog.iter().map(|m| m.id).collect();
         let (settings, joined_at, live_session) = match self.state.store.read().await {
             Ok(mut c) => {
                 let settings = chat::room_settings(&mut c, room).await.unwrap_or_default();
@@ -413,12 +545,18 @@ impl Conn {
                 can_post,
                 settings,
                 joined_at,
-                backlog: ids,
+                skip_upto: newest,
             },
         );
         let online = realtime.presence.online(&realtime.hub, room).await;
-        let truncated = since.is_some() && backlog.len() as i64 >= BACKLOG_SINCE;
-        json!({"op": "subscribed", "room": room, "backlog": backlog, "online": online, "truncated": truncated, "live_session": live_session}).to_string()
+        let head = json!({"op": "subscribed", "room": room, "online": online, "truncated": truncated, "live_session": live_session}).to_string();
+        // `{...fields, "backlog": [...]}`: the object without its closing brace, then the array.
+        let head = head.strip_suffix('}').unwrap_or(&head);
+        vec![
+            format!("{head},\"backlog\":").into(),
+            backlog,
+            Utf8Bytes::from_static("}"),
+        ]
     }
 
     fn leave(&mut self, room: i64) {
@@ -499,6 +637,12 @@ impl Conn {
         let frame = json!({"op": "typing", "room": room, "user": self.who}).to_string();
         self.state.realtime.publish_room(room, None, frame);
     }
+}
+
+fn backlog_json(messages: &[chat::ChatMessage]) -> Utf8Bytes {
+    serde_json::to_string(messages)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .into()
 }
 
 fn room_error(code: &str, message: &str, room: i64) -> String {

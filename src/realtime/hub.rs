@@ -3,14 +3,16 @@
 //! Delivery never waits: each connection has a bounded queue; a frame that does not fit means the
 //! client cannot keep up, so it is told to resync and closed (its `kick`), and the room moves on.
 //! Frames are shared (`Utf8Bytes` is reference-counted), so a message is serialised once no
-//! matter how many members receive it.
+//! matter how many members receive it; so is a room's latest backlog, for the moments when
+//! thousands subscribe at once (see [`BacklogCache`]).
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{Notify, mpsc};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// What a connection's writer receives.
 #[derive(Debug)]
@@ -62,6 +64,34 @@ pub struct Hub {
     rooms: RwLock<HashMap<i64, Room>>,
     users: RwLock<HashMap<i64, HashMap<u64, ConnHandle>>>,
     next_id: AtomicU64,
+    backlogs: Mutex<BacklogCache>,
+}
+
+/// How long a room's serialised latest backlog is reused. Room events drop it at once; this
+/// bounds how long what changes without one (a renamed or erased author) can show.
+const BACKLOG_FRESH: Duration = Duration::from_secs(1);
+
+/// Each room's latest backlog (the JSON array a `subscribe` without `since` answers), built once
+/// and shared while it holds. Every room event that can change it (see [`changes_history`])
+/// drops it and gives the room a new stamp; a backlog read from the database before that is
+/// not stored, so a subscriber registered after a message was delivered never gets a backlog
+/// without it.
+#[derive(Default)]
+struct BacklogCache {
+    next_stamp: u64,
+    rooms: HashMap<i64, CachedBacklog>,
+}
+
+struct CachedBacklog {
+    stamp: u64,
+    built: Option<(Instant, Utf8Bytes, i64)>,
+}
+
+/// Whether a room frame can change what its history shows (messages, edits, deletions, hides):
+/// everything but typing and presence, which are frequent and change nothing stored.
+fn changes_history(frame: &str) -> bool {
+    // serde_json writes keys in order: typing is {"op":"typing",...}, presence {"joined":...}.
+    !(frame.starts_with(r#"{"op":"typing""#) || frame.starts_with(r#"{"joined":"#))
 }
 
 /// A presence change on this node: the member's first connection in the room, or their last.
@@ -137,8 +167,52 @@ impl Hub {
         }
         if r.conns.is_empty() {
             rooms.remove(&room);
+            if let Ok(mut cache) = self.backlogs.lock() {
+                cache.rooms.remove(&room);
+            }
         }
         change
+    }
+
+    /// The room's shared latest backlog and its newest id, if fresh; else a stamp to store a
+    /// new one with.
+    pub fn cached_backlog(&self, room: i64) -> Result<(Utf8Bytes, i64), u64> {
+        let Ok(mut cache) = self.backlogs.lock() else {
+            return Err(u64::MAX);
+        };
+        let cache = &mut *cache;
+        let entry = cache.rooms.entry(room).or_insert_with(|| {
+            cache.next_stamp += 1;
+            CachedBacklog {
+                stamp: cache.next_stamp,
+                built: None,
+            }
+        });
+        match &entry.built {
+            Some((at, json, newest)) if at.elapsed() < BACKLOG_FRESH => Ok((json.clone(), *newest)),
+            _ => Err(entry.stamp),
+        }
+    }
+
+    /// Keeps a backlog read after `cached_backlog` gave `stamp`, unless the room changed since.
+    pub fn store_backlog(&self, room: i64, stamp: u64, json: Utf8Bytes, newest: i64) {
+        if let Ok(mut cache) = self.backlogs.lock()
+            && let Some(entry) = cache.rooms.get_mut(&room)
+            && entry.stamp == stamp
+        {
+            entry.built = Some((Instant::now(), json, newest));
+        }
+    }
+
+    fn backlog_changed(&self, room: i64) {
+        if let Ok(mut cache) = self.backlogs.lock() {
+            let cache = &mut *cache;
+            if let Some(entry) = cache.rooms.get_mut(&room) {
+                cache.next_stamp += 1;
+                entry.stamp = cache.next_stamp;
+                entry.built = None;
+            }
+        }
     }
 
     /// Members here who are visibly in the room.
@@ -179,6 +253,11 @@ impl Hub {
         let Some(r) = rooms.get_mut(&room) else {
             return;
         };
+        // Under the rooms lock, like `subscribe`: a subscriber registers either before this
+        // frame (and gets it live) or after the cached backlog was dropped.
+        if changes_history(frame.as_str()) {
+            self.backlog_changed(room);
+        }
         if let Some(id) = message_id {
             if !r.recent.insert(id) {
                 return;
@@ -211,5 +290,58 @@ impl Hub {
         for conn in targets {
             conn.push(item());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn typing_and_presence_keep_the_backlog_other_frames_drop_it() {
+        let typing = json!({"op": "typing", "room": 1, "user": {"id": 1}}).to_string();
+        let presence =
+            json!({"op": "presence", "room": 1, "online": 2, "joined": [], "left": []}).to_string();
+        assert!(!changes_history(&typing), "{typing}");
+        assert!(!changes_history(&presence), "{presence}");
+        for frame in [
+            json!({"op": "message", "message": {"id": 1}}),
+            json!({"op": "message_edited", "message": {"id": 1}}),
+            json!({"op": "message_deleted", "room": 1, "message_id": 1}),
+        ] {
+            assert!(changes_history(&frame.to_string()), "{frame}");
+        }
+    }
+
+    #[test]
+    fn a_backlog_read_before_a_room_event_is_not_kept() {
+        let hub = Hub::default();
+        let (tx, _rx) = mpsc::channel(4);
+        let handle = ConnHandle {
+            id: 1,
+            user_id: 1,
+            visible: true,
+            tx,
+            kick: Arc::new(Notify::new()),
+        };
+        hub.subscribe(7, &handle);
+        let Err(stamp) = hub.cached_backlog(7) else {
+            panic!("a backlog before any was built")
+        };
+        // A message is delivered while the backlog is being read from the database.
+        hub.deliver_room(7, Some(1), &r#"{"message":{"id":1},"op":"message"}"#.into());
+        hub.store_backlog(7, stamp, "[]".into(), 0);
+        assert!(hub.cached_backlog(7).is_err(), "a stale backlog was kept");
+        let Err(stamp) = hub.cached_backlog(7) else {
+            panic!("no stamp")
+        };
+        hub.store_backlog(7, stamp, "[1]".into(), 1);
+        assert_eq!(
+            hub.cached_backlog(7).map(|(j, n)| (j.to_string(), n)),
+            Ok(("[1]".to_string(), 1))
+        );
+        hub.deliver_room(7, None, &r#"{"op":"typing","room":7}"#.into());
+        assert!(hub.cached_backlog(7).is_ok(), "typing dropped the backlog");
     }
 }

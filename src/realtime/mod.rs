@@ -13,6 +13,7 @@ pub mod frames;
 pub mod hub;
 pub mod presence;
 pub mod quota;
+pub mod socket;
 
 use std::sync::Arc;
 
@@ -77,13 +78,20 @@ impl Realtime {
     }
 
     fn publish(&self, target: Target, frame: String) {
-        bus::deliver(&self.hub, target, &frame);
-        if let Some(bus) = &self.redis {
-            bus.publish(&Envelope {
-                node: self.node.clone(),
-                target,
-                frame,
-            });
+        let Some(bus) = &self.redis else {
+            // The frame's bytes move into the shared buffer every recipient's socket reads.
+            bus::deliver(&self.hub, target, frame.into());
+            return;
+        };
+        let envelope = Envelope {
+            node: self.node.clone(),
+            target,
+            frame,
+        };
+        let payload = serde_json::to_string(&envelope);
+        bus::deliver(&self.hub, target, envelope.frame.into());
+        if let Ok(payload) = payload {
+            bus.publish(payload);
         }
     }
 

@@ -83,24 +83,17 @@ pub async fn load_access(
     community: &CommunityRow,
     viewer: Option<&User>,
 ) -> AppResult<Access> {
-    let mut access = Access {
-        visibility: Some(community.visibility()),
-        ..Access::default()
+    let status = match viewer {
+        Some(user) => db!(
+            *conn,
+            fetch_optional scalar String,
+            "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2",
+            community.id,
+            user.id
+        )?,
+        None => None,
     };
-    let Some(user) = viewer else {
-        return Ok(access);
-    };
-    access.user_id = Some(user.id);
-    access.site_admin = user.is_admin();
-    access.site_moderator = user.has_role(Role::Moderator);
-    let status = db!(
-        *conn,
-        fetch_optional scalar String,
-        "SELECT status FROM memberships WHERE community_id = $1 AND user_id = $2",
-        community.id,
-        user.id
-    )?;
-    access_with_status(conn, community, Some(user), status).await
+    access_with_status(conn, community, viewer, status).await
 }
 
 /// As `load_access`, when the viewer's membership status was read with the community.

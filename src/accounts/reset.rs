@@ -156,13 +156,7 @@ pub async fn compose_mail(state: &AppState, user_id: i64) -> AppResult<Option<Ma
     };
     let Some(to) = who.email else { return Ok(None) };
     let token = random_secret();
-    db!(
-        tx,
-        execute,
-        "UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
-        user_id,
-        now
-    )?;
+    retire_tokens(&mut tx, user_id, now).await?;
     db!(
         tx,
         execute,
@@ -256,13 +250,7 @@ pub async fn confirm(
     if used != 1 {
         return Err(invalid_token());
     }
-    db!(
-        tx,
-        execute,
-        "UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
-        user_id,
-        now
-    )?;
+    retire_tokens(&mut tx, user_id, now).await?;
     db!(
         tx,
         execute,
@@ -355,4 +343,16 @@ pub async fn api_confirm(
     let answer = confirm(&state, ip, user_agent(&headers), &req).await?;
     let jar = jar.add(session::cookie(&state, answer.token.clone()));
     Ok((jar, axum::Json(answer)))
+}
+
+/// Ends every unused reset link of the member (a newer one, or the password just changed).
+async fn retire_tokens(tx: &mut impl AsDb, user_id: i64, now: i64) -> AppResult<()> {
+    db!(
+        *tx,
+        execute,
+        "UPDATE password_reset_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL",
+        user_id,
+        now
+    )?;
+    Ok(())
 }

@@ -132,6 +132,16 @@ impl TestDb {
     }
 }
 
+/// A passing test leaves nothing behind in the temp folder; a failing one keeps its folder (the
+/// servers' logs and the SQLite file) for a look.
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
 /// How to start a server (rate limits off unless a test turns them on).
 #[derive(Default)]
 pub struct ServerOptions {

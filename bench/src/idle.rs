@@ -1,5 +1,10 @@
 //! `idle-sockets`: what an idle, authenticated, subscribed socket costs the server, from the
 //! server's resident memory (`/proc/<pid>/status`, VmRSS) before and after opening N of them.
+//!
+//! Before the first reading, each member whose token a socket will use reads the room once over
+//! HTTP. That pulls the database pages their sessions, memberships and the room live on into
+//! SQLite's page cache — shared, bounded by `cache_size`, and paid once however many sockets a
+//! member opens — so the growth measured afterwards is the sockets' own state.
 
 use std::time::Duration;
 
@@ -20,9 +25,34 @@ pub fn rss_bytes(pid: u32) -> anyhow::Result<u64> {
     Ok(kb * 1024)
 }
 
+/// Each of the first `n` members reads the room's latest message over HTTP (32 at a time).
+async fn read_room_as_each(target: &Target, n: usize, room: i64) -> anyhow::Result<()> {
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..n {
+        if set.len() >= 32
+            && let Some(done) = set.join_next().await
+        {
+            done??;
+        }
+        let target = target.clone();
+        set.spawn(async move {
+            let token = target.token(i)?.to_owned();
+            target
+                .get_json(&format!("/api/v1/rooms/{room}/messages?limit=1"), Some(&token))
+                .await
+                .map(drop)
+        });
+    }
+    while let Some(done) = set.join_next().await {
+        done??;
+    }
+    Ok(())
+}
+
 pub async fn idle(target: &Target, pid: u32, sockets: usize, room: i64) -> anyhow::Result<bool> {
     // One socket first, so what every connection shares (buffers pools, the room) is paid.
     let warm = open_sockets(target, 1, room, 1).await?;
+    read_room_as_each(target, sockets, room).await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = rss_bytes(pid)?;
     let held = open_sockets(target, sockets, room, 256).await?;
@@ -42,6 +72,7 @@ pub async fn idle(target: &Target, pid: u32, sockets: usize, room: i64) -> anyho
     f.insert("rss_before".into(), json!(before));
     f.insert("rss_after".into(), json!(after));
     f.insert("bytes_per_socket".into(), json!(per.round()));
+    f.insert("page_cache_warmed".into(), json!(true));
     report("idle-sockets", f);
     drop(held);
     drop(warm);

@@ -16,7 +16,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::types::Locale;
-use super::{User, load_roles};
+use super::User;
 use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult};
@@ -162,6 +162,26 @@ struct SessionRow {
     content_filters: String,
     locale: String,
     text_size: i32,
+    // Site-wide roles, read with the session so a signed-in request costs one query.
+    is_moderator: bool,
+    is_organiser: bool,
+    is_professional: bool,
+    is_admin: bool,
+}
+
+impl SessionRow {
+    /// The member's site-wide roles, `member` first (as `load_roles` gives them).
+    fn roles(&self) -> Vec<super::types::Role> {
+        use super::types::Role;
+        let flags = [
+            (true, Role::Member),
+            (self.is_moderator, Role::Moderator),
+            (self.is_organiser, Role::Organiser),
+            (self.is_professional, Role::Professional),
+            (self.is_admin, Role::Admin),
+        ];
+        flags.into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect()
+    }
 }
 
 /// Looks a token up; `None` when it is unknown, revoked or expired.
@@ -175,14 +195,18 @@ async fn lookup(
         conn,
         fetch_optional as SessionRow,
         "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters,
-                u.locale, u.text_size
+                u.locale, u.text_size,
+                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'moderator') AS is_moderator,
+                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'organiser') AS is_organiser,
+                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'professional') AS is_professional,
+                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hash_token(token),
         now
     )?;
     let Some(row) = row else { return Ok(None) };
-    let roles = load_roles(&mut conn, row.user_id).await?;
+    let roles = row.roles();
     drop(conn);
     if now - row.last_used_at > TOUCH_EVERY_MS {
         let mut w = state.store.write().await?;

@@ -208,7 +208,21 @@ async fn my_reactions(conn: &mut impl AsDb, post_id: i64, user_id: i64) -> AppRe
 pub async fn load_post(conn: &mut impl AsDb, post_id: i64, session: &Session) -> AppResult<Post> {
     let row = fetch_post(conn, post_id).await?;
     let mine = my_reactions(conn, post_id, session.user.id).await?;
+    shown_to_member(conn, row, session, mine).await
+}
+
+/// A post row as `session`'s member sees it, given their reactions to it.
+async fn shown_to_member(
+    conn: &mut impl AsDb,
+    row: PostRow,
+    session: &Session,
+    mine: Vec<String>,
+) -> AppResult<Post> {
+    let is_milestone = row.is_milestone;
     let post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+    if !is_milestone {
+        return Ok(post);
+    }
     with_milestone(conn, post, Some(session.user.id)).await
 }
 
@@ -617,8 +631,10 @@ pub async fn reply(
     };
     metrics::counter!("mutual_posts_created_total").increment(1);
 
+    // A new post has no reactions yet: its row is all there is to read back.
     let mut conn = state.store.read().await?;
-    let post = load_post(&mut conn, post_id, session).await?;
+    let row = fetch_post(&mut conn, post_id).await?;
+    let post = shown_to_member(&mut conn, row, session, Vec::new()).await?;
     Ok(CreatedPost {
         post,
         crisis_resources,

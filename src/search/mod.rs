@@ -26,8 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(api_search))
 }
 
-/// Puts a post (and, for an opening post, its topic's title) in the index, replacing what was
-/// there.
+/// Puts a new post (and, for an opening post, its topic's title) in the index. A post already
+/// indexed goes through `reindex_post`, which takes the old entry out first.
 pub async fn index_post(
     conn: &mut impl AsDb,
     post_id: i64,
@@ -41,10 +41,6 @@ pub async fn index_post(
     let folded = text::fold(&plain);
     match conn.db() {
         Db::Sqlite(c) => {
-            sqlx::query("DELETE FROM post_search WHERE rowid = $1")
-                .bind(post_id)
-                .execute(&mut *c)
-                .await?;
             sqlx::query("INSERT INTO post_search (rowid, text) VALUES ($1, $2)")
                 .bind(post_id)
                 .bind(folded)
@@ -77,7 +73,13 @@ pub async fn reindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
         post_id
     )?;
     match visible {
-        Some((body, title)) => index_post(conn, post_id, title.as_deref(), &body).await,
+        Some((body, title)) => {
+            // FTS5 has no upsert (PostgreSQL's insert replaces in place).
+            if matches!(conn.db(), Db::Sqlite(_)) {
+                unindex_post(conn, post_id).await?;
+            }
+            index_post(conn, post_id, title.as_deref(), &body).await
+        }
         None => unindex_post(conn, post_id).await,
     }
 }

@@ -69,7 +69,7 @@ lg() {
 want() { [ "$ONLY" = all ] || [[ ",$ONLY," == *",$1,"* ]]; }
 # Idle memory first, on the fresh server: once other scenarios have grown its heap, new sockets
 # reuse freed memory and look cheaper than they are.
-if want idle && [ "$NODES" = 1 ]; then lg idle-sockets --pid "${pids[0]}" --sockets 5000; fi
+if want idle && [ "$NODES" = 1 ]; then lg idle-sockets --pid "${pids[0]}" --sockets 10000; fi
 for run in $(seq 1 "$RUNS"); do
   echo "==> run $run of $RUNS"
   if want read; then

@@ -157,6 +157,17 @@ pub async fn open_sockets(
     room: i64,
     parallel: usize,
 ) -> anyhow::Result<Vec<Ws>> {
+    open_sockets_from(target, 0, n, room, parallel).await
+}
+
+/// As `open_sockets`, for the members whose tokens come `first` onwards.
+pub async fn open_sockets_from(
+    target: &Target,
+    first: usize,
+    n: usize,
+    room: i64,
+    parallel: usize,
+) -> anyhow::Result<Vec<Ws>> {
     let mut out: Vec<Option<Ws>> = (0..n).map(|_| None).collect();
     let mut set = tokio::task::JoinSet::new();
     let mut next = 0;
@@ -165,7 +176,7 @@ pub async fn open_sockets(
             let target = target.clone();
             let i = next;
             set.spawn(async move {
-                let token = target.token(i)?.to_owned();
+                let token = target.token(first + i)?.to_owned();
                 let mut ws = connect(&target, i, &token).await?;
                 subscribe(&mut ws, room).await?;
                 anyhow::Ok((i, ws))

@@ -10,25 +10,19 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 /// 0 new, 1 basic, 2 member, 3 trusted.
 pub async fn level(conn: &mut impl AsDb, user_id: i64) -> AppResult<u8> {
     let now = now_ms();
-    let (created_at, posts) = db!(
+    // One read, and the post count stops at the highest threshold: the level is asked on every
+    // post, chat message and socket connection, and a prolific member has thousands of posts.
+    let (created_at, posts, recent_sanctions, days_visited, posts_read) = db!(
         *conn,
-        fetch_one as (i64, i64),
-        "SELECT u.created_at, (SELECT COUNT(*) FROM posts p WHERE p.author_id = u.id AND p.deleted_at IS NULL) FROM users u WHERE u.id = $1",
-        user_id
-    )?;
-    let recent_sanctions = db!(
-        *conn,
-        fetch_one scalar i64,
-        "SELECT COUNT(*) FROM sanctions WHERE user_id = $1 AND created_at > $2",
+        fetch_one as (i64, i64, i64, i64, i64),
+        "SELECT u.created_at,
+                (SELECT COUNT(*) FROM (SELECT 1 FROM posts p WHERE p.author_id = $1 AND p.deleted_at IS NULL LIMIT 20) AS capped),
+                (SELECT COUNT(*) FROM sanctions WHERE user_id = $1 AND created_at > $2),
+                (SELECT COUNT(*) FROM user_visits WHERE user_id = $1),
+                (SELECT CAST(COALESCE(SUM(last_read_seq), 0) AS BIGINT) FROM topic_reads WHERE user_id = $1)
+         FROM users u WHERE u.id = $1",
         user_id,
         now - 90 * DAY_MS
-    )?;
-    let (days_visited, posts_read) = db!(
-        *conn,
-        fetch_one as (i64, i64),
-        "SELECT (SELECT COUNT(*) FROM user_visits WHERE user_id = $1),
-                (SELECT CAST(COALESCE(SUM(last_read_seq), 0) AS BIGINT) FROM topic_reads WHERE user_id = $1)",
-        user_id
     )?;
     let age_days = (now - created_at) / DAY_MS;
     Ok(

@@ -5,7 +5,7 @@ from collections import defaultdict
 
 KEYS = ("backend", "posts", "nodes", "page", "sockets", "listeners", "members", "connections", "auth", "html")
 FIGS = ("per_s", "p50_ms", "p99_ms", "max_ms", "messages_per_s", "deliveries_per_s", "echo_p99_ms",
-        "lost", "errors", "bytes_per_socket", "read_p99_ms", "reply_p99_ms", "chat_p99_ms", "posts_per_second", "seconds")
+        "lost", "errors", "bytes_per_socket", "first_half_bytes_per_socket", "read_p99_ms", "reply_p99_ms", "chat_p99_ms", "posts_per_second", "seconds")
 groups = defaultdict(list)
 for path in sys.argv[1:]:
     for line in open(path):

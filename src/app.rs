@@ -49,6 +49,8 @@ pub struct AppState {
     pub rules: Arc<crate::moderation::rules::RulesHandle>,
     /// Topic pages between views (see `forum::cache`).
     pub pages: Arc<forum::cache::PageCache>,
+    /// Stores replies in groups (see `forum::writer`).
+    pub replies: forum::writer::ReplyWriter,
     pub mail: crate::mail::Mailer,
 }
 
@@ -199,6 +201,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
+    let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
     Ok(AppState {
         config: Arc::new(config),
@@ -211,6 +214,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         chat,
         rules,
         pages,
+        replies,
         mail,
     })
 }

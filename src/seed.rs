@@ -734,11 +734,11 @@ pub async fn seed(store: &Store, o: &SeedOptions) -> anyhow::Result<SeedReport> 
         }
     }
     bump_sequences(store).await?;
+    // Fresh statistics, so the planner picks the indexes a live database would use (right
+    // after a bulk load PostgreSQL's autovacuum has not looked yet, and it sorted a room's
+    // 50,000 messages for each backlog).
     let mut conn = store.write().await?;
-    if let Db::Sqlite(c) = conn.db() {
-        // Fresh statistics, so the planner picks the indexes a live database would use.
-        sqlx::query("ANALYZE").execute(c).await?;
-    }
+    db!(conn, execute, "ANALYZE")?;
     drop(conn);
     let seconds = started.elapsed().as_secs_f64();
     Ok(SeedReport {

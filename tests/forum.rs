@@ -1412,3 +1412,78 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    concurrent_replies_are_stored_together_and_a_failing_one_fails_alone,
+    |b| async move {
+        // Replies are committed in groups (forum::writer). Thirty replies to one topic and thirty
+        // to another go in at once while the second topic is deleted: every reply to the first
+        // is stored and numbered without a gap, whatever group it shared with a failing one.
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "busy", "public", json!({})).await;
+        let ana = s.register("ana").await;
+        let ben = s.register("ben").await;
+        for t in [&ana, &ben] {
+            s.join(t, "busy").await;
+        }
+        let (kept, _) = s.topic(&ana, "busy", "Kept open", "opening words").await;
+        let (doomed, doomed_first) = s.topic(&ana, "busy", "Doomed topic", "opening words").await;
+        let mut calls = Vec::new();
+        for i in 0..30 {
+            for (topic, name) in [(kept, "kept"), (doomed, "doomed")] {
+                let s = &s;
+                let ben = &ben;
+                calls.push(async move {
+                    let (st, v) = s
+                        .call(
+                            "POST",
+                            &format!("/api/v1/topics/{topic}/posts"),
+                            Some(ben),
+                            Some(json!({"body": format!("{name} reply {i}")})),
+                        )
+                        .await;
+                    (name, st, v)
+                });
+            }
+        }
+        let first_post = format!("/api/v1/posts/{doomed_first}");
+        let delete = s.call("DELETE", &first_post, Some(&ana), None);
+        let (answers, (deleted, _)) = tokio::join!(futures_util::future::join_all(calls), delete);
+        assert!(deleted.is_success(), "{deleted}");
+        let mut acknowledged = HashSet::new();
+        for (name, st, v) in &answers {
+            if *name == "kept" {
+                assert_eq!(*st, StatusCode::CREATED, "{v}");
+                acknowledged.insert(v["post"]["body"].as_str().unwrap().to_owned());
+            } else {
+                assert!(
+                    *st == StatusCode::CREATED || *st == StatusCode::NOT_FOUND,
+                    "a reply to a deleted topic: {st} {v}"
+                );
+            }
+        }
+        let (st, page) = s
+            .get(&format!("/api/v1/topics/{kept}/posts?limit=100"), None)
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let items = page["items"].as_array().unwrap();
+        let seqs: Vec<i64> = items.iter().map(|p| p["seq"].as_i64().unwrap()).collect();
+        assert_eq!(seqs, (1..=31).collect::<Vec<i64>>());
+        let stored: HashSet<String> = items[1..]
+            .iter()
+            .map(|p| p["body"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(stored, acknowledged);
+        assert_eq!(stored.len(), 30);
+        // The topic's author heard of each reply, once.
+        let (_, notes) = s.get("/api/v1/notifications?limit=100", Some(&ana)).await;
+        let about_kept = notes["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["topic_id"] == kept)
+            .count();
+        assert_eq!(about_kept, 30, "{notes}");
+    }
+);

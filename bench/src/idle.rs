@@ -57,7 +57,10 @@ pub async fn idle(target: &Target, pid: u32, sockets: usize, room: i64) -> anyho
     f.insert("rss_before".into(), json!(start));
     f.insert("rss_middle".into(), json!(middle));
     f.insert("rss_after".into(), json!(end));
-    f.insert("first_half_bytes_per_socket".into(), json!(per_first.round()));
+    f.insert(
+        "first_half_bytes_per_socket".into(),
+        json!(per_first.round()),
+    );
     f.insert("bytes_per_socket".into(), json!(per.round()));
     report("idle-sockets", f);
     drop((first, second, warm));

@@ -15,8 +15,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::types::Locale;
 use super::User;
+use super::types::Locale;
 use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult};
@@ -180,7 +180,11 @@ impl SessionRow {
             (self.is_professional, Role::Professional),
             (self.is_admin, Role::Admin),
         ];
-        flags.into_iter().filter(|(on, _)| *on).map(|(_, r)| r).collect()
+        flags
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, r)| r)
+            .collect()
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod cache;
 pub mod posts;
 pub mod types;
+pub mod writer;
 
 use std::collections::BTreeMap;
 

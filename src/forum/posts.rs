@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::types::{ContentWarning, PostBody, ReactionKind};
+use super::types::{PostBody, ReactionKind};
 use super::{author, check_identifiers, parse_reactions, parse_warning, visible_topic};
 use crate::accounts::{Auth, MaybeAuth, Session, serialize_time};
 use crate::app::AppState;
@@ -533,99 +533,30 @@ pub async fn reply(
         }
     };
 
-    let mut tx = state.store.begin().await?;
-    // Taking the topic row first numbers posts in commit order (see the module comment).
-    let seq = db!(
-        tx,
-        fetch_optional scalar i64,
-        "UPDATE topics SET last_seq = last_seq + 1, reply_count = reply_count + 1, last_post_at = $2
-         WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq",
-        id,
-        now
-    )?
-    .ok_or(AppError::NotFound)?;
-    let post_id = db!(
-        tx,
-        fetch_one scalar i64,
-        "INSERT INTO posts (topic_id, community_id, seq, author_id, reply_to, body, body_html, content_warning, anonymous, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
-        id,
-        community.id,
-        seq,
-        session.user.id,
-        req.reply_to,
-        body.as_str(),
-        &rendered.html,
-        warning.map(ContentWarning::as_str),
-        anonymous,
-        now
-    )?;
-    if !private {
-        crate::referrals::on_post(&mut tx, community.id, session.user.id).await?;
-    }
-    if let Some(m) = &milestone {
-        let placement = crate::milestones::Placement {
+    let stored = state
+        .replies
+        .write(super::writer::NewReply {
+            topic_id: id,
+            topic_author: topic.author_id,
             community_id: community.id,
             author_id: session.user.id,
-            topic_id: id,
-            post_id,
-        };
-        crate::milestones::record(&mut tx, m, &placement).await?;
-    }
-    let mut recipients = Recipients::default();
-    let screened = if private {
-        None
-    } else {
-        search::index_post(&mut tx, post_id, None, body.as_str()).await?;
-        let screened = crate::moderation::screen_post(
-            &mut tx,
-            community.id,
-            post_id,
-            session.user.id,
-            body.as_str(),
-        )
+            reply_to: req.reply_to,
+            body: body.as_str().to_owned(),
+            body_html: rendered.html,
+            warning,
+            anonymous,
+            private,
+            milestone,
+            automod,
+            answered,
+            mentioned,
+            quoted,
+            created_at: now,
+        })
         .await?;
-        crate::moderation::apply_automod(
-            &mut tx,
-            &automod,
-            community.id,
-            post_id,
-            session.user.id,
-            body.as_str(),
-        )
-        .await?;
-        for uid in mentioned {
-            recipients.add(uid, Kind::Mention);
-        }
-        match answered {
-            Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
-            Some(None) => {}
-            None => {
-                if let Some(topic_author) = topic.author_id {
-                    recipients.add(topic_author, Kind::Reply);
-                }
-            }
-        }
-        for uid in quoted {
-            recipients.add(uid, Kind::Quote);
-        }
-        let held = matches!(automod, crate::moderation::Automod::Hold(_));
-        if milestone.is_some() && !anonymous && !held {
-            crate::milestones::add_followers(&mut tx, session.user.id, &mut recipients).await?;
-        }
-        Some(screened)
-    };
-    let cause = Cause {
-        community_id: community.id,
-        topic_id: id,
-        post_id,
-        actor_id: (!anonymous).then_some(session.user.id),
-        author_id: session.user.id,
-    };
-    let sent = notify::send(&mut tx, &cause, recipients).await?;
-    tx.commit().await?;
-    sent.publish(&state.realtime);
-    let crisis_resources = match screened {
+    let post_id = stored.post_id;
+    stored.sent.publish(&state.realtime);
+    let crisis_resources = match stored.screened {
         Some(s) => s.publish(&state.realtime),
         None => private_crisis_lines(session, body.as_str()),
     };

@@ -1,0 +1,218 @@
+//! The one task that stores replies, like chat's writer: the replies waiting when it is free
+//! commit together as one transaction. Each reply is a handful of statements on SQLite's single
+//! writer, each a round trip to the connection's thread; taking the writer, `BEGIN IMMEDIATE`
+//! and `COMMIT` (with the WAL pages each commit writes) are then paid once per group instead of
+//! once per reply. A group that fails is stored again one reply at a time, so one bad reply
+//! fails alone. The reply is answered only once its transaction has committed.
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::types::ContentWarning;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::milestones::{Placement, Prepared};
+use crate::moderation::{Automod, Screened};
+use crate::notify::{self, Cause, Kind, Recipients, Sent};
+use crate::store::{Store, Tx};
+
+/// The most replies committed together.
+const BATCH: usize = 32;
+
+/// A reply checked and read around (what it answers, mentions and quotes), ready to store.
+pub struct NewReply {
+    pub topic_id: i64,
+    /// The topic's author, told of replies that answer no post in particular.
+    pub topic_author: Option<i64>,
+    pub community_id: i64,
+    pub author_id: i64,
+    pub reply_to: Option<i64>,
+    pub body: String,
+    pub body_html: String,
+    pub warning: Option<ContentWarning>,
+    pub anonymous: bool,
+    /// In an "only me" topic: not indexed, screened or notified.
+    pub private: bool,
+    pub milestone: Option<Prepared>,
+    pub automod: Automod,
+    /// `Some(author)` of the post it answers (`Some(None)`: an erased author).
+    pub answered: Option<Option<i64>>,
+    pub mentioned: Vec<i64>,
+    pub quoted: Vec<i64>,
+    pub created_at: i64,
+}
+
+/// A stored reply, and what to publish now that it is committed.
+pub struct Stored {
+    pub post_id: i64,
+    pub sent: Sent,
+    pub screened: Option<Screened>,
+}
+
+struct Pending {
+    reply: NewReply,
+    done: oneshot::Sender<AppResult<Stored>>,
+}
+
+#[derive(Clone)]
+pub struct ReplyWriter {
+    tx: mpsc::Sender<Pending>,
+}
+
+impl ReplyWriter {
+    pub fn start(store: Store) -> ReplyWriter {
+        let (tx, mut rx) = mpsc::channel::<Pending>(1024);
+        tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(p) => batch.push(p),
+                        Err(_) => break,
+                    }
+                }
+                commit(&store, std::mem::take(&mut batch)).await;
+            }
+        });
+        ReplyWriter { tx }
+    }
+
+    /// Stores a reply; its post id (and what to publish) once committed.
+    pub async fn write(&self, reply: NewReply) -> AppResult<Stored> {
+        let gone = || AppError::Unavailable("the server is shutting down".into());
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Pending { reply, done })
+            .await
+            .map_err(|_| gone())?;
+        wait.await.map_err(|_| gone())?
+    }
+}
+
+async fn commit(store: &Store, batch: Vec<Pending>) {
+    metrics::histogram!("mutual_reply_batch_size").record(batch.len() as f64);
+    match store_all(store, &batch).await {
+        Ok(stored) => {
+            for (p, s) in batch.into_iter().zip(stored) {
+                let _ = p.done.send(Ok(s));
+            }
+        }
+        Err(_) if batch.len() > 1 => {
+            for p in batch {
+                let result = store_all(store, std::slice::from_ref(&p)).await;
+                let _ = p
+                    .done
+                    .send(result.and_then(|mut s| s.pop().ok_or(AppError::NotFound)));
+            }
+        }
+        Err(e) => {
+            // A group of one: its own error.
+            if let Some(p) = batch.into_iter().next() {
+                let _ = p.done.send(Err(e));
+            }
+        }
+    }
+}
+
+async fn store_all(store: &Store, batch: &[Pending]) -> AppResult<Vec<Stored>> {
+    let mut tx = store.begin().await?;
+    let mut stored = Vec::with_capacity(batch.len());
+    for p in batch {
+        stored.push(store_one(&mut tx, &p.reply).await?);
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// One reply's statements, inside the group's transaction.
+async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
+    // Taking the topic row first numbers posts in commit order (see `posts`).
+    let seq = db!(
+        *tx,
+        fetch_optional scalar i64,
+        "UPDATE topics SET last_seq = last_seq + 1, reply_count = reply_count + 1, last_post_at = $2
+         WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq",
+        r.topic_id,
+        r.created_at
+    )?
+    .ok_or(AppError::NotFound)?;
+    let post_id = db!(
+        *tx,
+        fetch_one scalar i64,
+        "INSERT INTO posts (topic_id, community_id, seq, author_id, reply_to, body, body_html, content_warning, anonymous, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        r.topic_id,
+        r.community_id,
+        seq,
+        r.author_id,
+        r.reply_to,
+        &r.body,
+        &r.body_html,
+        r.warning.map(ContentWarning::as_str),
+        r.anonymous,
+        r.created_at
+    )?;
+    if !r.private {
+        crate::referrals::on_post(tx, r.community_id, r.author_id).await?;
+    }
+    if let Some(m) = &r.milestone {
+        let placement = Placement {
+            community_id: r.community_id,
+            author_id: r.author_id,
+            topic_id: r.topic_id,
+            post_id,
+        };
+        crate::milestones::record(tx, m, &placement).await?;
+    }
+    let mut recipients = Recipients::default();
+    let screened = if r.private {
+        None
+    } else {
+        crate::search::index_post(tx, post_id, None, &r.body).await?;
+        let screened =
+            crate::moderation::screen_post(tx, r.community_id, post_id, r.author_id, &r.body)
+                .await?;
+        crate::moderation::apply_automod(
+            tx,
+            &r.automod,
+            r.community_id,
+            post_id,
+            r.author_id,
+            &r.body,
+        )
+        .await?;
+        for uid in &r.mentioned {
+            recipients.add(*uid, Kind::Mention);
+        }
+        match r.answered {
+            Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
+            Some(None) => {}
+            None => {
+                if let Some(topic_author) = r.topic_author {
+                    recipients.add(topic_author, Kind::Reply);
+                }
+            }
+        }
+        for uid in &r.quoted {
+            recipients.add(*uid, Kind::Quote);
+        }
+        let held = matches!(r.automod, Automod::Hold(_));
+        if r.milestone.is_some() && !r.anonymous && !held {
+            crate::milestones::add_followers(tx, r.author_id, &mut recipients).await?;
+        }
+        Some(screened)
+    };
+    let cause = Cause {
+        community_id: r.community_id,
+        topic_id: r.topic_id,
+        post_id,
+        actor_id: (!r.anonymous).then_some(r.author_id),
+        author_id: r.author_id,
+    };
+    let sent = notify::send(tx, &cause, recipients).await?;
+    Ok(Stored {
+        post_id,
+        sent,
+        screened,
+    })
+}

@@ -3,9 +3,12 @@
 //! writer, each a round trip to the connection's thread; taking the writer, `BEGIN IMMEDIATE`
 //! and `COMMIT` (with the WAL pages each commit writes) are then paid once per group instead of
 //! once per reply. A group that fails is stored again one reply at a time, so one bad reply
-//! fails alone. The reply is answered only once its transaction has committed.
+//! fails alone. The reply is answered only once its transaction has committed. On PostgreSQL,
+//! which runs transactions side by side, a few such tasks take turns gathering groups.
 
-use tokio::sync::{mpsc, oneshot};
+use std::sync::Arc;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
 
 use super::types::ContentWarning;
 use crate::db;
@@ -13,10 +16,13 @@ use crate::error::{AppError, AppResult};
 use crate::milestones::{Placement, Prepared};
 use crate::moderation::{Automod, Screened};
 use crate::notify::{self, Cause, Kind, Recipients, Sent};
-use crate::store::{Store, Tx};
+use crate::store::{Backend, Store, Tx};
 
 /// The most replies committed together.
 const BATCH: usize = 32;
+
+/// Writer tasks on PostgreSQL (a quarter of the default pool).
+const POSTGRES_WRITERS: usize = 4;
 
 /// A reply checked and read around (what it answers, mentions and quotes), ready to store.
 pub struct NewReply {
@@ -60,20 +66,23 @@ pub struct ReplyWriter {
 
 impl ReplyWriter {
     pub fn start(store: Store) -> ReplyWriter {
-        let (tx, mut rx) = mpsc::channel::<Pending>(1024);
-        tokio::spawn(async move {
-            let mut batch = Vec::with_capacity(BATCH);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
+        let (tx, rx) = mpsc::channel::<Pending>(1024);
+        // SQLite has one writer connection. PostgreSQL runs transactions side by side, and one
+        // task would make each reply wait for the network round trips of the group before it,
+        // so there several tasks take turns gathering a group and commit theirs concurrently.
+        let writers = match store.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..writers {
+            let (store, rx) = (store.clone(), rx.clone());
+            tokio::spawn(async move {
+                while let Some(batch) = next_group(&rx).await {
+                    commit(&store, batch).await;
                 }
-                commit(&store, std::mem::take(&mut batch)).await;
-            }
-        });
+            });
+        }
         ReplyWriter { tx }
     }
 
@@ -87,6 +96,22 @@ impl ReplyWriter {
             .map_err(|_| gone())?;
         wait.await.map_err(|_| gone())?
     }
+}
+
+/// The replies waiting (at least one; `None` once the server stops), in topic order so that
+/// concurrent groups take topic rows in the same order and cannot deadlock.
+async fn next_group(rx: &Mutex<mpsc::Receiver<Pending>>) -> Option<Vec<Pending>> {
+    let mut rx = rx.lock().await;
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
+        }
+    }
+    drop(rx);
+    batch.sort_by_key(|p| p.reply.topic_id);
+    Some(batch)
 }
 
 async fn commit(store: &Store, batch: Vec<Pending>) {

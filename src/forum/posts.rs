@@ -226,16 +226,23 @@ async fn shown_to_member(
     with_milestone(conn, post, Some(session.user.id)).await
 }
 
-async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
-    db!(
-        *conn,
-        fetch_optional as PostRow,
+/// Posts read whole, as `PostRow`: the one column list, completed with a `WHERE`.
+macro_rules! select_posts {
+    () => {
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
                 p.hidden_at, p.hidden_reason, p.held_for_review,
                 (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
                 EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
-         FROM posts p LEFT JOIN users u ON u.id = p.author_id WHERE p.id = $1",
+         FROM posts p LEFT JOIN users u ON u.id = p.author_id"
+    };
+}
+
+async fn fetch_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<PostRow> {
+    db!(
+        *conn,
+        fetch_optional as PostRow,
+        concat!(select_posts!(), " WHERE p.id = $1"),
         post_id
     )?
     .ok_or(AppError::NotFound)
@@ -322,13 +329,10 @@ pub async fn posts_of(
             let rows = std::sync::Arc::new(db!(
                 conn,
                 fetch_all as PostRow,
-                "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
-                        p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
-                        p.hidden_at, p.hidden_reason, p.held_for_review,
-                        (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
-                        EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
-                 FROM posts p LEFT JOIN users u ON u.id = p.author_id
-                 WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3",
+                concat!(
+                    select_posts!(),
+                    " WHERE p.topic_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3"
+                ),
                 id,
                 after,
                 limit + 1

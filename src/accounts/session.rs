@@ -170,20 +170,25 @@ struct SessionRow {
 }
 
 impl SessionRow {
-    /// The member's site-wide roles, `member` first (as `load_roles` gives them).
+    /// The member's site-wide roles, `member` first (as `load_roles` gives them). The match is
+    /// exhaustive so that a new role cannot be forgotten in the session query.
     fn roles(&self) -> Vec<super::types::Role> {
         use super::types::Role;
-        let flags = [
-            (true, Role::Member),
-            (self.is_moderator, Role::Moderator),
-            (self.is_organiser, Role::Organiser),
-            (self.is_professional, Role::Professional),
-            (self.is_admin, Role::Admin),
+        let all = [
+            Role::Member,
+            Role::Moderator,
+            Role::Organiser,
+            Role::Professional,
+            Role::Admin,
         ];
-        flags
-            .into_iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, r)| r)
+        all.into_iter()
+            .filter(|role| match role {
+                Role::Member => true,
+                Role::Moderator => self.is_moderator,
+                Role::Organiser => self.is_organiser,
+                Role::Professional => self.is_professional,
+                Role::Admin => self.is_admin,
+            })
             .collect()
     }
 }

@@ -21,6 +21,7 @@ pub mod milestones;
 pub mod moderation;
 pub mod notify;
 pub mod paging;
+pub mod publish;
 pub mod ratelimit;
 pub mod readings;
 pub mod realtime;

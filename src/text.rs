@@ -260,9 +260,12 @@ static EMAIL: LazyLock<Option<Regex>> = LazyLock::new(|| {
     )
 });
 
-/// Mexico's Clave Única de Registro de Población.
+/// Mexico's Clave Única de Registro de Población, also written with a space, dash or slash
+/// between its parts ("GODE 561231 HDFRRN 09", "GODE-56-12-31-H-DF-RRN-09").
 static CURP: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    compile(r"(?i)\b[A-Z][AEIOUX][A-Z]{2}[0-9]{6}[HM][A-Z]{2}[B-DF-HJ-NP-TV-Z]{3}[A-Z0-9][0-9]\b")
+    compile(
+        r"(?i)\b[A-Z][AEIOUX][A-Z]{2}[ /-]?[0-9]{2}[ /-]?[0-9]{2}[ /-]?[0-9]{2}[ /-]?[HM][ /-]?[A-Z]{2}[ /-]?[B-DF-HJ-NP-TV-Z]{3}[ /-]?[A-Z0-9][ /-]?[0-9]\b",
+    )
 });
 
 static SSN: LazyLock<Option<Regex>> =
@@ -307,7 +310,11 @@ fn has_curp(text: &str) -> bool {
     };
     re.find_iter(text).any(|m| {
         // The six digits are the birth date, YYMMDD.
-        let chars: Vec<char> = m.as_str().chars().collect();
+        let chars: Vec<char> = m
+            .as_str()
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '/' | '-'))
+            .collect();
         let number = |range: std::ops::Range<usize>| -> u32 {
             chars
                 .get(range)
@@ -351,8 +358,8 @@ fn has_ssn(text: &str) -> bool {
 #[derive(Debug)]
 struct Group {
     digits: String,
-    /// The separator written before this group: ' ', '-', '.', or ')' where a parenthesis
-    /// touches it; `None` for the first group.
+    /// The separator written before this group: ' ', '-', '.', '/' (a dash or slash may have a
+    /// space either side), or ')' where a parenthesis touches it; `None` for the first group.
     sep: Option<char>,
 }
 
@@ -454,13 +461,34 @@ fn is_phone(cluster: &Cluster, i: usize, j: usize) -> bool {
     if contains_date(groups) {
         return false;
     }
+    // Slashes join the parts of one phone number ("55/1234/5678") but also readings and
+    // fractions ("120/80"): a number is only read across them when every part is slashed.
+    let seps: Vec<Option<char>> = groups.iter().skip(1).map(|g| g.sep).collect();
+    if seps.contains(&Some('/')) && seps.iter().any(|s| *s != Some('/')) {
+        return false;
+    }
     if i == 0 && cluster.plus {
         // An international prefix is deliberate: any grouping is a phone number.
         return true;
     }
     // "555 123 4567", "55 1234 5678", "98765 43210" end in a long group; lists of readings
     // ("120 135 140 128") and thousands ("1.234.567.890") do not.
-    groups.len() <= 5 && groups.last().is_some_and(|g| g.digits.len() >= 4)
+    let long_last = groups.len() <= 5 && groups.last().is_some_and(|g| g.digits.len() >= 4);
+    long_last || in_pairs(groups)
+}
+
+/// "55-12-34-56-78", "06 12 34 56 78": a number written in pairs after a first group of two or
+/// three digits. Pairs joined by plain spaces are only a phone number when it starts with 0 (a
+/// trunk prefix), so a list of two-digit readings is not one.
+fn in_pairs(groups: &[Group]) -> bool {
+    let Some((first, rest)) = groups.split_first() else {
+        return false;
+    };
+    let sep = rest.first().and_then(|g| g.sep);
+    rest.len() >= 3
+        && (2..=3).contains(&first.digits.len())
+        && rest.iter().all(|g| g.digits.len() == 2 && g.sep == sep)
+        && (matches!(sep, Some('-' | '.' | '/')) || first.digits.starts_with('0'))
 }
 
 /// `12.03.2024`, `3-12-2024`, `2024-03-12`: dates are not phone numbers, even next to other
@@ -519,7 +547,13 @@ fn clusters(text: &str) -> Vec<Cluster> {
         let mut groups = vec![Group { digits, sep: None }];
         loop {
             // A parenthesis may touch the next group directly: "(55)1234-5678", "1(800)".
-            let (sep, next) = if k < n && matches!(chars[k], ' ' | '-' | '.') {
+            let spaced = k + 2 < n
+                && chars[k] == ' '
+                && matches!(chars[k + 1], '-' | '/')
+                && chars[k + 2] == ' ';
+            let (sep, next) = if spaced {
+                (chars[k + 1], k + 3)
+            } else if k < n && matches!(chars[k], ' ' | '-' | '.' | '/') {
                 (chars[k], k + 1)
             } else if paren || (k < n && chars[k] == '(') {
                 (')', k)
@@ -797,6 +831,14 @@ mod tests {
             "on 2024-03-12 call 5512345678",
             "mi cel es ५५१२३४५६७८",
             "(55)1234-5678",
+            // Spaces, dashes and slashes, however they are mixed with spaces.
+            "55 - 1234 - 5678",
+            "55/1234/5678",
+            "55 / 1234 / 5678",
+            "55-12-34-56-78",
+            "55.12.34.56.78",
+            "06 12 34 56 78",
+            "+52 55 12 34 56 78",
         ] {
             assert_eq!(ids(p), vec![Phone], "{p}");
         }
@@ -821,6 +863,10 @@ mod tests {
             "192.168.100.200",
             "12345",
             "a 123-45-6789 b",
+            "BP 120/80 1234567",
+            "pulse 72 75 80 78 76",
+            "1/2 cup, 3/4 cup, 1/3 cup",
+            "12/03/2024 - 13/03/2024",
         ] {
             assert!(!ids(p).contains(&Phone), "{p}: {:?}", ids(p));
         }
@@ -884,6 +930,13 @@ mod tests {
         assert_eq!(ids("mi CURP es GODE561231HDFRRN09"), vec![Curp]);
         assert_eq!(ids("badd110313hcmlns09"), vec![Curp]);
         assert_eq!(ids("CURP:BADD110313HCMLNS09."), vec![Curp]);
+        // With spaces, dashes or slashes between its parts.
+        assert_eq!(ids("mi CURP: GODE 561231 HDFRRN 09"), vec![Curp]);
+        assert_eq!(ids("GODE-561231-HDFRRN-09"), vec![Curp]);
+        assert_eq!(ids("GODE/56/12/31/H/DF/RRN/0/9"), vec![Curp]);
+        assert_eq!(ids("gode 56 12 31 h df rrn 09"), vec![Curp]);
+        assert!(ids("GODE 561331 HDFRRN 09").is_empty());
+        assert!(ids("GODE  561231 HDFRRN 09").is_empty());
         // Wrong sex letter, impossible month, vowel where a consonant goes, glued to a word.
         assert!(ids("GODE561231XDFRRN09").is_empty());
         assert!(ids("GODE561331HDFRRN09").is_empty());

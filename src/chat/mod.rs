@@ -19,6 +19,7 @@ use crate::communities::{
 };
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::Json;
+use crate::moderation::crisis::CrisisLine;
 use crate::moderation::sanctions;
 use crate::paging::cursor;
 use crate::store::{AsDb, Store, format_ms, now_ms};
@@ -551,19 +552,41 @@ pub fn check_body(body: &str) -> Result<(), (&'static str, String)> {
     Ok(())
 }
 
-/// Edits a message (its author) and tells the room.
+/// A message after its author's edit, and the crisis lines for them alone when its words
+/// suggest a crisis.
+pub struct Edited {
+    pub message: ChatMessage,
+    pub crisis: Option<Vec<CrisisLine>>,
+}
+
+impl Edited {
+    /// The `crisis_resources` frame for the author's socket, if any.
+    pub fn crisis_frame(&self) -> Option<String> {
+        self.crisis
+            .as_ref()
+            .map(|lines| send::crisis_frame(self.message.room, self.message.id, lines))
+    }
+}
+
+/// Edits a message (its author) and tells the room. The new text is screened as a sent
+/// message is: 422 `body` for what the filters refuse, 422 `identifiers` unless `confirmed`,
+/// and a crisis opens a case.
 pub async fn edit_message(
     state: &AppState,
     user: &User,
     id: i64,
     body: &str,
-) -> AppResult<ChatMessage> {
+    confirmed: bool,
+) -> AppResult<Edited> {
     check_body(body).map_err(|(_, why)| AppError::invalid("body", why))?;
     let (row, community_id, _) = message_access(state, user, id).await?;
     if row.author_id != Some(user.id) {
         return Err(AppError::forbidden("only the author edits a message"));
     }
     sanctions::check_can_write(state, user, community_id).await?;
+    let verdict = crate::publish::screen_chat(state, body, confirmed).map_err(|(code, why)| {
+        AppError::invalid(if code == "identifiers" { code } else { "body" }, why)
+    })?;
     let html = markdown::render(body).html;
     let now = now_ms();
     let mut w = state.store.write().await?;
@@ -586,7 +609,10 @@ pub async fn edit_message(
     .into_message(None);
     let frame = serde_json::json!({"op": "message_edited", "message": &message}).to_string();
     state.realtime.publish_room(message.room, None, frame);
-    Ok(message)
+    let crisis = verdict
+        .apply_message(state, community_id, id, user.id, body)
+        .await;
+    Ok(Edited { message, crisis })
 }
 
 /// Soft-deletes a message in a transaction; the room and the `message_deleted` frame to publish
@@ -668,6 +694,8 @@ async fn message_access(
 #[derive(Deserialize, ToSchema)]
 pub struct MessageEdit {
     pub body: String,
+    /// Publish even though the text seems to hold a phone number or national id.
+    pub confirm_identifiers: Option<bool>,
 }
 
 /// Edit your chat message; the room sees it change.
@@ -682,9 +710,9 @@ async fn edit_message_http(
     Path(id): Path<i64>,
     Json(req): Json<MessageEdit>,
 ) -> AppResult<axum::Json<ChatMessage>> {
-    Ok(axum::Json(
-        edit_message(&state, &session.user, id, &req.body).await?,
-    ))
+    let confirmed = req.confirm_identifiers.unwrap_or(false);
+    let edited = edit_message(&state, &session.user, id, &req.body, confirmed).await?;
+    Ok(axum::Json(edited.message))
 }
 
 /// Delete a chat message (its author or a moderator); it disappears from connected clients.

@@ -8,8 +8,8 @@ use crate::app::AppState;
 use crate::communities::MemberSummary;
 use crate::error::{AppError, AppResult};
 use crate::moderation::crisis::CrisisLine;
-use crate::moderation::rules::FilterAction;
 use crate::moderation::sanctions::{self, Active};
+use crate::publish::Verdict;
 use crate::ratelimit::Limit;
 use crate::store::now_ms;
 use crate::{db, markdown};
@@ -36,17 +36,25 @@ pub struct Sender<'a> {
 /// A refusal: the error code of API.md's error frame and words for the member.
 pub type Refusal = (&'static str, String);
 
-/// Why this message may not be sent now, if it may not.
-pub fn refusal(state: &AppState, sender: &Sender<'_>, body: &str) -> Option<Refusal> {
-    if let Err(refused) = super::check_body(body) {
-        return Some(refused);
+/// Why this message may not be sent now, if it may not; else the screening's verdict for
+/// `deliver` to carry out. `confirmed`: the member confirmed publishing personal details.
+pub fn check(
+    state: &AppState,
+    sender: &Sender<'_>,
+    body: &str,
+    confirmed: bool,
+) -> Result<Verdict, Refusal> {
+    super::check_body(body)?;
+    let verdict = crate::publish::screen_chat(state, body, confirmed)?;
+    match refusal(state, sender) {
+        Some(refused) => Err(refused),
+        None => Ok(verdict),
     }
+}
+
+/// Why this sender may not send now, whatever the text (screened by `check`).
+fn refusal(state: &AppState, sender: &Sender<'_>) -> Option<Refusal> {
     let rules = state.rules.get();
-    if let Some((action, reason)) = rules.check(body)
-        && action != FilterAction::Flag
-    {
-        return Some(("rejected", format!("this cannot be sent here: {reason}")));
-    }
     let now = now_ms();
     let minute = (now / 60_000 % (24 * 60)) as u32;
     let room_quiet = sender
@@ -100,6 +108,12 @@ pub fn refusal(state: &AppState, sender: &Sender<'_>, body: &str) -> Option<Refu
     None
 }
 
+/// The frame that gives the author alone the crisis lines for their message `id` in `room`.
+pub fn crisis_frame(room: i64, id: i64, lines: &[CrisisLine]) -> String {
+    serde_json::json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines})
+        .to_string()
+}
+
 /// Counts the message against the member's rate, stores it and publishes it (stored before
 /// anyone receives it); the id, and the crisis lines when the words suggest the author may be
 /// in crisis (for them alone).
@@ -110,6 +124,7 @@ pub async fn deliver(
     community_id: i64,
     body: &str,
     nonce: Option<String>,
+    verdict: &Verdict,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     state
         .limits
@@ -125,14 +140,9 @@ pub async fn deliver(
         .chat
         .send(room, author, body.to_owned(), html, nonce)
         .await?;
-    let lines =
-        match crate::moderation::screen_message(state, community_id, id, user.id, body).await {
-            Ok(lines) => lines,
-            Err(e) => {
-                tracing::warn!(error = %e, "crisis screening of a chat message failed");
-                None
-            }
-        };
+    let lines = verdict
+        .apply_message(state, community_id, id, user.id, body)
+        .await;
     Ok((id, lines))
 }
 
@@ -144,6 +154,7 @@ pub async fn from_form(
     user: &User,
     room: i64,
     body: &str,
+    confirmed: bool,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     let mut conn = state.store.read().await?;
     let (_, community, access) = super::room_access(&mut conn, room, Some(user)).await?;
@@ -184,12 +195,13 @@ pub async fn from_form(
         last_sent_at,
         sanctions: &active,
     };
-    match refusal(state, &sender, body) {
-        Some(("empty" | "too_long" | "rejected", why)) => {
+    let verdict = match check(state, &sender, body, confirmed) {
+        Ok(verdict) => verdict,
+        Err(("identifiers", why)) => return Err(AppError::invalid("identifiers", why)),
+        Err(("empty" | "too_long" | "rejected", why)) => {
             return Err(AppError::invalid("body", why));
         }
-        Some((_, why)) => return Err(AppError::forbidden(why)),
-        None => {}
-    }
-    deliver(state, user, room, community.id, body, None).await
+        Err((_, why)) => return Err(AppError::forbidden(why)),
+    };
+    deliver(state, user, room, community.id, body, None, &verdict).await
 }

@@ -28,10 +28,10 @@ use crate::communities::{
 };
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
-use crate::notify::{self, Cause, Kind, Recipients};
+use crate::notify::{self, Kind, Recipients};
 use crate::paging::{Page, PageParams, cursor};
 use crate::store::{AsDb, now_ms};
-use crate::{db, markdown, search, text};
+use crate::{db, markdown};
 use types::{ContentWarning, PostBody, Title, TopicKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -342,35 +342,6 @@ async fn api_get_topic(
     Ok(axum::Json(get_topic(&state, viewer.as_ref(), id).await?))
 }
 
-/// The identifiers found in text the author has not confirmed publishing.
-pub fn check_identifiers(text: &str, confirmed: bool) -> AppResult<()> {
-    if confirmed {
-        return Ok(());
-    }
-    let found = text::find_identifiers(text);
-    if found.is_empty() {
-        return Ok(());
-    }
-    let names: Vec<String> = found
-        .iter()
-        .map(|k| {
-            serde_json::to_value(k)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .collect();
-    let mut fields = FieldErrors::new();
-    fields.insert("identifiers".into(), names.clone());
-    Err(AppError::Invalid {
-        message: format!(
-            "your post seems to include personal details ({}) that others would see; remove them, or send again with \"confirm_identifiers\": true",
-            names.join(", ").replace('_', " ")
-        ),
-        fields,
-    })
-}
-
 /// Parses the optional content warning of a request.
 pub fn parse_warning(raw: Option<&str>, fields: &mut FieldErrors) -> Option<ContentWarning> {
     raw.filter(|s| !s.is_empty()).and_then(|w| {
@@ -500,14 +471,11 @@ pub async fn create_topic(
     if !fields.is_empty() {
         return Err(AppError::invalid_fields(fields));
     }
-    check_identifiers(
-        &format!("{}\n{}", title.as_str(), body.as_str()),
-        req.confirm_identifiers.unwrap_or(false),
-    )?;
-    let automod = crate::moderation::automod_check(
+    let verdict = crate::publish::screen(
         state,
         &session.user,
         &format!("{}\n{}", title.as_str(), body.as_str()),
+        req.confirm_identifiers.unwrap_or(false),
     )
     .await?;
     let rendered = markdown::render(body.as_str());
@@ -549,62 +517,34 @@ pub async fn create_topic(
         anonymous,
         now
     )?;
-    if !private {
-        crate::referrals::on_post(&mut tx, community.id, session.user.id).await?;
-    }
-    let placement = crate::milestones::Placement {
-        community_id: community.id,
-        author_id: session.user.id,
-        topic_id,
-        post_id,
-    };
-    if let Some(m) = &milestone {
-        crate::milestones::record(&mut tx, m, &placement).await?;
-    }
     let mut recipients = Recipients::default();
-    let screened = if private {
-        None
-    } else {
-        search::index_post(&mut tx, post_id, Some(title.as_str()), body.as_str()).await?;
-        let screened = crate::moderation::screen_post(
-            &mut tx,
-            community.id,
-            post_id,
-            session.user.id,
-            &format!("{}\n{}", title.as_str(), body.as_str()),
-        )
-        .await?;
-        crate::moderation::apply_automod(
-            &mut tx,
-            &automod,
-            community.id,
-            post_id,
-            session.user.id,
-            body.as_str(),
-        )
-        .await?;
+    if !private {
         for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {
             recipients.add(id, Kind::Mention);
         }
         for id in posts::quoted_authors(&mut tx, body.as_str()).await? {
             recipients.add(id, Kind::Quote);
         }
-        // Followers hear of a shared milestone, but not of an anonymous one (that would name
-        // its author) nor of one held until a moderator approves it.
-        let held = matches!(automod, crate::moderation::Automod::Hold(_));
-        if milestone.is_some() && !anonymous && !held {
-            crate::milestones::add_followers(&mut tx, session.user.id, &mut recipients).await?;
-        }
-        Some(screened)
-    };
-    let cause = Cause {
+    }
+    let written = crate::publish::Written {
         community_id: community.id,
         topic_id,
         post_id,
-        actor_id: (!anonymous).then_some(session.user.id),
-        author_id: session.user.id,
+        author_id: Some(session.user.id),
+        anonymous,
+        private,
+        new: true,
+        title: Some(title.as_str()),
+        body: body.as_str(),
     };
-    let sent = notify::send(&mut tx, &cause, recipients).await?;
+    let staged = crate::publish::dispatch::stage(
+        &mut tx,
+        &written,
+        &verdict,
+        milestone.as_ref(),
+        recipients,
+    )
+    .await?;
     db!(
         tx,
         execute,
@@ -613,13 +553,7 @@ pub async fn create_topic(
         topic_id
     )?;
     tx.commit().await?;
-    sent.publish(&state.realtime);
-    let crisis_resources = match screened {
-        Some(s) => s.publish(&state.realtime),
-        None => {
-            posts::private_crisis_lines(session, &format!("{}\n{}", title.as_str(), body.as_str()))
-        }
-    };
+    let crisis_resources = staged.publish(&state.realtime, session.locale);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -636,6 +570,8 @@ pub async fn create_topic(
 #[derive(Deserialize, ToSchema)]
 pub struct TopicChanges {
     pub title: Option<String>,
+    /// Publish even though the title seems to hold personal details.
+    pub confirm_identifiers: Option<bool>,
 }
 
 /// Retitle a topic (its author, or a moderator).
@@ -650,7 +586,7 @@ async fn update_topic(
     Path(id): Path<i64>,
     Json(req): Json<TopicChanges>,
 ) -> AppResult<axum::Json<Topic>> {
-    let (row, _, access) = {
+    let (row, community, access) = {
         let mut conn = state.store.read().await?;
         visible_topic(&mut conn, id, Some(&session.user)).await?
     };
@@ -662,6 +598,14 @@ async fn update_topic(
     }
     if let Some(raw) = &req.title {
         let title = Title::parse(raw).map_err(|e| AppError::invalid("title", e))?;
+        // A new title is screened as new text; what it sets off lands on the opening post.
+        let verdict = crate::publish::screen(
+            &state,
+            &session.user,
+            title.as_str(),
+            req.confirm_identifiers.unwrap_or(false),
+        )
+        .await?;
         let mut tx = state.store.begin().await?;
         db!(
             tx,
@@ -670,11 +614,44 @@ async fn update_topic(
             id,
             title.as_str()
         )?;
-        let first = db!(tx, fetch_optional scalar i64, "SELECT id FROM posts WHERE topic_id = $1 AND seq = 1", id)?;
-        if let Some(post_id) = first {
-            search::reindex_post(&mut tx, post_id).await?;
-        }
+        let first = db!(
+            tx,
+            fetch_optional as (i64, Option<i64>),
+            "SELECT id, author_id FROM posts WHERE topic_id = $1 AND seq = 1",
+            id
+        )?;
+        let staged = match first {
+            Some((post_id, first_author)) => {
+                let written = crate::publish::Written {
+                    community_id: community.id,
+                    topic_id: id,
+                    post_id,
+                    // The case names the topic's author, whoever retitled it.
+                    author_id: first_author,
+                    anonymous: row.anonymous,
+                    private: row.private_to.is_some(),
+                    new: false,
+                    title: Some(title.as_str()),
+                    body: "",
+                };
+                Some(
+                    crate::publish::dispatch::stage(
+                        &mut tx,
+                        &written,
+                        &verdict,
+                        None,
+                        Recipients::default(),
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
         tx.commit().await?;
+        if let Some(staged) = staged {
+            // The topic answer has no place for crisis lines; the case reaches moderators.
+            let _ = staged.publish(&state.realtime, session.locale);
+        }
     }
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, id, Some(&session.user)).await?;
@@ -725,8 +702,9 @@ async fn preview(
 
 /// Inserts a topic with its opening post in `tx`, indexed for search and read by its author:
 /// for topics the server starts itself (scheduled themed threads, session summaries) from text
-/// an organiser wrote and the caller validated; it is not screened by automod and notifies
-/// nobody. `author_id` `None` leaves it without author.
+/// an organiser wrote and the caller validated. It goes through the same dispatcher as members'
+/// posts with the staff verdict (`Verdict::staff`: no automod, new-member rule or crisis case)
+/// and notifies nobody. `author_id` `None` leaves it without author.
 pub(crate) async fn insert_topic(
     tx: &mut crate::store::Tx,
     community_id: i64,
@@ -760,7 +738,28 @@ pub(crate) async fn insert_topic(
         &rendered.html,
         now
     )?;
-    search::index_post(tx, post_id, Some(title), body).await?;
+    let written = crate::publish::Written {
+        community_id,
+        topic_id,
+        post_id,
+        author_id,
+        anonymous: false,
+        private: false,
+        new: true,
+        title: Some(title),
+        body,
+    };
+    // Nothing to publish: no recipients, and the staff verdict opens no case. The callers
+    // commit later, so nothing could be published here anyway.
+    let staged = crate::publish::dispatch::stage(
+        tx,
+        &written,
+        &crate::publish::Verdict::staff(),
+        None,
+        Recipients::default(),
+    )
+    .await?;
+    staged.discard();
     if let Some(uid) = author_id {
         db!(
             *tx,

@@ -12,13 +12,13 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::types::{PostBody, ReactionKind};
-use super::{author, check_identifiers, parse_reactions, parse_warning, visible_topic};
+use super::{author, parse_reactions, parse_warning, visible_topic};
 use crate::accounts::{Auth, MaybeAuth, Session, serialize_time};
 use crate::app::AppState;
 use crate::communities::MemberSummary;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
-use crate::notify::{self, Cause, Kind, Recipients};
+use crate::notify::{self, Kind, Recipients};
 use crate::paging::{Page, PageParams, cursor};
 use crate::store::{AsDb, now_ms};
 use crate::{db, markdown, search};
@@ -26,7 +26,7 @@ use crate::{db, markdown, search};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api_list_posts, api_reply))
-        .routes(routes!(get_post, edit_post, delete_post))
+        .routes(routes!(get_post, api_edit_post, delete_post))
         .routes(routes!(revisions))
         .routes(routes!(react, unreact))
         .routes(routes!(reveal_author))
@@ -182,16 +182,6 @@ async fn with_milestone(
         post.milestone = crate::milestones::for_post(conn, post.id, viewer_id).await?;
     }
     Ok(post)
-}
-
-/// The crisis lines for the author of an "only me" post whose words suggest a crisis: the post
-/// opens no case (nobody else may see it), but the author still gets the help.
-pub fn private_crisis_lines(
-    session: &Session,
-    text: &str,
-) -> Option<Vec<crate::moderation::crisis::CrisisLine>> {
-    crate::moderation::crisis::matches(text)
-        .then(|| crate::moderation::crisis::lines_for(session.locale))
 }
 
 async fn my_reactions(conn: &mut impl AsDb, post_id: i64, user_id: i64) -> AppResult<Vec<String>> {
@@ -505,8 +495,13 @@ pub async fn reply(
     let Some(body) = body.filter(|_| fields.is_empty()) else {
         return Err(AppError::invalid_fields(fields));
     };
-    check_identifiers(body.as_str(), req.confirm_identifiers.unwrap_or(false))?;
-    let automod = crate::moderation::automod_check(state, &session.user, body.as_str()).await?;
+    let verdict = crate::publish::screen(
+        state,
+        &session.user,
+        body.as_str(),
+        req.confirm_identifiers.unwrap_or(false),
+    )
+    .await?;
     let rendered = markdown::render(body.as_str());
     let now = now_ms();
 
@@ -551,7 +546,7 @@ pub async fn reply(
             anonymous,
             private,
             milestone,
-            automod,
+            verdict,
             answered,
             mentioned,
             quoted,
@@ -559,11 +554,7 @@ pub async fn reply(
         })
         .await?;
     let post_id = stored.post_id;
-    stored.sent.publish(&state.realtime);
-    let crisis_resources = match stored.screened {
-        Some(s) => s.publish(&state.realtime),
-        None => private_crisis_lines(session, body.as_str()),
-    };
+    let crisis_resources = stored.staged.publish(&state.realtime, session.locale);
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     // A new post has no reactions yet: its row is all there is to read back.
@@ -633,25 +624,49 @@ pub struct PostEdit {
     pub confirm_identifiers: Option<bool>,
 }
 
-/// Edit your post; the previous text is kept as a revision.
+/// A post after an edit: the post's own fields, and the crisis lines as for a new post.
+#[derive(Serialize, ToSchema)]
+pub struct EditedPost {
+    #[serde(flatten)]
+    pub post: Post,
+    /// Shown to the author alone when their words suggest they may be in crisis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis_resources: Option<Vec<crate::moderation::crisis::CrisisLine>>,
+}
+
+/// Edit your post; the previous text is kept as a revision. The new text is screened exactly
+/// as a new post is.
 #[utoipa::path(patch, path = "/api/v1/posts/{id}", tag = "forum",
     params(("id" = i64, Path)),
     request_body = PostEdit,
-    responses((status = 200, body = Post), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = EditedPost), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn edit_post(
+async fn api_edit_post(
     State(state): State<AppState>,
     Auth(session): Auth,
     Path(id): Path<i64>,
     Json(req): Json<PostEdit>,
-) -> AppResult<axum::Json<Post>> {
-    let (row, community, _) = readable_post(&state, id, Some(&session.user)).await?;
+) -> AppResult<axum::Json<EditedPost>> {
+    Ok(axum::Json(edit_post(&state, &session, id, &req).await?))
+}
+
+/// Edits the author's post `id`: screened as new text (automod, identifiers, crisis, the
+/// new-member hold), the old text kept as a revision, re-indexed, and only members the edit
+/// newly mentions notified.
+pub async fn edit_post(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    req: &PostEdit,
+) -> AppResult<EditedPost> {
+    let (row, community, _) = readable_post(state, id, Some(&session.user)).await?;
     if row.author_id != Some(session.user.id) {
         return Err(AppError::forbidden("only the author edits a post"));
     }
     if row.deleted_at.is_some() {
         return Err(AppError::NotFound);
     }
+    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
     let mut fields = FieldErrors::new();
     let body = PostBody::parse(&req.body)
         .map_err(|e| fields.entry("body".into()).or_default().push(e))
@@ -664,7 +679,13 @@ async fn edit_post(
     let Some(body) = body.filter(|_| fields.is_empty()) else {
         return Err(AppError::invalid_fields(fields));
     };
-    check_identifiers(body.as_str(), req.confirm_identifiers.unwrap_or(false))?;
+    let verdict = crate::publish::screen(
+        state,
+        &session.user,
+        body.as_str(),
+        req.confirm_identifiers.unwrap_or(false),
+    )
+    .await?;
     let rendered = markdown::render(body.as_str());
     let before = markdown::render(&row.body).mentions;
     let now = now_ms();
@@ -688,32 +709,40 @@ async fn edit_post(
         warning,
         now
     )?;
-    // The one rule for what search may hold (not hidden, held or "only me" posts).
-    search::reindex_post(&mut tx, id).await?;
-    // Only members newly mentioned by the edit hear about it; nobody of an "only me" post.
+    // Only members newly mentioned by the edit hear about it.
     let private = db!(tx, fetch_one scalar Option<i64>, "SELECT private_to FROM topics WHERE id = $1", row.topic_id)?.is_some();
     let added: Vec<String> = rendered
         .mentions
         .iter()
-        .filter(|m| !before.contains(m) && !private)
+        .filter(|m| !before.contains(m))
         .cloned()
         .collect();
     let mut recipients = Recipients::default();
-    for uid in notify::resolve_usernames(&mut tx, &added).await? {
-        recipients.add(uid, Kind::Mention);
+    if !private {
+        for uid in notify::resolve_usernames(&mut tx, &added).await? {
+            recipients.add(uid, Kind::Mention);
+        }
     }
-    let cause = Cause {
+    let written = crate::publish::Written {
         community_id: community.id,
         topic_id: row.topic_id,
         post_id: id,
-        actor_id: (!row.anonymous).then_some(session.user.id),
-        author_id: session.user.id,
+        author_id: Some(session.user.id),
+        anonymous: row.anonymous,
+        private,
+        new: false,
+        title: None,
+        body: body.as_str(),
     };
-    let sent = notify::send(&mut tx, &cause, recipients).await?;
+    let staged =
+        crate::publish::dispatch::stage(&mut tx, &written, &verdict, None, recipients).await?;
     tx.commit().await?;
-    sent.publish(&state.realtime);
+    let crisis_resources = staged.publish(&state.realtime, session.locale);
     let mut conn = state.store.read().await?;
-    Ok(axum::Json(load_post(&mut conn, id, &session).await?))
+    Ok(EditedPost {
+        post: load_post(&mut conn, id, session).await?,
+        crisis_resources,
+    })
 }
 
 /// Delete a post (its author or a moderator). The post stays as a placeholder so replies keep

@@ -13,9 +13,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use super::types::ContentWarning;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::milestones::{Placement, Prepared};
-use crate::moderation::{Automod, Screened};
-use crate::notify::{self, Cause, Kind, Recipients, Sent};
+use crate::milestones::Prepared;
+use crate::notify::{Kind, Recipients};
+use crate::publish::{Staged, Verdict, Written, dispatch};
 use crate::store::{Backend, Store, Tx};
 
 /// The most replies committed together.
@@ -39,7 +39,7 @@ pub struct NewReply {
     /// In an "only me" topic: not indexed, screened or notified.
     pub private: bool,
     pub milestone: Option<Prepared>,
-    pub automod: Automod,
+    pub verdict: Verdict,
     /// `Some(author)` of the post it answers (`Some(None)`: an erased author).
     pub answered: Option<Option<i64>>,
     pub mentioned: Vec<i64>,
@@ -50,8 +50,7 @@ pub struct NewReply {
 /// A stored reply, and what to publish now that it is committed.
 pub struct Stored {
     pub post_id: i64,
-    pub sent: Sent,
-    pub screened: Option<Screened>,
+    pub staged: Staged,
 }
 
 struct Pending {
@@ -177,67 +176,34 @@ async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
         r.anonymous,
         r.created_at
     )?;
-    if !r.private {
-        crate::referrals::on_post(tx, r.community_id, r.author_id).await?;
-    }
-    if let Some(m) = &r.milestone {
-        let placement = Placement {
-            community_id: r.community_id,
-            author_id: r.author_id,
-            topic_id: r.topic_id,
-            post_id,
-        };
-        crate::milestones::record(tx, m, &placement).await?;
-    }
     let mut recipients = Recipients::default();
-    let screened = if r.private {
-        None
-    } else {
-        crate::search::index_post(tx, post_id, None, &r.body).await?;
-        let screened =
-            crate::moderation::screen_post(tx, r.community_id, post_id, r.author_id, &r.body)
-                .await?;
-        crate::moderation::apply_automod(
-            tx,
-            &r.automod,
-            r.community_id,
-            post_id,
-            r.author_id,
-            &r.body,
-        )
-        .await?;
-        for uid in &r.mentioned {
-            recipients.add(*uid, Kind::Mention);
-        }
-        match r.answered {
-            Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
-            Some(None) => {}
-            None => {
-                if let Some(topic_author) = r.topic_author {
-                    recipients.add(topic_author, Kind::Reply);
-                }
+    for uid in &r.mentioned {
+        recipients.add(*uid, Kind::Mention);
+    }
+    match r.answered {
+        Some(Some(parent_author)) => recipients.add(parent_author, Kind::Reply),
+        Some(None) => {}
+        None => {
+            if let Some(topic_author) = r.topic_author {
+                recipients.add(topic_author, Kind::Reply);
             }
         }
-        for uid in &r.quoted {
-            recipients.add(*uid, Kind::Quote);
-        }
-        let held = matches!(r.automod, Automod::Hold(_));
-        if r.milestone.is_some() && !r.anonymous && !held {
-            crate::milestones::add_followers(tx, r.author_id, &mut recipients).await?;
-        }
-        Some(screened)
-    };
-    let cause = Cause {
+    }
+    for uid in &r.quoted {
+        recipients.add(*uid, Kind::Quote);
+    }
+    let written = Written {
         community_id: r.community_id,
         topic_id: r.topic_id,
         post_id,
-        actor_id: (!r.anonymous).then_some(r.author_id),
-        author_id: r.author_id,
+        author_id: Some(r.author_id),
+        anonymous: r.anonymous,
+        private: r.private,
+        new: true,
+        title: None,
+        body: &r.body,
     };
-    let sent = notify::send(tx, &cause, recipients).await?;
-    Ok(Stored {
-        post_id,
-        sent,
-        screened,
-    })
+    let staged =
+        dispatch::stage(tx, &written, &r.verdict, r.milestone.as_ref(), recipients).await?;
+    Ok(Stored { post_id, staged })
 }

@@ -149,6 +149,14 @@ pub struct Screened {
 }
 
 impl Screened {
+    /// Nothing found.
+    pub fn none() -> Screened {
+        Screened {
+            resources: None,
+            alert: None,
+        }
+    }
+
     /// Sends the moderators' alert; the author's crisis lines, if any.
     pub fn publish(self, realtime: &crate::realtime::Realtime) -> Option<Vec<crisis::CrisisLine>> {
         if let Some(alert) = self.alert {
@@ -169,10 +177,7 @@ pub async fn screen_post(
     text: &str,
 ) -> AppResult<Screened> {
     if !crisis::matches(text) {
-        return Ok(Screened {
-            resources: None,
-            alert: None,
-        });
+        return Ok(Screened::none());
     }
     db!(
         *conn,

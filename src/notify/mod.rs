@@ -141,6 +141,7 @@ pub struct Cause {
 
 /// Notifications stored in a transaction, to push live once it commits.
 #[must_use = "publish after the transaction commits"]
+#[derive(Default)]
 pub struct Sent(Vec<(i64, serde_json::Value)>);
 
 impl Sent {

@@ -440,10 +440,26 @@ impl Conn {
                 self.leave(room);
                 Some(json!({"op": "unsubscribed", "room": room}).to_string())
             }
-            ClientFrame::Send { room, body, nonce } => self.send(room, body, nonce).await,
-            ClientFrame::Edit { message, body } => {
-                match chat::edit_message(&self.state, &self.user, message, &body).await {
-                    Ok(_) => None,
+            ClientFrame::Send {
+                room,
+                body,
+                nonce,
+                confirm_identifiers,
+            } => self.send(room, body, nonce, confirm_identifiers).await,
+            ClientFrame::Edit {
+                message,
+                body,
+                confirm_identifiers,
+            } => {
+                let edited = chat::edit_message(
+                    &self.state,
+                    &self.user,
+                    message,
+                    &body,
+                    confirm_identifiers,
+                );
+                match edited.await {
+                    Ok(edited) => edited.crisis_frame(),
                     Err(e) => Some(error_frame(&e, None)),
                 }
             }
@@ -574,7 +590,13 @@ impl Conn {
         }
     }
 
-    async fn send(&mut self, room: i64, body: String, nonce: Option<String>) -> Option<String> {
+    async fn send(
+        &mut self,
+        room: i64,
+        body: String,
+        nonce: Option<String>,
+        confirmed: bool,
+    ) -> Option<String> {
         let nonce = nonce.map(|n| n.chars().take(100).collect::<String>());
         let n = nonce.as_deref();
         let Some(sub) = self.subs.get(&room) else {
@@ -596,9 +618,10 @@ impl Conn {
             last_sent_at: self.sent_at.get(&room).copied(),
             sanctions: &self.sanctions,
         };
-        if let Some((code, why)) = chat::send::refusal(&self.state, &sender, &body) {
-            return Some(frames::error(code, &why, n));
-        }
+        let verdict = match chat::send::check(&self.state, &sender, &body, confirmed) {
+            Ok(verdict) => verdict,
+            Err((code, why)) => return Some(frames::error(code, &why, n)),
+        };
         let community_id = sub.community_id;
         self.sent_at.insert(room, now_ms());
         match chat::send::deliver(
@@ -608,14 +631,12 @@ impl Conn {
             community_id,
             &body,
             nonce.clone(),
+            &verdict,
         )
         .await
         {
             // The crisis lines go to the author alone.
-            Ok((id, Some(lines))) => Some(
-                json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines})
-                    .to_string(),
-            ),
+            Ok((id, Some(lines))) => Some(chat::send::crisis_frame(room, id, &lines)),
             Ok((_, None)) => None,
             Err(e) => Some(error_frame(&e, nonce.as_deref())),
         }
@@ -655,6 +676,7 @@ fn error_frame(e: &AppError, nonce: Option<&str>) -> String {
         AppError::RateLimited { .. } => "rate_limited",
         AppError::NotFound => "not_found",
         AppError::Forbidden(_) => "forbidden",
+        AppError::Invalid { fields, .. } if fields.contains_key("identifiers") => "identifiers",
         AppError::Invalid { .. } => "invalid",
         AppError::Unavailable(_) => "unavailable",
         _ => "error",

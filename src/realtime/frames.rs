@@ -25,10 +25,15 @@ pub enum ClientFrame {
         body: String,
         #[serde(default)]
         nonce: Option<String>,
+        /// Send even though the text seems to hold personal details.
+        #[serde(default)]
+        confirm_identifiers: bool,
     },
     Edit {
         message: i64,
         body: String,
+        #[serde(default)]
+        confirm_identifiers: bool,
     },
     Delete {
         message: i64,

@@ -130,6 +130,7 @@ async fn render(
 pub struct MessageForm {
     #[serde(default)]
     body: String,
+    confirm_identifiers: Option<String>,
 }
 
 impl ChatPage {
@@ -146,7 +147,15 @@ pub async fn send(
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let user = session.user.clone();
-    match chat::send::from_form(&ctx.state, &user, room, &form.body).await {
+    match chat::send::from_form(
+        &ctx.state,
+        &user,
+        room,
+        &form.body,
+        form.confirm_identifiers.is_some(),
+    )
+    .await
+    {
         Ok((_, None)) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/chat/{room}#composer")))),
         // Words that suggest a crisis: the room again, with the crisis lines for them alone.
         Ok((_, Some(lines))) => render(ctx, &slug, room, None, String::new(), None, lines).await,

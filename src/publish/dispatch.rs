@@ -1,0 +1,139 @@
+//! What follows a forum write, in one place for every path (new topic, reply, scheduled thread,
+//! edit, retitle): `stage` runs inside the write's transaction (referrals, the milestone and its
+//! followers, search, the verdict's hold/flag/crisis, notification rows); `Staged::publish` runs
+//! after commit (live notifications, the moderators' alert) and answers the author's crisis
+//! lines. The reply writer calls `stage` once per reply of its group, with what it read before
+//! the transaction, so it adds no query.
+
+use crate::accounts::types::Locale;
+use crate::error::AppResult;
+use crate::milestones::{Placement, Prepared};
+use crate::moderation::Screened;
+use crate::moderation::crisis::{self, CrisisLine};
+use crate::notify::{self, Cause, Recipients, Sent};
+use crate::realtime::Realtime;
+use crate::store::Tx;
+
+use super::Verdict;
+
+/// A post just written in the transaction, and how.
+pub struct Written<'a> {
+    pub community_id: i64,
+    pub topic_id: i64,
+    pub post_id: i64,
+    /// `None` for a scheduled thread whose organiser no longer organises.
+    pub author_id: Option<i64>,
+    pub anonymous: bool,
+    /// In an "only me" topic: not counted, indexed, screened into a case nor notified.
+    pub private: bool,
+    /// A new post (counted for referrals and indexed) rather than a changed one (re-indexed).
+    pub new: bool,
+    /// The topic's title, for an opening post; indexed and screened with the body.
+    pub title: Option<&'a str>,
+    pub body: &'a str,
+}
+
+impl Written<'_> {
+    /// The text screened and snapshotted in a case.
+    fn text(&self) -> String {
+        match self.title {
+            Some(t) => format!("{t}\n{}", self.body),
+            None => self.body.to_owned(),
+        }
+    }
+}
+
+/// What a write left to do after its transaction commits.
+#[must_use = "publish after the transaction commits"]
+pub struct Staged {
+    sent: Sent,
+    screened: Option<Screened>,
+    /// An "only me" post in crisis: its author still gets the lines, though no case opens.
+    private_crisis: bool,
+}
+
+/// The side effects of a post written in `tx`: everything that must commit with it.
+pub async fn stage(
+    tx: &mut Tx,
+    w: &Written<'_>,
+    verdict: &Verdict,
+    milestone: Option<&Prepared>,
+    mut recipients: Recipients,
+) -> AppResult<Staged> {
+    // A member's own post counts for the referral that brought them; a scheduled thread does not.
+    if let Some(author_id) = w.author_id
+        && w.new
+        && !w.private
+        && !verdict.is_staff()
+    {
+        crate::referrals::on_post(tx, w.community_id, author_id).await?;
+    }
+    if let (Some(m), Some(author_id)) = (milestone, w.author_id) {
+        let placement = Placement {
+            community_id: w.community_id,
+            author_id,
+            topic_id: w.topic_id,
+            post_id: w.post_id,
+        };
+        crate::milestones::record(tx, m, &placement).await?;
+    }
+    let screened = if w.private {
+        // "Only me": nobody else may find, review or hear of it.
+        recipients = Recipients::default();
+        None
+    } else {
+        if w.new {
+            crate::search::index_post(tx, w.post_id, w.title, w.body).await?;
+        } else {
+            // The one rule for what search may hold (not hidden, held or "only me" posts).
+            crate::search::reindex_post(tx, w.post_id).await?;
+        }
+        match w.author_id {
+            Some(author_id) => {
+                let screened = verdict
+                    .apply_post(tx, w.community_id, w.post_id, author_id, &w.text())
+                    .await?;
+                // Followers hear of a shared milestone, but not of an anonymous one (that
+                // would name its author) nor of one held until a moderator approves it.
+                if milestone.is_some() && !w.anonymous && !verdict.held() {
+                    crate::milestones::add_followers(tx, author_id, &mut recipients).await?;
+                }
+                Some(screened)
+            }
+            None => None,
+        }
+    };
+    let sent = match w.author_id {
+        Some(author_id) => {
+            let cause = Cause {
+                community_id: w.community_id,
+                topic_id: w.topic_id,
+                post_id: w.post_id,
+                actor_id: (!w.anonymous).then_some(author_id),
+                author_id,
+            };
+            notify::send(tx, &cause, recipients).await?
+        }
+        None => Sent::default(),
+    };
+    Ok(Staged {
+        sent,
+        screened,
+        private_crisis: w.private && verdict.crisis(),
+    })
+}
+
+impl Staged {
+    /// For server-written text the staff verdict stages nothing to publish.
+    pub fn discard(self) {}
+
+    /// Publishes what the committed write announces; the crisis lines for its author (in
+    /// `locale` when no case looked their language up).
+    pub fn publish(self, realtime: &Realtime, locale: Locale) -> Option<Vec<CrisisLine>> {
+        self.sent.publish(realtime);
+        match self.screened {
+            Some(s) => s.publish(realtime),
+            None => self.private_crisis.then(|| crisis::lines_for(locale)),
+        }
+    }
+}

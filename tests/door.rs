@@ -146,7 +146,9 @@ both_backends!(nul_characters_are_refused_at_the_door, |b| async move {
     s.join(&admin, "door").await;
     let member = s.register("nul_tester").await;
     let nul = "a\u{0}b";
-    let cases: Vec<(&str, String, Option<&str>, Option<Value>, &str)> = vec![
+    // (method, path, token, body, the field the refusal names)
+    type Case<'a> = (&'a str, String, Option<&'a str>, Option<Value>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/api/v1/auth/login".into(),

@@ -246,6 +246,7 @@ pub fn router(mut state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(http::record_metrics))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(axum::middleware::from_fn(http::refuse_nul_in_uri))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::html_layer,
@@ -314,9 +315,12 @@ fn bind(addr: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
         .with_context(|| format!("listening on {addr}"))
 }
 
-/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight and returns.
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight (for `drain_secs` at
+/// most, answering 503 on `/readyz` meanwhile) and returns.
 pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    crate::listener::raise_fd_limit();
     let listener = bind(state.config.listen)?;
+    let config = state.config.clone();
     let addr = listener.local_addr()?;
     state.mail.set_listen_address(addr);
     let mail = state.mail.describe();
@@ -328,17 +332,13 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     // Tools wait for this exact line on stdout.
     println!("listening on http://{addr}");
     tracing::info!(%addr, backend = ?store.backend(), %mail, "serving");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    crate::listener::serve(listener, app, &config, async move {
         shutdown_signal().await;
+        service::start_draining();
         // Sockets are long-lived: ask them to close so shutdown does not wait on them.
         realtime.shut_down();
     })
-    .await
-    .context("serving")?;
+    .await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -8,6 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
+use crate::http::{Network, TrustedProxies};
+
 /// Settings as given on the command line or in the environment; unset ones fall through to the
 /// config file and then to the defaults.
 #[derive(Args, Debug, Clone, Default)]
@@ -47,9 +49,32 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
-    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run) [default: off]
-    #[arg(long, env = "MUTUAL_TRUST_PROXY", global = true, value_parser = parse_on_off)]
-    pub trust_proxy: Option<bool>,
+    /// Behind this many proxies you run (`on` = 1), take the client address from the right of
+    /// `X-Forwarded-For`, past the entries those proxies added [default: off]
+    #[arg(long, env = "MUTUAL_TRUST_PROXY", global = true, value_parser = parse_hops)]
+    pub trust_proxy: Option<u32>,
+
+    /// The addresses of the proxies you run, comma-separated (`10.0.0.0/8,192.168.1.5`): the
+    /// client is the first `X-Forwarded-For` entry from the right outside them; replaces
+    /// TRUST_PROXY [default: unset]
+    #[arg(long, env = "MUTUAL_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<String>,
+
+    /// Open connections per client address; more are closed at once; 0 for no cap. Proxies named
+    /// by TRUST_PROXY/TRUSTED_PROXIES are not capped (limit connections in the proxy)
+    /// [default: 256, or 0 when RATE_LIMITS is off]
+    #[arg(long, env = "MUTUAL_CONN_PER_IP", global = true)]
+    pub conn_per_ip: Option<u32>,
+
+    /// Seconds a client has to send a request's headers, and the longest a kept-alive
+    /// connection may sit idle [default: 10]
+    #[arg(long, env = "MUTUAL_HEADER_TIMEOUT_SECS", global = true)]
+    pub header_timeout_secs: Option<u64>,
+
+    /// After SIGTERM, the longest to wait for requests in flight before exiting, in seconds
+    /// (`/readyz` answers 503 meanwhile) [default: 30]
+    #[arg(long, env = "MUTUAL_DRAIN_SECS", global = true)]
+    pub drain_secs: Option<u64>,
 
     /// Database connections per node (readers, on SQLite) [default: 8 on SQLite, 16 on PostgreSQL]
     #[arg(long, env = "MUTUAL_DB_POOL", global = true)]
@@ -94,6 +119,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// `on` (one proxy), `off` (none) or a number of proxies.
+fn parse_hops(s: &str) -> Result<u32, String> {
+    if let Ok(n) = s.parse::<u32>() {
+        return Ok(n);
+    }
+    parse_on_off(s)
+        .map(u32::from)
+        .map_err(|_| format!("expected `on`, `off` or a number of proxies, got {s:?}"))
+}
+
 fn parse_on_off(s: &str) -> Result<bool, String> {
     match s.to_ascii_lowercase().as_str() {
         "on" | "true" | "1" | "yes" => Ok(true),
@@ -113,7 +148,11 @@ struct FileSettings {
     rules: Option<PathBuf>,
     rate_limits: Option<OnOff>,
     public_url: Option<String>,
-    trust_proxy: Option<OnOff>,
+    trust_proxy: Option<Hops>,
+    trusted_proxies: Option<String>,
+    conn_per_ip: Option<u32>,
+    header_timeout_secs: Option<u64>,
+    drain_secs: Option<u64>,
     db_pool: Option<u32>,
     page_cache_mb: Option<u64>,
     log_format: Option<LogFormat>,
@@ -122,6 +161,23 @@ struct FileSettings {
     mail_from: Option<String>,
     mail_delivery: Option<OnOff>,
     reset_token_secs: Option<u64>,
+}
+
+/// `trust_proxy` in the config file: on/off as below, or a number of proxies.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(untagged)]
+enum Hops {
+    Count(u32),
+    OnOff(OnOff),
+}
+
+impl From<Hops> for u32 {
+    fn from(v: Hops) -> u32 {
+        match v {
+            Hops::Count(n) => n,
+            Hops::OnOff(o) => u32::from(bool::from(o)),
+        }
+    }
 }
 
 /// `true`/`false` or `"on"`/`"off"` in the config file.
@@ -159,7 +215,12 @@ pub struct Config {
     pub rules: PathBuf,
     pub rate_limits: bool,
     pub public_url: Option<String>,
-    pub trust_proxy: bool,
+    /// Whose `X-Forwarded-For` entries are believed (see `http::TrustedProxies`).
+    pub trusted_proxies: TrustedProxies,
+    /// Open connections per client address; 0 is no cap.
+    pub conn_per_ip: u32,
+    pub header_timeout_secs: u64,
+    pub drain_secs: u64,
     pub db_pool: u32,
     pub page_cache_mb: u64,
     pub log_format: LogFormat,
@@ -188,6 +249,28 @@ impl Config {
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("mutual.db").display()));
         let is_postgres = database_url.starts_with("postgres");
+        let rate_limits = args
+            .rate_limits
+            .or(file.rate_limits.map(bool::from))
+            .unwrap_or(true);
+        let trusted_proxies = match args
+            .trusted_proxies
+            .clone()
+            .or(file.trusted_proxies)
+            .filter(|s| !s.trim().is_empty())
+        {
+            Some(list) => TrustedProxies::Networks(
+                list.split(',')
+                    .filter(|s| !s.trim().is_empty())
+                    .map(str::parse::<Network>)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| anyhow::anyhow!("TRUSTED_PROXIES: {e}"))?,
+            ),
+            None => match args.trust_proxy.or(file.trust_proxy.map(u32::from)) {
+                None | Some(0) => TrustedProxies::None,
+                Some(n) => TrustedProxies::Hops(n as usize),
+            },
+        };
         Ok(Config {
             listen: args
                 .listen
@@ -204,19 +287,23 @@ impl Config {
                 .clone()
                 .or(file.rules)
                 .unwrap_or_else(|| PathBuf::from("./moderation/rules.toml")),
-            rate_limits: args
-                .rate_limits
-                .or(file.rate_limits.map(bool::from))
-                .unwrap_or(true),
+            rate_limits,
             public_url: args
                 .public_url
                 .clone()
                 .or(file.public_url)
                 .filter(|s| !s.is_empty()),
-            trust_proxy: args
-                .trust_proxy
-                .or(file.trust_proxy.map(bool::from))
-                .unwrap_or(false),
+            trusted_proxies,
+            conn_per_ip: args
+                .conn_per_ip
+                .or(file.conn_per_ip)
+                .unwrap_or(if rate_limits { 256 } else { 0 }),
+            header_timeout_secs: args
+                .header_timeout_secs
+                .or(file.header_timeout_secs)
+                .unwrap_or(10)
+                .max(1),
+            drain_secs: args.drain_secs.or(file.drain_secs).unwrap_or(30),
             db_pool: args
                 .db_pool
                 .or(file.db_pool)

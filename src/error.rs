@@ -25,6 +25,9 @@ pub enum AppError {
         message: String,
         fields: FieldErrors,
     },
+    /// Text a database cannot store (a NUL character), refused at the door on every backend.
+    #[error("the field `{field}` contains a NUL character, which text cannot hold")]
+    InvalidText { field: String },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
@@ -96,7 +99,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::InvalidText { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::ConsentRequired => StatusCode::FORBIDDEN,
             AppError::NotFound => StatusCode::NOT_FOUND,
@@ -113,6 +118,7 @@ impl AppError {
         match self {
             AppError::BadRequest { code, .. } | AppError::Conflict { code, .. } => code,
             AppError::Invalid { .. } => "invalid",
+            AppError::InvalidText { .. } => "invalid_text",
             AppError::Unauthorized(_) => "unauthorized",
             AppError::Forbidden(_) => "forbidden",
             AppError::ConsentRequired => "consent_required",
@@ -165,6 +171,10 @@ impl IntoResponse for AppError {
                 message: self.message(),
                 fields: match &self {
                     AppError::Invalid { fields, .. } => Some(fields.clone()),
+                    AppError::InvalidText { field } => Some(FieldErrors::from([(
+                        field.clone(),
+                        vec!["contains a NUL character".to_owned()],
+                    )])),
                     _ => None,
                 },
             },

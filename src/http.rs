@@ -1,24 +1,143 @@
 //! HTTP pieces every capability shares: the JSON extractor that answers bad bodies in API.md's
-//! error shape, the client address, per-address limits, request metrics and the 404 fallback
-//! (an HTML page outside `/api`, see `web`).
+//! error shape, the refusal of text no database can store (NUL) in paths, queries and bodies,
+//! the client address, per-address limits, request metrics and the 404 fallback (an HTML page
+//! outside `/api`, see `web`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::error::AppError;
 use crate::ratelimit::Limit;
 
 /// `axum::Json`, but malformed, mistyped or oversized bodies become our JSON errors
-/// (400, 422, 413, 415) instead of plain-text ones.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(AppError))]
+/// (400, 422, 413, 415) instead of plain-text ones, and a string holding a NUL is refused
+/// (422 `invalid_text`) before any handler or database sees it.
 pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        if !is_json(request.headers()) {
+            return Err(AppError::UnsupportedMediaType(
+                "send the body as JSON with `Content-Type: application/json`".into(),
+            ));
+        }
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::bad_request("unreadable_body", e.body_text())
+            }
+        })?;
+        // JSON can only spell NUL as the escape `\u0000`; the walk runs only when it is there.
+        if contains(&bytes, b"\\u0000")
+            && let Ok(tree) = serde_json::from_slice::<Value>(&bytes)
+            && let Some(field) = nul_field(&tree)
+        {
+            return Err(AppError::InvalidText { field });
+        }
+        let axum::Json(value) = axum::Json::<T>::from_bytes(&bytes)?;
+        Ok(Json(value))
+    }
+}
+
+/// `application/json` or any `application/*+json`, as `axum::Json` accepts.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The place of the first string (or key) in `value` that holds a NUL: `bio`, `goals[2].title`;
+/// `body` for a bare string.
+pub fn nul_field(value: &Value) -> Option<String> {
+    fn walk(value: &Value, at: &str) -> Option<String> {
+        match value {
+            Value::String(s) if s.contains('\0') => Some(at.to_owned()),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, &format!("{at}[{i}]"))),
+            Value::Object(map) => map.iter().find_map(|(k, v)| {
+                let here = if at.is_empty() {
+                    k.replace('\0', "")
+                } else {
+                    format!("{at}.{}", k.replace('\0', ""))
+                };
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    walk(v, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    walk(value, "").map(|f| if f.is_empty() { "body".into() } else { f })
+}
+
+/// The field of the first pair of a form or query string that decodes to text holding a NUL.
+/// Percent-encoding is the only way to send one (`%00`), so only then are the pairs decoded.
+pub fn nul_in_form(encoded: &[u8], whole: &str) -> Option<String> {
+    if !contains(encoded, b"%00") {
+        return None;
+    }
+    let Ok(pairs) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(encoded) else {
+        return Some(whole.to_owned());
+    };
+    pairs
+        .iter()
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', ""))
+}
+
+/// Refuses a path or query holding a NUL (`%00`) for every route, API and pages alike, whatever
+/// extractor reads it: 422 `invalid_text` naming the query parameter (or `path`).
+pub async fn refuse_nul_in_uri(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    let field = if contains(uri.path().as_bytes(), b"%00") {
+        Some("path".to_owned())
+    } else {
+        uri.query().and_then(|q| nul_in_form(q.as_bytes(), "query"))
+    };
+    match field {
+        None => next.run(request).await,
+        Some(field) => {
+            let error = AppError::InvalidText { field };
+            if uri.path().starts_with("/api") {
+                error.into_response()
+            } else {
+                crate::web::PageError::from(error).into_response()
+            }
+        }
+    }
+}
 
 /// `axum::extract::Path`, but a malformed path value (`/topics/abc`, an id past i64) is our
 /// JSON 400 instead of a plain-text one.
@@ -39,29 +158,148 @@ pub fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(
     <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
-/// The client's address: the peer, or the first `X-Forwarded-For` hop when the operator says a
-/// trusted proxy sits in front (`MUTUAL_TRUST_PROXY=on`).
+/// The client's address: the peer, or, behind proxies the operator names (`trust_proxy`), the
+/// address the nearest untrusted hop was seen from.
 #[derive(Clone, Copy, Debug)]
 pub struct ClientIp(pub IpAddr);
 
 impl ClientIp {
-    pub fn from_parts(parts: &Parts, trust_proxy: bool) -> ClientIp {
-        if trust_proxy {
-            let forwarded = parts
-                .headers
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .and_then(|v| v.trim().parse::<IpAddr>().ok());
-            if let Some(ip) = forwarded {
-                return ClientIp(ip);
-            }
-        }
+    pub fn from_parts(parts: &Parts, proxies: &TrustedProxies) -> ClientIp {
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        ClientIp(peer.unwrap_or(IpAddr::from([127, 0, 0, 1])))
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        ClientIp(proxies.client(peer, &parts.headers))
+    }
+}
+
+/// Which proxies in front of the server are ours. Each proxy appends the address it was reached
+/// from to `X-Forwarded-For`, so the list is read from the right: entries our proxies added are
+/// true, and the first one from outside them is the client. Entries further left were written by
+/// the client and are never believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// No proxy: the peer is the client.
+    #[default]
+    None,
+    /// This many proxies in a chain (`MUTUAL_TRUST_PROXY=on` is one).
+    Hops(usize),
+    /// Proxies at these networks, however many (`MUTUAL_TRUSTED_PROXIES`).
+    Networks(Vec<Network>),
+}
+
+impl TrustedProxies {
+    pub fn is_none(&self) -> bool {
+        *self == TrustedProxies::None
+    }
+
+    /// The client's address, given the peer's and the request's headers.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        if self.is_none() {
+            return peer;
+        }
+        // Several headers are one list, in order (RFC 9110 §5.3).
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        match self {
+            TrustedProxies::None => peer,
+            TrustedProxies::Hops(n) => {
+                // The peer is the nearest proxy; each further proxy is one entry from the right.
+                let n = (*n).max(1);
+                match hops.len().checked_sub(n) {
+                    Some(i) => hops
+                        .get(i)
+                        .and_then(|h| h.parse::<IpAddr>().ok())
+                        .unwrap_or(peer),
+                    // Fewer entries than proxies: the leftmost is as far as the chain goes.
+                    None => hops
+                        .first()
+                        .and_then(|h| h.parse::<IpAddr>().ok())
+                        .unwrap_or(peer),
+                }
+            }
+            TrustedProxies::Networks(nets) => {
+                let trusted = |ip: &IpAddr| nets.iter().any(|n| n.contains(*ip));
+                if !trusted(&peer) {
+                    return peer;
+                }
+                let mut client = peer;
+                for hop in hops.iter().rev() {
+                    let Ok(ip) = hop.parse::<IpAddr>() else {
+                        // Garbage in the chain: stop at the last address we could believe.
+                        return client;
+                    };
+                    client = ip;
+                    if !trusted(&ip) {
+                        break;
+                    }
+                }
+                client
+            }
+        }
+    }
+}
+
+/// An address block, `10.0.0.0/8` or `2001:db8::/32`; a bare address is a block of one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network {
+    base: IpAddr,
+    prefix: u8,
+}
+
+impl std::str::FromStr for Network {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Network, String> {
+        let s = s.trim();
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let base: IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?} is not an address or address/prefix"))?;
+        let max = if base.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
+        };
+        Ok(Network { base, prefix })
+    }
+}
+
+impl Network {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        // An IPv4 client seen through an IPv6 socket arrives as ::ffff:a.b.c.d.
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        match (self.base, ip) {
+            (IpAddr::V4(base), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(base) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(base), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(base) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
     }
 }
 
@@ -72,7 +310,7 @@ impl FromRequestParts<AppState> for ClientIp {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp::from_parts(parts, state.config.trust_proxy))
+        Ok(ClientIp::from_parts(parts, &state.config.trusted_proxies))
     }
 }
 
@@ -80,7 +318,7 @@ impl FromRequestParts<AppState> for ClientIp {
 pub async fn limit_per_ip(State(state): State<AppState>, request: Request, next: Next) -> Response {
     if state.limits.enabled() {
         let (parts, body) = request.into_parts();
-        let ClientIp(ip) = ClientIp::from_parts(&parts, state.config.trust_proxy);
+        let ClientIp(ip) = ClientIp::from_parts(&parts, &state.config.trusted_proxies);
         if let Err(e) = state.limits.check(Limit::ApiPerIp, &ip.to_string()).await {
             return e.into_response();
         }

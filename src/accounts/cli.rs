@@ -104,7 +104,8 @@ pub async fn import_users(store: &Store, file: &Path) -> anyhow::Result<()> {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
 
-    // Hash on every core: argon2 is deliberately slow, and a thousand members add up.
+    // Hash on every core (the bound in `password` keeps it to one per core, each with a reused
+    // buffer): argon2 is deliberately slow, and a thousand members add up.
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -114,8 +115,8 @@ pub async fn import_users(store: &Store, file: &Path) -> anyhow::Result<()> {
     loop {
         while pending.len() < workers {
             let Some(row) = rows.next() else { break };
-            pending.spawn_blocking(move || {
-                let hash = password::hash_blocking(&row.password);
+            pending.spawn(async move {
+                let hash = password::hash_str(&row.password).await;
                 (row, hash)
             });
         }

@@ -133,10 +133,12 @@ async fn commit(store: &Store, realtime: &Realtime, batch: Vec<Pending>) {
             }
         }
         Err(e) => {
+            // The cause is for the log: a database's own words never reach a client.
+            tracing::warn!(error = %e, "storing chat messages");
             for p in batch {
-                let _ = p.done.send(Err(AppError::Unavailable(format!(
-                    "the message was not stored: {e}"
-                ))));
+                let _ = p.done.send(Err(AppError::Unavailable(
+                    "the message was not stored; please try again shortly".into(),
+                )));
             }
         }
     }

@@ -84,7 +84,7 @@ pub async fn gateway(State(state): State<AppState>, request: axum::extract::Requ
         Ok(upgrade) => upgrade,
         Err(refused) => return refused.into_response(),
     };
-    let ip = crate::http::ClientIp::from_parts(&parts, state.config.trust_proxy).0;
+    let ip = crate::http::ClientIp::from_parts(&parts, &state.config.trusted_proxies).0;
     // MUTUAL_RATE_LIMITS=off (load tests from one machine) lifts these caps with the rest.
     let quota = state
         .limits

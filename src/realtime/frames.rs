@@ -81,6 +81,16 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
         .get("nonce")
         .and_then(Value::as_str)
         .map(|s| s.chars().take(100).collect());
+    // Text a database cannot store is refused here, like the HTTP API does at its door.
+    if text.contains("\\u0000")
+        && let Some(field) = crate::http::nul_field(&value)
+    {
+        return Err(FrameError {
+            code: "invalid_text",
+            message: format!("`{field}` contains a NUL character, which text cannot hold"),
+            nonce,
+        });
+    }
     let Some(op) = value.get("op").and_then(Value::as_str).map(str::to_owned) else {
         return Err(FrameError {
             code: "malformed",

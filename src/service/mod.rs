@@ -1,5 +1,7 @@
-//! Operating endpoints: liveness, readiness, Prometheus metrics and the OpenAPI document.
+//! Operating endpoints: liveness, readiness (and the draining state it reports), Prometheus
+//! metrics and the OpenAPI document.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -26,9 +28,23 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Set once SIGTERM arrives: the node is finishing its requests and wants no new ones. One per
+/// process, like the signal.
+static DRAINING: AtomicBool = AtomicBool::new(false);
+
+/// Marks this node as draining: `/readyz` answers 503 from now on.
+pub fn start_draining() {
+    DRAINING.store(true, Ordering::Relaxed);
+}
+
+fn draining() -> bool {
+    DRAINING.load(Ordering::Relaxed)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ok` or `degraded`.
+    /// `ok`; `degraded` (Redis lost: still ready, each node serves its own sockets); `down`
+    /// (the database is not answering); `draining` (shutting down).
     pub status: &'static str,
     /// `ok` or `down`.
     pub database: &'static str,
@@ -36,7 +52,8 @@ pub struct Readiness {
     pub redis: &'static str,
 }
 
-/// 200 when the database (and Redis, where configured) answers, else 503.
+/// 200 while the database answers, with `"redis": "down"` when Redis is lost; 503 when the
+/// database is not answering or the node is draining after SIGTERM.
 #[utoipa::path(get, path = "/readyz", tag = "service",
     responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
@@ -60,16 +77,19 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
     };
-    let ready = database == "ok" && redis != "down";
-    let status = if ready {
-        StatusCode::OK
+    let (code, status) = if draining() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining")
+    } else if database != "ok" {
+        (StatusCode::SERVICE_UNAVAILABLE, "down")
+    } else if redis == "down" {
+        (StatusCode::OK, "degraded")
     } else {
-        StatusCode::SERVICE_UNAVAILABLE
+        (StatusCode::OK, "ok")
     };
     (
-        status,
+        code,
         axum::Json(Readiness {
-            status: if ready { "ok" } else { "degraded" },
+            status,
             database,
             redis,
         }),

@@ -68,6 +68,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for WebForm<T> {
         if fresh_visitor || !session::same_secret(&sent.csrf, &ctx.csrf) {
             return Err(PageError::Csrf);
         }
+        if let Some(field) = crate::http::nul_in_form(&bytes, "form") {
+            return Err(AppError::InvalidText { field }.into());
+        }
         let form = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| AppError::bad_request("bad_form", e.to_string()))?;
         Ok(WebForm { ctx, form })

@@ -159,6 +159,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::directory::router())
         .merge(crate::meetings::router())
         .merge(crate::referrals::router())
+        .merge(crate::invitations::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -242,7 +243,9 @@ pub fn router(mut state: AppState) -> Router {
     let mut openapi = openapi;
     document_common_errors(&mut openapi);
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
-    api.merge(web::router(&state))
+    let https = state.config.secure_cookies();
+    let app = api
+        .merge(web::router(&state))
         .route_layer(axum::middleware::from_fn(http::record_metrics))
         .fallback(http::not_found)
         .method_not_allowed_fallback(http::method_not_allowed)
@@ -275,7 +278,17 @@ pub fn router(mut state: AppState) -> Router {
         ))
         .layer(CompressionLayer::new().compress_when(compress_pages()))
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .with_state(state);
+    // Served over https: browsers must not fall back to plain http, where a session or a
+    // member's group could be seen on the wire.
+    if https {
+        app.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        ))
+    } else {
+        app
+    }
 }
 
 /// Gzip for the web pages and their CSS and JavaScript, where slow phone networks feel it; API
@@ -328,6 +341,9 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
     spawn_mail(&state, every_job_secs());
+    if let Some(metrics_addr) = state.config.metrics_listen {
+        spawn_metrics_listener(metrics_addr, state.clone())?;
+    }
     let app = router(state);
     // Tools wait for this exact line on stdout.
     println!("listening on http://{addr}");
@@ -341,6 +357,19 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     .await;
     store.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `/metrics` alone on a second, private address (`MUTUAL_METRICS_LISTEN`).
+fn spawn_metrics_listener(addr: SocketAddr, state: AppState) -> anyhow::Result<()> {
+    let listener = bind(addr)?;
+    let bound = listener.local_addr()?;
+    tracing::info!(addr = %bound, "serving /metrics");
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, service::metrics_only_router(state)).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    });
     Ok(())
 }
 

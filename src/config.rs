@@ -110,6 +110,17 @@ pub struct SettingsArgs {
     /// How long a password reset link works, in seconds [default: 1800]
     #[arg(long, env = "MUTUAL_RESET_TOKEN_SECS", global = true)]
     pub reset_token_secs: Option<u64>,
+
+    // Who may read the operating figures (membership privacy, issue 18).
+    /// `/metrics` answers only requests carrying `Authorization: Bearer TOKEN`
+    /// [default: unset: only on METRICS_LISTEN]
+    #[arg(long, env = "MUTUAL_METRICS_TOKEN", global = true)]
+    pub metrics_token: Option<String>,
+
+    /// A second address serving `/metrics` alone, without a token, e.g. `127.0.0.1:9100`
+    /// [default: unset]
+    #[arg(long, env = "MUTUAL_METRICS_LISTEN", global = true)]
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -161,6 +172,8 @@ struct FileSettings {
     mail_from: Option<String>,
     mail_delivery: Option<OnOff>,
     reset_token_secs: Option<u64>,
+    metrics_token: Option<String>,
+    metrics_listen: Option<SocketAddr>,
 }
 
 /// `trust_proxy` in the config file: on/off as below, or a number of proxies.
@@ -229,6 +242,8 @@ pub struct Config {
     pub mail_from: Option<String>,
     pub mail_delivery: bool,
     pub reset_token_secs: u64,
+    pub metrics_token: Option<String>,
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Config {
@@ -338,6 +353,12 @@ impl Config {
                 .or(file.reset_token_secs)
                 .unwrap_or(1800)
                 .max(1),
+            metrics_token: args
+                .metrics_token
+                .clone()
+                .or(file.metrics_token)
+                .filter(|s| !s.is_empty()),
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             data_dir,
         })
     }

@@ -348,7 +348,12 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
 
 /// Unknown routes: JSON under `/api`, a page in the reader's language elsewhere.
 pub async fn not_found(request: Request) -> Response {
-    if request.uri().path().starts_with("/api") {
+    not_found_for(request.uri().path())
+}
+
+/// What an unknown `path` answers; for handlers that must look absent.
+pub fn not_found_for(path: &str) -> Response {
+    if path.starts_with("/api") {
         AppError::NotFound.into_response()
     } else {
         crate::web::not_found()

@@ -27,21 +27,15 @@ fn from_now(secs: i64) -> String {
 }
 
 /// A community with `orga` as an organiser and `member` as a plain member; private communities
-/// let them in by approving their requests.
+/// let them in with invitations.
 async fn setup(s: &Server, admin: &str, slug: &str, visibility: &str, people: &[&str]) {
     s.community(admin, slug, visibility, json!({})).await;
     for who in people {
         let token = s.login(who).await;
-        s.join(&token, slug).await;
         if visibility == "private" {
-            let (st, body) = s
-                .post(
-                    &format!("/api/v1/communities/{slug}/requests/{who}"),
-                    Some(admin),
-                    json!({"approve": true}),
-                )
-                .await;
-            assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+            s.join_invited(admin, &token, slug).await;
+        } else {
+            s.join(&token, slug).await;
         }
     }
 }

@@ -23,19 +23,12 @@ both_backends!(permission_matrix_by_visibility, |b| async move {
         ("hidden-group", "private"),
     ] {
         s.community(&admin, slug, vis, json!({})).await;
-        // The admin adds the member and the moderator (private: by approving their requests).
+        // The member and the moderator join (private: with the admin's invitations).
         for token in [&member, &moderator] {
-            s.join(token, slug).await;
             if vis == "private" {
-                let who = if token == &member { "member" } else { "modera" };
-                let (st, _) = s
-                    .post(
-                        &format!("/api/v1/communities/{slug}/requests/{who}"),
-                        Some(&admin),
-                        json!({"approve": true}),
-                    )
-                    .await;
-                assert_eq!(st, StatusCode::NO_CONTENT);
+                s.join_invited(&admin, token, slug).await;
+            } else {
+                s.join(token, slug).await;
             }
         }
         let (st, body) = s
@@ -176,12 +169,30 @@ both_backends!(
             .await;
         let ana = s.register("ana").await;
         let luis = s.register("luis").await;
-        let (st, body) = s
+        // The address alone opens nothing; a referral link's code asks to join.
+        let (st, _) = s
             .call(
                 "POST",
                 "/api/v1/communities/sleeve-circle/join",
                 Some(&ana),
                 None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, link) = s
+            .post(
+                "/api/v1/communities/sleeve-circle/referrals",
+                Some(&admin),
+                json!({"label": "Clinic"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{link}");
+        let code = link["code"].as_str().unwrap().to_owned();
+        let (st, body) = s
+            .post(
+                "/api/v1/communities/sleeve-circle/join",
+                Some(&ana),
+                json!({"code": code}),
             )
             .await;
         assert_eq!(st, StatusCode::ACCEPTED);
@@ -194,7 +205,14 @@ both_backends!(
             StatusCode::NOT_FOUND
         );
         // Only moderators and organisers decide.
-        s.join(&luis, "sleeve-circle").await;
+        let (st, _) = s
+            .post(
+                "/api/v1/communities/sleeve-circle/join",
+                Some(&luis),
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::ACCEPTED);
         let (st, _) = s
             .post(
                 "/api/v1/communities/sleeve-circle/requests/ana",

@@ -66,16 +66,10 @@ async fn setup(s: &Server, slug: &str, visibility: &str, names: &[&str]) -> (Str
     let mut tokens = Vec::new();
     for n in names {
         let t = s.register(n).await;
-        s.join(&t, slug).await;
         if visibility == "private" {
-            let (st, body) = s
-                .post(
-                    &format!("/api/v1/communities/{slug}/requests/{n}"),
-                    Some(&admin),
-                    json!({"approve": true}),
-                )
-                .await;
-            assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+            s.join_invited(&admin, &t, slug).await;
+        } else {
+            s.join(&t, slug).await;
         }
         tokens.push(t);
     }

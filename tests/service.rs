@@ -11,7 +11,14 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 both_backends!(health_readiness_metrics_and_openapi, |b| async move {
-    let s = Server::start(b).await;
+    let s = Server::start_with(
+        b,
+        common::ServerOptions {
+            extra_env: vec![("MUTUAL_METRICS_TOKEN".into(), "metrics-token-1".into())],
+            ..Default::default()
+        },
+    )
+    .await;
     let resp = s
         .client
         .get(s.url("/healthz"))
@@ -35,6 +42,7 @@ both_backends!(health_readiness_metrics_and_openapi, |b| async move {
     let text = s
         .client
         .get(s.url("/metrics"))
+        .bearer_auth("metrics-token-1")
         .send()
         .await
         .expect("metrics")

@@ -3,7 +3,8 @@
 //! `GET /api/v1/me/export` gives everything held about the member: every row of every table that
 //! points at them, found from the schema's own foreign keys (so a table added later is in the
 //! export without anyone remembering to add it), plus what hangs off their goals and posts.
-//! Secrets (password hash, token hashes, CSRF tokens) are left out.
+//! Secrets (password hash, token hashes, CSRF tokens) are left out, and so is what is about other
+//! people (`ABOUT_OTHERS`, `OTHER_ACTORS`): who follows or reported the member, anonymous authors.
 //!
 //! `DELETE /api/v1/me` erases the account: the member confirms with their password and chooses
 //! what happens to what they wrote — `remove` wipes the words of their posts and messages (the
@@ -47,6 +48,56 @@ const THROUGH: [(&str, &str); 2] = [
         "SELECT r.* FROM post_revisions r JOIN posts p ON p.id = r.post_id WHERE p.author_id = $1 ORDER BY r.id",
     ),
 ];
+
+/// Lists left out: their rows are about other people, not the member — who follows them,
+/// reports and cases against them (with reporters' words and risk), and what they did to others'
+/// words or memberships as a moderator or organiser (a deleted anonymous post would name its
+/// author).
+const ABOUT_OTHERS: [(&str, &str); 14] = [
+    ("follows", "followee_id"),
+    ("mod_cases", "author_id"),
+    ("mod_cases", "assignee_id"),
+    ("mod_cases", "acted_by"),
+    ("mod_cases", "resolved_by"),
+    ("case_notes", "moderator_id"),
+    ("moderation_log", "moderator_id"),
+    ("posts", "deleted_by"),
+    ("chat_messages", "deleted_by"),
+    ("memberships", "decided_by"),
+    ("community_roles", "granted_by"),
+    ("user_roles", "granted_by"),
+    ("sanctions", "created_by"),
+    ("verifications", "verified_by"),
+];
+
+/// Columns that name someone else who acted on the member's rows (the moderator who deleted a
+/// post, the organiser who let them in, the actor of a notification — perhaps an anonymous
+/// poster): emptied unless that someone is the member.
+const OTHER_ACTORS: [&str; 7] = [
+    "deleted_by",
+    "decided_by",
+    "granted_by",
+    "created_by",
+    "actor_id",
+    "editor_id",
+    "verified_by",
+];
+
+/// Empties the [`OTHER_ACTORS`] columns that hold another member's id.
+fn redact_others(rows: &mut [Value], uid: i64) {
+    for row in rows {
+        let Some(fields) = row.as_object_mut() else {
+            continue;
+        };
+        for column in OTHER_ACTORS {
+            if let Some(v) = fields.get_mut(column)
+                && v.as_i64().is_some_and(|id| id != uid)
+            {
+                *v = Value::Null;
+            }
+        }
+    }
+}
 
 /// Every (table, column) in the schema that refers to `users(id)`.
 async fn user_references(conn: &mut impl AsDb) -> AppResult<Vec<(String, String)>> {
@@ -189,12 +240,16 @@ pub async fn export(state: &AppState, session: &Session) -> AppResult<Value> {
     let account = rows_as_json(&mut conn, "SELECT * FROM users WHERE id = $1", uid).await?;
     tables.insert("users".into(), Value::Array(account));
     for (table, column) in user_references(&mut conn).await? {
+        if ABOUT_OTHERS.contains(&(table.as_str(), column.as_str())) {
+            continue;
+        }
         let sql = format!(
             "SELECT * FROM {} WHERE {} = $1",
             quoted(&table),
             quoted(&column)
         );
-        let rows = rows_as_json(&mut conn, &sql, uid).await?;
+        let mut rows = rows_as_json(&mut conn, &sql, uid).await?;
+        redact_others(&mut rows, uid);
         if rows.is_empty() {
             continue;
         }
@@ -203,7 +258,8 @@ pub async fn export(state: &AppState, session: &Session) -> AppResult<Value> {
         tables.insert(format!("{table}.{column}"), Value::Array(rows));
     }
     for (name, sql) in THROUGH {
-        let rows = rows_as_json(&mut conn, sql, uid).await?;
+        let mut rows = rows_as_json(&mut conn, sql, uid).await?;
+        redact_others(&mut rows, uid);
         if !rows.is_empty() {
             tables.insert(name.into(), Value::Array(rows));
         }
@@ -262,6 +318,9 @@ pub struct DeleteAccount {
     /// `remove` or `anonymise`.
     pub content: ContentChoice,
 }
+
+/// The tables an erasure deletes from or overwrites, for PostgreSQL's VACUUM.
+const ERASED_TABLES: &str = "users, posts, topics, post_revisions, post_search, chat_messages, mod_cases, sessions, memberships, notifications, mail_outbox";
 
 /// Erases the account as the member chose. Their password must match.
 pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> AppResult<()> {
@@ -328,12 +387,9 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
         && state.store.backend() == crate::store::Backend::Sqlite
     {
         let mut w = state.store.write().await?;
-        db!(
-            w,
-            execute,
-            "INSERT INTO post_search (post_search) VALUES ('optimize')"
-        )?;
+        crate::search::merge_segments(&mut w).await?;
     }
+    state.store.scrub_after_erasure(ERASED_TABLES).await?;
     metrics::counter!("mutual_accounts_deleted_total").increment(1);
     tracing::info!(user = uid, "account erased at the member's request");
     Ok(())

@@ -520,21 +520,49 @@ impl JoinResult {
     }
 }
 
-/// Joins a public or members community at once; asks to join a private one. Joining twice
-/// answers the membership there is.
+/// How someone comes to join.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// The join button or `POST .../join` alone: a private group answers as if it did not exist.
+    Plain,
+    /// A referral link: a request to join a private group, for its moderators to decide.
+    Referral,
+    /// An invitation link (its id): in at once, taking one of its uses.
+    Invitation(i64),
+}
+
+/// Joins a public or members community at once. A private one answers 404, exactly as an unknown
+/// address, so that joining cannot tell whether a group exists (`join_via` with a code instead).
 pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinResult> {
+    join_via(state, user, slug, Via::Plain).await
+}
+
+/// Joins as `via` allows. Joining twice answers the membership there is (a pending request
+/// becomes a membership with an invitation).
+pub async fn join_via(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    via: Via,
+) -> AppResult<JoinResult> {
     let mut conn = state.store.read().await?;
-    // A private community is joined by request, so its slug must be usable without seeing it;
-    // the answer never says more than "request sent".
     let row = find_by_slug(&mut conn, slug)
         .await?
         .ok_or(AppError::NotFound)?;
     let access = load_access(&mut conn, &row, Some(user)).await?;
-    let sanctions = crate::moderation::sanctions::active(&mut conn, user.id).await?;
-    drop(conn);
-    if let Some(status) = access.status {
+    let private = row.visibility() == Visibility::Private && !access.site_staff();
+    // Before any other answer (banned, consent needed), which would tell that it exists.
+    if private && via == Via::Plain && access.status.is_none() {
+        return Err(AppError::NotFound);
+    }
+    let invited = matches!(via, Via::Invitation(_));
+    if let Some(status) = access.status
+        && !(invited && status == "pending")
+    {
         return Ok(JoinResult { status });
     }
+    let sanctions = crate::moderation::sanctions::active(&mut conn, user.id).await?;
+    drop(conn);
     if crate::moderation::sanctions::refuses(&sanctions, row.id, now_ms()) == Some("banned") {
         return Err(AppError::forbidden("you are banned from this community"));
     }
@@ -546,29 +574,67 @@ pub async fn join(state: &AppState, user: &User, slug: &str) -> AppResult<JoinRe
             crate::accounts::consent::require(&mut conn, user.id).await?;
         }
     }
-    let status = if row.visibility() == Visibility::Private && !access.site_staff() {
+    let status = if private && !invited {
         "pending"
     } else {
         "active"
     };
-    let mut w = state.store.write().await?;
+    let mut tx = state.store.begin().await?;
+    if let Via::Invitation(id) = via
+        && !crate::invitations::take_use(&mut tx, id).await?
+    {
+        // Used up or revoked since it was read: as if it never worked.
+        return Err(AppError::NotFound);
+    }
     db!(
-        w,
+        tx,
         execute,
-        "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+        "INSERT INTO memberships (community_id, user_id, status, created_at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (community_id, user_id) DO UPDATE SET status = excluded.status",
         row.id,
         user.id,
         status,
         now_ms()
     )?;
+    tx.commit().await?;
     Ok(JoinResult {
         status: status.into(),
     })
 }
 
-/// Join a public or members community; ask to join a private one.
+/// Joins with a code from an invitation or a referral link for this group; any other code is
+/// no code at all.
+pub async fn join_with_code(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    code: &str,
+) -> AppResult<JoinResult> {
+    let invitation = {
+        let mut conn = state.store.read().await?;
+        crate::invitations::usable_by_code(&mut conn, code).await?
+    };
+    if let Some((id, community)) = invitation.filter(|(_, c)| c.slug == slug) {
+        return join_via(state, user, &community.slug, Via::Invitation(id)).await;
+    }
+    if crate::referrals::is_for(state, code, slug).await? {
+        return Ok(crate::referrals::join(state, user, code).await?.1);
+    }
+    join(state, user, slug).await
+}
+
+/// The optional body of `POST .../join`.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct JoinBody {
+    /// An invitation or referral code for this group: the way into a private one.
+    pub code: Option<String>,
+}
+
+/// Join a public or members community; a private one with an invitation code (in at once) or a
+/// referral code (a request). Without one, a private community answers 404 as an unknown one.
 #[utoipa::path(post, path = "/api/v1/communities/{slug}/join", tag = "communities", operation_id = "join",
     params(("slug" = String, Path)),
+    request_body(content = Option<JoinBody>, description = "optional: `{\"code\": \"...\"}`"),
     responses((status = 200, description = "joined (or already a member)", body = JoinResult),
               (status = 202, description = "request sent to the moderators", body = JoinResult),
               (status = 403, description = "banned; or `consent_required`: a community with a condition needs consent to hold health data", body = ErrorBody),
@@ -578,8 +644,23 @@ async fn api_join(
     State(state): State<AppState>,
     Auth(session): Auth,
     Path(slug): Path<String>,
+    body: axum::body::Bytes,
 ) -> AppResult<(StatusCode, axum::Json<JoinResult>)> {
-    let result = join(&state, &session.user, &slug).await?;
+    let body: JoinBody = if body.iter().all(u8::is_ascii_whitespace) {
+        JoinBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|_| AppError::bad_request("bad_json", "the body is not valid JSON"))?
+    };
+    let result = match body
+        .code
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => join_with_code(&state, &session.user, &slug, code).await?,
+        None => join(&state, &session.user, &slug).await?,
+    };
     Ok((result.status_code(), axum::Json(result)))
 }
 

@@ -128,7 +128,13 @@ fn topic_view(
         id: row.id,
         community: community.slug.clone(),
         kind: TopicKind::parse(&row.kind).unwrap_or(TopicKind::Discussion),
-        author: author(row.anonymous, row.author_id, row.username, row.display_name),
+        // Who posts in a members-only group is health data: titles show to all, authors to
+        // those who may read the posts.
+        author: if access.can_read() {
+            author(row.anonymous, row.author_id, row.username, row.display_name)
+        } else {
+            None
+        },
         anonymous: row.anonymous,
         title: row.title,
         pinned: row.pinned,

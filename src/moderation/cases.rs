@@ -276,6 +276,25 @@ pub async fn create_report(
             resolve_target(&mut conn, &req.target, req.community.as_deref(), user).await?;
         (target, trust::report_weight(&mut conn, user.id).await?)
     };
+    if req.reason == "worried"
+        && let Some(person) = target.author_id
+        && person != user.id
+    {
+        // Only someone who shares a group with the person may worry about them; anyone else
+        // learns nothing, not even that the account exists.
+        let mut conn = state.store.read().await?;
+        let shared = db!(
+            conn,
+            fetch_optional scalar i64,
+            "SELECT a.community_id FROM memberships a JOIN memberships b ON b.community_id = a.community_id
+             WHERE a.user_id = $1 AND b.user_id = $2 AND a.status = 'active' AND b.status = 'active' LIMIT 1",
+            user.id,
+            person
+        )?;
+        if shared.is_none() {
+            return Err(AppError::NotFound);
+        }
+    }
     if target.author_id == Some(user.id) && req.reason != "crisis" {
         return Err(AppError::invalid(
             "target",
@@ -334,7 +353,7 @@ pub async fn create_report(
     if req.reason == "worried"
         && let Some(person) = target.author_id
     {
-        pushes.extend(send_caring_message(&mut tx, person, target.community_id).await?);
+        pushes.extend(send_caring_message(&mut tx, person).await?);
     }
     tx.commit().await?;
     if let Some((room, frame)) = live {
@@ -351,12 +370,9 @@ pub async fn create_report(
 }
 
 /// A caring message with the crisis lines, at most once per person per 24 hours, so a worried
-/// report cannot be turned into harassment.
-async fn send_caring_message(
-    conn: &mut impl AsDb,
-    person: i64,
-    community_id: i64,
-) -> AppResult<Option<notify::Sent>> {
+/// report cannot be turned into harassment. It names no group: the person's membership of a
+/// condition group is theirs to tell.
+async fn send_caring_message(conn: &mut impl AsDb, person: i64) -> AppResult<Option<notify::Sent>> {
     let day_ago = now_ms() - 24 * 3600 * 1000;
     let recent = db!(*conn, fetch_optional scalar i64, "SELECT id FROM worried_notices WHERE user_id = $1 AND sent_at > $2", person, day_ago)?;
     if recent.is_some() {
@@ -372,7 +388,7 @@ async fn send_caring_message(
     let mut recipients = Recipients::default();
     recipients.add(person, Kind::CaringMessage);
     let about = About {
-        community_id: Some(community_id),
+        community_id: None,
         topic_id: None,
         post_id: None,
         case_id: None,

@@ -272,7 +272,10 @@ pub struct LogEntry {
     pub action: String,
     pub moderator: Option<MemberSummary>,
     pub target_type: String,
-    pub target_id: i64,
+    /// Null in what members read for actions on a member (warnings, mutes, bans...): the public
+    /// log names content, never the person, so "hide post 6" beside "warn a member" for the same
+    /// reason cannot tie an anonymous post to its author. Moderators see it.
+    pub target_id: Option<i64>,
     pub reason: String,
     /// Only for moderators.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -345,8 +348,8 @@ pub async fn log_page(
             id: r.id,
             action: r.action,
             moderator: MemberSummary::from_columns(r.moderator_id, r.username, r.display_name),
+            target_id: (moderator || r.target_type != "user").then_some(r.target_id),
             target_type: r.target_type,
-            target_id: r.target_id,
             reason: r.reason,
             private_note: if moderator { r.private_note } else { None },
             created_at: r.created_at,
@@ -369,7 +372,7 @@ impl LogRow {
                 self.display_name,
             ),
             target_type: self.target_type,
-            target_id: self.target_id,
+            target_id: Some(self.target_id),
             reason: self.reason,
             private_note: if moderator { self.private_note } else { None },
             created_at: self.created_at,

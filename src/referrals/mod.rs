@@ -270,7 +270,13 @@ pub async fn join(state: &AppState, user: &User, code: &str) -> AppResult<(Strin
         )?;
         (row, community, was.is_some())
     };
-    let result = crate::communities::join(state, user, &community.slug).await?;
+    let result = crate::communities::join_via(
+        state,
+        user,
+        &community.slug,
+        crate::communities::Via::Referral,
+    )
+    .await?;
     if !was_member {
         let mut tx = state.store.begin().await?;
         let arrived = db!(
@@ -292,6 +298,16 @@ pub async fn join(state: &AppState, user: &User, code: &str) -> AppResult<(Strin
         tx.commit().await?;
     }
     Ok((community.slug, result))
+}
+
+/// Whether `code` is a referral link to the group at `slug`.
+pub async fn is_for(state: &AppState, code: &str, slug: &str) -> AppResult<bool> {
+    let mut conn = state.store.read().await?;
+    match by_code(&mut conn, code).await {
+        Ok((_, community)) => Ok(community.slug == slug),
+        Err(AppError::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// Called in the transaction of every forum post: the first post of a member who joined

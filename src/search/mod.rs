@@ -101,6 +101,18 @@ pub async fn unindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
     Ok(())
 }
 
+/// SQLite: merges the index's segments into one, so the words of deleted entries (kept in the
+/// older segments until a merge) are gone from the file. Nothing to do on PostgreSQL, where
+/// VACUUM reclaims deleted rows.
+pub async fn merge_segments(conn: &mut impl AsDb) -> AppResult<()> {
+    if let Db::Sqlite(c) = conn.db() {
+        sqlx::query("INSERT INTO post_search (post_search) VALUES ('optimize')")
+            .execute(c)
+            .await?;
+    }
+    Ok(())
+}
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {

@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -97,8 +97,30 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Prometheus text format: request counts and latency by route, database pool use, and more.
-#[utoipa::path(get, path = "/metrics", tag = "service", responses((status = 200, description = "Prometheus text", body = String)))]
-async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+/// The figures (crisis flags, moderation counts) are not for the public: 404 unless the request
+/// carries `Authorization: Bearer <MUTUAL_METRICS_TOKEN>` (see also [`metrics_only_router`]).
+#[utoipa::path(get, path = "/metrics", tag = "service", security(("bearer" = [])),
+    responses((status = 200, description = "Prometheus text", body = String)))]
+async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (&state.config.metrics_token, presented) {
+        (Some(token), Some(given)) if same_secret(token.as_bytes(), given.trim().as_bytes()) => {
+            render_metrics(&state)
+        }
+        // Exactly what an unknown path answers, so the endpoint's existence tells nothing.
+        _ => crate::http::not_found_for("/metrics"),
+    }
+}
+
+/// Compares without stopping at the first differing byte, so timing does not leak the token.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn render_metrics(state: &AppState) -> Response {
     for (pool, in_use, idle, max) in state.store.pool_stats() {
         metrics::gauge!("mutual_db_pool_connections", "pool" => pool, "state" => "in_use")
             .set(in_use as f64);
@@ -110,6 +132,20 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
+}
+
+/// The router for `MUTUAL_METRICS_LISTEN`: `/metrics` without a token (the operator keeps that
+/// address private), nothing else.
+pub fn metrics_only_router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(
+                |State(state): State<AppState>| async move { render_metrics(&state) },
+            ),
+        )
+        .with_state(state)
 }
 
 /// This API as OpenAPI 3, generated from the handlers themselves.

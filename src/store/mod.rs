@@ -171,7 +171,10 @@ impl Store {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
                 .pragma("temp_store", "memory")
-                .pragma("cache_size", "-16000");
+                .pragma("cache_size", "-16000")
+                // Deleted rows are overwritten with zeros, not left in free space: an erased
+                // member's name and words must not stay readable in the file.
+                .pragma("secure_delete", "on");
             let file = base.get_filename().to_path_buf();
             if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -273,6 +276,32 @@ impl Store {
                 p.options().get_max_connections(),
             )],
         }
+    }
+
+    /// After an erasure, so the erased bytes leave the database files too. SQLite already zeroed
+    /// them in place (`secure_delete`); the WAL still holds page images from before, so its
+    /// frames go into the main file and it is emptied. PostgreSQL keeps deleted and updated
+    /// rows as dead tuples until `VACUUM` reclaims their space for reuse: run it on `tables` in
+    /// the background (plain VACUUM takes no lock that stops the site; FULL would).
+    pub async fn scrub_after_erasure(&self, tables: &'static str) -> Result<(), sqlx::Error> {
+        match &*self.pools {
+            Pools::Sqlite { write, .. } => {
+                sqlx::raw_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(write)
+                    .await?;
+            }
+            Pools::Postgres(pool) => {
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    // VACUUM cannot run in a transaction: the simple protocol sends it alone.
+                    let sql = format!("VACUUM {tables}");
+                    if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&pool).await {
+                        tracing::warn!(error = %e, "VACUUM after an erasure");
+                    }
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Closes every pool, letting queries in flight finish.

@@ -16,6 +16,7 @@ mod directory;
 mod forum;
 mod help;
 pub mod i18n;
+mod invitations;
 mod meetings;
 mod member;
 mod moderation;
@@ -138,6 +139,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
             get(directory::welcome).post(directory::sign_up),
         )
         .route("/r/{code}/join", post(directory::join))
+        .route(
+            "/organise/{slug}/invitations",
+            get(invitations::page).post(invitations::create),
+        )
+        .route(
+            "/organise/{slug}/invitations/{code}/revoke",
+            post(invitations::revoke),
+        )
+        .route(
+            "/i/{code}",
+            get(invitations::join_page).post(invitations::join),
+        )
         .route(
             "/organise/{slug}/referrals",
             get(directory::referrals).post(directory::create_referral),
@@ -449,14 +462,57 @@ pub fn form_status(has_error: bool) -> StatusCode {
     }
 }
 
-/// Only our own paths are places to go back to (no `//evil.example`).
+/// The one gate for every return address the web takes (`next`, `back`): only a path of this
+/// site, else `/`. Browsers forgive a lot (`/\t/evil.example` and `/\\evil.example` both leave
+/// the site), so the text and each percent-decoding of it must start with one `/`, and hold no
+/// backslash and no control character (which would also make the `Location` header invalid).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
+        Some(n) if is_local_path(n) => n.to_owned(),
         _ => "/".to_owned(),
     }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let mut text = path.to_owned();
+    // A proxy or a browser may decode once more than we do: check a few layers down.
+    for _ in 0..4 {
+        let bad = !text.starts_with('/')
+            || text.starts_with("//")
+            || text.chars().any(|c| c.is_control() || c == '\\');
+        if bad {
+            return false;
+        }
+        match percent_decode(&text) {
+            Some(decoded) if decoded == text => return true,
+            Some(decoded) => text = decoded,
+            None => return false,
+        }
+    }
+    false
+}
+
+/// `%XX` sequences decoded; `None` when the result is not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Why a page could not be shown; the `html_layer` turns it into a page in the reader's

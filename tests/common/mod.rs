@@ -414,6 +414,34 @@ impl Server {
         );
     }
 
+    /// A single-use invitation to `slug`, made by `organiser`; its code.
+    pub async fn invitation(&self, organiser: &str, slug: &str) -> String {
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/communities/{slug}/invitations"),
+                Some(organiser),
+                json!({"max_uses": 1}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "invitation to {slug}: {body}");
+        body["code"].as_str().expect("code").to_string()
+    }
+
+    /// Lets `token` into the private community `slug` with an invitation from `organiser` (a
+    /// private community cannot be joined by its address alone).
+    pub async fn join_invited(&self, organiser: &str, token: &str, slug: &str) {
+        let code = self.invitation(organiser, slug).await;
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/communities/{slug}/join"),
+                Some(token),
+                json!({"code": code}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "join {slug} invited: {body}");
+        assert_eq!(body["status"], "active");
+    }
+
     /// Starts a topic; returns (topic id, first post id).
     pub async fn topic(&self, token: &str, slug: &str, title: &str, body: &str) -> (i64, i64) {
         let (status, answer) = self

@@ -256,3 +256,32 @@ both_backends!(
         assert!(body["error"]["fields"]["identifiers"].is_array(), "{body}");
     }
 );
+
+both_backends!(a_new_title_is_screened_too, |b| async move {
+    let s = Server::start(b).await;
+    let (_, member) = world(&s, "retitle").await;
+    let (topic, _) = s
+        .topic(&member, "retitle", "Walking group", "who wants to walk?")
+        .await;
+    let title = "Walks: ring 55 - 1234 - 5678";
+    let (st, body) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/topics/{topic}"),
+            Some(&member),
+            Some(json!({"title": title})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["fields"]["identifiers"][0], "phone", "{body}");
+    let (st, body) = s
+        .call(
+            "PATCH",
+            &format!("/api/v1/topics/{topic}"),
+            Some(&member),
+            Some(json!({"title": title, "confirm_identifiers": true})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    assert_eq!(body["title"], title);
+});

@@ -1,6 +1,11 @@
 //! The crisis flow: phrases that suggest someone may harm themselves (`moderation/crisis.toml`,
 //! or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
-//! (`moderation/crisis_lines.toml`, the same list the help page shows).
+//! (`moderation/crisis_lines.toml`, the same list the help page shows), per country.
+//!
+//! Detection is a net, not a judgement: text and phrases are brought to one spelling
+//! (`normalise`), then phrase patterns are looked for on word boundaries once everyday idioms
+//! ("dying to try", "me muero de risa") are taken out (`patterns`). `moderation/corpus/` holds
+//! the texts it is checked against (`corpus_recall_and_false_alarms`).
 //!
 //! A match never deletes anything: the author sees the lines at once, the content leaves search
 //! and public pages, an urgent case joins the queue and the moderators on duty are alerted.
@@ -12,7 +17,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::accounts::types::Locale;
-use crate::text;
+
+mod normalise;
+mod patterns;
+
+use patterns::Matcher;
 
 const DEFAULT: &str = include_str!("../../moderation/crisis.toml");
 const LINES: &str = include_str!("../../moderation/crisis_lines.toml");
@@ -45,9 +54,12 @@ pub fn lines_text() -> std::borrow::Cow<'static, str> {
     LINES.into()
 }
 
+/// `crisis.toml`: phrase patterns and guards per language (see `patterns` for the syntax).
 #[derive(Deserialize)]
 struct File {
     phrases: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    guards: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -88,7 +100,7 @@ pub fn entries() -> &'static [LineEntry] {
     })
 }
 
-/// A crisis line, kept as data with the date it was last checked.
+/// A crisis line as a member is shown it, with its hours in their language.
 #[derive(Deserialize, Serialize, ToSchema, Clone, Debug)]
 pub struct CrisisLine {
     /// ISO country code, or `INT` for everywhere.
@@ -100,85 +112,122 @@ pub struct CrisisLine {
     pub text: Option<String>,
     pub hours: String,
     pub last_checked: String,
+    /// The line's own web page.
+    #[serde(default)]
+    pub url: String,
 }
 
-struct Crisis {
-    /// Folded phrases, so "suicidarme" matches "Suicidarme" and "suícidio" alike.
-    phrases: Vec<String>,
-    lines: Vec<CrisisLine>,
-}
-
-fn load(text: &str) -> Result<Crisis, String> {
+/// Compiles a crisis file's phrases and guards.
+fn load(text: &str) -> Result<Matcher, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-    let phrases = file
-        .phrases
-        .values()
-        .flatten()
-        .map(|p| text::fold(p))
-        .filter(|p| !p.is_empty())
-        .collect();
-    let lines = entries()
-        .iter()
-        .map(|l| CrisisLine {
-            text: l
-                .channels
-                .iter()
-                .any(|c| c == "text")
-                .then(|| format!("Text {}", l.number)),
-            country: l.country.clone(),
-            languages: l.languages.clone(),
-            name: l.name.clone(),
-            phone: l.number.clone(),
-            hours: l.hours.get("en").cloned().unwrap_or_default(),
-            last_checked: l.last_checked.to_string(),
-        })
-        .collect();
-    Ok(Crisis { phrases, lines })
+    Matcher::new(
+        file.phrases.values().flatten(),
+        file.guards.values().flatten(),
+    )
 }
 
-fn crisis() -> &'static Crisis {
-    static CRISIS: OnceLock<Crisis> = OnceLock::new();
-    CRISIS.get_or_init(|| {
-        let operator = std::env::var("MUTUAL_CRISIS_FILE").ok().and_then(|p| std::fs::read_to_string(p).ok());
-        if let Some(t) = operator {
-            match load(&t) {
-                Ok(c) => return c,
-                Err(e) => tracing::error!(error = %e, "MUTUAL_CRISIS_FILE is invalid; using the built-in crisis data"),
+/// The phrases in force: those of the file `MUTUAL_CRISIS_FILE` names when it is readable and
+/// compiles, else the built-in ones.
+fn load_in_force() -> Result<Matcher, String> {
+    if let Ok(path) = std::env::var("MUTUAL_CRISIS_FILE") {
+        match std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| load(&t))
+        {
+            Ok(m) => return Ok(m),
+            Err(e) => {
+                tracing::error!(path, error = %e, "MUTUAL_CRISIS_FILE is unusable; using the built-in crisis phrases")
             }
         }
-        load(DEFAULT).unwrap_or(Crisis { phrases: Vec::new(), lines: Vec::new() })
-    })
+    }
+    load(DEFAULT)
 }
 
-/// Whether the text contains a crisis phrase.
+fn matcher() -> Option<&'static Matcher> {
+    static MATCHER: OnceLock<Option<Matcher>> = OnceLock::new();
+    MATCHER
+        .get_or_init(|| {
+            load_in_force()
+                .map_err(
+                    |e| tracing::error!(error = %e, "the built-in crisis phrases do not compile"),
+                )
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Whether the text contains a crisis phrase (outside the guarded everyday idioms).
 pub fn matches(body: &str) -> bool {
-    let folded = format!(" {} ", text::fold(body));
-    crisis().phrases.iter().any(|p| {
-        folded.contains(&format!(" {p} ")) || (p.contains(' ') && folded.contains(p.as_str()))
-    })
+    matcher().is_some_and(|m| m.is_match(body))
 }
 
-/// The lines for a member's language (their country first where known), then the international one.
-pub fn lines_for(locale: Locale) -> Vec<CrisisLine> {
-    let lang = locale.as_str();
-    let preferred = match locale {
+/// The phrase (as written in the crisis file) that a text matches, to show moderators why it
+/// was flagged.
+pub fn matched_phrase(body: &str) -> Option<&'static str> {
+    matcher().and_then(|m| m.explain(body))
+}
+
+/// The country whose lines a member sees first when they have not set one.
+fn default_country(locale: Locale) -> &'static str {
+    match locale {
         Locale::En => "US",
         Locale::Es => "MX",
         Locale::Hi => "IN",
-    };
-    let mut lines: Vec<CrisisLine> = crisis()
-        .lines
-        .iter()
-        .filter(|l| l.languages.iter().any(|x| x == lang))
-        .cloned()
-        .collect();
-    lines.sort_by_key(|l| l.country != preferred);
-    lines
+    }
 }
 
-/// Every line, for the help page and for admins.
+fn pick<'a>(map: &'a BTreeMap<String, String>, lang: &str) -> &'a str {
+    map.get(lang)
+        .or_else(|| map.get("en"))
+        .map_or("", String::as_str)
+}
+
+fn line_for(entry: &LineEntry, locale: Locale) -> CrisisLine {
+    let texts = entry.channels.iter().any(|c| c == "text");
+    CrisisLine {
+        text: texts.then(|| match locale {
+            Locale::En => format!("Text {}", entry.number),
+            Locale::Es => format!("Mensaje de texto al {}", entry.number),
+            Locale::Hi => format!("{} पर मैसेज करें", entry.number),
+        }),
+        country: entry.country.clone(),
+        languages: entry.languages.clone(),
+        name: entry.name.clone(),
+        phone: entry.number.clone(),
+        hours: pick(&entry.hours, locale.as_str()).to_owned(),
+        last_checked: entry.last_checked.to_string(),
+        url: entry.url.clone(),
+    }
+}
+
+/// The lines for a member: their country's lines first (whatever language those answer in: it
+/// is the number that works where they are), then the other countries' lines that answer in the
+/// member's language. Without a country, or one with no lines on file, the language's usual
+/// country comes first (en → US, es → MX, hi → IN). Hours are in the member's language.
+pub fn lines_for_country(country: Option<&str>, locale: Locale) -> Vec<CrisisLine> {
+    let lang = locale.as_str();
+    let wanted = country
+        .map(|c| c.trim().to_ascii_uppercase())
+        .map(|c| if c == "UK" { "GB".to_owned() } else { c })
+        .filter(|c| entries().iter().any(|l| &l.country == c))
+        .unwrap_or_else(|| default_country(locale).to_owned());
+    let mut picked: Vec<&LineEntry> = entries()
+        .iter()
+        .filter(|l| l.country == wanted || l.languages.iter().any(|x| x == lang))
+        .collect();
+    // Stable: the file's order within each group.
+    picked.sort_by_key(|l| l.country != wanted);
+    picked.into_iter().map(|l| line_for(l, locale)).collect()
+}
+
+/// The lines for a member's language, the language's usual country first.
+pub fn lines_for(locale: Locale) -> Vec<CrisisLine> {
+    lines_for_country(None, locale)
+}
+
+/// Every line, hours in English, for admins.
 pub fn all_lines() -> Vec<CrisisLine> {
-    crisis().lines.clone()
+    entries().iter().map(|l| line_for(l, Locale::En)).collect()
 }
 
 #[cfg(test)]
@@ -196,6 +245,75 @@ mod tests {
             !matches("I cut my sugar intake"),
             "phrases match whole words"
         );
+        assert!(!matches("I want to diet before surgery"));
+    }
+
+    /// One corpus file: `tag | text` per line, `#` comments.
+    fn corpus(text: &str) -> Vec<(&str, &str)> {
+        text.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter_map(|l| l.split_once(" | "))
+            .map(|(tag, t)| (tag.trim(), t.trim()))
+            .collect()
+    }
+
+    /// The phrases in force (the built-in ones, or `MUTUAL_CRISIS_FILE`'s) against
+    /// `moderation/corpus/`: per language, at least 90% of the crisis texts must match and at
+    /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
+    #[test]
+    fn corpus_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
+        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
+        assert!(crisis.len() >= 150 && everyday.len() >= 300);
+        let mut tags: Vec<&str> = crisis.iter().chain(&everyday).map(|(t, _)| *t).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let mut failures = Vec::new();
+        for tag in tags {
+            let ours = |set: &[(&'static str, &'static str)]| -> Vec<&'static str> {
+                set.iter()
+                    .filter(|(t, _)| *t == tag)
+                    .map(|(_, x)| *x)
+                    .collect()
+            };
+            let (c, e) = (ours(&crisis), ours(&everyday));
+            let missed: Vec<&str> = c.iter().copied().filter(|t| !m.is_match(t)).collect();
+            let alarms: Vec<(&str, &str)> = e
+                .iter()
+                .filter_map(|t| m.explain(t).map(|p| (*t, p)))
+                .collect();
+            let recall = if c.is_empty() {
+                1.0
+            } else {
+                1.0 - missed.len() as f64 / c.len() as f64
+            };
+            let false_rate = if e.is_empty() {
+                0.0
+            } else {
+                alarms.len() as f64 / e.len() as f64
+            };
+            println!(
+                "{tag:8} recall {:5.1}% ({}/{})   false alarms {:4.1}% ({}/{})",
+                recall * 100.0,
+                c.len() - missed.len(),
+                c.len(),
+                false_rate * 100.0,
+                alarms.len(),
+                e.len()
+            );
+            for t in &missed {
+                println!("    missed: {t}");
+            }
+            for (t, p) in &alarms {
+                println!("    false alarm: {t}    <- {p}");
+            }
+            if recall < 0.9 || false_rate > 0.02 {
+                failures.push(tag);
+            }
+        }
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
     #[test]
@@ -208,5 +326,29 @@ mod tests {
                 .iter()
                 .all(|l| !l.last_checked.is_empty())
         );
+    }
+
+    #[test]
+    fn lines_by_country_first_in_the_members_language() {
+        let spain = lines_for_country(Some("es"), Locale::En);
+        assert_eq!(spain[0].phone, "024");
+        assert!(spain[0].hours.starts_with("24 hours"), "{spain:?}");
+        assert!(
+            spain[1..]
+                .iter()
+                .all(|l| l.languages.iter().any(|x| x == "en"))
+        );
+        let uk = lines_for_country(Some("UK"), Locale::Es);
+        assert_eq!(uk[0].phone, "116 123");
+        assert!(uk[0].hours.starts_with("24 horas"), "{uk:?}");
+        assert_eq!(lines_for_country(Some("CA"), Locale::Hi)[0].country, "CA");
+        assert!(
+            lines_for_country(Some("IN"), Locale::Hi)[0]
+                .hours
+                .contains("घंटे")
+        );
+        // No lines on file for the country: the language's usual country first.
+        assert_eq!(lines_for_country(Some("DE"), Locale::Es)[0].country, "MX");
+        assert_eq!(lines_for_country(None, Locale::En)[0].country, "US");
     }
 }

@@ -1,0 +1,201 @@
+//! The one spelling crisis phrases are matched in: the same steps run over members' text and over
+//! the phrases in `crisis.toml`, so the two always agree and the phrases can be written the way
+//! people write.
+//!
+//! Steps: Unicode NFKC (full-width letters become plain ones), invisible characters and
+//! apostrophes removed ("don't" = "dont"), then `text::fold` (case, Latin accents, punctuation to
+//! spaces), Devanagari variants folded (nukta, chandrabindu, half-n before a consonant), letters
+//! mixed with digits read as letters ("su1c1de"), runs of three or more single letters joined
+//! ("s u i c i d e", "k.i.l.l"), and every run of a repeated character cut to one ("dieeee",
+//! "kill" → "kil"). Output is space-separated words, no leading or trailing space.
+
+use unicode_normalization::UnicodeNormalization;
+
+use crate::text;
+
+const NUKTA: char = '\u{093C}';
+const CHANDRABINDU: char = '\u{0901}';
+const ANUSVARA: char = '\u{0902}';
+const VIRAMA: char = '\u{094D}';
+
+/// Characters that show nothing but split a word for a naive matcher: zero-width space and
+/// joiners, word joiner, byte-order mark, soft hyphen, direction marks, invisible operators.
+fn invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}'
+        | '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}'
+        | '\u{FEFF}'
+    )
+}
+
+/// Apostrophes vanish rather than split, so "don't", "dont" and "don’t" are one word.
+fn apostrophe(c: char) -> bool {
+    matches!(c, '\'' | '’' | '‘' | 'ʼ' | '`' | '´')
+}
+
+/// Devanagari letters with a nukta as one code point (क़ ख़ ग़ ज़ ड़ ढ़ फ़ य़) → the plain letter:
+/// people type ज़िंदगी and जिंदगी for the same word.
+fn without_nukta(c: char) -> char {
+    match c {
+        '\u{0958}' => 'क',
+        '\u{0959}' => 'ख',
+        '\u{095A}' => 'ग',
+        '\u{095B}' => 'ज',
+        '\u{095C}' => 'ड',
+        '\u{095D}' => 'ढ',
+        '\u{095E}' => 'फ',
+        '\u{095F}' => 'य',
+        other => other,
+    }
+}
+
+fn devanagari_consonant(c: char) -> bool {
+    matches!(c, '\u{0915}'..='\u{0939}' | '\u{0958}'..='\u{095F}')
+}
+
+/// Nukta dropped, chandrabindu written as anusvara (जाऊँ = जाऊं), and न्/म् before a consonant
+/// written as anusvara (जिन्दगी = जिंदगी).
+fn fold_devanagari(word: &str) -> String {
+    let chars: Vec<char> = word
+        .chars()
+        .map(without_nukta)
+        .filter(|&c| c != NUKTA)
+        .collect();
+    let mut out = String::with_capacity(word.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let half_nasal = matches!(c, 'न' | 'म')
+            && chars.get(i + 1) == Some(&VIRAMA)
+            && chars.get(i + 2).is_some_and(|&n| devanagari_consonant(n));
+        if half_nasal {
+            out.push(ANUSVARA);
+            i += 2;
+            continue;
+        }
+        out.push(if c == CHANDRABINDU { ANUSVARA } else { c });
+        i += 1;
+    }
+    out
+}
+
+/// "su1c1de" → "suicide": digits inside a word that also has letters are read as the letters they
+/// stand in for. Plain numbers ("988", "180") stay as they are.
+fn leet(word: &str) -> String {
+    let has_letter = word.chars().any(|c| c.is_ascii_alphabetic());
+    let has_digit = word.chars().any(|c| c.is_ascii_digit());
+    if !(has_letter && has_digit) {
+        return word.to_owned();
+    }
+    word.chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => 'i',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .collect()
+}
+
+/// A word of one bare letter. Hindi words of one consonant and its vowel sign ("का", "से", "है")
+/// are common and never joined.
+fn single_letter(word: &str) -> bool {
+    let mut chars = word.chars();
+    chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
+}
+
+/// "dieeee" → "die", "morirrrr" → "morir", and "kill" → "kil": applied to the phrases too, so
+/// the two spellings meet. Digits stay ("988").
+fn collapse_repeats(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    let mut last = None;
+    for c in word.chars() {
+        if last != Some(c) || c.is_ascii_digit() {
+            out.push(c);
+        }
+        last = Some(c);
+    }
+    out
+}
+
+/// The matching form of a text: see the module comment for the steps.
+pub fn normalise(input: &str) -> String {
+    let cleaned: String = input
+        .nfkc()
+        .filter(|&c| !invisible(c) && !apostrophe(c))
+        .collect();
+    let folded = text::fold(&cleaned);
+    let words: Vec<String> = folded
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| leet(&fold_devanagari(w)))
+        .collect();
+
+    // Join runs of three or more single letters: "s u i c i d e" → "suicide".
+    let mut joined: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let run = words[i..].iter().take_while(|w| single_letter(w)).count();
+        if run >= 3 {
+            joined.push(words[i..i + run].concat());
+            i += run;
+        } else {
+            joined.push(words[i].clone());
+            i += 1;
+        }
+    }
+    joined
+        .iter()
+        .map(|w| collapse_repeats(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn evasions_meet_the_plain_spelling() {
+        let plain = normalise("suicide");
+        for evasive in [
+            "s u i c i d e",
+            "S.U.I.C.I.D.E",
+            "ｓｕｉｃｉｄｅ",
+            "sui\u{200B}cide",
+            "sui\u{00AD}cide",
+            "suiciiiide",
+            "SUICIDE",
+            "su1c1de",
+        ] {
+            assert_eq!(normalise(evasive), plain, "{evasive}");
+        }
+        assert_eq!(
+            normalise("I don't want to live"),
+            normalise("i dont want to live")
+        );
+        assert_eq!(normalise("kill myself"), normalise("k i l l myself"));
+        assert_eq!(normalise("morirrrr"), normalise("morir"));
+        assert_eq!(normalise("Suicídio"), normalise("suicidio"));
+    }
+
+    #[test]
+    fn devanagari_variants_meet() {
+        assert_eq!(normalise("मर जाऊँ"), normalise("मर जाऊं"));
+        assert_eq!(normalise("ख़ुदकुशी"), normalise("खुदकुशी"));
+        assert_eq!(normalise("ज़िन्दगी"), normalise("जिंदगी"));
+        assert_eq!(normalise("जीने\u{200D} का"), normalise("जीने का"));
+        assert_eq!(normalise("मैं ठीक हूँ।"), normalise("मैं ठीक हूं"));
+    }
+
+    #[test]
+    fn ordinary_words_stay_words() {
+        assert_eq!(normalise("My A1c is 6.8, on 988"), "my aic is 6 8 on 988");
+        assert_eq!(normalise("I want to diet"), "i want to diet");
+    }
+}

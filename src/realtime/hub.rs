@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::frames::Kind;
+
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub enum Outbound {
@@ -21,6 +23,7 @@ pub enum Outbound {
     Room {
         room: i64,
         message_id: Option<i64>,
+        kind: Kind,
         frame: Utf8Bytes,
     },
     /// A frame for this member only (notifications).
@@ -33,6 +36,8 @@ pub enum Outbound {
 pub struct ConnHandle {
     pub id: u64,
     pub user_id: i64,
+    /// The session the socket was opened with: it closes when that session ends.
+    pub session_id: i64,
     /// Counted and announced in presence (false for members who hide it).
     pub visible: bool,
     pub tx: mpsc::Sender<Outbound>,
@@ -72,7 +77,7 @@ pub struct Hub {
 const BACKLOG_FRESH: Duration = Duration::from_secs(1);
 
 /// Each room's latest backlog (the JSON array a `subscribe` without `since` answers), built once
-/// and shared while it holds. Every room event that can change it (see [`changes_history`])
+/// and shared while it holds. Every room event that can change it (see [`Kind::changes_history`])
 /// drops it and gives the room a new stamp; a backlog read from the database before that is
 /// not stored, so a subscriber registered after a message was delivered never gets a backlog
 /// without it.
@@ -85,13 +90,6 @@ struct BacklogCache {
 struct CachedBacklog {
     stamp: u64,
     built: Option<(Instant, Utf8Bytes, i64)>,
-}
-
-/// Whether a room frame can change what its history shows (messages, edits, deletions, hides):
-/// everything but typing and presence, which are frequent and change nothing stored.
-fn changes_history(frame: &str) -> bool {
-    // serde_json writes keys in order: typing is {"op":"typing",...}, presence {"joined":...}.
-    !(frame.starts_with(r#"{"op":"typing""#) || frame.starts_with(r#"{"joined":"#))
 }
 
 /// A presence change on this node: the member's first connection in the room, or their last.
@@ -246,7 +244,7 @@ impl Hub {
 
     /// Hands a room frame to every local subscriber. Pushing never blocks, so it happens under
     /// the lock without cloning the subscriber list.
-    pub fn deliver_room(&self, room: i64, message_id: Option<i64>, frame: &Utf8Bytes) {
+    pub fn deliver_room(&self, room: i64, message_id: Option<i64>, kind: Kind, frame: &Utf8Bytes) {
         let Ok(mut rooms) = self.rooms.write() else {
             return;
         };
@@ -255,7 +253,7 @@ impl Hub {
         };
         // Under the rooms lock, like `subscribe`: a subscriber registers either before this
         // frame (and gets it live) or after the cached backlog was dropped.
-        if changes_history(frame.as_str()) {
+        if kind.changes_history() {
             self.backlog_changed(room);
         }
         if let Some(id) = message_id {
@@ -270,6 +268,7 @@ impl Hub {
             conn.push(Outbound::Room {
                 room,
                 message_id,
+                kind,
                 frame: frame.clone(),
             });
         }
@@ -296,23 +295,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn typing_and_presence_keep_the_backlog_other_frames_drop_it() {
-        let typing = json!({"op": "typing", "room": 1, "user": {"id": 1}}).to_string();
-        let presence =
-            json!({"op": "presence", "room": 1, "online": 2, "joined": [], "left": []}).to_string();
-        assert!(!changes_history(&typing), "{typing}");
-        assert!(!changes_history(&presence), "{presence}");
-        for frame in [
-            json!({"op": "message", "message": {"id": 1}}),
-            json!({"op": "message_edited", "message": {"id": 1}}),
-            json!({"op": "message_deleted", "room": 1, "message_id": 1}),
-        ] {
-            assert!(changes_history(&frame.to_string()), "{frame}");
-        }
-    }
 
     #[test]
     fn a_backlog_read_before_a_room_event_is_not_kept() {
@@ -321,6 +303,7 @@ mod tests {
         let handle = ConnHandle {
             id: 1,
             user_id: 1,
+            session_id: 1,
             visible: true,
             tx,
             kick: Arc::new(Notify::new()),
@@ -330,7 +313,7 @@ mod tests {
             panic!("a backlog before any was built")
         };
         // A message is delivered while the backlog is being read from the database.
-        hub.deliver_room(7, Some(1), &r#"{"message":{"id":1},"op":"message"}"#.into());
+        hub.deliver_room(7, Some(1), Kind::Message, &r#"{"op":"message"}"#.into());
         hub.store_backlog(7, stamp, "[]".into(), 0);
         assert!(hub.cached_backlog(7).is_err(), "a stale backlog was kept");
         let Err(stamp) = hub.cached_backlog(7) else {
@@ -341,7 +324,7 @@ mod tests {
             hub.cached_backlog(7).map(|(j, n)| (j.to_string(), n)),
             Ok(("[1]".to_string(), 1))
         );
-        hub.deliver_room(7, None, &r#"{"op":"typing","room":7}"#.into());
+        hub.deliver_room(7, None, Kind::Typing, &r#"{"op":"typing"}"#.into());
         assert!(hub.cached_backlog(7).is_ok(), "typing dropped the backlog");
     }
 }

@@ -1,6 +1,7 @@
 //! The chat's room protocol over the socket (`GET /api/v1/ws`, API.md "Chat"): who may open a
 //! socket, subscribe rules and access checks, the backlog and `since`, sanctions on a socket,
-//! and send, edit, delete and typing.
+//! send, edit, delete and typing, and live revocation: a socket's subscriptions follow access
+//! (`unsubscribed` with a reason), and a socket whose session ended is closed with 4001.
 //!
 //! The chat owns the route and drives realtime's primitives (`Realtime::connect`,
 //! `connection::run` with [`ChatSocket`] as its `Protocol`, the hub and presence), so the
@@ -11,8 +12,6 @@
 //! within a room: the writer takes the room's row first).
 
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequestParts, State};
@@ -24,11 +23,11 @@ use crate::accounts::{MaybeAuth, User};
 use crate::app::AppState;
 use crate::chat;
 use crate::db;
-use crate::error::{AppError, AppResult};
+use crate::error::AppError;
 use crate::moderation::sanctions::{self, Active};
 use crate::realtime::bus;
 use crate::realtime::connection::{self, Protocol, Write};
-use crate::realtime::frames::{self, ClientFrame, Frame, Kind, ServerFrame};
+use crate::realtime::frames::{self, ClientFrame, Frame, Kind, Revoked, ServerFrame};
 use crate::realtime::hub::{ConnHandle, Outbound, PresenceChange};
 use crate::realtime::presence::Who;
 use crate::realtime::quota;
@@ -43,11 +42,7 @@ const BACKLOG_LATEST: i64 = 50;
 pub struct Replay(pub Store);
 
 impl bus::Replay for Replay {
-    fn frames_since(
-        &self,
-        room: i64,
-        since_ms: i64,
-    ) -> Pin<Box<dyn Future<Output = AppResult<Vec<(i64, String)>>> + Send + '_>> {
+    fn frames_since(&self, room: i64, since_ms: i64) -> bus::Replayed<'_> {
         Box::pin(chat::frames_since(&self.0, room, since_ms))
     }
 }
@@ -271,6 +266,14 @@ impl Protocol for ChatSocket {
                 }
                 Write::Nothing
             }
+            Outbound::Access { community, reason } => self.recheck(community, reason).await,
+            Outbound::Session => {
+                if self.session_alive().await {
+                    Write::Nothing
+                } else {
+                    Write::Close(4001, "session ended")
+                }
+            }
         }
     }
 
@@ -376,6 +379,81 @@ impl ChatSocket {
         }
         .encode_with_backlog(backlog)
         .into()
+    }
+
+    /// Checks the subscriptions to a community's rooms (all: `None`) again; each one lost is
+    /// dropped and the client told why. A banned member loses them whatever the community's
+    /// visibility; a database error keeps them (the next check decides).
+    async fn recheck(&mut self, community: Option<i64>, reason: Revoked) -> Write {
+        let rooms: Vec<i64> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| community.is_none_or(|c| c == s.community_id))
+            .map(|(room, _)| *room)
+            .collect();
+        let mut lost = Vec::new();
+        for room in rooms {
+            if reason == Revoked::Banned {
+                lost.push(room);
+                continue;
+            }
+            let (state, user) = (&self.state, &self.user);
+            let access = Box::pin(async {
+                let mut c = state.store.read().await?;
+                chat::room_access(&mut c, room, Some(user)).await
+            })
+            .await;
+            match access {
+                Ok((_, _, access)) if access.can_read() => {
+                    if let Some(sub) = self.subs.get_mut(&room) {
+                        sub.can_post = access.can_post();
+                    }
+                }
+                Ok(_) | Err(AppError::NotFound) => lost.push(room),
+                Err(e) => tracing::warn!(room, error = %e, "chat: access re-check failed"),
+            }
+        }
+        if lost.is_empty() {
+            return Write::Nothing;
+        }
+        let mut frames = Vec::with_capacity(lost.len());
+        for room in lost {
+            self.leave(room);
+            let frame = Frame::Unsubscribed {
+                room,
+                reason: Some(reason),
+            };
+            frames.push(frame.to_json().into());
+        }
+        Write::Frames(frames)
+    }
+
+    /// Whether the socket's session still holds and the member is not suspended (refreshing
+    /// the sanctions on the way). When the database cannot tell, the socket stays.
+    async fn session_alive(&mut self) -> bool {
+        let (state, user, session) = (&self.state, self.user.id, self.handle.session_id);
+        let found = Box::pin(async {
+            let mut c = state.store.read().await.ok()?;
+            let live = db!(
+                c,
+                fetch_optional scalar i64,
+                "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+                session,
+                now_ms()
+            )
+            .ok()?;
+            let active = sanctions::active(&mut c, user).await.ok()?;
+            Some((live.is_some(), active))
+        })
+        .await;
+        let Some((live, active)) = found else {
+            return true;
+        };
+        let suspended = active
+            .iter()
+            .any(|s| s.kind == "suspend" || (s.kind == "ban" && s.community_id.is_none()));
+        self.sanctions = active;
+        live && !suspended
     }
 
     fn leave(&mut self, room: i64) {

@@ -15,7 +15,7 @@ use crate::communities::{Access, find_by_id, find_by_slug, load_access, visible_
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::Json;
 use crate::notify::{self, About, Kind, Recipients};
-use crate::realtime::frames::{Frame, ServerFrame};
+use crate::realtime::frames::{Frame, Revoked, ServerFrame};
 use crate::store::{AsDb, Tx, now_ms};
 use crate::{db, search};
 
@@ -601,6 +601,15 @@ async fn member_action(
     .await?;
     tx.commit().await?;
     state.realtime.sanctions_changed(target_id);
+    match (req.action.as_str(), community_id) {
+        ("ban", Some(community)) => {
+            state
+                .realtime
+                .access_changed(target_id, community, Revoked::Banned)
+        }
+        ("suspend", _) | ("ban", None) => state.realtime.sessions_ended(target_id, None),
+        _ => {}
+    }
     told.publish(&state.realtime);
     Ok(log_id)
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::frames::Kind;
+use super::frames::{Kind, Revoked};
 use super::hub::{Hub, Outbound};
 use crate::error::AppResult;
 use crate::store::now_ms;
@@ -25,12 +25,11 @@ use crate::store::now_ms;
 /// Message frames committed in a room since a time (ms), with their ids, oldest first: what a
 /// node missed while it could not hear the bus. The chat provides it; the bus only replays.
 pub trait Replay: Send + Sync + 'static {
-    fn frames_since(
-        &self,
-        room: i64,
-        since_ms: i64,
-    ) -> Pin<Box<dyn Future<Output = AppResult<Vec<(i64, String)>>> + Send + '_>>;
+    fn frames_since(&self, room: i64, since_ms: i64) -> Replayed<'_>;
 }
+
+/// The frames a [`Replay`] finds: (message id, frame).
+pub type Replayed<'a> = Pin<Box<dyn Future<Output = AppResult<Vec<(i64, String)>>> + Send + 'a>>;
 
 /// One event as it crosses nodes. `frame` is the finished client frame, serialised once.
 #[derive(Serialize, Deserialize, Debug)]
@@ -55,6 +54,18 @@ pub enum Target {
     Sanctions {
         user: i64,
     },
+    /// A member's access to a community changed (`user`), or the community's visibility (none).
+    Access {
+        user: Option<i64>,
+        community: i64,
+        reason: Revoked,
+    },
+    /// A member's sessions ended: `session`, or every one but `keep`.
+    Sessions {
+        user: i64,
+        session: Option<i64>,
+        keep: Option<i64>,
+    },
 }
 
 /// Delivers an envelope to this node's clients.
@@ -69,6 +80,25 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
             hub.deliver_user(user, || Outbound::Personal(frame.clone()));
         }
         Target::Sanctions { user } => hub.deliver_user(user, || Outbound::ReloadSanctions),
+        Target::Access {
+            user,
+            community,
+            reason,
+        } => {
+            let item = || Outbound::Access {
+                community: Some(community),
+                reason,
+            };
+            match user {
+                Some(user) => hub.deliver_user(user, item),
+                None => hub.deliver_all(item),
+            }
+        }
+        Target::Sessions {
+            user,
+            session,
+            keep,
+        } => hub.deliver_sessions(user, session, keep),
     }
 }
 
@@ -119,6 +149,12 @@ impl RedisBus {
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
                                 catch_up(&hub, &*replay, since).await;
+                                // Access and sessions may have ended meanwhile on other nodes.
+                                hub.deliver_all(|| Outbound::Access {
+                                    community: None,
+                                    reason: Revoked::Removed,
+                                });
+                                hub.deliver_all(|| Outbound::Session);
                             }
                             let mut stream = pubsub.on_message();
                             while let Some(msg) = stream.next().await {

@@ -164,7 +164,7 @@ pub enum ServerFrame<'a, T: Serialize = ()> {
         room: i64,
         /// Why the server ended the subscription (absent when the client asked).
         #[serde(skip_serializing_if = "Option::is_none")]
-        reason: Option<&'a str>,
+        reason: Option<Revoked>,
     },
     Error {
         code: &'a str,
@@ -175,6 +175,17 @@ pub enum ServerFrame<'a, T: Serialize = ()> {
         room: Option<i64>,
     },
     Pong,
+}
+
+/// Why a member's access to a community's rooms may have ended (the `reason` of a server's
+/// `unsubscribed`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoked {
+    Left,
+    Removed,
+    Banned,
+    Visibility,
 }
 
 /// A frame without a domain payload.

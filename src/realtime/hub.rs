@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
-use super::frames::Kind;
+use super::frames::{Kind, Revoked};
 
 /// What a connection's writer receives.
 #[derive(Debug)]
@@ -30,6 +30,13 @@ pub enum Outbound {
     Personal(Utf8Bytes),
     /// The member's sanctions changed: reload them before the next send.
     ReloadSanctions,
+    /// Access to a community's rooms (every room: `None`) may have ended: check it again.
+    Access {
+        community: Option<i64>,
+        reason: Revoked,
+    },
+    /// The session behind the socket may have ended: check it, and close with 4001 if so.
+    Session,
 }
 
 #[derive(Clone)]
@@ -273,6 +280,37 @@ impl Hub {
             });
         }
         metrics::counter!("mutual_ws_room_frames_total").increment(1);
+    }
+
+    /// Hands an item to every local connection.
+    pub fn deliver_all(&self, item: impl Fn() -> Outbound) {
+        let targets: Vec<ConnHandle> = self
+            .users
+            .read()
+            .map(|u| u.values().flat_map(|c| c.values().cloned()).collect())
+            .unwrap_or_default();
+        for conn in targets {
+            conn.push(item());
+        }
+    }
+
+    /// Tells the member's local connections of the ended sessions (`session`, or every one but
+    /// `keep`) to check them.
+    pub fn deliver_sessions(&self, user_id: i64, session: Option<i64>, keep: Option<i64>) {
+        let targets: Vec<ConnHandle> = self
+            .users
+            .read()
+            .map(|u| {
+                u.get(&user_id)
+                    .map(|c| c.values().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        for conn in targets {
+            if session.is_none_or(|s| s == conn.session_id) && keep != Some(conn.session_id) {
+                conn.push(Outbound::Session);
+            }
+        }
     }
 
     /// Hands a frame to every local connection of one member.

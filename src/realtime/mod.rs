@@ -22,7 +22,7 @@ use redis::aio::ConnectionManager;
 use tokio::sync::{Semaphore, watch};
 
 use bus::{Envelope, RedisBus, Replay, Target};
-use frames::Encoded;
+use frames::{Encoded, Revoked};
 use hub::Hub;
 use presence::Presence;
 
@@ -114,6 +114,48 @@ impl Realtime {
     /// Tells a member's connections, on every node, to reload their sanctions at once.
     pub fn sanctions_changed(&self, user: i64) {
         self.publish(Target::Sanctions { user }, String::new());
+    }
+
+    /// A member left a community, was removed or banned: their sockets, on every node, check
+    /// their subscriptions to its rooms again and drop those they lost.
+    pub fn access_changed(&self, user: i64, community: i64, reason: Revoked) {
+        let target = Target::Access {
+            user: Some(user),
+            community,
+            reason,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// A community's visibility changed: every socket following its rooms checks them again.
+    pub fn visibility_changed(&self, community: i64) {
+        let target = Target::Access {
+            user: None,
+            community,
+            reason: Revoked::Visibility,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// One session ended (signing out): its sockets, on every node, close with 4001.
+    pub fn session_ended(&self, user: i64, session: i64) {
+        let target = Target::Sessions {
+            user,
+            session: Some(session),
+            keep: None,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// Every session of the member but `keep` ended, or the member may no longer use any
+    /// (suspension): the sockets check theirs and close with 4001.
+    pub fn sessions_ended(&self, user: i64, keep: Option<i64>) {
+        let target = Target::Sessions {
+            user,
+            session: None,
+            keep,
+        };
+        self.publish(target, String::new());
     }
 
     /// Whether the bus to other nodes is up (always true with one node).

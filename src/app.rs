@@ -29,7 +29,7 @@ use crate::realtime::Realtime;
 use crate::store::Store;
 use crate::{
     accounts, calendar, chat, circles, communities, forum, goals, http, milestones, moderation,
-    notify, readings, realtime, search, service, web,
+    notify, readings, search, service, web,
 };
 
 /// Largest request body accepted (a 50,000-character post in any script fits).
@@ -197,7 +197,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         (Some(url), Some(conn)) => Some((url.clone(), prefix, conn.clone())),
         _ => None,
     };
-    let realtime = Realtime::start(store.clone(), bus)?;
+    let realtime = Realtime::start(Arc::new(chat::gateway::Replay(store.clone())), bus)?;
     let chat = ChatWriter::start(store.clone(), realtime.clone());
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
@@ -223,10 +223,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
 /// The whole router, given its state.
 pub fn router(mut state: AppState) -> Router {
     let api = routes()
-        .route(
-            "/api/v1/ws",
-            axum::routing::get(realtime::connection::gateway),
-        )
+        .route("/api/v1/ws", axum::routing::get(chat::gateway::gateway))
         // Member content is not for search engines, whatever a client does with it.
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-robots-tag"),

@@ -408,7 +408,7 @@ async fn api_logout(
     Auth(session): Auth,
     jar: CookieJar,
 ) -> AppResult<impl IntoResponse> {
-    session::revoke(&state, session.id).await?;
+    session::revoke(&state, session.user.id, session.id).await?;
     Ok((
         StatusCode::NO_CONTENT,
         jar.add(session::removal_cookie(&state)),
@@ -716,6 +716,7 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             now
         )?;
     }
+    let password_changed = new_hash.is_some();
     if let Some(hash) = new_hash {
         db!(
             tx,
@@ -728,6 +729,11 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         session::revoke_all(&mut tx, session.user.id, Some(session.id)).await?;
     }
     tx.commit().await?;
+    if password_changed {
+        state
+            .realtime
+            .sessions_ended(session.user.id, Some(session.id));
+    }
     load_me(state, session).await
 }
 

@@ -379,6 +379,8 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
     // The foreign keys do the rest: cascades for what is theirs, SET NULL for authorship.
     db!(tx, execute, "DELETE FROM users WHERE id = $1", uid)?;
     tx.commit().await?;
+    // Its sessions went with it: its sockets close, on every node.
+    state.realtime.sessions_ended(uid, None);
     // Pages kept in memory still carry the name (other nodes' copies age out in seconds).
     state.pages.clear();
     // SQLite's full-text index keeps deleted words in its segments until they are merged:

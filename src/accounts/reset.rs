@@ -262,6 +262,8 @@ pub async fn confirm(
     session::revoke_all(&mut tx, user_id, None).await?;
     let (token, csrf_token) = session::create(&mut tx, user_id, user_agent).await?;
     tx.commit().await?;
+    // Every older session ended: their sockets check theirs and close (the new one has none).
+    state.realtime.sessions_ended(user_id, None);
     // Whoever was locked out by wrong guesses may sign in with the new password at once.
     state
         .limits

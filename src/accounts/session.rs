@@ -102,7 +102,8 @@ pub async fn create(
     Ok((token, csrf))
 }
 
-pub async fn revoke(state: &AppState, session_id: i64) -> AppResult<()> {
+/// Ends one session (signing out); its sockets close.
+pub async fn revoke(state: &AppState, user_id: i64, session_id: i64) -> AppResult<()> {
     let mut conn = state.store.write().await?;
     db!(
         conn,
@@ -111,11 +112,14 @@ pub async fn revoke(state: &AppState, session_id: i64) -> AppResult<()> {
         session_id,
         now_ms()
     )?;
+    drop(conn);
+    state.realtime.session_ended(user_id, session_id);
     Ok(())
 }
 
 /// Ends every session of the member but `keep` (the one changing the password, if any): whoever
-/// may have learnt the old password is signed out everywhere.
+/// may have learnt the old password is signed out everywhere. In the caller's transaction: once it
+/// commits, the caller tells the sockets (`Realtime::sessions_ended`).
 pub async fn revoke_all(conn: &mut impl AsDb, user_id: i64, keep: Option<i64>) -> AppResult<()> {
     db!(
         *conn,

@@ -27,6 +27,7 @@ use crate::forum::types::{PostBody, Title, TopicKind};
 use crate::http::Json;
 use crate::notify::{self, About, Kind, Recipients, Subject};
 use crate::realtime::Realtime;
+use crate::realtime::frames::ServerFrame;
 use crate::store::{AsDb, Store, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -320,7 +321,11 @@ async fn publish_live(store: &Store, realtime: &Realtime, room: i64) -> AppResul
     realtime.publish_room(
         room,
         None,
-        serde_json::json!({"op": "session", "room": room, "session": live}).to_string(),
+        ServerFrame::Session {
+            room,
+            session: live.as_ref(),
+        }
+        .encode(),
     );
     Ok(())
 }

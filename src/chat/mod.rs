@@ -1,6 +1,7 @@
 //! Chat rooms per community: rooms, messages (sent over the socket, stored before they are
 //! delivered), history, edits and deletes that propagate live.
 
+pub mod gateway;
 pub mod send;
 pub mod writer;
 
@@ -22,6 +23,7 @@ use crate::http::Json;
 use crate::moderation::crisis::CrisisLine;
 use crate::moderation::sanctions;
 use crate::paging::cursor;
+use crate::realtime::frames::{Encoded, Frame, ServerFrame};
 use crate::store::{AsDb, Store, format_ms, now_ms};
 use crate::{db, markdown};
 
@@ -153,7 +155,11 @@ async fn update_room_settings(
     state.realtime.publish_room(
         id,
         None,
-        serde_json::json!({"op": "room_settings", "room": id, "settings": &settings}).to_string(),
+        ServerFrame::RoomSettings {
+            room: id,
+            settings: &settings,
+        }
+        .encode(),
     );
     Ok(axum::Json(settings))
 }
@@ -231,8 +237,8 @@ impl MessageRow {
 }
 
 /// `{"op":"message","message":{...}}`, serialised once for every recipient.
-pub fn message_frame(message: &ChatMessage) -> String {
-    serde_json::json!({"op": "message", "message": message}).to_string()
+pub fn message_frame(message: &ChatMessage) -> Encoded {
+    ServerFrame::Message { message }.encode()
 }
 
 /// The room, its community and the viewer's access; 404 when the viewer may not know of it.
@@ -534,7 +540,7 @@ pub async fn frames_since(
     )?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.id, message_frame(&r.into_message(None))))
+        .map(|r| (r.id, message_frame(&r.into_message(None)).json))
         .collect())
 }
 
@@ -607,7 +613,7 @@ pub async fn edit_message(
         ..row
     }
     .into_message(None);
-    let frame = serde_json::json!({"op": "message_edited", "message": &message}).to_string();
+    let frame = ServerFrame::MessageEdited { message: &message }.encode();
     state.realtime.publish_room(message.room, None, frame);
     let crisis = verdict
         .apply_message(state, community_id, id, user.id, body)
@@ -621,7 +627,7 @@ pub async fn soft_delete(
     tx: &mut crate::store::Tx,
     id: i64,
     by: i64,
-) -> AppResult<Option<(i64, String)>> {
+) -> AppResult<Option<(i64, Encoded)>> {
     let room = db!(
         *tx,
         fetch_optional scalar i64,
@@ -633,8 +639,12 @@ pub async fn soft_delete(
     Ok(room.map(|room| {
         (
             room,
-            serde_json::json!({"op": "message_deleted", "room": room, "message_id": id})
-                .to_string(),
+            Frame::MessageDeleted {
+                room,
+                message_id: id,
+                reason: None,
+            }
+            .encode(),
         )
     }))
 }

@@ -110,8 +110,12 @@ fn refusal(state: &AppState, sender: &Sender<'_>) -> Option<Refusal> {
 
 /// The frame that gives the author alone the crisis lines for their message `id` in `room`.
 pub fn crisis_frame(room: i64, id: i64, lines: &[CrisisLine]) -> String {
-    serde_json::json!({"op": "crisis_resources", "room": room, "message_id": id, "lines": lines})
-        .to_string()
+    crate::realtime::frames::ServerFrame::CrisisResources {
+        room,
+        message_id: id,
+        lines: &lines,
+    }
+    .to_json()
 }
 
 /// Counts the message against the member's rate, stores it and publishes it (stored before

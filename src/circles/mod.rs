@@ -25,6 +25,7 @@ use crate::goals::{self, CheckinStatus, Goal};
 use crate::http::Json;
 use crate::notify::{self, About, Kind, Recipients, Subject};
 use crate::realtime::Realtime;
+use crate::realtime::frames::Revoked;
 use crate::store::{AsDb, Store, format_ms, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -883,7 +884,7 @@ pub async fn remove_member(
     username: &str,
 ) -> AppResult<()> {
     let session_user = user;
-    let target = {
+    let (target, community_id) = {
         let mut conn = state.store.read().await?;
         let found = circle_access(&mut conn, id, session_user).await?;
         let target = find_by_username(&mut conn, username)
@@ -894,7 +895,7 @@ pub async fn remove_member(
                 "only the community's organisers take people out of circles",
             ));
         }
-        target
+        (target, found.community.id)
     };
     let mut tx = state.store.begin().await?;
     let removed = db!(
@@ -922,6 +923,15 @@ pub async fn remove_member(
         target.id
     )?;
     tx.commit().await?;
+    // Sockets following the circle's room check it again.
+    let reason = if target.id == session_user.id {
+        Revoked::Left
+    } else {
+        Revoked::Removed
+    };
+    state
+        .realtime
+        .access_changed(target.id, community_id, reason);
     Ok(())
 }
 

@@ -23,6 +23,7 @@ use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
 use crate::paging::{Page, PageParams, cursor};
+use crate::realtime::frames::Revoked;
 use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -498,6 +499,12 @@ async fn update_community(
     tx.commit().await?;
     // Visitors may no longer see its announcements.
     crate::calendar::announcements::forget_for_visitors();
+    if visibility
+        .flatten()
+        .is_some_and(|v| v.as_str() != row.visibility)
+    {
+        state.realtime.visibility_changed(row.id);
+    }
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
     Ok(axum::Json(view(row, &access)))
@@ -679,6 +686,9 @@ pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
     if left == 0 {
         return Err(AppError::NotFound);
     }
+    state
+        .realtime
+        .access_changed(user.id, row.id, Revoked::Left);
     Ok(())
 }
 

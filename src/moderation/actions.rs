@@ -15,6 +15,7 @@ use crate::communities::{Access, find_by_id, find_by_slug, load_access, visible_
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::Json;
 use crate::notify::{self, About, Kind, Recipients};
+use crate::realtime::frames::{Frame, Revoked, ServerFrame};
 use crate::store::{AsDb, Tx, now_ms};
 use crate::{db, search};
 
@@ -47,7 +48,7 @@ pub struct ActionResult {
 }
 
 /// A frame to send once the transaction has committed.
-type Live = Option<(i64, String)>;
+type Live = Option<(i64, crate::realtime::frames::Encoded)>;
 
 /// Hides a post or chat message pending review; whether it changed, and the live frame to send.
 pub async fn hide_content(
@@ -82,7 +83,12 @@ pub async fn hide_content(
                 reason
             )?;
             let room = db!(*tx, fetch_one scalar i64, "SELECT room_id FROM chat_messages WHERE id = $1", id)?;
-            let frame = serde_json::json!({"op": "message_deleted", "room": room, "message_id": id, "reason": "hidden"}).to_string();
+            let frame = Frame::MessageDeleted {
+                room,
+                message_id: id,
+                reason: Some("hidden"),
+            }
+            .encode();
             Ok((n == 1, (n == 1).then_some((room, frame))))
         }
         _ => Err(AppError::invalid(
@@ -121,9 +127,10 @@ async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<L
                 id
             )?;
             let room = row.room_id;
-            let frame =
-                serde_json::json!({"op": "message_restored", "message": row.into_message(None)})
-                    .to_string();
+            let frame = ServerFrame::MessageRestored {
+                message: &row.into_message(None),
+            }
+            .encode();
             Ok(Some((room, frame)))
         }
         _ => Err(AppError::invalid(
@@ -594,6 +601,15 @@ async fn member_action(
     .await?;
     tx.commit().await?;
     state.realtime.sanctions_changed(target_id);
+    match (req.action.as_str(), community_id) {
+        ("ban", Some(community)) => {
+            state
+                .realtime
+                .access_changed(target_id, community, Revoked::Banned)
+        }
+        ("suspend", _) | ("ban", None) => state.realtime.sessions_ended(target_id, None),
+        _ => {}
+    }
     told.publish(&state.realtime);
     Ok(log_id)
 }

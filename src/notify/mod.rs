@@ -23,6 +23,7 @@ use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::Json;
 use crate::paging::{PageParams, cursor};
 use crate::realtime::Realtime;
+use crate::realtime::frames::ServerFrame;
 use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -150,7 +151,10 @@ impl Sent {
         for (user_id, notification) in self.0 {
             realtime.publish_user(
                 user_id,
-                serde_json::json!({"op": "notification", "notification": notification}).to_string(),
+                ServerFrame::Notification {
+                    notification: &notification,
+                }
+                .encode(),
             );
         }
     }

@@ -5,6 +5,8 @@
 //! own events coming back. So a node that loses Redis keeps serving its own clients, and when
 //! Redis returns it catches up from the database on what other nodes committed meanwhile.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::Duration;
@@ -15,8 +17,19 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::frames::{Kind, Revoked};
 use super::hub::{Hub, Outbound};
-use crate::store::{Store, now_ms};
+use crate::error::AppResult;
+use crate::store::now_ms;
+
+/// Message frames committed in a room since a time (ms), with their ids, oldest first: what a
+/// node missed while it could not hear the bus. The chat provides it; the bus only replays.
+pub trait Replay: Send + Sync + 'static {
+    fn frames_since(&self, room: i64, since_ms: i64) -> Replayed<'_>;
+}
+
+/// The frames a [`Replay`] finds: (message id, frame).
+pub type Replayed<'a> = Pin<Box<dyn Future<Output = AppResult<Vec<(i64, String)>>> + Send + 'a>>;
 
 /// One event as it crosses nodes. `frame` is the finished client frame, serialised once.
 #[derive(Serialize, Deserialize, Debug)]
@@ -30,19 +43,62 @@ pub struct Envelope {
 #[derive(Serialize, Deserialize, Debug, Clone, Copy)]
 #[serde(tag = "to", rename_all = "snake_case")]
 pub enum Target {
-    Room { room: i64, message_id: Option<i64> },
-    User { user: i64 },
-    Sanctions { user: i64 },
+    Room {
+        room: i64,
+        message_id: Option<i64>,
+        kind: Kind,
+    },
+    User {
+        user: i64,
+    },
+    Sanctions {
+        user: i64,
+    },
+    /// A member's access to a community changed (`user`), or the community's visibility (none).
+    Access {
+        user: Option<i64>,
+        community: i64,
+        reason: Revoked,
+    },
+    /// A member's sessions ended: `session`, or every one but `keep`.
+    Sessions {
+        user: i64,
+        session: Option<i64>,
+        keep: Option<i64>,
+    },
 }
 
 /// Delivers an envelope to this node's clients.
 pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
     match target {
-        Target::Room { room, message_id } => hub.deliver_room(room, message_id, &frame),
+        Target::Room {
+            room,
+            message_id,
+            kind,
+        } => hub.deliver_room(room, message_id, kind, &frame),
         Target::User { user } => {
             hub.deliver_user(user, || Outbound::Personal(frame.clone()));
         }
         Target::Sanctions { user } => hub.deliver_user(user, || Outbound::ReloadSanctions),
+        Target::Access {
+            user,
+            community,
+            reason,
+        } => {
+            let item = || Outbound::Access {
+                community: Some(community),
+                reason,
+            };
+            match user {
+                Some(user) => hub.deliver_user(user, item),
+                None => hub.deliver_all(item),
+            }
+        }
+        Target::Sessions {
+            user,
+            session,
+            keep,
+        } => hub.deliver_sessions(user, session, keep),
     }
 }
 
@@ -58,7 +114,7 @@ impl RedisBus {
         prefix: &str,
         node: String,
         hub: Arc<Hub>,
-        store: Store,
+        replay: Arc<dyn Replay>,
         manager: ConnectionManager,
     ) -> anyhow::Result<RedisBus> {
         let client = redis::Client::open(url)?;
@@ -92,7 +148,13 @@ impl RedisBus {
                             flag.store(true, Ordering::Relaxed);
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
-                                catch_up(&hub, &store, since).await;
+                                catch_up(&hub, &*replay, since).await;
+                                // Access and sessions may have ended meanwhile on other nodes.
+                                hub.deliver_all(|| Outbound::Access {
+                                    community: None,
+                                    reason: Revoked::Removed,
+                                });
+                                hub.deliver_all(|| Outbound::Session);
                             }
                             let mut stream = pubsub.on_message();
                             while let Some(msg) = stream.next().await {
@@ -132,16 +194,16 @@ impl RedisBus {
 }
 
 /// Delivers what other nodes committed while this one could not hear them.
-async fn catch_up(hub: &Hub, store: &Store, since_ms: i64) {
+async fn catch_up(hub: &Hub, replay: &dyn Replay, since_ms: i64) {
     // A margin for clocks and for events published just before the outage was noticed.
     let from = since_ms - 5_000;
     for room in hub.rooms() {
-        match crate::chat::frames_since(store, room, from).await {
+        match replay.frames_since(room, from).await {
             Ok(frames) => {
                 let count = frames.len();
                 for (id, frame) in frames {
                     // Already-delivered ids are skipped by the hub.
-                    hub.deliver_room(room, Some(id), &frame.into());
+                    hub.deliver_room(room, Some(id), Kind::Message, &frame.into());
                 }
                 tracing::info!(room, count, "bus: caught up after an outage");
             }

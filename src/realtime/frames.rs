@@ -1,9 +1,14 @@
-//! WebSocket frames (API.md "Chat"): what clients send, parsed strictly into one enum, and the
-//! error frames the server answers with. Server frames for messages are built once per event by
-//! the chat module and shared by every recipient.
+//! WebSocket frames (API.md "Chat"): what clients send, parsed strictly into one enum, and every
+//! frame the server sends, serialised here from one enum ([`ServerFrame`]).
+//!
+//! A room frame is serialised once per event ([`ServerFrame::encode`]) and travels with its
+//! [`Kind`], so the hub and the bus act on the kind and never read the text.
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::presence::Who;
+use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 /// The largest text frame read (bytes). Larger ones get a `too_large` error frame.
 pub const MAX_FRAME_BYTES: usize = 16 * 1024;
@@ -112,18 +117,260 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     })
 }
 
+/// Every frame the server sends. Domain payloads (a chat message, a room's settings, a
+/// notification, a live session, crisis lines) are borrowed as `T`, so their owners keep their
+/// types and this module knows none of them; frames without one use the default `T = ()`.
+#[derive(Serialize, Debug)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ServerFrame<'a, T: Serialize = ()> {
+    Message {
+        message: &'a T,
+    },
+    MessageEdited {
+        message: &'a T,
+    },
+    MessageRestored {
+        message: &'a T,
+    },
+    MessageDeleted {
+        room: i64,
+        message_id: i64,
+        /// `hidden` when a moderator hid it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'a str>,
+    },
+    Typing {
+        room: i64,
+        user: &'a Who,
+    },
+    Presence {
+        room: i64,
+        online: usize,
+        joined: &'a [Who],
+        left: &'a [Who],
+    },
+    RoomSettings {
+        room: i64,
+        settings: &'a T,
+    },
+    /// The live session running in a room now (`null`: none).
+    Session {
+        room: i64,
+        session: Option<&'a T>,
+    },
+    Notification {
+        notification: &'a T,
+    },
+    /// To the author alone, after a message that suggests a crisis.
+    CrisisResources {
+        room: i64,
+        message_id: i64,
+        lines: &'a T,
+    },
+    /// The head of the answer to `subscribe`; the backlog is appended to it (see
+    /// [`ServerFrame::encode_with_backlog`]).
+    Subscribed {
+        room: i64,
+        online: usize,
+        truncated: bool,
+        live_session: Option<&'a T>,
+    },
+    Unsubscribed {
+        room: i64,
+        /// Why the server ended the subscription (absent when the client asked).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<Revoked>,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        nonce: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        room: Option<i64>,
+    },
+    Pong,
+}
+
+/// Why a member's access to a community's rooms may have ended (the `reason` of a server's
+/// `unsubscribed`).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Revoked {
+    Left,
+    Removed,
+    Banned,
+    Visibility,
+}
+
+/// A frame without a domain payload.
+pub type Frame<'a> = ServerFrame<'a, ()>;
+
+/// What a frame is, as data for the fan-out (the `op` of its text).
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Message,
+    MessageEdited,
+    MessageRestored,
+    MessageDeleted,
+    Typing,
+    Presence,
+    RoomSettings,
+    Session,
+    Notification,
+    CrisisResources,
+    Subscribed,
+    Unsubscribed,
+    Error,
+    Pong,
+}
+
+impl Kind {
+    /// Whether a room frame of this kind can change what the room's history shows: everything
+    /// but typing and presence, which are frequent and change nothing stored.
+    pub fn changes_history(self) -> bool {
+        !matches!(self, Kind::Typing | Kind::Presence)
+    }
+}
+
+/// A frame serialised once, with its kind.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub kind: Kind,
+    pub json: String,
+}
+
+impl<T: Serialize> ServerFrame<'_, T> {
+    pub fn kind(&self) -> Kind {
+        match self {
+            ServerFrame::Message { .. } => Kind::Message,
+            ServerFrame::MessageEdited { .. } => Kind::MessageEdited,
+            ServerFrame::MessageRestored { .. } => Kind::MessageRestored,
+            ServerFrame::MessageDeleted { .. } => Kind::MessageDeleted,
+            ServerFrame::Typing { .. } => Kind::Typing,
+            ServerFrame::Presence { .. } => Kind::Presence,
+            ServerFrame::RoomSettings { .. } => Kind::RoomSettings,
+            ServerFrame::Session { .. } => Kind::Session,
+            ServerFrame::Notification { .. } => Kind::Notification,
+            ServerFrame::CrisisResources { .. } => Kind::CrisisResources,
+            ServerFrame::Subscribed { .. } => Kind::Subscribed,
+            ServerFrame::Unsubscribed { .. } => Kind::Unsubscribed,
+            ServerFrame::Error { .. } => Kind::Error,
+            ServerFrame::Pong => Kind::Pong,
+        }
+    }
+
+    /// The frame's text. Serialising these types cannot fail (no maps with non-string keys);
+    /// should a payload's own `Serialize` fail, the client gets a generic error frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            tracing::error!(error = %e, kind = ?self.kind(), "a frame could not be serialised");
+            r#"{"op":"error","code":"error","message":"something went wrong on our side"}"#
+                .to_owned()
+        })
+    }
+
+    /// The frame serialised once, for fan-out.
+    pub fn encode(&self) -> Encoded {
+        Encoded {
+            kind: self.kind(),
+            json: self.to_json(),
+        }
+    }
+
+    /// `{...fields, "backlog": <backlog>}` in pieces: the backlog (a JSON array) is a shared
+    /// buffer, never copied per subscriber.
+    pub fn encode_with_backlog(&self, backlog: Utf8Bytes) -> [Utf8Bytes; 3] {
+        let head = self.to_json();
+        let head = head.strip_suffix('}').unwrap_or(&head);
+        [
+            format!("{head},\"backlog\":").into(),
+            backlog,
+            Utf8Bytes::from_static("}"),
+        ]
+    }
+}
+
 /// `{"op":"error", ...}`.
 pub fn error(code: &str, message: &str, nonce: Option<&str>) -> String {
-    let mut frame = json!({"op": "error", "code": code, "message": message});
-    if let (Some(n), Some(obj)) = (nonce, frame.as_object_mut()) {
-        obj.insert("nonce".into(), Value::String(n.to_owned()));
+    Frame::Error {
+        code,
+        message,
+        nonce,
+        room: None,
     }
-    frame.to_string()
+    .to_json()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_frames_keep_their_wire_shape() {
+        let json = |f: &Frame| serde_json::from_str::<Value>(&f.to_json()).ok();
+        assert_eq!(json(&Frame::Pong), Some(serde_json::json!({"op": "pong"})));
+        assert_eq!(
+            json(&Frame::Error {
+                code: "forbidden",
+                message: "no",
+                nonce: None,
+                room: Some(3)
+            }),
+            Some(
+                serde_json::json!({"op": "error", "code": "forbidden", "message": "no", "room": 3})
+            )
+        );
+        assert_eq!(
+            json(&Frame::MessageDeleted {
+                room: 1,
+                message_id: 2,
+                reason: None
+            }),
+            Some(serde_json::json!({"op": "message_deleted", "room": 1, "message_id": 2}))
+        );
+        let settings = serde_json::json!({"slow_mode_seconds": 5});
+        let frame = ServerFrame::RoomSettings {
+            room: 4,
+            settings: &settings,
+        };
+        assert_eq!(frame.kind(), Kind::RoomSettings);
+        assert_eq!(
+            serde_json::from_str::<Value>(&frame.to_json()).ok(),
+            Some(serde_json::json!({"op": "room_settings", "room": 4, "settings": settings}))
+        );
+        let pieces = Frame::Subscribed {
+            room: 1,
+            online: 2,
+            truncated: false,
+            live_session: None,
+        }
+        .encode_with_backlog("[]".into());
+        let text: String = pieces.iter().map(|p| p.as_str()).collect();
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).ok(),
+            Some(
+                serde_json::json!({"op": "subscribed", "room": 1, "online": 2, "truncated": false, "live_session": null, "backlog": []})
+            )
+        );
+    }
+
+    #[test]
+    fn typing_and_presence_keep_the_backlog_other_frames_drop_it() {
+        for kind in [Kind::Typing, Kind::Presence] {
+            assert!(!kind.changes_history(), "{kind:?}");
+        }
+        for kind in [
+            Kind::Message,
+            Kind::MessageEdited,
+            Kind::MessageDeleted,
+            Kind::MessageRestored,
+            Kind::RoomSettings,
+        ] {
+            assert!(kind.changes_history(), "{kind:?}");
+        }
+    }
 
     #[test]
     fn parses_known_ops() {

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use super::frames::{Kind, Revoked};
+
 /// What a connection's writer receives.
 #[derive(Debug)]
 pub enum Outbound {
@@ -21,18 +23,28 @@ pub enum Outbound {
     Room {
         room: i64,
         message_id: Option<i64>,
+        kind: Kind,
         frame: Utf8Bytes,
     },
     /// A frame for this member only (notifications).
     Personal(Utf8Bytes),
     /// The member's sanctions changed: reload them before the next send.
     ReloadSanctions,
+    /// Access to a community's rooms (every room: `None`) may have ended: check it again.
+    Access {
+        community: Option<i64>,
+        reason: Revoked,
+    },
+    /// The session behind the socket may have ended: check it, and close with 4001 if so.
+    Session,
 }
 
 #[derive(Clone)]
 pub struct ConnHandle {
     pub id: u64,
     pub user_id: i64,
+    /// The session the socket was opened with: it closes when that session ends.
+    pub session_id: i64,
     /// Counted and announced in presence (false for members who hide it).
     pub visible: bool,
     pub tx: mpsc::Sender<Outbound>,
@@ -72,7 +84,7 @@ pub struct Hub {
 const BACKLOG_FRESH: Duration = Duration::from_secs(1);
 
 /// Each room's latest backlog (the JSON array a `subscribe` without `since` answers), built once
-/// and shared while it holds. Every room event that can change it (see [`changes_history`])
+/// and shared while it holds. Every room event that can change it (see [`Kind::changes_history`])
 /// drops it and gives the room a new stamp; a backlog read from the database before that is
 /// not stored, so a subscriber registered after a message was delivered never gets a backlog
 /// without it.
@@ -85,13 +97,6 @@ struct BacklogCache {
 struct CachedBacklog {
     stamp: u64,
     built: Option<(Instant, Utf8Bytes, i64)>,
-}
-
-/// Whether a room frame can change what its history shows (messages, edits, deletions, hides):
-/// everything but typing and presence, which are frequent and change nothing stored.
-fn changes_history(frame: &str) -> bool {
-    // serde_json writes keys in order: typing is {"op":"typing",...}, presence {"joined":...}.
-    !(frame.starts_with(r#"{"op":"typing""#) || frame.starts_with(r#"{"joined":"#))
 }
 
 /// A presence change on this node: the member's first connection in the room, or their last.
@@ -246,7 +251,7 @@ impl Hub {
 
     /// Hands a room frame to every local subscriber. Pushing never blocks, so it happens under
     /// the lock without cloning the subscriber list.
-    pub fn deliver_room(&self, room: i64, message_id: Option<i64>, frame: &Utf8Bytes) {
+    pub fn deliver_room(&self, room: i64, message_id: Option<i64>, kind: Kind, frame: &Utf8Bytes) {
         let Ok(mut rooms) = self.rooms.write() else {
             return;
         };
@@ -255,7 +260,7 @@ impl Hub {
         };
         // Under the rooms lock, like `subscribe`: a subscriber registers either before this
         // frame (and gets it live) or after the cached backlog was dropped.
-        if changes_history(frame.as_str()) {
+        if kind.changes_history() {
             self.backlog_changed(room);
         }
         if let Some(id) = message_id {
@@ -270,10 +275,42 @@ impl Hub {
             conn.push(Outbound::Room {
                 room,
                 message_id,
+                kind,
                 frame: frame.clone(),
             });
         }
         metrics::counter!("mutual_ws_room_frames_total").increment(1);
+    }
+
+    /// Hands an item to every local connection.
+    pub fn deliver_all(&self, item: impl Fn() -> Outbound) {
+        let targets: Vec<ConnHandle> = self
+            .users
+            .read()
+            .map(|u| u.values().flat_map(|c| c.values().cloned()).collect())
+            .unwrap_or_default();
+        for conn in targets {
+            conn.push(item());
+        }
+    }
+
+    /// Tells the member's local connections of the ended sessions (`session`, or every one but
+    /// `keep`) to check them.
+    pub fn deliver_sessions(&self, user_id: i64, session: Option<i64>, keep: Option<i64>) {
+        let targets: Vec<ConnHandle> = self
+            .users
+            .read()
+            .map(|u| {
+                u.get(&user_id)
+                    .map(|c| c.values().cloned().collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        for conn in targets {
+            if session.is_none_or(|s| s == conn.session_id) && keep != Some(conn.session_id) {
+                conn.push(Outbound::Session);
+            }
+        }
     }
 
     /// Hands a frame to every local connection of one member.
@@ -296,23 +333,6 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn typing_and_presence_keep_the_backlog_other_frames_drop_it() {
-        let typing = json!({"op": "typing", "room": 1, "user": {"id": 1}}).to_string();
-        let presence =
-            json!({"op": "presence", "room": 1, "online": 2, "joined": [], "left": []}).to_string();
-        assert!(!changes_history(&typing), "{typing}");
-        assert!(!changes_history(&presence), "{presence}");
-        for frame in [
-            json!({"op": "message", "message": {"id": 1}}),
-            json!({"op": "message_edited", "message": {"id": 1}}),
-            json!({"op": "message_deleted", "room": 1, "message_id": 1}),
-        ] {
-            assert!(changes_history(&frame.to_string()), "{frame}");
-        }
-    }
 
     #[test]
     fn a_backlog_read_before_a_room_event_is_not_kept() {
@@ -321,6 +341,7 @@ mod tests {
         let handle = ConnHandle {
             id: 1,
             user_id: 1,
+            session_id: 1,
             visible: true,
             tx,
             kick: Arc::new(Notify::new()),
@@ -330,7 +351,7 @@ mod tests {
             panic!("a backlog before any was built")
         };
         // A message is delivered while the backlog is being read from the database.
-        hub.deliver_room(7, Some(1), &r#"{"message":{"id":1},"op":"message"}"#.into());
+        hub.deliver_room(7, Some(1), Kind::Message, &r#"{"op":"message"}"#.into());
         hub.store_backlog(7, stamp, "[]".into(), 0);
         assert!(hub.cached_backlog(7).is_err(), "a stale backlog was kept");
         let Err(stamp) = hub.cached_backlog(7) else {
@@ -341,7 +362,7 @@ mod tests {
             hub.cached_backlog(7).map(|(j, n)| (j.to_string(), n)),
             Ok(("[1]".to_string(), 1))
         );
-        hub.deliver_room(7, None, &r#"{"op":"typing","room":7}"#.into());
+        hub.deliver_room(7, None, Kind::Typing, &r#"{"op":"typing"}"#.into());
         assert!(hub.cached_backlog(7).is_ok(), "typing dropped the backlog");
     }
 }

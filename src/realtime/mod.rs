@@ -1,8 +1,9 @@
 //! Real time: the WebSocket gateway (`GET /api/v1/ws`, one socket per client carrying every room
 //! it subscribes to) and the bus that carries committed events to every node.
 //!
-//! - `frames`: what clients send and the error frames they get back;
-//! - `connection`: one socket's read/write loop, bounded queue and heartbeats;
+//! - `frames`: what clients send, and every frame the server sends ([`frames::ServerFrame`]);
+//! - `connection`: one socket's read/write loop, bounded queue and heartbeats, driving a
+//!   [`connection::Protocol`] (chat's room protocol, `chat::gateway`);
 //! - `hub`: this node's connections and subscriptions, and delivery to them;
 //! - `bus`: Redis pub/sub between nodes (none with one node);
 //! - `presence`: online counts and joined/left announcements.
@@ -20,11 +21,10 @@ use std::sync::Arc;
 use redis::aio::ConnectionManager;
 use tokio::sync::{Semaphore, watch};
 
-use bus::{Envelope, RedisBus, Target};
+use bus::{Envelope, RedisBus, Replay, Target};
+use frames::{Encoded, Revoked};
 use hub::Hub;
 use presence::Presence;
-
-use crate::store::Store;
 
 /// Sockets per node; beyond this the upgrade answers 503.
 const MAX_SOCKETS: usize = 18_000;
@@ -42,9 +42,10 @@ pub struct Realtime {
 }
 
 impl Realtime {
-    /// `redis`: URL, key prefix and a connection, for the many-node mode.
+    /// `replay`: what a node missed during a bus outage; `redis`: URL, key prefix and a
+    /// connection, for the many-node mode.
     pub fn start(
-        store: Store,
+        replay: Arc<dyn Replay>,
         redis: Option<(String, String, ConnectionManager)>,
     ) -> anyhow::Result<Arc<Realtime>> {
         let node = format!("{:016x}", rand::random::<u64>());
@@ -56,7 +57,7 @@ impl Realtime {
                     &prefix,
                     node.clone(),
                     hub.clone(),
-                    store,
+                    replay,
                     conn.clone(),
                 )?;
                 (Some(bus), Presence::new(Some((conn, prefix, node.clone()))))
@@ -96,18 +97,65 @@ impl Realtime {
     }
 
     /// Sends a committed room event to every subscriber on every node.
-    pub fn publish_room(&self, room: i64, message_id: Option<i64>, frame: String) {
-        self.publish(Target::Room { room, message_id }, frame);
+    pub fn publish_room(&self, room: i64, message_id: Option<i64>, frame: Encoded) {
+        let target = Target::Room {
+            room,
+            message_id,
+            kind: frame.kind,
+        };
+        self.publish(target, frame.json);
     }
 
     /// Sends a frame to every connection of one member, on every node.
-    pub fn publish_user(&self, user: i64, frame: String) {
-        self.publish(Target::User { user }, frame);
+    pub fn publish_user(&self, user: i64, frame: Encoded) {
+        self.publish(Target::User { user }, frame.json);
     }
 
     /// Tells a member's connections, on every node, to reload their sanctions at once.
     pub fn sanctions_changed(&self, user: i64) {
         self.publish(Target::Sanctions { user }, String::new());
+    }
+
+    /// A member left a community, was removed or banned: their sockets, on every node, check
+    /// their subscriptions to its rooms again and drop those they lost.
+    pub fn access_changed(&self, user: i64, community: i64, reason: Revoked) {
+        let target = Target::Access {
+            user: Some(user),
+            community,
+            reason,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// A community's visibility changed: every socket following its rooms checks them again.
+    pub fn visibility_changed(&self, community: i64) {
+        let target = Target::Access {
+            user: None,
+            community,
+            reason: Revoked::Visibility,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// One session ended (signing out): its sockets, on every node, close with 4001.
+    pub fn session_ended(&self, user: i64, session: i64) {
+        let target = Target::Sessions {
+            user,
+            session: Some(session),
+            keep: None,
+        };
+        self.publish(target, String::new());
+    }
+
+    /// Every session of the member but `keep` ended, or the member may no longer use any
+    /// (suspension): the sockets check theirs and close with 4001.
+    pub fn sessions_ended(&self, user: i64, keep: Option<i64>) {
+        let target = Target::Sessions {
+            user,
+            session: None,
+            keep,
+        };
+        self.publish(target, String::new());
     }
 
     /// Whether the bus to other nodes is up (always true with one node).

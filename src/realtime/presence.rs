@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use serde::Serialize;
-use serde_json::json;
 
 use super::Realtime;
+use super::frames::Frame;
 use super::hub::Hub;
 use crate::store::now_ms;
 
@@ -115,8 +115,13 @@ impl Presence {
                 for (room, changes) in pending {
                     realtime.presence.store_local(&realtime.hub, room).await;
                     let online = realtime.presence.online(&realtime.hub, room).await;
-                    let frame = json!({"op": "presence", "room": room, "online": online, "joined": changes.joined, "left": changes.left});
-                    realtime.publish_room(room, None, frame.to_string());
+                    let frame = Frame::Presence {
+                        room,
+                        online,
+                        joined: &changes.joined,
+                        left: &changes.left,
+                    };
+                    realtime.publish_room(room, None, frame.encode());
                 }
                 since_refresh += 1;
                 if since_refresh >= 10 {

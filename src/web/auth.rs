@@ -226,7 +226,7 @@ pub async fn logout(
     WebForm { ctx, .. }: WebForm<Empty>,
 ) -> Result<Response, PageError> {
     if let Some(s) = &ctx.session {
-        session::revoke(&ctx.state, s.id).await?;
+        session::revoke(&ctx.state, s.user.id, s.id).await?;
     }
     let jar = jar.add(session::removal_cookie(&ctx.state));
     Ok(ctx.send((jar, Redirect::to("/"))))

@@ -1,0 +1,592 @@
+//! The chat's room protocol over the socket (`GET /api/v1/ws`, API.md "Chat"): who may open a
+//! socket, subscribe rules and access checks, the backlog and `since`, sanctions on a socket,
+//! send, edit, delete and typing, and live revocation: a socket's subscriptions follow access
+//! (`unsubscribed` with a reason), and a socket whose session ended is closed with 4001.
+//!
+//! The chat owns the route and drives realtime's primitives (`Realtime::connect`,
+//! `connection::run` with [`ChatSocket`] as its `Protocol`, the hub and presence), so the
+//! dependencies run one way: chat uses realtime, realtime knows nothing of rooms or accounts.
+//!
+//! A `subscribed` backlog and live messages can overlap for a moment, so messages up to the
+//! newest one the backlog carried are skipped when they arrive live (ids grow in commit order
+//! within a room: the writer takes the room's row first).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::accounts::{MaybeAuth, User};
+use crate::app::AppState;
+use crate::chat;
+use crate::db;
+use crate::error::AppError;
+use crate::moderation::sanctions::{self, Active};
+use crate::realtime::bus;
+use crate::realtime::connection::{self, Protocol, Write};
+use crate::realtime::frames::{self, ClientFrame, Frame, Kind, Revoked, ServerFrame};
+use crate::realtime::hub::{ConnHandle, Outbound, PresenceChange};
+use crate::realtime::presence::Who;
+use crate::realtime::quota;
+use crate::store::{Store, now_ms};
+
+const TYPING_EVERY: Duration = Duration::from_secs(3);
+/// Messages replayed on `subscribe` with `since`; more means the client should page history.
+const BACKLOG_SINCE: i64 = 500;
+const BACKLOG_LATEST: i64 = 50;
+
+/// What a node that lost the bus missed: the rooms' committed messages, from the database.
+pub struct Replay(pub Store);
+
+impl bus::Replay for Replay {
+    fn frames_since(&self, room: i64, since_ms: i64) -> bus::Replayed<'_> {
+        Box::pin(chat::frames_since(&self.0, room, since_ms))
+    }
+}
+
+/// `GET /api/v1/ws`: the WebSocket upgrade (bearer header or session cookie).
+pub async fn gateway(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let session = match MaybeAuth::from_request_parts(&mut parts, &state).await {
+        Ok(MaybeAuth(Some(s))) => s,
+        Ok(MaybeAuth(None)) => {
+            return AppError::Unauthorized("sign in first: the chat needs an account".into())
+                .into_response();
+        }
+        Err(e) => return e.into_response(),
+    };
+    // A cookie travels with any page's request: only our own pages may open a cookie socket.
+    if session.via_cookie && !same_origin(&parts.headers) {
+        return AppError::forbidden("this page may not open a chat connection for you")
+            .into_response();
+    }
+    let upgrade = match crate::realtime::socket::upgrade(&mut parts) {
+        Ok(upgrade) => upgrade,
+        Err(refused) => return refused.into_response(),
+    };
+    let ip = crate::http::ClientIp::from_parts(&parts, &state.config.trusted_proxies).0;
+    // MUTUAL_RATE_LIMITS=off (load tests from one machine) lifts these caps with the rest.
+    let quota = state
+        .limits
+        .enabled()
+        .then(|| state.realtime.quota.take(ip, session.user.id));
+    let place = match quota {
+        None => None,
+        Some(Ok(place)) => Some(place),
+        Some(Err(refused)) => {
+            metrics::counter!("mutual_ws_refused_total", "why" => format!("{refused:?}"))
+                .increment(1);
+            let message = match refused {
+                quota::Refused::Address => {
+                    "too many chat connections from your network; close some and try again"
+                }
+                quota::Refused::Account => {
+                    "too many chat connections for your account; close other tabs and try again"
+                }
+            };
+            return AppError::RateLimited {
+                retry_after: Duration::from_secs(30),
+                message: message.into(),
+            }
+            .into_response();
+        }
+    };
+    let Ok(permit) = state.realtime.slots.clone().try_acquire_owned() else {
+        return AppError::Unavailable(
+            "too many connections right now; please try again shortly".into(),
+        )
+        .into_response();
+    };
+    let visible = {
+        let hidden = match state.store.read().await {
+            Ok(mut conn) => {
+                db!(conn, fetch_optional scalar bool, "SELECT hide_presence FROM users WHERE id = $1", session.user.id).ok().flatten()
+            }
+            Err(_) => None,
+        };
+        !hidden.unwrap_or(false)
+    };
+    let session_id = session.id;
+    upgrade.accept(move |socket| async move {
+        let realtime = state.realtime.clone();
+        let link = realtime.connect(session.user.id, session_id, visible);
+        let chat = ChatSocket::open(state, session.user, link.handle.clone()).await;
+        connection::run(socket, &realtime, link, chat).await;
+        drop(permit);
+        drop(place);
+    })
+}
+
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+}
+
+/// What the connection knows about a room it subscribed to.
+struct Sub {
+    community_id: i64,
+    can_post: bool,
+    settings: chat::RoomSettings,
+    /// When the member joined the community (for the new-joiner delay).
+    joined_at: i64,
+    /// Live messages up to this id were in the `subscribed` backlog.
+    skip_upto: i64,
+}
+
+/// One member's socket as the chat sees it.
+pub struct ChatSocket {
+    state: AppState,
+    user: User,
+    who: Who,
+    handle: ConnHandle,
+    subs: HashMap<i64, Sub>,
+    sanctions: Vec<Active>,
+    typing_at: HashMap<i64, Instant>,
+    /// Last send per room (milliseconds), for slow mode.
+    sent_at: HashMap<i64, i64>,
+    /// Trust level 0 when the socket opened.
+    new_member: bool,
+}
+
+impl ChatSocket {
+    async fn open(state: AppState, user: User, handle: ConnHandle) -> ChatSocket {
+        // Boxed, like every database read here: inline, their states would sit in every idle
+        // socket's task.
+        let (sanctions, new_member) = Box::pin(async {
+            match state.store.read().await {
+                Ok(mut c) => (
+                    sanctions::active(&mut c, user.id).await.unwrap_or_default(),
+                    crate::moderation::trust::level(&mut c, user.id)
+                        .await
+                        .unwrap_or(0)
+                        == 0,
+                ),
+                Err(_) => (Vec::new(), true),
+            }
+        })
+        .await;
+        let who = Who {
+            id: user.id,
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+        };
+        ChatSocket {
+            state,
+            user,
+            who,
+            handle,
+            subs: HashMap::new(),
+            sanctions,
+            typing_at: HashMap::new(),
+            sent_at: HashMap::new(),
+            new_member,
+        }
+    }
+}
+
+impl Protocol for ChatSocket {
+    async fn on_text(&mut self, text: &str) -> Vec<Utf8Bytes> {
+        let frame = match frames::parse(text) {
+            Ok(f) => f,
+            Err(e) => return vec![frames::error(e.code, &e.message, e.nonce.as_deref()).into()],
+        };
+        let answer = match frame {
+            ClientFrame::Ping => Some(Frame::Pong.to_json()),
+            ClientFrame::Subscribe { room, since } => return self.subscribe(room, since).await,
+            ClientFrame::Unsubscribe { room } => {
+                self.leave(room);
+                Some(Frame::Unsubscribed { room, reason: None }.to_json())
+            }
+            ClientFrame::Send {
+                room,
+                body,
+                nonce,
+                confirm_identifiers,
+            } => self.send(room, body, nonce, confirm_identifiers).await,
+            ClientFrame::Edit {
+                message,
+                body,
+                confirm_identifiers,
+            } => {
+                let edited = chat::edit_message(
+                    &self.state,
+                    &self.user,
+                    message,
+                    &body,
+                    confirm_identifiers,
+                );
+                match edited.await {
+                    Ok(edited) => edited.crisis_frame(),
+                    Err(e) => Some(error_frame(&e, None)),
+                }
+            }
+            ClientFrame::Delete { message } => {
+                match chat::delete_message(&self.state, &self.user, message).await {
+                    Ok(()) => None,
+                    Err(e) => Some(error_frame(&e, None)),
+                }
+            }
+            ClientFrame::Typing { room } => {
+                self.typing(room);
+                None
+            }
+        };
+        answer.map(|a| vec![a.into()]).unwrap_or_default()
+    }
+
+    async fn on_queued(&mut self, item: Outbound) -> Write {
+        match item {
+            Outbound::Room {
+                room,
+                message_id,
+                kind,
+                frame,
+            } => {
+                let Some(sub) = self.subs.get_mut(&room) else {
+                    return Write::Nothing;
+                };
+                // Moderators changed the room: apply it here, and show the client too.
+                if kind == Kind::RoomSettings
+                    && let Ok(v) = serde_json::from_str::<serde_json::Value>(frame.as_str())
+                    && let Ok(settings) =
+                        serde_json::from_value::<chat::RoomSettings>(v["settings"].clone())
+                {
+                    sub.settings = settings;
+                }
+                if message_id.is_some_and(|id| id <= sub.skip_upto) {
+                    return Write::Nothing;
+                }
+                Write::Frame(frame)
+            }
+            Outbound::Personal(frame) => Write::Frame(frame),
+            Outbound::ReloadSanctions => {
+                let (state, user) = (&self.state, self.user.id);
+                if let Some(active) = Box::pin(async {
+                    let mut c = state.store.read().await.ok()?;
+                    sanctions::active(&mut c, user).await.ok()
+                })
+                .await
+                {
+                    self.sanctions = active;
+                }
+                Write::Nothing
+            }
+            Outbound::Access { community, reason } => self.recheck(community, reason).await,
+            Outbound::Session => {
+                if self.session_alive().await {
+                    Write::Nothing
+                } else {
+                    Write::Close(4001, "session ended")
+                }
+            }
+        }
+    }
+
+    fn on_close(&mut self) {
+        let rooms: Vec<i64> = self.subs.keys().copied().collect();
+        for room in rooms {
+            self.leave(room);
+        }
+    }
+}
+
+impl ChatSocket {
+    /// The `subscribed` answer, in pieces: the room's latest backlog is one shared buffer.
+    async fn subscribe(&mut self, room: i64, since: Option<i64>) -> Vec<Utf8Bytes> {
+        let access = match self.state.store.read().await {
+            Ok(mut c) => chat::room_access(&mut c, room, Some(&self.user)).await,
+            Err(e) => Err(e.into()),
+        };
+        let (community_id, can_post) = match access {
+            Ok((_, community, access)) if access.can_read() => (community.id, access.can_post()),
+            Ok(_) => {
+                return vec![
+                    room_error("forbidden", "join this community to follow its chat", room).into(),
+                ];
+            }
+            Err(AppError::NotFound) => {
+                return vec![room_error("not_found", "there is no such room", room).into()];
+            }
+            Err(e) => return vec![error_frame(&e, None).into()],
+        };
+        let realtime = self.state.realtime.clone();
+        // Register before reading the backlog, so nothing committed in between is lost.
+        if !self.subs.contains_key(&room)
+            && let PresenceChange::Joined = realtime.hub.subscribe(room, &self.handle)
+        {
+            realtime.presence.joined(room, self.who.clone());
+            // Other nodes count this member from now, not from the next announcement.
+            realtime.presence.store_local(&realtime.hub, room).await;
+        }
+        let (backlog, newest, truncated) = match since {
+            Some(after) => match chat::backlog(&self.state.store, room, since, BACKLOG_SINCE).await
+            {
+                Ok(b) => (
+                    backlog_json(&b),
+                    b.last().map_or(after, |m| m.id),
+                    b.len() as i64 >= BACKLOG_SINCE,
+                ),
+                Err(e) => return vec![error_frame(&e, None).into()],
+            },
+            None => match realtime.hub.cached_backlog(room) {
+                Ok((json, newest)) => (json, newest, false),
+                Err(stamp) => {
+                    match chat::backlog(&self.state.store, room, None, BACKLOG_LATEST).await {
+                        Ok(b) => {
+                            let json = backlog_json(&b);
+                            let newest = b.last().map_or(0, |m| m.id);
+                            realtime
+                                .hub
+                                .store_backlog(room, stamp, json.clone(), newest);
+                            (json, newest, false)
+                        }
+                        Err(e) => return vec![error_frame(&e, None).into()],
+                    }
+                }
+            },
+        };
+        let (settings, joined_at, live_session) = match self.state.store.read().await {
+            Ok(mut c) => {
+                let settings = chat::room_settings(&mut c, room).await.unwrap_or_default();
+                let live = crate::calendar::events::live_in_room(&mut c, room)
+                    .await
+                    .ok()
+                    .flatten();
+                let joined = db!(
+                    c,
+                    fetch_optional scalar i64,
+                    "SELECT created_at FROM memberships WHERE community_id = $1 AND user_id = $2",
+                    community_id,
+                    self.user.id
+                )
+                .ok()
+                .flatten();
+                (settings, joined.unwrap_or(0), live)
+            }
+            Err(_) => (chat::RoomSettings::default(), 0, None),
+        };
+        self.subs.insert(
+            room,
+            Sub {
+                community_id,
+                can_post,
+                settings,
+                joined_at,
+                skip_upto: newest,
+            },
+        );
+        let online = realtime.presence.online(&realtime.hub, room).await;
+        ServerFrame::Subscribed {
+            room,
+            online,
+            truncated,
+            live_session: live_session.as_ref(),
+        }
+        .encode_with_backlog(backlog)
+        .into()
+    }
+
+    /// Checks the subscriptions to a community's rooms (all: `None`) again; each one lost is
+    /// dropped and the client told why. A banned member loses them whatever the community's
+    /// visibility; a database error keeps them (the next check decides).
+    async fn recheck(&mut self, community: Option<i64>, reason: Revoked) -> Write {
+        let rooms: Vec<i64> = self
+            .subs
+            .iter()
+            .filter(|(_, s)| community.is_none_or(|c| c == s.community_id))
+            .map(|(room, _)| *room)
+            .collect();
+        let mut lost = Vec::new();
+        for room in rooms {
+            if reason == Revoked::Banned {
+                lost.push(room);
+                continue;
+            }
+            let (state, user) = (&self.state, &self.user);
+            let access = Box::pin(async {
+                let mut c = state.store.read().await?;
+                chat::room_access(&mut c, room, Some(user)).await
+            })
+            .await;
+            match access {
+                Ok((_, _, access)) if access.can_read() => {
+                    if let Some(sub) = self.subs.get_mut(&room) {
+                        sub.can_post = access.can_post();
+                    }
+                }
+                Ok(_) | Err(AppError::NotFound) => lost.push(room),
+                Err(e) => tracing::warn!(room, error = %e, "chat: access re-check failed"),
+            }
+        }
+        if lost.is_empty() {
+            return Write::Nothing;
+        }
+        let mut frames = Vec::with_capacity(lost.len());
+        for room in lost {
+            self.leave(room);
+            let frame = Frame::Unsubscribed {
+                room,
+                reason: Some(reason),
+            };
+            frames.push(frame.to_json().into());
+        }
+        Write::Frames(frames)
+    }
+
+    /// Whether the socket's session still holds and the member is not suspended (refreshing
+    /// the sanctions on the way). When the database cannot tell, the socket stays.
+    async fn session_alive(&mut self) -> bool {
+        let (state, user, session) = (&self.state, self.user.id, self.handle.session_id);
+        let found = Box::pin(async {
+            let mut c = state.store.read().await.ok()?;
+            let live = db!(
+                c,
+                fetch_optional scalar i64,
+                "SELECT id FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2",
+                session,
+                now_ms()
+            )
+            .ok()?;
+            let active = sanctions::active(&mut c, user).await.ok()?;
+            Some((live.is_some(), active))
+        })
+        .await;
+        let Some((live, active)) = found else {
+            return true;
+        };
+        let suspended = active
+            .iter()
+            .any(|s| s.kind == "suspend" || (s.kind == "ban" && s.community_id.is_none()));
+        self.sanctions = active;
+        live && !suspended
+    }
+
+    fn leave(&mut self, room: i64) {
+        if self.subs.remove(&room).is_some()
+            && let PresenceChange::Left = self.state.realtime.hub.unsubscribe(room, &self.handle)
+        {
+            self.state.realtime.presence.left(room, self.who.clone());
+        }
+    }
+
+    async fn send(
+        &mut self,
+        room: i64,
+        body: String,
+        nonce: Option<String>,
+        confirmed: bool,
+    ) -> Option<String> {
+        let nonce = nonce.map(|n| n.chars().take(100).collect::<String>());
+        let n = nonce.as_deref();
+        let Some(sub) = self.subs.get(&room) else {
+            return Some(frames::error(
+                "not_subscribed",
+                "subscribe to the room before sending",
+                n,
+            ));
+        };
+        if !sub.can_post {
+            return Some(frames::error("forbidden", "join this community to chat", n));
+        }
+        let sender = chat::send::Sender {
+            room,
+            community_id: sub.community_id,
+            settings: &sub.settings,
+            joined_at: sub.joined_at,
+            new_member: self.new_member,
+            last_sent_at: self.sent_at.get(&room).copied(),
+            sanctions: &self.sanctions,
+        };
+        let verdict = match chat::send::check(&self.state, &sender, &body, confirmed) {
+            Ok(verdict) => verdict,
+            Err((code, why)) => return Some(frames::error(code, &why, n)),
+        };
+        let community_id = sub.community_id;
+        self.sent_at.insert(room, now_ms());
+        match chat::send::deliver(
+            &self.state,
+            &self.user,
+            room,
+            community_id,
+            &body,
+            nonce.clone(),
+            &verdict,
+        )
+        .await
+        {
+            // The crisis lines go to the author alone.
+            Ok((id, Some(lines))) => Some(chat::send::crisis_frame(room, id, &lines)),
+            Ok((_, None)) => None,
+            Err(e) => Some(error_frame(&e, nonce.as_deref())),
+        }
+    }
+
+    fn typing(&mut self, room: i64) {
+        if !self.subs.contains_key(&room) || !self.handle.visible {
+            return;
+        }
+        let now = Instant::now();
+        if self
+            .typing_at
+            .get(&room)
+            .is_some_and(|at| now.duration_since(*at) < TYPING_EVERY)
+        {
+            return;
+        }
+        self.typing_at.insert(room, now);
+        let frame = Frame::Typing {
+            room,
+            user: &self.who,
+        };
+        self.state.realtime.publish_room(room, None, frame.encode());
+    }
+}
+
+fn backlog_json(messages: &[chat::ChatMessage]) -> Utf8Bytes {
+    serde_json::to_string(messages)
+        .unwrap_or_else(|_| "[]".to_owned())
+        .into()
+}
+
+fn room_error(code: &str, message: &str, room: i64) -> String {
+    Frame::Error {
+        code,
+        message,
+        nonce: None,
+        room: Some(room),
+    }
+    .to_json()
+}
+
+/// An error frame for a server-side refusal, with the code the HTTP API would use.
+fn error_frame(e: &AppError, nonce: Option<&str>) -> String {
+    let code = match e {
+        AppError::RateLimited { .. } => "rate_limited",
+        AppError::NotFound => "not_found",
+        AppError::Forbidden(_) => "forbidden",
+        AppError::Invalid { fields, .. } if fields.contains_key("identifiers") => "identifiers",
+        AppError::Invalid { .. } => "invalid",
+        AppError::Unavailable(_) => "unavailable",
+        _ => "error",
+    };
+    let message = match e {
+        AppError::RateLimited { retry_after, .. } => format!(
+            "you are sending very fast; wait {} ms",
+            retry_after.as_millis()
+        ),
+        AppError::Internal(_) => "something went wrong on our side".to_owned(),
+        other => other.to_string(),
+    };
+    frames::error(code, &message, nonce)
+}

@@ -223,7 +223,22 @@ both_backends!(private_and_members_rooms_refuse_outsiders, |b| async move {
         .unwrap();
     drop(m);
     let outsider = s.register("outsider").await;
-    s.join(&outsider, "secret-room").await; // only a pending request
+    // Only a pending request, through a referral link (the address alone answers 404).
+    let (_, link) = s
+        .post(
+            "/api/v1/communities/secret-room/referrals",
+            Some(&admin),
+            json!({"label": "Clinic"}),
+        )
+        .await;
+    let (st, _) = s
+        .post(
+            "/api/v1/communities/secret-room/join",
+            Some(&outsider),
+            json!({"code": link["code"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED);
     let mut ws = connect(&s, &outsider).await;
     send(&mut ws, json!({"op": "subscribe", "room": private_room})).await;
     let e = next_op(&mut ws, "error").await;

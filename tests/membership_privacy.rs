@@ -1,3 +1,4 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
 //! Membership stays private (issue 18): who posts in a members-only group, whether a private
 //! group exists, the operating figures, what an export tells about others, worried reports,
 //! return addresses, erased words in the database file, and HSTS. Each test tries what an

@@ -620,6 +620,10 @@ both_backends!(
         assert!(html.contains(r#"rel="nofollow ugc noopener""#), "{html}");
         assert_eq!(post["body"], body, "the markdown is kept as written");
         for (i, vector) in mutual::markdown::XSS_VECTORS.iter().enumerate() {
+            // Text holding NUL is refused at the door (422 `invalid_text`, tests/door.rs).
+            if vector.contains('\0') {
+                continue;
+            }
             let reply = s
                 .reply(
                     &ana,

@@ -244,7 +244,7 @@ pub fn router(mut state: AppState) -> Router {
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
     api.merge(web::router(&state))
         .route_layer(axum::middleware::from_fn(http::record_metrics))
-        .fallback(http::not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -108,15 +108,6 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-/// Unknown routes: JSON under `/api`, a page in the reader's language elsewhere.
-pub async fn not_found(request: Request) -> Response {
-    if request.uri().path().starts_with("/api") {
-        AppError::NotFound.into_response()
-    } else {
-        crate::web::not_found()
-    }
-}
-
 /// Known route, wrong method.
 pub async fn method_not_allowed() -> Response {
     let mut response = AppError::bad_request(

@@ -6,11 +6,11 @@ use axum::extract::Path;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::i18n::Texts;
 use super::{Ctx, Layout, PageError, WebForm, safe_next};
 use crate::calendar::events::{self, Event, EventStatus};
 use crate::clock::Zone;
 use crate::communities;
+use crate::i18n::Texts;
 
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "event.html")]

@@ -10,7 +10,6 @@ use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
 use super::forum::{Draft, GroupItem, WarningChoice, refused, warning_choices};
-use super::i18n::Texts;
 use super::{Ctx, Layout, PageError, WebForm, urlencode};
 use crate::accounts::Session;
 use crate::communities;
@@ -18,6 +17,7 @@ use crate::communities::types::Visibility;
 use crate::error::{AppError, FieldErrors};
 use crate::forum::{self, NewTopic};
 use crate::goals::{self, Checkin, Goal, GoalMilestone, GoalStatus, NewCheckin, NewGoal};
+use crate::i18n::Texts;
 use crate::milestones::{self, FeedFilter, FeedItem, Milestone, NewMilestone, Show};
 use crate::paging::PageParams;
 

@@ -15,7 +15,6 @@ mod csrf;
 mod directory;
 mod forum;
 mod help;
-pub mod i18n;
 mod meetings;
 mod member;
 mod moderation;
@@ -37,6 +36,7 @@ use crate::accounts::session;
 use crate::accounts::types::Locale;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::i18n;
 use crate::notify;
 pub use csrf::WebForm;
 use i18n::Texts;
@@ -649,4 +649,14 @@ async fn consent_needed(
 /// The answer for an unknown page (the router's fallback outside `/api`).
 pub fn not_found() -> Response {
     PageError::App(AppError::NotFound).into_response()
+}
+
+/// Unknown routes (the router's fallback): JSON under `/api`, a page in the reader's language
+/// elsewhere.
+pub async fn fallback(request: Request) -> Response {
+    if request.uri().path().starts_with("/api") {
+        AppError::NotFound.into_response()
+    } else {
+        not_found()
+    }
 }

@@ -10,15 +10,15 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
 use super::calendar::{at, span};
-use super::i18n::Texts;
 use super::{Ctx, Layout, PageError, WebForm, form_status, urlencode};
 use crate::calendar::events::{EventStatus, NewEvent, NewSummary, SessionTime};
 use crate::calendar::schedules::{NewSchedule, Repeat, ScheduleChanges, ScheduleState};
 use crate::calendar::{self, announcements, events, schedules};
 use crate::circles::{self, CircleRole, Meeting, NewCircle};
 use crate::clock::Zone;
-use crate::communities::{Access, CommunityRow, visible_community};
+use crate::communities::{Access, CommunityRow, organised_community};
 use crate::error::AppError;
+use crate::i18n::Texts;
 use crate::milestones::types::{self as mtypes, MilestoneTypeChanges, NewMilestoneType};
 use crate::store::{format_ms, now_ms};
 
@@ -76,11 +76,8 @@ async fn organised(ctx: &Ctx, slug: &str) -> Result<(CommunityRow, Access, Zone)
     let session = ctx.require()?;
     let (community, access) = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-        visible_community(&mut conn, slug, Some(&session.user)).await?
+        organised_community(&mut conn, slug, &session.user).await?
     };
-    if !access.is_organiser() {
-        return Err(AppError::forbidden("only the group's organisers use these tools").into());
-    }
     let zone = calendar::zone_of(&ctx.state, session.user.id).await?;
     Ok((community, access, zone))
 }

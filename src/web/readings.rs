@@ -98,7 +98,7 @@ impl ReadingsPage {
     }
 }
 
-fn value_text(texts: &super::i18n::Texts, r: &readings::Reading) -> String {
+fn value_text(texts: &crate::i18n::Texts, r: &readings::Reading) -> String {
     let unit = if r.kind == Kind::Steps {
         texts.get("readings.unit_steps")
     } else {

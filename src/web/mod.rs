@@ -13,6 +13,7 @@ mod chat;
 mod circles;
 mod csrf;
 mod directory;
+mod format;
 mod forum;
 mod help;
 mod meetings;

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::calendar::{at, reader_zone};
+use super::calendar::reader_zone;
+use super::format::at;
 use super::member::{GroupChoice, my_groups};
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::error::{AppError, FieldErrors};

@@ -241,10 +241,11 @@ pub fn router(mut state: AppState) -> Router {
     document_common_errors(&mut openapi);
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
     let https = state.config.secure_cookies();
+    http::set_not_found_page(web::not_found);
     let app = api
         .merge(web::router(&state))
         .route_layer(axum::middleware::from_fn(http::record_metrics))
-        .fallback(http::not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(http::method_not_allowed)
         .layer(axum::middleware::from_fn(http::refuse_nul_in_uri))
         .layer(axum::middleware::from_fn_with_state(

@@ -2,7 +2,7 @@
 //! happens "on a member's day" or "every Friday at 09:00 in Mexico City" is worked out here,
 //! with the IANA zone database (chrono-tz), so daylight-saving changes fall where they should.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// An IANA time zone name ("America/Mexico_City", "Asia/Kolkata", "UTC").
@@ -65,6 +65,22 @@ impl Zone {
             }
         }
     }
+}
+
+/// A local wall-clock time written "HH:MM".
+pub fn parse_hhmm(raw: &str) -> Result<NaiveTime, String> {
+    let raw = raw.trim();
+    if raw.len() != 5 {
+        return Err("a time is written HH:MM, e.g. 19:00".into());
+    }
+    NaiveTime::parse_from_str(raw, "%H:%M")
+        .map_err(|_| "a time is written HH:MM, e.g. 19:00".into())
+}
+
+/// A local calendar date written "YYYY-MM-DD".
+pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| "a date is written YYYY-MM-DD, e.g. 2026-12-31".into())
 }
 
 #[cfg(test)]

@@ -346,17 +346,20 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-/// Unknown routes: JSON under `/api`, a page in the reader's language elsewhere.
-pub async fn not_found(request: Request) -> Response {
-    not_found_for(request.uri().path())
+/// The page an unknown path answers outside `/api`. The web layer sets it at start (app.rs),
+/// so this lower module can answer "not found" as the site does without importing the pages.
+static NOT_FOUND_PAGE: std::sync::OnceLock<fn() -> Response> = std::sync::OnceLock::new();
+
+/// Sets the page of [`not_found_for`]; once, at start.
+pub fn set_not_found_page(page: fn() -> Response) {
+    let _ = NOT_FOUND_PAGE.set(page);
 }
 
 /// What an unknown `path` answers; for handlers that must look absent.
 pub fn not_found_for(path: &str) -> Response {
-    if path.starts_with("/api") {
-        AppError::NotFound.into_response()
-    } else {
-        crate::web::not_found()
+    match NOT_FOUND_PAGE.get() {
+        Some(page) if !path.starts_with("/api") => page(),
+        _ => AppError::NotFound.into_response(),
     }
 }
 

@@ -14,6 +14,7 @@ pub mod error;
 pub mod forum;
 pub mod goals;
 pub mod http;
+pub mod i18n;
 pub mod invitations;
 pub mod listener;
 pub mod mail;

@@ -3,6 +3,9 @@
 //! serves again by itself once it is back — no restart of Mutual, nothing acknowledged lost.
 //! The test runs its own PostgreSQL cluster (initdb in a temporary folder, on a free port) so
 //! stopping it cannot disturb the other tests. (Redis going away is in tests/chat.rs.)
+//!
+//! The dependencies between Mutual's own modules run one way too (docs/architecture.md): the
+//! tests at the end read the source tree and refuse an import against that direction.
 
 mod common;
 
@@ -286,4 +289,135 @@ async fn a_postgresql_restart_gives_fast_503s_and_mutual_recovers_by_itself() {
         "PG-RESTART {} posts acknowledged, {unavailable} answered 503, slowest {slowest:?}",
         acknowledged.len()
     );
+}
+
+/// Every `.rs` file under `dir`, with its path relative to `src/` (`forum/posts.rs`).
+fn sources(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(root, &path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let name = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((name, std::fs::read_to_string(&path).unwrap()));
+        }
+    }
+}
+
+/// The top-level modules a source file names through `crate::`, grouped imports included
+/// (`use crate::{app::AppState, web};` names `app` and `web`). Comments are skipped.
+fn imported_modules(source: &str) -> Vec<String> {
+    let code: String = source
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Only the first segment of each item names a module: split at top-level commas.
+            let mut depth = 0;
+            let mut item_start = true;
+            for (i, c) in group.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => item_start = true,
+                    c if item_start && !c.is_whitespace() => {
+                        item_start = false;
+                        out.push(ident(&group[i..]));
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push(ident(rest));
+        }
+    }
+    out.retain(|m| !m.is_empty());
+    out
+}
+
+fn source_tree() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut out = Vec::new();
+    sources(&root, &root, &mut out);
+    assert!(out.len() > 50, "the source tree was not found");
+    out
+}
+
+/// The pages sit on top: only they, and the assembly of the application (`app.rs`), may name
+/// `crate::web`. A capability that needs something the pages have (a text, a format) moves it
+/// down to a shared module instead.
+#[test]
+fn no_module_outside_the_pages_imports_them() {
+    let mut offenders = Vec::new();
+    for (file, source) in source_tree() {
+        if file.starts_with("web/") || file == "app.rs" || file == "main.rs" {
+            continue;
+        }
+        if imported_modules(&source).iter().any(|m| m == "web") {
+            offenders.push(file);
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "these modules import crate::web, a higher layer: {offenders:?}"
+    );
+}
+
+/// The shared helpers below the capabilities (text, markdown, clock, paging, i18n, errors, the
+/// store) name no capability, so any capability may use them without a cycle. The one exception
+/// is the language type, which i18n takes from the accounts' plain types.
+#[test]
+fn shared_helpers_import_no_capability() {
+    let helpers = [
+        "text.rs",
+        "markdown.rs",
+        "clock.rs",
+        "paging.rs",
+        "i18n.rs",
+        "error.rs",
+        "config.rs",
+    ];
+    let allowed = [
+        "error", "store", "clock", "text", "markdown", "paging", "i18n", "config", "db",
+    ];
+    let mut offenders = Vec::new();
+    for (file, source) in source_tree() {
+        if !(helpers.contains(&file.as_str()) || file.starts_with("store/")) {
+            continue;
+        }
+        let mut names = imported_modules(&source);
+        if file == "i18n.rs" && source.contains("crate::accounts::types::Locale") {
+            // `Locale` is a plain type: accounts/types.rs imports no other module.
+            names.retain(|m| m != "accounts");
+        }
+        for m in names {
+            if !allowed.contains(&m.as_str()) {
+                offenders.push(format!("{file} imports crate::{m}"));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:#?}");
+}
+
+#[test]
+fn the_import_reader_sees_grouped_imports() {
+    assert_eq!(
+        imported_modules("use crate::{app::AppState, web::{self, i18n}};\n// crate::forum"),
+        vec!["app", "web"]
+    );
+    assert_eq!(imported_modules("crate::web::not_found()"), vec!["web"]);
 }

@@ -146,7 +146,7 @@ pub async fn api_notice(
             headers
                 .get(header::ACCEPT_LANGUAGE)
                 .and_then(|v| v.to_str().ok())
-                .and_then(crate::web::i18n::negotiate)
+                .and_then(crate::i18n::negotiate)
                 .unwrap_or_default()
         }),
     };
@@ -368,53 +368,18 @@ pub async fn withdraw(state: &AppState, user_id: i64) -> AppResult<Withdrawal> {
     })
 }
 
+/// Each capability forgets what it holds on the consent, in this one transaction.
 async fn erase_health_data(tx: &mut Tx, user_id: i64) -> AppResult<Erased> {
-    let mut erased = Erased {
-        reading_shares: db!(
-            *tx,
-            execute,
-            "DELETE FROM reading_shares WHERE owner_id = $1",
-            user_id
-        )?,
-        readings: db!(
-            *tx,
-            execute,
-            "DELETE FROM readings WHERE owner_id = $1",
-            user_id
-        )?,
-        goal_checkins: db!(
-            *tx,
-            execute,
-            "DELETE FROM goal_checkins WHERE goal_id IN (SELECT id FROM goals WHERE owner_id = $1)",
-            user_id
-        )?,
-        // Their reminder claims go with them (ON DELETE CASCADE).
-        goals: db!(
-            *tx,
-            execute,
-            "DELETE FROM goals WHERE owner_id = $1",
-            user_id
-        )?,
-        milestone_values: db!(
-            *tx,
-            execute,
-            "UPDATE milestones SET amount = NULL, unit = NULL, baseline = NULL, shown_as = 'none'
-             WHERE author_id = $1 AND (amount IS NOT NULL OR unit IS NOT NULL OR baseline IS NOT NULL)",
-            user_id
-        )?,
-        communities_left: 0,
-    };
-    let condition_groups = db!(
-        *tx,
-        fetch_all scalar i64,
-        "SELECT m.community_id FROM memberships m JOIN communities c ON c.id = m.community_id
-         WHERE m.user_id = $1 AND c.condition <> '' ORDER BY m.community_id",
-        user_id
-    )?;
-    for community_id in condition_groups {
-        erased.communities_left += crate::communities::leave_in(tx, community_id, user_id).await?;
-    }
-    Ok(erased)
+    let (reading_shares, readings) = crate::readings::forget_health_data(tx, user_id).await?;
+    let (goal_checkins, goals) = crate::goals::forget_health_data(tx, user_id).await?;
+    Ok(Erased {
+        readings,
+        reading_shares,
+        goals,
+        goal_checkins,
+        milestone_values: crate::milestones::forget_health_data(tx, user_id).await?,
+        communities_left: crate::communities::forget_health_data(tx, user_id).await?,
+    })
 }
 
 /// What withdrawing would erase now, for the confirmation page.
@@ -429,21 +394,10 @@ pub struct Preview {
 pub async fn preview(state: &AppState, user_id: i64) -> AppResult<Preview> {
     let mut conn = state.store.read().await?;
     Ok(Preview {
-        readings: db!(conn, fetch_one scalar i64, "SELECT COUNT(*) FROM readings WHERE owner_id = $1", user_id)?,
-        goals: db!(conn, fetch_one scalar i64, "SELECT COUNT(*) FROM goals WHERE owner_id = $1", user_id)?,
-        milestone_values: db!(
-            conn,
-            fetch_one scalar i64,
-            "SELECT COUNT(*) FROM milestones WHERE author_id = $1 AND (amount IS NOT NULL OR unit IS NOT NULL OR baseline IS NOT NULL)",
-            user_id
-        )?,
-        groups: db!(
-            conn,
-            fetch_all scalar String,
-            "SELECT c.name FROM memberships m JOIN communities c ON c.id = m.community_id
-             WHERE m.user_id = $1 AND c.condition <> '' ORDER BY c.name",
-            user_id
-        )?,
+        readings: crate::readings::count_of(&mut conn, user_id).await?,
+        goals: crate::goals::count_of(&mut conn, user_id).await?,
+        milestone_values: crate::milestones::count_with_values(&mut conn, user_id).await?,
+        groups: crate::communities::condition_groups_of(&mut conn, user_id).await?,
     })
 }
 

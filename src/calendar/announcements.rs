@@ -17,7 +17,9 @@ use utoipa_axum::routes;
 use super::parse_time;
 use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
-use crate::communities::{CommunityRow, MemberSummary, find_by_id, load_access, visible_community};
+use crate::communities::{
+    CommunityRow, MemberSummary, find_by_id, load_access, organised_community, visible_community,
+};
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::forum::types::{PostBody, Title};
 use crate::http::Json;
@@ -334,19 +336,10 @@ pub async fn create_for_community(
     slug: &str,
     req: &NewAnnouncement,
 ) -> AppResult<Announcement> {
-    let community = organised(state, session, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, &session.user)
+        .await?
+        .0;
     insert(state, &session.user, Some(&community), req).await
-}
-
-async fn organised(state: &AppState, session: &Session, slug: &str) -> AppResult<CommunityRow> {
-    let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, slug, Some(&session.user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers make its announcements",
-        ));
-    }
-    Ok(community)
 }
 
 /// A community's current announcements, dismissed ones included and marked (readers of the

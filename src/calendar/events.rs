@@ -20,7 +20,9 @@ use utoipa_axum::routes;
 use super::parse_time;
 use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
-use crate::communities::{Access, MemberSummary, find_by_id, load_access, visible_community};
+use crate::communities::{
+    Access, MemberSummary, find_by_id, load_access, organised_community, visible_community,
+};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::forum::types::{PostBody, Title, TopicKind};
@@ -410,12 +412,7 @@ pub async fn create(
 ) -> AppResult<Event> {
     let (community, room_ok) = {
         let mut conn = state.store.read().await?;
-        let (community, access) = visible_community(&mut conn, slug, Some(&session.user)).await?;
-        if !access.is_organiser() {
-            return Err(AppError::forbidden(
-                "only the community's organisers schedule live sessions",
-            ));
-        }
+        let (community, _) = organised_community(&mut conn, slug, &session.user).await?;
         let room = db!(
             conn,
             fetch_optional scalar i64,
@@ -645,11 +642,7 @@ async fn api_get(
 async fn organised_event(state: &AppState, id: i64, user: &User) -> AppResult<EventRow> {
     let mut conn = state.store.read().await?;
     let (row, access) = visible_event(&mut conn, id, Some(user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers change live sessions",
-        ));
-    }
+    access.require_organiser()?;
     Ok(row)
 }
 

@@ -25,7 +25,9 @@ use super::parse_time;
 use crate::accounts::{Auth, Session, serialize_time};
 use crate::app::AppState;
 use crate::clock::Zone;
-use crate::communities::{Access, CommunityRow, MemberSummary, find_by_id, load_access};
+use crate::communities::{
+    CommunityRow, MemberSummary, find_by_id, load_access, organised_community,
+};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::forum::types::{PostBody, Title, TopicKind};
@@ -341,23 +343,6 @@ async fn view(conn: &mut impl AsDb, row: ScheduleRow, slug: &str) -> AppResult<S
     })
 }
 
-/// The community at `slug` for an organiser: 404 when the caller may not know of it, 403 when
-/// they are not one of its organisers.
-async fn organised(
-    conn: &mut impl AsDb,
-    slug: &str,
-    session: &Session,
-) -> AppResult<(CommunityRow, Access)> {
-    let (community, access) =
-        crate::communities::visible_community(conn, slug, Some(&session.user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers schedule themed threads",
-        ));
-    }
-    Ok((community, access))
-}
-
 #[derive(Deserialize, ToSchema)]
 pub struct NewSchedule {
     /// 5–200 characters: each topic's title.
@@ -385,7 +370,7 @@ pub async fn create(
 ) -> AppResult<Schedule> {
     let community = {
         let mut conn = state.store.read().await?;
-        organised(&mut conn, slug, session).await?.0
+        organised_community(&mut conn, slug, &session.user).await?.0
     };
     let now = now_ms();
     let mut fields = FieldErrors::new();
@@ -493,7 +478,7 @@ async fn api_list(
 /// The community's schedules that are not cancelled, newest first (organisers).
 pub async fn list(state: &AppState, session: &Session, slug: &str) -> AppResult<Vec<Schedule>> {
     let mut conn = state.store.read().await?;
-    let (community, _) = organised(&mut conn, slug, session).await?;
+    let (community, _) = organised_community(&mut conn, slug, &session.user).await?;
     let rows = db!(
         conn,
         fetch_all as ScheduleRow,
@@ -530,11 +515,7 @@ async fn load(
     if !access.can_see() {
         return Err(AppError::NotFound);
     }
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers see its schedules",
-        ));
-    }
+    access.require_organiser()?;
     Ok((row, community))
 }
 

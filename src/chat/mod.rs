@@ -88,11 +88,7 @@ async fn update_room_settings(
     let (community_id, mut settings) = {
         let mut conn = state.store.read().await?;
         let (_, community, access) = room_access(&mut conn, id, Some(&session.user)).await?;
-        if !access.is_moderator() {
-            return Err(AppError::forbidden(
-                "only the community's moderators change a room's settings",
-            ));
-        }
+        access.require_moderator()?;
         (community.id, room_settings(&mut conn, id).await?)
     };
     if let Some(s) = req.slow_mode_seconds {
@@ -361,11 +357,7 @@ async fn create_room(
         let mut conn = state.store.read().await?;
         visible_community(&mut conn, &slug, Some(&session.user)).await?
     };
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "only the community's organisers and moderators add rooms",
-        ));
-    }
+    access.require_moderator()?;
     let name = req.name.trim();
     if !(2..=60).contains(&name.chars().count()) || name.chars().any(char::is_control) {
         return Err(AppError::invalid(

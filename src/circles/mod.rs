@@ -17,7 +17,8 @@ use crate::accounts::{Auth, User, find_by_username, serialize_time};
 use crate::app::AppState;
 use crate::clock::Zone;
 use crate::communities::{
-    Access, CommunityRow, MemberSummary, find_by_id, load_access, visible_community,
+    Access, CommunityRow, MemberSummary, find_by_id, load_access, organised_community,
+    visible_community,
 };
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
@@ -265,7 +266,7 @@ macro_rules! circle_select {
 impl CircleRow {
     fn meeting(&self) -> Option<(u32, NaiveTime, Zone)> {
         let day = u32::try_from(self.meeting_weekday?).ok()?;
-        let time = goals::period::parse_hhmm(self.meeting_time.as_deref()?).ok()?;
+        let time = crate::clock::parse_hhmm(self.meeting_time.as_deref()?).ok()?;
         Some((day, time, Zone::from_stored(&self.timezone)))
     }
 
@@ -388,7 +389,7 @@ fn check_meeting(m: &Meeting, fields: &mut FieldErrors) -> Option<(i64, String, 
     if day.is_none() {
         bad("weekday is monday, tuesday, … or sunday".into());
     }
-    let time = goals::period::parse_hhmm(&m.time)
+    let time = crate::clock::parse_hhmm(&m.time)
         .map_err(|e| bad(e.clone()))
         .ok();
     let zone = match m.timezone.as_deref() {
@@ -409,15 +410,10 @@ pub async fn create_circle(
     slug: &str,
     req: &NewCircle,
 ) -> AppResult<Circle> {
-    let (community, access) = {
+    let (community, _) = {
         let mut conn = state.store.read().await?;
-        visible_community(&mut conn, slug, Some(user)).await?
+        organised_community(&mut conn, slug, user).await?
     };
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers make circles",
-        ));
-    }
     let mut fields = FieldErrors::new();
     let name = check_name(&req.name, &mut fields);
     let capacity = req.capacity.unwrap_or(12);
@@ -596,11 +592,7 @@ async fn api_update_circle(
         let mut conn = state.store.read().await?;
         circle_access(&mut conn, id, &session.user).await?
     };
-    if !found.access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers change circles",
-        ));
-    }
+    found.access.require_organiser()?;
     let row = &found.circle;
     let mut fields = FieldErrors::new();
     let name = match &req.name {
@@ -667,11 +659,7 @@ async fn api_delete_circle(
         let mut conn = state.store.read().await?;
         circle_access(&mut conn, id, &session.user).await?
     };
-    if !found.access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers close circles",
-        ));
-    }
+    found.access.require_organiser()?;
     let mut tx = state.store.begin().await?;
     db!(
         tx,
@@ -701,11 +689,7 @@ pub async fn add_member(
     let (found, target) = {
         let mut conn = state.store.read().await?;
         let found = circle_access(&mut conn, id, organiser).await?;
-        if !found.access.is_organiser() {
-            return Err(AppError::forbidden(
-                "only the community's organisers place people in circles",
-            ));
-        }
+        found.access.require_organiser()?;
         let target = find_by_username(&mut conn, username)
             .await?
             .ok_or(AppError::NotFound)?;
@@ -1177,7 +1161,7 @@ mod tests {
     #[test]
     fn the_next_session_is_the_coming_weekday_at_local_time() {
         let mx = Zone::parse("America/Mexico_City").unwrap_or(Zone::UTC);
-        let six = goals::period::parse_hhmm("18:00").unwrap_or_default();
+        let six = crate::clock::parse_hhmm("18:00").unwrap_or_default();
         // Tuesday 2026-12-01 12:00 in Mexico City (18:00 UTC); Thursday sessions at 18:00 local.
         let now = ms("2026-12-01T18:00:00Z");
         assert_eq!(
@@ -1200,7 +1184,7 @@ mod tests {
     #[test]
     fn sessions_keep_local_time_across_daylight_saving() {
         let ny = Zone::parse("America/New_York").unwrap_or(Zone::UTC);
-        let seven = goals::period::parse_hhmm("19:00").unwrap_or_default();
+        let seven = crate::clock::parse_hhmm("19:00").unwrap_or_default();
         // Monday sessions at 19:00: before the 2026-11-01 change 23:00 UTC, after it 00:00 UTC.
         assert_eq!(
             format_ms(next_session(1, seven, ny, ms("2026-10-25T12:00:00Z"))),

@@ -1,11 +1,13 @@
-//! The access rules of a community, computed once per request for one viewer.
+//! The access rules of a community, computed once per request for one viewer, and the guards
+//! every capability and page uses to refuse (403) who may not organise or moderate it — one
+//! argument order and one message each, instead of a copy per capability.
 
 use super::CommunityRow;
 use super::types::{CommunityRole, Visibility};
 use crate::accounts::User;
 use crate::accounts::types::Role;
 use crate::db;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::store::AsDb;
 
 /// What one viewer may do in one community.
@@ -56,6 +58,40 @@ impl Access {
     pub fn is_organiser(&self) -> bool {
         self.site_admin || self.roles.contains(&CommunityRole::Organiser)
     }
+
+    /// 403 unless the viewer organises the community (its organisers; site admins).
+    pub fn require_organiser(&self) -> AppResult<()> {
+        if self.is_organiser() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "only the community's organisers may do this",
+            ))
+        }
+    }
+
+    /// 403 unless the viewer moderates the community (its moderators and organisers; site staff).
+    pub fn require_moderator(&self) -> AppResult<()> {
+        if self.is_moderator() {
+            Ok(())
+        } else {
+            Err(AppError::forbidden(
+                "only the community's moderators may do this",
+            ))
+        }
+    }
+}
+
+/// The community at `slug` for one of its organisers: 404 when the viewer may not know it
+/// exists, 403 when they do not organise it.
+pub async fn organised_community(
+    conn: &mut impl AsDb,
+    slug: &str,
+    user: &User,
+) -> AppResult<(CommunityRow, Access)> {
+    let (community, access) = super::visible_community(conn, slug, Some(user)).await?;
+    access.require_organiser()?;
+    Ok((community, access))
 }
 
 pub async fn community_roles(

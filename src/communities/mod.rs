@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use access::{Access, access_with_status, load_access};
+pub use access::{Access, access_with_status, load_access, organised_community};
 use types::{CommunityRole, MemberListMode, Slug, Visibility};
 
 use crate::accounts::types::Role;
@@ -438,15 +438,10 @@ async fn update_community(
     Path(slug): Path<String>,
     Json(req): Json<CommunityChanges>,
 ) -> AppResult<axum::Json<Community>> {
-    let (row, access) = {
+    let (row, _) = {
         let mut conn = state.store.read().await?;
-        visible_community(&mut conn, &slug, Some(&session.user)).await?
+        organised_community(&mut conn, &slug, &session.user).await?
     };
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers change its settings",
-        ));
-    }
     let mut fields = FieldErrors::new();
     let name = req.name.as_deref().map(|n| check_name(n, &mut fields));
     let description = req
@@ -692,6 +687,36 @@ pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Takes the member out of every community with a condition, in the caller's transaction (their
+/// health-data consent was withdrawn: belonging to such a group says something about their
+/// health). The number of memberships removed.
+pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<u64> {
+    let condition_groups = db!(
+        *tx,
+        fetch_all scalar i64,
+        "SELECT m.community_id FROM memberships m JOIN communities c ON c.id = m.community_id
+         WHERE m.user_id = $1 AND c.condition <> '' ORDER BY m.community_id",
+        user_id
+    )?;
+    let mut left = 0;
+    for community_id in condition_groups {
+        left += leave_in(tx, community_id, user_id).await?;
+    }
+    Ok(left)
+}
+
+/// The names of the communities with a condition the member is in (or asked to join), which
+/// `forget_health_data` would leave.
+pub async fn condition_groups_of(conn: &mut impl AsDb, user_id: i64) -> AppResult<Vec<String>> {
+    Ok(db!(
+        *conn,
+        fetch_all scalar String,
+        "SELECT c.name FROM memberships m JOIN communities c ON c.id = m.community_id
+         WHERE m.user_id = $1 AND c.condition <> '' ORDER BY c.name",
+        user_id
+    )?)
+}
+
 /// Takes the member out of a community in the caller's transaction: membership (or request),
 /// community roles and circles. The number of memberships removed (0 or 1).
 pub async fn leave_in(
@@ -786,11 +811,7 @@ async fn list_requests(
     let after = page.after_ints(2)?.unwrap_or_else(|| vec![0, 0]);
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "only the community's moderators and organisers see requests",
-        ));
-    }
+    access.require_moderator()?;
     let rows = db!(
         conn,
         fetch_all as MembershipRow,
@@ -845,11 +866,7 @@ async fn decide_request(
             .ok_or(AppError::NotFound)?;
         (row, access, target)
     };
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "only the community's moderators and organisers decide requests",
-        ));
-    }
+    access.require_moderator()?;
     let mut w = state.store.write().await?;
     let changed = if req.approve {
         db!(
@@ -961,12 +978,7 @@ async fn role_change_target(
 ) -> AppResult<(CommunityRow, User, CommunityRole)> {
     let role = CommunityRole::parse(role).map_err(|e| AppError::invalid("role", e))?;
     let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, slug, Some(actor)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only admins and the community's organisers grant roles",
-        ));
-    }
+    let (row, _) = organised_community(&mut conn, slug, actor).await?;
     let target = find_by_username(&mut conn, username)
         .await?
         .ok_or(AppError::NotFound)?;

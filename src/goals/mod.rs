@@ -20,6 +20,7 @@ use utoipa_axum::routes;
 use crate::accounts::{Auth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::clock::Zone;
+use crate::clock::{parse_date, parse_hhmm};
 use crate::communities::{MemberSummary, visible_community};
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -28,7 +29,6 @@ use crate::realtime::Realtime;
 use crate::store::{AsDb, Store, now_ms};
 use crate::{db, forum};
 pub use period::Cadence;
-use period::{parse_date, parse_hhmm};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -1235,4 +1235,28 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
         sent_count += 1;
     }
     Ok(sent_count)
+}
+
+/// Erases the member's goals and their check-ins, in the caller's transaction (their
+/// health-data consent was withdrawn): (check-ins, goals) removed. Reminder claims go with the
+/// goals (ON DELETE CASCADE).
+pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<(u64, u64)> {
+    let checkins = db!(
+        *tx,
+        execute,
+        "DELETE FROM goal_checkins WHERE goal_id IN (SELECT id FROM goals WHERE owner_id = $1)",
+        user_id
+    )?;
+    let goals = db!(
+        *tx,
+        execute,
+        "DELETE FROM goals WHERE owner_id = $1",
+        user_id
+    )?;
+    Ok((checkins, goals))
+}
+
+/// How many goals `forget_health_data` would erase.
+pub async fn count_of(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
+    Ok(db!(*conn, fetch_one scalar i64, "SELECT COUNT(*) FROM goals WHERE owner_id = $1", user_id)?)
 }

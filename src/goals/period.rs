@@ -77,25 +77,10 @@ impl Cadence {
     }
 }
 
-/// A local wall-clock time written "HH:MM".
-pub fn parse_hhmm(raw: &str) -> Result<NaiveTime, String> {
-    let raw = raw.trim();
-    if raw.len() != 5 {
-        return Err("a time is written HH:MM, e.g. 19:00".into());
-    }
-    NaiveTime::parse_from_str(raw, "%H:%M")
-        .map_err(|_| "a time is written HH:MM, e.g. 19:00".into())
-}
-
-/// A local calendar date written "YYYY-MM-DD".
-pub fn parse_date(raw: &str) -> Result<NaiveDate, String> {
-    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
-        .map_err(|_| "a date is written YYYY-MM-DD, e.g. 2026-12-31".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{parse_date, parse_hhmm};
 
     fn d(s: &str) -> NaiveDate {
         parse_date(s).unwrap_or_default()

@@ -11,7 +11,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use super::{Mail, Mailer};
 use crate::accounts::types::Locale;
 use crate::error::AppResult;
-use crate::web::i18n;
+use crate::i18n;
 
 #[derive(Template)]
 #[template(path = "mail_password_reset.html")]

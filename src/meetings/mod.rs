@@ -25,7 +25,9 @@ use crate::app::AppState;
 use crate::calendar::parse_time;
 use crate::calendar::schedules::{Recurrence, Repeat};
 use crate::clock::Zone;
-use crate::communities::{Access, CommunityRow, find_by_id, load_access, visible_community};
+use crate::communities::{
+    Access, CommunityRow, find_by_id, load_access, organised_community, visible_community,
+};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -316,17 +318,6 @@ fn check(req: &NewMeeting) -> AppResult<Checked> {
     })
 }
 
-async fn organised(state: &AppState, user: &User, slug: &str) -> AppResult<CommunityRow> {
-    let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the group's organisers list meetings",
-        ));
-    }
-    Ok(row)
-}
-
 /// Lists a new in-person meeting (organisers).
 pub async fn create(
     state: &AppState,
@@ -334,7 +325,9 @@ pub async fn create(
     slug: &str,
     req: &NewMeeting,
 ) -> AppResult<Meeting> {
-    let community = organised(state, user, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, user)
+        .await?
+        .0;
     let c = check(req)?;
     let now = now_ms();
     let mut w = state.store.write().await?;
@@ -429,11 +422,7 @@ pub async fn update(
     let (row, _) = {
         let mut conn = state.store.read().await?;
         let (row, _, access) = load(&mut conn, Some(user), id).await?;
-        if !access.is_organiser() {
-            return Err(AppError::forbidden(
-                "only the group's organisers change meetings",
-            ));
-        }
+        access.require_organiser()?;
         (row, ())
     };
     let merged = NewMeeting {
@@ -478,11 +467,7 @@ pub async fn cancel(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     {
         let mut conn = state.store.read().await?;
         let (_, _, access) = load(&mut conn, Some(user), id).await?;
-        if !access.is_organiser() {
-            return Err(AppError::forbidden(
-                "only the group's organisers cancel meetings",
-            ));
-        }
+        access.require_organiser()?;
     }
     let mut w = state.store.write().await?;
     db!(

@@ -689,6 +689,30 @@ async fn api_timeline(
     ))
 }
 
+/// Removes the numbers, units and baselines of the member's milestones in the caller's
+/// transaction (their health-data consent was withdrawn); the posts stay as ordinary posts.
+/// The number of milestones changed.
+pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<u64> {
+    Ok(db!(
+        *tx,
+        execute,
+        "UPDATE milestones SET amount = NULL, unit = NULL, baseline = NULL, shown_as = 'none'
+         WHERE author_id = $1 AND (amount IS NOT NULL OR unit IS NOT NULL OR baseline IS NOT NULL)",
+        user_id
+    )?)
+}
+
+/// How many milestones `forget_health_data` would change.
+pub async fn count_with_values(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
+    Ok(db!(
+        *conn,
+        fetch_one scalar i64,
+        "SELECT COUNT(*) FROM milestones
+         WHERE author_id = $1 AND (amount IS NOT NULL OR unit IS NOT NULL OR baseline IS NOT NULL)",
+        user_id
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::{Auth, MaybeAuth, Session, User};
 use crate::app::AppState;
-use crate::communities::{CommunityRow, visible_community};
+use crate::communities::{CommunityRow, organised_community, visible_community};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -196,18 +196,6 @@ async fn readable(
     Ok(community)
 }
 
-/// The community for one of its organisers (or a site admin).
-async fn organised(state: &AppState, slug: &str, session: &Session) -> AppResult<CommunityRow> {
-    let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, slug, Some(&session.user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the community's organisers define milestone types",
-        ));
-    }
-    Ok(community)
-}
-
 /// A community's milestone types in use today, in the order they were made.
 pub async fn list_types(
     state: &AppState,
@@ -259,7 +247,9 @@ pub async fn create_type(
     slug: &str,
     req: &NewMilestoneType,
 ) -> AppResult<MilestoneType> {
-    let community = organised(state, slug, session).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, &session.user)
+        .await?
+        .0;
     let mut fields = FieldErrors::new();
     let mut note = |field: &str, e: String| fields.entry(field.into()).or_default().push(e);
     let key = parse_key(&req.key).map_err(|e| note("key", e)).ok();
@@ -332,7 +322,9 @@ pub async fn update_type(
     key: &str,
     req: &MilestoneTypeChanges,
 ) -> AppResult<MilestoneType> {
-    let community = organised(state, slug, session).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, &session.user)
+        .await?
+        .0;
     let current = {
         let mut conn = state.store.read().await?;
         find_active(&mut conn, community.id, key)
@@ -397,7 +389,9 @@ pub async fn delete_type(
     slug: &str,
     key: &str,
 ) -> AppResult<()> {
-    let community = organised(state, slug, session).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, &session.user)
+        .await?
+        .0;
     let mut tx = state.store.begin().await?;
     let id = db!(
         tx,

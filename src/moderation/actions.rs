@@ -178,11 +178,7 @@ async fn moderator_access(
     if !access.can_see() {
         return Err(AppError::NotFound);
     }
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "only this community's moderators take this action",
-        ));
-    }
+    access.require_moderator()?;
     Ok(access)
 }
 
@@ -357,11 +353,7 @@ async fn topic_action(
                 .await?
                 .ok_or_else(|| AppError::invalid("to", "no such community"))?;
             let dest_access = load_access(&mut conn, &dest, Some(user)).await?;
-            if !dest_access.is_moderator() {
-                return Err(AppError::forbidden(
-                    "you can only move topics into a community you moderate",
-                ));
-            }
+            dest_access.require_moderator()?;
             Some(dest.id)
         } else {
             None
@@ -475,11 +467,7 @@ async fn member_action(
                 .as_deref()
                 .ok_or_else(|| AppError::invalid("community", "say in which community"))?;
             let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
-            if !access.is_moderator() {
-                return Err(AppError::forbidden(
-                    "only this community's moderators take this action",
-                ));
-            }
+            access.require_moderator()?;
             Some(community.id)
         }
     };

@@ -610,11 +610,7 @@ pub async fn list_queue(
     };
     let mut conn = state.store.read().await?;
     let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
-    if !access.is_moderator() {
-        return Err(AppError::forbidden(
-            "the review queue is for the community's moderators",
-        ));
-    }
+    access.require_moderator()?;
     let rows = db!(
         conn,
         fetch_all as CaseRow,

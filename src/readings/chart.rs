@@ -6,7 +6,7 @@
 
 use std::fmt::Write;
 
-use crate::web::i18n::Texts;
+use crate::i18n::Texts;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 320.0;
@@ -360,7 +360,7 @@ mod tests {
 
     fn chart(points: Vec<Point>) -> String {
         Chart {
-            texts: crate::web::i18n::texts(Locale::En),
+            texts: crate::i18n::texts(Locale::En),
             series: "Blood glucose".into(),
             unit: "mg/dL".into(),
             points,

@@ -24,9 +24,9 @@ use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
+use crate::i18n::{Texts, texts};
 use crate::paging::{Page, PageParams, cursor};
 use crate::store::{AsDb, now_ms};
-use crate::web::i18n::{Texts, texts};
 use chart::{Chart, Point};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -735,6 +735,31 @@ pub async fn my_chart(
         None,
     )
     .await
+}
+
+/// Erases the member's readings and the trends they shared, in the caller's transaction (their
+/// health-data consent was withdrawn): (shares, readings) removed.
+pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<(u64, u64)> {
+    let shares = db!(
+        *tx,
+        execute,
+        "DELETE FROM reading_shares WHERE owner_id = $1",
+        user_id
+    )?;
+    let readings = db!(
+        *tx,
+        execute,
+        "DELETE FROM readings WHERE owner_id = $1",
+        user_id
+    )?;
+    Ok((shares, readings))
+}
+
+/// How many readings `forget_health_data` would erase.
+pub async fn count_of(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
+    Ok(
+        db!(*conn, fetch_one scalar i64, "SELECT COUNT(*) FROM readings WHERE owner_id = $1", user_id)?,
+    )
 }
 
 #[cfg(test)]

@@ -20,8 +20,8 @@ use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::forum;
 use crate::http::Json;
+use crate::i18n::texts;
 use crate::store::{AsDb, now_ms};
-use crate::web::i18n::texts;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

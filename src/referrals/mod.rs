@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::accounts::{Auth, User, serialize_time};
 use crate::app::AppState;
-use crate::communities::{CommunityRow, JoinResult, find_by_id, visible_community};
+use crate::communities::{CommunityRow, JoinResult, find_by_id, organised_community};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -113,24 +113,15 @@ fn new_code() -> String {
         .collect()
 }
 
-async fn organised(state: &AppState, user: &User, slug: &str) -> AppResult<CommunityRow> {
-    let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden(
-            "only the group's organisers make referral links",
-        ));
-    }
-    Ok(row)
-}
-
 pub async fn create(
     state: &AppState,
     user: &User,
     slug: &str,
     req: &NewReferral,
 ) -> AppResult<CreatedReferral> {
-    let community = organised(state, user, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, user)
+        .await?
+        .0;
     let label = req.label.trim();
     let n = label.chars().count();
     if !(1..=100).contains(&n) || label.chars().any(char::is_control) {
@@ -161,7 +152,9 @@ pub async fn create(
 
 /// The community's links, newest first, with their counts.
 pub async fn list(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Referral>> {
-    let community = organised(state, user, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, user)
+        .await?
+        .0;
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,
@@ -178,7 +171,9 @@ pub async fn list(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Re
 
 /// One of the community's links (organisers), for the printable page.
 pub async fn one(state: &AppState, user: &User, slug: &str, code: &str) -> AppResult<Referral> {
-    let community = organised(state, user, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, user)
+        .await?
+        .0;
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
@@ -197,7 +192,9 @@ pub async fn one(state: &AppState, user: &User, slug: &str, code: &str) -> AppRe
 
 /// Deletes a link: it stops working, and its counts go with it.
 pub async fn delete(state: &AppState, user: &User, slug: &str, code: &str) -> AppResult<()> {
-    let community = organised(state, user, slug).await?;
+    let community = organised_community(&mut state.store.read().await?, slug, user)
+        .await?
+        .0;
     let mut w = state.store.write().await?;
     let n = db!(
         w,

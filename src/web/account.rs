@@ -9,6 +9,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::auth::LANGUAGES;
+use super::format::ZONES;
 use super::{Ctx, LANG_COOKIE, Layout, PageError, TEXT_COOKIE, WebForm};
 use crate::accounts::consent::{self, ConsentState};
 use crate::accounts::privacy::{self, ContentChoice, DeleteAccount};
@@ -161,27 +162,6 @@ struct SettingsPage {
     hide_presence: bool,
     zones: Vec<Choice>,
 }
-
-/// Time zones offered in settings: where our members live first. A member whose zone is not
-/// here (set through the API) keeps it, listed first.
-const ZONES: [&str; 16] = [
-    "America/Mexico_City",
-    "America/Monterrey",
-    "America/Tijuana",
-    "America/Bogota",
-    "America/Lima",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Puerto_Rico",
-    "Europe/Madrid",
-    "Europe/London",
-    "Asia/Kolkata",
-    "Asia/Dubai",
-    "UTC",
-];
 
 #[derive(Deserialize)]
 pub struct SavedParam {

@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::i18n::Texts;
+use super::format::{day_heading, span};
 use super::{Ctx, Layout, PageError, WebForm, safe_next};
 use crate::calendar::events::{self, Event, EventStatus};
 use crate::clock::Zone;
@@ -26,46 +26,6 @@ struct EventPage {
     going: bool,
     /// RSVPs are still open (not ended, not cancelled).
     open: bool,
-}
-
-/// "5 mar 2026, 18:00–19:00 (America/Mexico_City)", in the reader's language and zone.
-pub(super) fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
-    let (s, e) = (zone.local(starts), zone.local(ends));
-    // The local wall time read as if it were UTC gives the local date to the date formatter.
-    let local_day = s.naive_local().and_utc().timestamp_millis();
-    format!(
-        "{}, {}–{} ({})",
-        texts.date(local_day),
-        s.format("%H:%M"),
-        e.format("%H:%M"),
-        zone.name()
-    )
-}
-
-/// "5 mar 2026, 18:00", in the reader's language and zone.
-pub(super) fn at(texts: &Texts, zone: Zone, ms: i64) -> String {
-    let local = zone.local(ms);
-    format!(
-        "{}, {}",
-        texts.date(local_day(zone, ms)),
-        local.format("%H:%M")
-    )
-}
-
-/// The local date of `ms` in `zone`, as an instant the date formatter reads in UTC.
-pub(super) fn local_day(zone: Zone, ms: i64) -> i64 {
-    zone.local(ms).naive_local().and_utc().timestamp_millis()
-}
-
-/// "Monday, Mar 5, 2026": a day heading in the reader's language.
-pub(super) fn day_heading(texts: &Texts, zone: Zone, ms: i64) -> String {
-    use chrono::Datelike;
-    let weekday = zone.local(ms).weekday().number_from_monday();
-    format!(
-        "{}, {}",
-        texts.get(&format!("calendar.wd{weekday}")),
-        texts.date(local_day(zone, ms))
-    )
 }
 
 /// The reader's zone: a member's own, UTC for visitors.

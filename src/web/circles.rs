@@ -6,7 +6,8 @@
 use axum::extract::Path;
 use axum::response::Response;
 
-use super::calendar::{at, reader_zone};
+use super::calendar::reader_zone;
+use super::format::at;
 use super::organise::{MemberItem, meeting_text, members_of};
 use super::{Ctx, Layout, PageError};
 use crate::circles::{self, CircleRole};
@@ -121,7 +122,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> 
         room: circle.room,
         members: members_of(&circle),
         name: circle.name,
-        people: super::organise::people(ctx.texts, circle.member_count, circle.capacity),
+        people: super::format::people(ctx.texts, circle.member_count, circle.capacity),
         goals,
         agenda,
         trends,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::auth::LANGUAGES;
 use super::{Ctx, Layout, PageError, WebForm, urlencode};
 use crate::accounts::{self, RegisterRequest, session};
-use crate::communities::visible_community;
+use crate::communities::organised_community;
 use crate::directory::{DirectoryEntry, DirectoryQuery};
 use crate::error::AppError;
 use crate::http::ClientIp;
@@ -226,10 +226,7 @@ pub struct SavedParam {
 async fn community_name(ctx: &Ctx, slug: &str) -> Result<(String, String), PageError> {
     let session = ctx.require()?;
     let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-    let (c, access) = visible_community(&mut conn, slug, Some(&session.user)).await?;
-    if !access.is_organiser() {
-        return Err(AppError::forbidden("only the group's organisers use these tools").into());
-    }
+    let (c, _) = organised_community(&mut conn, slug, &session.user).await?;
     Ok((c.slug, c.name))
 }
 
@@ -355,7 +352,7 @@ pub async fn print(
         .as_deref()
         .and_then(|l| crate::accounts::types::Locale::parse(l).ok())
     {
-        ctx.texts = super::i18n::texts(locale);
+        ctx.texts = crate::i18n::texts(locale);
     }
     let qr = qr_svg(&link.url, ctx.texts.get("referrals.qr_label"));
     let mut l = ctx.layout(name.clone()).await;

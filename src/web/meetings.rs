@@ -6,6 +6,7 @@ use axum::extract::Path;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
+use super::format::ZONES;
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::clock::Zone;
 use crate::error::AppError;
@@ -60,15 +61,6 @@ pub struct MeetingForm {
     contact: String,
 }
 
-const ZONES: [&str; 6] = [
-    "America/Mexico_City",
-    "America/New_York",
-    "America/Chicago",
-    "America/Los_Angeles",
-    "Asia/Kolkata",
-    "UTC",
-];
-
 async fn page(
     ctx: Ctx,
     slug: &str,
@@ -94,7 +86,7 @@ async fn page(
                     .next
                     .iter()
                     .filter_map(|t| crate::calendar::parse_time(t).ok())
-                    .map(|t| super::calendar::span(ctx.texts, zone, t, t + dur))
+                    .map(|t| super::format::span(ctx.texts, zone, t, t + dur))
                     .collect(),
                 repeat_key: match m.repeat.as_str() {
                     "weekly" => "meetings.weekly",

@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
+use super::format::day;
 use super::forum::{Draft, GroupItem, WarningChoice, refused, warning_choices};
-use super::i18n::Texts;
 use super::{Ctx, Layout, PageError, WebForm, urlencode};
 use crate::accounts::Session;
 use crate::communities;
@@ -18,6 +18,7 @@ use crate::communities::types::Visibility;
 use crate::error::{AppError, FieldErrors};
 use crate::forum::{self, NewTopic};
 use crate::goals::{self, Checkin, Goal, GoalMilestone, GoalStatus, NewCheckin, NewGoal};
+use crate::i18n::Texts;
 use crate::milestones::{self, FeedFilter, FeedItem, Milestone, NewMilestone, Show};
 use crate::paging::PageParams;
 
@@ -41,15 +42,6 @@ pub fn type_label(texts: &Texts, key: &str, label: &str) -> String {
     } else {
         label.to_owned()
     }
-}
-
-/// A `YYYY-MM-DD` day as the reader's language writes it.
-pub fn day(texts: &Texts, ymd: &str) -> String {
-    chrono::NaiveDate::parse_from_str(ymd, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(12, 0, 0))
-        .map(|t| texts.date(t.and_utc().timestamp_millis()))
-        .unwrap_or_else(|| ymd.to_owned())
 }
 
 /// A milestone as a celebration banner shows it: only what the reader may see.

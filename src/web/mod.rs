@@ -13,9 +13,9 @@ mod chat;
 mod circles;
 mod csrf;
 mod directory;
+mod format;
 mod forum;
 mod help;
-pub mod i18n;
 mod invitations;
 mod meetings;
 mod member;
@@ -38,6 +38,7 @@ use crate::accounts::session;
 use crate::accounts::types::Locale;
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::i18n;
 use crate::notify;
 pub use csrf::WebForm;
 use i18n::Texts;
@@ -705,4 +706,10 @@ async fn consent_needed(
 /// The answer for an unknown page (the router's fallback outside `/api`).
 pub fn not_found() -> Response {
     PageError::App(AppError::NotFound).into_response()
+}
+
+/// Unknown routes (the router's fallback): JSON under `/api`, a page in the reader's language
+/// elsewhere.
+pub async fn fallback(request: Request) -> Response {
+    crate::http::not_found_for(request.uri().path())
 }

@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::calendar::{at, reader_zone};
+use super::calendar::reader_zone;
+use super::format::at;
 use super::member::{GroupChoice, my_groups};
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::error::{AppError, FieldErrors};
@@ -98,7 +99,7 @@ impl ReadingsPage {
     }
 }
 
-fn value_text(texts: &super::i18n::Texts, r: &readings::Reading) -> String {
+fn value_text(texts: &crate::i18n::Texts, r: &readings::Reading) -> String {
     let unit = if r.kind == Kind::Steps {
         texts.get("readings.unit_steps")
     } else {

@@ -8,9 +8,9 @@ use std::sync::LazyLock;
 use crate::accounts::types::Locale;
 
 const SOURCES: [(Locale, &str); 3] = [
-    (Locale::En, include_str!("../../web/locales/en.toml")),
-    (Locale::Es, include_str!("../../web/locales/es.toml")),
-    (Locale::Hi, include_str!("../../web/locales/hi.toml")),
+    (Locale::En, include_str!("../web/locales/en.toml")),
+    (Locale::Es, include_str!("../web/locales/es.toml")),
+    (Locale::Hi, include_str!("../web/locales/hi.toml")),
 ];
 
 /// The texts of one language, by dotted key (`nav.home`).

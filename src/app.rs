@@ -132,10 +132,13 @@ fn document_common_errors(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if has_params || has_query {
                 add("400", "a path or query value is malformed");
+                add(
+                    "422",
+                    "a path or query value is not one this accepts (e.g. it holds NUL)",
+                );
             }
             if has_params {
                 add("404", "not found, or not visible to the caller");
-                add("422", "a path value is not one this accepts");
             }
         }
     }
@@ -241,7 +244,7 @@ pub fn router(mut state: AppState) -> Router {
     document_common_errors(&mut openapi);
     state.openapi = Arc::new(openapi.to_json().unwrap_or_else(|_| "{}".into()));
     let https = state.config.secure_cookies();
-    http::set_not_found_page(web::not_found);
+    http::set_error_page(web::page_for_error);
     let app = api
         .merge(web::router(&state))
         .route_layer(axum::middleware::from_fn(http::record_metrics))

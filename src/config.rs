@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
 
-use crate::http::{Network, TrustedProxies};
+use crate::proxies::{Network, TrustedProxies};
 
 /// Settings as given on the command line or in the environment; unset ones fall through to the
 /// config file and then to the defaults.

@@ -1,7 +1,7 @@
 //! HTTP pieces every capability shares: the JSON extractor that answers bad bodies in API.md's
 //! error shape, the refusal of text no database can store (NUL) in paths, queries and bodies,
 //! the client address, per-address limits, request metrics and the 404 fallback (an HTML page
-//! outside `/api`, see `web`).
+//! outside `/api`, rendered by the page the web layer sets).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use crate::app::AppState;
 use crate::error::AppError;
+pub use crate::proxies::{Network, TrustedProxies};
 use crate::ratelimit::Limit;
 
 /// `axum::Json`, but malformed, mistyped or oversized bodies become our JSON errors
@@ -128,14 +129,7 @@ pub async fn refuse_nul_in_uri(request: Request, next: Next) -> Response {
     };
     match field {
         None => next.run(request).await,
-        Some(field) => {
-            let error = AppError::InvalidText { field };
-            if uri.path().starts_with("/api") {
-                error.into_response()
-            } else {
-                crate::web::PageError::from(error).into_response()
-            }
-        }
+        Some(field) => error_for(uri.path(), AppError::InvalidText { field }),
     }
 }
 
@@ -171,135 +165,6 @@ impl ClientIp {
             .map(|c| c.0.ip())
             .unwrap_or(IpAddr::from([127, 0, 0, 1]));
         ClientIp(proxies.client(peer, &parts.headers))
-    }
-}
-
-/// Which proxies in front of the server are ours. Each proxy appends the address it was reached
-/// from to `X-Forwarded-For`, so the list is read from the right: entries our proxies added are
-/// true, and the first one from outside them is the client. Entries further left were written by
-/// the client and are never believed.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub enum TrustedProxies {
-    /// No proxy: the peer is the client.
-    #[default]
-    None,
-    /// This many proxies in a chain (`MUTUAL_TRUST_PROXY=on` is one).
-    Hops(usize),
-    /// Proxies at these networks, however many (`MUTUAL_TRUSTED_PROXIES`).
-    Networks(Vec<Network>),
-}
-
-impl TrustedProxies {
-    pub fn is_none(&self) -> bool {
-        *self == TrustedProxies::None
-    }
-
-    /// The client's address, given the peer's and the request's headers.
-    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
-        if self.is_none() {
-            return peer;
-        }
-        // Several headers are one list, in order (RFC 9110 §5.3).
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .collect();
-        match self {
-            TrustedProxies::None => peer,
-            TrustedProxies::Hops(n) => {
-                // The peer is the nearest proxy; each further proxy is one entry from the right.
-                let n = (*n).max(1);
-                match hops.len().checked_sub(n) {
-                    Some(i) => hops
-                        .get(i)
-                        .and_then(|h| h.parse::<IpAddr>().ok())
-                        .unwrap_or(peer),
-                    // Fewer entries than proxies: the leftmost is as far as the chain goes.
-                    None => hops
-                        .first()
-                        .and_then(|h| h.parse::<IpAddr>().ok())
-                        .unwrap_or(peer),
-                }
-            }
-            TrustedProxies::Networks(nets) => {
-                let trusted = |ip: &IpAddr| nets.iter().any(|n| n.contains(*ip));
-                if !trusted(&peer) {
-                    return peer;
-                }
-                let mut client = peer;
-                for hop in hops.iter().rev() {
-                    let Ok(ip) = hop.parse::<IpAddr>() else {
-                        // Garbage in the chain: stop at the last address we could believe.
-                        return client;
-                    };
-                    client = ip;
-                    if !trusted(&ip) {
-                        break;
-                    }
-                }
-                client
-            }
-        }
-    }
-}
-
-/// An address block, `10.0.0.0/8` or `2001:db8::/32`; a bare address is a block of one.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Network {
-    base: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for Network {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Network, String> {
-        let s = s.trim();
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let base: IpAddr = addr
-            .parse()
-            .map_err(|_| format!("{s:?} is not an address or address/prefix"))?;
-        let max = if base.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => max,
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| format!("{s:?}: the prefix must be 0 to {max}"))?,
-        };
-        Ok(Network { base, prefix })
-    }
-}
-
-impl Network {
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        // An IPv4 client seen through an IPv6 socket arrives as ::ffff:a.b.c.d.
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
-        match (self.base, ip) {
-            (IpAddr::V4(base), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(base) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(base), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(base) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
     }
 }
 
@@ -346,21 +211,26 @@ pub async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-/// The page an unknown path answers outside `/api`. The web layer sets it at start (app.rs),
-/// so this lower module can answer "not found" as the site does without importing the pages.
-static NOT_FOUND_PAGE: std::sync::OnceLock<fn() -> Response> = std::sync::OnceLock::new();
+/// How the site shows an error as a page (outside `/api`). The web layer sets it at start
+/// (app.rs), so this lower module answers as the site does without importing the pages.
+static ERROR_PAGE: std::sync::OnceLock<fn(AppError) -> Response> = std::sync::OnceLock::new();
 
-/// Sets the page of [`not_found_for`]; once, at start.
-pub fn set_not_found_page(page: fn() -> Response) {
-    let _ = NOT_FOUND_PAGE.set(page);
+/// Sets the page renderer of [`error_for`]; once, at start.
+pub fn set_error_page(page: fn(AppError) -> Response) {
+    let _ = ERROR_PAGE.set(page);
+}
+
+/// `error` as the answer to `path`: JSON under `/api`, a page elsewhere.
+pub fn error_for(path: &str, error: AppError) -> Response {
+    match ERROR_PAGE.get() {
+        Some(page) if !path.starts_with("/api") => page(error),
+        _ => error.into_response(),
+    }
 }
 
 /// What an unknown `path` answers; for handlers that must look absent.
 pub fn not_found_for(path: &str) -> Response {
-    match NOT_FOUND_PAGE.get() {
-        Some(page) if !path.starts_with("/api") => page(),
-        _ => AppError::NotFound.into_response(),
-    }
+    error_for(path, AppError::NotFound)
 }
 
 /// Known route, wrong method.

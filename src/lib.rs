@@ -24,6 +24,7 @@ pub mod milestones;
 pub mod moderation;
 pub mod notify;
 pub mod paging;
+pub mod proxies;
 pub mod publish;
 pub mod ratelimit;
 pub mod readings;

@@ -135,6 +135,41 @@ both_backends!(
     }
 );
 
+both_backends!(
+    withdrawing_consent_ends_the_condition_groups_subscriptions,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(
+            &admin,
+            "sleeve-circle",
+            "private",
+            json!({"condition": "bariatric-surgery", "condition_label": "After bariatric surgery"}),
+        )
+        .await;
+        let member = s.register("withdrawer").await;
+        let_in(&s, &admin, "sleeve-circle", "withdrawer", &member).await;
+        let room = room_of(&s, &admin, "sleeve-circle").await;
+        let mut ws = connect(&s, &member).await;
+        subscribe(&mut ws, room).await;
+
+        let (st, body) = s
+            .call(
+                "DELETE",
+                "/api/v1/me/consents/health-data",
+                Some(&member),
+                None,
+            )
+            .await;
+        assert!(st.is_success(), "withdraw: {st} {body}");
+        let frame = next_op(&mut ws, "unsubscribed").await;
+        assert_eq!(
+            frame,
+            json!({"op": "unsubscribed", "room": room, "reason": "left"})
+        );
+    }
+);
+
 both_backends!(a_ban_ends_the_subscription, |b| async move {
     let s = Server::start(b).await;
     let admin = s.admin().await;

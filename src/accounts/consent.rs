@@ -355,8 +355,14 @@ pub async fn withdraw(state: &AppState, user_id: i64) -> AppResult<Withdrawal> {
     if stamped == 0 {
         return Err(AppError::NotFound);
     }
-    let erased = erase_health_data(&mut tx, user_id).await?;
+    let (erased, left) = erase_health_data(&mut tx, user_id).await?;
     tx.commit().await?;
+    // Open sockets stop following the condition groups' rooms, on every node.
+    for community in left {
+        state
+            .realtime
+            .access_changed(user_id, community, crate::realtime::frames::Revoked::Left);
+    }
     metrics::counter!("mutual_health_consent_withdrawn_total").increment(1);
     tracing::info!(
         user = user_id,
@@ -368,18 +374,22 @@ pub async fn withdraw(state: &AppState, user_id: i64) -> AppResult<Withdrawal> {
     })
 }
 
-/// Each capability forgets what it holds on the consent, in this one transaction.
-async fn erase_health_data(tx: &mut Tx, user_id: i64) -> AppResult<Erased> {
+/// Each capability forgets what it holds on the consent, in this one transaction; what was
+/// erased, and the communities left.
+async fn erase_health_data(tx: &mut Tx, user_id: i64) -> AppResult<(Erased, Vec<i64>)> {
     let (reading_shares, readings) = crate::readings::forget_health_data(tx, user_id).await?;
     let (goal_checkins, goals) = crate::goals::forget_health_data(tx, user_id).await?;
-    Ok(Erased {
+    let milestone_values = crate::milestones::forget_health_data(tx, user_id).await?;
+    let left = crate::communities::forget_health_data(tx, user_id).await?;
+    let erased = Erased {
         readings,
         reading_shares,
         goals,
         goal_checkins,
-        milestone_values: crate::milestones::forget_health_data(tx, user_id).await?,
-        communities_left: crate::communities::forget_health_data(tx, user_id).await?,
-    })
+        milestone_values,
+        communities_left: left.len() as u64,
+    };
+    Ok((erased, left))
 }
 
 /// What withdrawing would erase now, for the confirmation page.

@@ -690,7 +690,7 @@ pub async fn leave(state: &AppState, user: &User, slug: &str) -> AppResult<()> {
 /// Takes the member out of every community with a condition, in the caller's transaction (their
 /// health-data consent was withdrawn: belonging to such a group says something about their
 /// health). The number of memberships removed.
-pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<u64> {
+pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppResult<Vec<i64>> {
     let condition_groups = db!(
         *tx,
         fetch_all scalar i64,
@@ -698,9 +698,11 @@ pub async fn forget_health_data(tx: &mut crate::store::Tx, user_id: i64) -> AppR
          WHERE m.user_id = $1 AND c.condition <> '' ORDER BY m.community_id",
         user_id
     )?;
-    let mut left = 0;
+    let mut left = Vec::new();
     for community_id in condition_groups {
-        left += leave_in(tx, community_id, user_id).await?;
+        if leave_in(tx, community_id, user_id).await? > 0 {
+            left.push(community_id);
+        }
     }
     Ok(left)
 }

@@ -705,7 +705,12 @@ async fn consent_needed(
 
 /// The answer for an unknown page (the router's fallback outside `/api`).
 pub fn not_found() -> Response {
-    PageError::App(AppError::NotFound).into_response()
+    page_for_error(AppError::NotFound)
+}
+
+/// An error as a page in the reader's language (set as `http`'s error page at start).
+pub fn page_for_error(error: AppError) -> Response {
+    PageError::App(error).into_response()
 }
 
 /// Unknown routes (the router's fallback): JSON under `/api`, a page in the reader's language

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::ws::{Ws, connect, next_op, send};
 use common::{Backend, Server, ServerOptions};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -148,4 +148,66 @@ async fn a_client_resuming_with_since_across_nodes_misses_nothing() {
         "{} stored messages never reached the reader ({turns} resumes): {missed:?}",
         missed.len()
     );
+}
+
+/// Starts a Redis of this test's own on a free port (the shared one must not be stopped).
+fn own_redis(port: u16) -> std::process::Child {
+    std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("redis-server")
+}
+
+/// While Redis is away, a notification for a member whose socket is on the other node cannot
+/// cross; its publish is retried and reaches the socket once Redis is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_events_published_while_redis_is_away_arrive_when_it_returns() {
+    if !common::backend_available(Backend::Postgres) {
+        return;
+    }
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut redis = own_redis(port);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let opts = || ServerOptions {
+        extra_env: vec![("REDIS_URL".into(), url.clone())],
+        redis: Some(false),
+        ..Default::default()
+    };
+    let one = Server::start_with(Backend::Postgres, opts()).await;
+    let two = Server::start_on(one.db.clone(), opts()).await;
+    let (m, _) = setup(&one, "away", 2).await;
+    let mut ws = connect(&two, &m[0]).await;
+    send(&mut ws, json!({"op": "ping"})).await;
+    next_op(&mut ws, "pong").await;
+
+    redis.kill().unwrap();
+    redis.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    one.topic(
+        &m[1],
+        "away",
+        "While the bus is down",
+        "What do you think @away0?",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut redis = own_redis(port);
+    let n = next_op(&mut ws, "notification").await;
+    assert_eq!(n["notification"]["kind"], "mention", "{n}");
+    redis.kill().ok();
+    redis.wait().ok();
 }

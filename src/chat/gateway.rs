@@ -307,6 +307,7 @@ impl Protocol for ChatSocket {
                 Write::Nothing
             }
             Outbound::Access { community, reason } => self.recheck(community, reason).await,
+            Outbound::CatchUp { since_ms } => self.missed_notifications(since_ms).await,
             Outbound::Session => {
                 if self.session_alive().await {
                     Write::Nothing
@@ -521,6 +522,32 @@ impl ChatSocket {
             .any(|s| s.kind == "suspend" || (s.kind == "ban" && s.community_id.is_none()));
         self.sanctions = active;
         live && !suspended
+    }
+
+    /// Notifications made while the bus was away (`since_ms`), oldest first: other nodes'
+    /// pushes may have been lost (one may also arrive twice: a notification carries its id).
+    async fn missed_notifications(&mut self, since_ms: i64) -> Write {
+        let page = crate::paging::PageParams {
+            limit: Some(50),
+            after: None,
+        };
+        let (state, user) = (&self.state, &self.user);
+        let listed = Box::pin(crate::notify::list(state, user, &page)).await;
+        let Ok(listed) = listed else {
+            return Write::Nothing;
+        };
+        let frames: Vec<Utf8Bytes> = listed
+            .items
+            .iter()
+            .rev()
+            .filter(|n| n.created_at >= since_ms)
+            .map(|notification| ServerFrame::Notification { notification }.to_json().into())
+            .collect();
+        if frames.is_empty() {
+            Write::Nothing
+        } else {
+            Write::Frames(frames)
+        }
     }
 
     fn leave(&mut self, room: i64) {

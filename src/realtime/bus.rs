@@ -5,6 +5,7 @@
 //! own events coming back. So a node that loses Redis keeps serving its own clients, and when
 //! Redis returns it catches up from the database on what other nodes committed meanwhile.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -113,6 +114,12 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
     }
 }
 
+/// Failed publishes kept for retrying, at most.
+const RETRY_MAX: usize = 10_000;
+/// Tries per event before it is given up (about a minute with [`RETRY_EVERY`]).
+const PUBLISH_ATTEMPTS: u32 = 120;
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+
 /// The Redis side: a publishing queue and a subscriber that reconnects and catches up.
 pub struct RedisBus {
     queue: mpsc::Sender<String>,
@@ -136,15 +143,44 @@ impl RedisBus {
         let publish_channel = channel.clone();
         let mut publisher = manager;
         tokio::spawn(async move {
-            while let Some(payload) = rx.recv().await {
+            // Events whose publish failed (Redis away), oldest first, sent again in order once
+            // it answers: other nodes' members still get their notifications, sanctions and
+            // revocations. Bounded: past it the oldest go (rooms catch up from the database).
+            let mut retry: VecDeque<String> = VecDeque::new();
+            let mut attempts = 0u32;
+            loop {
+                let payload = match retry.pop_front() {
+                    Some(p) => p,
+                    None => match rx.recv().await {
+                        Some(p) => p,
+                        None => break,
+                    },
+                };
                 let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
                     .arg(&publish_channel)
-                    .arg(payload)
+                    .arg(&payload)
                     .query_async(&mut publisher)
                     .await;
-                if sent.is_err() {
-                    metrics::counter!("mutual_bus_publish_failures_total").increment(1);
+                if sent.is_ok() {
+                    attempts = 0;
+                    continue;
                 }
+                metrics::counter!("mutual_bus_publish_failures_total").increment(1);
+                attempts += 1;
+                if attempts < PUBLISH_ATTEMPTS {
+                    retry.push_front(payload);
+                } else {
+                    attempts = 0;
+                    metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
+                }
+                while let Ok(p) = rx.try_recv() {
+                    retry.push_back(p);
+                }
+                while retry.len() > RETRY_MAX {
+                    retry.pop_front();
+                    metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
+                }
+                tokio::time::sleep(RETRY_EVERY).await;
             }
         });
 
@@ -160,7 +196,11 @@ impl RedisBus {
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
                                 catch_up(&hub, &*replay, since).await;
-                                // Access and sessions may have ended meanwhile on other nodes.
+                                // Sanctions, access and sessions may have changed meanwhile on
+                                // other nodes, and their events may be lost: check them again.
+                                hub.deliver_all(|| Outbound::ReloadSanctions);
+                                let since_ms = since - 5_000;
+                                hub.deliver_all(|| Outbound::CatchUp { since_ms });
                                 hub.deliver_all(|| Outbound::Access {
                                     community: None,
                                     reason: Revoked::Removed,

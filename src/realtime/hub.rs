@@ -46,6 +46,9 @@ pub enum Outbound {
     },
     /// The session behind the socket may have ended: check it, and close with 4001 if so.
     Session,
+    /// The bus was away since this time (ms): send what the member missed that is kept
+    /// (notifications).
+    CatchUp { since_ms: i64 },
 }
 
 #[derive(Clone)]

@@ -678,6 +678,7 @@ pub async fn seed(store: &Store, o: &SeedOptions) -> anyhow::Result<SeedReport> 
         )?;
         tx.commit().await?;
     }
+    crate::chat::renumber_all(store).await?;
     progress.finish_and_clear();
 
     // Sessions for the first members, for load generators.

@@ -938,3 +938,57 @@ async fn heartbeats_close_dead_peers() {
     }
     assert!(closed, "the dead peer was not closed");
 }
+
+/// A socket that floods `subscribe` is refused with `rate_limited` frames, then closed with 1008:
+/// it gets a bounded number of backlogs, not one per frame (the byte budget: `chat::budget`).
+both_backends!(a_subscribe_flood_is_refused_then_closed, |b| async move {
+    let s = Server::start_with(
+        b,
+        ServerOptions {
+            rate_limits: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, m, room) = setup(&s, "flood", "public", 1).await;
+    let mut ws = connect(&s, &m[0]).await;
+    subscribe(&mut ws, room, None).await;
+    for _ in 0..300 {
+        let frame = json!({"op": "subscribe", "room": room, "since": 0});
+        if ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    let (mut subscribed, mut refused, mut close) = (0, 0, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                if v["op"] == "subscribed" {
+                    subscribed += 1;
+                } else if v["op"] == "error" && v["code"] == "rate_limited" {
+                    assert_eq!(v["room"], room, "{v}");
+                    refused += 1;
+                }
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                close = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            _ => break,
+        }
+    }
+    assert!(subscribed <= 31, "{subscribed} backlogs were sent");
+    assert!(refused >= 5, "{refused} refusals");
+    assert_eq!(close, Some(1008));
+    // A new socket (a reconnect) has a fresh budget.
+    let mut again = connect(&s, &m[0]).await;
+    let sub = subscribe(&mut again, room, Some(0)).await;
+    assert_eq!(sub["room"], room);
+});

@@ -8,8 +8,8 @@
 //! dependencies run one way: chat uses realtime, realtime knows nothing of rooms or accounts.
 //!
 //! A `subscribed` backlog and live messages can overlap for a moment, so messages up to the
-//! newest one the backlog carried are skipped when they arrive live (ids grow in commit order
-//! within a room: the writer takes the room's row first).
+//! newest one the backlog carried are skipped when they arrive live. Both go by the message's
+//! `seq` in its room, given in commit order (`chat::writer`), which the hub hands over in order.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -22,6 +22,7 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 use crate::accounts::{MaybeAuth, User};
 use crate::app::AppState;
 use crate::chat;
+use crate::chat::budget::{Ask, Budget, Refusal};
 use crate::db;
 use crate::error::AppError;
 use crate::moderation::sanctions::{self, Active};
@@ -44,6 +45,10 @@ pub struct Replay(pub Store);
 impl bus::Replay for Replay {
     fn frames_since(&self, room: i64, since_ms: i64) -> bus::Replayed<'_> {
         Box::pin(chat::frames_since(&self.0, room, since_ms))
+    }
+
+    fn frames_between(&self, room: i64, from: i64, to: i64) -> bus::Replayed<'_> {
+        Box::pin(chat::frames_between(&self.0, room, from, to))
     }
 }
 
@@ -140,7 +145,7 @@ struct Sub {
     settings: chat::RoomSettings,
     /// When the member joined the community (for the new-joiner delay).
     joined_at: i64,
-    /// Live messages up to this id were in the `subscribed` backlog.
+    /// Live messages up to this `seq` were in the `subscribed` backlog.
     skip_upto: i64,
 }
 
@@ -157,6 +162,10 @@ pub struct ChatSocket {
     sent_at: HashMap<i64, i64>,
     /// Trust level 0 when the socket opened.
     new_member: bool,
+    /// What this socket may still ask for (subscribes, backlog bytes, edits, typing).
+    budget: Budget,
+    /// Over budget too often: the socket is closed with 1008 after this reply.
+    closing: bool,
 }
 
 impl ChatSocket {
@@ -176,6 +185,7 @@ impl ChatSocket {
             }
         })
         .await;
+        let budget = Budget::new(state.limits.enabled());
         let who = Who {
             id: user.id,
             username: user.username.clone(),
@@ -191,6 +201,8 @@ impl ChatSocket {
             typing_at: HashMap::new(),
             sent_at: HashMap::new(),
             new_member,
+            budget,
+            closing: false,
         }
     }
 }
@@ -201,6 +213,17 @@ impl Protocol for ChatSocket {
             Ok(f) => f,
             Err(e) => return vec![frames::error(e.code, &e.message, e.nonce.as_deref()).into()],
         };
+        let ask = match &frame {
+            ClientFrame::Subscribe { .. } => Some(Ask::Subscribe),
+            ClientFrame::Edit { .. } => Some(Ask::Edit),
+            ClientFrame::Typing { .. } => Some(Ask::Typing),
+            _ => None,
+        };
+        if let Some(ask) = ask
+            && let Err(refusal) = self.budget.ask(ask)
+        {
+            return vec![self.refuse(&frame, refusal).into()];
+        }
         let answer = match frame {
             ClientFrame::Ping => Some(Frame::Pong.to_json()),
             ClientFrame::Subscribe { room, since } => return self.subscribe(room, since).await,
@@ -249,9 +272,10 @@ impl Protocol for ChatSocket {
         match item {
             Outbound::Room {
                 room,
-                message_id,
+                seq,
                 kind,
                 frame,
+                ..
             } => {
                 let Some(sub) = self.subs.get_mut(&room) else {
                     return Write::Nothing;
@@ -264,7 +288,7 @@ impl Protocol for ChatSocket {
                 {
                     sub.settings = settings;
                 }
-                if message_id.is_some_and(|id| id <= sub.skip_upto) {
+                if seq.is_some_and(|seq| seq <= sub.skip_upto) {
                     return Write::Nothing;
                 }
                 Write::Frame(frame)
@@ -283,6 +307,7 @@ impl Protocol for ChatSocket {
                 Write::Nothing
             }
             Outbound::Access { community, reason } => self.recheck(community, reason).await,
+            Outbound::CatchUp { since_ms } => self.missed_notifications(since_ms).await,
             Outbound::Session => {
                 if self.session_alive().await {
                     Write::Nothing
@@ -299,9 +324,36 @@ impl Protocol for ChatSocket {
             self.leave(room);
         }
     }
+
+    fn close_now(&mut self) -> Option<(u16, &'static str)> {
+        self.closing.then_some((1008, "too many requests"))
+    }
 }
 
 impl ChatSocket {
+    /// The `rate_limited` answer to a request over the socket's budget; past the last one the
+    /// socket closes after it.
+    fn refuse(&mut self, frame: &ClientFrame, refusal: Refusal) -> String {
+        let room = match frame {
+            ClientFrame::Subscribe { room, .. } | ClientFrame::Typing { room } => Some(*room),
+            _ => None,
+        };
+        let message = match refusal {
+            Refusal::Wait(ms) => format!("too many requests on this connection; wait {ms} ms"),
+            Refusal::Close => {
+                self.closing = true;
+                "too many requests on this connection; closing it".to_owned()
+            }
+        };
+        Frame::Error {
+            code: "rate_limited",
+            message: &message,
+            nonce: None,
+            room,
+        }
+        .to_json()
+    }
+
     /// The `subscribed` answer, in pieces: the room's latest backlog is one shared buffer.
     async fn subscribe(&mut self, room: i64, since: Option<i64>) -> Vec<Utf8Bytes> {
         let access = match self.state.store.read().await {
@@ -321,31 +373,30 @@ impl ChatSocket {
             Err(e) => return vec![error_frame(&e, None).into()],
         };
         let realtime = self.state.realtime.clone();
-        // Register before reading the backlog, so nothing committed in between is lost.
-        if !self.subs.contains_key(&room)
-            && let PresenceChange::Joined = realtime.hub.subscribe(room, &self.handle)
-        {
-            realtime.presence.joined(room, self.who.clone());
-            // Other nodes count this member from now, not from the next announcement.
-            realtime.presence.store_local(&realtime.hub, room).await;
+        // Register before reading the backlog, so nothing committed in between is lost; a room
+        // new to this node hands over messages in order from its newest `seq` read before.
+        if !self.subs.contains_key(&room) {
+            let newest = match chat::newest_seq(&self.state.store, room).await {
+                Ok(newest) => newest,
+                Err(e) => return vec![error_frame(&e, None).into()],
+            };
+            if let PresenceChange::Joined = realtime.hub.subscribe(room, &self.handle, newest) {
+                realtime.presence.joined(room, self.who.clone());
+                // Other nodes count this member from now, not from the next announcement.
+                realtime.presence.store_local(&realtime.hub, room).await;
+            }
         }
         let (backlog, newest, truncated) = match since {
-            Some(after) => match chat::backlog(&self.state.store, room, since, BACKLOG_SINCE).await
-            {
-                Ok(b) => (
-                    backlog_json(&b),
-                    b.last().map_or(after, |m| m.id),
-                    b.len() as i64 >= BACKLOG_SINCE,
-                ),
+            Some(_) => match chat::backlog(&self.state.store, room, since, BACKLOG_SINCE).await {
+                Ok((b, newest)) => (backlog_json(&b), newest, b.len() as i64 >= BACKLOG_SINCE),
                 Err(e) => return vec![error_frame(&e, None).into()],
             },
             None => match realtime.hub.cached_backlog(room) {
                 Ok((json, newest)) => (json, newest, false),
                 Err(stamp) => {
                     match chat::backlog(&self.state.store, room, None, BACKLOG_LATEST).await {
-                        Ok(b) => {
+                        Ok((b, newest)) => {
                             let json = backlog_json(&b);
-                            let newest = b.last().map_or(0, |m| m.id);
                             realtime
                                 .hub
                                 .store_backlog(room, stamp, json.clone(), newest);
@@ -387,6 +438,7 @@ impl ChatSocket {
             },
         );
         let online = realtime.presence.online(&realtime.hub, room).await;
+        self.budget.sent_history(backlog.len());
         ServerFrame::Subscribed {
             room,
             online,
@@ -470,6 +522,32 @@ impl ChatSocket {
             .any(|s| s.kind == "suspend" || (s.kind == "ban" && s.community_id.is_none()));
         self.sanctions = active;
         live && !suspended
+    }
+
+    /// Notifications made while the bus was away (`since_ms`), oldest first: other nodes'
+    /// pushes may have been lost (one may also arrive twice: a notification carries its id).
+    async fn missed_notifications(&mut self, since_ms: i64) -> Write {
+        let page = crate::paging::PageParams {
+            limit: Some(50),
+            after: None,
+        };
+        let (state, user) = (&self.state, &self.user);
+        let listed = Box::pin(crate::notify::list(state, user, &page)).await;
+        let Ok(listed) = listed else {
+            return Write::Nothing;
+        };
+        let frames: Vec<Utf8Bytes> = listed
+            .items
+            .iter()
+            .rev()
+            .filter(|n| n.created_at >= since_ms)
+            .map(|notification| ServerFrame::Notification { notification }.to_json().into())
+            .collect();
+        if frames.is_empty() {
+            Write::Nothing
+        } else {
+            Write::Frames(frames)
+        }
     }
 
     fn leave(&mut self, room: i64) {

@@ -1,6 +1,7 @@
 //! Chat rooms per community: rooms, messages (sent over the socket, stored before they are
 //! delivered), history, edits and deletes that propagate live.
 
+pub mod budget;
 pub mod gateway;
 pub mod send;
 pub mod writer;
@@ -215,6 +216,9 @@ pub struct MessageRow {
     pub body_html: String,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// The message's place in its room (selected where the order matters).
+    #[sqlx(default)]
+    pub seq: i64,
 }
 
 impl MessageRow {
@@ -478,40 +482,79 @@ pub async fn read_history(
     Ok(MessagePage { items, next })
 }
 
-/// Messages of a room, oldest first: after `since`, or the latest `limit`.
+/// Messages of a room in `seq` (commit) order, oldest first: after the message `since` (an id,
+/// as clients know messages), or the latest `limit`; with the newest `seq` they reach (`since`'s
+/// own when none follow), for skipping what arrives live too.
 pub async fn backlog(
     store: &Store,
     room: i64,
     since: Option<i64>,
     limit: i64,
-) -> AppResult<Vec<ChatMessage>> {
+) -> AppResult<(Vec<ChatMessage>, i64)> {
     let mut conn = store.read().await?;
-    let rows = match since {
-        Some(after) => db!(
-            conn,
-            fetch_all as MessageRow,
-            "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
-             FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-             WHERE m.room_id = $1 AND m.id > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id LIMIT $3",
-            room,
-            after,
-            limit
-        )?,
+    let (rows, floor) = match since {
+        Some(after) => {
+            // The message's own seq; for an id not in this room, the newest seq at or below it
+            // (ids and seqs agree but for messages committed moments apart on two nodes).
+            let floor = db!(
+                conn,
+                fetch_one scalar i64,
+                "SELECT COALESCE(
+                    (SELECT seq FROM chat_messages WHERE id = $2 AND room_id = $1),
+                    (SELECT MAX(seq) FROM chat_messages WHERE room_id = $1 AND id <= $2),
+                    0)",
+                room,
+                after
+            )?;
+            let rows = db!(
+                conn,
+                fetch_all as MessageRow,
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
+                 FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+                 WHERE m.room_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT $3",
+                room,
+                floor,
+                limit
+            )?;
+            (rows, floor)
+        }
         None => {
             let mut rows = db!(
                 conn,
                 fetch_all as MessageRow,
-                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
                  FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-                 WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $2",
+                 WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq DESC LIMIT $2",
                 room,
                 limit
             )?;
             rows.reverse();
-            rows
+            (rows, 0)
         }
     };
-    Ok(rows.into_iter().map(|r| r.into_message(None)).collect())
+    let newest = rows.last().map_or(floor, |r| r.seq);
+    Ok((
+        rows.into_iter().map(|r| r.into_message(None)).collect(),
+        newest,
+    ))
+}
+
+/// The room's newest `seq` now (0: none, or no such room).
+pub async fn newest_seq(store: &Store, room: i64) -> AppResult<i64> {
+    let mut conn = store.read().await?;
+    let seq = db!(
+        conn,
+        fetch_optional scalar i64,
+        "SELECT message_seq FROM rooms WHERE id = $1",
+        room
+    )?;
+    Ok(seq.unwrap_or(0))
+}
+
+fn replayed(rows: Vec<MessageRow>) -> Vec<crate::realtime::bus::ReplayedMessage> {
+    rows.into_iter()
+        .map(|r| (r.id, r.seq, message_frame(&r.into_message(None)).json))
+        .collect()
 }
 
 /// Message frames committed in the room since a time: what a node that lost the bus missed.
@@ -519,21 +562,60 @@ pub async fn frames_since(
     store: &Store,
     room: i64,
     since_ms: i64,
-) -> AppResult<Vec<(i64, String)>> {
+) -> AppResult<Vec<crate::realtime::bus::ReplayedMessage>> {
     let mut conn = store.read().await?;
     let rows = db!(
         conn,
         fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id LIMIT 2000",
+         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
         room,
         since_ms
     )?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.id, message_frame(&r.into_message(None)).json))
-        .collect())
+    Ok(replayed(rows))
+}
+
+/// Message frames with `from <= seq <= to`: messages a node has not heard of yet, when a later
+/// one has arrived (committed, so these are too).
+pub async fn frames_between(
+    store: &Store,
+    room: i64,
+    from: i64,
+    to: i64,
+) -> AppResult<Vec<crate::realtime::bus::ReplayedMessage>> {
+    let mut conn = store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as MessageRow,
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
+         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+         WHERE m.room_id = $1 AND m.seq >= $2 AND m.seq <= $3 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
+        room,
+        from,
+        to
+    )?;
+    Ok(replayed(rows))
+}
+
+/// Numbers every room's messages in id order and sets the rooms' counters: for rows written
+/// without the writer (the seed's bulk inserts).
+pub async fn renumber_all(store: &Store) -> AppResult<()> {
+    let mut tx = store.begin().await?;
+    db!(
+        tx,
+        execute,
+        "UPDATE chat_messages SET seq = numbered.n
+           FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY room_id ORDER BY id) AS n FROM chat_messages) AS numbered
+           WHERE chat_messages.id = numbered.id"
+    )?;
+    db!(
+        tx,
+        execute,
+        "UPDATE rooms SET message_seq = COALESCE((SELECT MAX(seq) FROM chat_messages WHERE room_id = rooms.id), 0)"
+    )?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Checks a message body: 1–4000 characters.

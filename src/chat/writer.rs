@@ -2,8 +2,12 @@
 //! then publishes each message. Awaiting one insert per message inside each connection makes
 //! the database and the fan-out fight for the cores (CRATES.md measured ~120 messages/s);
 //! committing groups keeps up with the room. A message is always stored before it is delivered.
+//!
+//! Each message gets its room's next `seq` from the counter on the room's row, taken in the same
+//! transaction: the row lock orders commits, so within a room `seq` grows in commit order, on
+//! every node, without gaps (what the hub relies on to notice a message still in flight).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
@@ -77,35 +81,46 @@ impl ChatWriter {
     }
 }
 
-async fn insert_all(store: &Store, batch: &[Pending], now: i64) -> AppResult<Vec<i64>> {
+/// Stores the batch in one transaction: each message's (id, seq).
+async fn insert_all(store: &Store, batch: &[Pending], now: i64) -> AppResult<Vec<(i64, i64)>> {
     let mut tx: Tx = store.begin().await?;
-    // Taking each room's row first orders ids by commit within a room, across nodes too.
-    let rooms: BTreeSet<i64> = batch.iter().map(|p| p.room).collect();
-    for room in rooms {
-        db!(
-            tx,
-            execute,
-            "UPDATE rooms SET last_message_at = $2 WHERE id = $1",
-            room,
-            now
-        )?;
-    }
-    let mut ids = Vec::with_capacity(batch.len());
+    // Each room's row once, in id order (no deadlocks between nodes), taking as many seqs as
+    // the batch has messages for it; the lock holds until the commit.
+    let mut counts: BTreeMap<i64, i64> = BTreeMap::new();
     for p in batch {
+        *counts.entry(p.room).or_default() += 1;
+    }
+    let mut next: BTreeMap<i64, i64> = BTreeMap::new();
+    for (room, count) in counts {
+        let last = db!(
+            tx,
+            fetch_one scalar i64,
+            "UPDATE rooms SET last_message_at = $2, message_seq = message_seq + $3 WHERE id = $1 RETURNING message_seq",
+            room,
+            now,
+            count
+        )?;
+        next.insert(room, last - count + 1);
+    }
+    let mut stored = Vec::with_capacity(batch.len());
+    for p in batch {
+        let seq = next.get(&p.room).copied().unwrap_or(0);
+        next.insert(p.room, seq + 1);
         let id = db!(
             tx,
             fetch_one scalar i64,
-            "INSERT INTO chat_messages (room_id, author_id, body, body_html, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO chat_messages (room_id, author_id, body, body_html, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             p.room,
             p.author.id,
             &p.body,
             &p.body_html,
-            now
+            now,
+            seq
         )?;
-        ids.push(id);
+        stored.push((id, seq));
     }
     tx.commit().await?;
-    Ok(ids)
+    Ok(stored)
 }
 
 async fn commit(store: &Store, realtime: &Realtime, batch: Vec<Pending>) {
@@ -113,8 +128,8 @@ async fn commit(store: &Store, realtime: &Realtime, batch: Vec<Pending>) {
     metrics::histogram!("mutual_chat_batch_size").record(batch.len() as f64);
     match insert_all(store, &batch, now).await {
         Ok(ids) => {
-            for (p, id) in batch.into_iter().zip(ids) {
-                publish(realtime, p, id, now);
+            for (p, (id, seq)) in batch.into_iter().zip(ids) {
+                publish(realtime, p, id, seq, now);
             }
         }
         Err(_) if batch.len() > 1 => {
@@ -122,8 +137,8 @@ async fn commit(store: &Store, realtime: &Realtime, batch: Vec<Pending>) {
             for p in batch {
                 match insert_all(store, std::slice::from_ref(&p), now).await {
                     Ok(ids) => {
-                        if let Some(id) = ids.first().copied() {
-                            publish(realtime, p, id, now);
+                        if let Some((id, seq)) = ids.first().copied() {
+                            publish(realtime, p, id, seq, now);
                         }
                     }
                     Err(e) => {
@@ -144,7 +159,7 @@ async fn commit(store: &Store, realtime: &Realtime, batch: Vec<Pending>) {
     }
 }
 
-fn publish(realtime: &Realtime, p: Pending, id: i64, now: i64) {
+fn publish(realtime: &Realtime, p: Pending, id: i64, seq: i64, now: i64) {
     let message = ChatMessage {
         id,
         room: p.room,
@@ -155,7 +170,7 @@ fn publish(realtime: &Realtime, p: Pending, id: i64, now: i64) {
         edited_at: None,
         nonce: p.nonce,
     };
-    realtime.publish_room(p.room, Some(id), message_frame(&message));
+    realtime.publish_message(p.room, id, seq, message_frame(&message));
     metrics::counter!("mutual_chat_messages_total").increment(1);
     let _ = p.done.send(Ok(id));
 }

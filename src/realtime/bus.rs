@@ -5,6 +5,7 @@
 //! own events coming back. So a node that loses Redis keeps serving its own clients, and when
 //! Redis returns it catches up from the database on what other nodes committed meanwhile.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -18,18 +19,25 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::frames::{Kind, Revoked};
-use super::hub::{Hub, Outbound};
+use super::hub::{Gap, Hub, Outbound};
 use crate::error::AppResult;
 use crate::store::now_ms;
 
-/// Message frames committed in a room since a time (ms), with their ids, oldest first: what a
-/// node missed while it could not hear the bus. The chat provides it; the bus only replays.
+/// Message frames committed in a room, from the database, oldest first: since a time (ms), what
+/// a node missed while it could not hear the bus; or a range of `seq`, a message still in
+/// flight from another node when a later one arrived. The chat provides them; realtime only
+/// replays.
 pub trait Replay: Send + Sync + 'static {
     fn frames_since(&self, room: i64, since_ms: i64) -> Replayed<'_>;
+    /// Messages with `from <= seq <= to`.
+    fn frames_between(&self, room: i64, from: i64, to: i64) -> Replayed<'_>;
 }
 
-/// The frames a [`Replay`] finds: (message id, frame).
-pub type Replayed<'a> = Pin<Box<dyn Future<Output = AppResult<Vec<(i64, String)>>> + Send + 'a>>;
+/// A replayed message: its id, its `seq` in the room, its frame.
+pub type ReplayedMessage = (i64, i64, String);
+
+/// The frames a [`Replay`] finds.
+pub type Replayed<'a> = Pin<Box<dyn Future<Output = AppResult<Vec<ReplayedMessage>>> + Send + 'a>>;
 
 /// One event as it crosses nodes. `frame` is the finished client frame, serialised once.
 #[derive(Serialize, Deserialize, Debug)]
@@ -46,6 +54,9 @@ pub enum Target {
     Room {
         room: i64,
         message_id: Option<i64>,
+        /// A new message's place in its room (see `chat::writer`).
+        #[serde(default)]
+        seq: Option<i64>,
         kind: Kind,
     },
     User {
@@ -74,8 +85,9 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
         Target::Room {
             room,
             message_id,
+            seq,
             kind,
-        } => hub.deliver_room(room, message_id, kind, &frame),
+        } => hub.deliver_room(room, message_id, seq, kind, &frame),
         Target::User { user } => {
             hub.deliver_user(user, || Outbound::Personal(frame.clone()));
         }
@@ -102,6 +114,12 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
     }
 }
 
+/// Failed publishes kept for retrying, at most.
+const RETRY_MAX: usize = 10_000;
+/// Tries per event before it is given up (about a minute with [`RETRY_EVERY`]).
+const PUBLISH_ATTEMPTS: u32 = 120;
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+
 /// The Redis side: a publishing queue and a subscriber that reconnects and catches up.
 pub struct RedisBus {
     queue: mpsc::Sender<String>,
@@ -125,15 +143,44 @@ impl RedisBus {
         let publish_channel = channel.clone();
         let mut publisher = manager;
         tokio::spawn(async move {
-            while let Some(payload) = rx.recv().await {
+            // Events whose publish failed (Redis away), oldest first, sent again in order once
+            // it answers: other nodes' members still get their notifications, sanctions and
+            // revocations. Bounded: past it the oldest go (rooms catch up from the database).
+            let mut retry: VecDeque<String> = VecDeque::new();
+            let mut attempts = 0u32;
+            loop {
+                let payload = match retry.pop_front() {
+                    Some(p) => p,
+                    None => match rx.recv().await {
+                        Some(p) => p,
+                        None => break,
+                    },
+                };
                 let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
                     .arg(&publish_channel)
-                    .arg(payload)
+                    .arg(&payload)
                     .query_async(&mut publisher)
                     .await;
-                if sent.is_err() {
-                    metrics::counter!("mutual_bus_publish_failures_total").increment(1);
+                if sent.is_ok() {
+                    attempts = 0;
+                    continue;
                 }
+                metrics::counter!("mutual_bus_publish_failures_total").increment(1);
+                attempts += 1;
+                if attempts < PUBLISH_ATTEMPTS {
+                    retry.push_front(payload);
+                } else {
+                    attempts = 0;
+                    metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
+                }
+                while let Ok(p) = rx.try_recv() {
+                    retry.push_back(p);
+                }
+                while retry.len() > RETRY_MAX {
+                    retry.pop_front();
+                    metrics::counter!("mutual_bus_publish_dropped_total").increment(1);
+                }
+                tokio::time::sleep(RETRY_EVERY).await;
             }
         });
 
@@ -149,7 +196,11 @@ impl RedisBus {
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
                                 catch_up(&hub, &*replay, since).await;
-                                // Access and sessions may have ended meanwhile on other nodes.
+                                // Sanctions, access and sessions may have changed meanwhile on
+                                // other nodes, and their events may be lost: check them again.
+                                hub.deliver_all(|| Outbound::ReloadSanctions);
+                                let since_ms = since - 5_000;
+                                hub.deliver_all(|| Outbound::CatchUp { since_ms });
                                 hub.deliver_all(|| Outbound::Access {
                                     community: None,
                                     reason: Revoked::Removed,
@@ -193,6 +244,39 @@ impl RedisBus {
     }
 }
 
+/// How long a gap may close by itself (the missing message is most often on its way over the
+/// bus) before it is read from the database.
+const GAP_GRACE: Duration = Duration::from_millis(40);
+
+/// Fills the hub's gaps: waits a moment, then reads what is still missing from the database.
+pub fn spawn_filler(hub: Arc<Hub>, replay: Arc<dyn Replay>) {
+    let (filler, mut gaps) = mpsc::unbounded_channel::<Gap>();
+    hub.set_filler(filler);
+    let weak = Arc::downgrade(&hub);
+    drop(hub);
+    tokio::spawn(async move {
+        while let Some(gap) = gaps.recv().await {
+            let (weak, replay) = (weak.clone(), replay.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(GAP_GRACE).await;
+                let Some(hub) = weak.upgrade() else { return };
+                let Some(open) = hub.open_gap(gap) else {
+                    // Closed meanwhile: hand over what was held.
+                    hub.gap_filled(gap, Vec::new());
+                    return;
+                };
+                let read = replay.frames_between(open.room, open.from, open.to).await;
+                let messages = read.unwrap_or_else(|e| {
+                    tracing::warn!(room = open.room, error = %e, "bus: reading a gap failed");
+                    Vec::new()
+                });
+                metrics::counter!("mutual_chat_gaps_filled_total").increment(1);
+                hub.gap_filled(open, messages);
+            });
+        }
+    });
+}
+
 /// Delivers what other nodes committed while this one could not hear them.
 async fn catch_up(hub: &Hub, replay: &dyn Replay, since_ms: i64) {
     // A margin for clocks and for events published just before the outage was noticed.
@@ -201,9 +285,9 @@ async fn catch_up(hub: &Hub, replay: &dyn Replay, since_ms: i64) {
         match replay.frames_since(room, from).await {
             Ok(frames) => {
                 let count = frames.len();
-                for (id, frame) in frames {
-                    // Already-delivered ids are skipped by the hub.
-                    hub.deliver_room(room, Some(id), Kind::Message, &frame.into());
+                for (id, seq, frame) in frames {
+                    // Already-delivered messages are skipped by the hub.
+                    hub.deliver_room(room, Some(id), Some(seq), Kind::Message, &frame.into());
                 }
                 tracing::info!(room, count, "bus: caught up after an outage");
             }

@@ -58,6 +58,11 @@ pub trait Protocol: Send {
     fn on_queued(&mut self, item: Outbound) -> impl Future<Output = Write> + Send;
     /// The socket is closing, or fell behind: leave every room.
     fn on_close(&mut self);
+    /// Asked after each reply: end the socket now with this close code (a client over its
+    /// budget again and again).
+    fn close_now(&mut self) -> Option<(u16, &'static str)> {
+        None
+    }
 }
 
 /// What to do with a queued item.
@@ -134,10 +139,14 @@ pub async fn run<P: Protocol>(
                     // socket's task.
                     Message::Text(text) => {
                         let pieces = Box::pin(protocol.on_text(text.as_str())).await;
-                        if pieces.is_empty() {
+                        let flow = if pieces.is_empty() {
                             Flow::Continue
                         } else {
                             reply_pieces(&mut socket, &pieces).await
+                        };
+                        match (flow, protocol.close_now()) {
+                            (Flow::Continue, Some((code, reason))) => Flow::End(code, reason),
+                            (flow, _) => flow,
                         }
                     }
                     Message::Binary(_) => {

@@ -5,8 +5,15 @@
 //! Frames are shared (`Utf8Bytes` is reference-counted), so a message is serialised once no
 //! matter how many members receive it; so is a room's latest backlog, for the moments when
 //! thousands subscribe at once (see [`BacklogCache`]).
+//!
+//! A room's new messages are handed over in `seq` order (their place in the room, given in
+//! commit order; see `chat::writer`). With several nodes, a message committed on another node
+//! can arrive over the bus after a later one committed here; the later one waits in `held`
+//! while the missing ones are read from the database (a committed `seq` means every lower one
+//! committed too), so a client that resumes after the last message it saw never skips one.
+//! This is per room, never per recipient.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -23,6 +30,8 @@ pub enum Outbound {
     Room {
         room: i64,
         message_id: Option<i64>,
+        /// A new message's place in the room, in order (see the module's notes).
+        seq: Option<i64>,
         kind: Kind,
         frame: Utf8Bytes,
     },
@@ -37,6 +46,9 @@ pub enum Outbound {
     },
     /// The session behind the socket may have ended: check it, and close with 4001 if so.
     Session,
+    /// The bus was away since this time (ms): send what the member missed that is kept
+    /// (notifications).
+    CatchUp { since_ms: i64 },
 }
 
 #[derive(Clone)]
@@ -67,9 +79,25 @@ struct Room {
     users: HashMap<i64, (u32, bool)>,
     /// Message ids delivered lately, newest last, for catching up after a bus outage.
     recent: BTreeSet<i64>,
+    /// The newest message `seq` handed over (unknown until the first subscriber tells).
+    last_seq: Option<i64>,
+    /// Messages that arrived past a gap, by `seq`, waiting for the missing ones.
+    held: BTreeMap<i64, (Option<i64>, Utf8Bytes)>,
+    /// A gap is being read from the database.
+    filling: bool,
 }
 
 const RECENT_IDS: usize = 2000;
+/// Messages held behind a gap at most; past it the room gives up on the gap.
+const HELD_MAX: usize = 4096;
+
+/// Messages a room is missing (`from <= seq <= to`), for the filler to read from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    pub room: i64,
+    pub from: i64,
+    pub to: i64,
+}
 
 #[derive(Default)]
 pub struct Hub {
@@ -77,6 +105,8 @@ pub struct Hub {
     users: RwLock<HashMap<i64, HashMap<u64, ConnHandle>>>,
     next_id: AtomicU64,
     backlogs: Mutex<BacklogCache>,
+    /// Where gaps go to be filled (the bus's filler task); none: gaps are given up at once.
+    gaps: std::sync::OnceLock<mpsc::UnboundedSender<Gap>>,
 }
 
 /// How long a room's serialised latest backlog is reused. Room events drop it at once; this
@@ -133,11 +163,16 @@ impl Hub {
         metrics::gauge!("mutual_ws_connections").decrement(1.0);
     }
 
-    pub fn subscribe(&self, room: i64, handle: &ConnHandle) -> PresenceChange {
+    /// Registers the subscription; `newest_seq`, read before, is where a room new to this node
+    /// starts its order.
+    pub fn subscribe(&self, room: i64, handle: &ConnHandle, newest_seq: i64) -> PresenceChange {
         let Ok(mut rooms) = self.rooms.write() else {
             return PresenceChange::None;
         };
         let r = rooms.entry(room).or_default();
+        if r.last_seq.is_none() {
+            r.last_seq = Some(newest_seq);
+        }
         if r.conns.insert(handle.id, handle.clone()).is_some() {
             return PresenceChange::None;
         }
@@ -249,9 +284,22 @@ impl Hub {
             .and_then(|r| r.get(&room).and_then(|r| r.recent.last().copied()))
     }
 
-    /// Hands a room frame to every local subscriber. Pushing never blocks, so it happens under
-    /// the lock without cloning the subscriber list.
-    pub fn deliver_room(&self, room: i64, message_id: Option<i64>, kind: Kind, frame: &Utf8Bytes) {
+    /// Sends gaps to `filler`, which answers with [`Hub::gap_filled`].
+    pub fn set_filler(&self, filler: mpsc::UnboundedSender<Gap>) {
+        let _ = self.gaps.set(filler);
+    }
+
+    /// Hands a room frame to every local subscriber; a new message (`seq`) in order, after the
+    /// ones before it. Pushing never blocks, so it happens under the lock without cloning the
+    /// subscriber list.
+    pub fn deliver_room(
+        &self,
+        room: i64,
+        message_id: Option<i64>,
+        seq: Option<i64>,
+        kind: Kind,
+        frame: &Utf8Bytes,
+    ) {
         let Ok(mut rooms) = self.rooms.write() else {
             return;
         };
@@ -263,23 +311,119 @@ impl Hub {
         if kind.changes_history() {
             self.backlog_changed(room);
         }
-        if let Some(id) = message_id {
-            if !r.recent.insert(id) {
-                return;
+        match (seq, r.last_seq) {
+            (Some(seq), Some(last)) if seq <= last => {}
+            (Some(seq), Some(last)) if seq > last + 1 => {
+                r.held.insert(seq, (message_id, frame.clone()));
+                self.next_gap(room, r);
             }
-            while r.recent.len() > RECENT_IDS {
-                r.recent.pop_first();
+            (Some(seq), _) => {
+                r.last_seq = Some(seq);
+                push_room(r, room, message_id, Some(seq), kind, frame);
+                self.release_held(room, r);
+            }
+            (None, _) => {
+                if let Some(id) = message_id {
+                    if !r.recent.insert(id) {
+                        return;
+                    }
+                    while r.recent.len() > RECENT_IDS {
+                        r.recent.pop_first();
+                    }
+                }
+                push_room(r, room, message_id, None, kind, frame);
             }
         }
-        for conn in r.conns.values() {
-            conn.push(Outbound::Room {
-                room,
-                message_id,
-                kind,
-                frame: frame.clone(),
-            });
+    }
+
+    /// What the filler read for `gap` (oldest first); the gap is closed after, found or not (a
+    /// message deleted meanwhile is not read, and a failed read gives up on the gap).
+    pub fn gap_filled(&self, gap: Gap, messages: Vec<(i64, i64, String)>) {
+        let Ok(mut rooms) = self.rooms.write() else {
+            return;
+        };
+        let Some(r) = rooms.get_mut(&gap.room) else {
+            return;
+        };
+        if !r.filling {
+            return;
         }
-        metrics::counter!("mutual_ws_room_frames_total").increment(1);
+        r.filling = false;
+        for (id, seq, frame) in messages {
+            if r.last_seq.is_some_and(|last| seq <= last) || seq > gap.to {
+                continue;
+            }
+            r.last_seq = Some(seq);
+            push_room(
+                r,
+                gap.room,
+                Some(id),
+                Some(seq),
+                Kind::Message,
+                &frame.into(),
+            );
+        }
+        r.last_seq = Some(r.last_seq.map_or(gap.to, |last| last.max(gap.to)));
+        self.release_held(gap.room, r);
+    }
+
+    /// The gap before the room's first held message, if it is still open (`None`: none, or
+    /// it closed meanwhile); the filler asks this after a short wait, since the missing
+    /// message is most often on its way over the bus.
+    pub fn open_gap(&self, gap: Gap) -> Option<Gap> {
+        let rooms = self.rooms.read().ok()?;
+        let r = rooms.get(&gap.room)?;
+        let last = r.last_seq?;
+        (r.filling && last < gap.to).then_some(Gap {
+            from: last + 1,
+            ..gap
+        })
+    }
+
+    /// Hands over the held messages that now follow on, in order.
+    fn release_held(&self, room: i64, r: &mut Room) {
+        while let Some(entry) = r.held.first_entry() {
+            let seq = *entry.key();
+            let last = r.last_seq.unwrap_or(seq - 1);
+            if seq <= last {
+                entry.remove();
+            } else if seq == last + 1 {
+                let (id, frame) = entry.remove();
+                r.last_seq = Some(seq);
+                push_room(r, room, id, Some(seq), Kind::Message, &frame);
+            } else {
+                break;
+            }
+        }
+        self.next_gap(room, r);
+    }
+
+    /// Asks for the gap before the first held message, unless one is being filled.
+    fn next_gap(&self, room: i64, r: &mut Room) {
+        if r.filling {
+            return;
+        }
+        let (Some(last), Some(first)) = (r.last_seq, r.held.keys().next().copied()) else {
+            return;
+        };
+        let gap = Gap {
+            room,
+            from: last + 1,
+            to: first - 1,
+        };
+        let asked = r.held.len() <= HELD_MAX
+            && self
+                .gaps
+                .get()
+                .is_some_and(|filler| filler.send(gap).is_ok());
+        if asked {
+            r.filling = true;
+        } else {
+            // No filler, or one far behind: hand over what is held rather than stall the room.
+            tracing::warn!(room, from = gap.from, to = gap.to, "chat: gave up on a gap");
+            r.last_seq = Some(gap.to);
+            self.release_held(room, r);
+        }
     }
 
     /// Hands an item to every local connection.
@@ -330,6 +474,27 @@ impl Hub {
     }
 }
 
+/// Pushes a room frame to every local subscriber.
+fn push_room(
+    r: &Room,
+    room: i64,
+    message_id: Option<i64>,
+    seq: Option<i64>,
+    kind: Kind,
+    frame: &Utf8Bytes,
+) {
+    for conn in r.conns.values() {
+        conn.push(Outbound::Room {
+            room,
+            message_id,
+            seq,
+            kind,
+            frame: frame.clone(),
+        });
+    }
+    metrics::counter!("mutual_ws_room_frames_total").increment(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,12 +511,18 @@ mod tests {
             tx,
             kick: Arc::new(Notify::new()),
         };
-        hub.subscribe(7, &handle);
+        hub.subscribe(7, &handle, 0);
         let Err(stamp) = hub.cached_backlog(7) else {
             panic!("a backlog before any was built")
         };
         // A message is delivered while the backlog is being read from the database.
-        hub.deliver_room(7, Some(1), Kind::Message, &r#"{"op":"message"}"#.into());
+        hub.deliver_room(
+            7,
+            Some(1),
+            Some(1),
+            Kind::Message,
+            &r#"{"op":"message"}"#.into(),
+        );
         hub.store_backlog(7, stamp, "[]".into(), 0);
         assert!(hub.cached_backlog(7).is_err(), "a stale backlog was kept");
         let Err(stamp) = hub.cached_backlog(7) else {
@@ -362,7 +533,58 @@ mod tests {
             hub.cached_backlog(7).map(|(j, n)| (j.to_string(), n)),
             Ok(("[1]".to_string(), 1))
         );
-        hub.deliver_room(7, None, Kind::Typing, &r#"{"op":"typing"}"#.into());
+        hub.deliver_room(7, None, None, Kind::Typing, &r#"{"op":"typing"}"#.into());
         assert!(hub.cached_backlog(7).is_ok(), "typing dropped the backlog");
+    }
+
+    fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
+        let mut out = Vec::new();
+        while let Ok(Outbound::Room { seq: Some(seq), .. }) = rx.try_recv() {
+            out.push(seq);
+        }
+        out
+    }
+
+    #[test]
+    fn messages_past_a_gap_wait_for_the_missing_ones() {
+        let hub = Hub::default();
+        let (filler, mut gaps) = mpsc::unbounded_channel();
+        hub.set_filler(filler);
+        let (tx, mut rx) = mpsc::channel(16);
+        let handle = ConnHandle {
+            id: 1,
+            user_id: 1,
+            session_id: 1,
+            visible: true,
+            tx,
+            kick: Arc::new(Notify::new()),
+        };
+        hub.subscribe(7, &handle, 10);
+        let frame: Utf8Bytes = r#"{"op":"message"}"#.into();
+        hub.deliver_room(7, Some(101), Some(11), Kind::Message, &frame);
+        // 12 and 13 are still on their way from another node.
+        hub.deliver_room(7, Some(104), Some(14), Kind::Message, &frame);
+        assert_eq!(seqs(&mut rx), vec![11]);
+        let gap = gaps.try_recv().ok();
+        assert_eq!(
+            gap,
+            Some(Gap {
+                room: 7,
+                from: 12,
+                to: 13
+            })
+        );
+        // 12 arrives over the bus; 13 is read from the database.
+        hub.deliver_room(7, Some(102), Some(12), Kind::Message, &frame);
+        assert_eq!(seqs(&mut rx), vec![12]);
+        let Some(gap) = gap.and_then(|g| hub.open_gap(g)) else {
+            panic!("the gap closed without 13")
+        };
+        assert_eq!(gap.from, 13);
+        hub.gap_filled(gap, vec![(103, 13, r#"{"op":"message"}"#.to_owned())]);
+        assert_eq!(seqs(&mut rx), vec![13, 14]);
+        // A late copy of what was read is not handed over twice.
+        hub.deliver_room(7, Some(103), Some(13), Kind::Message, &frame);
+        assert!(seqs(&mut rx).is_empty());
     }
 }

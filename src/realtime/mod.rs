@@ -50,6 +50,7 @@ impl Realtime {
     ) -> anyhow::Result<Arc<Realtime>> {
         let node = format!("{:016x}", rand::random::<u64>());
         let hub = Arc::new(Hub::default());
+        bus::spawn_filler(hub.clone(), replay.clone());
         let (bus, presence) = match redis {
             Some((url, prefix, conn)) => {
                 let bus = RedisBus::start(
@@ -101,6 +102,19 @@ impl Realtime {
         let target = Target::Room {
             room,
             message_id,
+            seq: None,
+            kind: frame.kind,
+        };
+        self.publish(target, frame.json);
+    }
+
+    /// Sends a new message, `seq` in its room, to every subscriber on every node; each node
+    /// hands a room's messages over in `seq` order (see `hub`).
+    pub fn publish_message(&self, room: i64, message_id: i64, seq: i64, frame: Encoded) {
+        let target = Target::Room {
+            room,
+            message_id: Some(message_id),
+            seq: Some(seq),
             kind: frame.kind,
         };
         self.publish(target, frame.json);

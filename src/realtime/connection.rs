@@ -35,6 +35,8 @@ const QUEUE: usize = 512;
 const WRITE_BATCH: usize = 64;
 /// A socket that takes no data for this long is behind (or gone).
 const WRITE_STALL: Duration = Duration::from_secs(15);
+/// How long a closed socket waits for the client's close frame before it is dropped.
+const LINGER: Duration = Duration::from_secs(2);
 /// How long a closing socket may take to take its last frames (`resync`, going away).
 const GOODBYE: Duration = Duration::from_secs(15);
 /// How often the server pings each socket (`MUTUAL_WS_HEARTBEAT_SECS`, default 25); a socket that
@@ -251,6 +253,17 @@ async fn goodbye(
         socket.flush().await
     });
     let _ = tokio::time::timeout(GOODBYE, close).await;
+    // The closing handshake: read (and drop) what the client still sends until its own close
+    // frame. Dropping a socket with unread input makes the kernel answer with a reset, and a
+    // reset makes the client discard what it had not read yet: the close frame among it.
+    let answered = async {
+        while let Some(Ok(message)) = socket.next().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER, answered).await;
 }
 
 /// Writes `first` and whatever else is queued (up to [`WRITE_BATCH`]), then flushes once.

@@ -107,6 +107,9 @@ pub async fn notifications(ctx: Ctx, Query(q): Query<After>) -> Result<Response,
                 Kind::CircleAdded => "notify.circle_added",
                 Kind::LeaderInactive => "notify.leader_inactive",
                 Kind::EventCancelled => "notify.event_cancelled",
+                Kind::NewReport => "notify.new_report",
+                Kind::AppealRestored => "notify.appeal_restored",
+                Kind::AppealUpheld => "notify.appeal_upheld",
             };
             let name = n
                 .actor

@@ -565,7 +565,7 @@ pub async fn create_topic(
 
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
-    let post = posts::load_post(&mut conn, post_id, session).await?;
+    let post = posts::with_wait(state, posts::load_post(&mut conn, post_id, session).await?);
     let topic = topic_view(row, &community, &access, &session.content_filters);
     Ok(CreatedTopic {
         topic: with_milestone(&mut conn, topic, &access, Some(session.user.id)).await?,

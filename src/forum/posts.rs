@@ -179,6 +179,12 @@ fn post_view(
     }
 }
 
+/// Says how long a post waiting for approval usually waits (the rules' `review_hours`).
+pub fn with_wait(state: &AppState, mut post: Post) -> Post {
+    post.waiting_hours = post.waiting_hours.map(|_| state.rules.get().review_hours);
+    post
+}
+
 /// Fills in a post's milestone (none on placeholders).
 async fn with_milestone(
     conn: &mut impl AsDb,
@@ -573,7 +579,7 @@ pub async fn reply(
     let row = fetch_post(&mut conn, post_id).await?;
     let post = shown_to_member(&mut conn, row, session, Vec::new()).await?;
     Ok(CreatedPost {
-        post,
+        post: with_wait(state, post),
         crisis_resources,
     })
 }
@@ -752,7 +758,7 @@ pub async fn edit_post(
     let crisis_resources = staged.publish(&state.realtime, session.locale);
     let mut conn = state.store.read().await?;
     Ok(EditedPost {
-        post: load_post(&mut conn, id, session).await?,
+        post: with_wait(state, load_post(&mut conn, id, session).await?),
         crisis_resources,
     })
 }

@@ -107,7 +107,7 @@ async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<L
             let n = db!(
                 *tx,
                 execute,
-                "UPDATE posts SET hidden_at = NULL, hidden_reason = NULL, held_for_review = FALSE WHERE id = $1",
+                "UPDATE posts SET hidden_at = NULL, hidden_reason = NULL, held_for_review = FALSE, awaiting_approval = FALSE WHERE id = $1",
                 id
             )?;
             if n == 1 {

@@ -926,13 +926,9 @@ both_backends!(
                 json!({"title": "My plan", "body": "I will stop your insulin advice"}),
             )
             .await;
-        assert_eq!(held["post"]["hidden"], true, "{held}");
-        assert!(
-            held["post"]["hidden_reason"]
-                .as_str()
-                .unwrap()
-                .starts_with("held for review")
-        );
+        // Held: waiting for approval (not "hidden by a moderator"), its author told how long.
+        assert_eq!(held["post"]["hidden"], false, "{held}");
+        assert_eq!(held["post"]["waiting_hours"], 24, "{held}");
         let (_, flagged) = s
             .post(
                 "/api/v1/communities/rules/topics",
@@ -1057,7 +1053,7 @@ both_backends!(
             )
             .await;
         assert_eq!(
-            first["post"]["hidden"], true,
+            first["post"]["waiting_hours"], 24,
             "a new member's first post waits for a moderator: {first}"
         );
         let (_, queue) = s

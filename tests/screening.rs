@@ -93,7 +93,7 @@ both_backends!(an_edit_meets_automod_as_a_new_post_does, |b| async move {
     // Held as an edit: hidden until a moderator approves, and in the queue.
     let (st, held) = edit(&s, &member, post, json!({"body": "try my detox tea"})).await;
     assert_eq!(st, StatusCode::OK, "{held}");
-    assert_eq!(held["hidden"], true, "{held}");
+    assert_eq!(held["waiting_hours"], 24, "{held}");
     assert_eq!(held["body"], "try my detox tea");
     let (_, queue) = s
         .get("/api/v1/communities/editrules/reports", Some(&moderator))

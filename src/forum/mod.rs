@@ -268,6 +268,7 @@ pub async fn list_topics(
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
          WHERE t.community_id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)
+           AND (fp.awaiting_approval = FALSE OR t.author_id = $2)
            AND (t.pinned < $3 OR (t.pinned = $3 AND (t.last_post_at < $4 OR (t.last_post_at = $4 AND t.id < $5))))
          ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
          LIMIT $6",
@@ -564,7 +565,7 @@ pub async fn create_topic(
 
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
-    let post = posts::load_post(&mut conn, post_id, session).await?;
+    let post = posts::with_wait(state, posts::load_post(&mut conn, post_id, session).await?);
     let topic = topic_view(row, &community, &access, &session.content_filters);
     Ok(CreatedTopic {
         topic: with_milestone(&mut conn, topic, &access, Some(session.user.id)).await?,

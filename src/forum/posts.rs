@@ -67,6 +67,9 @@ pub struct Post {
     pub hidden: bool,
     /// Why, shown to the author only; they may appeal.
     pub hidden_reason: Option<String>,
+    /// To its author only, while it waits for a moderator's approval (a new member's first
+    /// posts, or a filter's hold): how many hours that usually takes. Others do not see it.
+    pub waiting_hours: Option<u32>,
     /// Corrections with sources, shown above the post.
     pub corrections: Vec<crate::moderation::corrections::Correction>,
     /// A milestone post's milestone, as the caller may see it: present it as a celebration.
@@ -93,6 +96,7 @@ pub struct PostRow {
     hidden_at: Option<i64>,
     hidden_reason: Option<String>,
     held_for_review: bool,
+    awaiting_approval: bool,
     /// Counted in the same query, so a page without corrections costs no extra round trip.
     correction_count: i64,
     /// Whether it is a milestone, likewise: pages without one make no milestone query.
@@ -121,13 +125,14 @@ fn post_view(
     my_reactions: Vec<String>,
 ) -> Post {
     let mine = viewer_id.is_some() && row.author_id == viewer_id;
-    let hidden = row.hidden_at.is_some();
+    // A post waiting for approval is not "hidden by a moderator": its author sees it waiting.
+    let hidden = row.hidden_at.is_some() && !row.awaiting_approval;
     // Hidden posts are placeholders for everyone but their author, who sees why; posts held for
     // a crisis review stay with members but leave public view.
     let deleted = row.deleted_at.is_some()
-        || (hidden && !mine)
+        || (row.hidden_at.is_some() && !mine)
         || (row.held_for_review && viewer_id.is_none());
-    let hidden_reason = if mine {
+    let hidden_reason = if mine && hidden {
         row.hidden_reason.clone()
     } else {
         None
@@ -167,9 +172,17 @@ fn post_view(
         edited_at: row.edited_at.map(crate::store::format_ms),
         hidden,
         hidden_reason,
+        // Filled in with the rules' figure by the callers that have them.
+        waiting_hours: (mine && row.awaiting_approval).then_some(0),
         corrections: Vec::new(),
         milestone: None,
     }
+}
+
+/// Says how long a post waiting for approval usually waits (the rules' `review_hours`).
+pub fn with_wait(state: &AppState, mut post: Post) -> Post {
+    post.waiting_hours = post.waiting_hours.map(|_| state.rules.get().review_hours);
+    post
 }
 
 /// Fills in a post's milestone (none on placeholders).
@@ -221,7 +234,7 @@ macro_rules! select_posts {
     () => {
         "SELECT p.id, p.topic_id, p.seq, p.author_id, u.username, u.display_name, p.reply_to, p.body, p.body_html,
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
-                p.hidden_at, p.hidden_reason, p.held_for_review,
+                p.hidden_at, p.hidden_reason, p.held_for_review, p.awaiting_approval,
                 (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
                 EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
          FROM posts p LEFT JOIN users u ON u.id = p.author_id"
@@ -374,8 +387,11 @@ pub async fn posts_of(
             last
         )?;
     }
+    let hours = state.rules.get().review_hours;
+    // A post waiting for approval is simply absent for everyone but its author.
     let items = rows
         .iter()
+        .filter(|r| !r.awaiting_approval || (viewer_id.is_some() && r.author_id == viewer_id))
         .map(|r| {
             let reacted = mine
                 .iter()
@@ -383,6 +399,7 @@ pub async fn posts_of(
                 .map(|(_, k)| k.clone())
                 .collect();
             let mut post = post_view(r.clone(), viewer_id, filters, reacted);
+            post.waiting_hours = post.waiting_hours.map(|_| hours);
             post.corrections = corrections
                 .iter()
                 .filter(|c| c.post_id == post.id)
@@ -562,7 +579,7 @@ pub async fn reply(
     let row = fetch_post(&mut conn, post_id).await?;
     let post = shown_to_member(&mut conn, row, session, Vec::new()).await?;
     Ok(CreatedPost {
-        post,
+        post: with_wait(state, post),
         crisis_resources,
     })
 }
@@ -605,7 +622,8 @@ pub async fn post_for(state: &AppState, viewer: Option<&Session>, id: i64) -> Ap
         Some(session) => {
             let mut conn = state.store.read().await?;
             let mine = my_reactions(&mut conn, id, session.user.id).await?;
-            let post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+            let mut post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+            post.waiting_hours = post.waiting_hours.map(|_| state.rules.get().review_hours);
             with_milestone(&mut conn, post, Some(session.user.id)).await
         }
         None => {
@@ -740,7 +758,7 @@ pub async fn edit_post(
     let crisis_resources = staged.publish(&state.realtime, session.locale);
     let mut conn = state.store.read().await?;
     Ok(EditedPost {
-        post: load_post(&mut conn, id, session).await?,
+        post: with_wait(state, load_post(&mut conn, id, session).await?),
         crisis_resources,
     })
 }

@@ -20,12 +20,15 @@ use crate::store::{AsDb, Tx, now_ms};
 use crate::{db, search};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(act))
+    OpenApiRouter::new()
+        .routes(routes!(act))
+        .routes(routes!(decide))
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct ActionRequest {
-    /// hide, restore, delete (post or message); lock, unlock, pin, unpin, move (topic); warn,
+    /// hide, restore, delete (post or message); approve, keep_hidden (a post waiting for
+    /// approval); lock, unlock, pin, unpin, move (topic); warn,
     /// mute, unmute, suspend, ban, unban (user); resolve_report (report: a case id).
     pub action: String,
     pub target: Target,
@@ -104,7 +107,7 @@ async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<L
             let n = db!(
                 *tx,
                 execute,
-                "UPDATE posts SET hidden_at = NULL, hidden_reason = NULL, held_for_review = FALSE WHERE id = $1",
+                "UPDATE posts SET hidden_at = NULL, hidden_reason = NULL, held_for_review = FALSE, awaiting_approval = FALSE WHERE id = $1",
                 id
             )?;
             if n == 1 {
@@ -223,9 +226,8 @@ pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> 
     let note = req.private_note.as_deref();
     let log_id = match (req.action.as_str(), req.target.kind.as_str()) {
         ("resolve_report", "report") => cases::resolve(state, user, req.target.id, &reason).await?,
-        ("hide" | "restore" | "delete", "post" | "message") => {
-            content_action(state, user, req, &reason).await?
-        }
+        ("hide" | "restore" | "delete", "post" | "message")
+        | ("approve" | "keep_hidden", "post") => content_action(state, user, req, &reason).await?,
         ("lock" | "unlock" | "pin" | "unpin" | "move", "topic") => {
             topic_action(state, user, req, &reason).await?
         }
@@ -233,8 +235,9 @@ pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> 
             member_action(state, user, req, &reason, note).await?
         }
         (
-            "resolve_report" | "hide" | "restore" | "delete" | "lock" | "unlock" | "pin" | "unpin"
-            | "move" | "warn" | "mute" | "unmute" | "suspend" | "ban" | "unban",
+            "resolve_report" | "hide" | "restore" | "delete" | "approve" | "keep_hidden" | "lock"
+            | "unlock" | "pin" | "unpin" | "move" | "warn" | "mute" | "unmute" | "suspend" | "ban"
+            | "unban",
             _,
         ) => {
             return Err(AppError::invalid(
@@ -245,7 +248,7 @@ pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> 
         _ => {
             return Err(AppError::invalid(
                 "action",
-                "one of hide, restore, delete, lock, unlock, pin, unpin, move, warn, mute, unmute, suspend, ban, unban, resolve_report",
+                "one of hide, restore, delete, approve, keep_hidden, lock, unlock, pin, unpin, move, warn, mute, unmute, suspend, ban, unban, resolve_report",
             ));
         }
     };
@@ -303,7 +306,37 @@ async fn content_action(
                 );
             }
         }
-        "restore" => live = restore_content(&mut tx, kind, id).await?,
+        // Restoring or approving settles every open case about it, and the waiting is over.
+        "restore" | "approve" => {
+            if req.action == "approve" {
+                let waiting = db!(tx, fetch_optional scalar bool, "SELECT awaiting_approval FROM posts WHERE id = $1", id)?;
+                if waiting != Some(true) {
+                    return Err(AppError::conflict(
+                        "not_waiting",
+                        "this post is not waiting for approval",
+                    ));
+                }
+            }
+            live = restore_content(&mut tx, kind, id).await?;
+            cases::close_about(&mut tx, kind, id, user.id, reason).await?;
+        }
+        "keep_hidden" => {
+            // It stays hidden as a moderator's decision: its author sees why and may appeal.
+            let n = db!(
+                tx,
+                execute,
+                "UPDATE posts SET awaiting_approval = FALSE, hidden_reason = $2 WHERE id = $1 AND awaiting_approval = TRUE",
+                id,
+                reason
+            )?;
+            if n == 0 {
+                return Err(AppError::conflict(
+                    "not_waiting",
+                    "this post is not waiting for approval",
+                ));
+            }
+            cases::close_about(&mut tx, kind, id, user.id, reason).await?;
+        }
         _ => {
             if kind == "post" {
                 crate::forum::posts::soft_delete(&mut tx, id, user.id).await?;
@@ -312,11 +345,17 @@ async fn content_action(
             }
         }
     }
+    // Keeping a post hidden is a hide in the log, so its author can appeal it.
+    let logged = if req.action == "keep_hidden" {
+        "hide"
+    } else {
+        req.action.as_str()
+    };
     let log_id = log_action(
         &mut tx,
         Some(community_id),
         Some(user.id),
-        &req.action,
+        logged,
         kind,
         id,
         reason,
@@ -624,4 +663,177 @@ async fn insert_sanction(
         now_ms()
     )?;
     Ok(())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AppealDecision {
+    /// `restore` (what was done is undone) or `uphold` (it stands).
+    pub decision: String,
+    /// Told to the member, 3 to 500 characters.
+    pub reason: String,
+}
+
+/// Moderators other than the one who acted: decide an appeal. Restoring undoes the action (a
+/// hidden post or message shown again, a warning, mute, suspension or ban lifted, a topic
+/// unlocked); the member is told the outcome.
+#[utoipa::path(post, path = "/api/v1/appeals/{id}/decision", tag = "moderation",
+    params(("id" = i64, Path)),
+    request_body = AppealDecision,
+    responses((status = 200, body = ActionResult), (status = 403, description = "you took the action appealed", body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn decide(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    crate::http::Path(id): crate::http::Path<i64>,
+    Json(req): Json<AppealDecision>,
+) -> AppResult<axum::Json<ActionResult>> {
+    let restore = match req.decision.as_str() {
+        "restore" => true,
+        "uphold" => false,
+        _ => return Err(AppError::invalid("decision", "restore or uphold")),
+    };
+    let log_id = decide_appeal(&state, &session.user, id, restore, &req.reason).await?;
+    Ok(axum::Json(ActionResult { log_id }))
+}
+
+/// Decides an appeal (see `decide`); the log entry written.
+pub async fn decide_appeal(
+    state: &AppState,
+    moderator: &User,
+    case_id: i64,
+    restore: bool,
+    reason: &str,
+) -> AppResult<i64> {
+    let reason = reason.trim();
+    if !(3..=500).contains(&reason.chars().count()) {
+        return Err(AppError::invalid(
+            "reason",
+            "give a reason of 3 to 500 characters: the member reads it",
+        ));
+    }
+    let (community_id, appealed, appellant) =
+        cases::appeal_to_decide(state, moderator, case_id).await?;
+    let mut tx = state.store.begin().await?;
+    let (action, target_type, target_id) = db!(
+        tx,
+        fetch_one as (String, String, i64),
+        "SELECT action, target_type, target_id FROM moderation_log WHERE id = $1",
+        appealed
+    )?;
+    let mut live: Live = None;
+    let mut lifted_sanction = false;
+    let log_id = if restore {
+        let undo = match (action.as_str(), target_type.as_str()) {
+            ("hide", "post" | "message") => {
+                live = restore_content(&mut tx, &target_type, target_id).await?;
+                cases::close_about(&mut tx, &target_type, target_id, moderator.id, reason).await?;
+                "restore"
+            }
+            ("lock", "topic") => {
+                db!(
+                    tx,
+                    execute,
+                    "UPDATE topics SET locked = FALSE WHERE id = $1",
+                    target_id
+                )?;
+                "unlock"
+            }
+            ("warn" | "mute" | "suspend" | "ban", "user") => {
+                let kind = if action == "warn" {
+                    "warning"
+                } else {
+                    action.as_str()
+                };
+                // The most recent such sanction in force is the one the action put in place.
+                db!(
+                    tx,
+                    execute,
+                    "UPDATE sanctions SET lifted_at = $4 WHERE id = (
+                        SELECT id FROM sanctions WHERE user_id = $1 AND kind = $2 AND COALESCE(community_id, -1) = $3 AND lifted_at IS NULL
+                        ORDER BY id DESC LIMIT 1)",
+                    target_id,
+                    kind,
+                    community_id.unwrap_or(-1),
+                    now_ms()
+                )?;
+                lifted_sanction = true;
+                match action.as_str() {
+                    "mute" => "unmute",
+                    "ban" => "unban",
+                    _ => "lift",
+                }
+            }
+            _ => {
+                return Err(AppError::invalid(
+                    "decision",
+                    format!("a {action} cannot be undone from here: uphold it, or act again"),
+                ));
+            }
+        };
+        log_action(
+            &mut tx,
+            community_id,
+            Some(moderator.id),
+            undo,
+            &target_type,
+            target_id,
+            reason,
+            None,
+        )
+        .await?
+    } else {
+        log_action(
+            &mut tx,
+            community_id,
+            Some(moderator.id),
+            "resolve_report",
+            "report",
+            case_id,
+            reason,
+            None,
+        )
+        .await?
+    };
+    let outcome = if restore { "restored" } else { "upheld" };
+    cases::close(
+        &mut tx,
+        case_id,
+        moderator.id,
+        &format!("{outcome}: {reason}"),
+    )
+    .await?;
+    let mut r = Recipients::default();
+    if let Some(a) = appellant {
+        r.add(
+            a,
+            if restore {
+                Kind::AppealRestored
+            } else {
+                Kind::AppealUpheld
+            },
+        );
+    }
+    let told = notify::send_about(
+        &mut tx,
+        &About {
+            community_id,
+            topic_id: None,
+            post_id: None,
+            case_id: Some(case_id),
+            subject: None,
+        },
+        r,
+    )
+    .await?;
+    tx.commit().await?;
+    if let Some((room, frame)) = live {
+        state.realtime.publish_room(room, None, frame);
+    }
+    if lifted_sanction {
+        state.realtime.sanctions_changed(target_id);
+    }
+    told.publish(&state.realtime);
+    metrics::counter!("mutual_moderation_actions_total", "action" => if restore { "appeal_restore" } else { "appeal_uphold" })
+        .increment(1);
+    Ok(log_id)
 }

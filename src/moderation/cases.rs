@@ -192,6 +192,18 @@ pub async fn alert_crisis(
     case_id: i64,
     target: &Resolved,
 ) -> AppResult<notify::Sent> {
+    alert_moderators(conn, community_id, case_id, target, Kind::CrisisReport).await
+}
+
+/// Tells the community's moderators (those on duty, else all) about a new case, live: a
+/// `notification` frame on their sockets, of `kind` (`CrisisReport` is the urgent one).
+pub async fn alert_moderators(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    case_id: i64,
+    target: &Resolved,
+    kind: Kind,
+) -> AppResult<notify::Sent> {
     let mut moderators = db!(
         *conn,
         fetch_all scalar i64,
@@ -209,7 +221,7 @@ pub async fn alert_crisis(
     }
     let mut recipients = Recipients::default();
     for m in moderators {
-        recipients.add(m, Kind::CrisisReport);
+        recipients.add(m, kind);
     }
     let (topic_id, post_id) = match target.target_type {
         "post" => {
@@ -346,10 +358,14 @@ pub async fn create_report(
             .await?;
         }
     }
-    let mut pushes = Vec::new();
-    if crisis {
-        pushes.push(alert_crisis(&mut tx, target.community_id, case_id, &target).await?);
-    }
+    // Every report reaches the moderators on duty at once; a crisis one is marked urgent.
+    let kind = if crisis {
+        Kind::CrisisReport
+    } else {
+        Kind::NewReport
+    };
+    let mut pushes =
+        vec![alert_moderators(&mut tx, target.community_id, case_id, &target, kind).await?];
     if req.reason == "worried"
         && let Some(person) = target.author_id
     {
@@ -443,13 +459,34 @@ pub struct CaseItem {
     /// How long it has waited, in seconds.
     pub waiting_seconds: i64,
     pub resolution: Option<String>,
+    /// Why automod put it here (a filter's reason, or a new member's hold), if it did.
+    pub tag: Option<String>,
+    /// The post still waits for approval: approve or keep it hidden.
+    pub awaiting_approval: bool,
+    /// For appeals: what was appealed and what the member wrote.
+    pub appeal: Option<AppealView>,
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 
+/// An appeal as its deciding moderator sees it.
+#[derive(Serialize, ToSchema)]
+pub struct AppealView {
+    /// The action appealed (`hide`, `mute`, `ban`...), and what it was on.
+    pub action: String,
+    pub target_type: String,
+    pub target_id: i64,
+    /// The moderator's reason for the action.
+    pub action_reason: String,
+    /// The member's words.
+    pub text: String,
+    /// Who took the action: they cannot decide the appeal.
+    pub acted_by: Option<MemberSummary>,
+}
+
 #[derive(sqlx::FromRow)]
-struct CaseRow {
+pub(super) struct CaseRow {
     id: i64,
     community_id: Option<i64>,
     kind: String,
@@ -528,6 +565,38 @@ fn looks_like_media(text: &str) -> bool {
 }
 
 async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppResult<CaseItem> {
+    let tag = db!(
+        *conn,
+        fetch_optional scalar String,
+        "SELECT body FROM case_notes WHERE case_id = $1 AND moderator_id IS NULL AND body LIKE 'automod: %' ORDER BY id LIMIT 1",
+        row.id
+    )?
+    .map(|b| b.trim_start_matches("automod: ").to_owned());
+    let awaiting_approval = row.target_type == "post"
+        && row.state != "resolved"
+        && db!(*conn, fetch_optional scalar bool, "SELECT awaiting_approval FROM posts WHERE id = $1", row.target_id)?
+            .unwrap_or(false);
+    let appeal = if row.kind == "appeal" {
+        let logged = db!(
+            *conn,
+            fetch_optional as (String, String, i64, String),
+            "SELECT action, target_type, target_id, reason FROM moderation_log WHERE id = $1",
+            row.target_id
+        )?;
+        match logged {
+            Some((action, target_type, target_id, action_reason)) => Some(AppealView {
+                action,
+                target_type,
+                target_id,
+                action_reason,
+                text: row.appeal_text.clone().unwrap_or_default(),
+                acted_by: member(conn, row.acted_by).await?,
+            }),
+            None => None,
+        }
+    } else {
+        None
+    };
     let reasons: BTreeMap<String, i64> = db!(
         *conn,
         fetch_all as (String, i64),
@@ -560,8 +629,104 @@ async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppR
         ladder,
         waiting_seconds: (row.resolved_at.unwrap_or_else(now_ms) - row.created_at) / 1000,
         resolution: row.resolution,
+        tag,
+        awaiting_approval,
+        appeal,
         created_at: row.created_at,
     })
+}
+
+/// The open cases waiting in a moderator's groups, for the page header.
+pub struct Waiting {
+    pub count: i64,
+    /// The group whose queue holds the most of them.
+    pub slug: String,
+}
+
+/// How many cases are open in the groups `user` moderates (None when none, or not a moderator).
+pub async fn waiting_for(state: &AppState, user: &User) -> AppResult<Option<Waiting>> {
+    let site_staff = user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator);
+    let mut conn = state.store.read().await?;
+    let rows = db!(
+        conn,
+        fetch_all as (String, i64),
+        "SELECT c.slug, COUNT(*) FROM mod_cases m JOIN communities c ON c.id = m.community_id
+         WHERE m.state <> 'resolved'
+           AND ($2 OR m.community_id IN (SELECT community_id FROM community_roles WHERE user_id = $1 AND role IN ('moderator', 'organiser')))
+         GROUP BY c.slug ORDER BY COUNT(*) DESC, c.slug LIMIT 50",
+        user.id,
+        site_staff
+    )?;
+    let count = rows.iter().map(|(_, n)| n).sum();
+    Ok(rows
+        .into_iter()
+        .next()
+        .map(|(slug, _)| Waiting { count, slug }))
+}
+
+/// Settles a case in the caller's transaction (the `resolve` flow without its checks).
+pub(super) async fn close(
+    conn: &mut impl AsDb,
+    case_id: i64,
+    moderator: i64,
+    resolution: &str,
+) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "UPDATE mod_cases SET state = 'resolved', resolution = $2, resolved_by = $3, resolved_at = $4 WHERE id = $1 AND state <> 'resolved'",
+        case_id,
+        resolution,
+        moderator,
+        now_ms()
+    )?;
+    Ok(())
+}
+
+/// Settles the open report cases about a piece of content (it was restored or approved).
+pub(super) async fn close_about(
+    conn: &mut impl AsDb,
+    target_type: &str,
+    target_id: i64,
+    moderator: i64,
+    resolution: &str,
+) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "UPDATE mod_cases SET state = 'resolved', resolution = $3, resolved_by = $4, resolved_at = $5
+         WHERE kind = 'report' AND target_type = $1 AND target_id = $2 AND state <> 'resolved'",
+        target_type,
+        target_id,
+        resolution,
+        moderator,
+        now_ms()
+    )?;
+    Ok(())
+}
+
+/// An open appeal `moderator` may decide: (community, the appealed log entry, the appellant).
+pub(super) async fn appeal_to_decide(
+    state: &AppState,
+    moderator: &User,
+    case_id: i64,
+) -> AppResult<(Option<i64>, i64, Option<i64>)> {
+    let (row, _) = moderated_case(state, moderator, case_id).await?;
+    if row.kind != "appeal" {
+        return Err(AppError::invalid("target", "this case is not an appeal"));
+    }
+    if row.state == "resolved" {
+        return Err(AppError::conflict(
+            "resolved",
+            "this appeal is already decided",
+        ));
+    }
+    if row.acted_by == Some(moderator.id) {
+        return Err(AppError::forbidden(
+            "a different moderator decides an appeal against your own action",
+        ));
+    }
+    Ok((row.community_id, row.target_id, row.author_id))
 }
 
 /// Moderators: the community's review queue — crisis first, then by reporters' weight.
@@ -680,7 +845,11 @@ pub struct CaseDetail {
     pub acted_by: Option<MemberSummary>,
 }
 
-async fn moderated_case(state: &AppState, user: &User, id: i64) -> AppResult<(CaseRow, Access)> {
+pub(super) async fn moderated_case(
+    state: &AppState,
+    user: &User,
+    id: i64,
+) -> AppResult<(CaseRow, Access)> {
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
@@ -1049,6 +1218,12 @@ pub async fn file_appeal(
     if affected != Some(user.id) || action == "resolve_report" {
         return Err(AppError::NotFound);
     }
+    if !APPEALABLE.contains(&action.as_str()) {
+        return Err(AppError::invalid(
+            "log_id",
+            "only an action against you or your words can be appealed",
+        ));
+    }
     let earlier = db!(tx, fetch_optional scalar i64, "SELECT id FROM mod_cases WHERE kind = 'appeal' AND target_type = 'log' AND target_id = $1", log_id)?;
     if earlier.is_some() {
         return Err(AppError::conflict(
@@ -1056,6 +1231,7 @@ pub async fn file_appeal(
             "you can appeal an action once; this one is already appealed",
         ));
     }
+    let snapshot = snapshot_of(&mut tx, &target_type, target_id).await?;
     let case_id = db!(
         tx,
         fetch_one scalar i64,
@@ -1066,7 +1242,7 @@ pub async fn file_appeal(
         user.id,
         moderator_id,
         text,
-        format!("appeal against `{action}` on {target_type} {target_id}"),
+        snapshot,
         now_ms()
     )?;
     tx.commit().await?;
@@ -1074,6 +1250,34 @@ pub async fn file_appeal(
         id: case_id,
         case_id,
     })
+}
+
+/// The actions a member may appeal: those against them or their words (not what undid one).
+pub const APPEALABLE: &[&str] = &[
+    "hide", "delete", "lock", "move", "warn", "mute", "suspend", "ban",
+];
+
+/// The actions that undo an earlier one: what they undid is no longer appealable.
+const UNDOING: &[&str] = &["restore", "approve", "unmute", "unban", "unlock"];
+
+/// The text an appeal is about, as it is now: the content's words, or the member's name.
+async fn snapshot_of(conn: &mut impl AsDb, target_type: &str, target_id: i64) -> AppResult<String> {
+    let text = match target_type {
+        "post" => {
+            db!(*conn, fetch_optional scalar String, "SELECT body FROM posts WHERE id = $1", target_id)?
+        }
+        "message" => {
+            db!(*conn, fetch_optional scalar String, "SELECT body FROM chat_messages WHERE id = $1", target_id)?
+        }
+        "topic" => {
+            db!(*conn, fetch_optional scalar String, "SELECT title FROM topics WHERE id = $1", target_id)?
+        }
+        "user" => {
+            db!(*conn, fetch_optional scalar String, "SELECT '@' || username FROM users WHERE id = $1", target_id)?
+        }
+        _ => None,
+    };
+    Ok(text.unwrap_or_default().chars().take(5000).collect())
 }
 
 /// Whom a logged action affected: the author of the content, or the member acted on.
@@ -1099,6 +1303,9 @@ pub struct MyModeration {
     pub sanctions_in_force: Vec<String>,
     /// The crisis lines for the caller's language.
     pub crisis_lines: Vec<crisis::CrisisLine>,
+    /// The log entries the caller may still appeal: actions against them still in force, not
+    /// yet appealed (never what restored or approved their words).
+    pub appealable: Vec<i64>,
 }
 
 /// What moderators did about the caller's content or the caller, and why — so they can appeal.
@@ -1129,7 +1336,26 @@ pub async fn for_member(state: &AppState, user: &User) -> AppResult<MyModeration
          ORDER BY l.id DESC LIMIT 100",
         uid
     )?;
-    let actions = rows.into_iter().map(|r| r.into_entry(false)).collect();
+    let actions: Vec<super::LogEntry> = rows.into_iter().map(|r| r.into_entry(false)).collect();
+    let appealed = db!(
+        conn,
+        fetch_all scalar i64,
+        "SELECT target_id FROM mod_cases WHERE kind = 'appeal' AND target_type = 'log' AND author_id = $1",
+        uid
+    )?;
+    let mut appealable = Vec::new();
+    for (i, e) in actions.iter().enumerate() {
+        let Some(target) = e.target_id else { continue };
+        // A later entry on the same target (a restore, an unmute) undid or replaced it.
+        let superseded = actions[..i].iter().any(|later| {
+            later.target_type == e.target_type
+                && later.target_id == Some(target)
+                && UNDOING.contains(&later.action.as_str())
+        });
+        if APPEALABLE.contains(&e.action.as_str()) && !superseded && !appealed.contains(&e.id) {
+            appealable.push(e.id);
+        }
+    }
     let active = sanctions::active(&mut conn, uid).await?;
     let locale = db!(conn, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", uid)?;
     let locale = crate::accounts::types::Locale::parse(&locale).unwrap_or_default();
@@ -1137,5 +1363,6 @@ pub async fn for_member(state: &AppState, user: &User) -> AppResult<MyModeration
         actions,
         sanctions_in_force: active.iter().map(|s| s.kind.clone()).collect(),
         crisis_lines: crisis::lines_for(locale),
+        appealable,
     })
 }

@@ -48,8 +48,11 @@ pub struct Target {
 /// What automod decided about new forum content, before it is written.
 pub enum Automod {
     Pass,
-    /// Posted but hidden until a moderator approves (filters, and new members' first posts).
+    /// Posted but hidden until a moderator approves (a filter's hold).
     Hold(String),
+    /// A new member's first posts: held like `Hold` unless the author turns out to be staff of
+    /// the community they post in (known only when the post is written).
+    NewMember,
     /// Posted, visible, and in the review queue.
     Flag(String),
 }
@@ -83,10 +86,12 @@ pub async fn automod_check(
                 ));
             }
             let written = db!(conn, fetch_one scalar i64, "SELECT COUNT(*) FROM posts WHERE author_id = $1", user.id)?;
-            if written < rules.new_member_held_posts {
-                return Ok(Automod::Hold(
-                    "a new member's first posts are checked by a moderator".into(),
-                ));
+            // Staff (site-wide here; of the community in `apply_automod`) are never held.
+            let site_staff = user.is_admin()
+                || user.has_role(crate::accounts::types::Role::Moderator)
+                || user.has_role(crate::accounts::types::Role::Organiser);
+            if written < rules.new_member_held_posts && !site_staff {
+                return Ok(Automod::NewMember);
             }
         }
     }
@@ -96,6 +101,9 @@ pub async fn automod_check(
         _ => Automod::Pass,
     })
 }
+
+/// The automod note on a new member's held post (the tag on its case card).
+pub const NEW_MEMBER_HOLD: &str = "a new member's first posts are checked by a moderator";
 
 /// Carries out a hold or flag on a stored post, in its transaction.
 pub async fn apply_automod(
@@ -108,13 +116,21 @@ pub async fn apply_automod(
 ) -> AppResult<()> {
     let reason = match verdict {
         Automod::Pass => return Ok(()),
-        Automod::Hold(r) | Automod::Flag(r) => r,
+        Automod::NewMember => {
+            let staff = db!(*conn, fetch_optional scalar i64, "SELECT user_id FROM community_roles WHERE community_id = $1 AND user_id = $2 LIMIT 1", community_id, author_id)?;
+            if staff.is_some() {
+                return Ok(());
+            }
+            NEW_MEMBER_HOLD
+        }
+        Automod::Hold(r) | Automod::Flag(r) => r.as_str(),
     };
-    if let Automod::Hold(_) = verdict {
+    if matches!(verdict, Automod::Hold(_) | Automod::NewMember) {
+        // Waiting for approval: its author sees it waiting, nobody else sees it at all.
         db!(
             *conn,
             execute,
-            "UPDATE posts SET hidden_at = $2, hidden_reason = $3 WHERE id = $1",
+            "UPDATE posts SET hidden_at = $2, hidden_reason = $3, awaiting_approval = TRUE WHERE id = $1",
             post_id,
             now_ms(),
             format!("held for review: {reason}")

@@ -42,6 +42,7 @@ struct LimitsFile {
     auto_hide_weight: i64,
     new_member_max_links: usize,
     new_member_held_posts: i64,
+    review_hours: u32,
 }
 
 impl Default for LimitsFile {
@@ -50,6 +51,7 @@ impl Default for LimitsFile {
             auto_hide_weight: 6,
             new_member_max_links: 2,
             new_member_held_posts: 2,
+            review_hours: 24,
         }
     }
 }
@@ -101,6 +103,8 @@ pub struct Rules {
     pub auto_hide_weight: i64,
     pub new_member_max_links: usize,
     pub new_member_held_posts: i64,
+    /// How soon a moderator usually looks at a held post, as told to its author.
+    pub review_hours: u32,
     filters: Vec<Filter>,
     rooms: Vec<RoomRules>,
 }
@@ -112,6 +116,7 @@ impl Default for Rules {
             auto_hide_weight: l.auto_hide_weight,
             new_member_max_links: l.new_member_max_links,
             new_member_held_posts: l.new_member_held_posts,
+            review_hours: l.review_hours,
             filters: Vec::new(),
             rooms: Vec::new(),
         }
@@ -180,6 +185,7 @@ pub fn parse(text: &str) -> Result<Rules, String> {
         auto_hide_weight: file.limits.auto_hide_weight.max(1),
         new_member_max_links: file.limits.new_member_max_links,
         new_member_held_posts: file.limits.new_member_held_posts.max(0),
+        review_hours: file.limits.review_hours,
         filters,
         rooms: file.rooms,
     })

@@ -68,6 +68,13 @@ pub enum Kind {
     LeaderInactive,
     /// A live session you said you would join was cancelled.
     EventCancelled,
+    /// A member reported something (to the community's moderators on duty); crisis reports are
+    /// `CrisisReport`.
+    NewReport,
+    /// Your appeal was granted: what was done is undone.
+    AppealRestored,
+    /// Your appeal was turned down: what was done stands.
+    AppealUpheld,
 }
 
 impl Kind {
@@ -90,6 +97,9 @@ impl Kind {
             Kind::CircleAdded => "circle_added",
             Kind::LeaderInactive => "leader_inactive",
             Kind::EventCancelled => "event_cancelled",
+            Kind::NewReport => "new_report",
+            Kind::AppealRestored => "appeal_restored",
+            Kind::AppealUpheld => "appeal_upheld",
         }
     }
 
@@ -112,6 +122,9 @@ impl Kind {
             "circle_added" => Some(Kind::CircleAdded),
             "leader_inactive" => Some(Kind::LeaderInactive),
             "event_cancelled" => Some(Kind::EventCancelled),
+            "new_report" => Some(Kind::NewReport),
+            "appeal_restored" => Some(Kind::AppealRestored),
+            "appeal_upheld" => Some(Kind::AppealUpheld),
             _ => None,
         }
     }

@@ -35,7 +35,7 @@ impl Verdict {
 
     /// Held until a moderator approves it: followers are not told of it.
     pub fn held(&self) -> bool {
-        matches!(self.automod, Automod::Hold(_))
+        matches!(self.automod, Automod::Hold(_) | Automod::NewMember)
     }
 
     /// Server text from an organiser's template (see `staff`).

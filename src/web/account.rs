@@ -29,10 +29,24 @@ struct ProfilePage {
     timeline: Vec<super::member::FeedEntry>,
     /// Whether the viewer follows them; none on one's own profile and for visitors.
     following: Option<bool>,
+    /// Groups the viewer moderates and the member is in: warn, mute, ban from here.
+    moderate: Vec<(String, String)>,
+    durations: &'static [(i64, &'static str)],
+    done: bool,
 }
 
-pub async fn profile(ctx: Ctx, Path(username): Path<String>) -> Result<Response, PageError> {
+pub async fn profile(
+    ctx: Ctx,
+    Path(username): Path<String>,
+    Query(q): Query<super::moderation::Done>,
+) -> Result<Response, PageError> {
     let profile = accounts::profile(&ctx.state, &username).await?;
+    let moderate = match &ctx.session {
+        Some(s) => {
+            super::moderation::moderated_groups(&ctx.state, &s.user, profile.user.id).await?
+        }
+        None => Vec::new(),
+    };
     let page = PageParams {
         limit: Some(20),
         after: None,
@@ -55,6 +69,9 @@ pub async fn profile(ctx: Ctx, Path(username): Path<String>) -> Result<Response,
         profile,
         timeline,
         following,
+        moderate,
+        durations: &super::moderation::DURATIONS,
+        done: q.done.is_some(),
     }))
 }
 
@@ -108,6 +125,9 @@ pub async fn notifications(ctx: Ctx, Query(q): Query<After>) -> Result<Response,
                 Kind::CircleAdded => "notify.circle_added",
                 Kind::LeaderInactive => "notify.leader_inactive",
                 Kind::EventCancelled => "notify.event_cancelled",
+                Kind::NewReport => "notify.new_report",
+                Kind::AppealRestored => "notify.appeal_restored",
+                Kind::AppealUpheld => "notify.appeal_upheld",
             };
             let name = n
                 .actor

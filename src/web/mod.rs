@@ -311,7 +311,15 @@ impl Ctx {
                 .await
                 .unwrap_or_default();
         announcements.truncate(3);
+        // Moderators see how many cases wait, linking to the queue; the page shows without it.
+        let cases = match &self.session {
+            Some(s) => crate::moderation::cases::waiting_for(&self.state, &s.user)
+                .await
+                .unwrap_or(None),
+            None => None,
+        };
         Layout {
+            cases,
             announcements,
             texts: self.texts,
             title: title.into(),
@@ -389,6 +397,8 @@ pub struct Layout {
     pub js: String,
     /// What the reader should see now (at most 3), above the page.
     pub announcements: Vec<crate::calendar::announcements::Announcement>,
+    /// For moderators: the open cases in their groups, and the queue with the most of them.
+    pub cases: Option<crate::moderation::cases::Waiting>,
 }
 
 pub struct UserLink {

@@ -116,7 +116,18 @@ pub struct CaseLine {
     pub reasons: Vec<(String, i64)>,
     /// Content that can be hidden or restored from here.
     pub content: bool,
+    /// Why automod put it here, in the reader's words when it is a new member's hold.
+    pub tag: Option<String>,
+    /// An appeal against the reader's own action: another moderator decides.
+    pub own_action: bool,
 }
+
+/// The mute lengths offered, in minutes, with their label keys.
+pub const DURATIONS: [(i64, &str); 3] = [
+    (60, "modweb.hour"),
+    (24 * 60, "modweb.day"),
+    (7 * 24 * 60, "modweb.week"),
+];
 
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "moderation.html")]
@@ -126,10 +137,17 @@ struct QueuePage {
     moderator: bool,
     resolved: bool,
     cases: Vec<CaseLine>,
+    durations: &'static [(i64, &'static str)],
     log: Vec<LogEntry>,
     log_next: Option<String>,
     error: Option<String>,
     done: bool,
+}
+
+/// `?done=1` after an action.
+#[derive(Deserialize)]
+pub struct Done {
+    pub done: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +193,7 @@ async fn render_queue(
             show_media: None,
         };
         let page = cases::list_queue(&ctx.state, user, slug, &params).await?;
+        let me = user.id;
         cases = page
             .items
             .into_iter()
@@ -185,6 +204,18 @@ async fn render_queue(
                     .map(|(k, n)| (format!("mod.reason_{k}"), *n))
                     .collect(),
                 content: matches!(c.target_type.as_str(), "post" | "message"),
+                tag: c.tag.as_deref().map(|t| {
+                    if t == moderation::NEW_MEMBER_HOLD {
+                        ctx.texts.get("modweb.tag_new_member").to_owned()
+                    } else {
+                        t.to_owned()
+                    }
+                }),
+                own_action: c
+                    .appeal
+                    .as_ref()
+                    .and_then(|a| a.acted_by.as_ref())
+                    .is_some_and(|m| m.id == me),
                 c,
             })
             .collect();
@@ -203,6 +234,7 @@ async fn render_queue(
         moderator,
         resolved,
         cases,
+        durations: &DURATIONS,
         log: log.items,
         log_next: log.next,
         error,
@@ -221,27 +253,92 @@ pub struct ActionForm {
     case_id: Option<i64>,
     #[serde(default)]
     reason: String,
+    /// For a mute: how long, in minutes.
+    #[serde(default)]
+    duration: Option<i64>,
+    /// Where to go afterwards: a member's profile, when acting from there.
+    #[serde(default)]
+    back: Option<String>,
 }
 
-/// An action from the queue. Hiding or deleting what a case is about also settles the case,
-/// with the same reason, so the queue only holds what still needs a look.
+/// An action from the queue or a member's profile. Hiding or deleting what a case is about, or
+/// warning, muting or banning its author, also settles the case with the same reason, so the
+/// queue only holds what still needs a look. Approving, keeping hidden and restoring settle it
+/// themselves; an appeal is restored or upheld by a moderator other than the one who acted.
 pub async fn act(
     Path(slug): Path<String>,
     WebForm { ctx, form }: WebForm<ActionForm>,
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let user = session.user.clone();
-    if !matches!(
-        form.action.as_str(),
-        "hide" | "restore" | "delete" | "resolve_report"
-    ) {
-        return Err(AppError::invalid("action", "hide, restore, delete or resolve_report").into());
+    let result = match form.action.as_str() {
+        "appeal_restore" | "appeal_uphold" => {
+            let case = form.case_id.unwrap_or(form.target_id);
+            let restore = form.action == "appeal_restore";
+            actions::decide_appeal(&ctx.state, &user, case, restore, &form.reason).await
+        }
+        "hide" | "restore" | "delete" | "resolve_report" | "approve" | "keep_hidden" | "warn"
+        | "mute" | "unmute" | "ban" | "unban" => take(&ctx, &user, &slug, &form).await,
+        _ => {
+            return Err(AppError::invalid("action", "not an action taken from this page").into());
+        }
+    };
+    let back = form
+        .back
+        .filter(|b| b.starts_with("/u/") && !b.contains("//") && !b.contains('\\'));
+    match result {
+        Ok(_) => {
+            let to = match back {
+                Some(b) => format!("{b}?done=1"),
+                None => format!("/mod/{slug}?done=1"),
+            };
+            Ok(ctx.send(Redirect::to(&to)))
+        }
+        Err(e) => {
+            let key = match &e {
+                AppError::Invalid { fields, .. } if fields.contains_key("reason") => {
+                    "mod.reason_needed"
+                }
+                AppError::Invalid { fields, .. } if fields.contains_key("duration_minutes") => {
+                    "modweb.duration_needed"
+                }
+                AppError::Invalid { fields, .. } if fields.contains_key("decision") => {
+                    "modweb.cannot_undo"
+                }
+                AppError::Conflict { .. } => "modweb.nothing_to_do",
+                AppError::Forbidden(_) if form.action.starts_with("appeal_") => {
+                    "modweb.appeal_yours"
+                }
+                _ => return Err(e.into()),
+            };
+            let why = ctx.texts.get(key).to_owned();
+            render_queue(ctx, &slug, false, None, Some(why), false).await
+        }
     }
+}
+
+/// Takes one of the queue's or profile's actions through `actions::take_action`, settling the
+/// case it came from when the action answers it.
+async fn take(
+    ctx: &Ctx,
+    user: &crate::accounts::User,
+    slug: &str,
+    form: &ActionForm,
+) -> Result<i64, AppError> {
+    let member = matches!(
+        form.action.as_str(),
+        "warn" | "mute" | "unmute" | "ban" | "unban"
+    );
     // Dismissing settles the case itself; the other actions are about what it reports.
     let target = if form.action == "resolve_report" {
         Target {
             kind: "report".into(),
             id: form.case_id.unwrap_or(form.target_id),
+        }
+    } else if member {
+        Target {
+            kind: "user".into(),
+            id: form.target_id,
         }
     } else {
         Target {
@@ -253,34 +350,63 @@ pub async fn act(
         action: form.action.clone(),
         target,
         reason: form.reason.clone(),
-        duration_minutes: None,
-        community: None,
+        duration_minutes: if form.action == "mute" {
+            form.duration
+        } else {
+            None
+        },
+        community: member.then(|| slug.to_owned()),
         to: None,
         private_note: None,
     };
-    let result = actions::take_action(&ctx.state, &user, &request).await;
-    let result = match (result, form.case_id) {
-        (Ok(_), Some(case)) if matches!(form.action.as_str(), "hide" | "delete") => {
+    let log_id = actions::take_action(&ctx.state, user, &request).await?;
+    match form.case_id {
+        Some(case)
+            if matches!(
+                form.action.as_str(),
+                "hide" | "delete" | "warn" | "mute" | "ban"
+            ) =>
+        {
             let settle = actions::ActionRequest {
                 action: "resolve_report".into(),
                 target: Target {
                     kind: "report".into(),
                     id: case,
                 },
+                duration_minutes: None,
+                community: None,
                 ..request
             };
-            actions::take_action(&ctx.state, &user, &settle).await
+            actions::take_action(&ctx.state, user, &settle).await
         }
-        (other, _) => other,
-    };
-    match result {
-        Ok(_) => Ok(ctx.send(Redirect::to(&format!("/mod/{slug}?done=1")))),
-        Err(AppError::Invalid { fields, .. }) if fields.contains_key("reason") => {
-            let why = ctx.texts.get("mod.reason_needed").to_owned();
-            render_queue(ctx, &slug, false, None, Some(why), false).await
-        }
-        Err(e) => Err(e.into()),
+        _ => Ok(log_id),
     }
+}
+
+/// The groups where `viewer` may act on `member` from their profile: those the viewer
+/// moderates and the member belongs (or belonged, when banned) to, as (slug, name).
+pub async fn moderated_groups(
+    state: &crate::app::AppState,
+    viewer: &crate::accounts::User,
+    member: i64,
+) -> Result<Vec<(String, String)>, AppError> {
+    if viewer.id == member {
+        return Ok(Vec::new());
+    }
+    let site_staff = viewer.is_admin() || viewer.has_role(crate::accounts::types::Role::Moderator);
+    let mut conn = state.store.read().await?;
+    Ok(crate::db!(
+        conn,
+        fetch_all as (String, String),
+        "SELECT c.slug, c.name FROM communities c
+         WHERE (c.id IN (SELECT community_id FROM memberships WHERE user_id = $2)
+                OR c.id IN (SELECT community_id FROM sanctions WHERE user_id = $2 AND kind = 'ban'))
+           AND ($3 OR c.id IN (SELECT community_id FROM community_roles WHERE user_id = $1 AND role IN ('moderator', 'organiser')))
+         ORDER BY c.name LIMIT 20",
+        viewer.id,
+        member,
+        site_staff
+    )?)
 }
 
 /// The label key of a logged action.
@@ -303,6 +429,8 @@ fn action_key(action: &str) -> &'static str {
         "resolve_report" => "mod.action_resolve_report",
         "reveal_author" => "mod.action_reveal_author",
         "room_settings" => "mod.action_room_settings",
+        "approve" => "modweb.action_approve",
+        "lift" => "modweb.action_lift",
         _ => "mod.action_other",
     }
 }

@@ -16,8 +16,9 @@ export const BIN = process.env.MUTUAL_BIN || path.join(here, "..", "..", "target
 export const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 export const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-/** The server, its base URL, an admin token and the seeded ids. */
-export async function startServer() {
+/** The server, its base URL, an admin token and the seeded ids; `extraEnv` overrides the
+ * environment (e.g. `MUTUAL_RATE_LIMITS: "on"` for the new-member hold). */
+export async function startServer(extraEnv = {}) {
   if (!existsSync(BIN)) throw new Error(`no server binary at ${BIN}: run cargo build first`);
   const dir = mkdtempSync(path.join(tmpdir(), "mutual-browser-"));
   const env = {
@@ -27,6 +28,7 @@ export async function startServer() {
     MUTUAL_RATE_LIMITS: "off",
     MUTUAL_LISTEN: "127.0.0.1:0",
     RUST_LOG: "warn",
+    ...extraEnv,
   };
   const child = spawn(BIN, ["serve"], { env, cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
   const base = await new Promise((resolve, reject) => {

@@ -559,7 +559,8 @@ pub async fn create_topic(
         topic_id
     )?;
     tx.commit().await?;
-    let crisis_resources = staged.publish(&state.realtime, session.locale);
+    let crisis_resources =
+        staged.publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -656,7 +657,7 @@ async fn update_topic(
         tx.commit().await?;
         if let Some(staged) = staged {
             // The topic answer has no place for crisis lines; the case reaches moderators.
-            let _ = staged.publish(&state.realtime, session.locale);
+            let _ = staged.publish(&state.realtime, session.locale, session.country.as_deref());
         }
     }
     let mut conn = state.store.read().await?;
@@ -777,4 +778,16 @@ pub(crate) async fn insert_topic(
     }
     metrics::counter!("mutual_posts_created_total").increment(1);
     Ok((topic_id, post_id))
+}
+
+/// Whether the member wrote a post in the topic (the crisis lines on its page are for them).
+pub async fn has_posted_in(state: &AppState, topic_id: i64, user_id: i64) -> AppResult<bool> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_one scalar bool,
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE topic_id = $1 AND author_id = $2)",
+        topic_id,
+        user_id
+    )?)
 }

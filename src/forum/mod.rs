@@ -268,6 +268,7 @@ pub async fn list_topics(
          LEFT JOIN topic_reads r ON r.topic_id = t.id AND r.user_id = $2
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
          WHERE t.community_id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)
+           AND (COALESCE(fp.held_for_review, FALSE) = FALSE OR t.author_id = $2 OR $7)
            AND (t.pinned < $3 OR (t.pinned = $3 AND (t.last_post_at < $4 OR (t.last_post_at = $4 AND t.id < $5))))
          ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
          LIMIT $6",
@@ -276,7 +277,10 @@ pub async fn list_topics(
         after[0] != 0,
         after[1],
         after[2],
-        limit + 1
+        limit + 1,
+        // A topic held for review (words that suggest a crisis) leaves the list, title and
+        // author, for all but its author and the moderators until a moderator reviews it.
+        access.is_moderator()
     )?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {

@@ -393,6 +393,10 @@ mod tests {
                 .hours
                 .contains("घंटे")
         );
+        assert_eq!(parse_country(" es "), Ok(Some("ES".to_owned())));
+        assert_eq!(parse_country("uk"), Ok(Some("GB".to_owned())));
+        assert_eq!(parse_country(""), Ok(None));
+        assert!(parse_country("DE").is_err());
         // No lines on file for the country: the language's usual country first.
         assert_eq!(lines_for_country(Some("DE"), Locale::Es)[0].country, "MX");
         assert_eq!(lines_for_country(None, Locale::En)[0].country, "US");

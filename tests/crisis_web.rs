@@ -293,7 +293,10 @@ both_backends!(bios_and_titles_warn_about_identifiers, |b| async move {
     ] {
         let (st, body) = patch_me(&s, &token, json!({"bio": bio})).await;
         assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{bio}: {body}");
-        assert!(body["error"]["fields"].get("identifiers").is_some(), "{bio}: {body}");
+        assert!(
+            body["error"]["fields"].get("identifiers").is_some(),
+            "{bio}: {body}"
+        );
     }
     let (_, me) = s.get("/api/v1/me", Some(&token)).await;
     assert_eq!(me["bio"], "", "nothing saved");
@@ -350,7 +353,10 @@ both_backends!(bios_and_titles_warn_about_identifiers, |b| async move {
         )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"]["fields"].get("identifiers").is_some(), "{body}");
+    assert!(
+        body["error"]["fields"].get("identifiers").is_some(),
+        "{body}"
+    );
     // The web form for a new topic asks about the title, too.
     let form = get(&s, &client, "/c/idents/new", None).await;
     let csrf_token = csrf(&form.html);

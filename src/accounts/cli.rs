@@ -50,6 +50,7 @@ pub async fn create_user(store: &Store, args: CreateUser) -> anyhow::Result<()> 
         display_name,
         email,
         locale: Locale::default(),
+        country: None,
         password_hash: password::hash(&password).await?,
     };
     let mut tx = store.begin().await?;

@@ -25,6 +25,7 @@ use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::{ClientIp, Json};
+use crate::moderation::crisis;
 use crate::ratelimit::Limit;
 use crate::store::{AsDb, format_ms, now_ms};
 pub use session::{Auth, MaybeAuth, Session};
@@ -118,6 +119,8 @@ pub struct NewAccount {
     pub display_name: String,
     pub email: Option<Email>,
     pub locale: Locale,
+    /// For crisis lines; `None` follows the language.
+    pub country: Option<String>,
     pub password_hash: String,
 }
 
@@ -128,8 +131,8 @@ pub async fn insert_account(conn: &mut impl AsDb, account: &NewAccount) -> AppRe
     let id = db!(
         *conn,
         fetch_optional scalar i64,
-        "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, locale, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, locale, country, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) ON CONFLICT DO NOTHING RETURNING id",
         account.username.as_str(),
         account.username.key(),
         &account.display_name,
@@ -137,7 +140,8 @@ pub async fn insert_account(conn: &mut impl AsDb, account: &NewAccount) -> AppRe
         account.email.as_ref().map(Email::key),
         &account.password_hash,
         account.locale.as_str(),
-        now
+        now,
+        account.country.clone()
     )?;
     if let Some(id) = id {
         return Ok(id);
@@ -189,6 +193,9 @@ pub struct RegisterRequest {
     pub email: Option<String>,
     /// `en`, `es` or `hi` (a tag like `es-MX` is accepted).
     pub locale: Option<String>,
+    /// The country whose crisis lines come first: an ISO code among those with lines
+    /// (`GET /api/v1/help/lines`), or absent to follow the language (en → US, es → MX, hi → IN).
+    pub country: Option<String>,
     /// Optional and separate: consent to hold health data, naming the version of the notice
     /// read (`GET /api/v1/consent/health-data`). Without it the account works, and health data
     /// (readings, goals, milestone numbers, condition groups) is refused until it is given.
@@ -239,6 +246,9 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
             .unwrap_or_default(),
         None => Locale::default(),
     };
+    let country = crisis::parse_country(req.country.as_deref().unwrap_or(""))
+        .map_err(|e| bad("country", e))
+        .unwrap_or_default();
     match (username, password, display_name) {
         (Some(username), Some(password), Some(display_name)) if fields.is_empty() => {
             Ok(NewAccount {
@@ -246,6 +256,7 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
                 display_name,
                 email,
                 locale,
+                country,
                 password_hash: password::hash(&password).await?,
             })
         }
@@ -441,6 +452,11 @@ pub struct Me {
     pub bio: String,
     pub email: Option<String>,
     pub locale: Locale,
+    /// The country whose crisis lines the member sees first: their choice, else their
+    /// language's usual country (en → US, es → MX, hi → IN).
+    pub country: String,
+    /// Whether `country` is the member's own choice rather than the language's default.
+    pub country_chosen: bool,
     /// Content-warning kinds shown collapsed to this member.
     pub content_filters: Vec<String>,
     /// Hidden from member lists and "who's online".
@@ -462,6 +478,7 @@ struct PrivateRow {
     bio: String,
     email: Option<String>,
     locale: String,
+    country: Option<String>,
     content_filters: String,
     hide_presence: bool,
     text_size: i32,
@@ -476,14 +493,19 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let row = db!(
         conn,
         fetch_one as PrivateRow,
-        "SELECT bio, email, locale, content_filters, hide_presence, text_size, timezone FROM users WHERE id = $1",
+        "SELECT bio, email, locale, country, content_filters, hide_presence, text_size, timezone FROM users WHERE id = $1",
         user.id
     )?;
+    let locale = Locale::parse(&row.locale).unwrap_or_default();
     Ok(Me {
         user,
         bio: row.bio,
         email: row.email,
-        locale: Locale::parse(&row.locale).unwrap_or_default(),
+        locale,
+        country_chosen: row.country.is_some(),
+        country: row
+            .country
+            .unwrap_or_else(|| crisis::default_country(locale).to_owned()),
         content_filters: row
             .content_filters
             .split(',')
@@ -513,6 +535,12 @@ pub struct UpdateMe {
     /// An address, or `""` to remove it.
     pub email: Option<String>,
     pub locale: Option<String>,
+    /// An ISO code among the countries with crisis lines, or `""` to follow the language.
+    pub country: Option<String>,
+    /// Publish a bio that seems to hold personal details (e-mail, phone, ID number); without
+    /// it such a bio is refused with 422 `identifiers`.
+    #[serde(default)]
+    pub confirm_identifiers: bool,
     /// Changing the password signs out every other session.
     pub password: Option<PasswordChange>,
     /// Content-warning kinds to show collapsed: weight, photos, self_harm, food, other.
@@ -575,6 +603,11 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         .locale
         .as_deref()
         .and_then(|raw| Locale::parse(raw).map_err(|e| bad("locale", e)).ok());
+    let country = req.country.as_deref().and_then(|raw| {
+        crisis::parse_country(raw)
+            .map_err(|e| bad("country", e))
+            .ok()
+    });
     let new_password = match &req.password {
         Some(change) => Password::parse(&change.new, &[session.user.username.as_str(), "mutual"])
             .map_err(|e| bad("password.new", e))
@@ -607,6 +640,9 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
     }
     if !fields.is_empty() {
         return Err(AppError::invalid_fields(fields));
+    }
+    if let Some(bio) = bio {
+        crate::publish::screen::check_identifiers(bio, req.confirm_identifiers)?;
     }
     let new_hash = match (&req.password, new_password) {
         (Some(change), Some(new)) => {
@@ -673,6 +709,16 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             "UPDATE users SET locale = $2, updated_at = $3 WHERE id = $1",
             session.user.id,
             locale.as_str(),
+            now
+        )?;
+    }
+    if let Some(country) = country {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET country = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            country,
             now
         )?;
     }

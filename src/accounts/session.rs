@@ -41,6 +41,8 @@ pub struct Session {
     pub content_filters: Vec<String>,
     /// The member's interface language.
     pub locale: Locale,
+    /// The member's country for crisis lines; `None` means from their language.
+    pub country: Option<String>,
     /// The member's text size for the web pages, in percent.
     pub text_size: i32,
 }
@@ -165,6 +167,7 @@ struct SessionRow {
     created_at: i64,
     content_filters: String,
     locale: String,
+    country: Option<String>,
     text_size: i32,
     // Site-wide roles, read with the session so a signed-in request costs one query.
     is_moderator: bool,
@@ -208,7 +211,7 @@ async fn lookup(
         conn,
         fetch_optional as SessionRow,
         "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters,
-                u.locale, u.text_size,
+                u.locale, u.country, u.text_size,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'moderator') AS is_moderator,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'organiser') AS is_organiser,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'professional') AS is_professional,
@@ -285,6 +288,7 @@ async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Opti
             .map(str::to_owned)
             .collect(),
         locale: Locale::parse(&row.locale).unwrap_or_default(),
+        country: row.country,
         text_size: row.text_size,
         user: User {
             id: row.user_id,

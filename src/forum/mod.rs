@@ -269,6 +269,7 @@ pub async fn list_topics(
          LEFT JOIN posts fp ON fp.topic_id = t.id AND fp.seq = 1
          WHERE t.community_id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)
            AND (fp.awaiting_approval = FALSE OR t.author_id = $2)
+           AND (COALESCE(fp.held_for_review, FALSE) = FALSE OR t.author_id = $2 OR $7)
            AND (t.pinned < $3 OR (t.pinned = $3 AND (t.last_post_at < $4 OR (t.last_post_at = $4 AND t.id < $5))))
          ORDER BY t.pinned DESC, t.last_post_at DESC, t.id DESC
          LIMIT $6",
@@ -277,7 +278,10 @@ pub async fn list_topics(
         after[0] != 0,
         after[1],
         after[2],
-        limit + 1
+        limit + 1,
+        // A topic held for review (words that suggest a crisis) leaves the list, title and
+        // author, for all but its author and the moderators until a moderator reviews it.
+        access.is_moderator()
     )?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
@@ -560,7 +564,8 @@ pub async fn create_topic(
         topic_id
     )?;
     tx.commit().await?;
-    let crisis_resources = staged.publish(&state.realtime, session.locale);
+    let crisis_resources =
+        staged.publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     let mut conn = state.store.read().await?;
@@ -657,7 +662,7 @@ async fn update_topic(
         tx.commit().await?;
         if let Some(staged) = staged {
             // The topic answer has no place for crisis lines; the case reaches moderators.
-            let _ = staged.publish(&state.realtime, session.locale);
+            let _ = staged.publish(&state.realtime, session.locale, session.country.as_deref());
         }
     }
     let mut conn = state.store.read().await?;
@@ -778,4 +783,16 @@ pub(crate) async fn insert_topic(
     }
     metrics::counter!("mutual_posts_created_total").increment(1);
     Ok((topic_id, post_id))
+}
+
+/// Whether the member wrote a post in the topic (the crisis lines on its page are for them).
+pub async fn has_posted_in(state: &AppState, topic_id: i64, user_id: i64) -> AppResult<bool> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_one scalar bool,
+        "SELECT EXISTS (SELECT 1 FROM posts WHERE topic_id = $1 AND author_id = $2)",
+        topic_id,
+        user_id
+    )?)
 }

@@ -571,7 +571,10 @@ pub async fn reply(
         })
         .await?;
     let post_id = stored.post_id;
-    let crisis_resources = stored.staged.publish(&state.realtime, session.locale);
+    let crisis_resources =
+        stored
+            .staged
+            .publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
     // A new post has no reactions yet: its row is all there is to read back.
@@ -755,7 +758,8 @@ pub async fn edit_post(
     let staged =
         crate::publish::dispatch::stage(&mut tx, &written, &verdict, None, recipients).await?;
     tx.commit().await?;
-    let crisis_resources = staged.publish(&state.realtime, session.locale);
+    let crisis_resources =
+        staged.publish(&state.realtime, session.locale, session.country.as_deref());
     let mut conn = state.store.read().await?;
     Ok(EditedPost {
         post: with_wait(state, load_post(&mut conn, id, session).await?),

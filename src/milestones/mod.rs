@@ -596,7 +596,7 @@ pub async fn feed(
         concat!(
             select_milestones!(),
             "WHERE m.community_id = $1 AND t.deleted_at IS NULL AND p.deleted_at IS NULL
-               AND (m.author_id = $2 OR (m.is_private = FALSE AND p.hidden_at IS NULL AND (p.held_for_review = FALSE OR $2 <> -1)))
+               AND (m.author_id = $2 OR (m.is_private = FALSE AND p.hidden_at IS NULL AND (p.held_for_review = FALSE OR $7)))
                AND ($3 = '' OR mt.type_key = $3)
                AND (m.created_at < $4 OR (m.created_at = $4 AND m.id < $5))
              ORDER BY m.created_at DESC, m.id DESC LIMIT $6"
@@ -606,7 +606,9 @@ pub async fn feed(
         filter.kind.as_deref().unwrap_or("").trim(),
         before_at,
         before_id,
-        limit + 1
+        limit + 1,
+        // Held for review: out of the feed for all but the author and the moderators.
+        access.is_moderator()
     )?;
     let items = rows.into_iter().map(|r| feed_item(r, viewer_id)).collect();
     Ok(Page::from_rows(items, limit, |i: &FeedItem| {
@@ -655,7 +657,7 @@ pub async fn timeline(
             select_milestones!(),
             "WHERE m.author_id = $1 AND t.deleted_at IS NULL AND p.deleted_at IS NULL
                AND (m.author_id = $2 OR (m.is_private = FALSE AND p.anonymous = FALSE AND p.hidden_at IS NULL
-                    AND (p.held_for_review = FALSE OR $2 <> -1)
+                    AND (p.held_for_review = FALSE OR $3)
                     AND (c.visibility = 'public' OR $3
                          OR EXISTS (SELECT 1 FROM memberships ms WHERE ms.community_id = c.id AND ms.user_id = $2 AND ms.status = 'active'))))
                AND (m.created_at < $4 OR (m.created_at = $4 AND m.id < $5))

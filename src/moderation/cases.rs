@@ -1357,12 +1357,11 @@ pub async fn for_member(state: &AppState, user: &User) -> AppResult<MyModeration
         }
     }
     let active = sanctions::active(&mut conn, uid).await?;
-    let locale = db!(conn, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", uid)?;
-    let locale = crate::accounts::types::Locale::parse(&locale).unwrap_or_default();
+    let crisis_lines = crisis::lines_for_member(&mut conn, uid).await?;
     Ok(MyModeration {
         actions,
         sanctions_in_force: active.iter().map(|s| s.kind.clone()).collect(),
-        crisis_lines: crisis::lines_for(locale),
+        crisis_lines,
         appealable,
     })
 }

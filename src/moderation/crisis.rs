@@ -168,7 +168,7 @@ pub fn matched_phrase(body: &str) -> Option<&'static str> {
 }
 
 /// The country whose lines a member sees first when they have not set one.
-fn default_country(locale: Locale) -> &'static str {
+pub fn default_country(locale: Locale) -> &'static str {
     match locale {
         Locale::En => "US",
         Locale::Es => "MX",
@@ -223,6 +223,52 @@ pub fn lines_for_country(country: Option<&str>, locale: Locale) -> Vec<CrisisLin
 /// The lines for a member's language, the language's usual country first.
 pub fn lines_for(locale: Locale) -> Vec<CrisisLine> {
     lines_for_country(None, locale)
+}
+
+/// A member's country setting as stored: an ISO code among the countries with lines on file
+/// (`UK` is taken as `GB`), or `None` for "from my language" (an empty value).
+pub fn parse_country(raw: &str) -> Result<Option<String>, String> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.is_empty() {
+        return Ok(None);
+    }
+    let code = if code == "UK" { "GB".to_owned() } else { code };
+    if entries().iter().any(|l| l.country == code) {
+        Ok(Some(code))
+    } else {
+        Err("choose a country from the list, or none".into())
+    }
+}
+
+/// The countries with lines on file, in the file's order: code and name in `locale`.
+pub fn countries(locale: Locale) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for l in entries() {
+        if !out.iter().any(|(c, _)| *c == l.country) {
+            out.push((
+                l.country.clone(),
+                pick(&l.country_name, locale.as_str()).to_owned(),
+            ));
+        }
+    }
+    out
+}
+
+/// The lines for a member as stored: their country and language.
+pub async fn lines_for_member(
+    conn: &mut impl crate::store::AsDb,
+    user_id: i64,
+) -> crate::error::AppResult<Vec<CrisisLine>> {
+    let (locale, country) = crate::db!(
+        *conn,
+        fetch_one as (String, Option<String>),
+        "SELECT locale, country FROM users WHERE id = $1",
+        user_id
+    )?;
+    Ok(lines_for_country(
+        country.as_deref(),
+        Locale::parse(&locale).unwrap_or_default(),
+    ))
 }
 
 /// Every line, hours in English, for admins.
@@ -347,6 +393,10 @@ mod tests {
                 .hours
                 .contains("घंटे")
         );
+        assert_eq!(parse_country(" es "), Ok(Some("ES".to_owned())));
+        assert_eq!(parse_country("uk"), Ok(Some("GB".to_owned())));
+        assert_eq!(parse_country(""), Ok(None));
+        assert!(parse_country("DE").is_err());
         // No lines on file for the country: the language's usual country first.
         assert_eq!(lines_for_country(Some("DE"), Locale::Es)[0].country, "MX");
         assert_eq!(lines_for_country(None, Locale::En)[0].country, "US");

@@ -211,13 +211,10 @@ pub async fn screen_post(
     };
     let case_id = cases::open_case(conn, &target, true).await?;
     let alert = cases::alert_crisis(conn, community_id, case_id, &target).await?;
-    let locale =
-        db!(*conn, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", author_id)?;
+    let lines = crisis::lines_for_member(conn, author_id).await?;
     metrics::counter!("mutual_crisis_flags_total").increment(1);
     Ok(Screened {
-        resources: Some(crisis::lines_for(
-            crate::accounts::types::Locale::parse(&locale).unwrap_or_default(),
-        )),
+        resources: Some(lines),
         alert: Some(alert),
     })
 }
@@ -244,14 +241,11 @@ pub async fn screen_message(
     };
     let case_id = cases::open_case(&mut tx, &target, true).await?;
     let alert = cases::alert_crisis(&mut tx, community_id, case_id, &target).await?;
-    let locale =
-        db!(tx, fetch_one scalar String, "SELECT locale FROM users WHERE id = $1", author_id)?;
+    let lines = crisis::lines_for_member(&mut tx, author_id).await?;
     tx.commit().await?;
     alert.publish(&state.realtime);
     metrics::counter!("mutual_crisis_flags_total").increment(1);
-    Ok(Some(crisis::lines_for(
-        crate::accounts::types::Locale::parse(&locale).unwrap_or_default(),
-    )))
+    Ok(Some(lines))
 }
 
 /// Writes one entry of the moderation log; its id. `moderator` is None for automatic actions.

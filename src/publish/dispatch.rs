@@ -127,13 +127,20 @@ impl Staged {
     /// For server-written text the staff verdict stages nothing to publish.
     pub fn discard(self) {}
 
-    /// Publishes what the committed write announces; the crisis lines for its author (in
-    /// `locale` when no case looked their language up).
-    pub fn publish(self, realtime: &Realtime, locale: Locale) -> Option<Vec<CrisisLine>> {
+    /// Publishes what the committed write announces; the crisis lines for its author (for
+    /// `country` and `locale` when no case looked them up).
+    pub fn publish(
+        self,
+        realtime: &Realtime,
+        locale: Locale,
+        country: Option<&str>,
+    ) -> Option<Vec<CrisisLine>> {
         self.sent.publish(realtime);
         match self.screened {
             Some(s) => s.publish(realtime),
-            None => self.private_crisis.then(|| crisis::lines_for(locale)),
+            None => self
+                .private_crisis
+                .then(|| crisis::lines_for_country(country, locale)),
         }
     }
 }

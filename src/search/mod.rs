@@ -177,6 +177,8 @@ JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
 WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL AND t.private_to IS NULL
+  -- A reply does not bring back the title of a topic held for review.
+  AND NOT EXISTS (SELECT 1 FROM posts fp WHERE fp.topic_id = t.id AND fp.seq = 1 AND fp.held_for_review)
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))
@@ -194,6 +196,8 @@ JOIN topics t ON t.id = p.topic_id
 JOIN communities c ON c.id = p.community_id
 LEFT JOIN users u ON u.id = p.author_id
 WHERE p.deleted_at IS NULL AND p.hidden_at IS NULL AND p.held_for_review = FALSE AND t.deleted_at IS NULL AND t.private_to IS NULL
+  -- A reply does not bring back the title of a topic held for review.
+  AND NOT EXISTS (SELECT 1 FROM posts fp WHERE fp.topic_id = t.id AND fp.seq = 1 AND fp.held_for_review)
   AND ($2 = '' OR c.slug = $2)
   AND (c.visibility = 'public' OR $3
        OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $4 AND m.status = 'active'))

@@ -181,6 +181,35 @@ struct SettingsPage {
     filters: Vec<Choice>,
     hide_presence: bool,
     zones: Vec<Choice>,
+    /// The country whose crisis lines come first; the first choice follows the language.
+    countries: Vec<Choice>,
+    bio: String,
+    /// The personal details the bio seems to hold, in words, when the member must confirm.
+    bio_identifiers: Option<String>,
+}
+
+/// The countries with crisis lines, in the reader's language; `""` follows the language.
+pub(super) fn country_choices(ctx: &Ctx, chosen: Option<&str>) -> Vec<Choice> {
+    let locale = ctx.texts.locale;
+    let usual = crate::moderation::crisis::default_country(locale);
+    let names = crate::moderation::crisis::countries(locale);
+    let usual_name = names
+        .iter()
+        .find(|(c, _)| c == usual)
+        .map_or(usual, |(_, n)| n.as_str());
+    let mut out = vec![Choice {
+        value: String::new(),
+        label: ctx
+            .texts
+            .fill("crisis_web.country_auto", &[("country", usual_name)]),
+        checked: chosen.is_none(),
+    }];
+    out.extend(names.iter().map(|(code, name)| Choice {
+        value: code.clone(),
+        label: name.clone(),
+        checked: chosen == Some(code.as_str()),
+    }));
+    out
 }
 
 #[derive(Deserialize)]
@@ -189,6 +218,17 @@ pub struct SavedParam {
 }
 
 pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response, PageError> {
+    let page = settings_page(&ctx, q.saved.is_some(), None).await?;
+    Ok(ctx.send(page))
+}
+
+/// The settings page; `bio_refused` is a bio sent back for confirmation: its words and the
+/// details it seems to hold.
+async fn settings_page(
+    ctx: &Ctx,
+    saved: bool,
+    bio_refused: Option<(String, String)>,
+) -> Result<SettingsPage, PageError> {
     let me = match &ctx.session {
         Some(s) => Some(accounts::load_me(&ctx.state, s).await?),
         None => None,
@@ -200,9 +240,22 @@ pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response,
         .unwrap_or_default();
     let mut l = ctx.layout(ctx.texts.get("settings.title")).await;
     l.noindex = true;
-    let page = SettingsPage {
-        saved: q.saved.is_some(),
+    let countries = country_choices(
+        ctx,
+        me.as_ref()
+            .filter(|m| m.country_chosen)
+            .map(|m| m.country.as_str()),
+    );
+    let (bio, bio_identifiers) = match bio_refused {
+        Some((bio, kinds)) => (bio, Some(kinds)),
+        None => (me.as_ref().map(|m| m.bio.clone()).unwrap_or_default(), None),
+    };
+    Ok(SettingsPage {
+        saved,
         member: me.is_some(),
+        countries,
+        bio,
+        bio_identifiers,
         languages: LANGUAGES
             .iter()
             .map(|(code, name)| Choice {
@@ -230,8 +283,7 @@ pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response,
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
         zones: zone_choices(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
         l,
-    };
-    Ok(ctx.send(page))
+    })
 }
 
 fn zone_choices(current: &str) -> Vec<Choice> {
@@ -271,9 +323,11 @@ pub async fn save_settings(
     };
     let changes = UpdateMe {
         display_name: None,
-        bio: None,
+        bio: value("bio"),
         email: None,
         locale: locale.map(|l| l.as_str().to_owned()),
+        country: value("country"),
+        confirm_identifiers: value("confirm_identifiers").is_some(),
         password: None,
         content_filters: Some(
             form.iter()
@@ -285,8 +339,23 @@ pub async fn save_settings(
         text_size,
         timezone: value("timezone"),
     };
-    accounts::update_me(&ctx.state, session, &changes).await?;
-    Ok(ctx.send(Redirect::to("/settings?saved=1")))
+    match accounts::update_me(&ctx.state, session, &changes).await {
+        Ok(_) => Ok(ctx.send(Redirect::to("/settings?saved=1"))),
+        Err(e) => {
+            // A bio that seems to hold personal details: the page again, the words kept, and
+            // the question. Nothing was saved.
+            if !matches!(&e, AppError::Invalid { fields, .. } if fields.contains_key("identifiers"))
+            {
+                return Err(e.into());
+            }
+            let mut draft = super::forum::Draft::default();
+            let status = super::forum::refused(&ctx, e, &mut draft)?;
+            let kinds = draft.identifiers.unwrap_or_default();
+            let bio = changes.bio.unwrap_or_default();
+            let page = settings_page(&ctx, false, Some((bio, kinds))).await?;
+            Ok(ctx.send_status(status, page))
+        }
+    }
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]

@@ -25,6 +25,8 @@ struct RegisterPage {
     display_name: String,
     email: String,
     languages: [(&'static str, &'static str); 3],
+    /// The country whose crisis lines come first.
+    countries: Vec<super::account::Choice>,
     notice: super::account::ConsentNotice,
     /// Only ever the member's own tick, sent back with a form that had errors.
     consent_checked: bool,
@@ -41,6 +43,7 @@ pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
         display_name: String::new(),
         email: String::new(),
         languages: LANGUAGES,
+        countries: super::account::country_choices(&ctx, None),
         notice: super::account::ConsentNotice::new(ctx.texts.locale),
         consent_checked: false,
     };
@@ -56,6 +59,7 @@ pub struct RegisterForm {
     display_name: Option<String>,
     email: Option<String>,
     locale: Option<String>,
+    country: Option<String>,
     /// The consent checkbox: the notice's version when ticked, absent otherwise.
     health_data_consent: Option<String>,
     /// The language the notice was shown in.
@@ -113,6 +117,7 @@ pub async fn register(
         display_name: form.display_name.clone(),
         email: form.email.clone(),
         locale: form.locale,
+        country: form.country.clone(),
         health_data_consent: consent_grant(
             form.health_data_consent.as_deref(),
             form.consent_locale.as_deref(),
@@ -134,6 +139,10 @@ pub async fn register(
                 display_name: form.display_name.unwrap_or_default(),
                 email: form.email.unwrap_or_default(),
                 languages: LANGUAGES,
+                countries: super::account::country_choices(
+                    &ctx,
+                    form.country.as_deref().filter(|c| !c.is_empty()),
+                ),
                 notice: super::account::ConsentNotice::new(ctx.texts.locale),
                 consent_checked: form.health_data_consent.is_some(),
             };

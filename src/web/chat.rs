@@ -34,6 +34,8 @@ struct ChatPage {
     readable: bool,
     draft: String,
     error: Option<String>,
+    /// The message was refused for personal details: offer to send it anyway.
+    identifiers: bool,
     crisis: Vec<CrisisLine>,
     /// "Live now: <title> until <time>" when a live session runs in the room.
     live_banner: Option<(i64, String)>,
@@ -59,7 +61,16 @@ pub async fn room(
     Path((slug, room)): Path<(String, i64)>,
     Query(q): Query<Older>,
 ) -> Result<Response, PageError> {
-    render(ctx, &slug, room, q.before, String::new(), None, Vec::new()).await
+    render(ctx, &slug, room, q.before, Refusal::default(), Vec::new()).await
+}
+
+/// A refused message, shown again with its words kept and why.
+#[derive(Default)]
+struct Refusal {
+    draft: String,
+    error: Option<String>,
+    /// Refused for personal details only: the author may confirm.
+    identifiers: bool,
 }
 
 async fn render(
@@ -67,10 +78,14 @@ async fn render(
     slug: &str,
     room_id: i64,
     before: Option<i64>,
-    draft: String,
-    error: Option<String>,
+    refusal: Refusal,
     crisis: Vec<CrisisLine>,
 ) -> Result<Response, PageError> {
+    let Refusal {
+        draft,
+        error,
+        identifiers,
+    } = refusal;
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
     let rooms = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
@@ -120,6 +135,7 @@ async fn render(
         readable,
         draft,
         error,
+        identifiers,
         crisis,
         live_banner,
     };
@@ -158,9 +174,11 @@ pub async fn send(
     {
         Ok((_, None)) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/chat/{room}#composer")))),
         // Words that suggest a crisis: the room again, with the crisis lines for them alone.
-        Ok((_, Some(lines))) => render(ctx, &slug, room, None, String::new(), None, lines).await,
+        Ok((_, Some(lines))) => render(ctx, &slug, room, None, Refusal::default(), lines).await,
         Err(e) => {
+            let identifiers = matches!(&e, AppError::Invalid { fields, .. } if fields.contains_key("identifiers"));
             let key = match &e {
+                _ if identifiers => "crisis_web.chat_identifiers",
                 AppError::Invalid { .. } if form.body.trim().is_empty() => "chat.empty",
                 AppError::Invalid { .. } if form.body.chars().count() > chat::MAX_MESSAGE_CHARS => {
                     "chat.too_long"
@@ -171,7 +189,12 @@ pub async fn send(
                 _ => return Err(e.into()),
             };
             let why = ctx.texts.get(key).to_owned();
-            render(ctx, &slug, room, None, form.body, Some(why), Vec::new()).await
+            let refusal = Refusal {
+                draft: form.body,
+                error: Some(why),
+                identifiers,
+            };
+            render(ctx, &slug, room, None, refusal, Vec::new()).await
         }
     }
 }

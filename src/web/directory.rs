@@ -145,6 +145,7 @@ pub async fn sign_up(
         display_name: form.display_name.clone(),
         email: None,
         locale: form.locale,
+        country: None,
         health_data_consent: super::auth::consent_grant(
             form.health_data_consent.as_deref(),
             form.consent_locale.as_deref(),

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::forum::posts::{self, NewPost, Post};
 use crate::forum::types::{ContentWarning, ReactionKind};
 use crate::forum::{self, NewTopic, Topic};
+use crate::moderation::crisis::{self, CrisisLine};
 use crate::paging::PageParams;
 
 /// Posts per page in the flat view; pages start at fixed post numbers so a link to a post's
@@ -313,7 +314,14 @@ pub async fn new_topic(
         confirm_identifiers: Some(form.confirm_identifiers.is_some()),
     };
     let error = match forum::create_topic(&ctx.state, session, &slug, &request).await {
-        Ok(created) => return Ok(ctx.send(Redirect::to(&format!("/t/{}", created.topic.id)))),
+        Ok(created) => {
+            let to = landing(
+                format!("/t/{}", created.topic.id),
+                created.crisis_resources.is_some(),
+                None,
+            );
+            return Ok(ctx.send(Redirect::to(&to)));
+        }
         Err(e) => e,
     };
     let mut draft = Draft {
@@ -373,6 +381,8 @@ struct TopicPage {
     /// The post number a reply will answer.
     reply_to_seq: Option<i64>,
     warnings: Vec<WarningChoice>,
+    /// The crisis lines, for the author who just wrote words that suggest a crisis.
+    crisis: Vec<CrisisLine>,
 }
 
 impl TopicPage {
@@ -389,6 +399,22 @@ pub struct TopicQuery {
     view: Option<String>,
     after: Option<i64>,
     reply_to: Option<i64>,
+    /// Set on the page the author lands on when their words suggested a crisis.
+    crisis: Option<String>,
+}
+
+/// Where the author lands after posting: `to`, with the crisis lines at the top when the words
+/// suggested a crisis (`#crisis-lines` takes them, and the focus, there), else at `anchor`.
+pub(super) fn landing(to: String, crisis: bool, anchor: Option<String>) -> String {
+    if crisis {
+        let sep = if to.contains('?') { '&' } else { '?' };
+        format!("{to}{sep}crisis=1#crisis-lines")
+    } else {
+        match anchor {
+            Some(a) => format!("{to}#{a}"),
+            None => to,
+        }
+    }
 }
 
 pub async fn topic(
@@ -449,9 +475,20 @@ async fn topic_page(
         (false, 0) => {}
         (false, n) => back.push_str(&format!("?after={n}")),
     }
+    // The lines are for the author alone: only a viewer with a post in the topic sees them, in
+    // their own country and language.
+    let crisis = match viewer {
+        Some(s)
+            if q.crisis.is_some() && forum::has_posted_in(&ctx.state, id, s.user.id).await? =>
+        {
+            crisis::lines_for_country(s.country.as_deref(), s.locale)
+        }
+        _ => Vec::new(),
+    };
     let mut l = ctx.layout(t.title.clone()).await;
-    l.noindex |= c.visibility != Visibility::Public;
+    l.noindex |= c.visibility != Visibility::Public || !crisis.is_empty();
     Ok(TopicPage {
+        crisis,
         l,
         warnings: warning_choices(&draft.warning),
         g: GroupItem::new(c),
@@ -588,11 +625,12 @@ pub async fn reply(
     let error = match posts::reply(&ctx.state, session, id, &request).await {
         Ok(created) => {
             let seq = created.post.seq;
-            let to = if threaded {
-                format!("/t/{id}?view=threaded#post-{seq}")
+            let (to, anchor) = if threaded {
+                (format!("/t/{id}?view=threaded"), format!("post-{seq}"))
             } else {
-                post_address(id, seq)
+                post_page(id, seq)
             };
+            let to = landing(to, created.crisis_resources.is_some(), Some(anchor));
             return Ok(ctx.send(Redirect::to(&to)));
         }
         Err(e) => e,
@@ -635,12 +673,19 @@ pub async fn react(
 
 /// Where post `seq` of topic `topic` shows in the flat view: its page, scrolled to it.
 fn post_address(topic: i64, seq: i64) -> String {
+    let (page, anchor) = post_page(topic, seq);
+    format!("{page}#{anchor}")
+}
+
+/// Post `seq`'s page in the flat view and its anchor there.
+fn post_page(topic: i64, seq: i64) -> (String, String) {
     let after = (seq - 1) / POSTS_PER_PAGE * POSTS_PER_PAGE;
-    if after == 0 {
-        format!("/t/{topic}#post-{seq}")
+    let page = if after == 0 {
+        format!("/t/{topic}")
     } else {
-        format!("/t/{topic}?after={after}#post-{seq}")
-    }
+        format!("/t/{topic}?after={after}")
+    };
+    (page, format!("post-{seq}"))
 }
 
 /// `/p/{id}`: a post's own address (quotes and moderation pages link to it), sent on to its

@@ -343,7 +343,12 @@ pub async fn new_milestone(
             };
             match forum::create_topic(&ctx.state, session, &slug, &request).await {
                 Ok(created) => {
-                    return Ok(ctx.send(Redirect::to(&format!("/t/{}", created.topic.id))));
+                    let to = super::forum::landing(
+                        format!("/t/{}", created.topic.id),
+                        created.crisis_resources.is_some(),
+                        None,
+                    );
+                    return Ok(ctx.send(Redirect::to(&to)));
                 }
                 Err(e) => refused(&ctx, e, &mut draft)?,
             }

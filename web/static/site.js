@@ -3,7 +3,10 @@
 //   will look, rendered and sanitised by the server (POST /api/v1/preview);
 // - live chat on a room's page (section#chat): one WebSocket, subscribed from the newest message
 //   the server rendered, so nothing is missed; typing and presence; it reconnects by itself
-//   (waiting longer each time) and catches up with `since` when it does.
+//   (waiting longer each time) and catches up with `since` when it does;
+// - the crisis lines: the focus moves to the panel the server put at the top of the page after
+//   a post, and in chat the `crisis_resources` frame (sent to the author alone) shows the lines
+//   in the room until the author dismisses them.
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -55,6 +58,10 @@
 
   var areas = document.querySelectorAll("textarea[data-preview]");
   for (var i = 0; i < areas.length; i++) { addPreview(areas[i]); }
+
+  // The page the author lands on after writing words that suggest a crisis: the lines first.
+  var lines = document.getElementById("crisis-lines");
+  if (lines) { lines.focus(); }
 
   var chat = document.getElementById("chat");
   // The socket is for members who are signed in; visitors read the page as the server sent it.
@@ -126,6 +133,66 @@
       if (stick) { toBottom(); }
     }
 
+    // The lines from a `crisis_resources` frame, above the messages; one panel, kept until the
+    // author dismisses it (role="alert" announces it without taking the focus from the composer).
+    function showCrisis(lines) {
+      var old = document.getElementById("crisis-lines-live");
+      if (old) { old.remove(); }
+      var box = document.createElement("section");
+      box.id = "crisis-lines-live";
+      box.className = "crisis-lines";
+      box.setAttribute("role", "alert");
+      box.setAttribute("aria-labelledby", "crisis-lines-live-title");
+      var h = document.createElement("h2");
+      h.id = "crisis-lines-live-title";
+      h.textContent = text("crisis-title");
+      var intro = document.createElement("p");
+      intro.textContent = text("crisis-intro");
+      var ul = document.createElement("ul");
+      (lines || []).forEach(function (line) {
+        var li = document.createElement("li");
+        var name = document.createElement("strong");
+        name.textContent = line.name;
+        var tel = document.createElement("a");
+        tel.href = "tel:" + String(line.phone).replace(/\s+/g, "");
+        tel.textContent = line.phone;
+        var hours = document.createElement("span");
+        hours.textContent = line.hours;
+        li.appendChild(name);
+        li.appendChild(document.createTextNode(" · "));
+        li.appendChild(tel);
+        li.appendChild(document.createTextNode(" · "));
+        li.appendChild(hours);
+        if (line.text) {
+          li.appendChild(document.createElement("br"));
+          var sms = document.createElement("span");
+          sms.textContent = line.text;
+          li.appendChild(sms);
+        }
+        ul.appendChild(li);
+      });
+      var more = document.createElement("p");
+      more.appendChild(document.createTextNode(text("crisis-private") + " "));
+      var help = document.createElement("a");
+      help.href = "/help";
+      help.textContent = text("crisis-help");
+      more.appendChild(help);
+      var close = document.createElement("button");
+      close.type = "button";
+      close.className = "secondary";
+      close.textContent = text("crisis-dismiss");
+      close.addEventListener("click", function () {
+        box.remove();
+        if (area) { area.focus(); }
+      });
+      box.appendChild(h);
+      box.appendChild(intro);
+      box.appendChild(ul);
+      box.appendChild(more);
+      box.appendChild(close);
+      section.parentNode.insertBefore(box, section);
+    }
+
     function connect() {
       var scheme = location.protocol === "https:" ? "wss://" : "ws://";
       socket = new WebSocket(scheme + location.host + "/api/v1/ws");
@@ -145,6 +212,8 @@
         } else if (f.op === "message_edited" && f.message.room === room) {
           var old = document.getElementById("m-" + f.message.id);
           if (old) { old.replaceWith(render(f.message)); }
+        } else if (f.op === "crisis_resources" && f.room === room) {
+          showCrisis(f.lines);
         } else if (f.op === "message_deleted" && f.room === room) {
           var gone = document.getElementById("m-" + f.message_id);
           if (gone) { gone.remove(); }

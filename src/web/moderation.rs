@@ -85,9 +85,9 @@ pub async fn report(
         // Reporting twice is not a mistake: the moderators already have it.
         Err(AppError::Conflict { .. }) => (None, true),
         Err(AppError::Invalid { fields, .. }) => {
-            let key = if fields.contains_key("reason") {
+            let key = if fields.contains("reason") {
                 "mod.choose_reason"
-            } else if fields.contains_key("target") {
+            } else if fields.contains("target") {
                 "mod.own_words"
             } else {
                 "mod.note_too_long"
@@ -275,7 +275,7 @@ pub async fn act(
     };
     match result {
         Ok(_) => Ok(ctx.send(Redirect::to(&format!("/mod/{slug}?done=1")))),
-        Err(AppError::Invalid { fields, .. }) if fields.contains_key("reason") => {
+        Err(AppError::Invalid { fields, .. }) if fields.contains("reason") => {
             let why = ctx.texts.get("mod.reason_needed").to_owned();
             render_queue(ctx, &slug, false, None, Some(why), false).await
         }

@@ -13,8 +13,71 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// Field name → reasons, for 422 answers.
-pub type FieldErrors = BTreeMap<String, Vec<String>>;
+/// Field name → reasons, for 422 answers; serialised as that plain map.
+///
+/// Validation collects every problem before refusing, so a form shows all of them at once:
+/// `let title = fields.check("title", Title::parse(&raw));` … `fields.into_result()?;`
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records one reason against a field (a field may collect several).
+    pub fn push(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
+    }
+
+    /// The parsed value, or `None` with the reason recorded against `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|why| self.push(field, why)).ok()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many fields were refused.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn contains(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
+    /// The reasons recorded against one field.
+    pub fn get(&self, field: &str) -> Option<&[String]> {
+        self.0.get(field).map(Vec::as_slice)
+    }
+
+    /// The refused field names, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
+    /// Each refused field with its reasons, in field order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.0.iter().map(|(f, why)| (f.as_str(), why.as_slice()))
+    }
+
+    /// `Ok` when nothing was refused, else the 422 naming every field.
+    pub fn into_result(self) -> AppResult<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(self.into_error())
+        }
+    }
+
+    /// The 422 naming every recorded field.
+    pub fn into_error(self) -> AppError {
+        AppError::invalid_fields(self)
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -80,7 +143,7 @@ impl AppError {
     /// A 422 naming one offending field.
     pub fn invalid(field: &str, reason: impl Into<String>) -> Self {
         let mut fields = FieldErrors::new();
-        fields.insert(field.to_string(), vec![reason.into()]);
+        fields.push(field, reason);
         AppError::Invalid {
             message: format!("the field `{field}` is invalid"),
             fields,
@@ -89,7 +152,7 @@ impl AppError {
 
     /// A 422 naming every offending field at once.
     pub fn invalid_fields(fields: FieldErrors) -> Self {
-        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let names: Vec<&str> = fields.names().collect();
         AppError::Invalid {
             message: format!("invalid fields: {}", names.join(", ")),
             fields,
@@ -156,6 +219,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// Only for validation errors: field name → reasons.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, Vec<String>>>)]
     pub fields: Option<FieldErrors>,
 }
 
@@ -171,10 +235,11 @@ impl IntoResponse for AppError {
                 message: self.message(),
                 fields: match &self {
                     AppError::Invalid { fields, .. } => Some(fields.clone()),
-                    AppError::InvalidText { field } => Some(FieldErrors::from([(
-                        field.clone(),
-                        vec!["contains a NUL character".to_owned()],
-                    )])),
+                    AppError::InvalidText { field } => {
+                        let mut fields = FieldErrors::new();
+                        fields.push(field.as_str(), "contains a NUL character");
+                        Some(fields)
+                    }
                     _ => None,
                 },
             },
@@ -267,5 +332,31 @@ impl From<axum::extract::rejection::FormRejection> for AppError {
             return AppError::PayloadTooLarge;
         }
         AppError::bad_request("bad_form", rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_serialise_as_the_plain_map() {
+        let mut fields = FieldErrors::new();
+        assert_eq!(fields.check("title", Ok::<_, String>(7)), Some(7));
+        assert_eq!(fields.check::<i64>("title", Err("too short".into())), None);
+        fields.push("title", "has a NUL");
+        fields.push("body", "empty");
+        assert!(fields.contains("title") && !fields.contains("kind"));
+        assert_eq!(fields.names().collect::<Vec<_>>(), ["body", "title"]);
+        let json = serde_json::to_value(&fields).unwrap_or_default();
+        assert_eq!(
+            json,
+            serde_json::json!({"body": ["empty"], "title": ["too short", "has a NUL"]})
+        );
+        assert!(FieldErrors::new().into_result().is_ok());
+        assert!(matches!(
+            fields.into_result(),
+            Err(AppError::Invalid { .. })
+        ));
     }
 }

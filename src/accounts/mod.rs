@@ -215,7 +215,7 @@ pub struct AuthResponse {
 /// Checks a registration and hashes its password, or names every bad field.
 async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
     let mut fields = FieldErrors::new();
-    let mut bad = |field: &str, why: String| fields.entry(field.to_string()).or_default().push(why);
+    let mut bad = |field: &str, why: String| fields.push(field, why);
     let username = Username::parse(&req.username)
         .map_err(|e| bad("username", e))
         .ok();
@@ -260,7 +260,7 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
                 password_hash: password::hash(&password).await?,
             })
         }
-        _ => Err(AppError::invalid_fields(fields)),
+        _ => Err(fields.into_error()),
     }
 }
 
@@ -578,7 +578,7 @@ async fn api_update_me(
 /// Applies the changes the member asked for, all or none; names every bad field at once.
 pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> AppResult<Me> {
     let mut fields = FieldErrors::new();
-    let mut bad = |field: &str, why: String| fields.entry(field.to_string()).or_default().push(why);
+    let mut bad = |field: &str, why: String| fields.push(field, why);
     let display_name = req.display_name.as_deref().and_then(|s| {
         DisplayName::parse(s)
             .map_err(|e| bad("display_name", e))
@@ -633,14 +633,9 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
     if let Some(size) = req.text_size
         && !TEXT_SIZES.contains(&size)
     {
-        fields
-            .entry("text_size".into())
-            .or_default()
-            .push("a text size is 100, 125, 150 or 200".into());
+        fields.push("text_size", "a text size is 100, 125, 150 or 200");
     }
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     if let Some(bio) = bio {
         crate::publish::screen::check_identifiers(bio, req.confirm_identifiers)?;
     }

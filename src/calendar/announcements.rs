@@ -198,14 +198,13 @@ async fn insert(
 ) -> AppResult<Announcement> {
     let now = now_ms();
     let mut fields = FieldErrors::new();
-    let mut bad = |f: &str, why: String| fields.entry(f.into()).or_default().push(why);
-    let title = Title::parse(&req.title).map_err(|e| bad("title", e)).ok();
-    let body = PostBody::parse(&req.body).map_err(|e| bad("body", e)).ok();
+    let title = fields.check("title", Title::parse(&req.title));
+    let body = fields.check("body", PostBody::parse(&req.body));
     let starts_at = match req.starts_at.as_deref().map(parse_time) {
         None => Some(now),
         Some(Ok(t)) => Some(t),
         Some(Err(e)) => {
-            bad("starts_at", e);
+            fields.push("starts_at", e);
             None
         }
     };
@@ -213,21 +212,18 @@ async fn insert(
         None => None,
         Some(Ok(t)) if t > now && starts_at.is_none_or(|s| t > s) => Some(t),
         Some(Ok(_)) => {
-            bad(
-                "ends_at",
-                "the end is in the future, after the start".into(),
-            );
+            fields.push("ends_at", "the end is in the future, after the start");
             None
         }
         Some(Err(e)) => {
-            bad("ends_at", e);
+            fields.push("ends_at", e);
             None
         }
     };
     let (Some(title), Some(body), Some(starts_at), true) =
         (title, body, starts_at, fields.is_empty())
     else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let html = markdown::render(body.as_str()).html;
     let mut w = state.store.write().await?;

@@ -364,8 +364,7 @@ fn check_times(
     prefix: &str,
     fields: &mut FieldErrors,
 ) -> Option<(i64, i64)> {
-    let mut bad =
-        |f: &str, why: String| fields.entry(format!("{prefix}{f}")).or_default().push(why);
+    let mut bad = |f: &str, why: String| fields.push(format!("{prefix}{f}"), why);
     let s = parse_time(starts).map_err(|e| bad("starts_at", e)).ok();
     let e = parse_time(ends).map_err(|e| bad("ends_at", e)).ok();
     let (s, e) = (s?, e?);
@@ -394,10 +393,7 @@ fn check_times(
 fn check_description(raw: Option<&str>, fields: &mut FieldErrors) -> String {
     let d = raw.unwrap_or("").trim();
     if d.chars().count() > MAX_DESCRIPTION {
-        fields
-            .entry("description".into())
-            .or_default()
-            .push("a description has at most 2,000 characters".into());
+        fields.push("description", "a description has at most 2,000 characters");
     }
     d.replace('\0', "")
 }
@@ -425,22 +421,14 @@ pub async fn create(
     let now = now_ms();
     let mut fields = FieldErrors::new();
     if !room_ok {
-        fields
-            .entry("room".into())
-            .or_default()
-            .push("choose one of this community's rooms".into());
+        fields.push("room", "choose one of this community's rooms");
     }
-    let title = Title::parse(&req.title)
-        .map_err(|e| fields.entry("title".into()).or_default().push(e))
-        .ok();
+    let title = fields.check("title", Title::parse(&req.title));
     let description = check_description(req.description.as_deref(), &mut fields);
     let main = check_times(&req.starts_at, &req.ends_at, now, "", &mut fields);
     let others = req.also_at.clone().unwrap_or_default();
     if others.len() > MAX_ALSO_AT {
-        fields
-            .entry("also_at".into())
-            .or_default()
-            .push("offer a session at most 6 times in one go".into());
+        fields.push("also_at", "offer a session at most 6 times in one go");
     }
     let mut slots = Vec::new();
     for (i, t) in others.iter().take(MAX_ALSO_AT).enumerate() {
@@ -453,7 +441,7 @@ pub async fn create(
         ));
     }
     let (Some(title), Some((starts_at, ends_at)), true) = (title, main, fields.is_empty()) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut tx = state.store.begin().await?;
     let insert = "INSERT INTO events (community_id, room_id, series_id, title, description, starts_at, ends_at, created_by, created_at)
@@ -681,9 +669,8 @@ async fn api_update(
     }
     let mut fields = FieldErrors::new();
     let title = match req.title.as_deref() {
-        Some(t) => Title::parse(t)
-            .map_err(|e| fields.entry("title".into()).or_default().push(e))
-            .ok()
+        Some(t) => fields
+            .check("title", Title::parse(t))
             .map(|t| t.as_str().to_owned()),
         None => Some(row.title.clone()),
     };
@@ -705,7 +692,7 @@ async fn api_update(
         Some((row.starts_at, row.ends_at))
     };
     let (Some(title), Some((starts_at, ends_at)), true) = (title, times, fields.is_empty()) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut tx = state.store.begin().await?;
     db!(
@@ -905,9 +892,7 @@ pub async fn post_summary(
         ));
     }
     let mut fields = FieldErrors::new();
-    let body = PostBody::parse(&req.body)
-        .map_err(|e| fields.entry("body".into()).or_default().push(e))
-        .ok();
+    let body = fields.check("body", PostBody::parse(&req.body));
     let title = match req.title.as_deref() {
         Some(t) => Title::parse(t),
         None => {
@@ -917,11 +902,10 @@ pub async fn post_summary(
                 .collect();
             Title::parse(&t)
         }
-    }
-    .map_err(|e| fields.entry("title".into()).or_default().push(e))
-    .ok();
+    };
+    let title = fields.check("title", title);
     let (Some(body), Some(title), true) = (body, title, fields.is_empty()) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut tx = state.store.begin().await?;
     let going = db!(

@@ -374,25 +374,16 @@ pub async fn create(
     };
     let now = now_ms();
     let mut fields = FieldErrors::new();
-    let mut bad = |field: &str, why: String| fields.entry(field.into()).or_default().push(why);
-    let title = Title::parse(&req.title).map_err(|e| bad("title", e)).ok();
-    let body = PostBody::parse(&req.body).map_err(|e| bad("body", e)).ok();
-    let repeat = Repeat::parse(req.repeat.trim())
-        .map_err(|e| bad("repeat", e))
-        .ok();
-    let zone = Zone::parse(&req.timezone)
-        .map_err(|e| bad("timezone", e))
-        .ok();
-    let first_at = parse_time(&req.first_at)
-        .map_err(|e| bad("first_at", e))
-        .ok()
+    let title = fields.check("title", Title::parse(&req.title));
+    let body = fields.check("body", PostBody::parse(&req.body));
+    let repeat = fields.check("repeat", Repeat::parse(req.repeat.trim()));
+    let zone = fields.check("timezone", Zone::parse(&req.timezone));
+    let first_at = fields
+        .check("first_at", parse_time(&req.first_at))
         .filter(|t| {
             let ok = *t >= now - 5 * 60_000 && *t <= now + 5 * 366 * 24 * 3600 * 1000;
             if !ok {
-                bad(
-                    "first_at",
-                    "the first time is from now to five years ahead".into(),
-                );
+                fields.push("first_at", "the first time is from now to five years ahead");
             }
             ok
         });
@@ -400,21 +391,21 @@ pub async fn create(
         None => None,
         Some(Ok(e)) if first_at.is_none_or(|f| e > f) => Some(e),
         Some(Ok(_)) => {
-            bad("ends_at", "the end comes after the first time".into());
+            fields.push("ends_at", "the end comes after the first time");
             None
         }
         Some(Err(e)) => {
-            bad("ends_at", e);
+            fields.push("ends_at", e);
             None
         }
     };
     if req.count.is_some_and(|c| !(1..=1000).contains(&c)) {
-        bad("count", "count is 1 to 1,000 occurrences".into());
+        fields.push("count", "count is 1 to 1,000 occurrences");
     }
     let (Some(title), Some(body), Some(repeat), Some(zone), Some(first_at), true) =
         (title, body, repeat, zone, first_at, fields.is_empty())
     else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut w = state.store.write().await?;
     let id = db!(
@@ -579,21 +570,19 @@ pub async fn update(
     let mut fields = FieldErrors::new();
     let title = match req.title.as_deref().map(Title::parse) {
         Some(Err(e)) => {
-            fields.entry("title".into()).or_default().push(e);
+            fields.push("title", e);
             None
         }
         other => other.and_then(Result::ok),
     };
     let body = match req.body.as_deref().map(PostBody::parse) {
         Some(Err(e)) => {
-            fields.entry("body".into()).or_default().push(e);
+            fields.push("body", e);
             None
         }
         other => other.and_then(Result::ok),
     };
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let paused = req.paused.unwrap_or(row.paused);
     // Resuming starts again from the next occurrence still ahead.
     let (next_seq, next_at) = if row.paused && !paused && row.next_at.is_some() {

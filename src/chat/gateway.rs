@@ -653,7 +653,7 @@ fn error_frame(e: &AppError, nonce: Option<&str>) -> String {
         AppError::RateLimited { .. } => "rate_limited",
         AppError::NotFound => "not_found",
         AppError::Forbidden(_) => "forbidden",
-        AppError::Invalid { fields, .. } if fields.contains_key("identifiers") => "identifiers",
+        AppError::Invalid { fields, .. } if fields.contains("identifiers") => "identifiers",
         AppError::Invalid { .. } => "invalid",
         AppError::Unavailable(_) => "unavailable",
         _ => "error",

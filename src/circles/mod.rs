@@ -362,39 +362,30 @@ pub struct CircleChanges {
 fn check_name(raw: &str, fields: &mut FieldErrors) -> String {
     let name = raw.trim().to_owned();
     if !(2..=60).contains(&name.chars().count()) || name.chars().any(char::is_control) {
-        fields
-            .entry("name".into())
-            .or_default()
-            .push("a circle's name has 2 to 60 characters".into());
+        fields.push("name", "a circle's name has 2 to 60 characters");
     }
     name
 }
 
 fn check_capacity(capacity: i64, fields: &mut FieldErrors) {
     if !(6..=12).contains(&capacity) {
-        fields
-            .entry("capacity".into())
-            .or_default()
-            .push("a circle holds 6 to 12 people".into());
+        fields.push("capacity", "a circle holds 6 to 12 people");
     }
 }
 
 /// A meeting's stored columns: (weekday 1–7, "HH:MM", zone name).
 fn check_meeting(m: &Meeting, fields: &mut FieldErrors) -> Option<(i64, String, String)> {
-    let mut bad = |why: String| fields.entry("meeting".into()).or_default().push(why);
     let day = WEEKDAYS
         .iter()
         .position(|d| *d == m.weekday.trim().to_ascii_lowercase())
         .map(|i| i as i64 + 1);
     if day.is_none() {
-        bad("weekday is monday, tuesday, … or sunday".into());
+        fields.push("meeting", "weekday is monday, tuesday, … or sunday");
     }
-    let time = crate::clock::parse_hhmm(&m.time)
-        .map_err(|e| bad(e.clone()))
-        .ok();
+    let time = fields.check("meeting", crate::clock::parse_hhmm(&m.time));
     let zone = match m.timezone.as_deref() {
         None => Some(Zone::UTC),
-        Some(z) => Zone::parse(z).map_err(&mut bad).ok(),
+        Some(z) => fields.check("meeting", Zone::parse(z)),
     };
     Some((
         day?,
@@ -422,9 +413,7 @@ pub async fn create_circle(
         .meeting
         .as_ref()
         .and_then(|m| check_meeting(m, &mut fields));
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let (day, time, zone) = meeting.unzip3();
     let now = now_ms();
     let mut tx = state.store.begin().await?;
@@ -602,10 +591,7 @@ async fn api_update_circle(
     let capacity = req.capacity.unwrap_or(row.capacity);
     check_capacity(capacity, &mut fields);
     if capacity < row.member_count {
-        fields
-            .entry("capacity".into())
-            .or_default()
-            .push("the circle already has more people than that".into());
+        fields.push("capacity", "the circle already has more people than that");
     }
     let meeting = match &req.meeting {
         None => row
@@ -615,9 +601,7 @@ async fn api_update_circle(
         Some(None) => None,
         Some(Some(m)) => check_meeting(m, &mut fields),
     };
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let (day, time, zone) = meeting.unzip3();
     let mut tx = state.store.begin().await?;
     db!(

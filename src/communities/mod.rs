@@ -238,10 +238,7 @@ fn check_name(raw: &str, fields: &mut FieldErrors) -> Option<String> {
     let name = raw.trim();
     let len = name.chars().count();
     if !(3..=80).contains(&len) || name.chars().any(char::is_control) {
-        fields
-            .entry("name".into())
-            .or_default()
-            .push("a name has 3 to 80 characters".into());
+        fields.push("name", "a name has 3 to 80 characters");
         return None;
     }
     Some(name.to_owned())
@@ -249,10 +246,7 @@ fn check_name(raw: &str, fields: &mut FieldErrors) -> Option<String> {
 
 fn check_description(raw: &str, fields: &mut FieldErrors) -> Option<String> {
     if raw.chars().count() > 2000 {
-        fields
-            .entry("description".into())
-            .or_default()
-            .push("a description has at most 2,000 characters".into());
+        fields.push("description", "a description has at most 2,000 characters");
         return None;
     }
     Some(raw.trim().to_owned())
@@ -260,10 +254,7 @@ fn check_description(raw: &str, fields: &mut FieldErrors) -> Option<String> {
 
 fn check_minutes(raw: i64, fields: &mut FieldErrors) -> Option<i64> {
     if !(0..=60 * 24 * 30).contains(&raw) {
-        fields
-            .entry("newcomer_alert_minutes".into())
-            .or_default()
-            .push("between 0 and 43,200 minutes".into());
+        fields.push("newcomer_alert_minutes", "between 0 and 43,200 minutes");
         return None;
     }
     Some(raw)
@@ -290,21 +281,15 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
         return Err(AppError::forbidden("only admins create communities"));
     }
     let mut fields = FieldErrors::new();
-    let slug = Slug::parse(&req.slug)
-        .map_err(|e| fields.entry("slug".into()).or_default().push(e))
-        .ok();
+    let slug = fields.check("slug", Slug::parse(&req.slug));
     let name = check_name(&req.name, &mut fields);
     let description = check_description(req.description.as_deref().unwrap_or(""), &mut fields);
     let visibility = match req.visibility.as_deref() {
-        Some(v) => Visibility::parse(v)
-            .map_err(|e| fields.entry("visibility".into()).or_default().push(e))
-            .ok(),
+        Some(v) => fields.check("visibility", Visibility::parse(v)),
         None => Some(Visibility::Members),
     };
     let member_list = match req.member_list.as_deref() {
-        Some(v) => MemberListMode::parse(v)
-            .map_err(|e| fields.entry("member_list".into()).or_default().push(e))
-            .ok(),
+        Some(v) => fields.check("member_list", MemberListMode::parse(v)),
         None => Some(MemberListMode::Members),
     };
     let minutes = check_minutes(req.newcomer_alert_minutes.unwrap_or(720), &mut fields);
@@ -319,7 +304,7 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
         &mut fields,
     );
     if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     }
     let (
         Some(slug),
@@ -330,7 +315,7 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
         Some(minutes),
     ) = (slug, name, description, visibility, member_list, minutes)
     else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let now = now_ms();
     let mut tx = state.store.begin().await?;
@@ -448,16 +433,14 @@ async fn update_community(
         .description
         .as_deref()
         .map(|d| check_description(d, &mut fields));
-    let visibility = req.visibility.as_deref().map(|v| {
-        Visibility::parse(v)
-            .map_err(|e| fields.entry("visibility".into()).or_default().push(e))
-            .ok()
-    });
-    let member_list = req.member_list.as_deref().map(|v| {
-        MemberListMode::parse(v)
-            .map_err(|e| fields.entry("member_list".into()).or_default().push(e))
-            .ok()
-    });
+    let visibility = req
+        .visibility
+        .as_deref()
+        .map(|v| fields.check("visibility", Visibility::parse(v)));
+    let member_list = req
+        .member_list
+        .as_deref()
+        .map(|v| fields.check("member_list", MemberListMode::parse(v)));
     let minutes = req
         .newcomer_alert_minutes
         .map(|m| check_minutes(m, &mut fields));
@@ -472,9 +455,7 @@ async fn update_community(
         },
         &mut fields,
     );
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let mut tx = state.store.begin().await?;
     listing.store(&mut tx, row.id).await?;
     db!(

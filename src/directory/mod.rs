@@ -45,10 +45,7 @@ pub struct ListingChanges<'a> {
 fn plain(raw: &str, max: usize, field: &str, fields: &mut FieldErrors) -> Option<String> {
     let text = raw.trim();
     if text.chars().count() > max || text.chars().any(char::is_control) {
-        fields
-            .entry(field.into())
-            .or_default()
-            .push(format!("at most {max} characters, on one line"));
+        fields.push(field, format!("at most {max} characters, on one line"));
         return None;
     }
     Some(text.to_owned())
@@ -62,10 +59,10 @@ fn condition_key(raw: &str, fields: &mut FieldErrors) -> Option<String> {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
     {
-        fields
-            .entry("condition".into())
-            .or_default()
-            .push("a condition is a short key of a–z, 0–9 and -, e.g. type-2-diabetes".into());
+        fields.push(
+            "condition",
+            "a condition is a short key of a–z, 0–9 and -, e.g. type-2-diabetes",
+        );
         return None;
     }
     Some(key)
@@ -78,10 +75,7 @@ fn language_tag(raw: &str, fields: &mut FieldErrors) -> Option<String> {
     if !(tag.is_empty()
         || (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_lowercase()))
     {
-        fields
-            .entry("language".into())
-            .or_default()
-            .push("a language is a code such as en, es or hi".into());
+        fields.push("language", "a language is a code such as en, es or hi");
         return None;
     }
     Some(tag)
@@ -366,7 +360,7 @@ mod tests {
             },
             &mut fields,
         );
-        assert!(fields.contains_key("condition") && fields.contains_key("language"));
+        assert!(fields.contains("condition") && fields.contains("language"));
         assert_eq!(bad.region, "Jalisco, MX");
     }
 }

@@ -355,11 +355,8 @@ async fn api_get_topic(
 
 /// Parses the optional content warning of a request.
 pub fn parse_warning(raw: Option<&str>, fields: &mut FieldErrors) -> Option<ContentWarning> {
-    raw.filter(|s| !s.is_empty()).and_then(|w| {
-        ContentWarning::parse(w)
-            .map_err(|e| fields.entry("content_warning".into()).or_default().push(e))
-            .ok()
-    })
+    raw.filter(|s| !s.is_empty())
+        .and_then(|w| fields.check("content_warning", ContentWarning::parse(w)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -422,34 +419,24 @@ pub async fn create_topic(
     }
     crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
     let mut fields = FieldErrors::new();
-    let title = Title::parse(&req.title)
-        .map_err(|e| fields.entry("title".into()).or_default().push(e))
-        .ok();
-    let body = PostBody::parse(&req.body)
-        .map_err(|e| fields.entry("body".into()).or_default().push(e))
-        .ok();
+    let title = fields.check("title", Title::parse(&req.title));
+    let body = fields.check("body", PostBody::parse(&req.body));
     let kind = match req.kind.as_deref() {
         // A milestone without a kind makes a milestone topic.
         None if req.milestone.is_some() => Some(TopicKind::Milestone),
         None => Some(TopicKind::Discussion),
         Some(k) => match TopicKind::parse(k) {
             Ok(TopicKind::Themed) if !access.is_organiser() => {
-                fields
-                    .entry("kind".into())
-                    .or_default()
-                    .push("only organisers start themed topics".into());
+                fields.push("kind", "only organisers start themed topics");
                 None
             }
             Ok(k) if k != TopicKind::Milestone && req.milestone.is_some() => {
-                fields
-                    .entry("milestone".into())
-                    .or_default()
-                    .push("a milestone goes with kind milestone".into());
+                fields.push("milestone", "a milestone goes with kind milestone");
                 None
             }
             Ok(k) => Some(k),
             Err(e) => {
-                fields.entry("kind".into()).or_default().push(e);
+                fields.push("kind", e);
                 None
             }
         },
@@ -457,10 +444,7 @@ pub async fn create_topic(
     let warning = parse_warning(req.content_warning.as_deref(), &mut fields);
     let anonymous = req.anonymous.unwrap_or(false);
     if anonymous && !community.allow_anonymous {
-        fields
-            .entry("anonymous".into())
-            .or_default()
-            .push("this community does not allow anonymous posts".into());
+        fields.push("anonymous", "this community does not allow anonymous posts");
     }
     let milestone = if kind == Some(TopicKind::Milestone) {
         crate::milestones::prepare(
@@ -477,11 +461,9 @@ pub async fn create_topic(
     // "Only me": no one else may see the topic, find it, be notified of it or review it.
     let private = milestone.as_ref().is_some_and(|m| m.private);
     let (Some(title), Some(body), Some(kind)) = (title, body, kind) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let verdict = crate::publish::screen(
         state,
         &session.user,

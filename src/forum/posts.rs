@@ -475,28 +475,20 @@ pub async fn reply(
         return Err(AppError::forbidden("this topic is locked"));
     }
     let mut fields = FieldErrors::new();
-    let body = PostBody::parse(&req.body)
-        .map_err(|e| fields.entry("body".into()).or_default().push(e))
-        .ok();
+    let body = fields.check("body", PostBody::parse(&req.body));
     let warning = parse_warning(req.content_warning.as_deref(), &mut fields);
     let anonymous = req.anonymous.unwrap_or(false);
     if anonymous && !community.allow_anonymous {
-        fields
-            .entry("anonymous".into())
-            .or_default()
-            .push("this community does not allow anonymous posts".into());
+        fields.push("anonymous", "this community does not allow anonymous posts");
     }
     // Replies in an "only me" topic are only the author's too.
     let private = topic.private_to.is_some();
     let milestone = match &req.milestone {
         Some(m) if m.visibility.as_deref() == Some("private") && !private => {
-            fields
-                .entry("milestone.visibility".into())
-                .or_default()
-                .push(
-                    "an \"only me\" milestone is a topic of its own: start one with kind milestone"
-                        .into(),
-                );
+            fields.push(
+                "milestone.visibility",
+                "an \"only me\" milestone is a topic of its own: start one with kind milestone",
+            );
             None
         }
         Some(m) => {
@@ -510,7 +502,7 @@ pub async fn reply(
         None => None,
     };
     let Some(body) = body.filter(|_| fields.is_empty()) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let verdict = crate::publish::screen(
         state,
@@ -689,16 +681,14 @@ pub async fn edit_post(
     }
     crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
     let mut fields = FieldErrors::new();
-    let body = PostBody::parse(&req.body)
-        .map_err(|e| fields.entry("body".into()).or_default().push(e))
-        .ok();
+    let body = fields.check("body", PostBody::parse(&req.body));
     let warning = match req.content_warning.as_deref() {
         None => row.content_warning.clone(),
         Some("") => None,
         Some(w) => parse_warning(Some(w), &mut fields).map(|w| w.as_str().to_owned()),
     };
     let Some(body) = body.filter(|_| fields.is_empty()) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let verdict = crate::publish::screen(
         state,

@@ -410,10 +410,6 @@ struct Valid {
     remind_at: Option<String>,
 }
 
-fn push(fields: &mut FieldErrors, field: &str, why: impl Into<String>) {
-    fields.entry(field.into()).or_default().push(why.into());
-}
-
 async fn user_zone(conn: &mut impl AsDb, user_id: i64) -> AppResult<Zone> {
     let raw = db!(*conn, fetch_optional scalar String, "SELECT timezone FROM users WHERE id = $1", user_id)?;
     Ok(raw.map(|z| Zone::from_stored(&z)).unwrap_or(Zone::UTC))
@@ -426,24 +422,17 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
     let title = d.title.trim().to_owned();
     let len = title.chars().count();
     if !(3..=200).contains(&len) || title.chars().any(char::is_control) {
-        push(&mut fields, "title", "a goal has 3 to 200 characters");
+        fields.push("title", "a goal has 3 to 200 characters");
     }
     let details = d.details.trim().to_owned();
     if details.chars().count() > MAX_DETAILS_CHARS {
-        push(
-            &mut fields,
-            "details",
-            "details have at most 2,000 characters",
-        );
+        fields.push("details", "details have at most 2,000 characters");
     }
-    let cadence = Cadence::parse(&d.cadence)
-        .map_err(|e| push(&mut fields, "cadence", e))
-        .ok();
+    let cadence = fields.check("cadence", Cadence::parse(&d.cadence));
     if let Some(c) = cadence
         && !(1..=c.max_times()).contains(&d.times)
     {
-        push(
-            &mut fields,
+        fields.push(
             "times_per_period",
             match c {
                 Cadence::Daily => "a daily goal happens once a day".to_owned(),
@@ -459,20 +448,14 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
             },
         );
     }
-    let status = GoalStatus::parse(&d.status)
-        .map_err(|e| push(&mut fields, "status", e))
-        .ok();
+    let status = fields.check("status", GoalStatus::parse(&d.status));
     let mut low_confidence = false;
     if let Some(c) = d.confidence {
         if !(0..=10).contains(&c) {
-            push(
-                &mut fields,
-                "confidence",
-                "confidence is a number from 0 to 10",
-            );
+            fields.push("confidence", "confidence is a number from 0 to 10");
         } else if c < CONFIDENT && d.confidence_set && !d.confirm_confidence {
             low_confidence = true;
-            push(&mut fields, "confidence", CONFIDENCE_ADVICE);
+            fields.push("confidence", CONFIDENCE_ADVICE);
         }
     }
     let ends_on = match d
@@ -486,12 +469,12 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
             Ok(date) => {
                 let today = user_zone(conn, owner.id).await?.date_at(now_ms());
                 if d.ends_on_set && date < today {
-                    push(&mut fields, "ends_on", "the last day cannot be in the past");
+                    fields.push("ends_on", "the last day cannot be in the past");
                 }
                 Some(date.to_string())
             }
             Err(e) => {
-                push(&mut fields, "ends_on", e);
+                fields.push("ends_on", e);
                 None
             }
         },
@@ -503,12 +486,9 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
         .filter(|s| !s.is_empty())
     {
         None => None,
-        Some(raw) => parse_hhmm(raw)
-            .map(|t| Some(t.format("%H:%M").to_string()))
-            .unwrap_or_else(|e| {
-                push(&mut fields, "remind_at", e);
-                None
-            }),
+        Some(raw) => fields
+            .check("remind_at", parse_hhmm(raw))
+            .map(|t| t.format("%H:%M").to_string()),
     };
     let community_id = match d
         .share_with
@@ -527,8 +507,7 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
                 owner.id
             )?;
             if id.is_none() {
-                push(
-                    &mut fields,
+                fields.push(
                     "share_with",
                     "you can share a goal only with a community you belong to",
                 );
@@ -543,8 +522,7 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
                 .await?
                 .is_none()
             {
-                push(
-                    &mut fields,
+                fields.push(
                     "share_with_circle",
                     "you can share a goal only with a circle you are in",
                 );
@@ -559,10 +537,10 @@ async fn validate(conn: &mut impl AsDb, owner: &User, d: Draft) -> AppResult<Val
                 fields,
             });
         }
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     }
     let (Some(cadence), Some(status)) = (cadence, status) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     Ok(Valid {
         title,

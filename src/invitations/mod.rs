@@ -138,23 +138,15 @@ pub async fn create(
     let community = organised(state, user, slug).await?;
     let mut fields = FieldErrors::new();
     if req.max_uses.is_some_and(|n| !(1..=MAX_USES).contains(&n)) {
-        fields
-            .entry("max_uses".into())
-            .or_default()
-            .push(format!("from 1 to {MAX_USES} uses"));
+        fields.push("max_uses", format!("from 1 to {MAX_USES} uses"));
     }
     if req
         .expires_in_hours
         .is_some_and(|h| !(1..=MAX_HOURS).contains(&h))
     {
-        fields
-            .entry("expires_in_hours".into())
-            .or_default()
-            .push(format!("from 1 to {MAX_HOURS} hours"));
+        fields.push("expires_in_hours", format!("from 1 to {MAX_HOURS} hours"));
     }
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     let now = now_ms();
     let expires_at = req.expires_in_hours.map(|h| now + h * 3600 * 1000);
     let code = new_code();

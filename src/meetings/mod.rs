@@ -247,10 +247,7 @@ fn text(raw: &str, field: &str, min: usize, max: usize, fields: &mut FieldErrors
         || t.chars()
             .any(|c| c.is_control() && !(multiline && c == '\n'))
     {
-        fields
-            .entry(field.into())
-            .or_default()
-            .push(format!("{min} to {max} characters"));
+        fields.push(field, format!("{min} to {max} characters"));
     }
     t.to_owned()
 }
@@ -286,25 +283,23 @@ fn check(req: &NewMeeting) -> AppResult<Checked> {
         200,
         &mut fields,
     );
-    let first_at = parse_time(&req.first_at)
-        .map_err(|e| fields.entry("first_at".into()).or_default().push(e))
+    let first_at = fields
+        .check("first_at", parse_time(&req.first_at))
         .unwrap_or(0);
-    let repeat = Repeat::parse(req.repeat.as_deref().unwrap_or("weekly"))
-        .map_err(|e| fields.entry("repeat".into()).or_default().push(e))
+    let repeat = fields
+        .check(
+            "repeat",
+            Repeat::parse(req.repeat.as_deref().unwrap_or("weekly")),
+        )
         .unwrap_or(Repeat::None);
-    let zone = Zone::parse(&req.timezone)
-        .map_err(|e| fields.entry("timezone".into()).or_default().push(e))
+    let zone = fields
+        .check("timezone", Zone::parse(&req.timezone))
         .unwrap_or(Zone::UTC);
     let duration = req.duration_minutes.unwrap_or(90);
     if !(15..=600).contains(&duration) {
-        fields
-            .entry("duration_minutes".into())
-            .or_default()
-            .push("between 15 and 600 minutes".into());
+        fields.push("duration_minutes", "between 15 and 600 minutes");
     }
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     Ok(Checked {
         title,
         place,

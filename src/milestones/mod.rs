@@ -126,12 +126,7 @@ pub async fn prepare(
     raw: Option<&NewMilestone>,
     fields: &mut FieldErrors,
 ) -> AppResult<Option<Prepared>> {
-    let mut note = |field: &str, e: String| {
-        fields
-            .entry(format!("milestone.{field}"))
-            .or_default()
-            .push(e)
-    };
+    let mut note = |field: &str, e: String| fields.push(format!("milestone.{field}"), e);
     let Some(m) = raw else {
         note(
             "type",

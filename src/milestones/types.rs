@@ -251,17 +251,15 @@ pub async fn create_type(
         .await?
         .0;
     let mut fields = FieldErrors::new();
-    let mut note = |field: &str, e: String| fields.entry(field.into()).or_default().push(e);
-    let key = parse_key(&req.key).map_err(|e| note("key", e)).ok();
-    let label = parse_label(&req.label).map_err(|e| note("label", e)).ok();
-    let unit = parse_unit(req.unit.as_deref().unwrap_or(""))
-        .map_err(|e| note("unit", e))
-        .ok();
-    let category = Category::parse(req.category.as_deref().unwrap_or("other"))
-        .map_err(|e| note("category", e))
-        .ok();
+    let key = fields.check("key", parse_key(&req.key));
+    let label = fields.check("label", parse_label(&req.label));
+    let unit = fields.check("unit", parse_unit(req.unit.as_deref().unwrap_or("")));
+    let category = fields.check(
+        "category",
+        Category::parse(req.category.as_deref().unwrap_or("other")),
+    );
     let (Some(key), Some(label), Some(unit), Some(category)) = (key, label, unit, category) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut w = state.store.write().await?;
     let stored = db!(
@@ -332,21 +330,20 @@ pub async fn update_type(
             .ok_or(AppError::NotFound)?
     };
     let mut fields = FieldErrors::new();
-    let mut note = |field: &str, e: String| fields.entry(field.into()).or_default().push(e);
     let label = match req.label.as_deref() {
-        Some(l) => parse_label(l).map_err(|e| note("label", e)).ok(),
+        Some(l) => fields.check("label", parse_label(l)),
         None => Some(current.label.clone()),
     };
     let unit = match req.unit.as_deref() {
-        Some(u) => parse_unit(u).map_err(|e| note("unit", e)).ok(),
+        Some(u) => fields.check("unit", parse_unit(u)),
         None => Some(current.unit.clone()),
     };
     let category = match req.category.as_deref() {
-        Some(c) => Category::parse(c).map_err(|e| note("category", e)).ok(),
+        Some(c) => fields.check("category", Category::parse(c)),
         None => Some(current.category()),
     };
     let (Some(label), Some(unit), Some(category)) = (label, unit, category) else {
-        return Err(AppError::invalid_fields(fields));
+        return Err(fields.into_error());
     };
     let mut w = state.store.write().await?;
     let stored = db!(

@@ -177,7 +177,9 @@ pub fn check_identifiers(text: &str, confirmed: bool) -> AppResult<()> {
         return Ok(());
     };
     let mut fields = FieldErrors::new();
-    fields.insert("identifiers".into(), names.clone());
+    for name in &names {
+        fields.push("identifiers", name.as_str());
+    }
     Err(AppError::Invalid {
         message: format!(
             "your post seems to include personal details ({}) that others would see; remove them, or send again with \"confirm_identifiers\": true",

@@ -243,60 +243,53 @@ fn parse_time(raw: &str) -> Result<i64, String> {
 
 fn validate(req: &NewReading, now: i64) -> Result<Valid, AppError> {
     let mut fields = FieldErrors::new();
-    let mut bad = |field: &str, why: String| fields.entry(field.into()).or_default().push(why);
-    let kind = Kind::parse(&req.kind).map_err(|e| bad("kind", e)).ok();
+    let kind = fields.check("kind", Kind::parse(&req.kind));
     let taken_at = match req.taken_at.as_deref().filter(|t| !t.trim().is_empty()) {
         None => Some(now),
         Some(raw) => match parse_time(raw) {
             Ok(t) if t > now + FUTURE_SLACK_MS => {
-                bad("taken_at", "a reading cannot be from the future".into());
+                fields.push("taken_at", "a reading cannot be from the future");
                 None
             }
             Ok(t) if t < 0 => {
-                bad("taken_at", "that time is too long ago".into());
+                fields.push("taken_at", "that time is too long ago");
                 None
             }
             Ok(t) => Some(t),
             Err(e) => {
-                bad("taken_at", e);
+                fields.push("taken_at", e);
                 None
             }
         },
     };
     let context = req.context.as_deref().unwrap_or("").trim().to_owned();
     if context.chars().count() > 40 || context.chars().any(char::is_control) {
-        bad(
-            "context",
-            "a context has up to 40 characters on one line".into(),
-        );
+        fields.push("context", "a context has up to 40 characters on one line");
     }
     let note = req.note.as_deref().unwrap_or("").trim().to_owned();
     if note.chars().count() > 500 {
-        bad("note", "a note has up to 500 characters".into());
+        fields.push("note", "a note has up to 500 characters");
     }
     let mut unit = None;
     if let Some(kind) = kind {
-        unit = kind
-            .unit(req.unit.as_deref())
-            .map_err(|e| bad("unit", e))
-            .ok();
+        unit = fields.check("unit", kind.unit(req.unit.as_deref()));
         let finite = |v: Option<f64>| v.filter(|v| v.is_finite());
         match kind {
             Kind::Note => {
                 if note.is_empty() {
-                    bad("note", "write the note".into());
+                    fields.push("note", "write the note");
                 }
                 if req.value.is_some() || req.value2.is_some() {
-                    bad("value", "a note has no number".into());
+                    fields.push("value", "a note has no number");
                 }
             }
             _ => {
                 match (finite(req.value), unit) {
-                    (None, _) => bad("value", "give the number".into()),
+                    (None, _) => fields.push("value", "give the number"),
                     (Some(v), Some(u)) => {
                         let (lo, hi) = kind.range(u);
                         if v < lo || v > hi {
-                            bad(
+                            fields.push(
                                 "value",
                                 format!(
                                     "that does not look right: between {} and {} {u}",
@@ -306,34 +299,34 @@ fn validate(req: &NewReading, now: i64) -> Result<Valid, AppError> {
                             );
                         }
                         if kind == Kind::Steps && v.fract() != 0.0 {
-                            bad("value", "steps are a whole number".into());
+                            fields.push("value", "steps are a whole number");
                         }
                     }
                     (Some(_), None) => {}
                 }
                 match (kind, finite(req.value2)) {
                     (Kind::BloodPressure, None) => {
-                        bad("value2", "give the lower number (diastolic)".into())
+                        fields.push("value2", "give the lower number (diastolic)")
                     }
                     (Kind::BloodPressure, Some(d)) => {
                         if !(30.0..=200.0).contains(&d) {
-                            bad("value2", "the lower number is between 30 and 200".into());
+                            fields.push("value2", "the lower number is between 30 and 200");
                         } else if finite(req.value).is_some_and(|s| d >= s) {
-                            bad("value2", "the lower number is below the upper one".into());
+                            fields.push("value2", "the lower number is below the upper one");
                         }
                     }
-                    (_, Some(_)) => bad("value2", "only blood pressure has a second number".into()),
+                    (_, Some(_)) => {
+                        fields.push("value2", "only blood pressure has a second number")
+                    }
                     (_, None) if req.value2.is_some() => {
-                        bad("value2", "only blood pressure has a second number".into())
+                        fields.push("value2", "only blood pressure has a second number")
                     }
                     _ => {}
                 }
             }
         }
     }
-    if !fields.is_empty() {
-        return Err(AppError::invalid_fields(fields));
-    }
+    fields.into_result()?;
     match (kind, unit, taken_at) {
         (Some(kind), Some(unit), Some(taken_at)) => Ok(Valid {
             kind,

@@ -126,11 +126,8 @@ pub async fn create(
     let n = label.chars().count();
     if !(1..=100).contains(&n) || label.chars().any(char::is_control) {
         let mut fields = FieldErrors::new();
-        fields
-            .entry("label".into())
-            .or_default()
-            .push("a label has 1 to 100 characters".into());
-        return Err(AppError::invalid_fields(fields));
+        fields.push("label", "a label has 1 to 100 characters");
+        return Err(fields.into_error());
     }
     let code = new_code();
     let mut w = state.store.write().await?;

@@ -81,7 +81,7 @@ fn refusal(ctx: &Ctx, e: AppError) -> Result<String, PageError> {
     match e {
         AppError::Invalid { fields, message } => {
             let reasons: Vec<String> = fields
-                .into_iter()
+                .iter()
                 .map(|(field, why)| format!("{field}: {}", why.join("; ")))
                 .collect();
             Ok(if reasons.is_empty() {

@@ -85,8 +85,8 @@ pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
     match e {
         AppError::Invalid { fields, .. } => Some(
             fields
-                .keys()
-                .map(|field| match field.as_str() {
+                .names()
+                .map(|field| match field {
                     "username" | "password" | "display_name" | "email" | "title" | "body" | "q" => {
                         t(&format!("errors.{field}"))
                     }
@@ -380,7 +380,7 @@ pub async fn reset_new(
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
             Ok(ctx.send((jar, Redirect::to("/password-reset/done"))))
         }
-        Err(AppError::Invalid { fields, .. }) if fields.contains_key("token") => {
+        Err(AppError::Invalid { fields, .. }) if fields.contains("token") => {
             Ok(reset_invalid(ctx, StatusCode::UNPROCESSABLE_ENTITY).await)
         }
         Err(e) => {

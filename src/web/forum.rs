@@ -226,8 +226,8 @@ pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<Statu
         return Ok(StatusCode::UNPROCESSABLE_ENTITY);
     }
     draft.errors = fields
-        .keys()
-        .map(|f| match f.as_str() {
+        .names()
+        .map(|f| match f {
             "title" | "body" => ctx.texts.get(&format!("errors.{f}")).to_owned(),
             "milestone.type"
             | "milestone.value"

@@ -163,8 +163,8 @@ pub async fn create(
         Ok(_) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/meetings")))),
         Err(AppError::Invalid { fields, .. }) => {
             let errors = fields
-                .keys()
-                .map(|f| match f.as_str() {
+                .names()
+                .map(|f| match f {
                     "title" | "place" | "address" | "first_at" => {
                         ctx.texts.get(&format!("meetings.error_{f}")).to_owned()
                     }

@@ -658,9 +658,9 @@ pub struct GoalForm {
 /// Our words for the fields a goal form was refused for.
 fn goal_errors(texts: &Texts, fields: &FieldErrors, skip: &str) -> Vec<String> {
     fields
-        .keys()
-        .filter(|f| f.as_str() != skip)
-        .map(|f| match f.as_str() {
+        .names()
+        .filter(|f| *f != skip)
+        .map(|f| match f {
             "title" | "details" | "cadence" | "times_per_period" | "confidence" | "share_with"
             | "remind_at" | "status" | "note" | "community" | "identifiers" => {
                 texts.get(&format!("goals.err_{f}")).to_owned()
@@ -697,7 +697,7 @@ pub async fn create_goal(WebForm { ctx, form }: WebForm<GoalForm>) -> Result<Res
         return Err(error.into());
     };
     let low = confidence.is_some_and(|c| (0..7).contains(&c));
-    let advice = low && fields.contains_key("confidence");
+    let advice = low && fields.contains("confidence");
     let errors = goal_errors(ctx.texts, fields, if advice { "confidence" } else { "" });
     let draft = GoalDraft {
         title: form.title,

@@ -85,9 +85,9 @@ pub async fn report(
         // Reporting twice is not a mistake: the moderators already have it.
         Err(AppError::Conflict { .. }) => (None, true),
         Err(AppError::Invalid { fields, .. }) => {
-            let key = if fields.contains_key("reason") {
+            let key = if fields.contains("reason") {
                 "mod.choose_reason"
-            } else if fields.contains_key("target") {
+            } else if fields.contains("target") {
                 "mod.own_words"
             } else {
                 "mod.note_too_long"
@@ -296,13 +296,13 @@ pub async fn act(
         }
         Err(e) => {
             let key = match &e {
-                AppError::Invalid { fields, .. } if fields.contains_key("reason") => {
+                AppError::Invalid { fields, .. } if fields.contains("reason") => {
                     "mod.reason_needed"
                 }
-                AppError::Invalid { fields, .. } if fields.contains_key("duration_minutes") => {
+                AppError::Invalid { fields, .. } if fields.contains("duration_minutes") => {
                     "modweb.duration_needed"
                 }
-                AppError::Invalid { fields, .. } if fields.contains_key("decision") => {
+                AppError::Invalid { fields, .. } if fields.contains("decision") => {
                     "modweb.cannot_undo"
                 }
                 AppError::Conflict { .. } => "modweb.nothing_to_do",

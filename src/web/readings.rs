@@ -238,8 +238,8 @@ pub async fn page(ctx: Ctx, Query(q): Query<Done>) -> Result<Response, PageError
 /// Our words for the fields a form was refused for.
 fn errors(ctx: &Ctx, fields: &FieldErrors) -> Vec<String> {
     let mut out: Vec<String> = fields
-        .keys()
-        .map(|f| match f.as_str() {
+        .names()
+        .map(|f| match f {
             "kind" | "value" | "value2" | "unit" | "taken_at" | "context" | "note" | "days"
             | "circle" => ctx.texts.get(&format!("readings.err_{f}")).to_owned(),
             "below" | "above" => ctx.texts.get("readings.err_below").to_owned(),

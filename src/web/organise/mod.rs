@@ -95,7 +95,7 @@ fn today(zone: Zone) -> String {
 fn refusal(texts: &Texts, e: AppError) -> Result<Vec<String>, PageError> {
     let keys: Vec<String> = match &e {
         AppError::Invalid { fields, .. } => fields
-            .keys()
+            .names()
             .map(|f| f.rsplit('.').next().unwrap_or(f).to_owned())
             .collect(),
         AppError::Conflict { code, .. } => vec![(*code).to_owned()],

@@ -344,8 +344,7 @@ pub async fn save_settings(
         Err(e) => {
             // A bio that seems to hold personal details: the page again, the words kept, and
             // the question. Nothing was saved.
-            if !matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers"))
-            {
+            if !matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers")) {
                 return Err(e.into());
             }
             let mut draft = super::forum::Draft::default();

@@ -176,7 +176,8 @@ pub async fn send(
         // Words that suggest a crisis: the room again, with the crisis lines for them alone.
         Ok((_, Some(lines))) => render(ctx, &slug, room, None, Refusal::default(), lines).await,
         Err(e) => {
-            let identifiers = matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers"));
+            let identifiers =
+                matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers"));
             let key = match &e {
                 _ if identifiers => "crisis_web.chat_identifiers",
                 AppError::Invalid { .. } if form.body.trim().is_empty() => "chat.empty",

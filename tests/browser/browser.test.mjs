@@ -147,8 +147,10 @@ test("a moderator hides a reported post and its author sees why", async () => {
   const item = moderator.locator(".cases li", { hasText: "lazy and weak" });
   await item.waitFor();
   assert.deepEqual(await axe(moderator), []);
-  await item.getByLabel("Reason (members will read it)").fill("Please be kind: no name-calling");
-  await Promise.all([moderator.waitForURL(/done=1/), item.getByRole("button", { name: "Hide post" }).click()]);
+  // The card holds a form per kind of action (the post, its author): this one acts on the post.
+  const hideForm = item.locator("form", { has: moderator.getByRole("button", { name: "Hide post" }) });
+  await hideForm.getByLabel("Reason (members will read it)").fill("Please be kind: no name-calling");
+  await Promise.all([moderator.waitForURL(/done=1/), hideForm.getByRole("button", { name: "Hide post" }).click()]);
   await moderator.getByText("Nothing is waiting").waitFor();
 
   await author.goto(topic);

@@ -39,7 +39,7 @@ async function login(page, username) {
 
 /** A member made through the API, joined to the diabetes group; their token. */
 async function member(username) {
-  await server.api("POST", "/api/v1/auth/register", null, { username, password: PASSWORD, health_data_consent: "1" }).catch(() => {});
+  await server.api("POST", "/api/v1/auth/register", null, { username, password: PASSWORD, health_data_consent: { version: "health-data-2026-12" } });
   const { token } = await server.api("POST", "/api/v1/auth/login", null, { username, password: PASSWORD });
   await server.api("POST", "/api/v1/communities/diabetes/join", token);
   return token;
@@ -58,7 +58,7 @@ test("a new member's post waits; a moderator approves one and keeps the next hid
   await author.goto(server.base + "/c/diabetes");
   await author.getByRole("button", { name: "Unirme", exact: true }).first().click();
   const { token } = await server.api("POST", "/api/v1/auth/login", null, { username: "nueva", password: PASSWORD });
-  const first = await server.api("POST", "/api/v1/communities/diabetes/topics", token, { title: "Hola", body: "mi primer mensaje" });
+  const first = await server.api("POST", "/api/v1/communities/diabetes/topics", token, { title: "Hola a todos", body: "mi primer mensaje" });
   await author.goto(`${server.base}/t/${first.topic.id}`);
   await author.getByText("normalmente en menos de 24 horas").waitFor();
   await fitsAt320(author, "the waiting post (es)");

@@ -100,7 +100,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// The figures (crisis flags, moderation counts) are not for the public: 404 unless the request
 /// carries `Authorization: Bearer <MUTUAL_METRICS_TOKEN>` (see also [`metrics_only_router`]).
 #[utoipa::path(get, path = "/metrics", tag = "service", security(("bearer" = [])),
-    responses((status = 200, description = "Prometheus text", body = String)))]
+    responses((status = 200, description = "Prometheus text", body = String),
+        (status = 404, description = "without the metrics token: answered as an unknown path")))]
 async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let presented = headers
         .get(header::AUTHORIZATION)

@@ -438,18 +438,22 @@ impl Hub {
         }
     }
 
-    /// Tells the member's local connections of the ended sessions (`session`, or every one but
-    /// `keep`) to check them.
-    pub fn deliver_sessions(&self, user_id: i64, session: Option<i64>, keep: Option<i64>) {
-        let targets: Vec<ConnHandle> = self
-            .users
+    /// The member's connections on this node.
+    fn connections_of(&self, user_id: i64) -> Vec<ConnHandle> {
+        self.users
             .read()
             .map(|u| {
                 u.get(&user_id)
                     .map(|c| c.values().cloned().collect())
                     .unwrap_or_default()
             })
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Tells the member's local connections of the ended sessions (`session`, or every one but
+    /// `keep`) to check them.
+    pub fn deliver_sessions(&self, user_id: i64, session: Option<i64>, keep: Option<i64>) {
+        let targets = self.connections_of(user_id);
         for conn in targets {
             if session.is_none_or(|s| s == conn.session_id) && keep != Some(conn.session_id) {
                 conn.push(Outbound::Session);
@@ -459,15 +463,7 @@ impl Hub {
 
     /// Hands a frame to every local connection of one member.
     pub fn deliver_user(&self, user_id: i64, item: impl Fn() -> Outbound) {
-        let targets: Vec<ConnHandle> = self
-            .users
-            .read()
-            .map(|u| {
-                u.get(&user_id)
-                    .map(|c| c.values().cloned().collect())
-                    .unwrap_or_default()
-            })
-            .unwrap_or_default();
+        let targets = self.connections_of(user_id);
         for conn in targets {
             conn.push(item());
         }

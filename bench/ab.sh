@@ -5,8 +5,9 @@
 #
 #   bench/ab.sh OLD_BINARY NEW_BINARY "forum-read --topic 1 --page first --connections 64 --seconds 4" ...
 #
-# POSTS (default 1,000,000) and ROUNDS (3) as in run.sh. Prints one line per run:
-# round, side, scenario, req/s (or msg/s), p99.
+# POSTS (default 1,000,000) and ROUNDS (3) as in run.sh. SEED=each seeds each side with its own
+# binary (the same seed, so the same data), for an OLD binary that cannot open the NEW one's
+# schema. Prints one line per run: round, side, scenario, req/s (or msg/s), p99.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { sed -n 2,9p "$0"; exit 2; }
@@ -25,10 +26,18 @@ cleanup() {
 trap cleanup EXIT
 export MUTUAL_RATE_LIMITS=off RUST_LOG=warn,sqlx=error
 mkdir -p "$dir/a" "$dir/b"
-DATABASE_URL="sqlite://$dir/a/mutual.db" MUTUAL_DATA_DIR="$dir/a/data" "$new" admin seed --members 100000 \
-  --posts "$POSTS" --big-topic-replies $(( POSTS >= 20000 ? 10000 : POSTS / 2 )) --chat-messages 100000 \
-  --tokens 10000 --tokens-file "$dir/tokens" | tail -n 1
-cp -a "$dir/a/." "$dir/b/"
+seed() { # side binary
+  DATABASE_URL="sqlite://$dir/$1/mutual.db" MUTUAL_DATA_DIR="$dir/$1/data" "$2" admin seed --members 100000 \
+    --posts "$POSTS" --big-topic-replies $(( POSTS >= 20000 ? 10000 : POSTS / 2 )) --chat-messages 100000 \
+    --tokens 10000 --tokens-file "$dir/$1/tokens" | tail -n 1
+}
+if [ "${SEED:-}" = each ]; then
+  seed a "$old"
+  seed b "$new"
+else
+  seed a "$new"
+  cp -a "$dir/a/." "$dir/b/"
+fi
 urls=()
 for side in a b; do
   bin=$old; [ "$side" = b ] && bin=$new
@@ -43,7 +52,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for i in 0 1; do
       side=$([ $i = 0 ] && echo A || echo B)
       # shellcheck disable=SC2086 # the scenario is a list of arguments
-      line=$("$LG" --url "${urls[$i]}" --tokens-file "$dir/tokens" --community seed $scenario | grep '^{' | tail -n 1)
+      line=$("$LG" --url "${urls[$i]}" --tokens-file "$dir/$([ $i = 0 ] && echo a || echo b)/tokens" --community seed $scenario | grep '^{' | tail -n 1)
       echo "$round $side [$scenario] $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("per_s", d.get("messages_per_s")), "p99", d.get("p99_ms", d.get("echo_p99_ms")), "errors", d.get("errors"))' "$line")"
     done
   done

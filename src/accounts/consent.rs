@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use super::types::Locale;
-use super::{Auth, MaybeAuth, serialize_time};
+use super::{Auth, MaybeAuth, serialize_opt_time, serialize_time};
 use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{Json, Query};
-use crate::store::{AsDb, Tx, format_ms, now_ms};
+use crate::store::{AsDb, Tx, now_ms};
 
 /// The kind of consent, as stored and as named in the API.
 pub const HEALTH_DATA: &str = "health_data";
@@ -226,13 +226,6 @@ pub struct ConsentRecord {
     #[serde(serialize_with = "serialize_opt_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub withdrawn_at: Option<i64>,
-}
-
-fn serialize_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ms {
-        Some(ms) => s.serialize_str(&format_ms(*ms)),
-        None => s.serialize_none(),
-    }
 }
 
 const RECORD_COLUMNS: &str =

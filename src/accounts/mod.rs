@@ -73,6 +73,19 @@ pub fn serialize_time<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&format_ms(*ms))
 }
 
+/// An optional instant as RFC 3339, or null.
+pub fn serialize_opt_time<S: Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
+    match ms {
+        Some(ms) => s.serialize_str(&format_ms(*ms)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Instants as a list of RFC 3339 strings.
+pub fn serialize_times<S: Serializer>(ms: &[i64], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(ms.iter().map(|t| format_ms(*t)))
+}
+
 /// Site-wide roles of a member, `member` first.
 pub async fn load_roles(conn: &mut impl AsDb, user_id: i64) -> AppResult<Vec<Role>> {
     let names = db!(*conn, fetch_all scalar String, "SELECT role FROM user_roles WHERE user_id = $1", user_id)?;

@@ -15,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_time;
-use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
+use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
     CommunityRow, MemberSummary, find_by_id, load_access, organised_community, visible_community,
@@ -23,7 +23,7 @@ use crate::communities::{
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::forum::types::{PostBody, Title};
 use crate::http::Json;
-use crate::store::{AsDb, format_ms, now_ms};
+use crate::store::{AsDb, now_ms};
 use crate::{db, markdown};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,8 +49,9 @@ pub struct Announcement {
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub starts_at: i64,
+    #[serde(serialize_with = "crate::accounts::serialize_opt_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub ends_at: Option<String>,
+    pub ends_at: Option<i64>,
     pub author: Option<MemberSummary>,
     /// The caller dismissed it (only in a community's full list).
     pub dismissed: bool,
@@ -98,7 +99,7 @@ impl Row {
             body_html: self.body_html,
             pinned: self.pinned,
             starts_at: self.starts_at,
-            ends_at: self.ends_at.map(format_ms),
+            ends_at: self.ends_at,
             author: MemberSummary::from_columns(self.author_id, self.username, self.display_name),
             dismissed: self.dismissed,
             created_at: self.created_at,
@@ -190,39 +191,53 @@ pub struct NewAnnouncement {
     pub ends_at: Option<String>,
 }
 
+/// An announcement as written, times already read (UTC ms).
+#[derive(Clone, Debug, Default)]
+pub struct AnnouncementDraft {
+    pub title: String,
+    pub body: String,
+    pub pinned: bool,
+    /// Now when absent.
+    pub starts_at: Option<i64>,
+    /// Shown until then.
+    pub ends_at: Option<i64>,
+}
+
+impl NewAnnouncement {
+    /// The request with its times read; unreadable ones are refused by field.
+    pub fn draft(&self) -> AppResult<AnnouncementDraft> {
+        let mut fields = FieldErrors::new();
+        let mut read =
+            |f: &str, raw: Option<&str>| raw.and_then(|t| fields.check(f, parse_time(t)));
+        let starts_at = read("starts_at", self.starts_at.as_deref());
+        let ends_at = read("ends_at", self.ends_at.as_deref());
+        fields.into_result()?;
+        Ok(AnnouncementDraft {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            pinned: self.pinned.unwrap_or(false),
+            starts_at,
+            ends_at,
+        })
+    }
+}
+
 async fn insert(
     state: &AppState,
     author: &User,
     community: Option<&CommunityRow>,
-    req: &NewAnnouncement,
+    req: &AnnouncementDraft,
 ) -> AppResult<Announcement> {
     let now = now_ms();
     let mut fields = FieldErrors::new();
     let title = fields.check("title", Title::parse(&req.title));
     let body = fields.check("body", PostBody::parse(&req.body));
-    let starts_at = match req.starts_at.as_deref().map(parse_time) {
-        None => Some(now),
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            fields.push("starts_at", e);
-            None
-        }
-    };
-    let ends_at = match req.ends_at.as_deref().map(parse_time) {
-        None => None,
-        Some(Ok(t)) if t > now && starts_at.is_none_or(|s| t > s) => Some(t),
-        Some(Ok(_)) => {
-            fields.push("ends_at", "the end is in the future, after the start");
-            None
-        }
-        Some(Err(e)) => {
-            fields.push("ends_at", e);
-            None
-        }
-    };
-    let (Some(title), Some(body), Some(starts_at), true) =
-        (title, body, starts_at, fields.is_empty())
-    else {
+    let starts_at = req.starts_at.unwrap_or(now);
+    let ends_at = req.ends_at;
+    if ends_at.is_some_and(|t| t <= now || t <= starts_at) {
+        fields.push("ends_at", "the end is in the future, after the start");
+    }
+    let (Some(title), Some(body), true) = (title, body, fields.is_empty()) else {
         return Err(fields.into_error());
     };
     let html = markdown::render(body.as_str()).html;
@@ -237,7 +252,7 @@ async fn insert(
         title.as_str(),
         body.as_str(),
         &html,
-        req.pinned.unwrap_or(false),
+        req.pinned,
         starts_at,
         ends_at,
         now
@@ -267,27 +282,27 @@ async fn api_create_site(
 ) -> AppResult<(StatusCode, axum::Json<Announcement>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(create_site(&state, &session, &req).await?),
+        axum::Json(create_site(&state, &session.user, &req.draft()?).await?),
     ))
 }
 
 /// A site-wide announcement (site admins).
 pub async fn create_site(
     state: &AppState,
-    session: &Session,
-    req: &NewAnnouncement,
+    user: &User,
+    req: &AnnouncementDraft,
 ) -> AppResult<Announcement> {
-    if !session.user.is_admin() {
+    if !user.is_admin() {
         return Err(AppError::forbidden(
             "only site admins make site-wide announcements",
         ));
     }
-    insert(state, &session.user, None, req).await
+    insert(state, user, None, req).await
 }
 
 /// The site-wide announcements not taken down and not ended, as a site admin manages them.
-pub async fn site_list(state: &AppState, session: &Session) -> AppResult<Vec<Announcement>> {
-    if !session.user.is_admin() {
+pub async fn site_list(state: &AppState, user: &User) -> AppResult<Vec<Announcement>> {
+    if !user.is_admin() {
         return Err(AppError::forbidden(
             "only site admins manage site-wide announcements",
         ));
@@ -301,7 +316,7 @@ pub async fn site_list(state: &AppState, session: &Session) -> AppResult<Vec<Ann
             "WHERE a.community_id IS NULL AND a.deleted_at IS NULL AND (a.ends_at IS NULL OR a.ends_at > $2)
              ORDER BY a.pinned DESC, a.created_at DESC, a.id DESC LIMIT 50"
         ),
-        session.user.id,
+        user.id,
         now_ms()
     )?;
     Ok(rows.into_iter().map(Row::view).collect())
@@ -321,21 +336,21 @@ async fn api_create_community(
 ) -> AppResult<(StatusCode, axum::Json<Announcement>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(create_for_community(&state, &session, &slug, &req).await?),
+        axum::Json(create_for_community(&state, &session.user, &slug, &req.draft()?).await?),
     ))
 }
 
 /// An announcement to one community (its organisers).
 pub async fn create_for_community(
     state: &AppState,
-    session: &Session,
+    user: &User,
     slug: &str,
-    req: &NewAnnouncement,
+    req: &AnnouncementDraft,
 ) -> AppResult<Announcement> {
-    let community = organised_community(&mut state.store.read().await?, slug, &session.user)
+    let community = organised_community(&mut state.store.read().await?, slug, user)
         .await?
         .0;
-    insert(state, &session.user, Some(&community), req).await
+    insert(state, user, Some(&community), req).await
 }
 
 /// A community's current announcements, dismissed ones included and marked (readers of the
@@ -418,15 +433,15 @@ async fn api_delete(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    delete(&state, &session, id).await?;
+    delete(&state, &session.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Takes an announcement down (its community's organisers; site-wide ones: admins).
-pub async fn delete(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
+pub async fn delete(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     let may_manage = {
         let mut conn = state.store.read().await?;
-        visible(&mut conn, id, &session.user).await?.1
+        visible(&mut conn, id, user).await?.1
     };
     if !may_manage {
         return Err(AppError::forbidden(

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_time;
-use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
+use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
     Access, MemberSummary, find_by_id, load_access, organised_community, visible_community,
@@ -356,38 +356,87 @@ pub struct NewEvent {
     pub also_at: Option<Vec<SessionTime>>,
 }
 
-/// Checks one (start, end) pair; the instants, or the reasons under `field`.
-fn check_times(
+/// Reads an API (start, end) pair of RFC 3339 times; the reasons go under `prefix`.
+fn read_times(
     starts: &str,
     ends: &str,
+    prefix: &str,
+    fields: &mut FieldErrors,
+) -> Option<(i64, i64)> {
+    let s = fields.check(&format!("{prefix}starts_at"), parse_time(starts));
+    let e = fields.check(&format!("{prefix}ends_at"), parse_time(ends));
+    s.zip(e)
+}
+
+/// Checks one (start, end) pair; the instants, or the reasons under `prefix`.
+fn check_times(
+    (s, e): (i64, i64),
     now: i64,
     prefix: &str,
     fields: &mut FieldErrors,
 ) -> Option<(i64, i64)> {
-    let mut bad = |f: &str, why: String| fields.push(format!("{prefix}{f}"), why);
-    let s = parse_time(starts).map_err(|e| bad("starts_at", e)).ok();
-    let e = parse_time(ends).map_err(|e| bad("ends_at", e)).ok();
-    let (s, e) = (s?, e?);
+    let mut bad = |f: &str, why: &str| fields.push(format!("{prefix}{f}"), why);
     if e <= s {
-        bad("ends_at", "a session ends after it starts".into());
+        bad("ends_at", "a session ends after it starts");
         return None;
     }
     if e - s > MAX_LENGTH_MS {
-        bad("ends_at", "a session lasts at most 12 hours".into());
+        bad("ends_at", "a session lasts at most 12 hours");
         return None;
     }
     if e <= now {
-        bad("ends_at", "this time is already over".into());
+        bad("ends_at", "this time is already over");
         return None;
     }
     if s > now + 2 * 366 * 24 * 3600 * 1000 {
-        bad(
-            "starts_at",
-            "sessions are planned at most two years ahead".into(),
-        );
+        bad("starts_at", "sessions are planned at most two years ahead");
         return None;
     }
     Some((s, e))
+}
+
+/// A session as organisers plan it, times already read (UTC ms).
+#[derive(Clone, Debug)]
+pub struct EventDraft {
+    /// The id of one of the community's rooms.
+    pub room: i64,
+    pub title: String,
+    pub description: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    /// The same session at other times: (start, end) pairs.
+    pub also_at: Vec<(i64, i64)>,
+}
+
+impl NewEvent {
+    /// The request with its times read; unreadable times are refused by field.
+    pub fn draft(&self) -> AppResult<EventDraft> {
+        let mut fields = FieldErrors::new();
+        let main = read_times(&self.starts_at, &self.ends_at, "", &mut fields);
+        let also_at = self.also_at.as_deref().unwrap_or_default();
+        let others: Vec<_> = also_at
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| {
+                read_times(
+                    &t.starts_at,
+                    &t.ends_at,
+                    &format!("also_at.{i}."),
+                    &mut fields,
+                )
+            })
+            .collect();
+        fields.into_result()?;
+        let (starts_at, ends_at) = main.unwrap_or_default();
+        Ok(EventDraft {
+            room: self.room,
+            title: self.title.clone(),
+            description: self.description.clone().unwrap_or_default(),
+            starts_at,
+            ends_at,
+            also_at: others,
+        })
+    }
 }
 
 fn check_description(raw: Option<&str>, fields: &mut FieldErrors) -> String {
@@ -402,13 +451,13 @@ fn check_description(raw: Option<&str>, fields: &mut FieldErrors) -> String {
 /// organisers only; the room must be one of the community's.
 pub async fn create(
     state: &AppState,
-    session: &Session,
+    user: &User,
     slug: &str,
-    req: &NewEvent,
+    req: &EventDraft,
 ) -> AppResult<Event> {
     let (community, room_ok) = {
         let mut conn = state.store.read().await?;
-        let (community, _) = organised_community(&mut conn, slug, &session.user).await?;
+        let (community, _) = organised_community(&mut conn, slug, user).await?;
         let room = db!(
             conn,
             fetch_optional scalar i64,
@@ -424,21 +473,14 @@ pub async fn create(
         fields.push("room", "choose one of this community's rooms");
     }
     let title = fields.check("title", Title::parse(&req.title));
-    let description = check_description(req.description.as_deref(), &mut fields);
-    let main = check_times(&req.starts_at, &req.ends_at, now, "", &mut fields);
-    let others = req.also_at.clone().unwrap_or_default();
-    if others.len() > MAX_ALSO_AT {
+    let description = check_description(Some(&req.description), &mut fields);
+    let main = check_times((req.starts_at, req.ends_at), now, "", &mut fields);
+    if req.also_at.len() > MAX_ALSO_AT {
         fields.push("also_at", "offer a session at most 6 times in one go");
     }
     let mut slots = Vec::new();
-    for (i, t) in others.iter().take(MAX_ALSO_AT).enumerate() {
-        slots.extend(check_times(
-            &t.starts_at,
-            &t.ends_at,
-            now,
-            &format!("also_at.{i}."),
-            &mut fields,
-        ));
+    for (i, t) in req.also_at.iter().take(MAX_ALSO_AT).enumerate() {
+        slots.extend(check_times(*t, now, &format!("also_at.{i}."), &mut fields));
     }
     let (Some(title), Some((starts_at, ends_at)), true) = (title, main, fields.is_empty()) else {
         return Err(fields.into_error());
@@ -457,7 +499,7 @@ pub async fn create(
         &description,
         starts_at,
         ends_at,
-        session.user.id,
+        user.id,
         now
     )?;
     db!(
@@ -478,7 +520,7 @@ pub async fn create(
             &description,
             s,
             e,
-            session.user.id,
+            user.id,
             now
         )?;
     }
@@ -488,7 +530,7 @@ pub async fn create(
         publish_live(&state.store, &state.realtime, req.room).await?;
     }
     let mut conn = state.store.read().await?;
-    load_view(&mut conn, id, Some(&session.user)).await
+    load_view(&mut conn, id, Some(user)).await
 }
 
 /// Schedule a live chat session in one of the community's rooms (organisers); `also_at` offers
@@ -506,7 +548,7 @@ async fn api_create(
 ) -> AppResult<(StatusCode, axum::Json<Event>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(create(&state, &session, &slug, &req).await?),
+        axum::Json(create(&state, &session.user, &slug, &req.draft()?).await?),
     ))
 }
 
@@ -655,7 +697,40 @@ async fn api_update(
     Path(id): Path<i64>,
     Json(req): Json<EventChanges>,
 ) -> AppResult<axum::Json<Event>> {
-    let row = organised_event(&state, id, &session.user).await?;
+    Ok(axum::Json(
+        update(&state, &session.user, id, &req.edit()?).await?,
+    ))
+}
+
+/// Changes to a session; `None` keeps what is there (times in UTC ms).
+#[derive(Clone, Debug, Default)]
+pub struct EventEdit {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub starts_at: Option<i64>,
+    pub ends_at: Option<i64>,
+}
+
+impl EventChanges {
+    pub fn edit(&self) -> AppResult<EventEdit> {
+        let mut fields = FieldErrors::new();
+        let mut read =
+            |f: &str, raw: Option<&str>| raw.and_then(|t| fields.check(f, parse_time(t)));
+        let starts_at = read("starts_at", self.starts_at.as_deref());
+        let ends_at = read("ends_at", self.ends_at.as_deref());
+        fields.into_result()?;
+        Ok(EventEdit {
+            title: self.title.clone(),
+            description: self.description.clone(),
+            starts_at,
+            ends_at,
+        })
+    }
+}
+
+/// Changes a session that has not ended (organisers). Moving it resets its reminders.
+pub async fn update(state: &AppState, user: &User, id: i64, req: &EventEdit) -> AppResult<Event> {
+    let row = organised_event(state, id, user).await?;
     let now = now_ms();
     match row.status(now) {
         EventStatus::Cancelled => {
@@ -680,14 +755,11 @@ async fn api_update(
     };
     let moved = req.starts_at.is_some() || req.ends_at.is_some();
     let times = if moved {
-        let fmt = crate::store::format_ms;
-        check_times(
-            req.starts_at.as_deref().unwrap_or(&fmt(row.starts_at)),
-            req.ends_at.as_deref().unwrap_or(&fmt(row.ends_at)),
-            now,
-            "",
-            &mut fields,
-        )
+        let times = (
+            req.starts_at.unwrap_or(row.starts_at),
+            req.ends_at.unwrap_or(row.ends_at),
+        );
+        check_times(times, now, "", &mut fields)
     } else {
         Some((row.starts_at, row.ends_at))
     };
@@ -725,9 +797,7 @@ async fn api_update(
         publish_live(&state.store, &state.realtime, row.room_id).await?;
     }
     let mut conn = state.store.read().await?;
-    Ok(axum::Json(
-        load_view(&mut conn, id, Some(&session.user)).await?,
-    ))
+    load_view(&mut conn, id, Some(user)).await
 }
 
 /// Cancel a session (organisers): those going are told; the room stops showing it.
@@ -740,13 +810,13 @@ async fn api_cancel(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    cancel(&state, &session, id).await?;
+    cancel(&state, &session.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Cancels a session (organisers), telling those going when it had not ended yet.
-pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
-    let row = organised_event(state, id, &session.user).await?;
+pub async fn cancel(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+    let row = organised_event(state, id, user).await?;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let cancelled = db!(
@@ -763,7 +833,7 @@ pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<(
             fetch_all scalar i64,
             "SELECT user_id FROM event_rsvps WHERE event_id = $1 AND going = TRUE AND user_id <> $2",
             id,
-            session.user.id
+            user.id
         )?;
         let mut recipients = Recipients::default();
         for uid in going {
@@ -865,11 +935,11 @@ pub struct NewSummary {
 /// the session (counts only).
 pub async fn post_summary(
     state: &AppState,
-    session: &Session,
+    user: &User,
     id: i64,
     req: &NewSummary,
 ) -> AppResult<Event> {
-    let row = organised_event(state, id, &session.user).await?;
+    let row = organised_event(state, id, user).await?;
     match row.status(now_ms()) {
         EventStatus::Cancelled => {
             return Err(AppError::conflict(
@@ -932,7 +1002,7 @@ pub async fn post_summary(
     let (topic_id, _) = crate::forum::insert_topic(
         &mut tx,
         row.community_id,
-        Some(session.user.id),
+        Some(user.id),
         title.as_str(),
         TopicKind::Themed,
         &text,
@@ -954,7 +1024,7 @@ pub async fn post_summary(
     }
     tx.commit().await?;
     let mut conn = state.store.read().await?;
-    load_view(&mut conn, id, Some(&session.user)).await
+    load_view(&mut conn, id, Some(user)).await
 }
 
 /// Post the summary topic of a session that has ended (organisers, once: 409 after).
@@ -971,7 +1041,7 @@ async fn api_summary(
 ) -> AppResult<(StatusCode, axum::Json<Event>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(post_summary(&state, &session, id, &req).await?),
+        axum::Json(post_summary(&state, &session.user, id, &req).await?),
     ))
 }
 

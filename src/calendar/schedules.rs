@@ -22,7 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::parse_time;
-use crate::accounts::{Auth, Session, serialize_time};
+use crate::accounts::{Auth, User, serialize_time};
 use crate::app::AppState;
 use crate::clock::Zone;
 use crate::communities::{
@@ -33,7 +33,7 @@ use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::forum::types::{PostBody, Title, TopicKind};
 use crate::http::Json;
 use crate::realtime::Realtime;
-use crate::store::{AsDb, Store, format_ms, now_ms};
+use crate::store::{AsDb, Store, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -220,17 +220,20 @@ pub struct Schedule {
     pub repeat: Repeat,
     /// The IANA zone whose wall clock the recurrence follows.
     pub timezone: String,
+    #[serde(serialize_with = "crate::accounts::serialize_opt_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub ends_at: Option<String>,
+    pub ends_at: Option<i64>,
     /// At most this many occurrences.
     pub count: Option<i64>,
     pub state: ScheduleState,
     /// The next occurrence to be posted (null unless active).
+    #[serde(serialize_with = "crate::accounts::serialize_opt_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub next_at: Option<String>,
+    pub next_at: Option<i64>,
     /// The next occurrence instants (up to 5; empty unless active).
+    #[serde(serialize_with = "crate::accounts::serialize_times")]
     #[schema(value_type = Vec<String>)]
-    pub upcoming: Vec<String>,
+    pub upcoming: Vec<i64>,
     /// The topics created so far, newest first (at most 50).
     pub topics: Vec<ScheduledTopic>,
     pub created_by: Option<MemberSummary>,
@@ -307,11 +310,7 @@ async fn view(conn: &mut impl AsDb, row: ScheduleRow, slug: &str) -> AppResult<S
     )?;
     let state = row.state();
     let upcoming = if state == ScheduleState::Active {
-        row.recurrence()
-            .upcoming(row.next_seq, UPCOMING)
-            .into_iter()
-            .map(format_ms)
-            .collect()
+        row.recurrence().upcoming(row.next_seq, UPCOMING)
     } else {
         Vec::new()
     };
@@ -324,13 +323,10 @@ async fn view(conn: &mut impl AsDb, row: ScheduleRow, slug: &str) -> AppResult<S
         body: row.body,
         first_at: row.first_at,
         timezone: row.timezone,
-        ends_at: row.ends_at.map(format_ms),
+        ends_at: row.ends_at,
         count: row.max_count,
         state,
-        next_at: row
-            .next_at
-            .filter(|_| state == ScheduleState::Active)
-            .map(format_ms),
+        next_at: row.next_at.filter(|_| state == ScheduleState::Active),
         upcoming,
         topics: topics
             .into_iter()
@@ -361,50 +357,72 @@ pub struct NewSchedule {
     pub count: Option<i64>,
 }
 
+/// A themed thread as organisers plan it, times already read (UTC ms).
+#[derive(Clone, Debug)]
+pub struct ScheduleDraft {
+    pub title: String,
+    pub body: String,
+    /// The first occurrence; its wall-clock time and day in `zone` define the rest.
+    pub first_at: i64,
+    pub repeat: Repeat,
+    pub zone: Zone,
+    /// No occurrence after this.
+    pub ends_at: Option<i64>,
+    /// At most this many occurrences (1–1000).
+    pub count: Option<i64>,
+}
+
+impl NewSchedule {
+    /// The request with its times, rule and zone read; what cannot be read is refused by field.
+    pub fn draft(&self) -> AppResult<ScheduleDraft> {
+        let mut fields = FieldErrors::new();
+        let repeat = fields.check("repeat", Repeat::parse(self.repeat.trim()));
+        let zone = fields.check("timezone", Zone::parse(&self.timezone));
+        let first_at = fields.check("first_at", parse_time(&self.first_at));
+        let ends_at = self
+            .ends_at
+            .as_deref()
+            .and_then(|e| fields.check("ends_at", parse_time(e)));
+        fields.into_result()?;
+        Ok(ScheduleDraft {
+            title: self.title.clone(),
+            body: self.body.clone(),
+            first_at: first_at.unwrap_or_default(),
+            repeat: repeat.unwrap_or(Repeat::None),
+            zone: zone.unwrap_or(Zone::UTC),
+            ends_at,
+            count: self.count,
+        })
+    }
+}
+
 /// Schedules a themed thread in the community at `slug` (organisers).
 pub async fn create(
     state: &AppState,
-    session: &Session,
+    user: &User,
     slug: &str,
-    req: &NewSchedule,
+    req: &ScheduleDraft,
 ) -> AppResult<Schedule> {
     let community = {
         let mut conn = state.store.read().await?;
-        organised_community(&mut conn, slug, &session.user).await?.0
+        organised_community(&mut conn, slug, user).await?.0
     };
     let now = now_ms();
     let mut fields = FieldErrors::new();
     let title = fields.check("title", Title::parse(&req.title));
     let body = fields.check("body", PostBody::parse(&req.body));
-    let repeat = fields.check("repeat", Repeat::parse(req.repeat.trim()));
-    let zone = fields.check("timezone", Zone::parse(&req.timezone));
-    let first_at = fields
-        .check("first_at", parse_time(&req.first_at))
-        .filter(|t| {
-            let ok = *t >= now - 5 * 60_000 && *t <= now + 5 * 366 * 24 * 3600 * 1000;
-            if !ok {
-                fields.push("first_at", "the first time is from now to five years ahead");
-            }
-            ok
-        });
-    let ends_at = match req.ends_at.as_deref().map(parse_time) {
-        None => None,
-        Some(Ok(e)) if first_at.is_none_or(|f| e > f) => Some(e),
-        Some(Ok(_)) => {
-            fields.push("ends_at", "the end comes after the first time");
-            None
-        }
-        Some(Err(e)) => {
-            fields.push("ends_at", e);
-            None
-        }
-    };
+    let (repeat, zone, first_at) = (req.repeat, req.zone, req.first_at);
+    if first_at < now - 5 * 60_000 || first_at > now + 5 * 366 * 24 * 3600 * 1000 {
+        fields.push("first_at", "the first time is from now to five years ahead");
+    }
+    let ends_at = req.ends_at;
+    if ends_at.is_some_and(|e| e <= first_at) {
+        fields.push("ends_at", "the end comes after the first time");
+    }
     if req.count.is_some_and(|c| !(1..=1000).contains(&c)) {
         fields.push("count", "count is 1 to 1,000 occurrences");
     }
-    let (Some(title), Some(body), Some(repeat), Some(zone), Some(first_at), true) =
-        (title, body, repeat, zone, first_at, fields.is_empty())
-    else {
+    let (Some(title), Some(body), true) = (title, body, fields.is_empty()) else {
         return Err(fields.into_error());
     };
     let mut w = state.store.write().await?;
@@ -414,7 +432,7 @@ pub async fn create(
         "INSERT INTO schedules (community_id, created_by, title, body, first_at, recurrence, timezone, ends_at, max_count, next_seq, next_at, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $5, $10) RETURNING id",
         community.id,
-        session.user.id,
+        user.id,
         title.as_str(),
         body.as_str(),
         first_at,
@@ -449,7 +467,7 @@ async fn api_create(
 ) -> AppResult<(StatusCode, axum::Json<Schedule>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(create(&state, &session, &slug, &req).await?),
+        axum::Json(create(&state, &session.user, &slug, &req.draft()?).await?),
     ))
 }
 
@@ -463,13 +481,13 @@ async fn api_list(
     Auth(session): Auth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Schedule>>> {
-    Ok(axum::Json(list(&state, &session, &slug).await?))
+    Ok(axum::Json(list(&state, &session.user, &slug).await?))
 }
 
 /// The community's schedules that are not cancelled, newest first (organisers).
-pub async fn list(state: &AppState, session: &Session, slug: &str) -> AppResult<Vec<Schedule>> {
+pub async fn list(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Schedule>> {
     let mut conn = state.store.read().await?;
-    let (community, _) = organised_community(&mut conn, slug, &session.user).await?;
+    let (community, _) = organised_community(&mut conn, slug, user).await?;
     let rows = db!(
         conn,
         fetch_all as ScheduleRow,
@@ -490,7 +508,7 @@ pub async fn list(state: &AppState, session: &Session, slug: &str) -> AppResult<
 async fn load(
     conn: &mut impl AsDb,
     id: i64,
-    session: &Session,
+    user: &User,
 ) -> AppResult<(ScheduleRow, CommunityRow)> {
     let row = db!(
         *conn,
@@ -502,7 +520,7 @@ async fn load(
     let community = find_by_id(conn, row.community_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let access = load_access(conn, &community, Some(&session.user)).await?;
+    let access = load_access(conn, &community, Some(user)).await?;
     if !access.can_see() {
         return Err(AppError::NotFound);
     }
@@ -521,7 +539,7 @@ async fn api_get(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Schedule>> {
     let mut conn = state.store.read().await?;
-    let (row, community) = load(&mut conn, id, &session).await?;
+    let (row, community) = load(&mut conn, id, &session.user).await?;
     Ok(axum::Json(view(&mut conn, row, &community.slug).await?))
 }
 
@@ -547,19 +565,19 @@ async fn api_update(
     Path(id): Path<i64>,
     Json(req): Json<ScheduleChanges>,
 ) -> AppResult<axum::Json<Schedule>> {
-    Ok(axum::Json(update(&state, &session, id, &req).await?))
+    Ok(axum::Json(update(&state, &session.user, id, &req).await?))
 }
 
 /// Pauses, resumes or rewords a schedule (organisers); 409 once cancelled.
 pub async fn update(
     state: &AppState,
-    session: &Session,
+    user: &User,
     id: i64,
     req: &ScheduleChanges,
 ) -> AppResult<Schedule> {
     let (row, community) = {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, session).await?
+        load(&mut conn, id, user).await?
     };
     if row.cancelled_at.is_some() {
         return Err(AppError::conflict(
@@ -616,7 +634,7 @@ pub async fn update(
         ));
     }
     let mut conn = state.store.read().await?;
-    let (row, _) = load(&mut conn, id, session).await?;
+    let (row, _) = load(&mut conn, id, user).await?;
     view(&mut conn, row, &community.slug).await
 }
 
@@ -630,15 +648,15 @@ async fn api_cancel(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    cancel(&state, &session, id).await?;
+    cancel(&state, &session.user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Cancels a schedule (organisers): no more topics; those already created stay.
-pub async fn cancel(state: &AppState, session: &Session, id: i64) -> AppResult<()> {
+pub async fn cancel(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     {
         let mut conn = state.store.read().await?;
-        load(&mut conn, id, session).await?;
+        load(&mut conn, id, user).await?;
     }
     let mut w = state.store.write().await?;
     db!(
@@ -777,6 +795,7 @@ async fn still_organising(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::format_ms;
 
     fn ms(s: &str) -> i64 {
         parse_time(s).unwrap_or_default()

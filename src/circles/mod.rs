@@ -27,7 +27,7 @@ use crate::http::Json;
 use crate::notify::{self, About, Kind, Recipients, Subject};
 use crate::realtime::Realtime;
 use crate::realtime::frames::Revoked;
-use crate::store::{AsDb, Store, format_ms, now_ms};
+use crate::store::{AsDb, Store, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -226,8 +226,9 @@ pub struct Circle {
     pub member_count: i64,
     pub meeting: Option<Meeting>,
     /// The next session (from the meeting time); null without one.
+    #[serde(serialize_with = "crate::accounts::serialize_opt_time")]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub next_session_at: Option<String>,
+    pub next_session_at: Option<i64>,
     /// The circle's private chat room.
     pub room: Option<i64>,
     /// The caller's role in the circle; null when they are not in it.
@@ -287,7 +288,7 @@ impl CircleRow {
             timezone: Some(zone.name().to_owned()),
         });
         Circle {
-            next_session_at: self.next_session(now_ms()).map(format_ms),
+            next_session_at: self.next_session(now_ms()),
             id: self.id,
             community: community.slug.clone(),
             name: self.name,
@@ -373,25 +374,90 @@ fn check_capacity(capacity: i64, fields: &mut FieldErrors) {
     }
 }
 
-/// A meeting's stored columns: (weekday 1–7, "HH:MM", zone name).
-fn check_meeting(m: &Meeting, fields: &mut FieldErrors) -> Option<(i64, String, String)> {
-    let day = WEEKDAYS
-        .iter()
-        .position(|d| *d == m.weekday.trim().to_ascii_lowercase())
-        .map(|i| i as i64 + 1);
-    if day.is_none() {
-        fields.push("meeting", "weekday is monday, tuesday, … or sunday");
+/// A weekly meeting time as the service takes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WeeklyTime {
+    pub weekday: chrono::Weekday,
+    pub time: NaiveTime,
+    pub zone: Zone,
+}
+
+impl WeeklyTime {
+    /// The stored columns: (weekday 1–7, "HH:MM", zone name).
+    fn columns(self) -> (i64, String, String) {
+        (
+            i64::from(self.weekday.number_from_monday()),
+            self.time.format("%H:%M").to_string(),
+            self.zone.name().to_owned(),
+        )
     }
-    let time = fields.check("meeting", crate::clock::parse_hhmm(&m.time));
-    let zone = match m.timezone.as_deref() {
-        None => Some(Zone::UTC),
-        Some(z) => fields.check("meeting", Zone::parse(z)),
-    };
-    Some((
-        day?,
-        time?.format("%H:%M").to_string(),
-        zone?.name().to_owned(),
-    ))
+}
+
+impl Meeting {
+    /// The API's words read into a weekly time; what cannot be read goes under `meeting`.
+    pub fn read(&self, fields: &mut FieldErrors) -> Option<WeeklyTime> {
+        let weekday = self.weekday.trim().parse::<chrono::Weekday>().ok();
+        if weekday.is_none() {
+            fields.push("meeting", "weekday is monday, tuesday, … or sunday");
+        }
+        let time = fields.check("meeting", crate::clock::parse_hhmm(&self.time));
+        let zone = match self.timezone.as_deref() {
+            None => Some(Zone::UTC),
+            Some(z) => fields.check("meeting", Zone::parse(z)),
+        };
+        Some(WeeklyTime {
+            weekday: weekday?,
+            time: time?,
+            zone: zone?,
+        })
+    }
+}
+
+/// A circle as organisers make it.
+#[derive(Clone, Debug)]
+pub struct CircleDraft {
+    pub name: String,
+    /// 6–12 people, leaders included.
+    pub capacity: i64,
+    pub meeting: Option<WeeklyTime>,
+}
+
+/// Changes to a circle; `None` keeps what is there (`Some(None)` removes the meeting time).
+#[derive(Clone, Debug, Default)]
+pub struct CircleEdit {
+    pub name: Option<String>,
+    pub capacity: Option<i64>,
+    pub meeting: Option<Option<WeeklyTime>>,
+}
+
+impl NewCircle {
+    pub fn draft(&self) -> AppResult<CircleDraft> {
+        let mut fields = FieldErrors::new();
+        let meeting = self.meeting.as_ref().and_then(|m| m.read(&mut fields));
+        fields.into_result()?;
+        Ok(CircleDraft {
+            name: self.name.clone(),
+            capacity: self.capacity.unwrap_or(12),
+            meeting,
+        })
+    }
+}
+
+impl CircleChanges {
+    pub fn edit(&self) -> AppResult<CircleEdit> {
+        let mut fields = FieldErrors::new();
+        let meeting = match &self.meeting {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(m)) => m.read(&mut fields).map(Some),
+        };
+        fields.into_result()?;
+        Ok(CircleEdit {
+            name: self.name.clone(),
+            capacity: self.capacity,
+            meeting,
+        })
+    }
 }
 
 /// Organisers make a circle in their community, with its private room.
@@ -399,7 +465,7 @@ pub async fn create_circle(
     state: &AppState,
     user: &User,
     slug: &str,
-    req: &NewCircle,
+    req: &CircleDraft,
 ) -> AppResult<Circle> {
     let (community, _) = {
         let mut conn = state.store.read().await?;
@@ -407,14 +473,10 @@ pub async fn create_circle(
     };
     let mut fields = FieldErrors::new();
     let name = check_name(&req.name, &mut fields);
-    let capacity = req.capacity.unwrap_or(12);
+    let capacity = req.capacity;
     check_capacity(capacity, &mut fields);
-    let meeting = req
-        .meeting
-        .as_ref()
-        .and_then(|m| check_meeting(m, &mut fields));
     fields.into_result()?;
-    let (day, time, zone) = meeting.unzip3();
+    let (day, time, zone) = req.meeting.map(WeeklyTime::columns).unzip3();
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     let id = db!(
@@ -472,7 +534,7 @@ async fn api_create_circle(
     Path(slug): Path<String>,
     Json(req): Json<NewCircle>,
 ) -> AppResult<(StatusCode, axum::Json<Circle>)> {
-    let circle = create_circle(&state, &session.user, &slug, &req).await?;
+    let circle = create_circle(&state, &session.user, &slug, &req.draft()?).await?;
     Ok((StatusCode::CREATED, axum::Json(circle)))
 }
 
@@ -577,9 +639,21 @@ async fn api_update_circle(
     Path(id): Path<i64>,
     Json(req): Json<CircleChanges>,
 ) -> AppResult<axum::Json<Circle>> {
+    Ok(axum::Json(
+        update_circle(&state, &session.user, id, &req.edit()?).await?,
+    ))
+}
+
+/// Renames a circle, changes its capacity or meeting time (organisers).
+pub async fn update_circle(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &CircleEdit,
+) -> AppResult<Circle> {
     let found = {
         let mut conn = state.store.read().await?;
-        circle_access(&mut conn, id, &session.user).await?
+        circle_access(&mut conn, id, user).await?
     };
     found.access.require_organiser()?;
     let row = &found.circle;
@@ -593,13 +667,12 @@ async fn api_update_circle(
     if capacity < row.member_count {
         fields.push("capacity", "the circle already has more people than that");
     }
-    let meeting = match &req.meeting {
+    let meeting = match req.meeting {
         None => row
             .meeting_weekday
             .zip(row.meeting_time.clone())
             .map(|(d, t)| (d, t, row.timezone.clone())),
-        Some(None) => None,
-        Some(Some(m)) => check_meeting(m, &mut fields),
+        Some(m) => m.map(WeeklyTime::columns),
     };
     fields.into_result()?;
     let (day, time, zone) = meeting.unzip3();
@@ -625,8 +698,8 @@ async fn api_update_circle(
     )?;
     tx.commit().await?;
     let mut conn = state.store.read().await?;
-    let found = circle_access(&mut conn, id, &session.user).await?;
-    Ok(axum::Json(found.circle.view(&found.community, found.role)))
+    let found = circle_access(&mut conn, id, user).await?;
+    Ok(found.circle.view(&found.community, found.role))
 }
 
 /// Close a circle (organisers): its room goes with it; goals shared with it become private.
@@ -1135,6 +1208,7 @@ pub async fn run_due(store: &Store, realtime: &Realtime) -> AppResult<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::format_ms;
 
     fn ms(s: &str) -> i64 {
         chrono::DateTime::parse_from_rfc3339(s)

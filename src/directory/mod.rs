@@ -151,9 +151,12 @@ pub struct Offers {
     /// In-person meetings it holds.
     pub meetings: i64,
     /// When the next in-person meeting starts, if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::accounts::serialize_opt_time"
+    )]
     #[schema(value_type = Option<String>, format = DateTime)]
-    pub next_meeting_at: Option<String>,
+    pub next_meeting_at: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema, Debug, Clone)]
@@ -241,7 +244,7 @@ pub async fn offers(conn: &mut impl AsDb, community_id: i64, now: i64) -> AppRes
         live_sessions,
         circles: circles > 0,
         meetings,
-        next_meeting_at: next.map(crate::store::format_ms),
+        next_meeting_at: next,
     })
 }
 

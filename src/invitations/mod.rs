@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::accounts::{Auth, User, serialize_time};
+use crate::accounts::{Auth, User, serialize_opt_time, serialize_time};
 use crate::app::AppState;
 use crate::communities::{CommunityRow, find_by_id, visible_community};
 use crate::db;
@@ -78,13 +78,6 @@ pub struct CreatedInvitation {
     pub code: String,
     /// The page where a signed-in visitor joins with it.
     pub url: String,
-}
-
-fn serialize_opt_time<S: serde::Serializer>(ms: &Option<i64>, s: S) -> Result<S::Ok, S::Error> {
-    match ms {
-        Some(ms) => serialize_time(ms, s),
-        None => s.serialize_none(),
-    }
 }
 
 fn url_of(state: &AppState, code: &str) -> String {

@@ -122,8 +122,9 @@ pub struct Meeting {
     pub contact: String,
     pub cancelled: bool,
     /// The next starts (RFC 3339, UTC), the one under way first.
+    #[serde(serialize_with = "crate::accounts::serialize_times")]
     #[schema(value_type = Vec<String>)]
-    pub next: Vec<String>,
+    pub next: Vec<i64>,
     /// How many members said they are going.
     pub going_count: i64,
     /// The caller's answer, if any.
@@ -156,11 +157,7 @@ async fn view(
         )?,
         None => None,
     };
-    let next = row
-        .next(now, NEXT)
-        .into_iter()
-        .map(|(_, t)| crate::store::format_ms(t))
-        .collect();
+    let next = row.next(now, NEXT).into_iter().map(|(_, t)| t).collect();
     Ok(Meeting {
         id: row.id,
         community: slug.to_owned(),
@@ -238,6 +235,98 @@ pub struct MeetingChanges {
     pub contact: Option<String>,
 }
 
+/// A meeting as organisers describe it, times already read: what `create` takes, and what
+/// `update` checks after merging the changes into the meeting as it is.
+#[derive(Clone, Debug)]
+pub struct MeetingDraft {
+    pub title: String,
+    pub place: String,
+    pub address: String,
+    /// The first meeting (UTC ms); its local day and time in `zone` repeat.
+    pub first_at: i64,
+    pub repeat: Repeat,
+    pub zone: Zone,
+    pub duration_minutes: i64,
+    pub notes: String,
+    pub contact: String,
+}
+
+/// Changes to a meeting; `None` keeps what is there.
+#[derive(Clone, Debug, Default)]
+pub struct MeetingEdit {
+    pub title: Option<String>,
+    pub place: Option<String>,
+    pub address: Option<String>,
+    pub first_at: Option<i64>,
+    pub repeat: Option<Repeat>,
+    pub zone: Option<Zone>,
+    pub duration_minutes: Option<i64>,
+    pub notes: Option<String>,
+    pub contact: Option<String>,
+}
+
+/// Reads an API time, zone and rule into `fields`, so one answer names every refusal.
+fn read_time(raw: &str, fields: &mut FieldErrors) -> Option<i64> {
+    fields.check("first_at", parse_time(raw))
+}
+
+impl NewMeeting {
+    /// The request read into a draft: every refusal at once, the texts' included.
+    pub fn draft(&self) -> AppResult<MeetingDraft> {
+        let mut fields = FieldErrors::new();
+        let first_at = read_time(&self.first_at, &mut fields);
+        let repeat = fields.check(
+            "repeat",
+            Repeat::parse(self.repeat.as_deref().unwrap_or("weekly")),
+        );
+        let zone = fields.check("timezone", Zone::parse(&self.timezone));
+        let draft = MeetingDraft {
+            title: self.title.clone(),
+            place: self.place.clone(),
+            address: self.address.clone(),
+            first_at: first_at.unwrap_or(0),
+            repeat: repeat.unwrap_or(Repeat::None),
+            zone: zone.unwrap_or(Zone::UTC),
+            duration_minutes: self.duration_minutes.unwrap_or(90),
+            notes: self.notes.clone().unwrap_or_default(),
+            contact: self.contact.clone().unwrap_or_default(),
+        };
+        let draft = draft.check_into(&mut fields);
+        fields.into_result()?;
+        Ok(draft)
+    }
+}
+
+impl MeetingChanges {
+    pub fn edit(&self) -> AppResult<MeetingEdit> {
+        let mut fields = FieldErrors::new();
+        let first_at = self
+            .first_at
+            .as_deref()
+            .and_then(|t| read_time(t, &mut fields));
+        let repeat = self
+            .repeat
+            .as_deref()
+            .and_then(|r| fields.check("repeat", Repeat::parse(r)));
+        let zone = self
+            .timezone
+            .as_deref()
+            .and_then(|z| fields.check("timezone", Zone::parse(z)));
+        fields.into_result()?;
+        Ok(MeetingEdit {
+            title: self.title.clone(),
+            place: self.place.clone(),
+            address: self.address.clone(),
+            first_at,
+            repeat,
+            zone,
+            duration_minutes: self.duration_minutes,
+            notes: self.notes.clone(),
+            contact: self.contact.clone(),
+        })
+    }
+}
+
 fn text(raw: &str, field: &str, min: usize, max: usize, fields: &mut FieldErrors) -> String {
     let t = raw.trim();
     let n = t.chars().count();
@@ -252,65 +341,30 @@ fn text(raw: &str, field: &str, min: usize, max: usize, fields: &mut FieldErrors
     t.to_owned()
 }
 
-struct Checked {
-    title: String,
-    place: String,
-    address: String,
-    first_at: i64,
-    repeat: Repeat,
-    zone: Zone,
-    duration: i64,
-    notes: String,
-    contact: String,
-}
-
-fn check(req: &NewMeeting) -> AppResult<Checked> {
-    let mut fields = FieldErrors::new();
-    let title = text(&req.title, "title", 3, 120, &mut fields);
-    let place = text(&req.place, "place", 1, 200, &mut fields);
-    let address = text(&req.address, "address", 1, 300, &mut fields);
-    let notes = text(
-        req.notes.as_deref().unwrap_or(""),
-        "notes",
-        0,
-        1000,
-        &mut fields,
-    );
-    let contact = text(
-        req.contact.as_deref().unwrap_or(""),
-        "contact",
-        0,
-        200,
-        &mut fields,
-    );
-    let first_at = fields
-        .check("first_at", parse_time(&req.first_at))
-        .unwrap_or(0);
-    let repeat = fields
-        .check(
-            "repeat",
-            Repeat::parse(req.repeat.as_deref().unwrap_or("weekly")),
-        )
-        .unwrap_or(Repeat::None);
-    let zone = fields
-        .check("timezone", Zone::parse(&req.timezone))
-        .unwrap_or(Zone::UTC);
-    let duration = req.duration_minutes.unwrap_or(90);
-    if !(15..=600).contains(&duration) {
-        fields.push("duration_minutes", "between 15 and 600 minutes");
+impl MeetingDraft {
+    /// Pushes the refusals of the texts and the length into `fields`; trims the texts.
+    pub fn check_into(&self, fields: &mut FieldErrors) -> MeetingDraft {
+        let duration = self.duration_minutes;
+        if !(15..=600).contains(&duration) {
+            fields.push("duration_minutes", "between 15 and 600 minutes");
+        }
+        MeetingDraft {
+            title: text(&self.title, "title", 3, 120, fields),
+            place: text(&self.place, "place", 1, 200, fields),
+            address: text(&self.address, "address", 1, 300, fields),
+            notes: text(&self.notes, "notes", 0, 1000, fields),
+            contact: text(&self.contact, "contact", 0, 200, fields),
+            ..self.clone()
+        }
     }
-    fields.into_result()?;
-    Ok(Checked {
-        title,
-        place,
-        address,
-        first_at,
-        repeat,
-        zone,
-        duration,
-        notes,
-        contact,
-    })
+
+    /// The draft with its texts trimmed, or every refusal.
+    fn checked(&self) -> AppResult<MeetingDraft> {
+        let mut fields = FieldErrors::new();
+        let c = self.check_into(&mut fields);
+        fields.into_result()?;
+        Ok(c)
+    }
 }
 
 /// Lists a new in-person meeting (organisers).
@@ -318,12 +372,12 @@ pub async fn create(
     state: &AppState,
     user: &User,
     slug: &str,
-    req: &NewMeeting,
+    draft: &MeetingDraft,
 ) -> AppResult<Meeting> {
     let community = organised_community(&mut state.store.read().await?, slug, user)
         .await?
         .0;
-    let c = check(req)?;
+    let c = draft.checked()?;
     let now = now_ms();
     let mut w = state.store.write().await?;
     let id = db!(
@@ -337,7 +391,7 @@ pub async fn create(
         &c.place,
         &c.address,
         c.first_at,
-        c.duration,
+        c.duration_minutes,
         c.repeat.as_str(),
         c.zone.name(),
         &c.notes,
@@ -371,7 +425,7 @@ pub async fn list(state: &AppState, viewer: Option<&User>, slug: &str) -> AppRes
         out.push(view(&mut conn, row, &community.slug, viewer, now).await?);
     }
     // The soonest first; those with no next meeting last.
-    out.sort_by_key(|m| (m.next.is_empty(), m.next.first().cloned()));
+    out.sort_by_key(|m| (m.next.is_empty(), m.next.first().copied()));
     Ok(out)
 }
 
@@ -412,29 +466,30 @@ pub async fn update(
     state: &AppState,
     user: &User,
     id: i64,
-    req: &MeetingChanges,
+    edit: &MeetingEdit,
 ) -> AppResult<Meeting> {
-    let (row, _) = {
+    let row = {
         let mut conn = state.store.read().await?;
         let (row, _, access) = load(&mut conn, Some(user), id).await?;
         access.require_organiser()?;
-        (row, ())
+        row
     };
-    let merged = NewMeeting {
-        title: req.title.clone().unwrap_or(row.title.clone()),
-        place: req.place.clone().unwrap_or(row.place.clone()),
-        address: req.address.clone().unwrap_or(row.address.clone()),
-        first_at: req
-            .first_at
-            .clone()
-            .unwrap_or_else(|| crate::store::format_ms(row.first_at)),
-        repeat: Some(req.repeat.clone().unwrap_or(row.recurrence.clone())),
-        timezone: req.timezone.clone().unwrap_or(row.timezone.clone()),
-        duration_minutes: Some(req.duration_minutes.unwrap_or(row.duration_minutes)),
-        notes: Some(req.notes.clone().unwrap_or(row.notes.clone())),
-        contact: Some(req.contact.clone().unwrap_or(row.contact.clone())),
+    let merged = MeetingDraft {
+        title: edit.title.clone().unwrap_or(row.title),
+        place: edit.place.clone().unwrap_or(row.place),
+        address: edit.address.clone().unwrap_or(row.address),
+        first_at: edit.first_at.unwrap_or(row.first_at),
+        repeat: edit
+            .repeat
+            .unwrap_or_else(|| Repeat::parse(&row.recurrence).unwrap_or(Repeat::None)),
+        zone: edit
+            .zone
+            .unwrap_or_else(|| Zone::from_stored(&row.timezone)),
+        duration_minutes: edit.duration_minutes.unwrap_or(row.duration_minutes),
+        notes: edit.notes.clone().unwrap_or(row.notes),
+        contact: edit.contact.clone().unwrap_or(row.contact),
     };
-    let c = check(&merged)?;
+    let c = merged.checked()?;
     let mut w = state.store.write().await?;
     db!(
         w,
@@ -446,7 +501,7 @@ pub async fn update(
         &c.place,
         &c.address,
         c.first_at,
-        c.duration,
+        c.duration_minutes,
         c.repeat.as_str(),
         c.zone.name(),
         &c.notes,
@@ -735,7 +790,7 @@ async fn api_create(
     Path(slug): Path<String>,
     Json(req): Json<NewMeeting>,
 ) -> AppResult<(StatusCode, axum::Json<Meeting>)> {
-    let m = create(&state, &session.user, &slug, &req).await?;
+    let m = create(&state, &session.user, &slug, &req.draft()?).await?;
     Ok((StatusCode::CREATED, axum::Json(m)))
 }
 
@@ -764,7 +819,9 @@ async fn api_update(
     Path(id): Path<i64>,
     Json(req): Json<MeetingChanges>,
 ) -> AppResult<axum::Json<Meeting>> {
-    Ok(axum::Json(update(&state, &session.user, id, &req).await?))
+    Ok(axum::Json(
+        update(&state, &session.user, id, &req.edit()?).await?,
+    ))
 }
 
 /// Cancel a meeting (organisers).

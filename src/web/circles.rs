@@ -114,11 +114,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> 
         community_name: c.name,
         my_role: circle.my_role.map(super::organise::role_key),
         meeting: circle.meeting.as_ref().map(|m| meeting_text(ctx.texts, m)),
-        next_session: circle
-            .next_session_at
-            .as_deref()
-            .and_then(|t| crate::calendar::parse_time(t).ok())
-            .map(|ms| at(ctx.texts, zone, ms)),
+        next_session: circle.next_session_at.map(|ms| at(ctx.texts, zone, ms)),
         room: circle.room,
         members: members_of(&circle),
         name: circle.name,

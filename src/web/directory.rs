@@ -63,11 +63,7 @@ pub async fn directory(ctx: Ctx, Query(q): Query<DirectoryQuery>) -> Result<Resp
         .items
         .into_iter()
         .map(|e| GroupEntry {
-            next_meeting: e
-                .offers
-                .next_meeting_at
-                .as_deref()
-                .and_then(|t| crate::calendar::parse_time(t).ok()),
+            next_meeting: e.offers.next_meeting_at,
             e,
         })
         .collect();

@@ -8,9 +8,10 @@ use serde::Deserialize;
 
 use super::format::ZONES;
 use super::{Ctx, Layout, PageError, WebForm};
+use crate::calendar::schedules::Repeat;
 use crate::clock::Zone;
-use crate::error::AppError;
-use crate::meetings::{self, NewMeeting};
+use crate::error::{AppError, FieldErrors};
+use crate::meetings::{self, MeetingDraft};
 
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "meetings.html")]
@@ -85,8 +86,7 @@ async fn page(
                 next: m
                     .next
                     .iter()
-                    .filter_map(|t| crate::calendar::parse_time(t).ok())
-                    .map(|t| super::format::span(ctx.texts, zone, t, t + dur))
+                    .map(|&t| super::format::span(ctx.texts, zone, t, t + dur))
                     .collect(),
                 repeat_key: match m.repeat.as_str() {
                     "weekly" => "meetings.weekly",
@@ -142,24 +142,41 @@ pub async fn create(
     WebForm { ctx, form }: WebForm<MeetingForm>,
 ) -> Result<Response, PageError> {
     let user = ctx.require()?.user.clone();
-    let zone = Zone::parse(&form.timezone).unwrap_or(Zone::UTC);
+    let mut fields = FieldErrors::new();
+    let zone = fields.check("timezone", Zone::parse(&form.timezone));
     let first_at = chrono::NaiveDate::parse_from_str(form.date.trim(), "%Y-%m-%d")
         .ok()
         .zip(chrono::NaiveTime::parse_from_str(form.time.trim(), "%H:%M").ok())
-        .map(|(d, t)| crate::store::format_ms(zone.instant(chrono::NaiveDateTime::new(d, t))))
-        .unwrap_or_default();
-    let req = NewMeeting {
+        .map(|(d, t)| {
+            zone.unwrap_or(Zone::UTC)
+                .instant(chrono::NaiveDateTime::new(d, t))
+        });
+    if first_at.is_none() {
+        fields.push("first_at", "a date and a time");
+    }
+    let repeat = match form.repeat.trim() {
+        "" => Some(Repeat::Weekly),
+        r => fields.check("repeat", Repeat::parse(r)),
+    };
+    let draft = MeetingDraft {
         title: form.title.clone(),
         place: form.place.clone(),
         address: form.address.clone(),
-        first_at,
-        repeat: Some(form.repeat.clone()).filter(|r| !r.is_empty()),
-        timezone: form.timezone.clone(),
-        duration_minutes: None,
-        notes: Some(form.notes.clone()),
-        contact: Some(form.contact.clone()),
+        first_at: first_at.unwrap_or(0),
+        repeat: repeat.unwrap_or(Repeat::None),
+        zone: zone.unwrap_or(Zone::UTC),
+        duration_minutes: 90,
+        notes: form.notes.clone(),
+        contact: form.contact.clone(),
     };
-    match meetings::create(&ctx.state, &user, &slug, &req).await {
+    let result = if fields.is_empty() {
+        meetings::create(&ctx.state, &user, &slug, &draft).await
+    } else {
+        // The date or zone is unreadable: say so together with whatever else is wrong.
+        draft.check_into(&mut fields);
+        Err(fields.into_error())
+    };
+    match result {
         Ok(_) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/meetings")))),
         Err(AppError::Invalid { fields, .. }) => {
             let errors = fields

@@ -52,7 +52,7 @@ async fn render_announcements(
         }
         None => {
             let session = ctx.require()?;
-            let list = announcements::site_list(&ctx.state, session).await?;
+            let list = announcements::site_list(&ctx.state, &session.user).await?;
             let zone = calendar::zone_of(&ctx.state, session.user.id).await?;
             (None, zone, list)
         }
@@ -61,7 +61,7 @@ async fn render_announcements(
         .into_iter()
         .map(|a| AnnouncementItem {
             id: a.id,
-            until: a.ends_at.as_deref().map(|t| shown(ctx.texts, zone, t)),
+            until: a.ends_at.map(|t| at(ctx.texts, zone, t)),
             title: a.title,
             body_html: a.body_html,
             pinned: a.pinned,
@@ -139,18 +139,20 @@ async fn create_announcement_in(
         let errors = reasons(ctx.texts, &["ends_at".to_owned()]);
         return render_announcements(ctx, slug, form, errors, false).await;
     };
-    let req = announcements::NewAnnouncement {
+    let req = announcements::AnnouncementDraft {
         title: form.title.clone(),
         body: form.body.clone(),
-        pinned: Some(form.pinned.is_some()),
+        pinned: form.pinned.is_some(),
         starts_at: None,
-        ends_at: until.map(format_ms),
+        ends_at: until,
     };
     let result = {
         let session = ctx.require()?;
         match slug {
-            Some(s) => announcements::create_for_community(&ctx.state, session, s, &req).await,
-            None => announcements::create_site(&ctx.state, session, &req).await,
+            Some(s) => {
+                announcements::create_for_community(&ctx.state, &session.user, s, &req).await
+            }
+            None => announcements::create_site(&ctx.state, &session.user, &req).await,
         }
     };
     match result {
@@ -188,7 +190,7 @@ pub async fn delete_announcement(
     organised(&ctx, &slug).await?;
     {
         let session = ctx.require()?;
-        announcements::delete(&ctx.state, session, id).await?;
+        announcements::delete(&ctx.state, &session.user, id).await?;
     }
     let to = done_path(&format!("/organise/{}/announcements", urlencode(&slug)));
     Ok(ctx.send(Redirect::to(&to)))
@@ -203,7 +205,7 @@ pub async fn delete_site_announcement(
         if !session.user.is_admin() {
             return Err(AppError::forbidden("only site admins").into());
         }
-        announcements::delete(&ctx.state, session, id).await?;
+        announcements::delete(&ctx.state, &session.user, id).await?;
     }
     Ok(ctx.send(Redirect::to(&done_path("/admin/announcements"))))
 }

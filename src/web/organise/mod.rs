@@ -17,16 +17,16 @@ use serde::Deserialize;
 
 use super::format::{ZONES, at, people, span};
 use super::{Ctx, Layout, PageError, WebForm, form_status, urlencode};
-use crate::calendar::events::{EventStatus, NewEvent, NewSummary, SessionTime};
-use crate::calendar::schedules::{NewSchedule, Repeat, ScheduleChanges, ScheduleState};
+use crate::calendar::events::{EventDraft, EventStatus, NewSummary};
+use crate::calendar::schedules::{Repeat, ScheduleChanges, ScheduleDraft, ScheduleState};
 use crate::calendar::{self, announcements, events, schedules};
-use crate::circles::{self, CircleRole, Meeting, NewCircle};
+use crate::circles::{self, CircleDraft, CircleRole, Meeting};
 use crate::clock::Zone;
 use crate::communities::{Access, CommunityRow, organised_community};
 use crate::error::AppError;
 use crate::i18n::Texts;
 use crate::milestones::types::{self as mtypes, MilestoneTypeChanges, NewMilestoneType};
-use crate::store::{format_ms, now_ms};
+use crate::store::now_ms;
 pub use announce::*;
 pub use milestone_types::*;
 pub use peer_circles::*;
@@ -120,13 +120,6 @@ fn reasons(texts: &Texts, keys: &[String]) -> Vec<String> {
         }
     }
     out
-}
-
-/// An RFC 3339 time from a service answer, shown in `zone`.
-fn shown(texts: &Texts, zone: Zone, rfc3339: &str) -> String {
-    calendar::parse_time(rfc3339)
-        .map(|ms| at(texts, zone, ms))
-        .unwrap_or_default()
 }
 
 fn done_path(base: &str) -> String {

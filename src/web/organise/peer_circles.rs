@@ -166,14 +166,24 @@ pub async fn create_circle(
         let errors = reasons(ctx.texts, &["capacity".to_owned()]);
         return render_circles(ctx, &slug, form, errors, false).await;
     };
-    let meeting = (!form.weekday.trim().is_empty()).then(|| Meeting {
-        weekday: form.weekday.clone(),
-        time: form.time.clone(),
-        timezone: Some(form.timezone.clone()),
-    });
-    let req = NewCircle {
+    let mut fields = crate::error::FieldErrors::new();
+    let meeting = if form.weekday.trim().is_empty() {
+        None
+    } else {
+        let words = Meeting {
+            weekday: form.weekday.clone(),
+            time: form.time.clone(),
+            timezone: Some(form.timezone.clone()),
+        };
+        words.read(&mut fields)
+    };
+    if !fields.is_empty() {
+        let errors = refusal(ctx.texts, fields.into_error())?;
+        return render_circles(ctx, &slug, form, errors, false).await;
+    }
+    let req = CircleDraft {
         name: form.name.clone(),
-        capacity: Some(capacity),
+        capacity,
         meeting,
     };
     let result = {

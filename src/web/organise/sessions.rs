@@ -178,10 +178,7 @@ pub async fn create_session(
             continue;
         }
         match local_ms(zone, date, time) {
-            Some(s) => also_at.push(SessionTime {
-                starts_at: format_ms(s),
-                ends_at: format_ms(s + length),
-            }),
+            Some(s) => also_at.push((s, s + length)),
             None => bad.push("also".to_owned()),
         }
     }
@@ -190,17 +187,17 @@ pub async fn create_session(
         bad.push("room".to_owned());
     }
     if let (true, Some(start), Some(room)) = (bad.is_empty(), start, room) {
-        let req = NewEvent {
+        let req = EventDraft {
             room,
             title: form.title.clone(),
-            description: Some(form.description.clone()),
-            starts_at: format_ms(start),
-            ends_at: format_ms(start + length),
-            also_at: Some(also_at),
+            description: form.description.clone(),
+            starts_at: start,
+            ends_at: start + length,
+            also_at,
         };
         let result = {
             let session = ctx.require()?;
-            events::create(&ctx.state, session, &slug, &req).await
+            events::create(&ctx.state, &session.user, &slug, &req).await
         };
         return match result {
             Ok(_) => {
@@ -224,7 +221,7 @@ pub async fn cancel_session(
     organised(&ctx, &slug).await?;
     let result = {
         let session = ctx.require()?;
-        events::cancel(&ctx.state, session, id).await
+        events::cancel(&ctx.state, &session.user, id).await
     };
     match result {
         Ok(()) => {
@@ -252,7 +249,7 @@ pub async fn post_summary(
             body: form.body.clone(),
             title: None,
         };
-        events::post_summary(&ctx.state, session, id, &req).await
+        events::post_summary(&ctx.state, &session.user, id, &req).await
     };
     match result {
         Ok(e) => {

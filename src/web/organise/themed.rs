@@ -68,7 +68,7 @@ async fn render_schedules(
 ) -> Result<Response, PageError> {
     let (c, _, zone) = organised(&ctx, slug).await?;
     let session = ctx.require()?;
-    let list = schedules::list(&ctx.state, session, slug).await?;
+    let list = schedules::list(&ctx.state, &session.user, slug).await?;
     let items = list
         .into_iter()
         .map(|s| ScheduleItem {
@@ -82,12 +82,12 @@ async fn render_schedules(
             },
             paused: s.state == ScheduleState::Paused,
             open: matches!(s.state, ScheduleState::Active | ScheduleState::Paused),
-            next: s.next_at.as_deref().map(|t| shown(ctx.texts, zone, t)),
+            next: s.next_at.map(|t| at(ctx.texts, zone, t)),
             upcoming: s
                 .upcoming
                 .iter()
                 .skip(1)
-                .map(|t| shown(ctx.texts, zone, t))
+                .map(|&t| at(ctx.texts, zone, t))
                 .collect(),
             topics: s.topics.len(),
             latest_topic: s.topics.first().map(|t| t.topic_id),
@@ -168,19 +168,25 @@ pub async fn create_schedule(
     if matches!(until, Some(Err(()))) {
         bad.push("ends_at".to_owned());
     }
-    if let (Some(z), Some(first), Some(Ok(until))) = (zone, first, until) {
-        let req = NewSchedule {
+    let repeat = Repeat::parse(form.repeat.trim()).ok();
+    if repeat.is_none() {
+        bad.push("repeat".to_owned());
+    }
+    if let (Some(zone), Some(first_at), Some(Ok(ends_at)), Some(repeat)) =
+        (zone, first, until, repeat)
+    {
+        let req = ScheduleDraft {
             title: form.title.clone(),
             body: form.body.clone(),
-            first_at: format_ms(first),
-            repeat: form.repeat.clone(),
-            timezone: z.name().to_owned(),
-            ends_at: until.map(format_ms),
+            first_at,
+            repeat,
+            zone,
+            ends_at,
             count: None,
         };
         let result = {
             let session = ctx.require()?;
-            schedules::create(&ctx.state, session, &slug, &req).await
+            schedules::create(&ctx.state, &session.user, &slug, &req).await
         };
         return match result {
             Ok(_) => {
@@ -217,11 +223,11 @@ pub async fn change_schedule(
                     title: None,
                     body: None,
                 };
-                schedules::update(&ctx.state, session, id, &changes)
+                schedules::update(&ctx.state, &session.user, id, &changes)
                     .await
                     .map(|_| ())
             }
-            "cancel" => schedules::cancel(&ctx.state, session, id).await,
+            "cancel" => schedules::cancel(&ctx.state, &session.user, id).await,
             _ => Err(AppError::bad_request("bad_action", "unknown action")),
         }
     };

@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::parse_time;
 use crate::accounts::{Auth, MaybeAuth, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
@@ -206,12 +205,8 @@ pub struct AnnouncementDraft {
 impl NewAnnouncement {
     /// The request with its times read; unreadable ones are refused by field.
     pub fn draft(&self) -> AppResult<AnnouncementDraft> {
-        let mut fields = FieldErrors::new();
-        let mut read =
-            |f: &str, raw: Option<&str>| raw.and_then(|t| fields.check(f, parse_time(t)));
-        let starts_at = read("starts_at", self.starts_at.as_deref());
-        let ends_at = read("ends_at", self.ends_at.as_deref());
-        fields.into_result()?;
+        let (starts_at, ends_at) =
+            super::read_span(self.starts_at.as_deref(), self.ends_at.as_deref())?;
         Ok(AnnouncementDraft {
             title: self.title.clone(),
             body: self.body.clone(),

@@ -631,6 +631,11 @@ async fn api_mine(
     State(state): State<AppState>,
     Auth(session): Auth,
 ) -> AppResult<axum::Json<Vec<Event>>> {
+    Ok(axum::Json(going_to(&state, &session.user).await?))
+}
+
+/// The sessions `user` said they are going to that have not ended, earliest first.
+pub async fn going_to(state: &AppState, user: &User) -> AppResult<Vec<Event>> {
     let now = now_ms();
     let mut conn = state.store.read().await?;
     let rows = db!(
@@ -642,7 +647,7 @@ async fn api_mine(
              JOIN memberships m ON m.community_id = e.community_id AND m.user_id = $1 AND m.status = 'active'
              WHERE e.cancelled_at IS NULL AND e.ends_at > $2 ORDER BY e.starts_at, e.id LIMIT 100"
         ),
-        session.user.id,
+        user.id,
         now
     )?;
     let mut out = Vec::with_capacity(rows.len());
@@ -650,7 +655,7 @@ async fn api_mine(
         let times = series_times(&mut conn, r.series()).await?;
         out.push(r.view(times, now));
     }
-    Ok(axum::Json(out))
+    Ok(out)
 }
 
 /// One session.
@@ -713,12 +718,8 @@ pub struct EventEdit {
 
 impl EventChanges {
     pub fn edit(&self) -> AppResult<EventEdit> {
-        let mut fields = FieldErrors::new();
-        let mut read =
-            |f: &str, raw: Option<&str>| raw.and_then(|t| fields.check(f, parse_time(t)));
-        let starts_at = read("starts_at", self.starts_at.as_deref());
-        let ends_at = read("ends_at", self.ends_at.as_deref());
-        fields.into_result()?;
+        let (starts_at, ends_at) =
+            super::read_span(self.starts_at.as_deref(), self.ends_at.as_deref())?;
         Ok(EventEdit {
             title: self.title.clone(),
             description: self.description.clone(),

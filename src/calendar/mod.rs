@@ -53,3 +53,16 @@ pub fn parse_time(raw: &str) -> Result<i64, String> {
         .map(|t| t.timestamp_millis())
         .map_err(|_| "a time is RFC 3339, e.g. 2026-03-06T09:00:00-06:00".into())
 }
+
+/// An API request's optional `starts_at` and `ends_at` read into instants; what cannot be read
+/// is refused under its own field, both at once.
+pub fn read_span(
+    starts_at: Option<&str>,
+    ends_at: Option<&str>,
+) -> crate::error::AppResult<(Option<i64>, Option<i64>)> {
+    let mut fields = crate::error::FieldErrors::new();
+    let mut read = |f: &str, raw: Option<&str>| raw.and_then(|t| fields.check(f, parse_time(t)));
+    let span = (read("starts_at", starts_at), read("ends_at", ends_at));
+    fields.into_result()?;
+    Ok(span)
+}

@@ -79,6 +79,18 @@ async fn update_room_settings(
     Path(id): Path<i64>,
     Json(req): Json<RoomSettingsChange>,
 ) -> AppResult<axum::Json<RoomSettings>> {
+    Ok(axum::Json(
+        change_room_settings(&state, &session.user, id, &req).await?,
+    ))
+}
+
+/// Changes a room's slow mode, quiet hours or new-joiner delay (moderators); logged, and live at once.
+pub async fn change_room_settings(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &RoomSettingsChange,
+) -> AppResult<RoomSettings> {
     let reason = req.reason.trim();
     if !(3..=500).contains(&reason.chars().count()) {
         return Err(AppError::invalid(
@@ -88,7 +100,7 @@ async fn update_room_settings(
     }
     let (community_id, mut settings) = {
         let mut conn = state.store.read().await?;
-        let (_, community, access) = room_access(&mut conn, id, Some(&session.user)).await?;
+        let (_, community, access) = room_access(&mut conn, id, Some(user)).await?;
         access.require_moderator()?;
         (community.id, room_settings(&mut conn, id).await?)
     };
@@ -139,7 +151,7 @@ async fn update_room_settings(
     crate::moderation::log_action(
         &mut tx,
         Some(community_id),
-        Some(session.user.id),
+        Some(user.id),
         "room_settings",
         "room",
         id,
@@ -158,7 +170,7 @@ async fn update_room_settings(
         }
         .encode(),
     );
-    Ok(axum::Json(settings))
+    Ok(settings)
 }
 
 /// The longest chat message, in characters.
@@ -357,9 +369,17 @@ async fn create_room(
     Path(slug): Path<String>,
     Json(req): Json<NewRoom>,
 ) -> AppResult<(StatusCode, axum::Json<Room>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(add_room(&state, &session.user, &slug, &req).await?),
+    ))
+}
+
+/// Adds a chat room to the community at `slug` (moderators and organisers).
+pub async fn add_room(state: &AppState, user: &User, slug: &str, req: &NewRoom) -> AppResult<Room> {
     let (community, access) = {
         let mut conn = state.store.read().await?;
-        visible_community(&mut conn, &slug, Some(&session.user)).await?
+        visible_community(&mut conn, slug, Some(user)).await?
     };
     access.require_moderator()?;
     let name = req.name.trim();
@@ -384,21 +404,18 @@ async fn create_room(
         community.id,
         name,
         topic,
-        session.user.id,
+        user.id,
         now_ms()
     )?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(Room {
-            id,
-            community: community.slug,
-            name: name.to_owned(),
-            topic: topic.to_owned(),
-            is_default: false,
-            online: 0,
-            live_session: None,
-        }),
-    ))
+    Ok(Room {
+        id,
+        community: community.slug,
+        name: name.to_owned(),
+        topic: topic.to_owned(),
+        is_default: false,
+        online: 0,
+        live_session: None,
+    })
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -563,17 +580,7 @@ pub async fn frames_since(
     room: i64,
     since_ms: i64,
 ) -> AppResult<Vec<crate::realtime::bus::ReplayedMessage>> {
-    let mut conn = store.read().await?;
-    let rows = db!(
-        conn,
-        fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
-         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
-        room,
-        since_ms
-    )?;
-    Ok(replayed(rows))
+    frames_where(store, room, since_ms, (0, i64::MAX)).await
 }
 
 /// Message frames with `from <= seq <= to`: messages a node has not heard of yet, when a later
@@ -584,14 +591,26 @@ pub async fn frames_between(
     from: i64,
     to: i64,
 ) -> AppResult<Vec<crate::realtime::bus::ReplayedMessage>> {
+    frames_where(store, room, i64::MIN, (from, to)).await
+}
+
+/// The room's visible messages written at `since_ms` or later with a number in `seqs`, in order.
+async fn frames_where(
+    store: &Store,
+    room: i64,
+    since_ms: i64,
+    (from, to): (i64, i64),
+) -> AppResult<Vec<crate::realtime::bus::ReplayedMessage>> {
     let mut conn = store.read().await?;
     let rows = db!(
         conn,
         fetch_all as MessageRow,
         "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.seq >= $2 AND m.seq <= $3 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
+         WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq >= $3 AND m.seq <= $4
+           AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
         room,
+        since_ms,
         from,
         to
     )?;

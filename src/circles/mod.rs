@@ -170,7 +170,8 @@ pub async fn forget_member(
 }
 
 /// The weekday names, Monday first (stored as 1–7).
-const WEEKDAYS: [&str; 7] = [
+/// The weekday names the API and the forms use, Monday first.
+pub const WEEKDAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",
@@ -712,9 +713,15 @@ async fn api_delete_circle(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
+    close_circle(&state, &session.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Closes a circle (organisers): its room goes with it; goals shared with it become private.
+pub async fn close_circle(state: &AppState, user: &User, id: i64) -> AppResult<()> {
     let found = {
         let mut conn = state.store.read().await?;
-        circle_access(&mut conn, id, &session.user).await?
+        circle_access(&mut conn, id, user).await?
     };
     found.access.require_organiser()?;
     let mut tx = state.store.begin().await?;
@@ -726,7 +733,7 @@ async fn api_delete_circle(
     )?;
     db!(tx, execute, "DELETE FROM circles WHERE id = $1", id)?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]

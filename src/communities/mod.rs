@@ -423,9 +423,21 @@ async fn update_community(
     Path(slug): Path<String>,
     Json(req): Json<CommunityChanges>,
 ) -> AppResult<axum::Json<Community>> {
+    Ok(axum::Json(
+        change_community(&state, &session.user, &slug, &req).await?,
+    ))
+}
+
+/// Changes a community's settings (organisers and admins).
+pub async fn change_community(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    req: &CommunityChanges,
+) -> AppResult<Community> {
     let (row, _) = {
         let mut conn = state.store.read().await?;
-        organised_community(&mut conn, &slug, &session.user).await?
+        organised_community(&mut conn, slug, user).await?
     };
     let mut fields = FieldErrors::new();
     let name = req.name.as_deref().map(|n| check_name(n, &mut fields));
@@ -482,8 +494,8 @@ async fn update_community(
         state.realtime.visibility_changed(row.id);
     }
     let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
-    Ok(axum::Json(view(row, &access)))
+    let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
+    Ok(view(row, &access))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -790,10 +802,22 @@ async fn list_requests(
     Path(slug): Path<String>,
     Query(page): Query<PageParams>,
 ) -> AppResult<axum::Json<Page<JoinRequest>>> {
+    Ok(axum::Json(
+        pending_requests(&state, &session.user, &slug, &page).await?,
+    ))
+}
+
+/// A page of the pending requests to join (moderators and organisers).
+pub async fn pending_requests(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    page: &PageParams,
+) -> AppResult<Page<JoinRequest>> {
     let limit = page.limit()?;
     let after = page.after_ints(2)?.unwrap_or_else(|| vec![0, 0]);
     let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
     access.require_moderator()?;
     let rows = db!(
         conn,
@@ -817,11 +841,9 @@ async fn list_requests(
             requested_at: r.created_at,
         })
         .collect();
-    Ok(axum::Json(Page::from_rows(
-        items,
-        limit,
-        |r: &JoinRequest| cursor(&[r.requested_at, r.user.id]),
-    )))
+    Ok(Page::from_rows(items, limit, |r: &JoinRequest| {
+        cursor(&[r.requested_at, r.user.id])
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -841,10 +863,22 @@ async fn decide_request(
     Path((slug, username)): Path<(String, String)>,
     Json(req): Json<Decision>,
 ) -> AppResult<StatusCode> {
+    decide_join_request(&state, &session.user, &slug, &username, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Approves or refuses `username`'s request to join (moderators and organisers).
+pub async fn decide_join_request(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    username: &str,
+    req: &Decision,
+) -> AppResult<()> {
     let (row, access, target) = {
         let mut conn = state.store.read().await?;
-        let (row, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
-        let target = find_by_username(&mut conn, &username)
+        let (row, access) = visible_community(&mut conn, slug, Some(user)).await?;
+        let target = find_by_username(&mut conn, username)
             .await?
             .ok_or(AppError::NotFound)?;
         (row, access, target)
@@ -858,7 +892,7 @@ async fn decide_request(
             "UPDATE memberships SET status = 'active', decided_by = $3 WHERE community_id = $1 AND user_id = $2 AND status = 'pending'",
             row.id,
             target.id,
-            session.user.id
+            user.id
         )?
     } else {
         db!(
@@ -872,7 +906,7 @@ async fn decide_request(
     if changed == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Grants `role` in the community to one of its members. Admins and organisers may.
@@ -935,8 +969,19 @@ async fn revoke_role(
     Auth(session): Auth,
     Path((slug, role, username)): Path<(String, String, String)>,
 ) -> AppResult<StatusCode> {
-    let (row, target, role) =
-        role_change_target(&state, &session.user, &slug, &role, &username).await?;
+    take_role(&state, &session.user, &slug, &role, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a community role back from `username`.
+pub async fn take_role(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+    role: &str,
+    username: &str,
+) -> AppResult<()> {
+    let (row, target, role) = role_change_target(state, user, slug, role, username).await?;
     let mut w = state.store.write().await?;
     let n = db!(
         w,
@@ -949,7 +994,7 @@ async fn revoke_role(
     if n == 0 {
         return Err(AppError::NotFound);
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 async fn role_change_target(
@@ -989,11 +1034,23 @@ async fn list_members(
     Path(slug): Path<String>,
     Query(page): Query<PageParams>,
 ) -> AppResult<axum::Json<Page<Member>>> {
+    let viewer = viewer.map(|s| s.user);
+    Ok(axum::Json(
+        members(&state, viewer.as_ref(), &slug, &page).await?,
+    ))
+}
+
+/// A page of the community's members, as the list's setting lets `viewer` see them.
+pub async fn members(
+    state: &AppState,
+    viewer: Option<&User>,
+    slug: &str,
+    page: &PageParams,
+) -> AppResult<Page<Member>> {
     let limit = page.limit()?;
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
-    let viewer = viewer.map(|s| s.user);
     let mut conn = state.store.read().await?;
-    let (row, access) = visible_community(&mut conn, &slug, viewer.as_ref()).await?;
+    let (row, access) = visible_community(&mut conn, slug, viewer).await?;
     let moderator = access.is_moderator();
     let allowed = match MemberListMode::parse(&row.member_list).unwrap_or(MemberListMode::Hidden) {
         MemberListMode::Members => access.is_member() || moderator,
@@ -1013,7 +1070,7 @@ async fn list_members(
         row.id,
         after,
         moderator,
-        viewer.as_ref().map(|u| u.id).unwrap_or(-1),
+        viewer.map_or(-1, |u| u.id),
         limit + 1
     )?;
     let mut items = Vec::with_capacity(rows.len());
@@ -1029,7 +1086,5 @@ async fn list_members(
             joined_at: r.created_at,
         });
     }
-    Ok(axum::Json(Page::from_rows(items, limit, |m| {
-        cursor(&[m.user.id])
-    })))
+    Ok(Page::from_rows(items, limit, |m| cursor(&[m.user.id])))
 }

@@ -580,6 +580,16 @@ async fn update_topic(
     Path(id): Path<i64>,
     Json(req): Json<TopicChanges>,
 ) -> AppResult<axum::Json<Topic>> {
+    Ok(axum::Json(change_topic(&state, &session, id, &req).await?))
+}
+
+/// Retitles a topic (its author, or a moderator); the new title is screened like new text.
+pub async fn change_topic(
+    state: &AppState,
+    session: &Session,
+    id: i64,
+    req: &TopicChanges,
+) -> AppResult<Topic> {
     let (row, community, access) = {
         let mut conn = state.store.read().await?;
         visible_topic(&mut conn, id, Some(&session.user)).await?
@@ -594,7 +604,7 @@ async fn update_topic(
         let title = Title::parse(raw).map_err(|e| AppError::invalid("title", e))?;
         // A new title is screened as new text; what it sets off lands on the opening post.
         let verdict = crate::publish::screen(
-            &state,
+            state,
             &session.user,
             title.as_str(),
             req.confirm_identifiers.unwrap_or(false),
@@ -649,12 +659,12 @@ async fn update_topic(
     }
     let mut conn = state.store.read().await?;
     let (row, community, access) = visible_topic(&mut conn, id, Some(&session.user)).await?;
-    Ok(axum::Json(topic_view(
+    Ok(topic_view(
         row,
         &community,
         &access,
         &session.content_filters,
-    )))
+    ))
 }
 
 /// Reaction counts as stored with the post.

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::types::{PostBody, ReactionKind};
 use super::{author, parse_reactions, parse_warning, visible_topic};
-use crate::accounts::{Auth, MaybeAuth, Session, serialize_time};
+use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::MemberSummary;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
@@ -768,22 +768,28 @@ async fn delete_post(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<StatusCode> {
-    let (row, community, access) = readable_post(&state, id, Some(&session.user)).await?;
-    let is_author = row.author_id == Some(session.user.id);
+    remove_post(&state, &session.user, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes a post (its author or a moderator); the opening post takes its topic with it.
+pub async fn remove_post(state: &AppState, user: &User, id: i64) -> AppResult<()> {
+    let (row, community, access) = readable_post(state, id, Some(user)).await?;
+    let is_author = row.author_id == Some(user.id);
     if !is_author && !access.is_moderator() {
         return Err(AppError::forbidden(
             "only the author or a moderator deletes a post",
         ));
     }
     if row.deleted_at.is_some() {
-        return Ok(StatusCode::NO_CONTENT);
+        return Ok(());
     }
     let mut tx = state.store.begin().await?;
-    if soft_delete(&mut tx, id, session.user.id).await? && !is_author {
+    if soft_delete(&mut tx, id, user.id).await? && !is_author {
         crate::moderation::log_action(
             &mut tx,
             Some(community.id),
-            Some(session.user.id),
+            Some(user.id),
             "delete",
             "post",
             id,
@@ -793,7 +799,7 @@ async fn delete_post(
         .await?;
     }
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 /// Soft-deletes a post in a transaction: it stays as a placeholder, leaves search, and takes its
@@ -862,8 +868,13 @@ async fn revisions(
     Auth(session): Auth,
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Vec<Revision>>> {
-    let (row, _, access) = readable_post(&state, id, Some(&session.user)).await?;
-    if row.author_id != Some(session.user.id) && !access.is_moderator() {
+    Ok(axum::Json(post_revisions(&state, &session.user, id).await?))
+}
+
+/// A post's earlier versions (its author and moderators).
+pub async fn post_revisions(state: &AppState, user: &User, id: i64) -> AppResult<Vec<Revision>> {
+    let (row, _, access) = readable_post(state, id, Some(user)).await?;
+    if row.author_id != Some(user.id) && !access.is_moderator() {
         return Err(AppError::forbidden(
             "revisions are for the author and moderators",
         ));
@@ -876,21 +887,20 @@ async fn revisions(
          FROM post_revisions r LEFT JOIN users u ON u.id = r.editor_id WHERE r.post_id = $1 ORDER BY r.id",
         id
     )?;
-    Ok(axum::Json(
-        rows.into_iter()
-            .map(|r| Revision {
-                id: r.id,
-                editor: author(
-                    row.anonymous && !access.is_moderator() && r.editor_id != Some(session.user.id),
-                    r.editor_id,
-                    r.username,
-                    r.display_name,
-                ),
-                body: r.body,
-                created_at: r.created_at,
-            })
-            .collect(),
-    ))
+    Ok(rows
+        .into_iter()
+        .map(|r| Revision {
+            id: r.id,
+            editor: author(
+                row.anonymous && !access.is_moderator() && r.editor_id != Some(user.id),
+                r.editor_id,
+                r.username,
+                r.display_name,
+            ),
+            body: r.body,
+            created_at: r.created_at,
+        })
+        .collect())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1024,7 +1034,19 @@ async fn reveal_author(
     Path(id): Path<i64>,
     Json(req): Json<RevealRequest>,
 ) -> AppResult<axum::Json<Revealed>> {
-    let (row, community, access) = readable_post(&state, id, Some(&session.user)).await?;
+    Ok(axum::Json(
+        reveal_post_author(&state, &session.user, id, &req).await?,
+    ))
+}
+
+/// Shows moderators who wrote an anonymous post, with a logged reason.
+pub async fn reveal_post_author(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &RevealRequest,
+) -> AppResult<Revealed> {
+    let (row, community, access) = readable_post(state, id, Some(user)).await?;
     if !access.is_moderator() {
         return Err(AppError::forbidden(
             "only moderators reveal an anonymous author",
@@ -1049,7 +1071,7 @@ async fn reveal_author(
     crate::moderation::log_action(
         &mut w,
         Some(community.id),
-        Some(session.user.id),
+        Some(user.id),
         "reveal_author",
         "post",
         id,
@@ -1057,11 +1079,11 @@ async fn reveal_author(
         None,
     )
     .await?;
-    Ok(axum::Json(Revealed {
+    Ok(Revealed {
         author: MemberSummary {
             id: author_id,
             username,
             display_name,
         },
-    }))
+    })
 }

@@ -960,8 +960,15 @@ async fn api_community_goals(
     Auth(session): Auth,
     Path(slug): Path<String>,
 ) -> AppResult<axum::Json<Vec<Goal>>> {
+    Ok(axum::Json(
+        community_goals(&state, &session.user, &slug).await?,
+    ))
+}
+
+/// The goals members share with the community (members only).
+pub async fn community_goals(state: &AppState, user: &User, slug: &str) -> AppResult<Vec<Goal>> {
     let mut conn = state.store.read().await?;
-    let (community, access) = visible_community(&mut conn, &slug, Some(&session.user)).await?;
+    let (community, access) = visible_community(&mut conn, slug, Some(user)).await?;
     if !access.is_member() {
         return Err(AppError::forbidden(
             "join this community to see the goals its members share",
@@ -978,11 +985,7 @@ async fn api_community_goals(
         community.id
     )?;
     let now = now_ms();
-    Ok(axum::Json(
-        rows.into_iter()
-            .map(|r| r.view(session.user.id, now))
-            .collect(),
-    ))
+    Ok(rows.into_iter().map(|r| r.view(user.id, now)).collect())
 }
 
 /// The active goals shared with a circle whose owners are still in it, for its members' list

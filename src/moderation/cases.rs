@@ -928,7 +928,19 @@ async fn case_detail(
     Path(id): Path<i64>,
     Query(params): Query<QueueParams>,
 ) -> AppResult<axum::Json<CaseDetail>> {
-    let (row, _) = moderated_case(&state, &session.user, id).await?;
+    Ok(axum::Json(
+        load_case(&state, &session.user, id, &params).await?,
+    ))
+}
+
+/// One case with its reports, notes, context and the author's sanctions (moderators).
+pub async fn load_case(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    params: &QueueParams,
+) -> AppResult<CaseDetail> {
+    let (row, _) = moderated_case(state, user, id).await?;
     let mut conn = state.store.read().await?;
     let reports = db!(
         conn,
@@ -971,14 +983,14 @@ async fn case_detail(
     let appeal_text = row.appeal_text.clone();
     let acted_by = member(&mut conn, row.acted_by).await?;
     let case = case_item(&mut conn, row, show_media).await?;
-    Ok(axum::Json(CaseDetail {
+    Ok(CaseDetail {
         case,
         reports: report_views,
         notes: note_views,
         context,
         appeal_text,
         acted_by,
-    }))
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1003,7 +1015,18 @@ async fn update_case(
     Path(id): Path<i64>,
     Json(req): Json<CaseChanges>,
 ) -> AppResult<StatusCode> {
-    let (row, _) = moderated_case(&state, &session.user, id).await?;
+    change_case(&state, &session.user, id, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes a case, hands it over, or triages a crisis (moderators).
+pub async fn change_case(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &CaseChanges,
+) -> AppResult<()> {
+    let (row, _) = moderated_case(state, user, id).await?;
     if row.state == "resolved" {
         return Err(AppError::conflict("resolved", "this case is resolved"));
     }
@@ -1052,7 +1075,7 @@ async fn update_case(
             assignee
         )?;
     }
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1072,7 +1095,13 @@ async fn add_note(
     Path(id): Path<i64>,
     Json(req): Json<NewNote>,
 ) -> AppResult<StatusCode> {
-    moderated_case(&state, &session.user, id).await?;
+    note_case(&state, &session.user, id, &req).await?;
+    Ok(StatusCode::CREATED)
+}
+
+/// Adds a moderator's note to a case.
+pub async fn note_case(state: &AppState, user: &User, id: i64, req: &NewNote) -> AppResult<()> {
+    moderated_case(state, user, id).await?;
     let body = req.body.trim();
     if !(1..=2000).contains(&body.chars().count()) {
         return Err(AppError::invalid(
@@ -1086,11 +1115,11 @@ async fn add_note(
         execute,
         "INSERT INTO case_notes (case_id, moderator_id, body, created_at) VALUES ($1, $2, $3, $4)",
         id,
-        session.user.id,
+        user.id,
         body,
         now_ms()
     )?;
-    Ok(StatusCode::CREATED)
+    Ok(())
 }
 
 /// Resolves a case (the `resolve_report` action): reporters and appellants are told the outcome.

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::types::Role;
-use crate::accounts::{Auth, MaybeAuth, find_by_username, grant_role, serialize_time};
+use crate::accounts::{Auth, MaybeAuth, User, find_by_username, grant_role, serialize_time};
 use crate::app::AppState;
 use crate::communities::types::CommunityRole;
 use crate::communities::{MemberSummary, find_by_id, load_access};
@@ -130,6 +130,19 @@ async fn add_correction(
     Path(id): Path<i64>,
     Json(req): Json<NewCorrection>,
 ) -> AppResult<(StatusCode, axum::Json<Correction>)> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(correct_post(&state, &session.user, id, &req).await?),
+    ))
+}
+
+/// Adds a moderator's correction to a post that spreads misinformation.
+pub async fn correct_post(
+    state: &AppState,
+    user: &User,
+    id: i64,
+    req: &NewCorrection,
+) -> AppResult<Correction> {
     let note = req.note.trim();
     if !(10..=1000).contains(&note.chars().count()) {
         return Err(AppError::invalid(
@@ -147,7 +160,7 @@ async fn add_correction(
             "give the source as an http(s) address",
         ));
     }
-    let user = &session.user;
+    let user = user;
     let topic_id = {
         let mut conn = state.store.read().await?;
         let (community_id, topic_id) = db!(
@@ -194,7 +207,7 @@ async fn add_correction(
         .rev()
         .find(|c| c.post_id == id)
         .ok_or(AppError::NotFound)?;
-    Ok((StatusCode::CREATED, axum::Json(created)))
+    Ok(created)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -269,6 +282,12 @@ async fn set_duty(
     Auth(session): Auth,
     Json(req): Json<Duty>,
 ) -> AppResult<StatusCode> {
+    change_duty(&state, &session.user, &req).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Marks a moderator on or off duty: crisis alerts go to those on duty first.
+pub async fn change_duty(state: &AppState, user: &User, req: &Duty) -> AppResult<()> {
     let hours = req.hours.as_deref().unwrap_or("").trim();
     if hours.chars().count() > 200 {
         return Err(AppError::invalid("hours", "at most 200 characters"));
@@ -278,9 +297,9 @@ async fn set_duty(
         w,
         fetch_optional scalar i64,
         "SELECT user_id FROM community_roles WHERE user_id = $1 AND role IN ('moderator', 'organiser') LIMIT 1",
-        session.user.id
+        user.id
     )?;
-    if moderates.is_none() && !session.user.is_admin() && !session.user.has_role(Role::Moderator) {
+    if moderates.is_none() && !user.is_admin() && !user.has_role(Role::Moderator) {
         return Err(AppError::forbidden("duty is for moderators"));
     }
     db!(
@@ -288,10 +307,10 @@ async fn set_duty(
         execute,
         "INSERT INTO moderator_duty (user_id, on_duty, hours, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (user_id) DO UPDATE SET on_duty = excluded.on_duty, hours = excluded.hours, updated_at = excluded.updated_at",
-        session.user.id,
+        user.id,
         req.on_duty,
         hours,
         now_ms()
     )?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }

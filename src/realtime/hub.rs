@@ -499,14 +499,7 @@ mod tests {
     fn a_backlog_read_before_a_room_event_is_not_kept() {
         let hub = Hub::default();
         let (tx, _rx) = mpsc::channel(4);
-        let handle = ConnHandle {
-            id: 1,
-            user_id: 1,
-            session_id: 1,
-            visible: true,
-            tx,
-            kick: Arc::new(Notify::new()),
-        };
+        let handle = member_one(tx);
         hub.subscribe(7, &handle, 0);
         let Err(stamp) = hub.cached_backlog(7) else {
             panic!("a backlog before any was built")
@@ -533,6 +526,18 @@ mod tests {
         assert!(hub.cached_backlog(7).is_ok(), "typing dropped the backlog");
     }
 
+    /// Member 1's only socket.
+    fn member_one(tx: mpsc::Sender<Outbound>) -> ConnHandle {
+        ConnHandle {
+            id: 1,
+            user_id: 1,
+            session_id: 1,
+            visible: true,
+            tx,
+            kick: Arc::new(Notify::new()),
+        }
+    }
+
     fn seqs(rx: &mut mpsc::Receiver<Outbound>) -> Vec<i64> {
         let mut out = Vec::new();
         while let Ok(Outbound::Room { seq: Some(seq), .. }) = rx.try_recv() {
@@ -547,14 +552,7 @@ mod tests {
         let (filler, mut gaps) = mpsc::unbounded_channel();
         hub.set_filler(filler);
         let (tx, mut rx) = mpsc::channel(16);
-        let handle = ConnHandle {
-            id: 1,
-            user_id: 1,
-            session_id: 1,
-            visible: true,
-            tx,
-            kick: Arc::new(Notify::new()),
-        };
+        let handle = member_one(tx);
         hub.subscribe(7, &handle, 10);
         let frame: Utf8Bytes = r#"{"op":"message"}"#.into();
         hub.deliver_room(7, Some(101), Some(11), Kind::Message, &frame);

@@ -33,15 +33,7 @@ pub use peer_circles::*;
 pub use sessions::*;
 pub use themed::*;
 
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+use crate::circles::WEEKDAYS;
 
 /// A `<select>` option: (value, selected).
 type Choice = (String, bool);

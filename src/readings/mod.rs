@@ -241,26 +241,51 @@ fn parse_time(raw: &str) -> Result<i64, String> {
         .map_err(|_| "taken_at is an RFC 3339 time, e.g. 2026-03-05T07:30:00-06:00".to_owned())
 }
 
-fn validate(req: &NewReading, now: i64) -> Result<Valid, AppError> {
+/// A reading as the member logs it, its time already read (UTC ms; now when absent).
+#[derive(Clone, Debug, Default)]
+pub struct ReadingDraft {
+    pub kind: String,
+    pub value: Option<f64>,
+    pub value2: Option<f64>,
+    pub unit: Option<String>,
+    pub taken_at: Option<i64>,
+    pub context: Option<String>,
+    pub note: Option<String>,
+}
+
+impl NewReading {
+    /// The request with its time read (a blank one is now).
+    pub fn draft(&self) -> AppResult<ReadingDraft> {
+        let taken_at = match self.taken_at.as_deref().filter(|t| !t.trim().is_empty()) {
+            None => None,
+            Some(raw) => Some(parse_time(raw).map_err(|e| AppError::invalid("taken_at", e))?),
+        };
+        Ok(ReadingDraft {
+            kind: self.kind.clone(),
+            value: self.value,
+            value2: self.value2,
+            unit: self.unit.clone(),
+            taken_at,
+            context: self.context.clone(),
+            note: self.note.clone(),
+        })
+    }
+}
+
+fn validate(req: &ReadingDraft, now: i64) -> Result<Valid, AppError> {
     let mut fields = FieldErrors::new();
     let kind = fields.check("kind", Kind::parse(&req.kind));
-    let taken_at = match req.taken_at.as_deref().filter(|t| !t.trim().is_empty()) {
+    let taken_at = match req.taken_at {
         None => Some(now),
-        Some(raw) => match parse_time(raw) {
-            Ok(t) if t > now + FUTURE_SLACK_MS => {
-                fields.push("taken_at", "a reading cannot be from the future");
-                None
-            }
-            Ok(t) if t < 0 => {
-                fields.push("taken_at", "that time is too long ago");
-                None
-            }
-            Ok(t) => Some(t),
-            Err(e) => {
-                fields.push("taken_at", e);
-                None
-            }
-        },
+        Some(t) if t > now + FUTURE_SLACK_MS => {
+            fields.push("taken_at", "a reading cannot be from the future");
+            None
+        }
+        Some(t) if t < 0 => {
+            fields.push("taken_at", "that time is too long ago");
+            None
+        }
+        Some(t) => Some(t),
     };
     let context = req.context.as_deref().unwrap_or("").trim().to_owned();
     if context.chars().count() > 40 || context.chars().any(char::is_control) {
@@ -346,7 +371,7 @@ fn validate(req: &NewReading, now: i64) -> Result<Valid, AppError> {
 }
 
 /// Logs a reading for the member.
-pub async fn create(state: &AppState, user: &User, req: &NewReading) -> AppResult<Reading> {
+pub async fn create(state: &AppState, user: &User, req: &ReadingDraft) -> AppResult<Reading> {
     let now = now_ms();
     let mut w = state.store.write().await?;
     crate::accounts::consent::require(&mut w, user.id).await?;
@@ -658,7 +683,7 @@ async fn api_create(
 ) -> AppResult<(StatusCode, axum::Json<Reading>)> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(create(&state, &session.user, &req).await?),
+        axum::Json(create(&state, &session.user, &req.draft()?).await?),
     ))
 }
 
@@ -759,8 +784,13 @@ pub async fn count_of(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
 mod tests {
     use super::*;
 
-    fn new(kind: &str, value: Option<f64>, value2: Option<f64>, unit: Option<&str>) -> NewReading {
-        NewReading {
+    fn new(
+        kind: &str,
+        value: Option<f64>,
+        value2: Option<f64>,
+        unit: Option<&str>,
+    ) -> ReadingDraft {
+        ReadingDraft {
             kind: kind.into(),
             value,
             value2,

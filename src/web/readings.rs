@@ -14,8 +14,7 @@ use super::format::at;
 use super::member::{GroupChoice, my_groups};
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::error::{AppError, FieldErrors};
-use crate::readings::{self, Kind, NewReading, chart, share};
-use crate::store::format_ms;
+use crate::readings::{self, Kind, ReadingDraft, chart, share};
 
 /// The kinds that have a chart, in the form's order.
 const CHARTED: [Kind; 4] = [
@@ -284,13 +283,15 @@ pub async fn log(WebForm { ctx, form }: WebForm<LogForm>) -> Result<Response, Pa
     // The form's `datetime-local` is the member's local time; an RFC 3339 time also works.
     let raw = form.taken_at.trim();
     let taken_at = if raw.is_empty() {
-        None
+        Ok(None)
     } else if let Ok(local) = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
-        Some(format_ms(zone.instant(local)))
+        Ok(Some(zone.instant(local)))
     } else {
-        Some(raw.to_owned())
+        crate::calendar::parse_time(raw)
+            .map(Some)
+            .map_err(|e| AppError::invalid("taken_at", e))
     };
-    let request = NewReading {
+    let request = taken_at.map(|taken_at| ReadingDraft {
         kind: form.kind.clone(),
         value: number(&form.value),
         value2: number(&form.value2),
@@ -298,8 +299,12 @@ pub async fn log(WebForm { ctx, form }: WebForm<LogForm>) -> Result<Response, Pa
         taken_at,
         context: Some(form.context.clone()),
         note: Some(form.note.clone()),
+    });
+    let created = match request {
+        Ok(r) => readings::create(&ctx.state, &session.user, &r).await,
+        Err(e) => Err(e),
     };
-    let error = match readings::create(&ctx.state, &session.user, &request).await {
+    let error = match created {
         Ok(_) => return Ok(ctx.send(Redirect::to("/me/readings?done=saved"))),
         Err(e) => e,
     };

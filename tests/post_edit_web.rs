@@ -170,6 +170,20 @@ both_backends!(
         );
         assert!(refused.html.contains(r#"role="alert""#));
         assert_eq!(api_body(&s, reply).await, "I walk **twenty** minutes");
+        // An ID number (a CURP) is named as one.
+        let curp = post(
+            &s,
+            &author,
+            &edit,
+            &[("csrf", &token), ("body", "mi CURP GODE561231HDFRRN09")],
+        )
+        .await;
+        assert_eq!(curp.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            curp.html.contains("un número de identificación"),
+            "{}",
+            curp.html
+        );
         // A personal detail: asked first, the words kept, published once confirmed.
         let words = "Llámame al 55 1234 5678";
         let fields = [("csrf", token.as_str()), ("body", words)];

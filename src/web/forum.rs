@@ -219,7 +219,11 @@ pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<Statu
             .map(|k| match k.as_str() {
                 "email" => ctx.texts.get("compose.id_email"),
                 "phone" => ctx.texts.get("compose.id_phone"),
-                "national_id" => ctx.texts.get("compose.id_national_id"),
+                // The identifier kinds of `text::Identifier`: Mexico's CURP, India's Aadhaar,
+                // the US SSN.
+                "curp" | "aadhaar" | "ssn" | "national_id" => {
+                    ctx.texts.get("compose.id_national_id")
+                }
                 _ => ctx.texts.get("compose.id_other"),
             })
             .collect();

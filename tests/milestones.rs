@@ -1144,3 +1144,67 @@ both_backends!(hidden_and_moved_milestones, |b| async move {
     assert_eq!(ids(&feed, "post_id"), [moved_post]);
     assert_eq!(feed["items"][0]["community"], "there");
 });
+
+both_backends!(followers_hear_of_staff_first_milestones, |b| async move {
+    // With the new-member limits on: a member's first posts wait for a moderator, the
+    // community's staff's never do, so their followers hear of them at once (issue 17).
+    let s = Server::start_with(
+        b,
+        ServerOptions {
+            rate_limits: true,
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let (admin, t) = setup(&s, "staffed", "public", &["newmod", "newbie", "fan"]).await;
+    let (newmod, newbie, fan) = (&t[0], &t[1], &t[2]);
+    let (st, body) = s
+        .call(
+            "PUT",
+            "/api/v1/communities/staffed/roles/moderator/newmod",
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert!(st.is_success(), "{st}: {body}");
+    for who in ["newmod", "newbie"] {
+        let (st, body) = s
+            .call(
+                "PUT",
+                &format!("/api/v1/users/{who}/follow"),
+                Some(fan),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+    }
+    // The new moderator's first post: shown, and their followers told.
+    let staff = milestone(
+        &s,
+        newmod,
+        "staffed",
+        "Ran my first 5k",
+        json!({"type": "non_scale_victory"}),
+    )
+    .await;
+    assert_eq!(staff["post"]["waiting_hours"], Value::Null, "{staff}");
+    let told = of_kind(&notifications(&s, fan).await, "milestone");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["actor"]["username"], "newmod");
+    let topic = staff["topic"]["id"].as_i64().unwrap();
+    let (_, posts) = s
+        .get(&format!("/api/v1/topics/{topic}/posts"), Some(fan))
+        .await;
+    assert_eq!(posts["items"].as_array().map(Vec::len), Some(1), "{posts}");
+    // A new member's first post waits, and nobody is told of it yet.
+    let held = milestone(
+        &s,
+        newbie,
+        "staffed",
+        "Walked a mile",
+        json!({"type": "non_scale_victory"}),
+    )
+    .await;
+    assert_eq!(held["post"]["waiting_hours"], 24, "{held}");
+    assert_eq!(of_kind(&notifications(&s, fan).await, "milestone").len(), 1);
+});

@@ -453,8 +453,25 @@ both_backends!(moderators_act_on_members_from_the_web, |b| async move {
     .await;
     let frame = next_op(&mut ws, "notification").await;
     assert_eq!(frame["notification"]["kind"], "crisis_report", "{frame}");
-    // Mute for 24 hours from the case card: the case is settled, the member cannot post.
+    // The alert names the group, so the page's alert links to its queue.
+    assert_eq!(frame["notification"]["community"], "acts", "{frame}");
+    // The header's count as site.js refreshes it after an alert, in the moderator's words;
+    // nothing for members who moderate nothing.
     let mod_web = web_login(&s, "modpat").await;
+    let waiting = get(&s, &mod_web, "/me/cases-waiting", None).await;
+    assert_eq!(waiting.status, StatusCode::OK);
+    let waiting: Value = serde_json::from_str(&waiting.html).unwrap();
+    assert_eq!(waiting["count"], 2, "{waiting}");
+    assert_eq!(waiting["href"], "/mod/acts");
+    assert_eq!(waiting["label"], "Cases waiting: 2");
+    let page = get(&s, &mod_web, "/", None).await;
+    assert!(page.html.contains(r#"id="case-alerts""#), "{}", page.html);
+    let reporter_web = web_login(&s, "reporter").await;
+    let none = get(&s, &reporter_web, "/me/cases-waiting", None).await;
+    assert_eq!(none.html.trim(), "null");
+    let page = get(&s, &reporter_web, "/", None).await;
+    assert!(!page.html.contains("case-alerts"), "{}", page.html);
+    // Mute for 24 hours from the case card: the case is settled, the member cannot post.
     let queue = get(&s, &mod_web, "/mod/acts", None).await;
     assert!(queue.html.contains(r#"value="mute""#), "{}", queue.html);
     assert!(

@@ -643,17 +643,18 @@ pub struct Waiting {
     pub slug: String,
 }
 
-/// How many cases are open in the groups `user` moderates (None when none, or not a moderator).
+/// How many cases are open in the groups `user` moderates (None when they moderate none; a
+/// count of 0 when nothing waits, so their pages still take live alerts).
 pub async fn waiting_for(state: &AppState, user: &User) -> AppResult<Option<Waiting>> {
     let site_staff = user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator);
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,
         fetch_all as (String, i64),
-        "SELECT c.slug, COUNT(*) FROM mod_cases m JOIN communities c ON c.id = m.community_id
-         WHERE m.state <> 'resolved'
-           AND ($2 OR m.community_id IN (SELECT community_id FROM community_roles WHERE user_id = $1 AND role IN ('moderator', 'organiser')))
-         GROUP BY c.slug ORDER BY COUNT(*) DESC, c.slug LIMIT 50",
+        "SELECT c.slug, (SELECT COUNT(*) FROM mod_cases m WHERE m.community_id = c.id AND m.state <> 'resolved') AS n
+         FROM communities c
+         WHERE ($2 OR c.id IN (SELECT community_id FROM community_roles WHERE user_id = $1 AND role IN ('moderator', 'organiser')))
+         ORDER BY n DESC, c.slug LIMIT 50",
         user.id,
         site_staff
     )?;

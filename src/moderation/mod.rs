@@ -57,6 +57,32 @@ pub enum Automod {
     Flag(String),
 }
 
+/// How automod's refusal of a filter's words begins (the filter's reason follows): the web
+/// pages recognise it to tell the author why, in their language.
+pub const REFUSED_BY_FILTER: &str = "this cannot be posted here: ";
+/// How the refusal of a new member's post with too many links begins.
+pub const REFUSED_LINKS: &str = "new members can share at most ";
+
+/// Why automod refused text, read back from the 422's `body` reason.
+pub enum Refusal<'a> {
+    /// A filter's reason, as the operator wrote it in `rules.toml`.
+    Filter(&'a str),
+    /// Too many links for a new member.
+    Links,
+}
+
+impl<'a> Refusal<'a> {
+    pub fn of(reason: &'a str) -> Option<Refusal<'a>> {
+        if let Some(why) = reason.strip_prefix(REFUSED_BY_FILTER) {
+            Some(Refusal::Filter(why))
+        } else if reason.starts_with(REFUSED_LINKS) {
+            Some(Refusal::Links)
+        } else {
+            None
+        }
+    }
+}
+
 /// Applies `moderation/rules.toml` and the new-member limits to text about to be posted:
 /// 422 naming the field when it must be refused, else what to do once it is stored.
 /// `MUTUAL_RATE_LIMITS=off` lifts the new-member limits (not the word filters).
@@ -70,7 +96,7 @@ pub async fn automod_check(
     if let Some((rules::FilterAction::Reject, reason)) = &verdict {
         return Err(AppError::invalid(
             "body",
-            format!("this cannot be posted here: {reason}"),
+            format!("{REFUSED_BY_FILTER}{reason}"),
         ));
     }
     if state.limits.enabled() {
@@ -80,7 +106,7 @@ pub async fn automod_check(
                 return Err(AppError::invalid(
                     "body",
                     format!(
-                        "new members can share at most {} links in a post for now",
+                        "{REFUSED_LINKS}{} links in a post for now",
                         rules.new_member_max_links
                     ),
                 ));
@@ -105,7 +131,9 @@ pub async fn automod_check(
 /// The automod note on a new member's held post (the tag on its case card).
 pub const NEW_MEMBER_HOLD: &str = "a new member's first posts are checked by a moderator";
 
-/// Carries out a hold or flag on a stored post, in its transaction.
+/// Carries out a hold or flag on a stored post, in its transaction: whether the post now waits
+/// for a moderator's approval (a new member's hold is lifted for the community's staff, known
+/// only here).
 pub async fn apply_automod(
     conn: &mut impl AsDb,
     verdict: &Automod,
@@ -113,19 +141,20 @@ pub async fn apply_automod(
     post_id: i64,
     author_id: i64,
     text: &str,
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let reason = match verdict {
-        Automod::Pass => return Ok(()),
+        Automod::Pass => return Ok(false),
         Automod::NewMember => {
             let staff = db!(*conn, fetch_optional scalar i64, "SELECT user_id FROM community_roles WHERE community_id = $1 AND user_id = $2 LIMIT 1", community_id, author_id)?;
             if staff.is_some() {
-                return Ok(());
+                return Ok(false);
             }
             NEW_MEMBER_HOLD
         }
         Automod::Hold(r) | Automod::Flag(r) => r.as_str(),
     };
-    if matches!(verdict, Automod::Hold(_) | Automod::NewMember) {
+    let held = matches!(verdict, Automod::Hold(_) | Automod::NewMember);
+    if held {
         // Waiting for approval: its author sees it waiting, nobody else sees it at all.
         db!(
             *conn,
@@ -153,7 +182,7 @@ pub async fn apply_automod(
         format!("automod: {reason}"),
         now_ms()
     )?;
-    Ok(())
+    Ok(held)
 }
 
 /// What screening new content found: the crisis lines for its author, and the alert to send to

@@ -273,6 +273,14 @@ pub async fn send_about(
     let now = now_ms();
     let mut sent = Vec::new();
     let (subject_type, subject_id) = about.subject.map(Subject::columns).unzip();
+    // The live frame names the community as the listing does (a moderator's alert links to
+    // its queue).
+    let community = match about.community_id {
+        Some(id) if !recipients.0.is_empty() => {
+            db!(*conn, fetch_optional scalar String, "SELECT slug FROM communities WHERE id = $1", id)?
+        }
+        _ => None,
+    };
     for (user_id, kind) in recipients.0 {
         let id = db!(
             *conn,
@@ -294,7 +302,7 @@ pub async fn send_about(
             .map(Subject::url)
             .or_else(|| about.topic_id.map(|t| format!("/t/{t}")));
         let notification = serde_json::json!({
-            "id": id, "kind": kind, "topic_id": about.topic_id, "post_id": about.post_id, "case_id": about.case_id,
+            "id": id, "kind": kind, "community": community, "topic_id": about.topic_id, "post_id": about.post_id, "case_id": about.case_id,
             "subject": about.subject, "url": url, "read": false, "created_at": crate::store::format_ms(now),
         });
         sent.push((user_id, notification));

@@ -90,12 +90,13 @@ pub async fn stage(
         }
         match w.author_id {
             Some(author_id) => {
-                let screened = verdict
+                let (screened, held) = verdict
                     .apply_post(tx, w.community_id, w.post_id, author_id, &w.text())
                     .await?;
                 // Followers hear of a shared milestone, but not of an anonymous one (that
-                // would name its author) nor of one held until a moderator approves it.
-                if milestone.is_some() && !w.anonymous && !verdict.held() {
+                // would name its author) nor of one held until a moderator approves it (the
+                // community's staff never are).
+                if milestone.is_some() && !w.anonymous && !held {
                     crate::milestones::add_followers(tx, author_id, &mut recipients).await?;
                 }
                 Some(screened)

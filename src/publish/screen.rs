@@ -33,11 +33,6 @@ impl Verdict {
         }
     }
 
-    /// Held until a moderator approves it: followers are not told of it.
-    pub fn held(&self) -> bool {
-        matches!(self.automod, Automod::Hold(_) | Automod::NewMember)
-    }
-
     /// Server text from an organiser's template (see `staff`).
     pub fn is_staff(&self) -> bool {
         self.staff
@@ -50,7 +45,8 @@ impl Verdict {
 
     /// Carries the verdict out on a stored post, in its transaction: the crisis flow (held for
     /// review, an urgent case, the moderators' alert and the author's lines) and automod's hold
-    /// or flag.
+    /// or flag. Also whether the post now waits for a moderator's approval: that is known only
+    /// here, with the author's role in the community (its staff are never held).
     pub async fn apply_post(
         &self,
         conn: &mut impl AsDb,
@@ -58,13 +54,13 @@ impl Verdict {
         post_id: i64,
         author_id: i64,
         text: &str,
-    ) -> AppResult<Screened> {
+    ) -> AppResult<(Screened, bool)> {
         let screened = if self.crisis {
             crate::moderation::screen_post(conn, community_id, post_id, author_id, text).await?
         } else {
             Screened::none()
         };
-        crate::moderation::apply_automod(
+        let held = crate::moderation::apply_automod(
             conn,
             &self.automod,
             community_id,
@@ -73,7 +69,7 @@ impl Verdict {
             text,
         )
         .await?;
-        Ok(screened)
+        Ok((screened, held))
     }
 
     /// Carries the verdict out on a stored chat message (its own transaction, as messages are

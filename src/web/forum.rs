@@ -13,9 +13,10 @@ use super::{Ctx, Layout, PageError, WebForm, safe_next};
 use crate::communities::types::Visibility;
 use crate::communities::{self, Community};
 use crate::error::AppError;
-use crate::forum::posts::{self, NewPost, Post};
+use crate::forum::posts::{self, NewPost, Post, PostEdit};
 use crate::forum::types::{ContentWarning, ReactionKind};
 use crate::forum::{self, NewTopic, Topic};
+use crate::moderation::Refusal;
 use crate::moderation::crisis::{self, CrisisLine};
 use crate::paging::PageParams;
 
@@ -218,7 +219,11 @@ pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<Statu
             .map(|k| match k.as_str() {
                 "email" => ctx.texts.get("compose.id_email"),
                 "phone" => ctx.texts.get("compose.id_phone"),
-                "national_id" => ctx.texts.get("compose.id_national_id"),
+                // The identifier kinds of `text::Identifier`: Mexico's CURP, India's Aadhaar,
+                // the US SSN.
+                "curp" | "aadhaar" | "ssn" | "national_id" => {
+                    ctx.texts.get("compose.id_national_id")
+                }
                 _ => ctx.texts.get("compose.id_other"),
             })
             .collect();
@@ -228,7 +233,22 @@ pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<Statu
     draft.errors = fields
         .names()
         .map(|f| match f {
-            "title" | "body" => ctx.texts.get(&format!("errors.{f}")).to_owned(),
+            // Automod's refusal: the reason, so the author knows what to change.
+            "body" => match fields
+                .get("body")
+                .and_then(|why| why.iter().find_map(|w| Refusal::of(w)))
+            {
+                Some(Refusal::Filter(reason)) => {
+                    ctx.texts.fill("compose.refused", &[("reason", reason)])
+                }
+                Some(Refusal::Links) => {
+                    let n = ctx.state.rules.get().new_member_max_links as i64;
+                    ctx.texts
+                        .fill("compose.too_many_links", &[("n", &ctx.texts.number(n))])
+                }
+                None => ctx.texts.get("errors.body").to_owned(),
+            },
+            "title" => ctx.texts.get("errors.title").to_owned(),
             "milestone.type"
             | "milestone.value"
             | "milestone.baseline"
@@ -694,4 +714,87 @@ pub async fn post_link(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageEr
     let post = posts::post_for(&ctx.state, ctx.session.as_ref(), id).await?;
     let to = post_address(post.topic_id, post.seq);
     Ok(ctx.send(Redirect::to(&to)))
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "edit_post.html")]
+struct EditPostPage {
+    l: Layout,
+    post: Post,
+    draft: Draft,
+    warnings: Vec<WarningChoice>,
+}
+
+/// The post `session`'s member may edit: their own, not deleted (as the API decides).
+async fn own_post(ctx: &Ctx, id: i64) -> Result<Post, PageError> {
+    let session = ctx.require()?;
+    let post = posts::post_for(&ctx.state, Some(session), id).await?;
+    if post.deleted {
+        return Err(AppError::NotFound.into());
+    }
+    if !post.mine {
+        return Err(AppError::forbidden("only the author edits a post").into());
+    }
+    Ok(post)
+}
+
+async fn edit_page(ctx: &Ctx, post: Post, draft: Draft) -> EditPostPage {
+    EditPostPage {
+        l: ctx.layout(ctx.texts.get("post_edit.title")).await,
+        warnings: warning_choices(&draft.warning),
+        post,
+        draft,
+    }
+}
+
+/// `/p/{id}/edit`: the author's post as they wrote it, to change.
+pub async fn edit_post_page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let post = own_post(&ctx, id).await?;
+    let draft = Draft {
+        body: post.body.clone(),
+        warning: post.content_warning.clone().unwrap_or_default(),
+        ..Draft::default()
+    };
+    let page = edit_page(&ctx, post, draft).await;
+    Ok(ctx.send(page))
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    content_warning: String,
+    confirm_identifiers: Option<String>,
+}
+
+/// Saves an edit, screened as new text: back to the post (to the crisis lines when the new words
+/// suggest a crisis), or the form again with the words kept and what to change.
+pub async fn edit_post(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<EditForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let request = PostEdit {
+        body: form.body.clone(),
+        content_warning: Some(form.content_warning.clone()),
+        confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+    };
+    let error = match posts::edit_post(&ctx.state, session, id, &request).await {
+        Ok(edited) => {
+            let (to, anchor) = post_page(edited.post.topic_id, edited.post.seq);
+            let to = landing(to, edited.crisis_resources.is_some(), Some(anchor));
+            return Ok(ctx.send(Redirect::to(&to)));
+        }
+        Err(e) => e,
+    };
+    let mut draft = Draft {
+        body: form.body,
+        warning: form.content_warning,
+        ..Draft::default()
+    };
+    let status = refused(&ctx, error, &mut draft)?;
+    let post = own_post(&ctx, id).await?;
+    let page = edit_page(&ctx, post, draft).await;
+    Ok(ctx.send_status(status, page))
 }

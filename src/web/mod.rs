@@ -85,12 +85,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/p/{id}", get(forum::post_link))
         .route("/p/{id}/react", post(forum::react))
         .route(
+            "/p/{id}/edit",
+            get(forum::edit_post_page).post(forum::edit_post),
+        )
+        .route(
             "/p/{id}/report",
             get(moderation::report_page).post(moderation::report),
         )
         .route("/mod/{slug}", get(moderation::queue))
         .route("/mod/{slug}/act", post(moderation::act))
         .route("/me/moderation", get(moderation::mine))
+        .route("/me/cases-waiting", get(moderation::cases_waiting))
         .route("/me/moderation/appeal", post(moderation::appeal))
         .route("/u/{username}", get(account::profile))
         .route("/u/{username}/follow", post(member::follow))

@@ -507,3 +507,22 @@ pub async fn appeal(WebForm { ctx, form }: WebForm<AppealForm>) -> Result<Respon
         Err(e) => Err(e.into()),
     }
 }
+
+/// `/me/cases-waiting`: the header's count of open cases, for `site.js` to refresh after a live
+/// alert (a report may open a case or join one, so the page cannot count by itself); the words
+/// in the moderator's language. `null` for members who moderate nothing.
+pub async fn cases_waiting(ctx: Ctx) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let waiting = cases::waiting_for(&ctx.state, &session.user).await?;
+    let answer = waiting.map(|w| {
+        let label = ctx
+            .texts
+            .fill("modweb.open_cases", &[("n", &ctx.texts.number(w.count))]);
+        serde_json::json!({
+            "count": w.count,
+            "href": format!("/mod/{}", w.slug),
+            "label": label,
+        })
+    });
+    Ok(ctx.send(axum::Json(answer)))
+}

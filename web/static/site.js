@@ -6,7 +6,11 @@
 //   (waiting longer each time) and catches up with `since` when it does;
 // - the crisis lines: the focus moves to the panel the server put at the top of the page after
 //   a post, and in chat the `crisis_resources` frame (sent to the author alone) shows the lines
-//   in the room until the author dismisses them.
+//   in the room until the author dismisses them;
+// - in chat, a message with personal details (an `identifiers` error) comes back with the
+//   warning and a button that sends it as it is (`confirm_identifiers`);
+// - moderators (div#case-alerts on every page) hear of each new report over the socket: an
+//   alert linking to the queue (the urgent kind for a crisis) and the header's count refreshed.
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -63,9 +67,95 @@
   var lines = document.getElementById("crisis-lines");
   if (lines) { lines.focus(); }
 
+  var alerts = document.getElementById("case-alerts");
   var chat = document.getElementById("chat");
   // The socket is for members who are signed in; visitors read the page as the server sent it.
-  if (chat && window.WebSocket && chat.getAttribute("data-me")) { liveChat(chat); }
+  if (chat && window.WebSocket && chat.getAttribute("data-me")) {
+    liveChat(chat);
+  } else if (alerts && window.WebSocket) {
+    liveAlerts();
+  }
+
+  // A moderator's alert for a new report (`new_report`, or the urgent `crisis_report`).
+  function caseAlert(n) {
+    if (!alerts || !n || (n.kind !== "new_report" && n.kind !== "crisis_report")) { return; }
+    var urgent = n.kind === "crisis_report";
+    var box = document.createElement("div");
+    box.className = urgent ? "case-alert urgent" : "case-alert";
+    // The urgent one interrupts; the other waits its turn in the polite region.
+    if (urgent) { box.setAttribute("role", "alert"); }
+    var p = document.createElement("p");
+    var words = document.createElement("strong");
+    words.textContent = alerts.getAttribute(urgent ? "data-crisis" : "data-report");
+    p.appendChild(words);
+    p.appendChild(document.createTextNode(" "));
+    var open = document.createElement("a");
+    open.href = n.community ? "/mod/" + encodeURIComponent(n.community) : "/notifications";
+    open.textContent = alerts.getAttribute("data-open");
+    p.appendChild(open);
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "secondary";
+    close.textContent = alerts.getAttribute("data-dismiss");
+    close.addEventListener("click", function () { box.remove(); });
+    box.appendChild(p);
+    box.appendChild(close);
+    if (urgent) { alerts.insertBefore(box, alerts.firstChild); } else { alerts.appendChild(box); }
+    refreshCount();
+  }
+
+  // The header's "Cases waiting" link, as the server counts it now.
+  function refreshCount() {
+    fetch("/me/cases-waiting", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (w) {
+        if (!w) { return; }
+        var link = document.querySelector("header a.cases");
+        if (!link && w.count > 0) {
+          var menu = document.querySelector("header nav.menu ul");
+          var mine = menu && menu.querySelector('a[href="/notifications"]');
+          if (!menu) { return; }
+          var li = document.createElement("li");
+          link = document.createElement("a");
+          link.className = "cases";
+          li.appendChild(link);
+          menu.insertBefore(li, mine ? mine.parentNode.nextSibling : null);
+        }
+        if (link && w.count > 0) {
+          link.href = w.href;
+          link.textContent = w.label;
+        } else if (link) {
+          link.parentNode.remove();
+        }
+      })
+      .catch(function () {});
+  }
+
+  // Pages other than a chat room: a socket for the moderator's alerts alone.
+  function liveAlerts() {
+    var wait = 1000;
+    function connect() {
+      var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+      var socket = new WebSocket(scheme + location.host + "/api/v1/ws");
+      // The first pong says the server has this socket: alerts reach the page from then on.
+      socket.onopen = function () {
+        wait = 1000;
+        socket.send(JSON.stringify({ op: "ping" }));
+      };
+      socket.onmessage = function (event) {
+        var f;
+        try { f = JSON.parse(event.data); } catch (e) { return; }
+        if (f.op === "notification") { caseAlert(f.notification); }
+        if (f.op === "pong") { alerts.setAttribute("data-live", "on"); }
+      };
+      socket.onclose = function () {
+        alerts.removeAttribute("data-live");
+        setTimeout(connect, wait);
+        wait = Math.min(wait * 2, 30000);
+      };
+    }
+    connect();
+  }
 
   function liveChat(section) {
     var room = Number(section.getAttribute("data-room"));
@@ -223,15 +313,23 @@
           typingLine.textContent = text("typing", 0, f.user.display_name);
           clearTimeout(typingTimer);
           typingTimer = setTimeout(function () { typingLine.textContent = ""; }, 5000);
+        } else if (f.op === "notification") {
+          caseAlert(f.notification);
         } else if (f.op === "error") {
+          var words = null;
           if (f.nonce && pending[f.nonce]) {
             // Refused: put the words back so nothing typed is lost, and say why.
             var li = pending[f.nonce];
             delete pending[f.nonce];
-            if (area && !area.value) { area.value = li.getAttribute("data-body") || ""; }
+            words = li.getAttribute("data-body") || "";
+            if (area && !area.value) { area.value = words; }
             li.remove();
           }
-          if (f.code !== "resync") { status.textContent = f.message; }
+          if (f.code === "identifiers" && words !== null) {
+            askIdentifiers(words);
+          } else if (f.code !== "resync") {
+            status.textContent = f.message;
+          }
         }
       };
       socket.onclose = function () {
@@ -264,21 +362,60 @@
       connect();
     });
 
+    // Sends `body` over the socket, shown as pending until the server echoes it.
+    function sendBody(body, confirmed) {
+      var nonce = "n" + Date.now() + "-" + (nonces++);
+      var li = document.createElement("li");
+      li.className = "pending";
+      li.setAttribute("data-body", body);
+      li.textContent = body;
+      list.appendChild(li);
+      pending[nonce] = li;
+      toBottom();
+      var frame = { op: "send", room: room, body: body, nonce: nonce };
+      if (confirmed) { frame.confirm_identifiers = true; }
+      socket.send(JSON.stringify(frame));
+    }
+
+    function clearAsk() {
+      var old = document.getElementById("chat-identifiers");
+      if (old) { old.remove(); }
+    }
+
+    // The words seem to hold personal details: say so, and send them only if the member
+    // confirms (they may also change the words and send again).
+    function askIdentifiers(body) {
+      clearAsk();
+      var box = document.createElement("div");
+      box.id = "chat-identifiers";
+      box.className = "warn";
+      box.setAttribute("role", "alert");
+      var p = document.createElement("p");
+      p.textContent = text("identifiers");
+      var yes = document.createElement("button");
+      yes.type = "button";
+      yes.className = "secondary";
+      yes.textContent = text("identifiers-confirm");
+      yes.addEventListener("click", function () {
+        if (!socket || socket.readyState !== WebSocket.OPEN) { return; }
+        clearAsk();
+        if (area.value === body) { area.value = ""; }
+        sendBody(body, true);
+        area.focus();
+      });
+      box.appendChild(p);
+      box.appendChild(yes);
+      form.insertBefore(box, form.querySelector(".actions"));
+    }
+
     if (form && area) {
       form.addEventListener("submit", function (event) {
         if (!socket || socket.readyState !== WebSocket.OPEN) { return; } // the form posts instead
         event.preventDefault();
         var body = area.value;
         if (!body.trim()) { return; }
-        var nonce = "n" + Date.now() + "-" + (nonces++);
-        var li = document.createElement("li");
-        li.className = "pending";
-        li.setAttribute("data-body", body);
-        li.textContent = body;
-        list.appendChild(li);
-        pending[nonce] = li;
-        toBottom();
-        socket.send(JSON.stringify({ op: "send", room: room, body: body, nonce: nonce }));
+        clearAsk();
+        sendBody(body, false);
         area.value = "";
         area.focus();
       });

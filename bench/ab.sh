@@ -15,7 +15,7 @@ old=$(realpath "$1") new=$(realpath "$2"); shift 2
 POSTS=${POSTS:-1000000}
 ROUNDS=${ROUNDS:-3}
 cargo build -q --release -p mutual-bench --bin loadgen
-LG=target/release/loadgen
+LG=${CARGO_TARGET_DIR:-target}/release/loadgen
 ulimit -n 20000
 dir=$(mktemp -d -t mutual-ab-XXXXXX)
 pids=()

@@ -939,8 +939,8 @@ async fn heartbeats_close_dead_peers() {
     assert!(closed, "the dead peer was not closed");
 }
 
-/// A socket that floods `subscribe` is refused with `rate_limited` frames, then closed with 1008:
-/// it gets a bounded number of backlogs, not one per frame (the byte budget: `chat::budget`).
+// A socket that floods `subscribe` is refused with `rate_limited` frames, then closed with 1008:
+// it gets a bounded number of backlogs, not one per frame (the byte budget: `chat::budget`).
 both_backends!(a_subscribe_flood_is_refused_then_closed, |b| async move {
     let s = Server::start_with(
         b,

@@ -105,7 +105,7 @@ async fn a_client_resuming_with_since_across_nodes_misses_nothing() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut senders_done = false;
     loop {
-        let node = if turns % 2 == 0 { &one } else { &two };
+        let node = if turns.is_multiple_of(2) { &one } else { &two };
         turns += 1;
         let mut ws = connect(node, &reader).await;
         send(

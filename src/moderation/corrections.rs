@@ -160,7 +160,6 @@ pub async fn correct_post(
             "give the source as an http(s) address",
         ));
     }
-    let user = user;
     let topic_id = {
         let mut conn = state.store.read().await?;
         let (community_id, topic_id) = db!(

@@ -107,6 +107,9 @@ pub struct Hub {
     backlogs: Mutex<BacklogCache>,
     /// Where gaps go to be filled (the bus's filler task); none: gaps are given up at once.
     gaps: std::sync::OnceLock<mpsc::UnboundedSender<Gap>>,
+    /// This node's live sessions (see `accounts::session_cache`); the bus forgets a member's
+    /// when what they hold changes on any node.
+    pub sessions: crate::accounts::session_cache::SessionCache,
 }
 
 /// How long a room's serialised latest backlog is reused. Room events drop it at once; this

@@ -88,7 +88,12 @@ both_backends!(a_language_change_shows_on_the_next_page, |b| async move {
     assert_eq!(page_lang(&s, &token).await, "en");
     assert_eq!(page_lang(&s, &token).await, "en");
     let (st, body) = s
-        .call("PATCH", "/api/v1/me", Some(&token), Some(json!({"locale": "es"})))
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"locale": "es"})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(page_lang(&s, &token).await, "es");
@@ -176,11 +181,17 @@ async fn a_granted_role_counts_on_every_node() {
         return;
     };
     let admin = one.admin().await;
-    one.community(&admin, "open-door", "public", json!({})).await;
+    one.community(&admin, "open-door", "public", json!({}))
+        .await;
     let author = one.register("asks_things").await;
     one.join(&author, "open-door").await;
     let (_, post) = one
-        .topic(&author, "open-door", "Insulin and exercise", "Does exercise change my dose?")
+        .topic(
+            &author,
+            "open-door",
+            "Insulin and exercise",
+            "Does exercise change my dose?",
+        )
         .await;
     let nurse = one.register("nurse_rita").await;
     one.join(&nurse, "open-door").await;
@@ -217,7 +228,12 @@ async fn a_language_change_shows_on_every_node() {
         assert_eq!(page_lang(s, &token).await, "en");
     }
     let (st, body) = one
-        .call("PATCH", "/api/v1/me", Some(&token), Some(json!({"locale": "hi"})))
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(&token),
+            Some(json!({"locale": "hi"})),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(page_lang(&one, &token).await, "hi");

@@ -308,7 +308,11 @@ async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Opti
     let now = now_ms();
     let cache = &state.realtime.hub.sessions;
     let use_cache = state.realtime.bus_connected();
-    let hit = if use_cache { cache.get(&key, now) } else { None };
+    let hit = if use_cache {
+        cache.get(&key, now)
+    } else {
+        None
+    };
     let cached = match hit {
         Some(c) => c,
         None => {

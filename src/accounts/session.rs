@@ -307,7 +307,7 @@ async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Opti
     let key: Key = Sha256::digest(token.as_bytes()).into();
     let now = now_ms();
     let cache = &state.realtime.hub.sessions;
-    let use_cache = state.realtime.bus_connected();
+    let use_cache = state.config.session_cache && state.realtime.bus_connected();
     let hit = if use_cache {
         cache.get(&key, now)
     } else {

@@ -306,7 +306,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Option<Session>> {
     let key: Key = Sha256::digest(token.as_bytes()).into();
     let now = now_ms();
-    let cache = &state.realtime.hub.sessions;
+    let cache = &state.sessions;
     let use_cache = state.config.session_cache && state.realtime.bus_connected();
     let hit = if use_cache {
         cache.get(&key, now)

@@ -57,6 +57,16 @@ pub struct SessionCache {
     inner: Mutex<Inner>,
 }
 
+impl crate::realtime::hub::SessionKeeper for SessionCache {
+    fn forget_user(&self, user_id: i64) {
+        SessionCache::forget_user(self, user_id);
+    }
+
+    fn clear(&self) {
+        SessionCache::clear(self);
+    }
+}
+
 impl SessionCache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves the map whole (no update spans an await or

@@ -115,10 +115,10 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
             session,
             keep,
         } => {
-            hub.sessions.forget_user(user);
+            hub.forget_sessions_of(user);
             hub.deliver_sessions(user, session, keep);
         }
-        Target::Member { user } => hub.sessions.forget_user(user),
+        Target::Member { user } => hub.forget_sessions_of(user),
     }
 }
 
@@ -202,7 +202,7 @@ impl RedisBus {
                         if pubsub.subscribe(&channel).await.is_ok() {
                             // Sessions may have ended on other nodes while this one could not
                             // hear them: forget every kept one before the cache is used again.
-                            hub.sessions.clear();
+                            hub.forget_all_sessions();
                             flag.store(true, Ordering::Relaxed);
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
@@ -235,7 +235,7 @@ impl RedisBus {
                     Err(e) => tracing::debug!(error = %e, "bus: Redis not reachable"),
                 }
                 if flag.swap(false, Ordering::Relaxed) {
-                    hub.sessions.clear();
+                    hub.forget_all_sessions();
                     tracing::warn!(
                         "bus: lost Redis; serving this node's clients and catching up when it returns"
                     );

@@ -45,6 +45,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     pub openapi: Arc<String>,
     pub realtime: Arc<Realtime>,
+    /// Signed-in sessions kept between requests (see `accounts::session_cache`).
+    pub sessions: Arc<crate::accounts::session_cache::SessionCache>,
     pub chat: ChatWriter,
     pub rules: Arc<crate::moderation::rules::RulesHandle>,
     /// Topic pages between views (see `forum::cache`).
@@ -201,6 +203,8 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         _ => None,
     };
     let realtime = Realtime::start(Arc::new(chat::gateway::Replay(store.clone())), bus)?;
+    let sessions = Arc::new(crate::accounts::session_cache::SessionCache::default());
+    realtime.hub.keep_sessions(sessions.clone());
     let chat = ChatWriter::start(store.clone(), realtime.clone());
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
@@ -215,6 +219,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         metrics: install_metrics()?,
         openapi: Arc::new(String::new()),
         realtime,
+        sessions,
         chat,
         rules,
         pages,

@@ -44,6 +44,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_RATE_LIMITS", global = true, value_parser = parse_on_off)]
     pub rate_limits: Option<bool>,
 
+    /// `off` reads every signed-in request's session from the database, as before the session
+    /// cache: for A/B measurements [default: on]
+    #[arg(long, env = "MUTUAL_SESSION_CACHE", global = true, value_parser = parse_on_off)]
+    pub session_cache: Option<bool>,
+
     /// The address members reach the site at, e.g. `https://mutual.example.org`; an https
     /// address marks the session cookie Secure [default: http://LISTEN]
     #[arg(long, env = "MUTUAL_PUBLIC_URL", global = true)]
@@ -158,6 +163,7 @@ struct FileSettings {
     redis_url: Option<String>,
     rules: Option<PathBuf>,
     rate_limits: Option<OnOff>,
+    session_cache: Option<OnOff>,
     public_url: Option<String>,
     trust_proxy: Option<Hops>,
     trusted_proxies: Option<String>,
@@ -227,6 +233,8 @@ pub struct Config {
     pub redis_url: Option<String>,
     pub rules: PathBuf,
     pub rate_limits: bool,
+    /// Whether sessions are kept in memory (`accounts::session_cache`).
+    pub session_cache: bool,
     pub public_url: Option<String>,
     /// Whose `X-Forwarded-For` entries are believed (see `http::TrustedProxies`).
     pub trusted_proxies: TrustedProxies,
@@ -303,6 +311,10 @@ impl Config {
                 .or(file.rules)
                 .unwrap_or_else(|| PathBuf::from("./moderation/rules.toml")),
             rate_limits,
+            session_cache: args
+                .session_cache
+                .or(file.session_cache.map(bool::from))
+                .unwrap_or(true),
             public_url: args
                 .public_url
                 .clone()

@@ -7,6 +7,7 @@ pub mod password;
 pub mod privacy;
 pub mod reset;
 pub mod session;
+pub mod session_cache;
 pub mod types;
 
 use std::net::IpAddr;
@@ -787,6 +788,10 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         state
             .realtime
             .sessions_ended(session.user.id, Some(session.id));
+    } else {
+        // The sessions carry the name, language, country, filters and text size: every node
+        // reads them again on the next request.
+        state.realtime.member_changed(session.user.id);
     }
     load_me(state, session).await
 }

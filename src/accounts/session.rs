@@ -16,6 +16,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::User;
+use super::session_cache::{Cached, Key};
 use super::types::Locale;
 use crate::app::AppState;
 use crate::db;
@@ -68,8 +69,7 @@ pub fn random_secret() -> String {
 }
 
 pub fn hash_token(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes()).into())
 }
 
 /// A new session for `user_id`: (token to hand out once, csrf token).
@@ -161,6 +161,7 @@ struct SessionRow {
     id: i64,
     csrf_token: String,
     last_used_at: i64,
+    expires_at: i64,
     user_id: i64,
     username: String,
     display_name: String,
@@ -200,17 +201,13 @@ impl SessionRow {
     }
 }
 
-/// Looks a token up; `None` when it is unknown, revoked or expired.
-async fn lookup(
-    state: &AppState,
-    token: &str,
-) -> AppResult<Option<(SessionRow, Vec<super::types::Role>)>> {
-    let now = now_ms();
+/// Reads a token's session from the database; `None` when it is unknown, revoked or expired.
+async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cached>> {
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
         fetch_optional as SessionRow,
-        "SELECT s.id, s.csrf_token, s.last_used_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters,
+        "SELECT s.id, s.csrf_token, s.last_used_at, s.expires_at, u.id AS user_id, u.username, u.display_name, u.created_at, u.content_filters,
                 u.locale, u.country, u.text_size,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'moderator') AS is_moderator,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'organiser') AS is_organiser,
@@ -218,32 +215,63 @@ async fn lookup(
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
-        hash_token(token),
+        hex(key),
         now
     )?;
+    drop(conn);
     let Some(row) = row else { return Ok(None) };
     let roles = row.roles();
-    drop(conn);
-    if now - row.last_used_at > TOUCH_EVERY_MS {
-        let mut w = state.store.write().await?;
-        db!(
-            w,
-            execute,
-            "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1",
-            row.id,
-            now,
-            now + IDLE_LIFETIME_MS
-        )?;
-        // One row per day visited: trust levels count them.
-        db!(
-            w,
-            execute,
-            "INSERT INTO user_visits (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            row.user_id,
-            now / (24 * 3600 * 1000)
-        )?;
-    }
-    Ok(Some((row, roles)))
+    Ok(Some(Cached {
+        last_used_at: row.last_used_at,
+        expires_at: row.expires_at,
+        session: Session {
+            id: row.id,
+            csrf_token: row.csrf_token,
+            via_cookie: false,
+            content_filters: row
+                .content_filters
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            locale: Locale::parse(&row.locale).unwrap_or_default(),
+            country: row.country,
+            text_size: row.text_size,
+            user: User {
+                id: row.user_id,
+                username: row.username,
+                display_name: row.display_name,
+                roles,
+                created_at: row.created_at,
+            },
+        },
+    }))
+}
+
+/// Records a use: `last_used_at`, the idle expiry, and the day's visit.
+async fn touch(state: &AppState, session_id: i64, user_id: i64, now: i64) -> AppResult<()> {
+    let mut w = state.store.write().await?;
+    db!(
+        w,
+        execute,
+        "UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1",
+        session_id,
+        now,
+        now + IDLE_LIFETIME_MS
+    )?;
+    // One row per day visited: trust levels count them.
+    db!(
+        w,
+        execute,
+        "INSERT INTO user_visits (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        user_id,
+        now / (24 * 3600 * 1000)
+    )?;
+    Ok(())
+}
+
+fn hex(key: &Key) -> String {
+    key.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -272,32 +300,42 @@ pub fn same_secret(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The live session of `token`, if any.
+/// The live session of `token`, if any: from the session cache when it holds it (no database
+/// round trip), else from the database (and then kept). While the bus to other nodes is down the
+/// cache is not used: a revocation on another node could not reach it.
 async fn open(state: &AppState, token: &str, via_cookie: bool) -> AppResult<Option<Session>> {
-    let Some((row, roles)) = lookup(state, token).await? else {
-        return Ok(None);
+    let key: Key = Sha256::digest(token.as_bytes()).into();
+    let now = now_ms();
+    let cache = &state.sessions;
+    let use_cache = state.config.session_cache && state.realtime.bus_connected();
+    let hit = if use_cache {
+        cache.get(&key, now)
+    } else {
+        None
     };
-    Ok(Some(Session {
-        id: row.id,
-        csrf_token: row.csrf_token,
-        via_cookie,
-        content_filters: row
-            .content_filters
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
-        locale: Locale::parse(&row.locale).unwrap_or_default(),
-        country: row.country,
-        text_size: row.text_size,
-        user: User {
-            id: row.user_id,
-            username: row.username,
-            display_name: row.display_name,
-            roles,
-            created_at: row.created_at,
-        },
-    }))
+    let cached = match hit {
+        Some(c) => c,
+        None => {
+            let epoch = cache.epoch();
+            let Some(c) = lookup(state, &key, now).await? else {
+                return Ok(None);
+            };
+            if use_cache {
+                metrics::counter!("mutual_session_cache_misses_total").increment(1);
+                cache.store(key, c.clone(), epoch);
+            }
+            c
+        }
+    };
+    // At most one write per TOUCH_EVERY_MS per session, from the cached `last_used_at`.
+    if now - cached.last_used_at > TOUCH_EVERY_MS
+        && cache.touch(&key, cached.last_used_at, now, now + IDLE_LIFETIME_MS)
+    {
+        touch(state, cached.session.id, cached.session.user.id, now).await?;
+    }
+    let mut session = cached.session;
+    session.via_cookie = via_cookie;
+    Ok(Some(session))
 }
 
 /// Writes count against the member's write limit, whichever way they authenticate.

@@ -261,6 +261,8 @@ pub async fn verify(
     )?;
     grant_role(&mut tx, target.id, Role::Professional, Some(user.id)).await?;
     tx.commit().await?;
+    // Site roles ride with the sessions: every node reads the member's again.
+    state.realtime.member_changed(target.id);
     Ok(())
 }
 

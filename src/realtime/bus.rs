@@ -77,6 +77,10 @@ pub enum Target {
         session: Option<i64>,
         keep: Option<i64>,
     },
+    /// What a member's sessions carry changed (settings, site roles): nodes forget them.
+    Member {
+        user: i64,
+    },
 }
 
 /// Delivers an envelope to this node's clients.
@@ -110,7 +114,11 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
             user,
             session,
             keep,
-        } => hub.deliver_sessions(user, session, keep),
+        } => {
+            hub.forget_sessions_of(user);
+            hub.deliver_sessions(user, session, keep);
+        }
+        Target::Member { user } => hub.forget_sessions_of(user),
     }
 }
 
@@ -192,6 +200,9 @@ impl RedisBus {
                 match client.get_async_pubsub().await {
                     Ok(mut pubsub) => {
                         if pubsub.subscribe(&channel).await.is_ok() {
+                            // Sessions may have ended on other nodes while this one could not
+                            // hear them: forget every kept one before the cache is used again.
+                            hub.forget_all_sessions();
                             flag.store(true, Ordering::Relaxed);
                             let since = outage_since.swap(0, Ordering::Relaxed);
                             if since > 0 {
@@ -224,6 +235,7 @@ impl RedisBus {
                     Err(e) => tracing::debug!(error = %e, "bus: Redis not reachable"),
                 }
                 if flag.swap(false, Ordering::Relaxed) {
+                    hub.forget_all_sessions();
                     tracing::warn!(
                         "bus: lost Redis; serving this node's clients and catching up when it returns"
                     );

@@ -107,6 +107,9 @@ pub struct Hub {
     backlogs: Mutex<BacklogCache>,
     /// Where gaps go to be filled (the bus's filler task); none: gaps are given up at once.
     gaps: std::sync::OnceLock<mpsc::UnboundedSender<Gap>>,
+    /// What this node keeps of members' sessions (set by the assembly: `accounts::session_cache`);
+    /// the bus tells it when a member's sessions change on any node.
+    sessions: std::sync::OnceLock<Arc<dyn SessionKeeper>>,
 }
 
 /// How long a room's serialised latest backlog is reused. Room events drop it at once; this
@@ -136,7 +139,33 @@ pub enum PresenceChange {
     None,
 }
 
+/// Something a node keeps about members' sessions, which must forget a member's at once when
+/// they change on any node, and everything when the bus to other nodes was lost.
+pub trait SessionKeeper: Send + Sync {
+    fn forget_user(&self, user_id: i64);
+    fn clear(&self);
+}
+
 impl Hub {
+    /// Sets what keeps this node's sessions (once, at start).
+    pub fn keep_sessions(&self, keeper: Arc<dyn SessionKeeper>) {
+        let _ = self.sessions.set(keeper);
+    }
+
+    /// A member's sessions changed somewhere: forget what this node keeps of them.
+    pub fn forget_sessions_of(&self, user_id: i64) {
+        if let Some(k) = self.sessions.get() {
+            k.forget_user(user_id);
+        }
+    }
+
+    /// The bus was lost or came back: forget every kept session.
+    pub fn forget_all_sessions(&self) {
+        if let Some(k) = self.sessions.get() {
+            k.clear();
+        }
+    }
+
     pub fn next_conn_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }

@@ -172,6 +172,12 @@ impl Realtime {
         self.publish(target, String::new());
     }
 
+    /// What a member's sessions carry (settings, site roles) changed: every node forgets its
+    /// kept copies, so the next request reads them again. Call after the change commits.
+    pub fn member_changed(&self, user: i64) {
+        self.publish(Target::Member { user }, String::new());
+    }
+
     /// Whether the bus to other nodes is up (always true with one node).
     pub fn bus_connected(&self) -> bool {
         self.redis

@@ -94,6 +94,12 @@ pub async fn create(
         now,
         now + IDLE_LIFETIME_MS
     )?;
+    record_visit(conn, user_id, now).await?;
+    Ok((token, csrf))
+}
+
+/// One row per day visited: trust levels count them.
+async fn record_visit(conn: &mut impl AsDb, user_id: i64, now: i64) -> AppResult<()> {
     db!(
         *conn,
         execute,
@@ -101,7 +107,7 @@ pub async fn create(
         user_id,
         now / (24 * 3600 * 1000)
     )?;
-    Ok((token, csrf))
+    Ok(())
 }
 
 /// Ends one session (signing out); its sockets close.
@@ -259,15 +265,7 @@ async fn touch(state: &AppState, session_id: i64, user_id: i64, now: i64) -> App
         now,
         now + IDLE_LIFETIME_MS
     )?;
-    // One row per day visited: trust levels count them.
-    db!(
-        w,
-        execute,
-        "INSERT INTO user_visits (user_id, day) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        user_id,
-        now / (24 * 3600 * 1000)
-    )?;
-    Ok(())
+    record_visit(&mut w, user_id, now).await
 }
 
 fn hex(key: &Key) -> String {

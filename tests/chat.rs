@@ -291,7 +291,14 @@ both_backends!(private_and_members_rooms_refuse_outsiders, |b| async move {
 both_backends!(
     a_client_that_stops_reading_does_not_delay_others,
     |b| async move {
-        let s = Server::start(b).await;
+        let s = Server::start_with(
+            b,
+            ServerOptions {
+                extra_env: vec![("MUTUAL_METRICS_TOKEN".into(), "slow-metrics".into())],
+                ..Default::default()
+            },
+        )
+        .await;
         let (_, m, room) = setup(&s, "slowpoke", "public", 3).await;
         let mut slow = connect(&s, &m[0]).await;
         subscribe(&mut slow, room, None).await;
@@ -311,6 +318,13 @@ both_backends!(
             }
             got
         });
+        // The slow one is cut off rather than buffered without bound: once the server counts a
+        // resync it starts reading (the server waits a bounded while for a cut-off client to take
+        // its last frames, so it must not wait for the whole run on a busy machine), and finds
+        // what its buffers held, then a `resync` error and close code 4008 (not a reset), so a
+        // real client knows to reconnect with `since`.
+        let mut slow = Some(slow);
+        let mut slow_reader = None;
         for chunk in 0..total / 10 {
             for i in 0..10 {
                 send(&mut sender, json!({"op": "send", "room": room, "body": format!("{} {big}", chunk * 10 + i)})).await;
@@ -318,42 +332,20 @@ both_backends!(
             for _ in 0..10 {
                 next_op(&mut sender, "message").await;
             }
+            if slow_reader.is_none() && resyncs(&s).await > 0 {
+                let ws = slow.take().expect("the slow socket");
+                slow_reader = Some(tokio::spawn(read_until_closed(ws)));
+            }
         }
         let got = tokio::time::timeout(Duration::from_secs(60), reader)
             .await
             .expect("the fast client was held up")
             .unwrap();
         assert_eq!(got, total);
-        // The slow one was cut off rather than buffered without bound: reading now, it finds
-        // what its buffers held, then a `resync` error and close code 4008 (not a reset), so a
-        // real client knows to reconnect with `since`.
-        let mut received = 0;
-        let mut saw_resync = false;
-        let mut close_code = None;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match tokio::time::timeout_at(deadline, slow.next()).await {
-                Ok(Some(Ok(Message::Text(t)))) => {
-                    if t.contains("\"resync\"") {
-                        assert!(!saw_resync, "two resync frames");
-                        saw_resync = true;
-                    } else if t.contains("\"op\":\"message\"") {
-                        assert!(!saw_resync, "a message after the resync frame");
-                        received += 1;
-                    }
-                }
-                Ok(Some(Ok(Message::Close(frame)))) => {
-                    close_code = frame.map(|f| u16::from(f.code));
-                    break;
-                }
-                Ok(Some(Ok(_))) => {}
-                Ok(Some(Err(e))) => panic!("the slow client's socket was reset: {e}"),
-                Ok(None) => break,
-                Err(_) => panic!(
-                    "the slow client's connection was never closed ({received} messages read)"
-                ),
-            }
-        }
+        let (received, saw_resync, close_code) = match slow_reader {
+            Some(task) => task.await.unwrap(),
+            None => panic!("the server never counted the slow client's resync"),
+        };
         assert!(
             received < total,
             "the slow client got everything: nothing was bounded"
@@ -363,6 +355,56 @@ both_backends!(
         assert_eq!(s.get("/readyz", None).await.0, StatusCode::OK);
     }
 );
+
+/// How many sockets the server has cut off for falling behind (its metrics).
+async fn resyncs(s: &Server) -> u64 {
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .bearer_auth("slow-metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    text.lines()
+        .find_map(|l| l.strip_prefix("mutual_ws_resync_total "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map_or(0, |n| n as u64)
+}
+
+/// Reads a cut-off socket to its end: (messages read, whether a `resync` came, the close code).
+async fn read_until_closed(mut slow: Ws) -> (usize, bool, Option<u16>) {
+    let mut received = 0;
+    let mut saw_resync = false;
+    let mut close_code = None;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline, slow.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                if t.contains("\"resync\"") {
+                    assert!(!saw_resync, "two resync frames");
+                    saw_resync = true;
+                } else if t.contains("\"op\":\"message\"") {
+                    assert!(!saw_resync, "a message after the resync frame");
+                    received += 1;
+                }
+            }
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                close_code = frame.map(|f| u16::from(f.code));
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            Ok(Some(Err(e))) => panic!("the slow client's socket was reset: {e}"),
+            Ok(None) => break,
+            Err(_) => {
+                panic!("the slow client's connection was never closed ({received} messages read)")
+            }
+        }
+    }
+    (received, saw_resync, close_code)
+}
 
 both_backends!(
     bad_frames_get_error_frames_and_the_socket_lives_on,

@@ -595,3 +595,53 @@ both_backends!(moderators_act_on_members_from_the_web, |b| async move {
     assert!(page.html.contains("समूह से हटाएँ"), "{}", page.html);
     assert!(page.html.contains("24 घंटे"));
 });
+
+both_backends!(
+    a_member_made_moderator_sees_the_cases_on_the_next_page,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "promote", "public", json!({})).await;
+        let member = s.register("soonmod").await;
+        s.join(&member, "promote").await;
+        let reporter = s.register("watcher").await;
+        s.join(&reporter, "promote").await;
+        let (_, post_id) = s
+            .topic(&reporter, "promote", "Odd offer", "buy my pills")
+            .await;
+        s.post(
+            "/api/v1/reports",
+            Some(&reporter),
+            json!({"target": {"type": "post", "id": post_id}, "reason": "spam"}),
+        )
+        .await;
+        // Signed in and reading before the role: no cases in the header.
+        let web = web_login(&s, "soonmod").await;
+        let page = get(&s, &web, "/", None).await;
+        assert!(!page.html.contains("case-alerts"), "{}", page.html);
+        let (st, _) = s
+            .call(
+                "PUT",
+                "/api/v1/communities/promote/roles/moderator/soonmod",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        // The same session's next page shows them, though the session was kept in memory.
+        let page = get(&s, &web, "/", None).await;
+        assert!(page.html.contains(r#"id="case-alerts""#), "{}", page.html);
+        // And once the role is taken back, the header has nothing to show.
+        let (st, _) = s
+            .call(
+                "DELETE",
+                "/api/v1/communities/promote/roles/moderator/soonmod",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let page = get(&s, &web, "/", None).await;
+        assert!(!page.html.contains("case-alerts"), "{}", page.html);
+    }
+);

@@ -46,6 +46,9 @@ pub struct Session {
     pub country: Option<String>,
     /// The member's text size for the web pages, in percent.
     pub text_size: i32,
+    /// Moderates or organises some group: pages ask for the open cases only then. A hint, never
+    /// a permission (it can lag a role taken away until the session is read again).
+    pub moderates_groups: bool,
 }
 
 impl Session {
@@ -181,6 +184,7 @@ struct SessionRow {
     is_organiser: bool,
     is_professional: bool,
     is_admin: bool,
+    moderates_groups: bool,
 }
 
 impl SessionRow {
@@ -218,7 +222,8 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'moderator') AS is_moderator,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'organiser') AS is_organiser,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'professional') AS is_professional,
-                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin
+                EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin,
+                EXISTS (SELECT 1 FROM community_roles c WHERE c.user_id = u.id AND c.role IN ('moderator', 'organiser')) AS moderates_groups
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hex(key),
@@ -243,6 +248,7 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
             locale: Locale::parse(&row.locale).unwrap_or_default(),
             country: row.country,
             text_size: row.text_size,
+            moderates_groups: row.moderates_groups,
             user: User {
                 id: row.user_id,
                 username: row.username,

@@ -189,6 +189,7 @@ mod tests {
                 locale: Locale::default(),
                 country: None,
                 text_size: 100,
+                moderates_groups: false,
             },
             last_used_at: 0,
             expires_at: i64::MAX,

@@ -357,6 +357,8 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
         now
     )?;
     tx.commit().await?;
+    // The creator now organises a group: their sessions learn of it.
+    state.realtime.member_changed(user.id);
     let mut conn = state.store.read().await?;
     let (row, access) = visible_community(&mut conn, slug.as_str(), Some(user)).await?;
     Ok(view(row, &access))
@@ -956,6 +958,8 @@ pub async fn grant(
         user.id,
         now_ms()
     )?;
+    // The member's sessions learn of the role (their pages show the cases waiting).
+    state.realtime.member_changed(target.id);
     Ok(())
 }
 

@@ -766,7 +766,7 @@ both_backends!(reactions_are_one_per_kind_per_member, |b| async move {
     for t in [&ana, &ben] {
         s.join(t, "react").await;
     }
-    let (_, first) = s
+    let (topic, first) = s
         .topic(
             &ana,
             "react",
@@ -804,6 +804,24 @@ both_backends!(reactions_are_one_per_kind_per_member, |b| async move {
     let (_, post) = s.get(&format!("/api/v1/posts/{first}"), Some(&ben)).await;
     assert_eq!(post["reactions"], json!({"celebrate": 2}));
     assert_eq!(post["my_reactions"], json!(["celebrate"]));
+    // The topic's page says the same to each reader, and nothing once every reaction is gone.
+    let listing = format!("/api/v1/topics/{topic}/posts");
+    let (_, page) = s.get(&listing, Some(&ben)).await;
+    assert_eq!(page["items"][0]["my_reactions"], json!(["celebrate"]));
+    let (_, page) = s.get(&listing, Some(&ana)).await;
+    assert_eq!(page["items"][0]["my_reactions"], json!(["celebrate"]));
+    for who in [&ana, &ben] {
+        s.call(
+            "DELETE",
+            &path,
+            Some(who),
+            Some(json!({"kind": "celebrate"})),
+        )
+        .await;
+    }
+    let (_, page) = s.get(&listing, Some(&ben)).await;
+    assert_eq!(page["items"][0]["reactions"], json!({}));
+    assert_eq!(page["items"][0]["my_reactions"], json!([]));
 });
 
 async fn notifications(s: &Server, token: &str) -> Value {

@@ -132,6 +132,68 @@ pub async fn load_access(
     access_with_status(conn, community, viewer, status).await
 }
 
+/// The viewer's community roles read as columns of a larger query (`r_moderator`,
+/// `r_organiser`, `r_welcomer`, each an `EXISTS` on `community_roles`), so a page that reads its
+/// community with the viewer's membership needs no second round trip for them.
+#[derive(sqlx::FromRow)]
+pub struct RoleColumns {
+    r_moderator: bool,
+    r_organiser: bool,
+    r_welcomer: bool,
+}
+
+impl RoleColumns {
+    /// The roles, sorted as `community_roles` gives them. The match is exhaustive so that a new
+    /// role cannot be forgotten in the queries that read these columns.
+    fn roles(&self) -> Vec<CommunityRole> {
+        [
+            CommunityRole::Moderator,
+            CommunityRole::Organiser,
+            CommunityRole::Welcomer,
+        ]
+        .into_iter()
+        .filter(|role| match role {
+            CommunityRole::Moderator => self.r_moderator,
+            CommunityRole::Organiser => self.r_organiser,
+            CommunityRole::Welcomer => self.r_welcomer,
+        })
+        .collect()
+    }
+}
+
+/// As `access_with_status`, when the viewer's roles were read with the community too.
+pub fn access_with_roles(
+    community: &CommunityRow,
+    viewer: Option<&User>,
+    status: Option<String>,
+    roles: &RoleColumns,
+) -> Access {
+    let mut access = viewer_access(community, viewer, status);
+    if access.is_member() {
+        access.roles = roles.roles();
+    }
+    access
+}
+
+/// What the viewer may do in `community`, short of their community roles.
+fn viewer_access(
+    community: &CommunityRow,
+    viewer: Option<&User>,
+    status: Option<String>,
+) -> Access {
+    let mut access = Access {
+        visibility: Some(community.visibility()),
+        ..Access::default()
+    };
+    if let Some(user) = viewer {
+        access.user_id = Some(user.id);
+        access.site_admin = user.is_admin();
+        access.site_moderator = user.has_role(Role::Moderator);
+        access.status = status;
+    }
+    access
+}
+
 /// As `load_access`, when the viewer's membership status was read with the community.
 pub async fn access_with_status(
     conn: &mut impl AsDb,
@@ -139,18 +201,10 @@ pub async fn access_with_status(
     viewer: Option<&User>,
     status: Option<String>,
 ) -> AppResult<Access> {
-    let mut access = Access {
-        visibility: Some(community.visibility()),
-        ..Access::default()
-    };
-    let Some(user) = viewer else {
-        return Ok(access);
-    };
-    access.user_id = Some(user.id);
-    access.site_admin = user.is_admin();
-    access.site_moderator = user.has_role(Role::Moderator);
-    access.status = status;
-    if access.is_member() {
+    let mut access = viewer_access(community, viewer, status);
+    if let Some(user) = viewer
+        && access.is_member()
+    {
         access.roles = community_roles(conn, community.id, user.id).await?;
     }
     Ok(access)

@@ -13,7 +13,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use access::{Access, access_with_status, load_access, organised_community};
+pub use access::{
+    Access, RoleColumns, access_with_roles, access_with_status, load_access, organised_community,
+};
 use types::{CommunityRole, MemberListMode, Slug, Visibility};
 
 use crate::accounts::types::Role;

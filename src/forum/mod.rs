@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use crate::accounts::{Auth, MaybeAuth, Session, User, serialize_time};
 use crate::app::AppState;
 use crate::communities::{
-    Access, CommunityRow, MemberSummary, access_with_status, visible_community,
+    Access, CommunityRow, MemberSummary, RoleColumns, access_with_roles, visible_community,
 };
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::Json;
@@ -185,6 +185,8 @@ struct TopicInCommunity {
     c_language: String,
     c_region: String,
     m_status: Option<String>,
+    #[sqlx(flatten)]
+    roles: RoleColumns,
 }
 
 /// The topic, its community and the viewer's access; 404 when the viewer may not know of it.
@@ -193,8 +195,8 @@ pub async fn visible_topic(
     topic_id: i64,
     viewer: Option<&User>,
 ) -> AppResult<(TopicRow, CommunityRow, Access)> {
-    // One round trip for the topic, its community and the viewer's membership: every topic
-    // view starts here.
+    // One round trip for the topic, its community and the viewer's membership and roles: every
+    // topic view starts here.
     let found = db!(
         *conn,
         fetch_optional as TopicInCommunity,
@@ -204,7 +206,10 @@ pub async fn visible_topic(
                 c.medical_notice AS c_medical_notice, c.allow_anonymous AS c_allow_anonymous, c.member_list AS c_member_list,
                 c.newcomer_alert_minutes AS c_newcomer_alert_minutes, c.created_at AS c_created_at, c.member_count AS c_member_count,
                 c.condition AS c_condition, c.condition_label AS c_condition_label, c.language AS c_language, c.region AS c_region,
-                m.status AS m_status
+                m.status AS m_status,
+                EXISTS (SELECT 1 FROM community_roles cr WHERE cr.community_id = t.community_id AND cr.user_id = $2 AND cr.role = 'moderator') AS r_moderator,
+                EXISTS (SELECT 1 FROM community_roles cr WHERE cr.community_id = t.community_id AND cr.user_id = $2 AND cr.role = 'organiser') AS r_organiser,
+                EXISTS (SELECT 1 FROM community_roles cr WHERE cr.community_id = t.community_id AND cr.user_id = $2 AND cr.role = 'welcomer') AS r_welcomer
          FROM topics t
          JOIN communities c ON c.id = t.community_id
          LEFT JOIN users u ON u.id = t.author_id
@@ -234,7 +239,7 @@ pub async fn visible_topic(
         region: found.c_region,
     };
     let row = found.topic;
-    let access = access_with_status(conn, &community, viewer, found.m_status).await?;
+    let access = access_with_roles(&community, viewer, found.m_status, &found.roles);
     if !access.can_see() {
         return Err(AppError::NotFound);
     }

@@ -346,7 +346,13 @@ pub async fn posts_of(
     };
     let last_seq = rows.iter().take(limit as usize).map(|r| r.seq).max();
     let mut mine: Vec<(i64, String)> = Vec::new();
-    if let (Some(uid), Some(last)) = (viewer_id, last_seq) {
+    // The viewer's own reactions, asked only when the page has any reaction at all (the rows
+    // carry their counts as a JSON object: "{}" when there are none).
+    let reacted = rows
+        .iter()
+        .take(limit as usize)
+        .any(|r| r.reactions.len() > 2);
+    if let (Some(uid), Some(last), true) = (viewer_id, last_seq, reacted) {
         mine = db!(
             conn,
             fetch_all as (i64, String),

@@ -7,7 +7,8 @@
 #
 # POSTS (default 1,000,000) and ROUNDS (3) as in run.sh. SEED=each seeds each side with its own
 # binary (the same seed, so the same data), for an OLD binary that cannot open the NEW one's
-# schema. Prints one line per run: round, side, scenario, req/s (or msg/s), p99.
+# schema. Prints one line per run: round, side, scenario, req/s (or msg/s), p99, and the server's
+# CPU time per request.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { sed -n 2,9p "$0"; exit 2; }
@@ -47,13 +48,21 @@ for side in a b; do
   for _ in $(seq 1 300); do grep -q '^listening on ' "$dir/$side.out" 2>/dev/null && break; sleep 0.1; done
   urls+=("$(sed -n 's/^listening on //p' "$dir/$side.out" | head -n 1)")
 done
+# The server's CPU time (user + system, in clock ticks): per request, it does not depend on which
+# server the shared machine favours during a run.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in "$@"; do
     for i in 0 1; do
       side=$([ $i = 0 ] && echo A || echo B)
       # shellcheck disable=SC2086 # the scenario is a list of arguments
+      before=$(cpu_ticks "${pids[$i]}")
       line=$("$LG" --url "${urls[$i]}" --tokens-file "$dir/$([ $i = 0 ] && echo a || echo b)/tokens" --community seed $scenario | grep '^{' | tail -n 1)
-      echo "$round $side [$scenario] $(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(d.get("per_s", d.get("messages_per_s")), "p99", d.get("p99_ms", d.get("echo_p99_ms")), "errors", d.get("errors"))' "$line")"
+      ticks=$(( $(cpu_ticks "${pids[$i]}") - before ))
+      echo "$round $side [$scenario] $(python3 -c 'import json,sys
+d=json.loads(sys.argv[1]); ticks=int(sys.argv[2]); hz=int(sys.argv[3])
+cpu="cpu %.0f us/req" % (ticks/hz*1e6/d["ok"]) if d.get("ok") else ""
+print(d.get("per_s", d.get("messages_per_s")), "p99", d.get("p99_ms", d.get("echo_p99_ms")), "errors", d.get("errors"), cpu)' "$line" "$ticks" "$(getconf CLK_TCK)")"
     done
   done
 done

@@ -615,32 +615,21 @@ both_backends!(
             json!({"target": {"type": "post", "id": post_id}, "reason": "spam"}),
         )
         .await;
+        let role = async |method| {
+            let path = "/api/v1/communities/promote/roles/moderator/soonmod";
+            let (st, _) = s.call(method, path, Some(&admin), None).await;
+            assert_eq!(st, StatusCode::NO_CONTENT);
+        };
         // Signed in and reading before the role: no cases in the header.
         let web = web_login(&s, "soonmod").await;
         let page = get(&s, &web, "/", None).await;
         assert!(!page.html.contains("case-alerts"), "{}", page.html);
-        let (st, _) = s
-            .call(
-                "PUT",
-                "/api/v1/communities/promote/roles/moderator/soonmod",
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(st, StatusCode::NO_CONTENT);
+        role("PUT").await;
         // The same session's next page shows them, though the session was kept in memory.
         let page = get(&s, &web, "/", None).await;
         assert!(page.html.contains(r#"id="case-alerts""#), "{}", page.html);
         // And once the role is taken back, the header has nothing to show.
-        let (st, _) = s
-            .call(
-                "DELETE",
-                "/api/v1/communities/promote/roles/moderator/soonmod",
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(st, StatusCode::NO_CONTENT);
+        role("DELETE").await;
         let page = get(&s, &web, "/", None).await;
         assert!(!page.html.contains("case-alerts"), "{}", page.html);
     }

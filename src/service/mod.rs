@@ -154,6 +154,6 @@ pub fn metrics_only_router(state: AppState) -> axum::Router {
 async fn openapi_json(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        state.openapi.as_str().to_owned(),
+        state.openapi.get().cloned().unwrap_or_default(),
     )
 }

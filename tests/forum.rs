@@ -1527,3 +1527,50 @@ both_backends!(
         assert_eq!(about_kept, 30, "{notes}");
     }
 );
+
+both_backends!(a_reply_answers_as_the_post_reads_back, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(&admin, "echo", "public", json!({"allow_anonymous": true}))
+        .await;
+    let ana = s.register("ana").await;
+    let ben = s.register("ben").await;
+    for t in [&ana, &ben] {
+        s.join(t, "echo").await;
+    }
+    // Ben collapses posts about weight: his own reply under that warning says so too.
+    s.call(
+        "PATCH",
+        "/api/v1/me",
+        Some(&ben),
+        Some(json!({"content_filters": ["weight"]})),
+    )
+    .await;
+    let (topic, first) = s
+        .topic(&ana, "echo", "Weigh-in day", "How did it go?")
+        .await;
+    let replies = [
+        json!({"body": "Fine, **thanks**: see @ana"}),
+        json!({"body": "Down 2 kg", "content_warning": "weight"}),
+        json!({"body": "Rather not say who I am", "anonymous": true, "reply_to": first}),
+        // Words of a crisis: held for review and read back as the stage left it.
+        json!({"body": "I want to kill myself"}),
+    ];
+    for reply in replies {
+        let (st, answer) = s
+            .post(
+                &format!("/api/v1/topics/{topic}/posts"),
+                Some(&ben),
+                reply.clone(),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{answer}");
+        let answer = answer["post"].clone();
+        let id = answer["id"].as_i64().unwrap();
+        let (_, read) = s.get(&format!("/api/v1/posts/{id}"), Some(&ben)).await;
+        assert_eq!(
+            answer, read,
+            "the answer to {reply} differs from the post read back"
+        );
+    }
+});

@@ -556,7 +556,7 @@ pub async fn reply(
             author_id: session.user.id,
             reply_to: req.reply_to,
             body: body.as_str().to_owned(),
-            body_html: rendered.html,
+            body_html: rendered.html.clone(),
             warning,
             anonymous,
             private,
@@ -569,16 +569,51 @@ pub async fn reply(
         })
         .await?;
     let post_id = stored.post_id;
+    let as_written = stored.staged.row_as_written();
     let crisis_resources =
         stored
             .staged
             .publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
-    // A new post has no reactions yet: its row is all there is to read back.
-    let mut conn = state.store.read().await?;
-    let row = fetch_post(&mut conn, post_id).await?;
-    let post = shown_to_member(&mut conn, row, session, Vec::new()).await?;
+    let post = if as_written {
+        // Nothing changed the row after the insert: answer from what was written (a new post
+        // has no reactions, corrections or edits yet), without a round trip.
+        let row = PostRow {
+            id: post_id,
+            topic_id: id,
+            seq: stored.seq,
+            author_id: Some(session.user.id),
+            username: Some(session.user.username.clone()),
+            display_name: Some(session.user.display_name.clone()),
+            reply_to: req.reply_to,
+            body: body.into_string(),
+            body_html: rendered.html,
+            content_warning: warning.map(|w| w.as_str().to_owned()),
+            anonymous,
+            reactions: "{}".into(),
+            created_at: now,
+            edited_at: None,
+            deleted_at: None,
+            hidden_at: None,
+            hidden_reason: None,
+            held_for_review: false,
+            awaiting_approval: false,
+            correction_count: 0,
+            is_milestone: false,
+        };
+        post_view(
+            row,
+            Some(session.user.id),
+            &session.content_filters,
+            Vec::new(),
+        )
+    } else {
+        // Held, under review or a milestone: read back what the write's stage made of it.
+        let mut conn = state.store.read().await?;
+        let row = fetch_post(&mut conn, post_id).await?;
+        shown_to_member(&mut conn, row, session, Vec::new()).await?
+    };
     Ok(CreatedPost {
         post: with_wait(state, post),
         crisis_resources,

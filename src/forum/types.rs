@@ -40,6 +40,10 @@ impl PostBody {
         Ok(PostBody(raw.replace("\r\n", "\n").replace('\0', "")))
     }
 
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -50,6 +50,8 @@ pub struct NewReply {
 /// A stored reply, and what to publish now that it is committed.
 pub struct Stored {
     pub post_id: i64,
+    /// Its number in the topic.
+    pub seq: i64,
     pub staged: Staged,
 }
 
@@ -205,5 +207,9 @@ async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
     };
     let staged =
         dispatch::stage(tx, &written, &r.verdict, r.milestone.as_ref(), recipients).await?;
-    Ok(Stored { post_id, staged })
+    Ok(Stored {
+        post_id,
+        seq,
+        staged,
+    })
 }

@@ -50,6 +50,8 @@ pub struct Staged {
     screened: Option<Screened>,
     /// An "only me" post in crisis: its author still gets the lines, though no case opens.
     private_crisis: bool,
+    /// The stage changed the post's row or what shows with it (held, crisis review, milestone).
+    row_changed: bool,
 }
 
 /// The side effects of a post written in `tx`: everything that must commit with it.
@@ -77,6 +79,7 @@ pub async fn stage(
         };
         crate::milestones::record(tx, m, &placement).await?;
     }
+    let mut row_changed = milestone.is_some();
     let screened = if w.private {
         // "Only me": nobody else may find, review or hear of it.
         recipients = Recipients::default();
@@ -99,6 +102,7 @@ pub async fn stage(
                 if milestone.is_some() && !w.anonymous && !held {
                     crate::milestones::add_followers(tx, author_id, &mut recipients).await?;
                 }
+                row_changed |= held || verdict.crisis();
                 Some(screened)
             }
             None => None,
@@ -121,12 +125,19 @@ pub async fn stage(
         sent,
         screened,
         private_crisis: w.private && verdict.crisis(),
+        row_changed,
     })
 }
 
 impl Staged {
     /// For server-written text the staff verdict stages nothing to publish.
     pub fn discard(self) {}
+
+    /// The post's row is as the write inserted it: nothing was held, put under review or
+    /// attached (a milestone), so the writer may answer from what it wrote without reading back.
+    pub fn row_as_written(&self) -> bool {
+        !self.row_changed
+    }
 
     /// Publishes what the committed write announces; the crisis lines for its author (for
     /// `country` and `locale` when no case looked them up).

@@ -18,7 +18,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -307,23 +307,13 @@ async fn write_queued<P: Protocol>(
         }
         socket.flush().await.map(|()| end)
     };
-    let mut batch = std::pin::pin!(batch);
-    let flow = |written: Result<Option<(u16, &'static str)>, _>| match written {
-        Ok(None) => Flow::Continue,
-        Ok(Some((code, reason))) => Flow::End(code, reason),
-        Err(_) => Flow::Close,
-    };
-    // Most batches are written at once (the socket's buffer has room): they set up no stall
-    // timer and no kick listener, which a 10,000-socket room would pay on every delivery. One
-    // that must wait is polled again below, with both.
-    if let Some(written) = (&mut batch).now_or_never() {
-        return flow(written);
-    }
     tokio::select! {
         biased;
         _ = kick.notified() => Flow::Behind,
         written = tokio::time::timeout(WRITE_STALL, batch) => match written {
-            Ok(written) => flow(written),
+            Ok(Ok(None)) => Flow::Continue,
+            Ok(Ok(Some((code, reason)))) => Flow::End(code, reason),
+            Ok(Err(_)) => Flow::Close,
             Err(_) => Flow::Behind,
         },
     }

@@ -48,9 +48,7 @@ for side in a b; do
   for _ in $(seq 1 300); do grep -q '^listening on ' "$dir/$side.out" 2>/dev/null && break; sleep 0.1; done
   urls+=("$(sed -n 's/^listening on //p' "$dir/$side.out" | head -n 1)")
 done
-# The server's CPU time (user + system, in clock ticks): per request, it does not depend on which
-# server the shared machine favours during a run.
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+. bench/lib.sh
 for round in $(seq 1 "$ROUNDS"); do
   for scenario in "$@"; do
     for i in 0 1; do

@@ -27,10 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export RUST_LOG=warn,sqlx=error
-wait_addr() { # file
-  for _ in $(seq 1 600); do grep -q 'listening on ' "$1" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/.*listening on //p' "$1" | head -n 1 | sed 's#^http://##'
-}
+. bench/lib.sh
 MUTUAL_LISTEN=127.0.0.1:0 "$BL/mock_mutual" > "$dir/mock.out" 2> "$dir/mock.log" &
 pids+=($!)
 mock_addr=$(wait_addr "$dir/mock.out")
@@ -43,9 +40,7 @@ for side in old new; do
   MUTUAL_RATE_LIMITS=off MUTUAL_LISTEN=127.0.0.1:0 "$bin" serve > "$dir/$side.out" 2> "$dir/$side.log" &
   pids+=($!)
   addr=$(wait_addr "$dir/$side.out")
-  token=$(curl -sf -H 'content-type: application/json' \
-    -d '{"username":"benchadmin","password":"bench-admin-password-1"}' "http://$addr/api/v1/auth/login" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  token=$(bench_admin_token "$addr")
   addrs+=("$addr") tokens+=("$token")
 done
 unset DATABASE_URL MUTUAL_DATA_DIR

@@ -29,11 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 export RUST_LOG=warn,sqlx=error
-wait_addr() { # file
-  for _ in $(seq 1 600); do grep -q 'listening on ' "$1" 2>/dev/null && break; sleep 0.1; done
-  sed -n 's/.*listening on //p' "$1" | head -n 1 | sed 's#^http://##'
-}
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+. bench/lib.sh
 for round in $(seq 1 "$ROUNDS"); do
   for side in double old new; do
     rm -rf "$dir/db" && mkdir -p "$dir/db"
@@ -49,15 +45,13 @@ for round in $(seq 1 "$ROUNDS"); do
       pid=$!
       unset DATABASE_URL MUTUAL_DATA_DIR
       addr=$(wait_addr "$dir/server.out")
-      token=$(curl -sf -H 'content-type: application/json' \
-        -d '{"username":"benchadmin","password":"bench-admin-password-1"}' "http://$addr/api/v1/auth/login" |
-        python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+      token=$(bench_admin_token "$addr")
     fi
-    before=$(ticks "$pid")
+    before=$(cpu_ticks "$pid")
     line=$({ "$BL/mutual_load" --base "http://$addr" --admin-token "$token" --scenario fanout \
       --users "$USERS" --conns "$CONNS" --msgs "$MSGS" --rate "$RATE" --conn-conc 256 2> /dev/null || true; } |
       grep '^{' | tail -n 1)
-    used=$(( $(ticks "$pid") - before ))
+    used=$(( $(cpu_ticks "$pid") - before ))
     kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; pid=
     [ -n "$line" ] || { echo "$round $side: no result"; continue; }
     echo "{\"round\":$round,\"side\":\"$side\",\"cpu_ticks\":$used,\"result\":$line}" >> "$out"

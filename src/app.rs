@@ -205,6 +205,7 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 
 /// The state for a server on `store`.
 pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
+    store.start_checkpoints();
     let redis = config.redis_url.as_deref().map(redis_manager).transpose()?;
     let prefix = std::env::var("MUTUAL_REDIS_PREFIX").unwrap_or_else(|_| "mutual".into());
     let limits = RateLimiter::new(

@@ -225,3 +225,35 @@ both_backends!(nothing_acknowledged_is_lost_to_a_sigkill, |b| async move {
     ws::next_op(&mut socket, "subscribed").await;
     s.reply(&admin, topic, json!({"body": "still here"})).await;
 });
+
+/// The WAL reaches the SQLite file without the writer stopping to copy it: posts written well
+/// under the writer's own backstop (40 MB) are in the database file itself within seconds,
+/// copied by the background checkpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_checkpoints_run_beside_the_writer() {
+    let s = Server::start(common::Backend::Sqlite).await;
+    let file = s.db.dir.join("mutual.db");
+    let admin = s.admin().await;
+    s.community(&admin, "wal", "public", json!({})).await;
+    let (topic, _) = s.topic(&admin, "wal", "Long notes", "first").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let before = std::fs::metadata(&file).expect("db file").len();
+    // About 2 MB of new pages, far under the writer's backstop.
+    let words = "steady progress today ".repeat(200);
+    for i in 0..400 {
+        s.reply(&admin, topic, json!({"body": format!("{i} {words}")}))
+            .await;
+    }
+    let mut grown = 0;
+    for _ in 0..50 {
+        grown = std::fs::metadata(&file).expect("db file").len() - before;
+        if grown > 1_000_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        grown > 1_000_000,
+        "the database file grew by {grown} bytes: the WAL was not checkpointed"
+    );
+}

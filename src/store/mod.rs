@@ -122,6 +122,9 @@ macro_rules! db {
     };
 }
 
+/// How often the WAL is copied into the SQLite database (see `Store::start_checkpoints`).
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// A PostgreSQL connection idle this long is pinged before it is handed out.
 const PG_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
 
@@ -183,11 +186,14 @@ impl Store {
             // A local file cannot drop a connection the way a server can, and sqlx's ping before
             // each acquire is a round trip to the connection's thread: a third of a cached
             // topic page's work.
+            // The writer copies the WAL into the database itself (an automatic checkpoint, at
+            // the end of a commit) only as a backstop, at 40 MB: a background task
+            // (`start_checkpoints`) does it on a reader's connection, so commits do not stall.
             let write = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(base.clone())
+                .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await
                 .with_context(|| format!("opening {}", file.display()))?;
             let read = SqlitePoolOptions::new()
@@ -243,6 +249,35 @@ impl Store {
             Pools::Sqlite { write, .. } => Tx::Sqlite(write.begin_with("BEGIN IMMEDIATE").await?),
             Pools::Postgres(p) => Tx::Postgres(p.begin().await?),
         })
+    }
+
+    /// On SQLite, copies the WAL into the database every second from a reader's connection
+    /// (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no one and no one waits for it), so the
+    /// single writer's commits never stop to do it. The server calls this once at start.
+    pub fn start_checkpoints(&self) {
+        let Pools::Sqlite { read, .. } = &*self.pools else {
+            return;
+        };
+        let read = read.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if read.is_closed() {
+                    return;
+                }
+                let started = std::time::Instant::now();
+                match sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&read)
+                    .await
+                {
+                    Ok(_) => metrics::histogram!("mutual_sqlite_checkpoint_seconds")
+                        .record(started.elapsed().as_secs_f64()),
+                    Err(e) => tracing::warn!(error = %e, "SQLite checkpoint"),
+                }
+            }
+        });
     }
 
     /// Answers whether the database responds, for `/readyz`.

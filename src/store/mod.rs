@@ -123,7 +123,7 @@ macro_rules! db {
 }
 
 /// How often the WAL is copied into the SQLite database (see `Store::start_checkpoints`).
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// A PostgreSQL connection idle this long is pinged before it is handed out.
 const PG_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
@@ -251,7 +251,7 @@ impl Store {
         })
     }
 
-    /// On SQLite, copies the WAL into the database every second from a reader's connection
+    /// On SQLite, copies the WAL into the database four times a second from a reader's connection
     /// (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no one and no one waits for it), so the
     /// single writer's commits never stop to do it. The server calls this once at start.
     pub fn start_checkpoints(&self) {

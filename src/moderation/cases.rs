@@ -643,10 +643,18 @@ pub struct Waiting {
     pub slug: String,
 }
 
-/// How many cases are open in the groups `user` moderates (None when they moderate none; a
-/// count of 0 when nothing waits, so their pages still take live alerts).
-pub async fn waiting_for(state: &AppState, user: &User) -> AppResult<Option<Waiting>> {
+/// How many cases are open in the groups the session's member moderates (None when they
+/// moderate none; a count of 0 when nothing waits, so their pages still take live alerts).
+/// Members who moderate nowhere, as their session knows, cost no query: every page asks this.
+pub async fn waiting_for(
+    state: &AppState,
+    session: &crate::accounts::Session,
+) -> AppResult<Option<Waiting>> {
+    let user = &session.user;
     let site_staff = user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator);
+    if !site_staff && !session.moderates_groups {
+        return Ok(None);
+    }
     let mut conn = state.store.read().await?;
     let rows = db!(
         conn,

@@ -185,10 +185,10 @@ impl Store {
             }
             // A local file cannot drop a connection the way a server can, and sqlx's ping before
             // each acquire is a round trip to the connection's thread: a third of a cached
-            // topic page's work.
-            // The writer copies the WAL into the database itself (an automatic checkpoint, at
-            // the end of a commit) only as a backstop, at 40 MB: a background task
-            // (`start_checkpoints`) does it on a reader's connection, so commits do not stall.
+            // topic page's work. The writer copies the WAL into the database itself (an
+            // automatic checkpoint, at the end of a commit) only as a backstop, at 10,000 pages
+            // (40 MB): `start_checkpoints` does it on a reader's connection, so commits do not
+            // stall.
             let write = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)

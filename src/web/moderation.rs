@@ -513,7 +513,7 @@ pub async fn appeal(WebForm { ctx, form }: WebForm<AppealForm>) -> Result<Respon
 /// in the moderator's language. `null` for members who moderate nothing.
 pub async fn cases_waiting(ctx: Ctx) -> Result<Response, PageError> {
     let session = ctx.require()?;
-    let waiting = cases::waiting_for(&ctx.state, &session.user).await?;
+    let waiting = cases::waiting_for(&ctx.state, session).await?;
     let answer = waiting.map(|w| {
         let label = ctx
             .texts

@@ -64,6 +64,8 @@ pub struct Shared {
     pub rules: Arc<crate::moderation::rules::RulesHandle>,
     /// Topic pages between views (see `forum::cache`).
     pub pages: Arc<forum::cache::PageCache>,
+    /// Topics, communities and members' places as topic views read them (see `forum::cache`).
+    pub heads: Arc<forum::cache::Heads>,
     /// Stores replies in groups (see `forum::writer`).
     pub replies: forum::writer::ReplyWriter,
     pub mail: crate::mail::Mailer,
@@ -223,6 +225,8 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
+    let heads = Arc::new(forum::cache::Heads::default());
+    store.watch().add(heads.clone());
     let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
     Ok(AppState(Arc::new(Shared {
@@ -237,6 +241,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         chat,
         rules,
         pages,
+        heads,
         replies,
         mail,
     })))

@@ -102,13 +102,17 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<Store> {
+async fn open_store(config: &Config, serving: bool) -> anyhow::Result<Store> {
     let options = StoreOptions {
         url: config.database_url.clone(),
         pool_size: config.db_pool,
         acquire_timeout: std::time::Duration::from_secs(3),
     };
     let store = Store::open(&options).await?;
+    if serving {
+        // Before the first write (the migrations): see `store::watch`.
+        store.claim_watch()?;
+    }
     migrate(&store).await?;
     Ok(store)
 }
@@ -120,7 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     // A restore replaces the database file, so it must not be opened first.
     if let Command::Restore { file } = &command {
         let restored = backup::restore(&config.database_url, file).await?;
-        let store = open_store(&config).await?;
+        let store = open_store(&config, false).await?;
         store.close().await;
         println!(
             "restored {} members, {} posts and {} chat messages from {} into {}",
@@ -132,7 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let store = open_store(&config).await?;
+    let store = open_store(&config, matches!(command, Command::Serve)).await?;
     match command {
         Command::Serve => {
             let _lock = store.serve_lock()?;

@@ -135,7 +135,7 @@ pub async fn load_access(
 /// The viewer's community roles read as columns of a larger query (`r_moderator`,
 /// `r_organiser`, `r_welcomer`, each an `EXISTS` on `community_roles`), so a page that reads its
 /// community with the viewer's membership needs no second round trip for them.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone, Copy, Debug, Default)]
 pub struct RoleColumns {
     r_moderator: bool,
     r_organiser: bool,

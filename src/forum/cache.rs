@@ -8,13 +8,17 @@
 //! Only what every viewer shares is cached (the rows); what depends on the viewer (hidden posts,
 //! their own reactions, content filters) is worked out on every request as before.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 
+use super::TopicRow;
 use super::posts::PostRow;
+use crate::communities::{CommunityRow, RoleColumns};
+use crate::store::{Change, Table, Watcher};
 
 /// How long a page may live without its topic changing, for the changes no trigger sees.
 const MAX_AGE: Duration = Duration::from_secs(10);
@@ -95,6 +99,126 @@ impl PageCache {
     pub fn clear(&self) {
         if let Some(pages) = &self.pages {
             pages.clear();
+        }
+    }
+}
+
+/// How many entries each map of `Heads` holds before it starts again empty.
+const HEADS_MAX: usize = 20_000;
+
+/// What a topic view reads before its posts — the topic, its community, the viewer's
+/// membership and roles there and their place in the topic — kept so that a signed-in view
+/// needs no query. Kept only on SQLite, where the writer tells of every row it changes
+/// (`store::watch`); forgotten at the commit that changes it, never stale. Another process
+/// writing the same file (`mutual admin` while the site serves) is not seen: everything is
+/// forgotten every `MAX_AGE` for that.
+#[derive(Default)]
+pub struct Heads {
+    inner: std::sync::Mutex<HeadsInner>,
+}
+
+#[derive(Default)]
+struct HeadsInner {
+    /// When the maps were last emptied whole.
+    since: Option<Instant>,
+    /// By topic id, without the viewer's `last_read_seq`.
+    topics: HashMap<i64, TopicRow>,
+    communities: HashMap<i64, CommunityRow>,
+    /// By (community, member): their membership status and community roles.
+    members: HashMap<(i64, i64), (Option<String>, RoleColumns)>,
+    /// By (member, topic): the last post number they read.
+    reads: HashMap<(i64, i64), Option<i64>>,
+}
+
+/// A topic view's head as kept: the topic (with the viewer's place in it), its community, and
+/// the viewer's membership status and roles.
+pub struct Head {
+    pub topic: TopicRow,
+    pub community: CommunityRow,
+    pub member: Option<(Option<String>, RoleColumns)>,
+}
+
+fn bounded<K: std::hash::Hash + Eq, V>(map: &mut HashMap<K, V>, key: K, value: V) {
+    if map.len() >= HEADS_MAX {
+        map.clear();
+    }
+    map.insert(key, value);
+}
+
+impl Heads {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HeadsInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The kept head of `topic` for `viewer`, when every part of it is kept.
+    pub fn get(&self, topic: i64, viewer: Option<i64>) -> Option<Head> {
+        let mut inner = self.lock();
+        if inner.since.is_none_or(|t| t.elapsed() >= MAX_AGE) {
+            *inner = HeadsInner {
+                since: Some(Instant::now()),
+                ..HeadsInner::default()
+            };
+            return None;
+        }
+        let mut row = inner.topics.get(&topic)?.clone();
+        let community = inner.communities.get(&row.community_id)?.clone();
+        let member = match viewer {
+            Some(v) => {
+                row.last_read_seq = *inner.reads.get(&(v, topic))?;
+                Some(inner.members.get(&(row.community_id, v))?.clone())
+            }
+            None => None,
+        };
+        Some(Head {
+            topic: row,
+            community,
+            member,
+        })
+    }
+
+    /// Keeps what a view read; call through `Watch::keep`.
+    pub fn put(&self, viewer: Option<i64>, head: &Head) {
+        let mut inner = self.lock();
+        let topic = head.topic.id;
+        if let (Some(v), Some(member)) = (viewer, &head.member) {
+            bounded(&mut inner.reads, (v, topic), head.topic.last_read_seq);
+            bounded(
+                &mut inner.members,
+                (head.topic.community_id, v),
+                member.clone(),
+            );
+        }
+        let mut row = head.topic.clone();
+        row.last_read_seq = None;
+        bounded(&mut inner.topics, topic, row);
+        bounded(
+            &mut inner.communities,
+            head.community.id,
+            head.community.clone(),
+        );
+    }
+}
+
+impl Watcher for Heads {
+    fn changed(&self, changes: &[Change]) {
+        let mut inner = self.lock();
+        for c in changes {
+            match c.table {
+                Table::Topics => {
+                    inner.topics.remove(&c.rowid);
+                }
+                Table::Communities => {
+                    inner.communities.remove(&c.rowid);
+                }
+                // A topic shows its author's name; a new account is nobody's author yet.
+                Table::Users if !c.inserted => inner.topics.clear(),
+                Table::Users => {}
+                // Their rows are not keyed by what the maps are: forget them all.
+                Table::Memberships | Table::CommunityRoles => inner.members.clear(),
+                Table::TopicReads => inner.reads.clear(),
+            }
         }
     }
 }

@@ -76,7 +76,7 @@ pub struct Topic {
     pub milestone: Option<crate::milestones::Milestone>,
 }
 
-#[derive(sqlx::FromRow, Debug)]
+#[derive(sqlx::FromRow, Clone, Debug)]
 pub struct TopicRow {
     pub id: i64,
     pub community_id: i64,
@@ -190,13 +190,53 @@ struct TopicInCommunity {
 }
 
 /// The topic, its community and the viewer's access; 404 when the viewer may not know of it.
+/// Every topic view starts here: on SQLite a kept head answers with no query (`cache::Heads`).
 pub async fn visible_topic(
-    conn: &mut impl AsDb,
+    state: &AppState,
     topic_id: i64,
     viewer: Option<&User>,
 ) -> AppResult<(TopicRow, CommunityRow, Access)> {
-    // One round trip for the topic, its community and the viewer's membership and roles: every
-    // topic view starts here.
+    let viewer_id = viewer.map(|u| u.id);
+    let watch = state.store.watch();
+    let kept = if watch.alone() {
+        let kept = state.heads.get(topic_id, viewer_id);
+        metrics::counter!("mutual_topic_head_cache_total", "result" => if kept.is_some() { "hit" } else { "miss" })
+            .increment(1);
+        kept
+    } else {
+        None
+    };
+    let head = match kept {
+        Some(head) => head,
+        None => {
+            let ticket = watch.ticket();
+            let mut conn = state.store.read().await?;
+            let head = read_head(&mut conn, topic_id, viewer_id).await?;
+            drop(conn);
+            if let Some(ticket) = ticket {
+                watch.keep(ticket, || state.heads.put(viewer_id, &head));
+            }
+            head
+        }
+    };
+    // A kept "only me" topic is its author's alone.
+    if head.topic.private_to.is_some_and(|p| Some(p) != viewer_id) {
+        return Err(AppError::NotFound);
+    }
+    let (status, roles) = head.member.unwrap_or_default();
+    let access = access_with_roles(&head.community, viewer, status, &roles);
+    if !access.can_see() {
+        return Err(AppError::NotFound);
+    }
+    Ok((head.topic, head.community, access))
+}
+
+/// The topic, its community and the viewer's membership and roles, in one round trip.
+async fn read_head(
+    conn: &mut impl AsDb,
+    topic_id: i64,
+    viewer_id: Option<i64>,
+) -> AppResult<cache::Head> {
     let found = db!(
         *conn,
         fetch_optional as TopicInCommunity,
@@ -218,7 +258,7 @@ pub async fn visible_topic(
          LEFT JOIN memberships m ON m.community_id = t.community_id AND m.user_id = $2
          WHERE t.id = $1 AND t.deleted_at IS NULL AND (t.private_to IS NULL OR t.private_to = $2)",
         topic_id,
-        viewer.map(|u| u.id).unwrap_or(-1)
+        viewer_id.unwrap_or(-1)
     )?
     .ok_or(AppError::NotFound)?;
     let community = CommunityRow {
@@ -238,12 +278,11 @@ pub async fn visible_topic(
         language: found.c_language,
         region: found.c_region,
     };
-    let row = found.topic;
-    let access = access_with_roles(&community, viewer, found.m_status, &found.roles);
-    if !access.can_see() {
-        return Err(AppError::NotFound);
-    }
-    Ok((row, community, access))
+    Ok(cache::Head {
+        topic: found.topic,
+        community,
+        member: viewer_id.map(|_| (found.m_status, found.roles)),
+    })
 }
 
 /// A community's topics as `viewer` sees them: pinned first, then by latest activity.
@@ -319,10 +358,13 @@ pub async fn get_topic(state: &AppState, viewer: Option<&Session>, id: i64) -> A
     let filters = viewer
         .map(|s| s.content_filters.as_slice())
         .unwrap_or_default();
-    let mut conn = state.store.read().await?;
     let user = viewer.map(|s| &s.user);
-    let (row, community, access) = visible_topic(&mut conn, id, user).await?;
+    let (row, community, access) = visible_topic(state, id, user).await?;
     let topic = topic_view(row, &community, &access, filters);
+    if topic.kind != TopicKind::Milestone {
+        return Ok(topic);
+    }
+    let mut conn = state.store.read().await?;
     with_milestone(&mut conn, topic, &access, user.map(|u| u.id)).await
 }
 
@@ -555,8 +597,8 @@ pub async fn create_topic(
         staged.publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
+    let (row, community, access) = visible_topic(state, topic_id, Some(&session.user)).await?;
     let mut conn = state.store.read().await?;
-    let (row, community, access) = visible_topic(&mut conn, topic_id, Some(&session.user)).await?;
     let post = posts::with_wait(state, posts::load_post(&mut conn, post_id, session).await?);
     let topic = topic_view(row, &community, &access, &session.content_filters);
     Ok(CreatedTopic {
@@ -595,10 +637,7 @@ pub async fn change_topic(
     id: i64,
     req: &TopicChanges,
 ) -> AppResult<Topic> {
-    let (row, community, access) = {
-        let mut conn = state.store.read().await?;
-        visible_topic(&mut conn, id, Some(&session.user)).await?
-    };
+    let (row, community, access) = visible_topic(state, id, Some(&session.user)).await?;
     let is_author = row.author_id == Some(session.user.id) && access.can_post();
     if !is_author && !access.is_moderator() {
         return Err(AppError::forbidden(
@@ -662,8 +701,7 @@ pub async fn change_topic(
             let _ = staged.publish(&state.realtime, session.locale, session.country.as_deref());
         }
     }
-    let mut conn = state.store.read().await?;
-    let (row, community, access) = visible_topic(&mut conn, id, Some(&session.user)).await?;
+    let (row, community, access) = visible_topic(state, id, Some(&session.user)).await?;
     Ok(topic_view(
         row,
         &community,

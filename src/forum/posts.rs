@@ -290,10 +290,7 @@ pub async fn list_posts(
     id: i64,
     page: &PageParams,
 ) -> AppResult<Page<Post>> {
-    let seen = {
-        let mut conn = state.store.read().await?;
-        visible_topic(&mut conn, id, viewer.map(|s| &s.user)).await?
-    };
+    let seen = visible_topic(state, id, viewer.map(|s| &s.user)).await?;
     posts_of(state, viewer, &seen.0, &seen.2, page).await
 }
 
@@ -469,10 +466,7 @@ pub async fn reply(
     id: i64,
     req: &NewPost,
 ) -> AppResult<CreatedPost> {
-    let (topic, community, access) = {
-        let mut conn = state.store.read().await?;
-        visible_topic(&mut conn, id, Some(&session.user)).await?
-    };
+    let (topic, community, access) = visible_topic(state, id, Some(&session.user)).await?;
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to reply"));
     }
@@ -630,9 +624,11 @@ async fn readable_post(
     crate::communities::CommunityRow,
     crate::communities::Access,
 )> {
-    let mut conn = state.store.read().await?;
-    let row = fetch_post(&mut conn, post_id).await?;
-    let (_, community, access) = visible_topic(&mut conn, row.topic_id, viewer).await?;
+    let row = {
+        let mut conn = state.store.read().await?;
+        fetch_post(&mut conn, post_id).await?
+    };
+    let (_, community, access) = visible_topic(state, row.topic_id, viewer).await?;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its posts"));
     }

@@ -102,8 +102,8 @@ async fn list_corrections(
     Path(id): Path<i64>,
 ) -> AppResult<axum::Json<Vec<Correction>>> {
     let user = viewer.map(|s| s.user);
+    let (_, _, access) = crate::forum::visible_topic(&state, id, user.as_ref()).await?;
     let mut conn = state.store.read().await?;
-    let (_, _, access) = crate::forum::visible_topic(&mut conn, id, user.as_ref()).await?;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its posts"));
     }

@@ -8,6 +8,7 @@
 
 pub mod backup;
 mod migrate;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
 
 pub use migrate::migrate;
+pub use watch::{Change, Table, Ticket, Watch, Watcher};
 
 /// Which database the store talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,12 +34,16 @@ pub enum Backend {
 #[derive(Clone)]
 pub struct Store {
     pools: Arc<Pools>,
+    watch: Arc<Watch>,
 }
 
 enum Pools {
     Sqlite {
+        /// Opened read-only: every change goes through `write`, where `watch` sees it.
         read: SqlitePool,
         write: SqlitePool,
+        /// One connection that copies the WAL into the database (readers cannot).
+        checkpoint: SqlitePool,
         file: PathBuf,
     },
     Postgres(PgPool),
@@ -142,6 +148,7 @@ impl Store {
     /// Opens the pools (creating the SQLite file and its folder if missing). Does not migrate.
     pub async fn open(options: &StoreOptions) -> anyhow::Result<Store> {
         let url = options.url.as_str();
+        let watch = Arc::new(Watch::new());
         let pools = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let connect = PgConnectOptions::from_str(url).context("parsing DATABASE_URL")?;
             let pool = PgPoolOptions::new()
@@ -189,10 +196,23 @@ impl Store {
             // automatic checkpoint, at the end of a commit) only as a backstop, at 10,000 pages
             // (40 MB): `start_checkpoints` does it on a reader's connection, so commits do not
             // stall.
+            let (hooked, settled) = (watch.clone(), watch.clone());
             let write = SqlitePoolOptions::new()
                 .test_before_acquire(false)
                 .max_connections(1)
                 .acquire_timeout(options.acquire_timeout)
+                .after_connect(move |conn, _| {
+                    let watch = hooked.clone();
+                    Box::pin(async move {
+                        watch_writer(conn, watch).await?;
+                        Ok(())
+                    })
+                })
+                // Back in the pool, whatever the writer committed is visible to readers.
+                .after_release(move |_, _| {
+                    settled.settled();
+                    Box::pin(async { Ok(true) })
+                })
                 .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await
                 .with_context(|| format!("opening {}", file.display()))?;
@@ -200,16 +220,59 @@ impl Store {
                 .test_before_acquire(false)
                 .max_connections(options.pool_size)
                 .acquire_timeout(options.acquire_timeout)
-                .connect_with(base)
+                .connect_with(base.clone().create_if_missing(false).read_only(true))
                 .await
                 .with_context(|| format!("opening {}", file.display()))?;
-            Pools::Sqlite { read, write, file }
+            let checkpoint = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(base);
+            Pools::Sqlite {
+                read,
+                write,
+                checkpoint,
+                file,
+            }
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:// (got {url:?})");
         };
         Ok(Store {
             pools: Arc::new(pools),
+            watch,
         })
+    }
+
+    /// The writer's changes, for caches of rows (see `watch`).
+    pub fn watch(&self) -> &Watch {
+        &self.watch
+    }
+
+    /// Called by a server before its first write: on SQLite, the first server on the file may
+    /// keep rows in memory (it takes the watch lock); a later one tells it to stop by adding a
+    /// byte to the lock file, and keeps nothing itself.
+    pub fn claim_watch(&self) -> anyhow::Result<()> {
+        let Pools::Sqlite { file, .. } = &*self.pools else {
+            return Ok(());
+        };
+        let path = file.with_extension("watch-lock");
+        let mut lock = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                let len = lock.metadata()?.len();
+                self.watch.claimed(lock, len);
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                std::io::Write::write_all(&mut lock, b"+")
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
@@ -255,10 +318,10 @@ impl Store {
     /// (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no one and no one waits for it), so the
     /// single writer's commits never stop to do it. The server calls this once at start.
     pub fn start_checkpoints(&self) {
-        let Pools::Sqlite { read, .. } = &*self.pools else {
+        let Pools::Sqlite { checkpoint, .. } = &*self.pools else {
             return;
         };
-        let read = read.clone();
+        let read = checkpoint.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -342,13 +405,35 @@ impl Store {
     /// Closes every pool, letting queries in flight finish.
     pub async fn close(&self) {
         match &*self.pools {
-            Pools::Sqlite { read, write, .. } => {
+            Pools::Sqlite {
+                read,
+                write,
+                checkpoint,
+                ..
+            } => {
                 read.close().await;
                 write.close().await;
+                checkpoint.close().await;
             }
             Pools::Postgres(p) => p.close().await,
         }
     }
+}
+
+/// Tells `watch` of every row the writer changes, and of its commits and rollbacks.
+async fn watch_writer(conn: &mut SqliteConnection, watch: Arc<Watch>) -> Result<(), sqlx::Error> {
+    let mut handle = conn.lock_handle().await?;
+    let (changed, committing, rolled_back) = (watch.clone(), watch.clone(), watch);
+    handle.set_update_hook(move |row| {
+        let inserted = matches!(row.operation, sqlx::sqlite::SqliteOperation::Insert);
+        changed.row_changed(row.table, row.rowid, inserted);
+    });
+    handle.set_commit_hook(move || {
+        committing.committing();
+        true
+    });
+    handle.set_rollback_hook(move || rolled_back.rolled_back());
+    Ok(())
 }
 
 /// Milliseconds since the Unix epoch, the form every time is stored in.

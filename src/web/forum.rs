@@ -458,10 +458,7 @@ async fn topic_page(
 ) -> Result<TopicPage, PageError> {
     let viewer = ctx.session.as_ref();
     // One read of the topic and its community serves the header, the access check and the posts.
-    let (row, community, access) = {
-        let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
-        forum::visible_topic(&mut conn, id, ctx.user()).await?
-    };
+    let (row, community, access) = forum::visible_topic(&ctx.state, id, ctx.user()).await?;
     let threaded = q.view.as_deref() == Some("threaded");
     let after = q.after.unwrap_or(0).max(0);
     let (readable, posts, more) = match load_posts(ctx, &row, &access, threaded, after).await {

@@ -304,18 +304,23 @@ mod tests {
             .collect()
     }
 
-    /// The phrases in force (the built-in ones, or `MUTUAL_CRISIS_FILE`'s) against
-    /// `moderation/corpus/`: per language, at least 90% of the crisis texts must match and at
-    /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
-    #[test]
-    fn corpus_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
-        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
-        assert!(crisis.len() >= 150 && everyday.len() >= 300);
-        let mut tags: Vec<&str> = crisis.iter().chain(&everyday).map(|(t, _)| *t).collect();
+    /// Per tag, the share of `crisis` texts the matcher catches and of `everyday` texts it
+    /// wrongly catches, printed with every miss and false alarm; returns the tags below the bar
+    /// (recall under 90% or false alarms over 2%).
+    fn measure(
+        m: &Matcher,
+        name: &str,
+        crisis: &[(&'static str, &'static str)],
+        everyday: &[(&'static str, &'static str)],
+    ) -> Vec<&'static str> {
+        let mut tags: Vec<&str> = crisis.iter().chain(everyday).map(|(t, _)| *t).collect();
         tags.sort_unstable();
         tags.dedup();
+        println!(
+            "== {name}: {} crisis, {} everyday",
+            crisis.len(),
+            everyday.len()
+        );
         let mut failures = Vec::new();
         for tag in tags {
             let ours = |set: &[(&'static str, &'static str)]| -> Vec<&'static str> {
@@ -324,7 +329,7 @@ mod tests {
                     .map(|(_, x)| *x)
                     .collect()
             };
-            let (c, e) = (ours(&crisis), ours(&everyday));
+            let (c, e) = (ours(crisis), ours(everyday));
             let missed: Vec<&str> = c.iter().copied().filter(|t| !m.is_match(t)).collect();
             let alarms: Vec<(&str, &str)> = e
                 .iter()
@@ -359,7 +364,46 @@ mod tests {
                 failures.push(tag);
             }
         }
+        failures
+    }
+
+    /// The phrases in force (the built-in ones, or `MUTUAL_CRISIS_FILE`'s) against
+    /// `moderation/corpus/`: per language, at least 90% of the crisis texts must match and at
+    /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
+    #[test]
+    fn corpus_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
+        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
+        assert!(crisis.len() >= 150 && everyday.len() >= 300);
+        let failures = measure(&m, "corpus", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// The same bar on `heldout-*.txt`, texts written before the phrases were read and never
+    /// tuned on sentence by sentence: how the phrases do on posts nobody wrote a phrase for.
+    #[test]
+    fn heldout_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout-crisis.txt"));
+        let everyday = corpus(include_str!("../../moderation/corpus/heldout-everyday.txt"));
+        assert!(crisis.len() >= 80 && everyday.len() >= 150);
+        let failures = measure(&m, "heldout", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// `heldout2-*.txt`, written after the tuning and measured once: printed, not held to the
+    /// bar, so it keeps telling how the phrases do on unseen posts.
+    #[test]
+    fn heldout2_printed() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout2-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout2-everyday.txt"
+        ));
+        assert!(crisis.len() >= 30 && everyday.len() >= 60);
+        let below = measure(&m, "heldout2 (printed only)", &crisis, &everyday);
+        println!("heldout2 below the bar: {below:?}");
     }
 
     #[test]

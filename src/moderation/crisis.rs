@@ -406,6 +406,20 @@ mod tests {
         println!("heldout2 below the bar: {below:?}");
     }
 
+    /// `heldout3-*.txt`, written blind on 2026-12-07 before the concept layer: measured once
+    /// with the phrases alone, printed.
+    #[test]
+    fn heldout3_printed() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout3-everyday.txt"
+        ));
+        assert!(crisis.len() >= 100 && everyday.len() >= 200);
+        let below = measure(&m, "heldout3 (printed only)", &crisis, &everyday);
+        println!("heldout3 below the bar: {below:?}");
+    }
+
     #[test]
     fn lines_by_language() {
         assert_eq!(lines_for(Locale::Es)[0].country, "MX");

@@ -18,6 +18,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::types::Locale;
 
+mod concepts;
 mod normalise;
 mod patterns;
 
@@ -60,6 +61,11 @@ struct File {
     phrases: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     guards: BTreeMap<String, Vec<String>>,
+    /// The concept layer (`concepts`): concept name → language → patterns.
+    #[serde(default)]
+    concepts: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    combinations: Vec<concepts::Combination>,
 }
 
 #[derive(Deserialize)]
@@ -120,10 +126,20 @@ pub struct CrisisLine {
 /// Compiles a crisis file's phrases and guards.
 fn load(text: &str) -> Result<Matcher, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-    Matcher::new(
+    let matcher = Matcher::new(
         file.phrases.values().flatten(),
         file.guards.values().flatten(),
-    )
+    )?;
+    if file.combinations.is_empty() {
+        return Ok(matcher);
+    }
+    let by_concept: BTreeMap<String, Vec<String>> = file
+        .concepts
+        .into_iter()
+        .map(|(name, langs)| (name, langs.into_values().flatten().collect()))
+        .collect();
+    let layer = concepts::Concepts::new(&by_concept, &file.combinations)?;
+    Ok(matcher.with_concepts(layer))
 }
 
 /// The phrases in force: those of the file `MUTUAL_CRISIS_FILE` names when it is readable and

@@ -3,7 +3,7 @@
 //! A pattern is words separated by spaces, matched on whole words:
 //! - `{die|be dead|}`: one of the alternatives (an alternative may be several words; an empty one
 //!   makes the group optional),
-//! - `suicid*`: any word that begins so,
+//! - `suicid*`: any word that begins so, `*unga`: any word that ends so ("lunga", "kudunga"),
 //! - `...`: up to three other words.
 //!
 //! Each word is normalised like members' text (`normalise`), so "don't" or "Suicídio" may be
@@ -14,6 +14,7 @@
 
 use regex::{Regex, RegexSet};
 
+use super::concepts::{Concepts, sentences};
 use super::normalise::{collapse_repeats, normalise, normalise_marked};
 
 /// Words a `...` gap may skip.
@@ -27,6 +28,8 @@ pub struct Matcher {
     /// The same phrases over text with its spaces taken out, for evasive spacing.
     squashed: RegexSet,
     guards: Option<Regex>,
+    /// The concept layer, looked for sentence by sentence once the phrases found nothing.
+    concepts: Option<Concepts>,
 }
 
 impl Matcher {
@@ -63,7 +66,24 @@ impl Matcher {
             phrases,
             squashed,
             guards,
+            concepts: None,
         })
+    }
+
+    /// Adds the concept layer (`concepts`): a text none of the phrases match is still a match
+    /// when one of its sentences, or two in a row, meets a combination of concepts.
+    pub fn with_concepts(mut self, concepts: Concepts) -> Self {
+        self.concepts = Some(concepts);
+        self
+    }
+
+    /// The label of the first combination of concepts the text meets.
+    fn concept_match(&self, text: &str) -> Option<&str> {
+        let concepts = self.concepts.as_ref()?;
+        let found: Vec<u64> = sentences(text)
+            .map(|s| concepts.present(&self.prepare(s).0))
+            .collect();
+        concepts.first_met(&found)
     }
 
     /// The text as the phrases see it: normalised, with guarded idioms taken out; with it, when
@@ -97,20 +117,30 @@ impl Matcher {
 
     pub fn is_match(&self, text: &str) -> bool {
         let (padded, flat) = self.prepare(text);
-        self.phrases.is_match(&padded) || flat.is_some_and(|f| self.squashed.is_match(&f))
+        self.phrases.is_match(&padded)
+            || flat.is_some_and(|f| self.squashed.is_match(&f))
+            || self.concept_match(text).is_some()
     }
 
-    /// The first phrase (as written in the file) that the text matches.
+    /// The first phrase (as written in the file) that the text matches, or else the combination
+    /// of concepts it meets ("concepts: <name> (<concepts>)").
     pub fn explain(&self, text: &str) -> Option<&str> {
-        self.first_match(text).map(|i| self.sources[i].as_str())
+        match self.first_match(text) {
+            Some(i) => Some(self.sources[i].as_str()),
+            None => self.concept_match(text),
+        }
     }
 }
 
 /// One parsed piece of a pattern.
 enum Item {
     /// A normalised word (one written word may normalise to several: "self-harm" → "self harm");
-    /// `stem` when any ending may follow.
-    Word { words: Vec<String>, stem: bool },
+    /// `stem` when any ending may follow, `suffix` when any beginning may come before.
+    Word {
+        words: Vec<String>,
+        stem: bool,
+        suffix: bool,
+    },
     /// `...`
     Gap,
     /// `{a|b|}`: each alternative a run of items (an empty run makes the group optional).
@@ -147,16 +177,43 @@ fn parse(pattern: &str) -> Result<Vec<Item>, String> {
             Some(w) => (w, true),
             None => (item, false),
         };
-        let words: Vec<String> = normalise(word)
-            .split(' ')
-            .filter(|w| !w.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let (word, suffix) = match word.strip_prefix('*') {
+            Some(w) if !w.is_empty() => (w, true),
+            _ => (word, false),
+        };
+        let words: Vec<String> = if suffix {
+            vec![normalise_suffix(word)?]
+        } else {
+            normalise(word)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
         if !words.is_empty() {
-            items.push(Item::Word { words, stem });
+            items.push(Item::Word {
+                words,
+                stem,
+                suffix,
+            });
         }
     }
     Ok(items)
+}
+
+/// A word ending (`*unga`, `*ूंगी`) in the matching form. Normalising drops a vowel sign with no
+/// letter before it, so the ending is normalised behind a letter of its script, which is then
+/// taken off again.
+fn normalise_suffix(ending: &str) -> Result<String, String> {
+    let devanagari = ending
+        .chars()
+        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c));
+    let lead = if devanagari { 'ह' } else { 'x' };
+    let folded = normalise(&format!("{lead}{ending}"));
+    match folded.strip_prefix(lead) {
+        Some(rest) if !rest.is_empty() && !rest.contains(' ') => Ok(rest.to_owned()),
+        _ => Err(format!("the ending *{ending} is not one word")),
+    }
 }
 
 /// Items → a regex over " word word ... " (each word followed by one space).
@@ -164,7 +221,14 @@ fn spaced(items: &[Item]) -> String {
     let mut out = String::new();
     for item in items {
         match item {
-            Item::Word { words, stem } => {
+            Item::Word {
+                words,
+                stem,
+                suffix,
+            } => {
+                if *suffix {
+                    out.push_str("[^ ]*");
+                }
                 let (last, first) = words
                     .split_last()
                     .map_or((None, &[][..]), |(l, f)| (Some(l), f));
@@ -199,7 +263,15 @@ fn squashed(items: &[Item], ends: Option<Vec<char>>, out: &mut String) -> Option
     let mut ends = ends;
     for item in items {
         match item {
-            Item::Word { words, stem } => {
+            Item::Word {
+                words,
+                stem,
+                suffix,
+            } => {
+                if *suffix {
+                    out.push_str(&format!("[^ ]{{0,{SQUASHED_STEM}}}"));
+                    ends = None;
+                }
                 let joined = words.concat();
                 let mut chars = joined.chars();
                 if let Some(first) = chars.next() {
@@ -247,7 +319,7 @@ fn squashed(items: &[Item], ends: Option<Vec<char>>, out: &mut String) -> Option
 
 /// One pattern → its spaced regex (leading space included) and its squashed one. `None` for a
 /// pattern with no words.
-fn compile(pattern: &str) -> Result<Option<(String, String)>, String> {
+pub(super) fn compile(pattern: &str) -> Result<Option<(String, String)>, String> {
     let items = parse(pattern).map_err(|e| format!("crisis pattern {pattern:?}: {e}"))?;
     let body = spaced(&items);
     if body.is_empty() {

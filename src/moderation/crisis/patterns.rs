@@ -77,9 +77,13 @@ impl Matcher {
         self
     }
 
-    /// The label of the first combination of concepts the text meets.
-    fn concept_match(&self, text: &str) -> Option<&str> {
+    /// The label of the first combination of concepts the text meets; `padded` is the whole text
+    /// as `prepare` gives it.
+    fn concept_match(&self, text: &str, padded: &str) -> Option<&str> {
         let concepts = self.concepts.as_ref()?;
+        if !concepts.possible(padded) {
+            return None;
+        }
         let found: Vec<u64> = sentences(text)
             .map(|s| concepts.present(&self.prepare(s).0))
             .collect();
@@ -119,7 +123,7 @@ impl Matcher {
         let (padded, flat) = self.prepare(text);
         self.phrases.is_match(&padded)
             || flat.is_some_and(|f| self.squashed.is_match(&f))
-            || self.concept_match(text).is_some()
+            || self.concept_match(text, &padded).is_some()
     }
 
     /// The first phrase (as written in the file) that the text matches, or else the combination
@@ -127,7 +131,7 @@ impl Matcher {
     pub fn explain(&self, text: &str) -> Option<&str> {
         match self.first_match(text) {
             Some(i) => Some(self.sources[i].as_str()),
-            None => self.concept_match(text),
+            None => self.concept_match(text, &self.prepare(text).0),
         }
     }
 }

@@ -310,6 +310,21 @@ mod tests {
         assert!(!matches("I want to diet before surgery"));
     }
 
+    /// `heldout4-*.txt`, written before the concept layer was run on it and measured once at the
+    /// end of that round: printed, not held to the bar, so it keeps telling how the detector does
+    /// on posts it was not built on.
+    #[test]
+    fn heldout4_printed() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout4-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout4-everyday.txt"
+        ));
+        assert!(crisis.len() >= 40 && everyday.len() >= 80);
+        let below = measure(&m, "heldout4 (printed only)", &crisis, &everyday);
+        println!("heldout4 below the bar: {below:?}");
+    }
+
     /// The concept layer of the built-in file catches wordings no phrase was written for, and
     /// leaves their everyday look-alikes alone.
     #[test]

@@ -4,8 +4,11 @@
 //!
 //! Detection is a net, not a judgement: text and phrases are brought to one spelling
 //! (`normalise`), then phrase patterns are looked for on word boundaries once everyday idioms
-//! ("dying to try", "me muero de risa") are taken out (`patterns`). `moderation/corpus/` holds
-//! the texts it is checked against (`corpus_recall_and_false_alarms`).
+//! ("dying to try", "me muero de risa") are taken out (`patterns`). When no phrase matches, the
+//! concept layer (`concepts`) looks, sentence by sentence, for combinations of concepts (oneself,
+//! death and a wish or plan; all the pills and a plan; ...) that nothing rules out (someone
+//! else, fear, the past). `moderation/corpus/` holds the texts it is checked against
+//! (`corpus_recall_and_false_alarms` and the held-out sets).
 //!
 //! A match never deletes anything: the author sees the lines at once, the content leaves search
 //! and public pages, an urgent case joins the queue and the moderators on duty are alerted.

@@ -4,8 +4,11 @@
 //!
 //! Detection is a net, not a judgement: text and phrases are brought to one spelling
 //! (`normalise`), then phrase patterns are looked for on word boundaries once everyday idioms
-//! ("dying to try", "me muero de risa") are taken out (`patterns`). `moderation/corpus/` holds
-//! the texts it is checked against (`corpus_recall_and_false_alarms`).
+//! ("dying to try", "me muero de risa") are taken out (`patterns`). When no phrase matches, the
+//! concept layer (`concepts`) looks, sentence by sentence, for combinations of concepts (oneself,
+//! death and a wish or plan; all the pills and a plan; ...) that nothing rules out (someone
+//! else, fear, the past). `moderation/corpus/` holds the texts it is checked against
+//! (`corpus_recall_and_false_alarms` and the held-out sets).
 //!
 //! A match never deletes anything: the author sees the lines at once, the content leaves search
 //! and public pages, an urgent case joins the queue and the moderators on duty are alerted.
@@ -18,6 +21,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::types::Locale;
 
+mod concepts;
 mod normalise;
 mod patterns;
 
@@ -60,6 +64,11 @@ struct File {
     phrases: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     guards: BTreeMap<String, Vec<String>>,
+    /// The concept layer (`concepts`): concept name → language → patterns.
+    #[serde(default)]
+    concepts: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    combinations: Vec<concepts::Combination>,
 }
 
 #[derive(Deserialize)]
@@ -120,10 +129,20 @@ pub struct CrisisLine {
 /// Compiles a crisis file's phrases and guards.
 fn load(text: &str) -> Result<Matcher, String> {
     let file: File = toml::from_str(text).map_err(|e| e.to_string())?;
-    Matcher::new(
+    let matcher = Matcher::new(
         file.phrases.values().flatten(),
         file.guards.values().flatten(),
-    )
+    )?;
+    if file.combinations.is_empty() {
+        return Ok(matcher);
+    }
+    let by_concept: BTreeMap<String, Vec<String>> = file
+        .concepts
+        .into_iter()
+        .map(|(name, langs)| (name, langs.into_values().flatten().collect()))
+        .collect();
+    let layer = concepts::Concepts::new(&by_concept, &file.combinations)?;
+    Ok(matcher.with_concepts(layer))
 }
 
 /// The phrases in force: those of the file `MUTUAL_CRISIS_FILE` names when it is readable and
@@ -294,6 +313,59 @@ mod tests {
         assert!(!matches("I want to diet before surgery"));
     }
 
+    /// `heldout4-*.txt`, written before the concept layer was run on it and measured once at the
+    /// end of that round: printed, not held to the bar, so it keeps telling how the detector does
+    /// on posts it was not built on.
+    #[test]
+    fn heldout4_printed() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout4-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout4-everyday.txt"
+        ));
+        assert!(crisis.len() >= 40 && everyday.len() >= 80);
+        let below = measure(&m, "heldout4 (printed only)", &crisis, &everyday);
+        println!("heldout4 below the bar: {below:?}");
+    }
+
+    /// The concept layer of the built-in file catches wordings no phrase was written for, and
+    /// leaves their everyday look-alikes alone.
+    #[test]
+    fn concepts_in_the_built_in_file() {
+        let m = load(DEFAULT).unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        for crisis in [
+            "I have enough insulin to do it",
+            "how many units would be fatal for me",
+            "if i skip my insulin long enough DKA will finish me off and thats what i want",
+            "bought a rope today. I know what I'm going to do with it",
+            "tengo guardadas las pastillas, esta noche me las tomo todas",
+            "aaj raat sari goliyan kha lungi",
+            "काश मैं सुबह उठूँ ही नहीं",
+        ] {
+            let why = m.explain(crisis);
+            assert!(why.is_some(), "missed: {crisis}");
+        }
+        for everyday in [
+            "I want to diet",
+            "My uncle committed suicide years ago",
+            "The nurse said I could die if I skip my pills",
+            "I was afraid I'd die in surgery",
+            "can I take all my pills at once in the morning?",
+            "What's a fatal blood sugar level?",
+            "me muero de hambre",
+            "mar gaya thak ke",
+            "aaj raat saari goliyan ek saath le lun kya?",
+            "Goodbye everyone, I'm going on vacation for two weeks",
+        ] {
+            assert_eq!(m.explain(everyday), None, "{everyday}");
+        }
+        // The explanation names the combination and its concepts.
+        assert_eq!(
+            m.explain("tengo suficiente insulina para acabar con todo"),
+            Some("concepts: a wish or plan to die (self + death + intent)")
+        );
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
     fn corpus(text: &str) -> Vec<(&str, &str)> {
         text.lines()
@@ -304,18 +376,23 @@ mod tests {
             .collect()
     }
 
-    /// The phrases in force (the built-in ones, or `MUTUAL_CRISIS_FILE`'s) against
-    /// `moderation/corpus/`: per language, at least 90% of the crisis texts must match and at
-    /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
-    #[test]
-    fn corpus_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
-        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
-        assert!(crisis.len() >= 150 && everyday.len() >= 300);
-        let mut tags: Vec<&str> = crisis.iter().chain(&everyday).map(|(t, _)| *t).collect();
+    /// Per tag, the share of `crisis` texts the matcher catches and of `everyday` texts it
+    /// wrongly catches, printed with every miss and false alarm; returns the tags below the bar
+    /// (recall under 90% or false alarms over 2%).
+    fn measure(
+        m: &Matcher,
+        name: &str,
+        crisis: &[(&'static str, &'static str)],
+        everyday: &[(&'static str, &'static str)],
+    ) -> Vec<&'static str> {
+        let mut tags: Vec<&str> = crisis.iter().chain(everyday).map(|(t, _)| *t).collect();
         tags.sort_unstable();
         tags.dedup();
+        println!(
+            "== {name}: {} crisis, {} everyday",
+            crisis.len(),
+            everyday.len()
+        );
         let mut failures = Vec::new();
         for tag in tags {
             let ours = |set: &[(&'static str, &'static str)]| -> Vec<&'static str> {
@@ -324,7 +401,7 @@ mod tests {
                     .map(|(_, x)| *x)
                     .collect()
             };
-            let (c, e) = (ours(&crisis), ours(&everyday));
+            let (c, e) = (ours(crisis), ours(everyday));
             let missed: Vec<&str> = c.iter().copied().filter(|t| !m.is_match(t)).collect();
             let alarms: Vec<(&str, &str)> = e
                 .iter()
@@ -359,6 +436,61 @@ mod tests {
                 failures.push(tag);
             }
         }
+        failures
+    }
+
+    /// The phrases in force (the built-in ones, or `MUTUAL_CRISIS_FILE`'s) against
+    /// `moderation/corpus/`: per language, at least 90% of the crisis texts must match and at
+    /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
+    #[test]
+    fn corpus_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
+        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
+        assert!(crisis.len() >= 150 && everyday.len() >= 300);
+        let failures = measure(&m, "corpus", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// The same bar on `heldout-*.txt`, texts written before the phrases were read and never
+    /// tuned on sentence by sentence: how the phrases do on posts nobody wrote a phrase for.
+    #[test]
+    fn heldout_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout-crisis.txt"));
+        let everyday = corpus(include_str!("../../moderation/corpus/heldout-everyday.txt"));
+        assert!(crisis.len() >= 80 && everyday.len() >= 150);
+        let failures = measure(&m, "heldout", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// `heldout2-*.txt`, written after the tuning and measured once: printed, not held to the
+    /// bar, so it keeps telling how the phrases do on unseen posts.
+    #[test]
+    fn heldout2_printed() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout2-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout2-everyday.txt"
+        ));
+        assert!(crisis.len() >= 30 && everyday.len() >= 60);
+        let below = measure(&m, "heldout2 (printed only)", &crisis, &everyday);
+        println!("heldout2 below the bar: {below:?}");
+    }
+
+    /// `heldout3-*.txt`, written blind on 2026-12-07 before the concept layer and measured once
+    /// with the phrases alone (en 60%, es 53%, hi 60%, hi-Latn 70%, evasion 80%; false alarms up
+    /// to 10%); the concept layer was then built against it, so it is held to the bar like the
+    /// first held-out set.
+    #[test]
+    fn heldout3_recall_and_false_alarms() {
+        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout3-everyday.txt"
+        ));
+        assert!(crisis.len() >= 100 && everyday.len() >= 200);
+        let failures = measure(&m, "heldout3", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 

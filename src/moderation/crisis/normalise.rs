@@ -5,7 +5,8 @@
 //! Steps: Unicode NFKC (full-width letters become plain ones), invisible characters and
 //! apostrophes removed ("don't" = "dont"), then `text::fold` (case, Latin accents, punctuation to
 //! spaces), Devanagari variants folded (nukta, chandrabindu, half-n before a consonant), letters
-//! mixed with digits read as letters ("su1c1de"), runs of three or more single letters joined
+//! mixed with digits read as letters ("su1c1de", but "5am" and "10mg" stay), symbols inside a
+//! word read as letters ("k!ll", "$uicide"), runs of three or more single letters joined
 //! ("s u i c i d e", "k.i.l.l"), and every run of a repeated character cut to one ("dieeee",
 //! "kill" → "kil"). Output is space-separated words, no leading or trailing space.
 
@@ -81,9 +82,20 @@ fn fold_devanagari(word: &str) -> String {
     out
 }
 
+/// Units and ordinals written after a number: "5am", "10mg", "2nd", "20kg".
+const UNITS: &[&str] = &[
+    "am", "pm", "mg", "mcg", "kg", "g", "ml", "l", "st", "nd", "rd", "th", "u", "iu", "lb", "lbs",
+    "x", "k", "h", "hr", "hrs", "min", "mins", "yo", "s", "cm", "mm", "km", "kms", "yrs", "y",
+];
+
 /// "su1c1de" → "suicide": digits inside a word that also has letters are read as the letters they
 /// stand in for. Plain numbers ("988", "180") stay as they are.
 fn leet(word: &str) -> String {
+    // A number with its unit or ordinal ("5am", "10mg", "2nd") is a number.
+    let unit = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    if unit.len() < word.len() && UNITS.contains(&unit) {
+        return word.to_owned();
+    }
     let has_letter = word.chars().any(|c| c.is_ascii_alphabetic());
     let has_digit = word.chars().any(|c| c.is_ascii_digit());
     if !(has_letter && has_digit) {
@@ -111,7 +123,7 @@ fn single_letter(word: &str) -> bool {
 
 /// "dieeee" → "die", "morirrrr" → "morir", and "kill" → "kil": applied to the phrases too, so
 /// the two spellings meet. Digits stay ("988").
-fn collapse_repeats(word: &str) -> String {
+pub fn collapse_repeats(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     let mut last = None;
     for c in word.chars() {
@@ -123,12 +135,60 @@ fn collapse_repeats(word: &str) -> String {
     out
 }
 
+/// "k!ll", "su!c!de", "$uicide", "d|e": symbols typed for the letters they look like, read as
+/// those letters when they sit inside a word (`!` and `|` between letters, `@` between letters,
+/// `$` before a letter at the start of a word or between letters). "Hi!" and "$5" stay as they
+/// are.
+fn symbol_letter(prev: Option<char>, c: char, next: Option<char>) -> Option<char> {
+    let letter = |x: Option<char>| x.is_some_and(|x| x.is_alphabetic());
+    let word_start = |x: Option<char>| x.is_none_or(|x| !x.is_alphanumeric());
+    match c {
+        '!' | '|' if letter(prev) && letter(next) => Some('i'),
+        '@' if letter(prev) && letter(next) => Some('a'),
+        '$' if letter(next) && (letter(prev) || word_start(prev)) => Some('s'),
+        _ => None,
+    }
+}
+
+/// Zero-width joiner and non-joiner shape Indic and Arabic script; the other invisible
+/// characters have no business inside a word.
+fn joiner(c: char) -> bool {
+    matches!(c, '\u{200C}' | '\u{200D}')
+}
+
 /// The matching form of a text: see the module comment for the steps.
 pub fn normalise(input: &str) -> String {
-    let cleaned: String = input
-        .nfkc()
-        .filter(|&c| !invisible(c) && !apostrophe(c))
-        .collect();
+    normalise_marked(input).0
+}
+
+/// The matching form of a text, and whether it hides words in an evasive way: letters spaced
+/// out ("s u i c i d e") or an invisible character between letters ("kill\u{200B}my\u{200B}self").
+/// Either way the word boundaries are not the member's own, so the matcher also looks at the
+/// text with its spaces taken out (`patterns`).
+pub fn normalise_marked(input: &str) -> (String, bool) {
+    let chars: Vec<char> = input.nfkc().collect();
+    let mut evasive = false;
+    let mut cleaned = String::with_capacity(input.len());
+    let mut prev_kept: Option<char> = None;
+    for (i, &c) in chars.iter().enumerate() {
+        if invisible(c) {
+            let next = chars[i + 1..].iter().copied().find(|&n| !invisible(n));
+            if !joiner(c)
+                && prev_kept.is_some_and(char::is_alphabetic)
+                && next.is_some_and(char::is_alphabetic)
+            {
+                evasive = true;
+            }
+            continue;
+        }
+        if apostrophe(c) {
+            continue;
+        }
+        let next = chars.get(i + 1).copied();
+        let c = symbol_letter(prev_kept, c, next).unwrap_or(c);
+        cleaned.push(c);
+        prev_kept = Some(c);
+    }
     let folded = text::fold(&cleaned);
     let words: Vec<String> = folded
         .split(' ')
@@ -143,22 +203,24 @@ pub fn normalise(input: &str) -> String {
         let run = words[i..].iter().take_while(|w| single_letter(w)).count();
         if run >= 3 {
             joined.push(words[i..i + run].concat());
+            evasive = true;
             i += run;
         } else {
             joined.push(words[i].clone());
             i += 1;
         }
     }
-    joined
+    let text = joined
         .iter()
         .map(|w| collapse_repeats(w))
         .collect::<Vec<_>>()
-        .join(" ")
+        .join(" ");
+    (text, evasive)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::normalise;
+    use super::{normalise, normalise_marked};
 
     #[test]
     fn evasions_meet_the_plain_spelling() {
@@ -194,8 +256,34 @@ mod tests {
     }
 
     #[test]
+    fn symbols_for_letters_inside_words() {
+        assert_eq!(
+            normalise("wanna k!ll myself"),
+            normalise("wanna kill myself")
+        );
+        assert_eq!(normalise("$uicide"), normalise("suicide"));
+        assert_eq!(normalise("su!c!de"), normalise("suicide"));
+        assert_eq!(normalise("d|e"), "die");
+        assert_eq!(normalise("Hi! $5 for me@ 3"), "hi 5 for me 3");
+    }
+
+    #[test]
+    fn evasive_spacing_is_marked() {
+        assert!(normalise_marked("i w a n t  t o  d i e").1);
+        assert!(normalise_marked("kill\u{200B}my\u{200B}self").1);
+        assert_eq!(
+            normalise_marked("kill\u{200B}my\u{200B}self").0,
+            "kilmyself"
+        );
+        assert!(!normalise_marked("I want to die").1);
+        assert!(!normalise_marked("a b tired, mar\u{200D} gaya").1);
+        assert!(!normalise_marked("जीने\u{200D} का").1);
+    }
+
+    #[test]
     fn ordinary_words_stay_words() {
         assert_eq!(normalise("My A1c is 6.8, on 988"), "my aic is 6 8 on 988");
         assert_eq!(normalise("I want to diet"), "i want to diet");
+        assert_eq!(normalise("up at 5am, 10mg"), "up at 5am 10mg");
     }
 }

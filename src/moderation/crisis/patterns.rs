@@ -3,7 +3,7 @@
 //! A pattern is words separated by spaces, matched on whole words:
 //! - `{die|be dead|}`: one of the alternatives (an alternative may be several words; an empty one
 //!   makes the group optional),
-//! - `suicid*`: any word that begins so,
+//! - `suicid*`: any word that begins so, `*unga`: any word that ends so ("lunga", "kudunga"),
 //! - `...`: up to three other words.
 //!
 //! Each word is normalised like members' text (`normalise`), so "don't" or "Suicídio" may be
@@ -14,7 +14,8 @@
 
 use regex::{Regex, RegexSet};
 
-use super::normalise::normalise;
+use super::concepts::{Concepts, sentences};
+use super::normalise::{collapse_repeats, normalise, normalise_marked};
 
 /// Words a `...` gap may skip.
 const GAP_WORDS: usize = 3;
@@ -24,7 +25,11 @@ pub struct Matcher {
     /// The phrases as written, for explaining a match.
     sources: Vec<String>,
     phrases: RegexSet,
+    /// The same phrases over text with its spaces taken out, for evasive spacing.
+    squashed: RegexSet,
     guards: Option<Regex>,
+    /// The concept layer, looked for sentence by sentence once the phrases found nothing.
+    concepts: Option<Concepts>,
 }
 
 impl Matcher {
@@ -35,19 +40,22 @@ impl Matcher {
     ) -> Result<Self, String> {
         let mut sources = Vec::new();
         let mut compiled = Vec::new();
+        let mut flat = Vec::new();
         for p in phrases {
-            if let Some(re) = compile(p)? {
+            if let Some((re, squashed)) = compile(p)? {
                 sources.push(p.clone());
                 compiled.push(re);
+                flat.push(squashed);
             }
         }
         let mut guard_res = Vec::new();
         for g in guards {
-            if let Some(re) = compile(g)? {
+            if let Some((re, _)) = compile(g)? {
                 guard_res.push(format!("(?:{re})"));
             }
         }
         let phrases = RegexSet::new(&compiled).map_err(|e| e.to_string())?;
+        let squashed = RegexSet::new(&flat).map_err(|e| e.to_string())?;
         let guards = if guard_res.is_empty() {
             None
         } else {
@@ -56,13 +64,37 @@ impl Matcher {
         Ok(Matcher {
             sources,
             phrases,
+            squashed,
             guards,
+            concepts: None,
         })
     }
 
-    /// The text as the phrases see it: normalised, with guarded idioms taken out.
-    fn prepare(&self, text: &str) -> String {
-        let mut padded = format!(" {} ", normalise(text));
+    /// Adds the concept layer (`concepts`): a text none of the phrases match is still a match
+    /// when one of its sentences, or two in a row, meets a combination of concepts.
+    pub fn with_concepts(mut self, concepts: Concepts) -> Self {
+        self.concepts = Some(concepts);
+        self
+    }
+
+    /// The label of the first combination of concepts the text meets; `padded` is the whole text
+    /// as `prepare` gives it.
+    fn concept_match(&self, text: &str, padded: &str) -> Option<&str> {
+        let concepts = self.concepts.as_ref()?;
+        if !concepts.possible(padded) {
+            return None;
+        }
+        let found: Vec<u64> = sentences(text)
+            .map(|s| concepts.present(&self.prepare(s).0))
+            .collect();
+        concepts.first_met(&found)
+    }
+
+    /// The text as the phrases see it: normalised, with guarded idioms taken out; with it, when
+    /// the text spaces its words evasively, the same with its spaces taken out.
+    fn prepare(&self, text: &str) -> (String, Option<String>) {
+        let (normalised, evasive) = normalise_marked(text);
+        let mut padded = format!(" {normalised} ");
         if let Some(guards) = &self.guards {
             // A match takes its trailing space, so a guard right after another is found on the
             // next pass; idioms rarely come more than twice in a row.
@@ -74,34 +106,54 @@ impl Matcher {
                 padded = next;
             }
         }
-        padded
+        let flat = evasive.then(|| collapse_repeats(&padded.replace(' ', "")));
+        (padded, flat)
+    }
+
+    /// The index of the first phrase the text matches.
+    fn first_match(&self, text: &str) -> Option<usize> {
+        let (padded, flat) = self.prepare(text);
+        if let Some(i) = self.phrases.matches(&padded).iter().next() {
+            return Some(i);
+        }
+        flat.and_then(|f| self.squashed.matches(&f).iter().next())
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        self.phrases.is_match(&self.prepare(text))
+        let (padded, flat) = self.prepare(text);
+        self.phrases.is_match(&padded)
+            || flat.is_some_and(|f| self.squashed.is_match(&f))
+            || self.concept_match(text, &padded).is_some()
     }
 
-    /// The first phrase (as written in the file) that the text matches.
+    /// The first phrase (as written in the file) that the text matches, or else the combination
+    /// of concepts it meets ("concepts: <name> (<concepts>)").
     pub fn explain(&self, text: &str) -> Option<&str> {
-        let prepared = self.prepare(text);
-        self.phrases
-            .matches(&prepared)
-            .iter()
-            .next()
-            .map(|i| self.sources[i].as_str())
+        match self.first_match(text) {
+            Some(i) => Some(self.sources[i].as_str()),
+            None => self.concept_match(text, &self.prepare(text).0),
+        }
     }
 }
 
-/// One pattern → a regex over " word word ... " (each word followed by one space, the text
-/// starting with one). `None` for a pattern with no words.
-fn compile(pattern: &str) -> Result<Option<String>, String> {
-    let body = sequence(pattern).map_err(|e| format!("crisis pattern {pattern:?}: {e}"))?;
-    Ok((!body.is_empty()).then(|| format!(" {body}")))
+/// One parsed piece of a pattern.
+enum Item {
+    /// A normalised word (one written word may normalise to several: "self-harm" → "self harm");
+    /// `stem` when any ending may follow, `suffix` when any beginning may come before.
+    Word {
+        words: Vec<String>,
+        stem: bool,
+        suffix: bool,
+    },
+    /// `...`
+    Gap,
+    /// `{a|b|}`: each alternative a run of items (an empty run makes the group optional).
+    Group(Vec<Vec<Item>>),
 }
 
 /// A run of items: words, stems, gaps and `{...}` groups.
-fn sequence(pattern: &str) -> Result<String, String> {
-    let mut out = String::new();
+fn parse(pattern: &str) -> Result<Vec<Item>, String> {
+    let mut items = Vec::new();
     let mut rest = pattern.trim();
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('{') {
@@ -110,11 +162,8 @@ fn sequence(pattern: &str) -> Result<String, String> {
             if inner.contains('{') {
                 return Err("groups do not nest".into());
             }
-            let alternatives = inner
-                .split('|')
-                .map(sequence)
-                .collect::<Result<Vec<_>, _>>()?;
-            out.push_str(&format!("(?:{})", alternatives.join("|")));
+            let alternatives = inner.split('|').map(parse).collect::<Result<_, _>>()?;
+            items.push(Item::Group(alternatives));
             rest = after[end + 1..].trim_start();
             continue;
         }
@@ -125,28 +174,164 @@ fn sequence(pattern: &str) -> Result<String, String> {
             return Err("a } or | outside a group".into());
         }
         if item == "..." {
-            out.push_str(&format!("(?:[^ ]+ ){{0,{GAP_WORDS}}}"));
+            items.push(Item::Gap);
             continue;
         }
         let (word, stem) = match item.strip_suffix('*') {
             Some(w) => (w, true),
             None => (item, false),
         };
-        // One written word may normalise to several ("self-harm" → "self harm").
-        let words: Vec<String> = normalise(word).split(' ').map(regex::escape).collect();
-        let Some((last, first)) = words.split_last() else {
-            continue;
+        let (word, suffix) = match word.strip_prefix('*') {
+            Some(w) if !w.is_empty() => (w, true),
+            _ => (word, false),
         };
-        if last.is_empty() {
-            continue;
+        let words: Vec<String> = if suffix {
+            vec![normalise_suffix(word)?]
+        } else {
+            normalise(word)
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        if !words.is_empty() {
+            items.push(Item::Word {
+                words,
+                stem,
+                suffix,
+            });
         }
-        for w in first {
-            out.push_str(&format!("{w} "));
-        }
-        out.push_str(last);
-        out.push_str(if stem { "[^ ]* " } else { " " });
     }
-    Ok(out)
+    Ok(items)
+}
+
+/// A word ending (`*unga`, `*ूंगी`) in the matching form. Normalising drops a vowel sign with no
+/// letter before it, so the ending is normalised behind a letter of its script, which is then
+/// taken off again.
+fn normalise_suffix(ending: &str) -> Result<String, String> {
+    let devanagari = ending
+        .chars()
+        .any(|c| ('\u{0900}'..='\u{097F}').contains(&c));
+    let lead = if devanagari { 'ह' } else { 'x' };
+    let folded = normalise(&format!("{lead}{ending}"));
+    match folded.strip_prefix(lead) {
+        Some(rest) if !rest.is_empty() && !rest.contains(' ') => Ok(rest.to_owned()),
+        _ => Err(format!("the ending *{ending} is not one word")),
+    }
+}
+
+/// Items → a regex over " word word ... " (each word followed by one space).
+fn spaced(items: &[Item]) -> String {
+    let mut out = String::new();
+    for item in items {
+        match item {
+            Item::Word {
+                words,
+                stem,
+                suffix,
+            } => {
+                if *suffix {
+                    out.push_str("[^ ]*");
+                }
+                let (last, first) = words
+                    .split_last()
+                    .map_or((None, &[][..]), |(l, f)| (Some(l), f));
+                for w in first {
+                    out.push_str(&format!("{} ", regex::escape(w)));
+                }
+                if let Some(last) = last {
+                    out.push_str(&regex::escape(last));
+                    out.push_str(if *stem { "[^ ]* " } else { " " });
+                }
+            }
+            Item::Gap => out.push_str(&format!("(?:[^ ]+ ){{0,{GAP_WORDS}}}")),
+            Item::Group(alts) => {
+                let alts: Vec<String> = alts.iter().map(|a| spaced(a)).collect();
+                out.push_str(&format!("(?:{})", alts.join("|")));
+            }
+        }
+    }
+    out
+}
+
+/// Characters a stem may run on for in squashed text, and a gap.
+const SQUASHED_STEM: usize = 8;
+const SQUASHED_GAP: usize = 24;
+
+/// Items → a regex over text with its spaces taken out ("iwantodie"), for texts whose word
+/// boundaries are not the member's own (`normalise_marked`). Repeated letters were cut to one
+/// across the lost boundaries too ("want"+"to" → "wanto"), so a word's first letter is optional
+/// when the word before may end with it. `ends` holds the letters the text so far may end with
+/// (`None`: anything, after a stem or gap); returns the letters this run may end with.
+fn squashed(items: &[Item], ends: Option<Vec<char>>, out: &mut String) -> Option<Vec<char>> {
+    let mut ends = ends;
+    for item in items {
+        match item {
+            Item::Word {
+                words,
+                stem,
+                suffix,
+            } => {
+                if *suffix {
+                    out.push_str(&format!("[^ ]{{0,{SQUASHED_STEM}}}"));
+                    ends = None;
+                }
+                let joined = words.concat();
+                let mut chars = joined.chars();
+                if let Some(first) = chars.next() {
+                    let escaped = regex::escape(&first.to_string());
+                    if ends.as_ref().is_some_and(|e| e.contains(&first)) {
+                        out.push_str(&format!("(?:{escaped})?"));
+                    } else {
+                        out.push_str(&escaped);
+                    }
+                    out.push_str(&regex::escape(chars.as_str()));
+                }
+                if *stem {
+                    out.push_str(&format!("[^ ]{{0,{SQUASHED_STEM}}}"));
+                    ends = None;
+                } else {
+                    ends = joined.chars().last().map(|c| vec![c]);
+                }
+            }
+            Item::Gap => {
+                out.push_str(&format!("[^ ]{{0,{SQUASHED_GAP}}}"));
+                ends = None;
+            }
+            Item::Group(alts) => {
+                let mut union: Option<Vec<char>> = Some(Vec::new());
+                let mut parts = Vec::new();
+                for alt in alts {
+                    let mut part = String::new();
+                    let alt_ends = squashed(alt, ends.clone(), &mut part);
+                    parts.push(part);
+                    union = match (union, alt_ends) {
+                        (Some(mut u), Some(a)) => {
+                            u.extend(a);
+                            Some(u)
+                        }
+                        _ => None,
+                    };
+                }
+                out.push_str(&format!("(?:{})", parts.join("|")));
+                ends = union;
+            }
+        }
+    }
+    ends
+}
+
+/// One pattern → its spaced regex (leading space included) and its squashed one. `None` for a
+/// pattern with no words.
+pub(super) fn compile(pattern: &str) -> Result<Option<(String, String)>, String> {
+    let items = parse(pattern).map_err(|e| format!("crisis pattern {pattern:?}: {e}"))?;
+    let body = spaced(&items);
+    if body.is_empty() {
+        return Ok(None);
+    }
+    let mut flat = String::new();
+    squashed(&items, Some(Vec::new()), &mut flat);
+    Ok(Some((format!(" {body}"), flat)))
 }
 
 #[cfg(test)]
@@ -190,6 +375,28 @@ mod tests {
         assert!(!m.is_match("I cut myself a slice of cake"));
         assert!(m.is_match("I cut myself a slice of cake and then I cut myself again"));
         assert!(m.is_match("honestly i'm dying inside"));
+    }
+
+    #[test]
+    fn evasive_spacing_meets_the_phrases() {
+        let m = matcher(
+            &[
+                "{want|wanna} to die",
+                "kill myself",
+                "me quiero morir",
+                "suicid*",
+            ],
+            &[],
+        );
+        assert!(m.is_match("i w a n t  t o  d i e"));
+        assert!(m.is_match("I W A N N A   T O   D I E"));
+        assert!(m.is_match("going to kill\u{200B}my\u{200B}self"));
+        assert!(m.is_match("m e  q u i e r o  m o r i r"));
+        assert!(m.is_match("s u i c i d a l today"));
+        assert_eq!(m.explain("k i l l  m y s e l f"), Some("kill myself"));
+        // Only spaced-out or invisibly split text loses its word boundaries.
+        assert!(!m.is_match("I want to diet"));
+        assert!(!m.is_match("s o  t i r e d  t o d a y"));
     }
 
     #[test]

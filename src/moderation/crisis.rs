@@ -1,5 +1,5 @@
 //! The crisis flow: phrases that suggest someone may harm themselves (`moderation/crisis.toml`,
-//! or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
+//! built in, or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
 //! (`moderation/crisis_lines.toml`, the same list the help page shows), per country.
 //!
 //! Detection is a net, not a judgement: text and phrases are brought to one spelling
@@ -27,6 +27,12 @@ const DEFAULT: &str = include_str!("../../moderation/crisis.toml");
 const LINES: &str = include_str!("../../moderation/crisis_lines.toml");
 
 static LINES_FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+static PHRASES_FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+
+/// The operator's crisis phrases (`MUTUAL_CRISIS_FILE`), set at start before any text is screened.
+pub fn set_phrases_file(path: Option<std::path::PathBuf>) {
+    let _ = PHRASES_FILE.set(path);
+}
 
 /// Where admins keep the crisis lines: `crisis_lines.toml` beside the rules file. Read at start;
 /// when it is missing or broken, the copy built into the binary is used.
@@ -126,17 +132,17 @@ fn load(text: &str) -> Result<Matcher, String> {
     )
 }
 
-/// The phrases in force: those of the file `MUTUAL_CRISIS_FILE` names when it is readable and
-/// compiles, else the built-in ones.
-fn load_in_force() -> Result<Matcher, String> {
-    if let Ok(path) = std::env::var("MUTUAL_CRISIS_FILE") {
-        match std::fs::read_to_string(&path)
+/// The phrases in force: those of the operator's file when it is readable and compiles, else
+/// the built-in ones.
+fn load_in_force(file: Option<&std::path::Path>) -> Result<Matcher, String> {
+    if let Some(path) = file {
+        match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|t| load(&t))
         {
             Ok(m) => return Ok(m),
             Err(e) => {
-                tracing::error!(path, error = %e, "MUTUAL_CRISIS_FILE is unusable; using the built-in crisis phrases")
+                tracing::error!(path = %path.display(), error = %e, "MUTUAL_CRISIS_FILE is unusable; using the built-in crisis phrases")
             }
         }
     }
@@ -147,7 +153,7 @@ fn matcher() -> Option<&'static Matcher> {
     static MATCHER: OnceLock<Option<Matcher>> = OnceLock::new();
     MATCHER
         .get_or_init(|| {
-            load_in_force()
+            load_in_force(PHRASES_FILE.get().and_then(Option::as_deref))
                 .map_err(
                     |e| tracing::error!(error = %e, "the built-in crisis phrases do not compile"),
                 )
@@ -309,7 +315,8 @@ mod tests {
     /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
     #[test]
     fn corpus_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let file = std::env::var_os("MUTUAL_CRISIS_FILE").map(std::path::PathBuf::from);
+        let m = load_in_force(file.as_deref()).unwrap_or_else(|e| panic!("crisis phrases: {e}"));
         let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
         let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
         assert!(crisis.len() >= 150 && everyday.len() >= 300);

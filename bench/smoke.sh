@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PROFILE=${PROFILE:-debug}
-if [ "$PROFILE" = release ]; then
+if [ "$PROFILE" = debug ] && [ -n "${MUTUAL_PREBUILT:-}" ]; then
+  : # scripts/test built target/debug/mutual and loadgen with everything else
+elif [ "$PROFILE" = release ]; then
   cargo build -q --release -p mutual --bin mutual -p mutual-bench --bin loadgen
 else
   cargo build -q -p mutual --bin mutual -p mutual-bench --bin loadgen

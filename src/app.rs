@@ -209,7 +209,7 @@ fn install_metrics() -> anyhow::Result<PrometheusHandle> {
 pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     store.start_checkpoints();
     let redis = config.redis_url.as_deref().map(redis_manager).transpose()?;
-    let prefix = std::env::var("MUTUAL_REDIS_PREFIX").unwrap_or_else(|_| "mutual".into());
+    let prefix = config.redis_prefix.clone();
     let limits = RateLimiter::new(
         config.rate_limits,
         redis.clone().map(|r| (r, prefix.clone())),
@@ -218,12 +218,18 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         (Some(url), Some(conn)) => Some((url.clone(), prefix, conn.clone())),
         _ => None,
     };
-    let realtime = Realtime::start(Arc::new(chat::gateway::Replay(store.clone())), bus)?;
+    let sockets = crate::realtime::SocketSettings {
+        heartbeat: Duration::from_secs(config.ws_heartbeat_secs),
+        per_ip: config.ws_per_ip as usize,
+        per_account: config.ws_per_account as usize,
+    };
+    let realtime = Realtime::start(Arc::new(chat::gateway::Replay(store.clone())), bus, sockets)?;
     let sessions = Arc::new(crate::accounts::session_cache::SessionCache::default());
     realtime.hub.keep_sessions(sessions.clone());
     let chat = ChatWriter::start(store.clone(), realtime.clone());
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
+    crate::moderation::crisis::set_phrases_file(config.crisis_file.clone());
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
     let heads = Arc::new(forum::cache::Heads::default());
     store.watch().add(heads.clone());
@@ -367,7 +373,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
-    spawn_mail(&state, every_job_secs());
+    spawn_mail(&state, state.config.job_interval_secs);
     if let Some(metrics_addr) = state.config.metrics_listen {
         spawn_metrics_listener(metrics_addr, state.clone())?;
     }
@@ -416,7 +422,7 @@ fn spawn_upkeep(state: &AppState) {
     });
     let store = state.store.clone();
     let realtime = state.realtime.clone();
-    let every = every_job_secs();
+    let every = state.config.job_interval_secs;
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
@@ -438,15 +444,6 @@ fn spawn_upkeep(state: &AppState) {
             }
         }
     });
-}
-
-/// How often the timed jobs run (`MUTUAL_JOB_INTERVAL_SECS`, for tests; a minute otherwise).
-fn every_job_secs() -> u64 {
-    std::env::var("MUTUAL_JOB_INTERVAL_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60u64)
-        .max(1)
 }
 
 /// The mail worker: password reset requests become mails, and due mails go out. It wakes when

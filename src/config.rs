@@ -35,9 +35,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "REDIS_URL", global = true)]
     pub redis_url: Option<String>,
 
-    /// The automod policy file [default: ./moderation/rules.toml]
+    /// Key prefix in Redis, so several deployments can share one [default: mutual]
+    #[arg(long, env = "MUTUAL_REDIS_PREFIX", global = true)]
+    pub redis_prefix: Option<String>,
+
+    /// The automod policy file; `crisis_lines.toml` beside it, when present, replaces the
+    /// built-in crisis lines [default: ./moderation/rules.toml, else the built-in policy]
     #[arg(long, env = "MUTUAL_RULES", global = true)]
     pub rules: Option<PathBuf>,
+
+    /// Crisis phrases file replacing the built-in ones (`moderation/crisis.toml`'s format)
+    /// [default: unset: the built-in phrases]
+    #[arg(long, env = "MUTUAL_CRISIS_FILE", global = true)]
+    pub crisis_file: Option<PathBuf>,
 
     /// `off` lifts every limit on how much and how fast (rate limits, login throttling, slow
     /// mode, new-member limits): only for load tests on a private machine [default: on]
@@ -88,6 +98,24 @@ pub struct SettingsArgs {
     /// Memory for topic pages kept between views, in MiB; 0 turns it off [default: 32]
     #[arg(long, env = "MUTUAL_PAGE_CACHE_MB", global = true)]
     pub page_cache_mb: Option<u64>,
+
+    /// How often sockets are pinged, in seconds; a socket silent for about three beats is
+    /// closed as dead [default: 25]
+    #[arg(long, env = "MUTUAL_WS_HEARTBEAT_SECS", global = true)]
+    pub ws_heartbeat_secs: Option<u64>,
+
+    /// Chat sockets one client address may hold at once on a node (429 beyond) [default: 200]
+    #[arg(long, env = "MUTUAL_WS_PER_IP", global = true)]
+    pub ws_per_ip: Option<u32>,
+
+    /// Chat sockets one account may hold at once on a node (429 beyond) [default: 20]
+    #[arg(long, env = "MUTUAL_WS_PER_ACCOUNT", global = true)]
+    pub ws_per_account: Option<u32>,
+
+    /// How often each node runs the timed jobs (reminders, themed threads, anniversaries...), in
+    /// seconds [default: 60]
+    #[arg(long, env = "MUTUAL_JOB_INTERVAL_SECS", global = true)]
+    pub job_interval_secs: Option<u64>,
 
     /// Log format: `text` or `json`; the level comes from RUST_LOG [default: text]
     #[arg(long, env = "MUTUAL_LOG_FORMAT", global = true)]
@@ -161,7 +189,9 @@ struct FileSettings {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     redis_url: Option<String>,
+    redis_prefix: Option<String>,
     rules: Option<PathBuf>,
+    crisis_file: Option<PathBuf>,
     rate_limits: Option<OnOff>,
     session_cache: Option<OnOff>,
     public_url: Option<String>,
@@ -172,6 +202,10 @@ struct FileSettings {
     drain_secs: Option<u64>,
     db_pool: Option<u32>,
     page_cache_mb: Option<u64>,
+    ws_heartbeat_secs: Option<u64>,
+    ws_per_ip: Option<u32>,
+    ws_per_account: Option<u32>,
+    job_interval_secs: Option<u64>,
     log_format: Option<LogFormat>,
     smtp_url: Option<String>,
     mail_dir: Option<PathBuf>,
@@ -231,7 +265,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub redis_url: Option<String>,
+    pub redis_prefix: String,
     pub rules: PathBuf,
+    /// Crisis phrases replacing the built-in ones.
+    pub crisis_file: Option<PathBuf>,
     pub rate_limits: bool,
     /// Whether sessions are kept in memory (`accounts::session_cache`).
     pub session_cache: bool,
@@ -244,6 +281,11 @@ pub struct Config {
     pub drain_secs: u64,
     pub db_pool: u32,
     pub page_cache_mb: u64,
+    pub ws_heartbeat_secs: u64,
+    /// Chat sockets per client address and per account, on one node.
+    pub ws_per_ip: u32,
+    pub ws_per_account: u32,
+    pub job_interval_secs: u64,
     pub log_format: LogFormat,
     pub smtp_url: Option<String>,
     pub mail_dir: PathBuf,
@@ -305,11 +347,18 @@ impl Config {
                 .clone()
                 .or(file.redis_url)
                 .filter(|s| !s.is_empty()),
+            redis_prefix: args
+                .redis_prefix
+                .clone()
+                .or(file.redis_prefix)
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "mutual".into()),
             rules: args
                 .rules
                 .clone()
                 .or(file.rules)
                 .unwrap_or_else(|| PathBuf::from("./moderation/rules.toml")),
+            crisis_file: args.crisis_file.clone().or(file.crisis_file),
             rate_limits,
             session_cache: args
                 .session_cache
@@ -337,6 +386,22 @@ impl Config {
                 .unwrap_or(if is_postgres { 16 } else { 8 })
                 .max(1),
             page_cache_mb: args.page_cache_mb.or(file.page_cache_mb).unwrap_or(32),
+            ws_heartbeat_secs: args
+                .ws_heartbeat_secs
+                .or(file.ws_heartbeat_secs)
+                .unwrap_or(25)
+                .max(1),
+            ws_per_ip: args.ws_per_ip.or(file.ws_per_ip).unwrap_or(200).max(1),
+            ws_per_account: args
+                .ws_per_account
+                .or(file.ws_per_account)
+                .unwrap_or(20)
+                .max(1),
+            job_interval_secs: args
+                .job_interval_secs
+                .or(file.job_interval_secs)
+                .unwrap_or(60)
+                .max(1),
             log_format: args
                 .log_format
                 .or(file.log_format)

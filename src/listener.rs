@@ -11,14 +11,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower::{Service, ServiceExt};
+use tower_service::Service;
 
 use crate::config::Config;
 use crate::http::TrustedProxies;
@@ -135,10 +133,8 @@ pub async fn serve(
         let mut closing_rx = closing_rx.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let service = TowerToHyperService::new(
-                tower_service
-                    .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
-            );
+            // The router takes hyper's body type as it comes.
+            let service = TowerToHyperService::new(tower_service);
             let connection = http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)

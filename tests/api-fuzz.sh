@@ -12,9 +12,10 @@ BIN=${MUTUAL_BIN:-target/debug/mutual}
 MAX_EXAMPLES=${MAX_EXAMPLES:-25}
 say() { printf '==> fuzz: %s\n' "$*"; }
 
-if ! command -v st >/dev/null 2>&1; then
-  say "installing schemathesis from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5" >/dev/null
+VERSION=${SCHEMATHESIS_VERSION:-4.32.5}
+if ! st --version 2>/dev/null | grep -qF "$VERSION"; then
+  say "installing schemathesis $VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$VERSION"
 fi
 dir=$(mktemp -d)
 pid=""

@@ -417,31 +417,72 @@ both_backends!(
     }
 );
 
+/// Every setting: its environment variable as `--help` shows it, and its `mutual.toml` key.
+const SETTINGS: [(&str, &str, &str); 29] = [
+    ("MUTUAL_LISTEN", "listen", "\"127.0.0.1:0\""),
+    ("MUTUAL_DATA_DIR", "data_dir", "\"./data\""),
+    ("DATABASE_URL", "database_url", "\"sqlite://./data/all.db\""),
+    ("REDIS_URL", "redis_url", "\"\""),
+    ("MUTUAL_REDIS_PREFIX", "redis_prefix", "\"all\""),
+    ("MUTUAL_RULES", "rules", "\"./rules.toml\""),
+    ("MUTUAL_CRISIS_FILE", "crisis_file", "\"./crisis.toml\""),
+    ("MUTUAL_RATE_LIMITS", "rate_limits", "\"off\""),
+    ("MUTUAL_SESSION_CACHE", "session_cache", "true"),
+    (
+        "MUTUAL_PUBLIC_URL",
+        "public_url",
+        "\"https://support.example.org\"",
+    ),
+    ("MUTUAL_TRUST_PROXY", "trust_proxy", "1"),
+    ("MUTUAL_TRUSTED_PROXIES", "trusted_proxies", "\"127.0.0.1\""),
+    ("MUTUAL_CONN_PER_IP", "conn_per_ip", "10"),
+    ("MUTUAL_HEADER_TIMEOUT_SECS", "header_timeout_secs", "10"),
+    ("MUTUAL_DRAIN_SECS", "drain_secs", "1"),
+    ("MUTUAL_DB_POOL", "db_pool", "2"),
+    ("MUTUAL_PAGE_CACHE_MB", "page_cache_mb", "1"),
+    ("MUTUAL_WS_HEARTBEAT_SECS", "ws_heartbeat_secs", "5"),
+    ("MUTUAL_WS_PER_IP", "ws_per_ip", "3"),
+    ("MUTUAL_WS_PER_ACCOUNT", "ws_per_account", "2"),
+    ("MUTUAL_JOB_INTERVAL_SECS", "job_interval_secs", "5"),
+    ("MUTUAL_LOG_FORMAT", "log_format", "\"json\""),
+    ("MUTUAL_SMTP_URL", "smtp_url", "\"\""),
+    ("MUTUAL_MAIL_DIR", "mail_dir", "\"./mail\""),
+    (
+        "MUTUAL_MAIL_FROM",
+        "mail_from",
+        "\"Mutual <no-reply@example.org>\"",
+    ),
+    ("MUTUAL_MAIL_DELIVERY", "mail_delivery", "\"on\""),
+    ("MUTUAL_RESET_TOKEN_SECS", "reset_token_secs", "60"),
+    ("MUTUAL_METRICS_TOKEN", "metrics_token", "\"t\""),
+    ("MUTUAL_METRICS_LISTEN", "metrics_listen", "\"127.0.0.1:0\""),
+];
+
 #[test]
 fn help_documents_every_command_and_variable() {
     let out = std::process::Command::new(common::bin())
+        .env_clear()
         .arg("--help")
         .output()
         .expect("run");
     let text = String::from_utf8_lossy(&out.stdout);
-    for needle in [
-        "serve",
-        "migrate",
-        "admin",
-        "MUTUAL_LISTEN",
-        "MUTUAL_DATA_DIR",
-        "DATABASE_URL",
-        "REDIS_URL",
-        "MUTUAL_RULES",
-        "MUTUAL_RATE_LIMITS",
-        "127.0.0.1:8080",
-        "mutual.toml",
-    ] {
+    for needle in ["serve", "migrate", "admin", "127.0.0.1:8080", "mutual.toml"] {
         assert!(
             text.contains(needle),
             "--help does not mention {needle}:\n{text}"
         );
     }
+    // Exactly the settings above, no more, no fewer (MUTUAL_CONFIG names the file itself).
+    let mut shown: Vec<&str> = text
+        .split("[env: ")
+        .skip(1)
+        .filter_map(|s| s.split(['=', ']']).next())
+        .filter(|name| *name != "MUTUAL_CONFIG")
+        .collect();
+    shown.sort_unstable();
+    let mut known: Vec<&str> = SETTINGS.iter().map(|(env, _, _)| *env).collect();
+    known.sort_unstable();
+    assert_eq!(shown, known, "--help and the list of settings differ");
     let out = std::process::Command::new(common::bin())
         .args(["admin", "--help"])
         .output()
@@ -453,7 +494,91 @@ fn help_documents_every_command_and_variable() {
     );
 }
 
-/// With no configuration at all the server makes ./data/mutual.db (WAL) and serves.
+/// Every setting has its key in `mutual.toml`.
+#[test]
+fn every_setting_has_a_config_file_key() {
+    let dir = std::env::temp_dir().join(format!("mutual-keys-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file: String = SETTINGS
+        .iter()
+        .map(|(_, key, value)| format!("{key} = {value}\n"))
+        .collect();
+    write_file(&dir, "mutual.toml", &file);
+    let out = std::process::Command::new(common::bin())
+        .env_clear()
+        .current_dir(&dir)
+        .arg("migrate")
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{file}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("data/all.db").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Settings are read in `src/config.rs` alone, so none escapes `--help` and `mutual.toml`.
+#[test]
+fn settings_are_read_only_in_config() {
+    fn visit(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                visit(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("src/config.rs")
+            {
+                let text = std::fs::read_to_string(&path).expect("read");
+                // Unit tests may read the environment (a corpus run over an operator's file).
+                let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+                if code.contains("env::var") {
+                    found.push(path.display().to_string());
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    visit(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut found,
+    );
+    assert!(
+        found.is_empty(),
+        "the environment read outside config.rs: {found:?}"
+    );
+}
+
+/// The SQLite in the build has the flags of `.cargo/config.toml` (the test and the server are
+/// linked against the same build of it).
+#[tokio::test]
+async fn the_bundled_sqlite_has_the_build_flags() {
+    let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+        .await
+        .expect("sqlite");
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+        .fetch_all(&pool)
+        .await
+        .expect("compile options");
+    assert!(
+        mutual::store::sqlite_built_as_expected(&pool).await,
+        "STAT4 must be off and DEFAULT_MEMSTATUS=0: {options:?}"
+    );
+}
+
+/// A GET: status, content type, body.
+async fn get(url: String) -> (StatusCode, String, String) {
+    let resp = reqwest::get(url).await.expect("get");
+    let status = resp.status();
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_string();
+    (status, kind, resp.text().await.expect("text"))
+}
+
+/// With no configuration and no files at all the server makes ./data/mutual.db (WAL) and serves
+/// the whole site from what the binary carries: pages, static files, the help page's crisis
+/// lines and the shipped automod policy.
 #[tokio::test]
 async fn zero_setup_creates_the_sqlite_database_in_data() {
     let dir = std::env::temp_dir().join(format!("mutual-zero-{}", std::process::id()));
@@ -483,6 +608,59 @@ async fn zero_setup_creates_the_sqlite_database_in_data() {
     assert!(body.contains("\"database\":\"ok\""), "{body}");
     assert!(dir.join("data/mutual.db").exists());
     assert!(dir.join("data/mutual.db-wal").exists(), "WAL mode");
+
+    let (status, _, home) = get(format!("{base}/")).await;
+    assert_eq!(status, StatusCode::OK);
+    let css = home
+        .split('"')
+        .find(|s| s.starts_with("/static/") && s.ends_with("site.css"))
+        .expect("the stylesheet's address");
+    let (status, kind, text) = get(format!("{base}{css}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(kind.starts_with("text/css") && text.len() > 1000, "{kind}");
+    let (status, _, help) = get(format!("{base}/help")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(help.contains("988"), "the built-in crisis lines");
+
+    let admin = std::process::Command::new(common::bin())
+        .env_clear()
+        .current_dir(&dir)
+        .args([
+            "admin",
+            "create-user",
+            "--username",
+            "zero",
+            "--password",
+            PASSWORD,
+        ])
+        .args(["--role", "admin"])
+        .output()
+        .expect("create admin");
+    assert!(admin.status.success());
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "zero", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let rules: Value = client
+        .get(format!("{base}/api/v1/admin/rules"))
+        .bearer_auth(login["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("rules")
+        .json()
+        .await
+        .expect("json");
+    let shipped = include_str!("../moderation/rules.toml")
+        .matches("[[filters]]")
+        .count();
+    assert_eq!(rules["filters"], shipped, "the built-in policy: {rules}");
+    assert_eq!(rules["loaded_at"], Value::Null, "no file was read: {rules}");
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,5 @@
 //! The crisis flow: phrases that suggest someone may harm themselves (`moderation/crisis.toml`,
-//! or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
+//! built in, or the file named by `MUTUAL_CRISIS_FILE`), and the crisis lines shown to that person alone
 //! (`moderation/crisis_lines.toml`, the same list the help page shows), per country.
 //!
 //! Detection is a net, not a judgement: text and phrases are brought to one spelling
@@ -31,6 +31,12 @@ const DEFAULT: &str = include_str!("../../moderation/crisis.toml");
 const LINES: &str = include_str!("../../moderation/crisis_lines.toml");
 
 static LINES_FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+static PHRASES_FILE: OnceLock<Option<std::path::PathBuf>> = OnceLock::new();
+
+/// The operator's crisis phrases (`MUTUAL_CRISIS_FILE`), set at start before any text is screened.
+pub fn set_phrases_file(path: Option<std::path::PathBuf>) {
+    let _ = PHRASES_FILE.set(path);
+}
 
 /// Where admins keep the crisis lines: `crisis_lines.toml` beside the rules file. Read at start;
 /// when it is missing or broken, the copy built into the binary is used.
@@ -145,17 +151,17 @@ fn load(text: &str) -> Result<Matcher, String> {
     Ok(matcher.with_concepts(layer))
 }
 
-/// The phrases in force: those of the file `MUTUAL_CRISIS_FILE` names when it is readable and
-/// compiles, else the built-in ones.
-fn load_in_force() -> Result<Matcher, String> {
-    if let Ok(path) = std::env::var("MUTUAL_CRISIS_FILE") {
-        match std::fs::read_to_string(&path)
+/// The phrases in force: those of the operator's file when it is readable and compiles, else
+/// the built-in ones.
+fn load_in_force(file: Option<&std::path::Path>) -> Result<Matcher, String> {
+    if let Some(path) = file {
+        match std::fs::read_to_string(path)
             .map_err(|e| e.to_string())
             .and_then(|t| load(&t))
         {
             Ok(m) => return Ok(m),
             Err(e) => {
-                tracing::error!(path, error = %e, "MUTUAL_CRISIS_FILE is unusable; using the built-in crisis phrases")
+                tracing::error!(path = %path.display(), error = %e, "MUTUAL_CRISIS_FILE is unusable; using the built-in crisis phrases")
             }
         }
     }
@@ -166,7 +172,7 @@ fn matcher() -> Option<&'static Matcher> {
     static MATCHER: OnceLock<Option<Matcher>> = OnceLock::new();
     MATCHER
         .get_or_init(|| {
-            load_in_force()
+            load_in_force(PHRASES_FILE.get().and_then(Option::as_deref))
                 .map_err(
                     |e| tracing::error!(error = %e, "the built-in crisis phrases do not compile"),
                 )
@@ -318,7 +324,7 @@ mod tests {
     /// on posts it was not built on.
     #[test]
     fn heldout4_printed() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let m = in_force();
         let crisis = corpus(include_str!("../../moderation/corpus/heldout4-crisis.txt"));
         let everyday = corpus(include_str!(
             "../../moderation/corpus/heldout4-everyday.txt"
@@ -374,6 +380,13 @@ mod tests {
             .filter_map(|l| l.split_once(" | "))
             .map(|(tag, t)| (tag.trim(), t.trim()))
             .collect()
+    }
+
+    /// The phrases in force: the built-in ones, or those of the file `MUTUAL_CRISIS_FILE` names
+    /// (how an operator checks their own file against the corpus).
+    fn in_force() -> Matcher {
+        let file = std::env::var_os("MUTUAL_CRISIS_FILE").map(std::path::PathBuf::from);
+        load_in_force(file.as_deref()).unwrap_or_else(|e| panic!("crisis phrases: {e}"))
     }
 
     /// Per tag, the share of `crisis` texts the matcher catches and of `everyday` texts it
@@ -444,7 +457,7 @@ mod tests {
     /// most 2% of the everyday posts. Run with `--nocapture` to see the rates and every miss.
     #[test]
     fn corpus_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let m = in_force();
         let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
         let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
         assert!(crisis.len() >= 150 && everyday.len() >= 300);
@@ -456,7 +469,7 @@ mod tests {
     /// tuned on sentence by sentence: how the phrases do on posts nobody wrote a phrase for.
     #[test]
     fn heldout_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let m = in_force();
         let crisis = corpus(include_str!("../../moderation/corpus/heldout-crisis.txt"));
         let everyday = corpus(include_str!("../../moderation/corpus/heldout-everyday.txt"));
         assert!(crisis.len() >= 80 && everyday.len() >= 150);
@@ -468,7 +481,7 @@ mod tests {
     /// bar, so it keeps telling how the phrases do on unseen posts.
     #[test]
     fn heldout2_printed() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let m = in_force();
         let crisis = corpus(include_str!("../../moderation/corpus/heldout2-crisis.txt"));
         let everyday = corpus(include_str!(
             "../../moderation/corpus/heldout2-everyday.txt"
@@ -484,7 +497,7 @@ mod tests {
     /// first held-out set.
     #[test]
     fn heldout3_recall_and_false_alarms() {
-        let m = load_in_force().unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        let m = in_force();
         let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
         let everyday = corpus(include_str!(
             "../../moderation/corpus/heldout3-everyday.txt"

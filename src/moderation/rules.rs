@@ -1,5 +1,6 @@
 //! The automod policy in `moderation/rules.toml` (`MUTUAL_RULES`): word and pattern filters,
-//! new-member limits, and per-room slow mode and quiet hours.
+//! new-member limits, and per-room slow mode and quiet hours. The shipped file is built into the
+//! binary and in force while no file is at the rules path, so the binary alone is complete.
 //!
 //! Loaded at start and again on SIGHUP or when the file changes. A broken file never takes the
 //! server down: the last good rules stay, the error (with its line) is logged and shown to admins
@@ -122,6 +123,9 @@ impl Default for Rules {
         }
     }
 }
+
+/// The shipped policy, in force until a file is found at the rules path.
+const BUILT_IN: &str = include_str!("../../moderation/rules.toml");
 
 /// Where in the file an error is, for humans.
 fn line_of(text: &str, offset: usize) -> usize {
@@ -253,15 +257,20 @@ pub struct LoadStatus {
 }
 
 impl RulesHandle {
-    /// Loads the file (a missing file means the built-in defaults).
+    /// Loads the file (a missing file means the built-in policy).
     pub fn load(path: &Path) -> Arc<RulesHandle> {
+        let built_in = parse(BUILT_IN).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "the built-in rules do not parse");
+            Rules::default()
+        });
         let handle = Arc::new(RulesHandle {
             path: path.to_path_buf(),
-            current: RwLock::new(Arc::new(Rules::default())),
             status: RwLock::new(LoadStatus {
                 path: path.display().to_string(),
+                filters: built_in.filters.len(),
                 ..LoadStatus::default()
             }),
+            current: RwLock::new(Arc::new(built_in)),
         });
         handle.reload();
         handle
@@ -368,6 +377,12 @@ pub fn count_links(body: &str) -> usize {
 #[allow(clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_built_in_policy_parses() {
+        let rules = parse(BUILT_IN).unwrap_or_else(|e| panic!("{e}"));
+        assert!(rules.check("a payday loan for you").is_some());
+    }
 
     #[test]
     fn parses_and_names_lines() {

@@ -39,18 +39,6 @@ const WRITE_STALL: Duration = Duration::from_secs(15);
 const LINGER: Duration = Duration::from_secs(2);
 /// How long a closing socket may take to take its last frames (`resync`, going away).
 const GOODBYE: Duration = Duration::from_secs(15);
-/// How often the server pings each socket (`MUTUAL_WS_HEARTBEAT_SECS`, default 25); a socket that
-/// sends nothing (not even a pong) for about three beats is closed as dead.
-fn heartbeat_every() -> Duration {
-    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *EVERY.get_or_init(|| {
-        let secs = std::env::var("MUTUAL_WS_HEARTBEAT_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(25u64);
-        Duration::from_secs(secs.max(1))
-    })
-}
 
 /// What a socket's frames mean; the transport calls it and writes what it answers.
 pub trait Protocol: Send {
@@ -123,9 +111,10 @@ pub async fn run<P: Protocol>(
         kick,
     } = link;
     let mut shutdown = realtime.shutdown_signal();
-    let mut heartbeat = tokio::time::interval(heartbeat_every());
-    // No frame (or pong) from the client for this long: it is gone.
-    let dead_after = heartbeat_every() * 14 / 5;
+    // The server pings every beat (`MUTUAL_WS_HEARTBEAT_SECS`); no frame (or pong) from the
+    // client for about three beats: it is gone.
+    let mut heartbeat = tokio::time::interval(realtime.heartbeat);
+    let dead_after = realtime.heartbeat * 14 / 5;
     heartbeat.tick().await;
     let mut last_heard = Instant::now();
     // Frames of a batch cut short (the client fell behind), finished before the goodbye.

@@ -17,6 +17,7 @@ pub mod quota;
 pub mod socket;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 use tokio::sync::{Semaphore, watch};
@@ -39,6 +40,16 @@ pub struct Realtime {
     pub slots: Arc<Semaphore>,
     /// Bounds the sockets of one address and of one account.
     pub quota: Arc<quota::Quota>,
+    /// How often each socket is pinged.
+    pub heartbeat: Duration,
+}
+
+/// The sockets' settings (`MUTUAL_WS_*`).
+#[derive(Clone, Copy, Debug)]
+pub struct SocketSettings {
+    pub heartbeat: Duration,
+    pub per_ip: usize,
+    pub per_account: usize,
 }
 
 impl Realtime {
@@ -47,6 +58,7 @@ impl Realtime {
     pub fn start(
         replay: Arc<dyn Replay>,
         redis: Option<(String, String, ConnectionManager)>,
+        sockets: SocketSettings,
     ) -> anyhow::Result<Arc<Realtime>> {
         let node = format!("{:016x}", rand::random::<u64>());
         let hub = Arc::new(Hub::default());
@@ -73,7 +85,8 @@ impl Realtime {
             redis: bus,
             shutdown,
             slots: Arc::new(Semaphore::new(MAX_SOCKETS)),
-            quota: Arc::new(quota::Quota::default()),
+            quota: Arc::new(quota::Quota::new(sockets.per_ip, sockets.per_account)),
+            heartbeat: sockets.heartbeat,
         });
         Presence::spawn(realtime.clone());
         Ok(realtime)

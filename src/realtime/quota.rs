@@ -10,21 +10,6 @@ use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
-/// Sockets per client address (`MUTUAL_WS_PER_IP`) and per account (`MUTUAL_WS_PER_ACCOUNT`).
-fn limits() -> (usize, usize) {
-    let read = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-            .max(1)
-    };
-    (
-        read("MUTUAL_WS_PER_IP", 200),
-        read("MUTUAL_WS_PER_ACCOUNT", 20),
-    )
-}
-
 /// Open sockets counted per key.
 struct Counts<K>(Mutex<HashMap<K, usize>>);
 
@@ -67,19 +52,17 @@ pub enum Refused {
     Account,
 }
 
-impl Default for Quota {
-    fn default() -> Self {
-        let (per_ip, per_account) = limits();
+impl Quota {
+    /// Sockets per client address (`MUTUAL_WS_PER_IP`) and per account (`MUTUAL_WS_PER_ACCOUNT`).
+    pub fn new(per_ip: usize, per_account: usize) -> Quota {
         Quota {
-            per_ip,
-            per_account,
+            per_ip: per_ip.max(1),
+            per_account: per_account.max(1),
             ips: Counts(Mutex::new(HashMap::new())),
             accounts: Counts(Mutex::new(HashMap::new())),
         }
     }
-}
 
-impl Quota {
     /// A place for one more socket from `ip` for `account`, held until the guard drops.
     pub fn take(self: &Arc<Self>, ip: IpAddr, account: i64) -> Result<Place, Refused> {
         if !self.ips.take(ip, self.per_ip) {

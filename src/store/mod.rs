@@ -144,6 +144,17 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
 }
 
+/// Whether the bundled SQLite has the build flags of `.cargo/config.toml` (`build.rs` refuses a
+/// build without them; this is the check on the library actually linked).
+pub async fn sqlite_built_as_expected(pool: &SqlitePool) -> bool {
+    let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+    !options.iter().any(|o| o == "ENABLE_STAT4")
+        && options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0")
+}
+
 impl Store {
     /// Opens the pools (creating the SQLite file and its folder if missing). Does not migrate.
     pub async fn open(options: &StoreOptions) -> anyhow::Result<Store> {
@@ -223,6 +234,12 @@ impl Store {
                 .connect_with(base.clone().create_if_missing(false).read_only(true))
                 .await
                 .with_context(|| format!("opening {}", file.display()))?;
+            if !sqlite_built_as_expected(&read).await {
+                tracing::warn!(
+                    "SQLite was built without LIBSQLITE3_FLAGS from .cargo/config.toml (STAT4 or \
+                     memory statistics on): pages will be slower (see CONTRIBUTING.md)"
+                );
+            }
             let checkpoint = SqlitePoolOptions::new()
                 .max_connections(1)
                 .connect_lazy_with(base);

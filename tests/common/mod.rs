@@ -106,6 +106,9 @@ impl TestDb {
         let id = unique();
         let dir = std::env::temp_dir().join(format!("mutual-test-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        // No automod filters unless a test sets its own (the binary's built-in policy would
+        // hold or refuse some of the tests' texts).
+        std::fs::write(dir.join("no-rules.toml"), "").expect("rules file");
         let url = match backend {
             Backend::Sqlite => format!("sqlite://{}", dir.join("mutual.db").display()),
             Backend::Postgres => {
@@ -172,6 +175,7 @@ pub fn command(db: &TestDb) -> Command {
         .env("DATABASE_URL", &db.url)
         .env("MUTUAL_DATA_DIR", db.dir.join("data"))
         .env("MUTUAL_REDIS_PREFIX", &db.redis_prefix)
+        .env("MUTUAL_RULES", db.dir.join("no-rules.toml"))
         .env("RUST_LOG", "info,sqlx=warn")
         .current_dir(&db.dir);
     cmd

@@ -10,13 +10,14 @@ SECONDS_EACH=${FUZZ_SECONDS:-20}
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(markdown frames rules)
 say() { printf '==> fuzz: %s\n' "$*"; }
-if ! cargo fuzz --version >/dev/null 2>&1; then
-  say "installing cargo-fuzz from crates.io"
-  cargo install cargo-fuzz --locked >/dev/null 2>&1
+VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
+if ! cargo fuzz --version 2>/dev/null | grep -qF "$VERSION"; then
+  say "installing cargo-fuzz $VERSION from crates.io"
+  cargo install cargo-fuzz --locked --version "$VERSION"
 fi
 export RUSTC_BOOTSTRAP=1
 say "building the targets"
-cargo fuzz build --fuzz-dir . -s none >/dev/null
+cargo fuzz build --fuzz-dir . -s none
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   say "$t for ${SECONDS_EACH}s"

@@ -358,16 +358,7 @@ both_backends!(
 
 /// How many sockets the server has cut off for falling behind (its metrics).
 async fn resyncs(s: &Server) -> u64 {
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth("slow-metrics")
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let text = s.metrics("slow-metrics").await;
     text.lines()
         .find_map(|l| l.strip_prefix("mutual_ws_resync_total "))
         .and_then(|n| n.trim().parse::<f64>().ok())

@@ -195,16 +195,7 @@ async fn socket(proxy: SocketAddr, token: &str) -> Ws {
 
 /// The sockets a node holds, from its own `/metrics`.
 async fn sockets_on(node: &Server) -> f64 {
-    let text = node
-        .client
-        .get(node.url("/metrics"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = node.metrics(METRICS_TOKEN).await;
     text.lines()
         .find_map(|l| l.strip_prefix("mutual_ws_connections "))
         .map(|v| v.trim().parse().unwrap())

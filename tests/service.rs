@@ -39,16 +39,7 @@ both_backends!(health_readiness_metrics_and_openapi, |b| async move {
     );
 
     s.register("metrics_user").await;
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .bearer_auth("metrics-token-1")
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = s.metrics("metrics-token-1").await;
     assert!(
         text.contains(r#"mutual_http_requests_total{method="POST",route="/api/v1/auth/register",status="201"} 1"#),
         "{text}"

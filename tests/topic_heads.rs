@@ -22,16 +22,9 @@ fn options() -> ServerOptions {
 
 /// How many topic views were answered from kept heads.
 async fn hits(s: &Server) -> u64 {
-    let text = reqwest::Client::new()
-        .get(s.url("/metrics"))
-        .bearer_auth(METRICS)
-        .send()
+    s.metrics(METRICS)
         .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines()
+        .lines()
         .filter(|l| l.starts_with("mutual_topic_head_cache_total") && l.contains("\"hit\""))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64

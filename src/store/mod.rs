@@ -205,7 +205,7 @@ impl Store {
             // each acquire is a round trip to the connection's thread: a third of a cached
             // topic page's work. The writer copies the WAL into the database itself (an
             // automatic checkpoint, at the end of a commit) only as a backstop, at 10,000 pages
-            // (40 MB): `start_checkpoints` does it on a reader's connection, so commits do not
+            // (40 MB): `start_checkpoints` does it on a connection of its own, so commits do not
             // stall.
             let (hooked, settled) = (watch.clone(), watch.clone());
             let write = SqlitePoolOptions::new()
@@ -265,7 +265,8 @@ impl Store {
 
     /// Called by a server before its first write: on SQLite, the first server on the file may
     /// keep rows in memory (it takes the watch lock); a later one tells it to stop by adding a
-    /// byte to the lock file, and keeps nothing itself.
+    /// byte to the lock file, and keeps nothing itself. (The serve lock of `backup` is another
+    /// matter: every server shares it, so that `restore` can tell whether any still runs.)
     pub fn claim_watch(&self) -> anyhow::Result<()> {
         let Pools::Sqlite { file, .. } = &*self.pools else {
             return Ok(());
@@ -331,25 +332,25 @@ impl Store {
         })
     }
 
-    /// On SQLite, copies the WAL into the database four times a second from a reader's connection
+    /// On SQLite, copies the WAL into the database four times a second on a connection of its own
     /// (`PRAGMA wal_checkpoint(PASSIVE)`: it waits for no one and no one waits for it), so the
     /// single writer's commits never stop to do it. The server calls this once at start.
     pub fn start_checkpoints(&self) {
         let Pools::Sqlite { checkpoint, .. } = &*self.pools else {
             return;
         };
-        let read = checkpoint.clone();
+        let pool = checkpoint.clone();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(CHECKPOINT_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                if read.is_closed() {
+                if pool.is_closed() {
                     return;
                 }
                 let started = std::time::Instant::now();
                 match sqlx::raw_sql("PRAGMA wal_checkpoint(PASSIVE)")
-                    .execute(&read)
+                    .execute(&pool)
                     .await
                 {
                     Ok(_) => metrics::histogram!("mutual_sqlite_checkpoint_seconds")

@@ -421,6 +421,12 @@ fn spawn_upkeep(state: &AppState) {
         }
     });
     let store = state.store.clone();
+    tokio::spawn(async move {
+        if let Err(e) = search::reindex_pending(&store).await {
+            tracing::warn!(error = %e, "rebuilding the search index (goes on at the next start)");
+        }
+    });
+    let store = state.store.clone();
     let realtime = state.realtime.clone();
     let every = state.config.job_interval_secs;
     tokio::spawn(async move {

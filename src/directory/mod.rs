@@ -213,15 +213,16 @@ struct ListedRow {
 }
 
 impl ListedRow {
-    fn matches(&self, terms: &[String], region: &str) -> bool {
+    /// Words, stems and synonyms as in the forum's search ("presión" finds a group about
+    /// hypertension).
+    fn matches(&self, query: &crate::search::analysis::SearchQuery, region: &str) -> bool {
         if !region.is_empty() && !crate::text::fold(&self.region).contains(region) {
             return false;
         }
-        let text = crate::text::fold(&format!(
+        query.matches_text(&format!(
             "{} {} {} {} {}",
             self.name, self.description, self.condition, self.condition_label, self.region
-        ));
-        terms.iter().all(|t| text.contains(t.as_str()))
+        ))
     }
 }
 
@@ -258,7 +259,7 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
     };
     let limit = page.limit()?;
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
-    let terms = crate::text::query_terms(query.q.as_deref().unwrap_or(""));
+    let terms = crate::search::analysis::parse_query(query.q.as_deref().unwrap_or(""));
     let mut ignored = FieldErrors::new();
     let language =
         language_tag(query.language.as_deref().unwrap_or(""), &mut ignored).unwrap_or_default();

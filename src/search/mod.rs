@@ -1,9 +1,14 @@
 //! Full-text search over what the caller may see: SQLite FTS5 or PostgreSQL `tsvector`.
 //!
-//! Both indexes hold text folded in Rust (`text::fold`: lower case, accents removed), and queries
-//! are folded the same way, so "azucar" finds "azúcar" on either database and in Spanish, English
-//! or Hindi alike. Ranking is the database's (bm25 / ts_rank); snippets are cut in Rust from the
-//! original text so highlights keep their accents and look the same on both backends.
+//! Both indexes hold the same tokens, made in Rust ([`analysis`]): folded words (lower case,
+//! accents removed, Devanagari kept whole) and their Spanish and English stems; queries are read
+//! the same way, with synonyms across languages. So "azucar" finds "azúcar", "caminar" finds
+//! "caminando", and "presión" finds "blood pressure", on either database. Ranking is the
+//! database's (bm25 / ts_rank); snippets are cut in Rust from the original text so highlights keep
+//! their accents and look the same on both backends. A change to what is indexed is rolled out by
+//! [`reindex_pending`], which migration 0031 started.
+
+pub mod analysis;
 
 use crate::http::Query;
 use axum::extract::State;
@@ -38,7 +43,7 @@ pub async fn index_post(
     if let Some(t) = title {
         plain = format!("{t} {plain}");
     }
-    let folded = text::fold(&plain);
+    let folded = analysis::index_text(&plain);
     match conn.db() {
         Db::Sqlite(c) => {
             sqlx::query("INSERT INTO post_search (rowid, text) VALUES ($1, $2)")
@@ -99,6 +104,55 @@ pub async fn unindex_post(conn: &mut impl AsDb, post_id: i64) -> AppResult<()> {
             .rows_affected(),
     };
     Ok(())
+}
+
+/// Posts re-indexed per transaction while a change to what is indexed rolls out: small enough
+/// that other writers wait only a moment between batches.
+const REINDEX_BATCH: i64 = 200;
+
+/// Rolls out a change to what is indexed (a migration sets `search_reindex`): every post is
+/// indexed again as it now stands, in id order, a batch per transaction, the place kept in the
+/// table so a restart goes on where it stopped. New posts are indexed as usual meanwhile, and
+/// re-indexing one twice (two nodes at once) only replaces its entry. Returns how many posts it
+/// went through.
+pub async fn reindex_pending(store: &crate::store::Store) -> AppResult<u64> {
+    let mut done = 0u64;
+    loop {
+        let mut tx = store.begin().await?;
+        let Some((from,)) = db!(
+            tx,
+            fetch_optional as (i64,),
+            "SELECT next_post_id FROM search_reindex WHERE id = 1"
+        )?
+        else {
+            return Ok(done);
+        };
+        let ids = db!(
+            tx,
+            fetch_all as (i64,),
+            "SELECT id FROM posts WHERE id > $1 ORDER BY id LIMIT $2",
+            from,
+            REINDEX_BATCH
+        )?;
+        let Some(&(last,)) = ids.last() else {
+            db!(tx, execute, "DELETE FROM search_reindex WHERE id = 1")?;
+            tx.commit().await?;
+            tracing::info!(posts = done, "search index rebuilt");
+            return Ok(done);
+        };
+        for (id,) in &ids {
+            reindex_post(&mut tx, *id).await?;
+        }
+        db!(
+            tx,
+            execute,
+            "UPDATE search_reindex SET next_post_id = $1 WHERE id = 1",
+            last
+        )?;
+        tx.commit().await?;
+        done += ids.len() as u64;
+        tokio::task::yield_now().await;
+    }
 }
 
 /// SQLite: merges the index's segments into one, so the words of deleted entries (kept in the
@@ -234,8 +288,8 @@ pub async fn search(
             ));
         }
     };
-    let terms = text::query_terms(&params.q);
-    if terms.is_empty() {
+    let query = analysis::parse_query(&params.q);
+    if query.is_empty() {
         return Err(AppError::invalid(
             "q",
             "type at least one word of two letters or more",
@@ -269,14 +323,8 @@ pub async fn search(
     let mut conn = state.store.read().await?;
     let rows: Vec<HitRow> = match conn.db() {
         Db::Sqlite(c) => {
-            // Terms hold only letters and digits (folded), so quoting them is safe.
-            let q = terms
-                .iter()
-                .map(|t| format!("\"{t}\"*"))
-                .collect::<Vec<_>>()
-                .join(" ");
             sqlx::query_as(SQLITE_SEARCH)
-                .bind(q)
+                .bind(query.fts5())
                 .bind(&community)
                 .bind(staff)
                 .bind(viewer_id)
@@ -287,13 +335,8 @@ pub async fn search(
                 .await?
         }
         Db::Postgres(c) => {
-            let q = terms
-                .iter()
-                .map(|t| format!("{t}:*"))
-                .collect::<Vec<_>>()
-                .join(" & ");
             sqlx::query_as(POSTGRES_SEARCH)
-                .bind(q)
+                .bind(query.tsquery())
                 .bind(&community)
                 .bind(staff)
                 .bind(viewer_id)
@@ -304,6 +347,7 @@ pub async fn search(
                 .await?
         }
     };
+    let terms = query.highlights();
     let more = rows.len() as i64 > limit;
     let mut last_key = None;
     let mut items = Vec::new();

@@ -846,3 +846,141 @@ both_backends!(circles_are_made_filled_and_private, |b| async move {
     .await;
     assert_eq!(forged.status, StatusCode::FORBIDDEN);
 });
+
+/// The directory's slugs for a query string.
+async fn directory_slugs(s: &Server, query: &str) -> Vec<String> {
+    let (st, page) = s.get(&format!("/api/v1/directory?{query}"), None).await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["slug"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_backends!(group_details_make_the_group_findable, |b| async move {
+    let s = Server::start(b).await;
+    // A group started from /admin with its condition, language and area is found by each.
+    let (ok, out, err) = s.run_cli(&[
+        "admin",
+        "create-user",
+        "--username",
+        "siteadmin",
+        "--password",
+        PASSWORD,
+        "--role",
+        "admin",
+    ]);
+    assert!(ok, "{out}{err}");
+    let admin = web_login(&s, "siteadmin").await;
+    let page = get(&s, &admin, "/admin").await;
+    assert!(
+        page.html
+            .contains(r#"<select id="condition" name="condition">"#)
+    );
+    let made = post(
+        &s,
+        &admin,
+        "/admin/communities",
+        &[
+            ("csrf", csrf(&page.html).as_str()),
+            ("slug", "presion-gdl"),
+            ("name", "Presión alta Guadalajara"),
+            ("description", "Nos vemos los martes"),
+            ("visibility", "public"),
+            ("condition", "hypertension"),
+            ("condition_label", ""),
+            ("language", "es"),
+            ("region", "Jalisco, MX"),
+        ],
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+    assert_eq!(
+        directory_slugs(&s, "language=es&region=jalisco&condition=hypertension").await,
+        vec!["presion-gdl"]
+    );
+    assert!(directory_slugs(&s, "language=hi").await.is_empty());
+    // An empty label takes the condition's name in the admin's language, not the key.
+    let (_, c) = s.get("/api/v1/communities/presion-gdl", None).await;
+    assert_eq!(c["condition_label"], "High blood pressure", "{c}");
+
+    // A group made through the API with nothing set: its organiser sets the details, in Spanish.
+    let api_admin = s.login("siteadmin").await;
+    s.community(&api_admin, "azucar", "members", json!({}))
+        .await;
+    let (orga, orga_api) = web_member(&s, "orga", "es").await;
+    s.join(&orga_api, "azucar").await;
+    make_organiser(&s, &api_admin, "azucar", "orga").await;
+    let tools = get(&s, &orga, "/organise/azucar").await;
+    assert!(tools.html.contains(r#"href="/organise/azucar/details""#));
+    let form = get(&s, &orga, "/organise/azucar/details").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.html.contains("Datos del grupo"), "{}", form.html);
+    assert!(form.html.contains(">Diabetes tipo 2</option>"));
+    let token = csrf(&form.html);
+    let refused = post(
+        &s,
+        &orga,
+        "/organise/azucar/details",
+        &[
+            ("csrf", token.as_str()),
+            ("name", "Az"),
+            ("description", ""),
+            ("condition", "type-2-diabetes"),
+            ("condition_label", ""),
+            ("language", "es"),
+            ("region", "Oaxaca"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .html
+            .contains("Ponle al grupo un nombre de 3 a 80 caracteres."),
+        "{}",
+        refused.html
+    );
+    assert!(
+        refused.html.contains(r#"value="Oaxaca""#),
+        "what was typed is kept"
+    );
+    let saved = post(
+        &s,
+        &orga,
+        "/organise/azucar/details",
+        &[
+            ("csrf", token.as_str()),
+            ("name", "Azúcar en Oaxaca"),
+            ("description", "Apoyo entre pares"),
+            ("condition", "type-2-diabetes"),
+            ("condition_label", ""),
+            ("language", "es"),
+            ("region", "Oaxaca, MX"),
+        ],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+    assert_eq!(location(&saved), "/organise/azucar/details?saved=1");
+    assert_eq!(
+        directory_slugs(&s, "condition=type-2-diabetes&region=oaxaca").await,
+        vec!["azucar"]
+    );
+    let (_, c) = s.get("/api/v1/communities/azucar", Some(&orga_api)).await;
+    assert_eq!(c["condition_label"], "Diabetes tipo 2", "{c}");
+    // The directory page offers the condition filter, and it finds the group.
+    let found = get(&s, &orga, "/groups?condition=type-2-diabetes&language=es").await;
+    assert!(
+        found
+            .html
+            .contains(r#"<select id="d-condition" name="condition">"#)
+    );
+    assert!(found.html.contains("Azúcar en Oaxaca"), "{}", found.html);
+    // Members who do not organise the group get no form.
+    let (member, member_api) = web_member(&s, "ana", "es").await;
+    s.join(&member_api, "azucar").await;
+    let page = get(&s, &member, "/organise/azucar/details").await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN);
+});

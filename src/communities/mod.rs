@@ -396,7 +396,7 @@ async fn api_get_community(
     ))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Default)]
 pub struct CommunityChanges {
     pub name: Option<String>,
     pub description: Option<String>,

@@ -51,6 +51,18 @@ fn plain(raw: &str, max: usize, field: &str, fields: &mut FieldErrors) -> Option
     Some(text.to_owned())
 }
 
+/// The conditions the site is made for, in the order pages offer them (their names are
+/// `listing.c_<key>` in the locale files). The API takes any key of the right shape, so a group
+/// for another condition can still be listed.
+pub const CONDITIONS: [&str; 6] = [
+    "type-1-diabetes",
+    "type-2-diabetes",
+    "prediabetes",
+    "gestational-diabetes",
+    "hypertension",
+    "bariatric-surgery",
+];
+
 /// A condition key: a–z, 0–9 and `-`, up to 40 (e.g. `type-2-diabetes`); empty for none.
 fn condition_key(raw: &str, fields: &mut FieldErrors) -> Option<String> {
     let key = raw.trim().to_ascii_lowercase();

@@ -334,6 +334,21 @@ mod tests {
         println!("heldout4 below the bar: {below:?}");
     }
 
+    /// `heldout5-*.txt`, written blind (by someone who never saw the phrases, guards or
+    /// concepts) after the fourth round and measured once, after that round: printed, not held to
+    /// the bar.
+    #[test]
+    fn heldout5_printed() {
+        let m = in_force();
+        let crisis = corpus(include_str!("../../moderation/corpus/heldout5-crisis.txt"));
+        let everyday = corpus(include_str!(
+            "../../moderation/corpus/heldout5-everyday.txt"
+        ));
+        assert!(crisis.len() >= 100 && everyday.len() >= 200);
+        let below = measure(&m, "heldout5 (printed only)", &crisis, &everyday);
+        println!("heldout5 below the bar: {below:?}");
+    }
+
     /// The concept layer of the built-in file catches wordings no phrase was written for, and
     /// leaves their everyday look-alikes alone.
     #[test]

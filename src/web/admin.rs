@@ -16,6 +16,7 @@ use crate::moderation::rules::LoadStatus;
 #[template(path = "admin.html")]
 struct AdminPage {
     l: Layout,
+    listing: super::directory::ListingForm,
     rules: LoadStatus,
     done: Option<&'static str>,
     error: Option<String>,
@@ -66,8 +67,21 @@ async fn render(
     let mut l = ctx.layout(ctx.texts.get("admin.title")).await;
     l.noindex = true;
     let status = form_status(error.is_some());
+    let kept_value = |name: &str| {
+        kept.iter()
+            .find(|(k, _)| k == name)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    let listing = super::directory::ListingForm::new(
+        ctx.texts,
+        kept_value("condition"),
+        kept_value("condition_label"),
+        kept_value("language"),
+        kept_value("region"),
+    );
     let page = AdminPage {
         l,
+        listing,
         rules: ctx.state.rules.status(),
         done,
         error,
@@ -107,6 +121,14 @@ pub struct CommunityForm {
     #[serde(default)]
     visibility: String,
     allow_anonymous: Option<String>,
+    #[serde(default)]
+    condition: String,
+    #[serde(default)]
+    condition_label: String,
+    #[serde(default)]
+    language: String,
+    #[serde(default)]
+    region: String,
 }
 
 pub async fn create_community(
@@ -123,10 +145,14 @@ pub async fn create_community(
         allow_anonymous: Some(form.allow_anonymous.is_some()),
         member_list: None,
         newcomer_alert_minutes: None,
-        condition: None,
-        condition_label: None,
-        language: None,
-        region: None,
+        condition: Some(form.condition.clone()),
+        condition_label: Some(super::directory::label_or_name(
+            ctx.texts,
+            &form.condition,
+            &form.condition_label,
+        )),
+        language: Some(form.language.clone()),
+        region: Some(form.region.clone()),
     };
     match communities::create(&ctx.state, &user, &request).await {
         Ok(c) => Ok(ctx.send(Redirect::to(&format!("/c/{}", c.slug)))),
@@ -136,6 +162,10 @@ pub async fn create_community(
                 ("slug".into(), form.slug),
                 ("name".into(), form.name),
                 ("description".into(), form.description),
+                ("condition".into(), form.condition),
+                ("condition_label".into(), form.condition_label),
+                ("language".into(), form.language),
+                ("region".into(), form.region),
             ];
             render(ctx, None, Some(why), kept).await
         }

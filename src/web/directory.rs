@@ -12,10 +12,84 @@ use super::auth::LANGUAGES;
 use super::{Ctx, Layout, PageError, WebForm, urlencode};
 use crate::accounts::{self, RegisterRequest, session};
 use crate::communities::organised_community;
-use crate::directory::{DirectoryEntry, DirectoryQuery};
+use crate::directory::{CONDITIONS, DirectoryEntry, DirectoryQuery};
 use crate::error::AppError;
 use crate::http::ClientIp;
+use crate::i18n::Texts;
 use crate::referrals::{NewReferral, Referral, Welcome};
+
+// ---------------------------------------------------------------------------------------------
+// The directory fields of a group's forms
+
+/// A condition the form offers.
+pub struct ConditionChoice {
+    pub key: String,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// What the directory finds a group by, as the admin's "Start a group" and the organisers'
+/// "Group details" forms show it (`_listing_fields.html`).
+pub struct ListingForm {
+    pub condition_label: String,
+    pub language: String,
+    pub region: String,
+    pub conditions: Vec<ConditionChoice>,
+    pub languages: [(&'static str, &'static str); 3],
+}
+
+impl ListingForm {
+    pub fn new(
+        texts: &Texts,
+        condition: &str,
+        condition_label: &str,
+        language: &str,
+        region: &str,
+    ) -> ListingForm {
+        let mut conditions: Vec<ConditionChoice> = CONDITIONS
+            .iter()
+            .map(|key| ConditionChoice {
+                key: (*key).to_owned(),
+                name: condition_name(texts, key).unwrap_or_else(|| (*key).to_owned()),
+                chosen: *key == condition,
+            })
+            .collect();
+        // A key set through the API that the form does not offer stays chosen.
+        if !condition.is_empty() && !CONDITIONS.contains(&condition) {
+            conditions.push(ConditionChoice {
+                key: condition.to_owned(),
+                name: condition.replace('-', " "),
+                chosen: true,
+            });
+        }
+        ListingForm {
+            condition_label: condition_label.to_owned(),
+            language: language.to_owned(),
+            region: region.to_owned(),
+            conditions,
+            languages: LANGUAGES,
+        }
+    }
+}
+
+/// A known condition's name in the reader's language.
+fn condition_name(texts: &Texts, key: &str) -> Option<String> {
+    if !CONDITIONS.contains(&key) {
+        return None;
+    }
+    let text_key = format!("listing.c_{}", key.replace('-', "_"));
+    Some(texts.get(&text_key).to_owned())
+}
+
+/// The label to store: what was typed, else the condition's name in the organiser's language
+/// (rather than the key), else nothing.
+pub fn label_or_name(texts: &Texts, condition: &str, typed: &str) -> String {
+    let typed = typed.trim();
+    if !typed.is_empty() || condition.is_empty() {
+        return typed.to_owned();
+    }
+    condition_name(texts, condition).unwrap_or_default()
+}
 
 // ---------------------------------------------------------------------------------------------
 // The directory
@@ -27,6 +101,9 @@ struct DirectoryPage {
     q: String,
     language: String,
     region: String,
+    condition: String,
+    /// (key, name in the reader's language) of the conditions the filter offers.
+    conditions: Vec<(String, String)>,
     groups: Vec<GroupEntry>,
     next: Option<String>,
     languages: [(&'static str, &'static str); 3],
@@ -40,10 +117,11 @@ struct GroupEntry {
 impl DirectoryPage {
     fn next_href(&self, after: &str) -> String {
         format!(
-            "/groups?q={}&language={}&region={}&after={}",
+            "/groups?q={}&language={}&region={}&condition={}&after={}",
             urlencode(&self.q),
             urlencode(&self.language),
             urlencode(&self.region),
+            urlencode(&self.condition),
             urlencode(after)
         )
     }
@@ -72,6 +150,14 @@ pub async fn directory(ctx: Ctx, Query(q): Query<DirectoryQuery>) -> Result<Resp
         q: q.q.unwrap_or_default(),
         language: q.language.unwrap_or_default(),
         region: q.region.unwrap_or_default(),
+        condition: q.condition.unwrap_or_default(),
+        conditions: CONDITIONS
+            .iter()
+            .map(|k| {
+                let name = condition_name(ctx.texts, k).unwrap_or_else(|| (*k).to_owned());
+                ((*k).to_owned(), name)
+            })
+            .collect(),
         groups,
         next: page.next,
         languages: LANGUAGES,

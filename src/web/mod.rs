@@ -177,6 +177,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/circles/{id}", get(circles::page))
         .route("/organise/{slug}", get(organise::overview))
         .route(
+            "/organise/{slug}/details",
+            get(organise::details_page).post(organise::change_details),
+        )
+        .route(
             "/organise/{slug}/schedules",
             get(organise::schedules_page).post(organise::create_schedule),
         )

@@ -78,7 +78,7 @@ async function settings(page, { lang, size }) {
 }
 
 const organiserPaths = () => [
-  "/organise/diabetes", "/organise/diabetes/schedules", "/organise/diabetes/sessions",
+  "/organise/diabetes", "/organise/diabetes/details", "/organise/diabetes/schedules", "/organise/diabetes/sessions",
   "/organise/diabetes/announcements", "/organise/diabetes/milestone-types", "/organise/diabetes/circles",
   "/admin/announcements", "/admin", "/c/diabetes",
 ];

@@ -5,6 +5,7 @@
 //! functions; refusals come back as the form again, with the reasons in the reader's language.
 
 mod announce;
+mod details;
 mod milestone_types;
 mod peer_circles;
 mod sessions;
@@ -28,6 +29,7 @@ use crate::i18n::Texts;
 use crate::milestones::types::{self as mtypes, MilestoneTypeChanges, NewMilestoneType};
 use crate::store::now_ms;
 pub use announce::*;
+pub use details::*;
 pub use milestone_types::*;
 pub use peer_circles::*;
 pub use sessions::*;

@@ -54,7 +54,12 @@ both_backends!(word_forms_in_spanish_and_english, |b| async move {
         .topic(&ana, "grupo", "Por las tardes", "Sigo caminando 30 minutos")
         .await;
     let (walked, _) = s
-        .topic(&ana, "grupo", "Ayer al mediodía", "Caminé con mi hija al mercado")
+        .topic(
+            &ana,
+            "grupo",
+            "Ayer al mediodía",
+            "Caminé con mi hija al mercado",
+        )
         .await;
     let (breakfast, _) = s
         .topic(&ana, "grupo", "En casa", "Mis hijos desayunan avena")
@@ -95,7 +100,9 @@ both_backends!(synonyms_across_languages, |b| async move {
             "My blood pressure was 150/95 today",
         )
         .await;
-    let (hi, _) = s.topic(&ana, "grupo", "सुबह की जाँच", "आज मेरा रक्तचाप ठीक था").await;
+    let (hi, _) = s
+        .topic(&ana, "grupo", "सुबह की जाँच", "आज मेरा रक्तचाप ठीक था")
+        .await;
     let (es, _) = s
         .topic(&ana, "grupo", "Mañana", "La presión alta me preocupa")
         .await;

@@ -56,10 +56,29 @@ both_backends!(
             .await;
         assert_eq!(st, StatusCode::CREATED, "{created}");
         let code = created["code"].as_str().unwrap().to_owned();
+        // Short enough to read aloud and type from paper: three groups of four, no look-alikes.
+        let groups: Vec<&str> = code.split('-').collect();
         assert!(
-            code.len() >= 16 && code.chars().all(|c| c.is_ascii_alphanumeric()),
+            groups.len() == 3
+                && groups.iter().all(|g| g.len() == 4)
+                && code
+                    .chars()
+                    .all(|c| c == '-' || "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)),
             "{code}"
         );
+        // Typed from paper: lower case, spaces, O for 0 and I for 1 all find the same link.
+        let typed = code
+            .to_lowercase()
+            .replace('-', " ")
+            .replace('0', "o")
+            .replace('1', "i");
+        let (st, welcome) = s
+            .get(
+                &format!("/api/v1/referrals/{}", typed.replace(' ', "%20")),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{typed}: {welcome}");
         assert!(
             created["url"]
                 .as_str()
@@ -148,7 +167,8 @@ both_backends!(
                 link["joined"].as_i64(),
                 link["posted"].as_i64()
             ),
-            (Some(3), Some(2), Some(1)),
+            // Three landings below, and the code typed from paper above.
+            (Some(4), Some(2), Some(1)),
             "{link}"
         );
         assert_eq!(link["label"], "Clínica San Juan");
@@ -328,6 +348,15 @@ both_backends!(
             "{}",
             links.html
         );
+        // No public address set: the page shows the whole address it was opened with, and says
+        // how to make printed links right everywhere.
+        let host = s.base.trim_start_matches("http://");
+        assert!(
+            links.html.contains(&format!("http://{host}/r/{code}"))
+                && links.html.contains("MUTUAL_PUBLIC_URL"),
+            "{}",
+            links.html
+        );
         let empty = post(
             &s,
             &orga,
@@ -344,6 +373,7 @@ both_backends!(
         )
         .await;
         assert_eq!(sheet.status, StatusCode::OK);
+        assert!(sheet.html.contains(&format!("http://{host}/r/{code}")));
         assert!(
             sheet.html.contains("<html lang=\"hi\"") && sheet.html.contains("<svg role=\"img\""),
             "{}",

@@ -89,13 +89,13 @@ pub struct Welcome {
 
 fn url_of(state: &AppState, code: &str) -> String {
     let base = state.config.public_url.as_deref().unwrap_or("");
-    format!("{}/r/{code}", base.trim_end_matches('/'))
+    format!("{}/r/{}", base.trim_end_matches('/'), display(code))
 }
 
 fn view(state: &AppState, row: ReferralRow) -> Referral {
     Referral {
         url: url_of(state, &row.code),
-        code: row.code,
+        code: display(&row.code),
         label: row.label,
         visits: row.visits,
         joined: row.joined,
@@ -104,13 +104,54 @@ fn view(state: &AppState, row: ReferralRow) -> Referral {
     }
 }
 
-/// A random code: 16 URL-safe characters (96 bits), unguessable.
+/// Crockford's base 32: digits and capitals without I, L, O and U, so a code read aloud or
+/// copied from paper has no look-alikes (and typing O for 0 or I/L for 1 still works).
+const CODE_ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/// Characters in a code: 60 bits. A code lets a patient ask to join (a moderator decides for a
+/// private group), and guessing is held back by the rate limits.
+const CODE_CHARS: usize = 12;
+
+/// A random code, stored as its 12 characters; shown and linked in groups of four
+/// (`K7QM-X4PT-2HZD`).
 fn new_code() -> String {
-    crate::accounts::session::random_secret()
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(16)
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..CODE_CHARS)
+        .map(|_| CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())] as char)
         .collect()
+}
+
+/// A code as people type it — any case, with dashes or spaces, O for 0, I or L for 1 — in the
+/// stored form; `None` when it is not a code of this shape (links made before codes were short
+/// are looked up as written).
+fn canonical(typed: &str) -> Option<String> {
+    let code: String = typed
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| match c.to_ascii_uppercase() {
+            'O' => '0',
+            'I' | 'L' => '1',
+            c => c,
+        })
+        .collect();
+    (code.len() == CODE_CHARS && code.bytes().all(|b| CODE_ALPHABET.contains(&b))).then_some(code)
+}
+
+/// The form a typed code is stored in.
+fn stored(typed: &str) -> String {
+    canonical(typed).unwrap_or_else(|| typed.to_owned())
+}
+
+/// A stored code as shown and linked: short codes in groups of four, older ones as they are.
+pub fn display(code: &str) -> String {
+    if code.len() != CODE_CHARS {
+        return code.to_owned();
+    }
+    code.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 pub async fn create(
@@ -143,7 +184,7 @@ pub async fn create(
     )?;
     Ok(CreatedReferral {
         url: url_of(state, &code),
-        code,
+        code: display(&code),
     })
 }
 
@@ -181,7 +222,7 @@ pub async fn one(state: &AppState, user: &User, slug: &str, code: &str) -> AppRe
             " FROM referrals WHERE community_id = $1 AND code = $2"
         ),
         community.id,
-        code
+        stored(code)
     )?
     .ok_or(AppError::NotFound)?;
     Ok(view(state, row))
@@ -198,7 +239,7 @@ pub async fn delete(state: &AppState, user: &User, slug: &str, code: &str) -> Ap
         execute,
         "DELETE FROM referrals WHERE community_id = $1 AND code = $2",
         community.id,
-        code
+        stored(code)
     )?;
     if n == 0 {
         return Err(AppError::NotFound);
@@ -215,7 +256,7 @@ async fn by_code(conn: &mut impl AsDb, code: &str) -> AppResult<(ReferralRow, Co
             referral_columns!(),
             " FROM referrals WHERE code = $1"
         ),
-        code
+        stored(code)
     )?
     .ok_or(AppError::NotFound)?;
     let community = find_by_id(conn, row.community_id)
@@ -241,7 +282,7 @@ pub async fn welcome(state: &AppState, code: &str, count: bool) -> AppResult<Wel
         )?;
     }
     Ok(Welcome {
-        code: row.code,
+        code: display(&row.code),
         community: community.slug,
         name: community.name,
         description: community.description,
@@ -399,4 +440,35 @@ async fn api_join(
         StatusCode::ACCEPTED
     };
     Ok((status, axum::Json(result)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_short_unambiguous_and_forgiving_to_type() {
+        let code = new_code();
+        assert_eq!(code.len(), CODE_CHARS);
+        assert!(code.bytes().all(|b| CODE_ALPHABET.contains(&b)));
+        assert!(!code.contains(['I', 'L', 'O', 'U']));
+        let shown = display(&code);
+        assert_eq!(shown.len(), 14);
+        assert_eq!(shown.matches('-').count(), 2);
+        assert_eq!(canonical(&shown).as_deref(), Some(code.as_str()));
+        assert_eq!(
+            canonical(&shown.to_lowercase().replace('-', " ")).as_deref(),
+            Some(code.as_str())
+        );
+        assert_eq!(canonical("k7qm-x4pt-2hzo").as_deref(), Some("K7QMX4PT2HZ0"));
+        assert_eq!(canonical("K7QM-X4PT-2HZl").as_deref(), Some("K7QMX4PT2HZ1"));
+        assert_eq!(
+            canonical("K7QM-X4PT-2HZU"),
+            None,
+            "U is not in the alphabet"
+        );
+        assert_eq!(canonical("Abc123xyz0Q9wErTy"), None, "an older code");
+        assert_eq!(stored("Abc123xyz0Q9wErTy"), "Abc123xyz0Q9wErTy");
+        assert_eq!(display("Abc123xyz0Q9wErTy"), "Abc123xyz0Q9wErTy");
+    }
 }

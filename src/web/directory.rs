@@ -298,6 +298,8 @@ struct ReferralsPage {
     errors: Vec<String>,
     label: String,
     links: Vec<Referral>,
+    /// No `MUTUAL_PUBLIC_URL`: the addresses shown come from how this page was asked for.
+    address_guessed: bool,
     languages: [(&'static str, &'static str); 3],
 }
 
@@ -313,8 +315,41 @@ async fn community_name(ctx: &Ctx, slug: &str) -> Result<(String, String), PageE
     Ok((c.slug, c.name))
 }
 
+/// The site's address for links that leave the screen (printed, in a QR code):
+/// `MUTUAL_PUBLIC_URL` when set; else the address this page was asked for, and `false` so the
+/// page can say the setting is missing.
+fn site_base(ctx: &Ctx, headers: &HeaderMap) -> (String, bool) {
+    if let Some(url) = ctx.state.config.public_url.as_deref() {
+        return (url.trim_end_matches('/').to_owned(), true);
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| {
+            h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+        .unwrap_or("localhost");
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|p| p.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https" } else { "http" };
+    (format!("{scheme}://{host}"), false)
+}
+
+/// A link's address in full: links come with the configured address, or a path to complete.
+fn full_url(base: &str, url: &str) -> String {
+    if url.starts_with('/') {
+        format!("{base}{url}")
+    } else {
+        url.to_owned()
+    }
+}
+
 async fn referrals_page(
     ctx: Ctx,
+    headers: &HeaderMap,
     slug: &str,
     saved: bool,
     errors: Vec<String>,
@@ -322,7 +357,11 @@ async fn referrals_page(
 ) -> Result<Response, PageError> {
     let (slug, name) = community_name(&ctx, slug).await?;
     let user = ctx.require()?.user.clone();
-    let links = crate::referrals::list(&ctx.state, &user, &slug).await?;
+    let (base, configured) = site_base(&ctx, headers);
+    let mut links = crate::referrals::list(&ctx.state, &user, &slug).await?;
+    for link in &mut links {
+        link.url = full_url(&base, &link.url);
+    }
     let mut l = ctx.layout(ctx.texts.get("referrals.title")).await;
     l.noindex = true;
     let status = super::form_status(!errors.is_empty());
@@ -334,6 +373,7 @@ async fn referrals_page(
         errors,
         label,
         links,
+        address_guessed: !configured,
         languages: LANGUAGES,
     };
     Ok(ctx.send_status(status, page))
@@ -341,10 +381,19 @@ async fn referrals_page(
 
 pub async fn referrals(
     ctx: Ctx,
+    headers: HeaderMap,
     Path(slug): Path<String>,
     Query(q): Query<SavedParam>,
 ) -> Result<Response, PageError> {
-    referrals_page(ctx, &slug, q.saved.is_some(), Vec::new(), String::new()).await
+    referrals_page(
+        ctx,
+        &headers,
+        &slug,
+        q.saved.is_some(),
+        Vec::new(),
+        String::new(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -354,6 +403,7 @@ pub struct LabelForm {
 }
 
 pub async fn create_referral(
+    headers: HeaderMap,
     Path(slug): Path<String>,
     WebForm { ctx, form }: WebForm<LabelForm>,
 ) -> Result<Response, PageError> {
@@ -365,7 +415,7 @@ pub async fn create_referral(
         Ok(_) => Ok(ctx.send(Redirect::to(&format!("/organise/{slug}/referrals?saved=1")))),
         Err(AppError::Invalid { .. }) => {
             let errors = vec![ctx.texts.get("referrals.label_error").to_owned()];
-            referrals_page(ctx, &slug, false, errors, form.label).await
+            referrals_page(ctx, &headers, &slug, false, errors, form.label).await
         }
         Err(e) => Err(e.into()),
     }
@@ -423,12 +473,14 @@ fn qr_svg(url: &str, label: &str) -> String {
 /// organiser picks (`?lang=es`), whatever their own.
 pub async fn print(
     mut ctx: Ctx,
+    headers: HeaderMap,
     Path((slug, code)): Path<(String, String)>,
     Query(q): Query<LangParam>,
 ) -> Result<Response, PageError> {
     let (slug, name) = community_name(&ctx, &slug).await?;
     let user = ctx.require()?.user.clone();
-    let link = crate::referrals::one(&ctx.state, &user, &slug, &code).await?;
+    let mut link = crate::referrals::one(&ctx.state, &user, &slug, &code).await?;
+    link.url = full_url(&site_base(&ctx, &headers).0, &link.url);
     let welcome = crate::referrals::welcome(&ctx.state, &code, false).await?;
     if let Some(locale) = q
         .lang

@@ -325,10 +325,8 @@ mod tests {
     #[test]
     fn heldout4_printed() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout4-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout4-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout4-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout4-everyday.txt"));
         assert!(crisis.len() >= 40 && everyday.len() >= 80);
         let below = measure(&m, "heldout4 (printed only)", &crisis, &everyday);
         println!("heldout4 below the bar: {below:?}");
@@ -372,8 +370,16 @@ mod tests {
         );
     }
 
+    /// A corpus file's text, read when the test runs (so a moderator's new line needs no
+    /// rebuild). Leaked: the tests keep it for their whole run.
+    fn read_corpus(name: &str) -> &'static str {
+        let path = format!("{}/moderation/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Box::leak(text.into_boxed_str())
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
-    fn corpus(text: &str) -> Vec<(&str, &str)> {
+    fn corpus(text: &'static str) -> Vec<(&'static str, &'static str)> {
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -384,9 +390,15 @@ mod tests {
 
     /// The phrases in force: the built-in ones, or those of the file `MUTUAL_CRISIS_FILE` names
     /// (how an operator checks their own file against the corpus).
+    /// A file that does not compile fails the test rather than falling back to the built-in one.
     fn in_force() -> Matcher {
-        let file = std::env::var_os("MUTUAL_CRISIS_FILE").map(std::path::PathBuf::from);
-        load_in_force(file.as_deref()).unwrap_or_else(|e| panic!("crisis phrases: {e}"))
+        match std::env::var_os("MUTUAL_CRISIS_FILE") {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| load(&t))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.to_string_lossy())),
+            None => load(DEFAULT).unwrap_or_else(|e| panic!("crisis phrases: {e}")),
+        }
     }
 
     /// Per tag, the share of `crisis` texts the matcher catches and of `everyday` texts it
@@ -458,8 +470,8 @@ mod tests {
     #[test]
     fn corpus_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
+        let crisis = corpus(read_corpus("crisis.txt"));
+        let everyday = corpus(read_corpus("everyday.txt"));
         assert!(crisis.len() >= 150 && everyday.len() >= 300);
         let failures = measure(&m, "corpus", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
@@ -470,8 +482,8 @@ mod tests {
     #[test]
     fn heldout_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout-crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/heldout-everyday.txt"));
+        let crisis = corpus(read_corpus("heldout-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout-everyday.txt"));
         assert!(crisis.len() >= 80 && everyday.len() >= 150);
         let failures = measure(&m, "heldout", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
@@ -482,10 +494,8 @@ mod tests {
     #[test]
     fn heldout2_printed() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout2-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout2-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout2-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout2-everyday.txt"));
         assert!(crisis.len() >= 30 && everyday.len() >= 60);
         let below = measure(&m, "heldout2 (printed only)", &crisis, &everyday);
         println!("heldout2 below the bar: {below:?}");
@@ -498,10 +508,8 @@ mod tests {
     #[test]
     fn heldout3_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout3-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout3-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout3-everyday.txt"));
         assert!(crisis.len() >= 100 && everyday.len() >= 200);
         let failures = measure(&m, "heldout3", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");

@@ -378,6 +378,22 @@ mod tests {
         Box::leak(text.into_boxed_str())
     }
 
+    /// `CRISIS_EXPLAIN="some text" cargo test --lib explain_a_text -- --ignored --nocapture`:
+    /// what the detector makes of a text, sentence by sentence (its normalised words and the
+    /// concepts each holds), and what it matched. For moderators writing a phrase or a concept.
+    #[test]
+    #[ignore = "a tool: reads CRISIS_EXPLAIN"]
+    fn explain_a_text() {
+        let m = in_force();
+        let texts = std::env::var("CRISIS_EXPLAIN").unwrap_or_default();
+        for text in texts.lines().filter(|l| !l.trim().is_empty()) {
+            println!("{text}\n  => {:?}", m.explain(text));
+            for (words, concepts) in m.trace(text) {
+                println!("  [{}] {concepts:?}", words.trim());
+            }
+        }
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
     fn corpus(text: &'static str) -> Vec<(&'static str, &'static str)> {
         text.lines()

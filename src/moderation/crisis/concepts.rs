@@ -47,6 +47,8 @@ pub struct Concepts {
     /// Each concept's patterns as one regex, by bit. (One regex per concept, asked only whether
     /// it matches, is several times faster than a `RegexSet` of every pattern.)
     concepts: Vec<Option<Regex>>,
+    /// The concepts' names, by bit, to show what a sentence holds.
+    names: Vec<String>,
     rules: Vec<Rule>,
 }
 
@@ -103,6 +105,7 @@ impl Concepts {
         }
         Ok(Concepts {
             concepts: compiled,
+            names: concepts.keys().cloned().collect(),
             rules,
         })
     }
@@ -115,6 +118,16 @@ impl Concepts {
             .enumerate()
             .filter(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(padded)))
             .fold(0, |m, (i, _)| m | 1u64 << i)
+    }
+
+    /// The names of the concepts in a bit set (for the explaining test).
+    pub fn names(&self, found: u64) -> Vec<&str> {
+        self.names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| found & (1u64 << i) != 0)
+            .map(|(_, n)| n.as_str())
+            .collect()
     }
 
     /// Whether a whole text (prepared like a sentence) holds every concept of some combination,

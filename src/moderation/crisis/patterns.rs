@@ -90,6 +90,22 @@ impl Matcher {
         concepts.first_met(&found)
     }
 
+    /// Each sentence as the phrases see it, with the concepts it holds: what a moderator needs
+    /// to see why a text was, or was not, caught.
+    pub fn trace(&self, text: &str) -> Vec<(String, Vec<&str>)> {
+        sentences(text)
+            .map(|s| {
+                let padded = self.prepare(s).0;
+                let names = self
+                    .concepts
+                    .as_ref()
+                    .map(|c| c.names(c.present(&padded)))
+                    .unwrap_or_default();
+                (padded, names)
+            })
+            .collect()
+    }
+
     /// The text as the phrases see it: normalised, with guarded idioms taken out; with it, when
     /// the text spaces its words evasively, the same with its spaces taken out.
     fn prepare(&self, text: &str) -> (String, Option<String>) {

@@ -394,6 +394,25 @@ mod tests {
         }
     }
 
+    /// `CRISIS_MEASURE="crisis.txt everyday.txt" cargo test --lib measure_files -- --ignored
+    /// --nocapture`: the same figures for a pair of corpus files of one's own (a new set written
+    /// blind, before it is added to the repository).
+    #[test]
+    #[ignore = "a tool: reads CRISIS_MEASURE"]
+    fn measure_files() {
+        let m = in_force();
+        let paths = std::env::var("CRISIS_MEASURE").unwrap_or_default();
+        let mut paths = paths.split_whitespace();
+        let mut read = |what: &str| -> Vec<(&'static str, &'static str)> {
+            let path = paths.next().unwrap_or_else(|| panic!("CRISIS_MEASURE: no {what} file"));
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            corpus(Box::leak(text.into_boxed_str()))
+        };
+        let (crisis, everyday) = (read("crisis"), read("everyday"));
+        let below = measure(&m, "your files", &crisis, &everyday);
+        println!("below the bar: {below:?}");
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
     fn corpus(text: &'static str) -> Vec<(&'static str, &'static str)> {
         text.lines()

@@ -81,11 +81,12 @@ impl Matcher {
     /// as `prepare` gives it.
     fn concept_match(&self, text: &str, padded: &str) -> Option<&str> {
         let concepts = self.concepts.as_ref()?;
-        if !concepts.possible(padded) {
+        let wanted = concepts.candidates(padded);
+        if wanted == 0 {
             return None;
         }
         let found: Vec<u64> = sentences(text)
-            .map(|s| concepts.present(&self.prepare(s).0))
+            .map(|s| concepts.present_among(&self.prepare(s).0, wanted))
             .collect();
         concepts.first_met(&found)
     }

@@ -51,7 +51,8 @@ pub struct Concepts {
     /// Each concept's patterns as one regex, by bit. (One regex per concept, asked only whether
     /// it matches, is several times faster than a `RegexSet` of every pattern.)
     concepts: Vec<Option<Regex>>,
-    /// The concepts' names, by bit, to show what a sentence holds.
+    /// The concepts' names, by bit, to show what a sentence holds (the explaining test).
+    #[cfg(test)]
     names: Vec<String>,
     rules: Vec<Rule>,
 }
@@ -119,6 +120,7 @@ impl Concepts {
         }
         Ok(Concepts {
             concepts: compiled,
+            #[cfg(test)]
             names: concepts.keys().cloned().collect(),
             rules,
         })
@@ -126,6 +128,7 @@ impl Concepts {
 
     /// The concepts found in one sentence as the phrases see it (normalised, padded with spaces,
     /// guarded idioms taken out), as a bit set.
+    #[cfg(test)]
     pub fn present(&self, padded: &str) -> u64 {
         self.present_among(padded, u64::MAX)
     }
@@ -141,6 +144,7 @@ impl Concepts {
     }
 
     /// The names of the concepts in a bit set (for the explaining test).
+    #[cfg(test)]
     pub fn names(&self, found: u64) -> Vec<&str> {
         self.names
             .iter()
@@ -153,6 +157,7 @@ impl Concepts {
     /// Whether a whole text (prepared like a sentence) holds every concept of some combination,
     /// reading each concept at most once and only as far as needed. When it does not, no
     /// sentence of it can meet a combination.
+    #[cfg(test)]
     pub fn possible(&self, padded: &str) -> bool {
         self.candidates(padded) != 0
     }

@@ -92,7 +92,8 @@ impl Matcher {
     }
 
     /// Each sentence as the phrases see it, with the concepts it holds: what a moderator needs
-    /// to see why a text was, or was not, caught.
+    /// to see why a text was, or was not, caught (the `explain_a_text` test).
+    #[cfg(test)]
     pub fn trace(&self, text: &str) -> Vec<(String, Vec<&str>)> {
         sentences(text)
             .map(|s| {

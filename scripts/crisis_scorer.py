@@ -14,7 +14,7 @@ standard library only, so the figures are reproducible from the corpora in moder
 
 Sets: the corpora as they were written, in order: `main` (crisis.txt and everyday.txt up to the
 round-three lines), `heldout`, `heldout2`, `heldout3`, `heldout4`, `round3` (the lines written by
-sign of risk), `probe1`, `probe2`, `probe3` (the round-three probes, each written before the rules
+sign of risk), `probe1` to `probe4` (the round-three probes, each written before the rules
 were tuned on it).
 """
 import math
@@ -34,6 +34,8 @@ SECTIONS = [
     ("probe1", "# Round three, probe"),
     ("probe2", "# Round three, second probe"),
     ("probe3", "# Round three, third probe"),
+    ("probe4", "# Round three, fourth probe"),
+    ("round3", "# Round three, last additions"),
 ]
 
 

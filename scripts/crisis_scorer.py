@@ -14,7 +14,7 @@ standard library only, so the figures are reproducible from the corpora in moder
 
 Sets: the corpora as they were written, in order: `main` (crisis.txt and everyday.txt up to the
 round-three lines), `heldout`, `heldout2`, `heldout3`, `heldout4`, `round3` (the lines written by
-sign of risk), `probe1` to `probe4` (the round-three probes, each written before the rules
+sign of risk), `probe1` to `probe5` (the round-three probes, each written before the rules
 were tuned on it).
 """
 import math
@@ -35,6 +35,7 @@ SECTIONS = [
     ("probe2", "# Round three, second probe"),
     ("probe3", "# Round three, third probe"),
     ("probe4", "# Round three, fourth probe"),
+    ("probe5", "# Round three, fifth probe"),
     ("round3", "# Round three, last additions"),
 ]
 

@@ -320,18 +320,47 @@ mod tests {
     }
 
     /// `heldout4-*.txt`, written before the concept layer was run on it and measured once at the
-    /// end of that round: printed, not held to the bar, so it keeps telling how the detector does
-    /// on posts it was not built on.
+    /// end of that round (en 33%, es 58%, hi and hi-Latn 63%; false alarms en 10%, es 5%). The
+    /// round-three concepts were then built by sign of risk with its misses in view (none of its
+    /// lines was copied into a phrase), so it is held to the bar like the earlier held-out sets.
     #[test]
-    fn heldout4_printed() {
+    fn heldout4_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout4-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout4-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout4-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout4-everyday.txt"));
         assert!(crisis.len() >= 40 && everyday.len() >= 80);
-        let below = measure(&m, "heldout4 (printed only)", &crisis, &everyday);
-        println!("heldout4 below the bar: {below:?}");
+        let failures = measure(&m, "heldout4", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// What matching costs per message (debug build, so an upper bound): the everyday and the
+    /// crisis texts of the corpora, timed apart, and all of them run together as one long post
+    /// (time grows with length only). Printed, not asserted: the machine varies.
+    #[test]
+    fn cost_per_message_printed() {
+        let m = in_force();
+        let time = |texts: &[&str]| {
+            let start = std::time::Instant::now();
+            let caught = texts.iter().filter(|t| m.is_match(t)).count();
+            (start.elapsed() / texts.len().max(1) as u32, caught)
+        };
+        let (mut everyday, mut crisis): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for name in ["", "heldout-", "heldout3-"] {
+            let file = |kind: &str| read_corpus(Box::leak(format!("{name}{kind}.txt").into()));
+            everyday.extend(corpus(file("everyday")).into_iter().map(|(_, t)| t));
+            crisis.extend(corpus(file("crisis")).into_iter().map(|(_, t)| t));
+        }
+        let (per_everyday, false_alarms) = time(&everyday);
+        let (per_crisis, caught) = time(&crisis);
+        let long = everyday.join(". ");
+        let (long_took, _) = time(&[long.as_str()]);
+        println!(
+            "{} everyday texts: {per_everyday:?} a text ({false_alarms} caught); {} crisis texts: \
+             {per_crisis:?} a text ({caught} caught); one post of {} bytes: {long_took:?}",
+            everyday.len(),
+            crisis.len(),
+            long.len()
+        );
     }
 
     /// `heldout5-*.txt`, written blind (by someone who never saw the phrases, guards or
@@ -387,8 +416,53 @@ mod tests {
         );
     }
 
+    /// A corpus file's text, read when the test runs (so a moderator's new line needs no
+    /// rebuild). Leaked: the tests keep it for their whole run.
+    fn read_corpus(name: &str) -> &'static str {
+        let path = format!("{}/moderation/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Box::leak(text.into_boxed_str())
+    }
+
+    /// `CRISIS_EXPLAIN="some text" cargo test --lib explain_a_text -- --ignored --nocapture`:
+    /// what the detector makes of a text, sentence by sentence (its normalised words and the
+    /// concepts each holds), and what it matched. For moderators writing a phrase or a concept.
+    #[test]
+    #[ignore = "a tool: reads CRISIS_EXPLAIN"]
+    fn explain_a_text() {
+        let m = in_force();
+        let texts = std::env::var("CRISIS_EXPLAIN").unwrap_or_default();
+        for text in texts.lines().filter(|l| !l.trim().is_empty()) {
+            println!("{text}\n  => {:?}", m.explain(text));
+            for (words, concepts) in m.trace(text) {
+                println!("  [{}] {concepts:?}", words.trim());
+            }
+        }
+    }
+
+    /// `CRISIS_MEASURE="crisis.txt everyday.txt" cargo test --lib measure_files -- --ignored
+    /// --nocapture`: the same figures for a pair of corpus files of one's own (a new set written
+    /// blind, before it is added to the repository).
+    #[test]
+    #[ignore = "a tool: reads CRISIS_MEASURE"]
+    fn measure_files() {
+        let m = in_force();
+        let paths = std::env::var("CRISIS_MEASURE").unwrap_or_default();
+        let mut paths = paths.split_whitespace();
+        let mut read = |what: &str| -> Vec<(&'static str, &'static str)> {
+            let path = paths
+                .next()
+                .unwrap_or_else(|| panic!("CRISIS_MEASURE: no {what} file"));
+            let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            corpus(Box::leak(text.into_boxed_str()))
+        };
+        let (crisis, everyday) = (read("crisis"), read("everyday"));
+        let below = measure(&m, "your files", &crisis, &everyday);
+        println!("below the bar: {below:?}");
+    }
+
     /// One corpus file: `tag | text` per line, `#` comments.
-    fn corpus(text: &str) -> Vec<(&str, &str)> {
+    fn corpus(text: &'static str) -> Vec<(&'static str, &'static str)> {
         text.lines()
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
@@ -399,9 +473,15 @@ mod tests {
 
     /// The phrases in force: the built-in ones, or those of the file `MUTUAL_CRISIS_FILE` names
     /// (how an operator checks their own file against the corpus).
+    /// A file that does not compile fails the test rather than falling back to the built-in one.
     fn in_force() -> Matcher {
-        let file = std::env::var_os("MUTUAL_CRISIS_FILE").map(std::path::PathBuf::from);
-        load_in_force(file.as_deref()).unwrap_or_else(|e| panic!("crisis phrases: {e}"))
+        match std::env::var_os("MUTUAL_CRISIS_FILE") {
+            Some(path) => std::fs::read_to_string(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| load(&t))
+                .unwrap_or_else(|e| panic!("{}: {e}", path.to_string_lossy())),
+            None => load(DEFAULT).unwrap_or_else(|e| panic!("crisis phrases: {e}")),
+        }
     }
 
     /// Per tag, the share of `crisis` texts the matcher catches and of `everyday` texts it
@@ -473,8 +553,8 @@ mod tests {
     #[test]
     fn corpus_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/everyday.txt"));
+        let crisis = corpus(read_corpus("crisis.txt"));
+        let everyday = corpus(read_corpus("everyday.txt"));
         assert!(crisis.len() >= 150 && everyday.len() >= 300);
         let failures = measure(&m, "corpus", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
@@ -485,25 +565,24 @@ mod tests {
     #[test]
     fn heldout_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout-crisis.txt"));
-        let everyday = corpus(include_str!("../../moderation/corpus/heldout-everyday.txt"));
+        let crisis = corpus(read_corpus("heldout-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout-everyday.txt"));
         assert!(crisis.len() >= 80 && everyday.len() >= 150);
         let failures = measure(&m, "heldout", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
-    /// `heldout2-*.txt`, written after the tuning and measured once: printed, not held to the
-    /// bar, so it keeps telling how the phrases do on unseen posts.
+    /// `heldout2-*.txt`, written after the phrase tuning and measured once (en 67%, es 80%, hi 67%,
+    /// hi-Latn 83%); the concept layers were built with its misses in view, so it is held to the
+    /// bar like the other held-out sets.
     #[test]
-    fn heldout2_printed() {
+    fn heldout2_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout2-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout2-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout2-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout2-everyday.txt"));
         assert!(crisis.len() >= 30 && everyday.len() >= 60);
-        let below = measure(&m, "heldout2 (printed only)", &crisis, &everyday);
-        println!("heldout2 below the bar: {below:?}");
+        let failures = measure(&m, "heldout2", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
     /// `heldout3-*.txt`, written blind on 2026-12-07 before the concept layer and measured once
@@ -513,10 +592,8 @@ mod tests {
     #[test]
     fn heldout3_recall_and_false_alarms() {
         let m = in_force();
-        let crisis = corpus(include_str!("../../moderation/corpus/heldout3-crisis.txt"));
-        let everyday = corpus(include_str!(
-            "../../moderation/corpus/heldout3-everyday.txt"
-        ));
+        let crisis = corpus(read_corpus("heldout3-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout3-everyday.txt"));
         assert!(crisis.len() >= 100 && everyday.len() >= 200);
         let failures = measure(&m, "heldout3", &crisis, &everyday);
         assert!(failures.is_empty(), "below the bar: {failures:?}");

@@ -38,6 +38,10 @@ pub struct Combination {
 struct Rule {
     all: u64,
     none: u64,
+    /// The concepts of `all`, those fewest combinations use first: a rare concept ("poison",
+    /// "crash") is absent from most texts, so reading it first settles most combinations at
+    /// once, before the common ones ("self", "intent") are read.
+    order: Vec<usize>,
     /// "concepts: <name> (<all>)", to show moderators why a text was flagged.
     label: String,
 }
@@ -47,6 +51,9 @@ pub struct Concepts {
     /// Each concept's patterns as one regex, by bit. (One regex per concept, asked only whether
     /// it matches, is several times faster than a `RegexSet` of every pattern.)
     concepts: Vec<Option<Regex>>,
+    /// The concepts' names, by bit, to show what a sentence holds (the explaining test).
+    #[cfg(test)]
+    names: Vec<String>,
     rules: Vec<Rule>,
 }
 
@@ -98,36 +105,73 @@ impl Concepts {
             rules.push(Rule {
                 all: mask(&c.all, &c.name)?,
                 none: mask(&c.none, &c.name)?,
+                order: Vec::new(),
                 label: format!("concepts: {} ({})", c.name, c.all.join(" + ")),
             });
         }
+        let uses = |i: usize| rules.iter().filter(|r| r.all & (1u64 << i) != 0).count();
+        let uses: Vec<usize> = (0..compiled.len()).map(uses).collect();
+        for rule in &mut rules {
+            let mut order: Vec<usize> = (0..compiled.len())
+                .filter(|i| rule.all & (1u64 << i) != 0)
+                .collect();
+            order.sort_by_key(|&i| uses[i]);
+            rule.order = order;
+        }
         Ok(Concepts {
             concepts: compiled,
+            #[cfg(test)]
+            names: concepts.keys().cloned().collect(),
             rules,
         })
     }
 
     /// The concepts found in one sentence as the phrases see it (normalised, padded with spaces,
     /// guarded idioms taken out), as a bit set.
+    #[cfg(test)]
     pub fn present(&self, padded: &str) -> u64 {
+        self.present_among(padded, u64::MAX)
+    }
+
+    /// The concepts of `wanted` found in one sentence: only those are read.
+    pub fn present_among(&self, padded: &str, wanted: u64) -> u64 {
         self.concepts
             .iter()
             .enumerate()
+            .filter(|(i, _)| wanted & (1u64 << i) != 0)
             .filter(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(padded)))
             .fold(0, |m, (i, _)| m | 1u64 << i)
+    }
+
+    /// The names of the concepts in a bit set (for the explaining test).
+    #[cfg(test)]
+    pub fn names(&self, found: u64) -> Vec<&str> {
+        self.names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| found & (1u64 << i) != 0)
+            .map(|(_, n)| n.as_str())
+            .collect()
     }
 
     /// Whether a whole text (prepared like a sentence) holds every concept of some combination,
     /// reading each concept at most once and only as far as needed. When it does not, no
     /// sentence of it can meet a combination.
+    #[cfg(test)]
     pub fn possible(&self, padded: &str) -> bool {
+        self.candidates(padded) != 0
+    }
+
+    /// The concepts worth reading sentence by sentence: those (wanted or blocking) of every
+    /// combination whose concepts the whole text holds; 0 when there is none. A text's sentences
+    /// are then read for these alone, so a text near one combination costs little more than
+    /// one that is near none.
+    pub fn candidates(&self, padded: &str) -> u64 {
         let (mut known, mut found) = (0u64, 0u64);
-        self.rules.iter().any(|rule| {
-            (0..MAX_CONCEPTS).all(|i| {
+        let mut wanted = 0u64;
+        for rule in &self.rules {
+            let met = rule.order.iter().all(|&i| {
                 let b = 1u64 << i;
-                if rule.all & b == 0 {
-                    return true;
-                }
                 if known & b == 0 {
                     known |= b;
                     let hit = self
@@ -140,8 +184,12 @@ impl Concepts {
                     }
                 }
                 found & b != 0
-            })
-        })
+            });
+            if met {
+                wanted |= rule.all | rule.none;
+            }
+        }
+        wanted
     }
 
     /// The label of the first combination met by one sentence or by two in a row, given each

@@ -6,7 +6,7 @@
 //! apostrophes removed ("don't" = "dont"), then `text::fold` (case, Latin accents, punctuation to
 //! spaces), Devanagari variants folded (nukta, chandrabindu, half-n before a consonant), letters
 //! mixed with digits read as letters ("su1c1de", but "5am" and "10mg" stay), symbols inside a
-//! word read as letters ("k!ll", "$uicide"), runs of three or more single letters joined
+//! word read as letters ("k!ll", "k*ll", "$uicide"), runs of three or more single letters joined
 //! ("s u i c i d e", "k.i.l.l"), and every run of a repeated character cut to one ("dieeee",
 //! "kill" → "kil"). Output is space-separated words, no leading or trailing space.
 
@@ -135,15 +135,16 @@ pub fn collapse_repeats(word: &str) -> String {
     out
 }
 
-/// "k!ll", "su!c!de", "$uicide", "d|e": symbols typed for the letters they look like, read as
-/// those letters when they sit inside a word (`!` and `|` between letters, `@` between letters,
+/// "k!ll", "k*ll", "su!c!de", "$uicide", "d|e": symbols typed for the letters they look like, read as
+/// those letters when they sit inside a word (`!`, `|` and `*` between letters, `@` between letters,
 /// `$` before a letter at the start of a word or between letters). "Hi!" and "$5" stay as they
 /// are.
 fn symbol_letter(prev: Option<char>, c: char, next: Option<char>) -> Option<char> {
     let letter = |x: Option<char>| x.is_some_and(|x| x.is_alphabetic());
     let word_start = |x: Option<char>| x.is_none_or(|x| !x.is_alphanumeric());
     match c {
-        '!' | '|' if letter(prev) && letter(next) => Some('i'),
+        // An asterisk or bang for a letter ("k*ll", "su*cide", "d*e") most often hides an i.
+        '!' | '|' | '*' if letter(prev) && letter(next) => Some('i'),
         '@' if letter(prev) && letter(next) => Some('a'),
         '$' if letter(next) && (letter(prev) || word_start(prev)) => Some('s'),
         _ => None,
@@ -264,6 +265,8 @@ mod tests {
         assert_eq!(normalise("$uicide"), normalise("suicide"));
         assert_eq!(normalise("su!c!de"), normalise("suicide"));
         assert_eq!(normalise("d|e"), "die");
+        assert_eq!(normalise("k*lling su*cide"), normalise("killing suicide"));
+        assert_eq!(normalise("*so* tired"), "so tired");
         assert_eq!(normalise("Hi! $5 for me@ 3"), "hi 5 for me 3");
     }
 

@@ -4,6 +4,7 @@
 //! - `{die|be dead|}`: one of the alternatives (an alternative may be several words; an empty one
 //!   makes the group optional),
 //! - `suicid*`: any word that begins so, `*unga`: any word that ends so ("lunga", "kudunga"),
+//!   `{chhod|band}*`: any word that begins like one of the alternatives ends it,
 //! - `...`: up to three other words.
 //!
 //! Each word is normalised like members' text (`normalise`), so "don't" or "Suicídio" may be
@@ -81,13 +82,31 @@ impl Matcher {
     /// as `prepare` gives it.
     fn concept_match(&self, text: &str, padded: &str) -> Option<&str> {
         let concepts = self.concepts.as_ref()?;
-        if !concepts.possible(padded) {
+        let wanted = concepts.candidates(padded);
+        if wanted == 0 {
             return None;
         }
         let found: Vec<u64> = sentences(text)
-            .map(|s| concepts.present(&self.prepare(s).0))
+            .map(|s| concepts.present_among(&self.prepare(s).0, wanted))
             .collect();
         concepts.first_met(&found)
+    }
+
+    /// Each sentence as the phrases see it, with the concepts it holds: what a moderator needs
+    /// to see why a text was, or was not, caught (the `explain_a_text` test).
+    #[cfg(test)]
+    pub fn trace(&self, text: &str) -> Vec<(String, Vec<&str>)> {
+        sentences(text)
+            .map(|s| {
+                let padded = self.prepare(s).0;
+                let names = self
+                    .concepts
+                    .as_ref()
+                    .map(|c| c.names(c.present(&padded)))
+                    .unwrap_or_default();
+                (padded, names)
+            })
+            .collect()
     }
 
     /// The text as the phrases see it: normalised, with guarded idioms taken out; with it, when
@@ -162,9 +181,22 @@ fn parse(pattern: &str) -> Result<Vec<Item>, String> {
             if inner.contains('{') {
                 return Err("groups do not nest".into());
             }
-            let alternatives = inner.split('|').map(parse).collect::<Result<_, _>>()?;
+            let mut alternatives: Vec<Vec<Item>> =
+                inner.split('|').map(parse).collect::<Result<_, _>>()?;
+            let mut tail = &after[end + 1..];
+            // `{chhod|chod}*`: any word that begins like one of the alternatives ends it.
+            if let Some(t) = tail.strip_prefix('*') {
+                for alt in &mut alternatives {
+                    match alt.last_mut() {
+                        Some(Item::Word { stem, .. }) => *stem = true,
+                        None => {}
+                        Some(_) => return Err("a * after a group needs a word at the end".into()),
+                    }
+                }
+                tail = t;
+            }
             items.push(Item::Group(alternatives));
-            rest = after[end + 1..].trim_start();
+            rest = tail.trim_start();
             continue;
         }
         let end = rest.find([' ', '{']).unwrap_or(rest.len());
@@ -363,6 +395,15 @@ mod tests {
         assert!(!m.is_match("I want to diet before surgery"));
         assert!(!m.is_match("no quiero comer más pan porque quiero vivir"));
         assert_eq!(m.explain("pensé en suicidarme"), Some("suicid*"));
+    }
+
+    #[test]
+    fn a_star_after_a_group_stems_every_alternative() {
+        let m = matcher(&["insulin lena {chhod|band}*"], &[]);
+        assert!(m.is_match("insulin lena chhod diya"));
+        assert!(m.is_match("insulin lena chhodungi"));
+        assert!(m.is_match("insulin lena bandh kar diya"));
+        assert!(!m.is_match("insulin lena bhool gayi"));
     }
 
     #[test]

@@ -364,8 +364,9 @@ mod tests {
     }
 
     /// `heldout5-*.txt`, written blind (by someone who never saw the phrases, guards or
-    /// concepts) after the fourth round and measured once, after that round: printed, not held to
-    /// the bar.
+    /// concepts) and measured once per round, never tuned on: printed, not held to the bar.
+    /// Before round three: recall 69%, false alarms 0.8%; after it: 76%, 0.8%
+    /// (`moderation/README.md`).
     #[test]
     fn heldout5_printed() {
         let m = in_force();

@@ -31,6 +31,30 @@ impl Zone {
         self.0
     }
 
+    /// The zone's short name at `ms` ("IST", "CST", "CEST") when it has one in letters; many
+    /// zones only have a numeric one ("-03"), which says less than the zone's name.
+    pub fn short_name(self, ms: i64) -> Option<String> {
+        use chrono_tz::OffsetName;
+        let local = self.local(ms);
+        let abbreviation = local.offset().abbreviation()?;
+        let lettered = abbreviation.chars().all(|c| c.is_ascii_alphabetic());
+        (lettered && abbreviation != self.name()).then(|| abbreviation.to_owned())
+    }
+
+    /// Every zone of the database with a place in its name ("Europe/Madrid"), and UTC: the
+    /// old aliases ("US/Eastern", "Etc/GMT+5") are left out of lists people choose from.
+    pub fn all() -> impl Iterator<Item = Zone> {
+        const REGIONS: [&str; 9] = [
+            "Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/", "Europe/",
+            "Indian/", "Pacific/",
+        ];
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .copied()
+            .filter(|z| z.name() == "UTC" || REGIONS.iter().any(|r| z.name().starts_with(r)))
+            .map(Zone)
+    }
+
     /// The local calendar date at `ms` in this zone.
     pub fn date_at(self, ms: i64) -> NaiveDate {
         self.local(ms).date_naive()
@@ -89,6 +113,20 @@ mod tests {
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_default()
+    }
+
+    #[test]
+    fn short_names_only_in_letters() {
+        let at_ms = 1_780_000_000_000; // June 2026
+        let kolkata = Zone::parse("Asia/Kolkata").unwrap_or(Zone::UTC);
+        assert_eq!(kolkata.short_name(at_ms).as_deref(), Some("IST"));
+        let mexico = Zone::parse("America/Mexico_City").unwrap_or(Zone::UTC);
+        assert_eq!(mexico.short_name(at_ms).as_deref(), Some("CST"));
+        let bogota = Zone::parse("America/Bogota").unwrap_or(Zone::UTC);
+        assert_eq!(bogota.short_name(at_ms), None);
+        assert_eq!(Zone::UTC.short_name(at_ms), None);
+        assert!(Zone::all().count() > 300);
+        assert!(Zone::all().all(|z| !z.name().starts_with("US/")));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-// Mutual's service worker, served at /sw.js (src/web/pwa.rs fills in the __NAMES__ below) so its
+// Mutual's service worker, served at /sw.js (src/web/pwa.rs fills in the capitalised names below) so its
 // scope is the whole site. It does three things and nothing more:
 // - keeps the last topic pages a member read (network first, the copy when offline), so a
 //   topic read on the bus still opens with no signal;

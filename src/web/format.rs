@@ -80,10 +80,7 @@ pub fn zone_groups(selected: &str) -> Vec<ZoneGroup> {
         })
         .collect();
     let common = |name: &str| COMMON_ZONES.iter().any(|(_, zones)| zones.contains(&name));
-    let mut rest: Vec<&'static str> = Zone::all()
-        .map(Zone::name)
-        .filter(|z| !common(z))
-        .collect();
+    let mut rest: Vec<&'static str> = Zone::all().map(Zone::name).filter(|z| !common(z)).collect();
     rest.sort_unstable();
     // A zone kept from before under an old alias stays chosen rather than silently replaced.
     if let Ok(kept) = Zone::parse(selected)

@@ -40,7 +40,14 @@ static WORKER: LazyLock<String> = LazyLock::new(|| {
         .take(6)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let precache = json!([assets::url("site.css"), assets::url("site.js")]).to_string();
+    // What a kept page needs to look right offline.
+    let precache = json!([
+        assets::url("site.css"),
+        assets::url("site.js"),
+        assets::url("icon.svg"),
+        assets::url("icon-192.png"),
+    ])
+    .to_string();
     let push = if assets::has(PUSH_SCRIPT) {
         assets::url(PUSH_SCRIPT)
     } else {
@@ -62,9 +69,7 @@ fn direction(_locale: Locale) -> &'static str {
 /// visitor's choice or browser's).
 pub async fn manifest(ctx: Ctx) -> Response {
     let t = ctx.texts;
-    let icon = |name: &str, size: &str, purpose: &str| {
-        json!({"src": assets::url(name), "sizes": size, "type": "image/png", "purpose": purpose})
-    };
+    let icon = |name: &str, size: &str, purpose: &str| json!({"src": assets::url(name), "sizes": size, "type": "image/png", "purpose": purpose});
     let body = json!({
         "id": "/",
         "name": t.get("pwa.name"),
@@ -133,6 +138,7 @@ struct OfflinePage {
     t: &'static Texts,
     lang: &'static str,
     css: String,
+    icon: String,
 }
 
 #[derive(Deserialize)]
@@ -153,6 +159,7 @@ pub async fn offline(Query(q): Query<OfflineQuery>) -> Response {
         t,
         lang: locale.as_str(),
         css: assets::url("site.css"),
+        icon: assets::url("icon.svg"),
     };
     match askama::Template::render(&page) {
         Ok(html) => (

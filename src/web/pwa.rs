@@ -41,13 +41,7 @@ static WORKER: LazyLock<String> = LazyLock::new(|| {
         .map(|b| format!("{b:02x}"))
         .collect();
     // What a kept page needs to look right offline.
-    let precache = json!([
-        assets::url("site.css"),
-        assets::url("site.js"),
-        assets::url("icon.svg"),
-        assets::url("icon-192.png"),
-    ])
-    .to_string();
+    let precache = json!([assets::url("site.css"), assets::url("site.js")]).to_string();
     let push = if assets::has(PUSH_SCRIPT) {
         assets::url(PUSH_SCRIPT)
     } else {
@@ -138,7 +132,6 @@ struct OfflinePage {
     t: &'static Texts,
     lang: &'static str,
     css: String,
-    icon: String,
 }
 
 #[derive(Deserialize)]
@@ -159,7 +152,6 @@ pub async fn offline(Query(q): Query<OfflineQuery>) -> Response {
         t,
         lang: locale.as_str(),
         css: assets::url("site.css"),
-        icon: assets::url("icon.svg"),
     };
     match askama::Template::render(&page) {
         Ok(html) => (

@@ -9,13 +9,38 @@ use chrono_tz::Tz;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Zone(Tz);
 
+/// Old names that browsers still report (Chromium's ICU says "Asia/Calcutta"), with the name
+/// the zone database uses today: members get the name the zone lists show.
+const RENAMED: [(&str, &str); 12] = [
+    ("Asia/Calcutta", "Asia/Kolkata"),
+    ("Asia/Katmandu", "Asia/Kathmandu"),
+    ("Asia/Saigon", "Asia/Ho_Chi_Minh"),
+    ("Asia/Rangoon", "Asia/Yangon"),
+    ("Asia/Dacca", "Asia/Dhaka"),
+    ("Asia/Ulan_Bator", "Asia/Ulaanbaatar"),
+    ("Europe/Kiev", "Europe/Kyiv"),
+    ("America/Godthab", "America/Nuuk"),
+    ("America/Buenos_Aires", "America/Argentina/Buenos_Aires"),
+    ("America/Indianapolis", "America/Indiana/Indianapolis"),
+    ("Atlantic/Faeroe", "Atlantic/Faroe"),
+    ("Pacific/Enderbury", "Pacific/Kanton"),
+];
+
 impl Zone {
     pub const UTC: Zone = Zone(Tz::UTC);
 
     pub fn parse(raw: &str) -> Result<Zone, String> {
-        raw.trim().parse::<Tz>().map(Zone).map_err(|_| {
-            "a time zone is an IANA name such as America/Mexico_City or Asia/Kolkata".into()
-        })
+        let raw = raw.trim();
+        let today = RENAMED
+            .iter()
+            .find(|(old, _)| *old == raw)
+            .and_then(|(_, new)| new.parse::<Tz>().ok());
+        today
+            .or_else(|| raw.parse::<Tz>().ok())
+            .map(Zone)
+            .ok_or_else(|| {
+                "a time zone is an IANA name such as America/Mexico_City or Asia/Kolkata".into()
+            })
     }
 
     /// The stored name, or UTC when it no longer parses.
@@ -29,6 +54,37 @@ impl Zone {
 
     pub fn tz(self) -> Tz {
         self.0
+    }
+
+    /// The zone's short name at `ms` ("IST", "CST", "CEST") when it has one in letters; many
+    /// zones only have a numeric one ("-03"), which says less than the zone's name.
+    pub fn short_name(self, ms: i64) -> Option<String> {
+        use chrono_tz::OffsetName;
+        let local = self.local(ms);
+        let abbreviation = local.offset().abbreviation()?;
+        let lettered = abbreviation.chars().all(|c| c.is_ascii_alphabetic());
+        (lettered && abbreviation != self.name()).then(|| abbreviation.to_owned())
+    }
+
+    /// Every zone of the database with a place in its name ("Europe/Madrid"), and UTC: the
+    /// old aliases ("US/Eastern", "Etc/GMT+5") are left out of lists people choose from.
+    pub fn all() -> impl Iterator<Item = Zone> {
+        const REGIONS: [&str; 9] = [
+            "Africa/",
+            "America/",
+            "Antarctica/",
+            "Asia/",
+            "Atlantic/",
+            "Australia/",
+            "Europe/",
+            "Indian/",
+            "Pacific/",
+        ];
+        chrono_tz::TZ_VARIANTS
+            .iter()
+            .copied()
+            .filter(|z| z.name() == "UTC" || REGIONS.iter().any(|r| z.name().starts_with(r)))
+            .map(Zone)
     }
 
     /// The local calendar date at `ms` in this zone.
@@ -92,10 +148,32 @@ mod tests {
     }
 
     #[test]
+    fn short_names_only_in_letters() {
+        let at_ms = 1_780_000_000_000; // June 2026
+        let kolkata = Zone::parse("Asia/Kolkata").unwrap_or(Zone::UTC);
+        assert_eq!(kolkata.short_name(at_ms).as_deref(), Some("IST"));
+        let mexico = Zone::parse("America/Mexico_City").unwrap_or(Zone::UTC);
+        assert_eq!(mexico.short_name(at_ms).as_deref(), Some("CST"));
+        let bogota = Zone::parse("America/Bogota").unwrap_or(Zone::UTC);
+        assert_eq!(bogota.short_name(at_ms), None);
+        assert_eq!(Zone::UTC.short_name(at_ms), None);
+        assert!(Zone::all().count() > 300);
+        assert!(Zone::all().all(|z| !z.name().starts_with("US/")));
+    }
+
+    #[test]
     fn zones_parse_and_refuse() {
         assert!(Zone::parse("America/Mexico_City").is_ok());
         assert!(Zone::parse("Asia/Kolkata").is_ok());
         assert!(Zone::parse("Mars/Olympus").is_err());
+        // What Chromium reports in India is kept under the name the lists show.
+        assert_eq!(
+            Zone::parse("Asia/Calcutta").map(Zone::name),
+            Ok("Asia/Kolkata")
+        );
+        for (_, new) in RENAMED {
+            assert_eq!(Zone::parse(new).map(Zone::name), Ok(new), "{new}");
+        }
         assert_eq!(Zone::from_stored("nonsense"), Zone::UTC);
     }
 

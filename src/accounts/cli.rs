@@ -51,6 +51,7 @@ pub async fn create_user(store: &Store, args: CreateUser) -> anyhow::Result<()> 
         email,
         locale: Locale::default(),
         country: None,
+        timezone: crate::clock::Zone::UTC,
         password_hash: password::hash(&password).await?,
     };
     let mut tx = store.begin().await?;

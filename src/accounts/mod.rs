@@ -23,6 +23,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
+use crate::clock::Zone;
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::{ClientIp, Json};
@@ -135,6 +136,8 @@ pub struct NewAccount {
     pub locale: Locale,
     /// For crisis lines; `None` follows the language.
     pub country: Option<String>,
+    /// Where the member's days and hours fall.
+    pub timezone: Zone,
     pub password_hash: String,
 }
 
@@ -145,8 +148,8 @@ pub async fn insert_account(conn: &mut impl AsDb, account: &NewAccount) -> AppRe
     let id = db!(
         *conn,
         fetch_optional scalar i64,
-        "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, locale, country, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $8, $8) ON CONFLICT DO NOTHING RETURNING id",
+        "INSERT INTO users (username, username_key, display_name, email, email_key, password_hash, locale, country, timezone, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $9, $10, $8, $8) ON CONFLICT DO NOTHING RETURNING id",
         account.username.as_str(),
         account.username.key(),
         &account.display_name,
@@ -155,7 +158,8 @@ pub async fn insert_account(conn: &mut impl AsDb, account: &NewAccount) -> AppRe
         &account.password_hash,
         account.locale.as_str(),
         now,
-        account.country.clone()
+        account.country.clone(),
+        account.timezone.name()
     )?;
     if let Some(id) = id {
         return Ok(id);
@@ -210,6 +214,11 @@ pub struct RegisterRequest {
     /// The country whose crisis lines come first: an ISO code among those with lines
     /// (`GET /api/v1/help/lines`), or absent to follow the language (en → US, es → MX, hi → IN).
     pub country: Option<String>,
+    /// The member's IANA time zone ("America/Mexico_City"), as the browser reports it
+    /// (`Intl.DateTimeFormat().resolvedOptions().timeZone`); absent means UTC. An unknown name
+    /// is refused (422, field `timezone`).
+    #[serde(default)]
+    pub timezone: Option<String>,
     /// Optional and separate: consent to hold health data, naming the version of the notice
     /// read (`GET /api/v1/consent/health-data`). Without it the account works, and health data
     /// (readings, goals, milestone numbers, condition groups) is refused until it is given.
@@ -263,6 +272,12 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
     let country = crisis::parse_country(req.country.as_deref().unwrap_or(""))
         .map_err(|e| bad("country", e))
         .unwrap_or_default();
+    let timezone = match req.timezone.as_deref().filter(|z| !z.trim().is_empty()) {
+        Some(raw) => Zone::parse(raw)
+            .map_err(|e| bad("timezone", e))
+            .unwrap_or(Zone::UTC),
+        None => Zone::UTC,
+    };
     match (username, password, display_name) {
         (Some(username), Some(password), Some(display_name)) if fields.is_empty() => {
             Ok(NewAccount {
@@ -271,6 +286,7 @@ async fn validate_registration(req: &RegisterRequest) -> AppResult<NewAccount> {
                 email,
                 locale,
                 country,
+                timezone,
                 password_hash: password::hash(&password).await?,
             })
         }

@@ -9,7 +9,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::auth::LANGUAGES;
-use super::format::ZONES;
+use super::format::{ZoneGroup, zone_groups};
 use super::{Ctx, LANG_COOKIE, Layout, PageError, TEXT_COOKIE, WebForm};
 use crate::accounts::consent::{self, ConsentState};
 use crate::accounts::privacy::{self, ContentChoice, DeleteAccount};
@@ -180,7 +180,7 @@ struct SettingsPage {
     sizes: Vec<Choice>,
     filters: Vec<Choice>,
     hide_presence: bool,
-    zones: Vec<Choice>,
+    zones: Vec<ZoneGroup>,
     /// The country whose crisis lines come first; the first choice follows the language.
     countries: Vec<Choice>,
     bio: String,
@@ -281,24 +281,9 @@ async fn settings_page(
             })
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
-        zones: zone_choices(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
+        zones: zone_groups(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
         l,
     })
-}
-
-fn zone_choices(current: &str) -> Vec<Choice> {
-    let mut names: Vec<&str> = ZONES.to_vec();
-    if !names.contains(&current) {
-        names.insert(0, current);
-    }
-    names
-        .into_iter()
-        .map(|z| Choice {
-            value: z.to_owned(),
-            label: z.replace('_', " "),
-            checked: z == current,
-        })
-        .collect()
 }
 
 /// The settings form, as name–value pairs: checkboxes repeat the `filters` name.

@@ -1,6 +1,7 @@
-//! The pages' static files (one stylesheet, one small script), embedded in the binary and
-//! served under `/static/{version}/{file}`. The version is a hash of their content, so browsers
-//! may keep them for a year and still get a new file the moment it changes.
+//! The pages' static files (one stylesheet, one small script, the app icons), embedded in the
+//! binary and served under `/static/{version}/{file}`. The version is a hash of their content, so
+//! browsers may keep them for a year and still get a new file the moment it changes. The same
+//! files answer at `/static/{file}` too, briefly cached, for what must name a fixed address.
 
 use std::sync::LazyLock;
 
@@ -15,7 +16,7 @@ struct Asset {
     bytes: &'static [u8],
 }
 
-const ASSETS: [Asset; 2] = [
+const ASSETS: &[Asset] = &[
     Asset {
         name: "site.css",
         mime: "text/css; charset=utf-8",
@@ -26,11 +27,32 @@ const ASSETS: [Asset; 2] = [
         mime: "text/javascript; charset=utf-8",
         bytes: include_bytes!("../../web/static/site.js"),
     },
+    // The app icons (scripts/make-icons.py draws them), named in the web app manifest.
+    Asset {
+        name: "icon.svg",
+        mime: "image/svg+xml",
+        bytes: include_bytes!("../../web/static/icon.svg"),
+    },
+    Asset {
+        name: "icon-192.png",
+        mime: "image/png",
+        bytes: include_bytes!("../../web/static/icon-192.png"),
+    },
+    Asset {
+        name: "icon-512.png",
+        mime: "image/png",
+        bytes: include_bytes!("../../web/static/icon-512.png"),
+    },
+    Asset {
+        name: "icon-maskable-512.png",
+        mime: "image/png",
+        bytes: include_bytes!("../../web/static/icon-maskable-512.png"),
+    },
 ];
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let mut hash = Sha256::new();
-    for asset in &ASSETS {
+    for asset in ASSETS {
         hash.update(asset.bytes);
     }
     hash.finalize()
@@ -43,6 +65,21 @@ static VERSION: LazyLock<String> = LazyLock::new(|| {
 /// The address of a static file, with the current version in it.
 pub fn url(name: &str) -> String {
     format!("/static/{}/{name}", *VERSION)
+}
+
+/// The hash of every static file together.
+pub fn version() -> &'static str {
+    VERSION.as_str()
+}
+
+/// Whether a static file of that name is built in.
+pub fn has(name: &str) -> bool {
+    ASSETS.iter().any(|a| a.name == name)
+}
+
+/// `/static/{file}`: today's file at a fixed address, revalidated on each use.
+pub async fn serve_current(Path(file): Path<String>) -> Response {
+    serve(Path((String::new(), file))).await
 }
 
 pub async fn serve(Path((version, file)): Path<(String, String)>) -> Response {

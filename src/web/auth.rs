@@ -30,6 +30,20 @@ struct RegisterPage {
     notice: super::account::ConsentNotice,
     /// Only ever the member's own tick, sent back with a form that had errors.
     consent_checked: bool,
+    /// The zone select: inside `<noscript>` (the browser's zone is sent instead), or shown
+    /// to all when the zone sent was refused.
+    zones: Vec<super::format::ZoneGroup>,
+    zone_refused: bool,
+}
+
+/// The zone a sign-up form starts on when JavaScript cannot tell: where most speakers of the
+/// page's language among our members live.
+fn likely_zone(locale: crate::accounts::types::Locale) -> &'static str {
+    match locale.as_str() {
+        "es" => "America/Mexico_City",
+        "hi" => "Asia/Kolkata",
+        _ => "UTC",
+    }
 }
 
 pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
@@ -46,6 +60,8 @@ pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
         countries: super::account::country_choices(&ctx, None),
         notice: super::account::ConsentNotice::new(ctx.texts.locale),
         consent_checked: false,
+        zones: super::format::zone_groups(likely_zone(ctx.texts.locale)),
+        zone_refused: false,
     };
     Ok(ctx.send(page))
 }
@@ -60,6 +76,10 @@ pub struct RegisterForm {
     email: Option<String>,
     locale: Option<String>,
     country: Option<String>,
+    /// The zone chosen in the form's select (shown when JavaScript is off, or after an error).
+    timezone: Option<String>,
+    /// The browser's own zone, filled in by `site.js`.
+    browser_timezone: Option<String>,
     /// The consent checkbox: the notice's version when ticked, absent otherwise.
     health_data_consent: Option<String>,
     /// The language the notice was shown in.
@@ -90,6 +110,7 @@ pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
                     "username" | "password" | "display_name" | "email" | "title" | "body" | "q" => {
                         t(&format!("errors.{field}"))
                     }
+                    "timezone" => t("timezone.err_unknown"),
                     _ => t("errors.generic"),
                 })
                 .collect(),
@@ -111,6 +132,12 @@ pub async fn register(
     jar: CookieJar,
     WebForm { ctx, form }: WebForm<RegisterForm>,
 ) -> Result<Response, PageError> {
+    // The select, when it was shown, is what the member chose; else what the browser said.
+    let chosen_zone = [&form.timezone, &form.browser_timezone]
+        .into_iter()
+        .flatten()
+        .find(|z| !z.trim().is_empty())
+        .cloned();
     let request = RegisterRequest {
         username: form.username.clone(),
         password: form.password,
@@ -118,6 +145,7 @@ pub async fn register(
         email: form.email.clone(),
         locale: form.locale,
         country: form.country.clone(),
+        timezone: chosen_zone.clone(),
         health_data_consent: consent_grant(
             form.health_data_consent.as_deref(),
             form.consent_locale.as_deref(),
@@ -145,6 +173,12 @@ pub async fn register(
                 ),
                 notice: super::account::ConsentNotice::new(ctx.texts.locale),
                 consent_checked: form.health_data_consent.is_some(),
+                zones: super::format::zone_groups(
+                    chosen_zone
+                        .as_deref()
+                        .unwrap_or(likely_zone(ctx.texts.locale)),
+                ),
+                zone_refused: matches!(&e, AppError::Invalid { fields, .. } if fields.names().any(|f| f == "timezone")),
             };
             Ok(ctx.send_status(e.status(), page))
         }

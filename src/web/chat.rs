@@ -39,6 +39,8 @@ struct ChatPage {
     crisis: Vec<CrisisLine>,
     /// "Live now: <title> until <time>" when a live session runs in the room.
     live_banner: Option<(i64, String)>,
+    /// The reader's zone: each message shows its day and time there.
+    zone: crate::clock::Zone,
 }
 
 #[derive(Deserialize)]
@@ -107,9 +109,9 @@ async fn render(
             Err(AppError::Forbidden(_)) => (Vec::new(), None, false),
             Err(e) => return Err(e.into()),
         };
+    let zone = super::calendar::reader_zone(&ctx).await?;
     let live_banner = match &room.live_session {
         Some(live) => {
-            let zone = super::calendar::reader_zone(&ctx).await?;
             let until = zone.local(live.ends_at).format("%H:%M").to_string();
             Some((
                 live.id,
@@ -138,6 +140,7 @@ async fn render(
         identifiers,
         crisis,
         live_banner,
+        zone,
     };
     Ok(ctx.send_status(status, page))
 }
@@ -152,6 +155,16 @@ pub struct MessageForm {
 impl ChatPage {
     fn room(&self) -> Option<&Room> {
         self.rooms.get(self.current)
+    }
+
+    /// A message's day and time in the reader's zone ("5 mar 2026, 18:00 IST").
+    fn when(&self, ms: &i64) -> String {
+        super::format::at_zoned(self.l.texts, self.zone, *ms)
+    }
+
+    /// A message's moment for `<time datetime>`.
+    fn stamp(&self, ms: &i64) -> String {
+        crate::store::format_ms(*ms)
     }
 }
 

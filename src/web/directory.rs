@@ -208,6 +208,8 @@ pub struct SignUpForm {
     password: String,
     display_name: Option<String>,
     locale: Option<String>,
+    /// Filled by `site.js` from the browser; absent without JavaScript (UTC, set in settings).
+    browser_timezone: Option<String>,
     health_data_consent: Option<String>,
     consent_locale: Option<String>,
 }
@@ -228,6 +230,7 @@ pub async fn sign_up(
         email: None,
         locale: form.locale,
         country: None,
+        timezone: form.browser_timezone.clone(),
         health_data_consent: super::auth::consent_grant(
             form.health_data_consent.as_deref(),
             form.consent_locale.as_deref(),

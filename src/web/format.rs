@@ -4,41 +4,115 @@
 use crate::clock::Zone;
 use crate::i18n::Texts;
 
-/// The zones the time-zone selects offer, where members mostly live (a member's own zone, when
-/// it is not here, is added by the form).
-pub const ZONES: [&str; 22] = [
-    "America/Mexico_City",
-    "America/Monterrey",
-    "America/Tijuana",
-    "America/Cancun",
-    "America/New_York",
-    "America/Chicago",
-    "America/Denver",
-    "America/Phoenix",
-    "America/Los_Angeles",
-    "America/Anchorage",
-    "Pacific/Honolulu",
-    "America/Puerto_Rico",
-    "America/Guatemala",
-    "America/Bogota",
-    "America/Lima",
-    "America/Santiago",
-    "America/Argentina/Buenos_Aires",
-    "Europe/London",
-    "Europe/Madrid",
-    "Asia/Dubai",
-    "Asia/Kolkata",
-    "UTC",
+/// The zones most members live in, by country, offered first in every time-zone select (a
+/// phone shows a long list one screen at a time): (the group's name in the locale files, zones).
+const COMMON_ZONES: [(&str, &[&str]); 6] = [
+    (
+        "timezone.group_mx",
+        &[
+            "America/Mexico_City",
+            "America/Monterrey",
+            "America/Merida",
+            "America/Cancun",
+            "America/Chihuahua",
+            "America/Hermosillo",
+            "America/Mazatlan",
+            "America/Tijuana",
+        ],
+    ),
+    (
+        "timezone.group_us",
+        &[
+            "America/New_York",
+            "America/Chicago",
+            "America/Denver",
+            "America/Phoenix",
+            "America/Los_Angeles",
+            "America/Anchorage",
+            "Pacific/Honolulu",
+            "America/Puerto_Rico",
+        ],
+    ),
+    ("timezone.group_in", &["Asia/Kolkata"]),
+    ("timezone.group_es", &["Europe/Madrid", "Atlantic/Canary"]),
+    ("timezone.group_gb", &["Europe/London"]),
+    (
+        "timezone.group_ca",
+        &[
+            "America/Toronto",
+            "America/Vancouver",
+            "America/Edmonton",
+            "America/Winnipeg",
+            "America/Regina",
+            "America/Halifax",
+            "America/St_Johns",
+        ],
+    ),
 ];
 
-/// "5 mar 2026, 18:00–19:00 (America/Mexico_City)", in the reader's language and zone.
+/// One `<optgroup>` of a time-zone select.
+pub struct ZoneGroup {
+    /// The group's name, a key of the locale files.
+    pub key: &'static str,
+    pub zones: Vec<ZoneOption>,
+}
+
+pub struct ZoneOption {
+    pub value: &'static str,
+    /// "America/Mexico City": the name as people read it.
+    pub label: String,
+    pub selected: bool,
+}
+
+/// Every zone for a select, the common ones first by country, then all the others in
+/// alphabetical order, with `selected` chosen (no zone is chosen when it names none).
+pub fn zone_groups(selected: &str) -> Vec<ZoneGroup> {
+    let option = |z: &'static str| ZoneOption {
+        value: z,
+        label: z.replace('_', " "),
+        selected: z == selected,
+    };
+    let mut groups: Vec<ZoneGroup> = COMMON_ZONES
+        .iter()
+        .map(|(key, zones)| ZoneGroup {
+            key,
+            zones: zones.iter().map(|z| option(z)).collect(),
+        })
+        .collect();
+    let common = |name: &str| COMMON_ZONES.iter().any(|(_, zones)| zones.contains(&name));
+    let mut rest: Vec<&'static str> = Zone::all().map(Zone::name).filter(|z| !common(z)).collect();
+    rest.sort_unstable();
+    // A zone kept from before under an old alias stays chosen rather than silently replaced.
+    if let Ok(kept) = Zone::parse(selected)
+        && !common(kept.name())
+        && !rest.contains(&kept.name())
+    {
+        rest.insert(0, kept.name());
+    }
+    groups.push(ZoneGroup {
+        key: "timezone.group_all",
+        zones: rest.into_iter().map(option).collect(),
+    });
+    groups
+}
+
+/// A time with the zone it is in: "18:00 IST" where the zone has a short name in letters.
+fn zone_suffix(zone: Zone, ms: i64) -> String {
+    match zone.short_name(ms) {
+        Some(short) => format!(" {short}"),
+        None => String::new(),
+    }
+}
+
+/// "5 mar 2026, 18:00–19:00 CST (America/Mexico_City)", in the reader's language and zone.
 pub fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
     let (s, e) = (zone.local(starts), zone.local(ends));
     format!(
-        "{}, {}–{} ({})",
+        "{}, {}–{}{} ({})",
         texts.date(local_day(zone, starts)),
         s.format("%H:%M"),
         e.format("%H:%M"),
+        zone_suffix(zone, starts),
         zone.name()
     )
 }
@@ -51,6 +125,11 @@ pub fn at(texts: &Texts, zone: Zone, ms: i64) -> String {
         texts.date(local_day(zone, ms)),
         local.format("%H:%M")
     )
+}
+
+/// "5 mar 2026, 18:00 IST": a moment with the zone's short name where it has one.
+pub fn at_zoned(texts: &Texts, zone: Zone, ms: i64) -> String {
+    format!("{}{}", at(texts, zone, ms), zone_suffix(zone, ms))
 }
 
 /// The local date of `ms` in `zone`, as an instant the date formatter reads in UTC (the local

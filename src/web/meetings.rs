@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::format::ZONES;
+use super::format::{ZoneGroup, zone_groups};
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::calendar::schedules::Repeat;
 use crate::clock::Zone;
@@ -24,7 +24,7 @@ struct MeetingsPage {
     meetings: Vec<MeetingItem>,
     errors: Vec<String>,
     form: MeetingForm,
-    zones: Vec<(String, bool)>,
+    zones: Vec<ZoneGroup>,
 }
 
 struct MeetingItem {
@@ -105,15 +105,13 @@ async fn page(
             }
         })
         .collect();
+    // A new meeting's zone is the organiser's own until they choose another.
     let chosen = if form.timezone.is_empty() {
-        ZONES[0].to_owned()
+        super::calendar::reader_zone(&ctx).await?.name().to_owned()
     } else {
         form.timezone.clone()
     };
-    let zones = ZONES
-        .iter()
-        .map(|z| ((*z).to_owned(), *z == chosen))
-        .collect();
+    let zones = zone_groups(&chosen);
     let mut l = ctx
         .layout(ctx.texts.fill("meetings.page_title", &[("group", &c.name)]))
         .await;

@@ -21,6 +21,7 @@ mod meetings;
 mod member;
 mod moderation;
 mod organise;
+mod pwa;
 mod readings;
 mod search;
 
@@ -240,7 +241,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             crate::http::limit_per_ip,
         ));
-    pages.route("/static/{version}/{file}", get(assets::serve))
+    pages
+        .route("/static/{version}/{file}", get(assets::serve))
+        .route("/static/{file}", get(assets::serve_current))
+        .route("/manifest.webmanifest", get(pwa::manifest))
+        .route("/sw.js", get(pwa::service_worker))
+        .route("/offline", get(pwa::offline))
 }
 
 /// Who is asking, in which language and text size, and the CSRF token their forms carry.
@@ -424,6 +430,15 @@ impl Layout {
 
     pub fn t<'a>(&'a self, key: &'a str) -> &'a str {
         self.texts.get(key)
+    }
+
+    /// The language speech synthesis reads the page in (the "listen" buttons).
+    pub fn speech_lang(&self) -> &'static str {
+        match self.texts.locale {
+            Locale::Es => "es-MX",
+            Locale::Hi => "hi-IN",
+            Locale::En => "en",
+        }
     }
 
     /// `key` with `{n}` filled in.

@@ -10,7 +10,12 @@
 // - in chat, a message with personal details (an `identifiers` error) comes back with the
 //   warning and a button that sends it as it is (`confirm_identifiers`);
 // - moderators (div#case-alerts on every page) hear of each new report over the socket: an
-//   alert linking to the queue (the urgent kind for a crisis) and the header's count refreshed.
+//   alert linking to the queue (the urgent kind for a crisis) and the header's count refreshed;
+// - a "Listen" button under each post and chat message, where the browser can speak: it reads
+//   the message aloud in the page's language (speechSynthesis; nothing goes to the server);
+// - sign-up forms get the browser's time zone (input[data-browser-zone]);
+// - the service worker (/sw.js) is registered, and told the page's language and who is signed
+//   in, so it keeps the right offline page and forgets one member's topics for the next.
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -62,6 +67,89 @@
 
   var areas = document.querySelectorAll("textarea[data-preview]");
   for (var i = 0; i < areas.length; i++) { addPreview(areas[i]); }
+
+  // Listen: only where the browser can speak, so there is never a button that does nothing.
+  var speech = window.speechSynthesis && window.SpeechSynthesisUtterance ? window.speechSynthesis : null;
+  var listenLabel = document.body.getAttribute("data-listen");
+  var speechLang = document.body.getAttribute("data-speech-lang") || document.documentElement.lang || "en";
+  var speaking = null;
+
+  function stopSpeaking() {
+    if (speaking) { speaking.setAttribute("aria-pressed", "false"); }
+    speaking = null;
+    speech.cancel();
+  }
+
+  // A voice for the page's language when the phone has one (es-MX, else any Spanish).
+  function voiceFor(lang) {
+    var voices = speech.getVoices ? speech.getVoices() : [];
+    var exact = null;
+    var close = null;
+    for (var v = 0; v < voices.length; v++) {
+      var tag = String(voices[v].lang || "").replace("_", "-");
+      if (tag.toLowerCase() === lang.toLowerCase()) { exact = exact || voices[v]; }
+      if (tag.slice(0, 2).toLowerCase() === lang.slice(0, 2).toLowerCase()) { close = close || voices[v]; }
+    }
+    return exact || close;
+  }
+
+  // Adds the button after `body` (a post's or message's rendered text): pressed, it reads the
+  // words as shown, not their markdown; pressed again, it stops.
+  function addListen(body) {
+    if (!speech || !listenLabel || !body || !body.parentNode) { return; }
+    var next = body.nextElementSibling;
+    if (next && next.classList.contains("listen")) { return; }
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary listen";
+    button.setAttribute("aria-pressed", "false");
+    button.textContent = listenLabel;
+    button.addEventListener("click", function () {
+      if (speaking === button) { stopSpeaking(); return; }
+      if (speaking) { stopSpeaking(); }
+      var words = (body.innerText || body.textContent || "").trim();
+      if (!words) { return; }
+      var utterance = new window.SpeechSynthesisUtterance(words);
+      utterance.lang = speechLang;
+      var voice = voiceFor(speechLang);
+      if (voice) { utterance.voice = voice; }
+      utterance.onend = utterance.onerror = function () {
+        if (speaking === button) {
+          button.setAttribute("aria-pressed", "false");
+          speaking = null;
+        }
+      };
+      speaking = button;
+      button.setAttribute("aria-pressed", "true");
+      speech.speak(utterance);
+    });
+    body.parentNode.insertBefore(button, body.nextSibling);
+  }
+
+  var spoken = document.querySelectorAll("ol.posts article .body, #messages li .body");
+  for (var s = 0; s < spoken.length; s++) { addListen(spoken[s]); }
+
+  // Sign-up: the browser knows the member's time zone; without JavaScript the form asks.
+  var zoneFields = document.querySelectorAll("input[data-browser-zone]");
+  if (zoneFields.length && window.Intl && Intl.DateTimeFormat) {
+    var browserZone = "";
+    try { browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { browserZone = ""; }
+    for (var z = 0; z < zoneFields.length; z++) { zoneFields[z].value = browserZone; }
+  }
+
+  // The service worker: topics read lately open offline, other pages say clearly that the
+  // network is gone. Each page tells it the language and who is signed in ("" for no one).
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
+    navigator.serviceWorker.ready.then(function (registration) {
+      if (!registration.active) { return; }
+      registration.active.postMessage({
+        type: "page",
+        lang: document.documentElement.lang || "en",
+        member: document.body.getAttribute("data-member") || ""
+      });
+    }).catch(function () {});
+  }
 
   // The page the author lands on after writing words that suggest a crisis: the lines first.
   var lines = document.getElementById("crisis-lines");
@@ -193,8 +281,9 @@
       var who = document.createElement("span");
       who.className = "who";
       who.textContent = m.author ? m.author.display_name : "—";
-      var when = document.createElement("span");
+      var when = document.createElement("time");
       when.className = "muted small when";
+      when.setAttribute("datetime", m.created_at);
       when.textContent = clock.format(new Date(m.created_at));
       var body = document.createElement("div");
       body.className = "body";
@@ -204,6 +293,7 @@
       li.appendChild(document.createTextNode(" "));
       li.appendChild(when);
       li.appendChild(body);
+      addListen(body);
       return li;
     }
 

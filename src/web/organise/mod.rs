@@ -16,7 +16,7 @@ use axum::response::{Redirect, Response};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use serde::Deserialize;
 
-use super::format::{ZONES, at, people, span};
+use super::format::{ZoneGroup, at, people, span, zone_groups};
 use super::{Ctx, Layout, PageError, WebForm, form_status, urlencode};
 use crate::calendar::events::{EventDraft, EventStatus, NewSummary};
 use crate::calendar::schedules::{Repeat, ScheduleChanges, ScheduleDraft, ScheduleState};
@@ -37,18 +37,13 @@ pub use themed::*;
 
 use crate::circles::WEEKDAYS;
 
-/// A `<select>` option: (value, selected).
-type Choice = (String, bool);
-
-/// The zone choices, the reader's own first, `chosen` selected.
-fn zone_choices(own: Zone, chosen: &str) -> Vec<Choice> {
-    let mut names: Vec<&str> = Vec::with_capacity(ZONES.len() + 1);
-    names.push(own.name());
-    names.extend(ZONES.iter().copied().filter(|z| *z != own.name()));
-    names
-        .into_iter()
-        .map(|z| (z.to_owned(), z == chosen))
-        .collect()
+/// The zone choices with `chosen` selected, else the organiser's own.
+fn zone_choices(own: Zone, chosen: &str) -> Vec<ZoneGroup> {
+    zone_groups(if chosen.trim().is_empty() {
+        own.name()
+    } else {
+        chosen
+    })
 }
 
 /// The community and the organiser's zone; the login page for visitors, 403 for members who

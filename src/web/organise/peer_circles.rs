@@ -77,7 +77,7 @@ struct CirclesPage {
     items: Vec<CircleItem>,
     form: CircleForm,
     weekdays: Vec<(&'static str, String, bool)>,
-    zones: Vec<Choice>,
+    zones: Vec<ZoneGroup>,
     errors: Vec<String>,
     saved: bool,
 }

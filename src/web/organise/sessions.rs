@@ -16,6 +16,9 @@ pub struct SessionForm {
     time: String,
     #[serde(default)]
     minutes: String,
+    /// The zone the date and times are in (the organiser's own unless they choose another).
+    #[serde(default)]
+    timezone: String,
     #[serde(default)]
     also_date_1: String,
     #[serde(default)]
@@ -59,6 +62,7 @@ struct SessionsPage {
     slug: String,
     name: String,
     zone_name: &'static str,
+    zones: Vec<ZoneGroup>,
     rooms: Vec<(i64, String, bool)>,
     lengths: Vec<(&'static str, bool)>,
     upcoming: Vec<SessionItem>,
@@ -107,6 +111,7 @@ async fn render_sessions(
     if form.minutes.is_empty() {
         form.minutes = "60".into();
     }
+    let zones = zone_choices(zone, &form.timezone);
     let lengths = LENGTHS
         .into_iter()
         .map(|m| (m, form.minutes == m))
@@ -131,6 +136,7 @@ async fn render_sessions(
         slug: c.slug,
         name: c.name,
         zone_name: zone.name(),
+        zones,
         rooms,
         lengths,
         upcoming,
@@ -161,8 +167,17 @@ pub async fn create_session(
     Path(slug): Path<String>,
     WebForm { ctx, form }: WebForm<SessionForm>,
 ) -> Result<Response, PageError> {
-    let (_, _, zone) = organised(&ctx, &slug).await?;
+    let (_, _, own) = organised(&ctx, &slug).await?;
     let mut bad = Vec::new();
+    // The times are read in the zone the organiser chose (their own when none was sent).
+    let zone = if form.timezone.trim().is_empty() {
+        own
+    } else {
+        Zone::parse(&form.timezone).unwrap_or_else(|_| {
+            bad.push("timezone".to_owned());
+            own
+        })
+    };
     let minutes: i64 = form.minutes.trim().parse().unwrap_or(0);
     if !(1..=12 * 60).contains(&minutes) {
         bad.push("minutes".to_owned());

@@ -44,7 +44,7 @@ struct SchedulesPage {
     zone_name: &'static str,
     items: Vec<ScheduleItem>,
     form: ScheduleForm,
-    zones: Vec<Choice>,
+    zones: Vec<ZoneGroup>,
     repeats: Vec<(&'static str, &'static str, bool)>,
     errors: Vec<String>,
     saved: bool,

@@ -209,10 +209,17 @@ async fn patch(s: &Server, path: &str, token: &str, body: Value) -> (StatusCode,
 async fn verified_address(s: &Server, token: &str, address: &str) {
     let (st, body) = patch(s, "/api/v1/me", token, json!({"email": address})).await;
     assert_eq!(st, StatusCode::OK, "{body}");
-    let mail = wait_mails(s, "email_verify", address, 1).await.pop().unwrap();
+    let mail = wait_mails(s, "email_verify", address, 1)
+        .await
+        .pop()
+        .unwrap();
     let code = token_in(&mail.text, "verify-email");
     let (st, body) = s
-        .post("/api/v1/me/email/verify", Some(token), json!({"token": code}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(token),
+            json!({"token": code}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     assert_eq!(body["verified"], true);
@@ -247,11 +254,19 @@ async fn digest_due_at(s: &Server, user: &str) -> i64 {
     match s.db.backend {
         Backend::Sqlite => {
             let mut c = sqlx::SqliteConnection::connect(&s.db.url).await.unwrap();
-            sqlx::query_scalar(q).bind(user).fetch_one(&mut c).await.unwrap()
+            sqlx::query_scalar(q)
+                .bind(user)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
         }
         Backend::Postgres => {
             let mut c = sqlx::PgConnection::connect(&s.db.url).await.unwrap();
-            sqlx::query_scalar(q).bind(user).fetch_one(&mut c).await.unwrap()
+            sqlx::query_scalar(q)
+                .bind(user)
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
         }
     }
 }
@@ -267,7 +282,13 @@ both_backends!(verification_token_works_once_and_in_time, |b| async move {
     assert_eq!(d["kinds"]["newcomer"], true);
     assert_eq!(d["verified"], false);
 
-    let (st, body) = patch(&s, "/api/v1/me", &ana, json!({"email": "ana.v@example.org"})).await;
+    let (st, body) = patch(
+        &s,
+        "/api/v1/me",
+        &ana,
+        json!({"email": "ana.v@example.org"}),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK, "{body}");
     let (_, d) = s.get("/api/v1/me/delivery", Some(&ana)).await;
     assert_eq!(d["address"], "ana.v@example.org");
@@ -282,35 +303,62 @@ both_backends!(verification_token_works_once_and_in_time, |b| async move {
 
     // A wrong token, then someone else's session, are refused.
     let (st, body) = s
-        .post("/api/v1/me/email/verify", Some(&ana), json!({"token": "not-a-token"}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(&ana),
+            json!({"token": "not-a-token"}),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["fields"]["token"].is_array(), "{body}");
     let ben = s.register("ben_v").await;
     let (st, _) = s
-        .post("/api/v1/me/email/verify", Some(&ben), json!({"token": code}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(&ben),
+            json!({"token": code}),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // The link page asks before it changes anything (a mail scanner only GETs).
-    let page = s.client.get(s.url(&format!("/verify-email/{code}"))).send().await.unwrap();
+    let page = s
+        .client
+        .get(s.url(&format!("/verify-email/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let (_, d) = s.get("/api/v1/me/delivery", Some(&ana)).await;
     assert_eq!(d["verified"], false);
 
     let (st, d) = s
-        .post("/api/v1/me/email/verify", Some(&ana), json!({"token": code}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(&ana),
+            json!({"token": code}),
+        )
         .await;
     assert_eq!(st, StatusCode::OK, "{d}");
     assert_eq!(d["verified"], true);
     // Once only.
     let (st, _) = s
-        .post("/api/v1/me/email/verify", Some(&ana), json!({"token": code}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(&ana),
+            json!({"token": code}),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
 
     // A new address is unverified again, and its token expires.
-    let (st, _) = patch(&s, "/api/v1/me", &ana, json!({"email": "ana.new@example.org"})).await;
+    let (st, _) = patch(
+        &s,
+        "/api/v1/me",
+        &ana,
+        json!({"email": "ana.new@example.org"}),
+    )
+    .await;
     assert_eq!(st, StatusCode::OK);
     let (_, d) = s.get("/api/v1/me/delivery", Some(&ana)).await;
     assert_eq!(d["verified"], false);
@@ -326,10 +374,19 @@ both_backends!(verification_token_works_once_and_in_time, |b| async move {
     )
     .await;
     let (st, _) = s
-        .post("/api/v1/me/email/verify", Some(&ana), json!({"token": code}))
+        .post(
+            "/api/v1/me/email/verify",
+            Some(&ana),
+            json!({"token": code}),
+        )
         .await;
     assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
-    let page = s.client.get(s.url(&format!("/verify-email/{code}"))).send().await.unwrap();
+    let page = s
+        .client
+        .get(s.url(&format!("/verify-email/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
 });
 
@@ -409,13 +466,22 @@ both_backends!(
             assert_eq!(st, StatusCode::OK, "{d}");
         }
         let (rosa_topic, _) = s
-            .topic(&rosa, "dt2", "Mi glucosa secreta de hoy", "Cuerpo del tema privado")
+            .topic(
+                &rosa,
+                "dt2",
+                "Mi glucosa secreta de hoy",
+                "Cuerpo del tema privado",
+            )
             .await;
         let (tom_topic, _) = s
             .topic(&tom, "dt2", "Tom private title", "Tom private body")
             .await;
-        s.reply(&carl, rosa_topic, json!({"body": "Respuesta íntima número uno"}))
-            .await;
+        s.reply(
+            &carl,
+            rosa_topic,
+            json!({"body": "Respuesta íntima número uno"}),
+        )
+        .await;
         s.reply(&carl, tom_topic, json!({"body": "Reply to Tom, private"}))
             .await;
 
@@ -424,9 +490,21 @@ both_backends!(
             .pop()
             .unwrap();
         // In Spanish, and saying only what happened.
-        assert_eq!(mail.subject(), "Una respuesta nueva en tu grupo", "{mail:?}");
-        assert!(mail.text.contains("Una respuesta nueva en tu grupo"), "{}", mail.text);
-        assert!(mail.text.contains(&format!("/t/{rosa_topic}")), "{}", mail.text);
+        assert_eq!(
+            mail.subject(),
+            "Una respuesta nueva en tu grupo",
+            "{mail:?}"
+        );
+        assert!(
+            mail.text.contains("Una respuesta nueva en tu grupo"),
+            "{}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains(&format!("/t/{rosa_topic}")),
+            "{}",
+            mail.text
+        );
         for secret in [
             "glucosa",
             "secreta",
@@ -437,7 +515,13 @@ both_backends!(
             "dt2",
             "carl_replies",
         ] {
-            let all = format!("{}\n{}\n{}\n{}", mail.subject(), mail.head, mail.text, mail.html);
+            let all = format!(
+                "{}\n{}\n{}\n{}",
+                mail.subject(),
+                mail.head,
+                mail.text,
+                mail.html
+            );
             assert!(!all.contains(secret), "{secret} in the mail:\n{all}");
         }
         // RFC 2369 / RFC 8058 headers; no mailto (nothing here reads incoming mail).
@@ -497,8 +581,13 @@ both_backends!(
     |b| async move {
         let s = Server::start_with(b, fast()).await;
         let admin = s.admin().await;
-        s.community(&admin, "alpha", "public", json!({"name": "Hipertension Alpha"}))
-            .await;
+        s.community(
+            &admin,
+            "alpha",
+            "public",
+            json!({"name": "Hipertension Alpha"}),
+        )
+        .await;
         s.community(&admin, "beta", "public", json!({"name": "Bariatric Beta"}))
             .await;
         let dana = s.register("dana_digest").await;
@@ -520,7 +609,9 @@ both_backends!(
         let due = digest_due_at(&s, "dana_digest").await;
         assert!(due > chrono::Utc::now().timestamp_millis());
 
-        let (a, _) = s.topic(&dana, "alpha", "Alpha title private", "x body").await;
+        let (a, _) = s
+            .topic(&dana, "alpha", "Alpha title private", "x body")
+            .await;
         let (b2, _) = s.topic(&dana, "beta", "Beta title private", "y body").await;
         s.reply(&eve, a, json!({"body": "alpha reply one"})).await;
         s.reply(&eve, a, json!({"body": "alpha reply two"})).await;
@@ -555,8 +646,17 @@ both_backends!(
         assert!(text.contains(&format!("/t/{b2}")), "{text}");
         assert!(!text.contains("mentioned"), "mentions are off: {text}");
         assert!(!text.contains(&format!("/t/{other}")), "{text}");
-        for secret in ["Alpha title", "Hipertension", "Bariatric", "alpha reply", "eve_writes"] {
-            assert!(!text.contains(secret) && !mail.html.contains(secret), "{secret}:\n{text}");
+        for secret in [
+            "Alpha title",
+            "Hipertension",
+            "Bariatric",
+            "alpha reply",
+            "eve_writes",
+        ] {
+            assert!(
+                !text.contains(secret) && !mail.html.contains(secret),
+                "{secret}:\n{text}"
+            );
         }
         assert!(mail.header("list-unsubscribe").is_some());
         // The next one is scheduled again, and nothing is sent twice.

@@ -386,12 +386,8 @@ pub async fn compose(
             t.get("delivery.digest_subject_daily").to_owned()
         }
     } else {
-        only_line.unwrap_or_else(|| {
-            t.fill(
-                "delivery.subject_many",
-                &[("n", &t.number(total as i64))],
-            )
-        })
+        only_line
+            .unwrap_or_else(|| t.fill("delivery.subject_many", &[("n", &t.number(total as i64))]))
     };
     // One kind in the mail: the link turns that kind off; several: all e-mail.
     let unsubscribe_kind = match kinds.as_slice() {

@@ -314,7 +314,12 @@ pub fn next_digest(freq: Frequency, zone: Zone, after: i64) -> Option<i64> {
 /// Stores the settings. When what is mailed changes (frequency), the mail job starts from the
 /// member's newest notification, so turning mail on never sends the backlog, and the next
 /// digest is scheduled.
-pub async fn save(conn: &mut impl AsDb, user_id: i64, before: &Settings, new: &Settings) -> AppResult<()> {
+pub async fn save(
+    conn: &mut impl AsDb,
+    user_id: i64,
+    before: &Settings,
+    new: &Settings,
+) -> AppResult<()> {
     let now = now_ms();
     db!(
         *conn,
@@ -429,7 +434,10 @@ pub fn apply_patch(current: &Settings, body: &Value) -> AppResult<Settings> {
                 }
                 None => fields.push("kinds", "kinds is an object of kind: true or false"),
             },
-            other => fields.push(other, "not a delivery setting; they are email, push and kinds"),
+            other => fields.push(
+                other,
+                "not a delivery setting; they are email, push and kinds",
+            ),
         }
     }
     fields.into_result()?;
@@ -452,7 +460,10 @@ pub async fn update(state: &AppState, user_id: i64, body: &Value) -> AppResult<D
 #[utoipa::path(get, path = "/api/v1/me/delivery", tag = "delivery", operation_id = "get_delivery",
     responses((status = 200, body = Delivery), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn api_get(State(state): State<AppState>, Auth(session): Auth) -> AppResult<axum::Json<Delivery>> {
+async fn api_get(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> AppResult<axum::Json<Delivery>> {
     Ok(axum::Json(get(&state, session.user.id).await?))
 }
 

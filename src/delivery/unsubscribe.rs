@@ -16,7 +16,11 @@ use crate::store::{AsDb, now_ms};
 const KEEP_MS: i64 = 365 * 24 * 3600 * 1000;
 
 /// A new token for one mail; the clear token goes into the mail's link only.
-pub async fn mint(conn: &mut impl AsDb, user_id: i64, kind: Option<DeliveryKind>) -> AppResult<String> {
+pub async fn mint(
+    conn: &mut impl AsDb,
+    user_id: i64,
+    kind: Option<DeliveryKind>,
+) -> AppResult<String> {
     let token = random_secret();
     db!(
         *conn,
@@ -49,7 +53,11 @@ pub async fn peek(state: &AppState, token: &str) -> AppResult<Option<Option<Deli
 
 /// Turns off what the token names (or, with `all`, every e-mail); what was turned off, or
 /// `None` for an unknown token. Doing it twice is harmless.
-pub async fn apply(state: &AppState, token: &str, all: bool) -> AppResult<Option<Option<DeliveryKind>>> {
+pub async fn apply(
+    state: &AppState,
+    token: &str,
+    all: bool,
+) -> AppResult<Option<Option<DeliveryKind>>> {
     if token.is_empty() || token.len() > 100 {
         return Ok(None);
     }
@@ -82,7 +90,11 @@ pub async fn apply(state: &AppState, token: &str, all: bool) -> AppResult<Option
     super::save(&mut tx, user_id, &before, &new).await?;
     tx.commit().await?;
     metrics::counter!("mutual_mail_unsubscribes_total").increment(1);
-    tracing::info!(user = user_id, kind = kind.map_or("all", DeliveryKind::as_str), "unsubscribed from a mail link");
+    tracing::info!(
+        user = user_id,
+        kind = kind.map_or("all", DeliveryKind::as_str),
+        "unsubscribed from a mail link"
+    );
     Ok(Some(kind))
 }
 

@@ -30,7 +30,11 @@ const INVALID_TOKEN: &str = "this link does not work any more: it was already us
 /// The address changed (or was removed): it is unverified, older links stop working, and a
 /// verification mail is queued when there is an address. Call inside the transaction that
 /// changed `users.email`.
-pub async fn address_changed(conn: &mut impl AsDb, user_id: i64, has_address: bool) -> AppResult<()> {
+pub async fn address_changed(
+    conn: &mut impl AsDb,
+    user_id: i64,
+    has_address: bool,
+) -> AppResult<()> {
     let now = now_ms();
     db!(
         *conn,

@@ -127,7 +127,15 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
         let attempt = row.attempts + 1;
         let result = match Kind::parse(&row.kind) {
             Some(kind) => {
-                send_one(state, transport, row.id, row.user_id, kind, row.payload.as_deref()).await
+                send_one(
+                    state,
+                    transport,
+                    row.id,
+                    row.user_id,
+                    kind,
+                    row.payload.as_deref(),
+                )
+                .await
             }
             None => Err(anyhow::anyhow!("unknown kind of mail {:?}", row.kind).into()),
         };

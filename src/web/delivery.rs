@@ -126,12 +126,11 @@ pub async fn save_email(
     match accounts::update_me(&ctx.state, &session, &req).await {
         Ok(_) => Ok(ctx.send(Redirect::to("/settings?done=address#email"))),
         Err(AppError::Invalid { .. }) => {
-            let why = ctx.texts.get("delivery.address").to_owned();
-            let why = format!("{why}: {}", ctx.texts.get("errors.generic"));
+            let why = ctx.texts.get("delivery.address_invalid").to_owned();
             refused(ctx, Some(why), None).await
         }
-        Err(e @ AppError::Conflict { .. }) => {
-            let why = e.to_string();
+        Err(AppError::Conflict { .. }) => {
+            let why = ctx.texts.get("delivery.address_taken").to_owned();
             refused(ctx, Some(why), None).await
         }
         Err(e) => Err(e.into()),
@@ -313,15 +312,32 @@ async fn unsubscribe_answer(
 /// `GET /unsubscribe/{token}`: asks, changes nothing.
 pub async fn unsubscribe_page(ctx: Ctx, Path(token): Path<String>) -> Result<Response, PageError> {
     let Some(kind) = unsubscribe::peek(&ctx.state, &token).await? else {
-        return Ok(unsubscribe_answer(ctx, StatusCode::NOT_FOUND, String::new(), None, false, None).await);
+        return Ok(unsubscribe_answer(
+            ctx,
+            StatusCode::NOT_FOUND,
+            String::new(),
+            None,
+            false,
+            None,
+        )
+        .await);
     };
     let question = match kind {
-        Some(k) => ctx
-            .texts
-            .fill("delivery.unsub_intro_kind", &[("kind", &kind_words(&ctx, k))]),
+        Some(k) => ctx.texts.fill(
+            "delivery.unsub_intro_kind",
+            &[("kind", &kind_words(&ctx, k))],
+        ),
         None => ctx.texts.get("delivery.unsub_intro_all").to_owned(),
     };
-    Ok(unsubscribe_answer(ctx, StatusCode::OK, token, Some(question), kind.is_some(), None).await)
+    Ok(unsubscribe_answer(
+        ctx,
+        StatusCode::OK,
+        token,
+        Some(question),
+        kind.is_some(),
+        None,
+    )
+    .await)
 }
 
 /// `POST /unsubscribe/{token}`: the mail client's one-click (`List-Unsubscribe=One-Click`) or
@@ -337,13 +353,22 @@ pub async fn unsubscribe(
     match unsubscribe::apply(&ctx.state, &token, all).await? {
         Some(kind) => {
             let done = match kind {
-                Some(k) => ctx
-                    .texts
-                    .fill("delivery.unsub_done_kind", &[("kind", &kind_words(&ctx, k))]),
+                Some(k) => ctx.texts.fill(
+                    "delivery.unsub_done_kind",
+                    &[("kind", &kind_words(&ctx, k))],
+                ),
                 None => ctx.texts.get("delivery.unsub_done_all").to_owned(),
             };
-            Ok(unsubscribe_answer(ctx, StatusCode::OK, String::new(), None, false, Some(done)).await)
+            Ok(
+                unsubscribe_answer(ctx, StatusCode::OK, String::new(), None, false, Some(done))
+                    .await,
+            )
         }
-        None => Ok(unsubscribe_answer(ctx, StatusCode::NOT_FOUND, String::new(), None, false, None).await),
+        None => {
+            Ok(
+                unsubscribe_answer(ctx, StatusCode::NOT_FOUND, String::new(), None, false, None)
+                    .await,
+            )
+        }
     }
 }

@@ -180,6 +180,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::meetings::router())
         .merge(crate::referrals::router())
         .merge(crate::invitations::router())
+        .merge(crate::delivery::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -452,7 +453,8 @@ fn spawn_upkeep(state: &AppState) {
     });
 }
 
-/// The mail worker: password reset requests become mails, and due mails go out. It wakes when
+/// The mail worker: password reset requests and new notifications become mails, and due
+/// mails go out. It wakes when
 /// this node queues something, and looks every few seconds for what other nodes queued or
 /// what is due for a retry.
 fn spawn_mail(state: &AppState, every_job_secs: u64) {
@@ -464,6 +466,12 @@ fn spawn_mail(state: &AppState, every_job_secs: u64) {
             if let Err(e) = accounts::reset::take_requests(&state).await {
                 tracing::warn!(error = %e, "password reset requests");
             }
+            if let Err(e) = crate::delivery::mails::queue_immediate(&state).await {
+                tracing::warn!(error = %e, "immediate notification mails");
+            }
+            if let Err(e) = crate::delivery::mails::queue_digests(&state).await {
+                tracing::warn!(error = %e, "notification digests");
+            }
             if let Err(e) = crate::mail::outbox::deliver_due(&state).await {
                 tracing::warn!(error = %e, "mail delivery");
             }
@@ -474,6 +482,12 @@ fn spawn_mail(state: &AppState, every_job_secs: u64) {
                 }
                 if let Err(e) = accounts::reset::prune(&state).await {
                     tracing::warn!(error = %e, "pruning reset tokens");
+                }
+                if let Err(e) = crate::delivery::verify::prune(&state).await {
+                    tracing::warn!(error = %e, "pruning e-mail verification tokens");
+                }
+                if let Err(e) = crate::delivery::unsubscribe::prune(&state).await {
+                    tracing::warn!(error = %e, "pruning unsubscribe tokens");
                 }
             }
             state.mail.sleep(poll).await;

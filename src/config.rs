@@ -144,6 +144,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_RESET_TOKEN_SECS", global = true)]
     pub reset_token_secs: Option<u64>,
 
+    /// Immediate notification mails wait this long after the first new notification, so what
+    /// arrives meanwhile goes in the same mail [default: 120]
+    #[arg(long, env = "MUTUAL_MAIL_COALESCE_SECS", global = true)]
+    pub mail_coalesce_secs: Option<u64>,
+
     // Who may read the operating figures (membership privacy, issue 18).
     /// `/metrics` answers only requests carrying `Authorization: Bearer TOKEN`
     /// [default: unset: only on METRICS_LISTEN]
@@ -212,6 +217,7 @@ struct FileSettings {
     mail_from: Option<String>,
     mail_delivery: Option<OnOff>,
     reset_token_secs: Option<u64>,
+    mail_coalesce_secs: Option<u64>,
     metrics_token: Option<String>,
     metrics_listen: Option<SocketAddr>,
 }
@@ -292,6 +298,7 @@ pub struct Config {
     pub mail_from: Option<String>,
     pub mail_delivery: bool,
     pub reset_token_secs: u64,
+    pub mail_coalesce_secs: u64,
     pub metrics_token: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -430,6 +437,10 @@ impl Config {
                 .or(file.reset_token_secs)
                 .unwrap_or(1800)
                 .max(1),
+            mail_coalesce_secs: args
+                .mail_coalesce_secs
+                .or(file.mail_coalesce_secs)
+                .unwrap_or(120),
             metrics_token: args
                 .metrics_token
                 .clone()

@@ -9,6 +9,7 @@ pub mod circles;
 pub mod clock;
 pub mod communities;
 pub mod config;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod forum;

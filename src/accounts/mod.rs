@@ -707,7 +707,9 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             now
         )?;
     }
+    let mut mail_queued = false;
     if let Some(email) = email {
+        let before = db!(tx, fetch_one scalar Option<String>, "SELECT email FROM users WHERE id = $1", session.user.id)?;
         let result = db!(
             tx,
             execute,
@@ -726,6 +728,13 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             }
             other => other?,
         };
+        // A new address (not the same one retyped) is unverified until its owner follows the
+        // link mailed to it.
+        if before.as_deref() != email.as_ref().map(Email::as_str) {
+            crate::delivery::verify::address_changed(&mut tx, session.user.id, email.is_some())
+                .await?;
+            mail_queued = email.is_some();
+        }
     }
     if let Some(locale) = locale {
         db!(
@@ -778,14 +787,18 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         )?;
     }
     if let Some(zone) = timezone {
-        db!(
+        let changed = db!(
             tx,
             execute,
-            "UPDATE users SET timezone = $2, updated_at = $3 WHERE id = $1",
+            "UPDATE users SET timezone = $2, updated_at = $3 WHERE id = $1 AND timezone <> $2",
             session.user.id,
             zone.name(),
             now
         )?;
+        if changed > 0 {
+            // Digests follow the member's day: the next one moves with the zone.
+            crate::delivery::reschedule(&mut tx, session.user.id).await?;
+        }
     }
     let password_changed = new_hash.is_some();
     if let Some(hash) = new_hash {
@@ -800,6 +813,9 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
         session::revoke_all(&mut tx, session.user.id, Some(session.id)).await?;
     }
     tx.commit().await?;
+    if mail_queued {
+        state.mail.wake();
+    }
     if password_changed {
         state
             .realtime

@@ -30,6 +30,9 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    /// The one-click unsubscribe address (RFC 8058) of a notification mail; `None` for mails
+    /// a member cannot opt out of (verification, password reset).
+    pub unsubscribe: Option<String>,
 }
 
 /// The node's mail settings and the bell that wakes the mail worker. Cheap to clone.

@@ -17,18 +17,30 @@ use super::render;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
     PasswordReset,
+    /// "Confirm your address": the token is minted when the mail is rendered.
+    EmailVerify,
+    /// Notifications mailed soon after they happen (the payload names the range of ids).
+    Notifications,
+    /// A daily or weekly summary (the payload names the range of ids).
+    Digest,
 }
 
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::PasswordReset => "password_reset",
+            Kind::EmailVerify => "email_verify",
+            Kind::Notifications => "notifications",
+            Kind::Digest => "digest",
         }
     }
 
     fn parse(raw: &str) -> Option<Kind> {
         match raw {
             "password_reset" => Some(Kind::PasswordReset),
+            "email_verify" => Some(Kind::EmailVerify),
+            "notifications" => Some(Kind::Notifications),
+            "digest" => Some(Kind::Digest),
             _ => None,
         }
     }
@@ -59,12 +71,34 @@ pub async fn enqueue(conn: &mut impl AsDb, user_id: i64, kind: Kind) -> AppResul
     Ok(())
 }
 
+/// Queues a mail that says something of its own (`payload`, e.g. which notifications it
+/// covers); several may wait for one member at once.
+pub async fn enqueue_payload(
+    conn: &mut impl AsDb,
+    user_id: i64,
+    kind: Kind,
+    payload: &str,
+) -> AppResult<()> {
+    let now = now_ms();
+    db!(
+        *conn,
+        execute,
+        "INSERT INTO mail_outbox (user_id, kind, created_at, next_attempt_at, payload) VALUES ($1, $2, $3, $3, $4)",
+        user_id,
+        kind.as_str(),
+        now,
+        payload
+    )?;
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct Due {
     id: i64,
     user_id: i64,
     kind: String,
     attempts: i64,
+    payload: Option<String>,
 }
 
 /// Sends what is due; the number sent. Does nothing on a node whose delivery is off.
@@ -78,7 +112,7 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
         db!(
             conn,
             fetch_all as Due,
-            "SELECT id, user_id, kind, attempts FROM mail_outbox
+            "SELECT id, user_id, kind, attempts, payload FROM mail_outbox
              WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $1
                AND (claimed_until IS NULL OR claimed_until < $1)
              ORDER BY id LIMIT 50",
@@ -92,7 +126,17 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
         }
         let attempt = row.attempts + 1;
         let result = match Kind::parse(&row.kind) {
-            Some(kind) => send_one(state, transport, row.id, row.user_id, kind).await,
+            Some(kind) => {
+                send_one(
+                    state,
+                    transport,
+                    row.id,
+                    row.user_id,
+                    kind,
+                    row.payload.as_deref(),
+                )
+                .await
+            }
             None => Err(anyhow::anyhow!("unknown kind of mail {:?}", row.kind).into()),
         };
         match result {
@@ -103,7 +147,8 @@ pub async fn deliver_due(state: &AppState) -> AppResult<usize> {
                 sent += 1;
             }
             Ok(false) => {
-                // Nobody to write to any more (the address was removed): nothing to retry.
+                // Nobody to write to any more (the address was removed or is not verified), or
+                // nothing left to say (read on the site meanwhile, kind turned off): no retry.
                 finish(state, row.id, Outcome::NoAddress).await?;
             }
             Err(e) => {
@@ -133,16 +178,22 @@ async fn claim(state: &AppState, id: i64) -> AppResult<bool> {
     Ok(claimed == 1)
 }
 
-/// Renders and hands over one mail: false when the member has no address to send to.
+/// Renders and hands over one mail: false when the member has no address to send to, or the
+/// mail has nothing left to say.
 async fn send_one(
     state: &AppState,
     transport: &super::transport::Transport,
     id: i64,
     user_id: i64,
     kind: Kind,
+    payload: Option<&str>,
 ) -> AppResult<bool> {
     let mail: Option<Mail> = match kind {
         Kind::PasswordReset => crate::accounts::reset::compose_mail(state, user_id).await?,
+        Kind::EmailVerify => crate::delivery::verify::compose_mail(state, user_id).await?,
+        Kind::Notifications | Kind::Digest => {
+            crate::delivery::mails::compose(state, user_id, kind == Kind::Digest, payload).await?
+        }
     };
     let Some(mail) = mail else { return Ok(false) };
     let message = render::message(&state.mail, &mail)?;
@@ -172,7 +223,7 @@ async fn finish(state: &AppState, id: i64, outcome: Outcome) -> AppResult<()> {
         Outcome::NoAddress => db!(
             w,
             execute,
-            "UPDATE mail_outbox SET failed_at = $2, claimed_until = NULL, last_error = 'no e-mail address' WHERE id = $1",
+            "UPDATE mail_outbox SET failed_at = $2, claimed_until = NULL, last_error = 'no verified address, or nothing left to say' WHERE id = $1",
             id,
             now_ms()
         )?,

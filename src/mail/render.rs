@@ -5,7 +5,7 @@
 
 use askama::Template;
 use lettre::Message;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 
 use super::{Mail, Mailer};
@@ -76,6 +76,92 @@ pub fn password_reset(
         subject,
         text,
         html: Some(html),
+        unsubscribe: None,
+    })
+}
+
+/// One line of a notice: what happened, in words that never quote anyone, and where to see it.
+pub struct Line {
+    pub text: String,
+    pub link: String,
+}
+
+/// A group of lines under an optional heading (a digest's "Group 1").
+pub struct Section {
+    pub heading: Option<String>,
+    pub lines: Vec<Line>,
+}
+
+/// What a notice says: the same shape serves verification, notification and digest mails.
+pub struct Notice<'a> {
+    pub locale: Locale,
+    pub to: &'a str,
+    pub subject: String,
+    pub greeting: String,
+    /// Before the sections.
+    pub intro: Vec<String>,
+    pub sections: Vec<Section>,
+    /// A main button, when there is one thing to do (verify the address).
+    pub button: Option<(String, String)>,
+    /// After the sections.
+    pub outro: Vec<String>,
+    /// The one-click unsubscribe address; the footer links to it too.
+    pub unsubscribe: Option<String>,
+    pub unsubscribe_label: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "mail_notice.html")]
+struct NoticeHtml<'a> {
+    lang: &'a str,
+    n: &'a Notice<'a>,
+    signature: &'a str,
+}
+
+/// A notice as plain text and HTML.
+pub fn notice(n: &Notice<'_>) -> AppResult<Mail> {
+    let t = i18n::texts(n.locale);
+    let signature = t.get("mail.signature");
+    let mut text = format!("{}\n\n", n.greeting);
+    for p in &n.intro {
+        text.push_str(p);
+        text.push_str("\n\n");
+    }
+    if let Some((label, link)) = &n.button {
+        text.push_str(&format!("{label}:\n{link}\n\n"));
+    }
+    for section in &n.sections {
+        if let Some(h) = &section.heading {
+            text.push_str(h);
+            text.push('\n');
+        }
+        for line in &section.lines {
+            text.push_str(&format!("- {}\n  {}\n", line.text, line.link));
+        }
+        text.push('\n');
+    }
+    for p in &n.outro {
+        text.push_str(p);
+        text.push_str("\n\n");
+    }
+    if let (Some(link), Some(label)) = (&n.unsubscribe, &n.unsubscribe_label) {
+        text.push_str(&format!("{label}: {link}\n\n"));
+    }
+    text.push_str(signature);
+    text.push('\n');
+    let html = NoticeHtml {
+        lang: n.locale.as_str(),
+        n,
+        signature,
+    }
+    .render()
+    .map_err(anyhow::Error::from)?;
+    Ok(Mail {
+        to: n.to.to_owned(),
+        subject: n.subject.clone(),
+        text,
+        html: Some(html),
+        unsubscribe: n.unsubscribe.clone(),
     })
 }
 
@@ -87,7 +173,7 @@ pub fn message(mailer: &Mailer, mail: &Mail) -> AppResult<Message> {
         .map_err(|e| anyhow::anyhow!("the member's address cannot be used: {e}"))?;
     let from = mailer.from().clone();
     let domain = from.email.domain().to_owned();
-    let builder = Message::builder()
+    let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(mail.subject.clone())
@@ -96,6 +182,20 @@ pub fn message(mailer: &Mailer, mail: &Mail) -> AppResult<Message> {
             "<{}@{domain}>",
             crate::accounts::session::random_secret()
         )));
+    if let Some(link) = &mail.unsubscribe {
+        // RFC 2369 and RFC 8058: mail clients offer "unsubscribe" and POST to the link with
+        // `List-Unsubscribe=One-Click`. No `mailto:` beside it: nothing here reads incoming
+        // mail, so a mailto would promise what the site cannot do.
+        builder = builder
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                format!("<{link}>"),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".to_owned(),
+            ));
+    }
     let plain = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .body(mail.text.clone());

@@ -103,7 +103,7 @@ impl Kind {
         }
     }
 
-    fn parse(raw: &str) -> Option<Kind> {
+    pub fn parse(raw: &str) -> Option<Kind> {
         match raw {
             "mention" => Some(Kind::Mention),
             "reply" => Some(Kind::Reply),

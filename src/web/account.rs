@@ -172,7 +172,7 @@ pub struct Choice {
 
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "settings.html")]
-struct SettingsPage {
+pub(super) struct SettingsPage {
     l: Layout,
     saved: bool,
     member: bool,
@@ -186,6 +186,8 @@ struct SettingsPage {
     bio: String,
     /// The personal details the bio seems to hold, in words, when the member must confirm.
     bio_identifiers: Option<String>,
+    /// E-mail alerts and the password change (`_settings_email.html`); members only.
+    email: Option<super::delivery::EmailSection>,
 }
 
 /// The countries with crisis lines, in the reader's language; `""` follows the language.
@@ -215,19 +217,23 @@ pub(super) fn country_choices(ctx: &Ctx, chosen: Option<&str>) -> Vec<Choice> {
 #[derive(Deserialize)]
 pub struct SavedParam {
     saved: Option<String>,
+    /// What the e-mail or password forms just did (`super::delivery::Done`).
+    done: Option<String>,
 }
 
 pub async fn settings(ctx: Ctx, Query(q): Query<SavedParam>) -> Result<Response, PageError> {
-    let page = settings_page(&ctx, q.saved.is_some(), None).await?;
+    let email = super::delivery::section(&ctx, q.done.as_deref(), None, None).await?;
+    let page = settings_page(&ctx, q.saved.is_some(), None, email).await?;
     Ok(ctx.send(page))
 }
 
 /// The settings page; `bio_refused` is a bio sent back for confirmation: its words and the
-/// details it seems to hold.
-async fn settings_page(
+/// details it seems to hold; `email` the e-mail and password section as it should show.
+pub(super) async fn settings_page(
     ctx: &Ctx,
     saved: bool,
     bio_refused: Option<(String, String)>,
+    email: Option<super::delivery::EmailSection>,
 ) -> Result<SettingsPage, PageError> {
     let me = match &ctx.session {
         Some(s) => Some(accounts::load_me(&ctx.state, s).await?),
@@ -282,6 +288,7 @@ async fn settings_page(
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
         zones: zone_groups(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
+        email,
         l,
     })
 }
@@ -336,7 +343,8 @@ pub async fn save_settings(
             let status = super::forum::refused(&ctx, e, &mut draft)?;
             let kinds = draft.identifiers.unwrap_or_default();
             let bio = changes.bio.unwrap_or_default();
-            let page = settings_page(&ctx, false, Some((bio, kinds))).await?;
+            let email = super::delivery::section(&ctx, None, None, None).await?;
+            let page = settings_page(&ctx, false, Some((bio, kinds)), email).await?;
             Ok(ctx.send_status(status, page))
         }
     }

@@ -12,6 +12,7 @@ mod calendar;
 mod chat;
 mod circles;
 mod csrf;
+mod delivery;
 mod directory;
 mod format;
 mod forum;
@@ -114,6 +115,18 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(
             "/settings",
             get(account::settings).post(account::save_settings),
+        )
+        .route("/settings/email", post(delivery::save_email))
+        .route("/settings/email/resend", post(delivery::resend))
+        .route("/settings/delivery", post(delivery::save_delivery))
+        .route("/settings/password", post(delivery::change_password))
+        .route(
+            "/verify-email/{token}",
+            get(delivery::verify_page).post(delivery::verify),
+        )
+        .route(
+            "/unsubscribe/{token}",
+            get(delivery::unsubscribe_page).post(delivery::unsubscribe),
         )
         .route(
             "/settings/consent",

@@ -81,6 +81,30 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for lists of words per kind (the service worker's, `web::push`).
+    pub const ALL: [Kind; 20] = [
+        Kind::Mention,
+        Kind::Quote,
+        Kind::Reply,
+        Kind::NewcomerUnanswered,
+        Kind::CrisisReport,
+        Kind::CaringMessage,
+        Kind::ReportResolved,
+        Kind::AppealDecided,
+        Kind::ContentHidden,
+        Kind::Sanction,
+        Kind::Milestone,
+        Kind::Anniversary,
+        Kind::CheckinDue,
+        Kind::EventReminder,
+        Kind::CircleAdded,
+        Kind::LeaderInactive,
+        Kind::EventCancelled,
+        Kind::NewReport,
+        Kind::AppealRestored,
+        Kind::AppealUpheld,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Mention => "mention",

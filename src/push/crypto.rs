@@ -218,7 +218,10 @@ mod tests {
             Err(Error::BadPublicKey)
         ));
         let ua = public_bytes(&new_secret_key().public_key());
-        assert!(matches!(encrypt(&ua, &[1u8; 15], b"x"), Err(Error::BadAuth)));
+        assert!(matches!(
+            encrypt(&ua, &[1u8; 15], b"x"),
+            Err(Error::BadAuth)
+        ));
     }
 
     #[test]

@@ -21,6 +21,7 @@ mod meetings;
 mod member;
 mod moderation;
 mod organise;
+mod push;
 mod readings;
 mod search;
 
@@ -236,7 +237,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.clone(),
             crate::http::limit_per_ip,
         ));
-    pages.route("/static/{version}/{file}", get(assets::serve))
+    pages
+        .route("/static/{version}/{file}", get(assets::serve))
+        .route("/push-sw.js", get(push::service_worker))
+        .route("/push/texts.json", get(push::texts))
 }
 
 /// Who is asking, in which language and text size, and the CSRF token their forms carry.

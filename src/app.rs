@@ -238,7 +238,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     store.watch().add(heads.clone());
     let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
-    let push = crate::push::Pusher::new(&config, &mail.from().email.to_string())?;
+    let push = crate::push::Pusher::new(&config, mail.from().email.as_ref())?;
     Ok(AppState(Arc::new(Shared {
         config: Arc::new(config),
         store,

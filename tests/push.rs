@@ -46,18 +46,21 @@ struct Received {
     body: Bytes,
 }
 
+/// The statuses the push service answers next, each with its `Retry-After`.
+type Script = Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>;
+
 /// A push service on loopback: records each POST and answers with the next scripted status
 /// (201 once the script is empty).
 struct PushService {
     base: String,
     received: mpsc::UnboundedReceiver<Received>,
-    script: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>>,
+    script: Script,
 }
 
 impl PushService {
     async fn start() -> PushService {
         let (tx, received) = mpsc::unbounded_channel();
-        let script: Arc<Mutex<VecDeque<(u16, Option<&'static str>)>>> = Arc::default();
+        let script: Script = Arc::default();
         let answers = script.clone();
         let app = axum::Router::new().route(
             "/push/{name}",

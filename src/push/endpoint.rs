@@ -24,7 +24,7 @@ pub fn parse(raw: &str, allow_insecure: bool) -> Result<Url, &'static str> {
     }
     let url = Url::parse(raw).map_err(|_| "an absolute https address")?;
     let secure = url.scheme() == "https";
-    if !(secure || allow_insecure && url.scheme() == "http") {
+    if !(secure || (allow_insecure && url.scheme() == "http")) {
         return Err("an https address");
     }
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
@@ -103,7 +103,7 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return false;
     }
     // Documentation (2001:db8::/32) and Teredo (2001::/32), which tunnels to any IPv4.
-    if (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] == 0x2001 && s[1] == 0) {
+    if s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0) {
         return false;
     }
     // 6to4 (2002::/16) carries an IPv4 address: judge that one.

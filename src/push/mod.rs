@@ -121,8 +121,8 @@ impl Pusher {
 /// `MUTUAL_VAPID_SUBJECT`, or the public address when it is https, or the sender of mails.
 fn subject(config: &Config, mail_from: &str) -> anyhow::Result<String> {
     if let Some(s) = &config.vapid_subject {
-        let ok = s.starts_with("mailto:") && s.len() > 8
-            || s.starts_with("https://") && reqwest::Url::parse(s).is_ok();
+        let ok = (s.starts_with("mailto:") && s.len() > 8)
+            || (s.starts_with("https://") && reqwest::Url::parse(s).is_ok());
         anyhow::ensure!(
             ok,
             "MUTUAL_VAPID_SUBJECT must be a mailto: or https: address, got {s:?}"

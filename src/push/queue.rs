@@ -84,8 +84,7 @@ pub async fn enqueue(conn: &mut impl AsDb, user_id: i64, kind: Kind, url: &str) 
 /// urgently (RFC 8030 section 5.3). A reminder or a crisis is no use tomorrow.
 fn ttl_and_urgency(kind: &str) -> (i64, &'static str) {
     match kind {
-        "crisis_report" | "caring_message" => (3600, "high"),
-        "event_reminder" => (3600, "high"),
+        "crisis_report" | "caring_message" | "event_reminder" => (3600, "high"),
         "milestone" | "anniversary" | "leader_inactive" => (2 * 86400, "low"),
         _ => (86400, "normal"),
     }

@@ -69,6 +69,8 @@ pub struct Shared {
     /// Stores replies in groups (see `forum::writer`).
     pub replies: forum::writer::ReplyWriter,
     pub mail: crate::mail::Mailer,
+    /// Web Push: the site's key and the delivery client (see `push`).
+    pub push: crate::push::Pusher,
 }
 
 #[derive(OpenApi)]
@@ -181,6 +183,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::referrals::router())
         .merge(crate::invitations::router())
         .merge(crate::delivery::router())
+
+        .merge(crate::push::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -236,6 +240,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     store.watch().add(heads.clone());
     let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
+    let push = crate::push::Pusher::new(&config, mail.from().email.as_ref())?;
     Ok(AppState(Arc::new(Shared {
         config: Arc::new(config),
         store,
@@ -251,6 +256,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         heads,
         replies,
         mail,
+        push,
     })))
 }
 
@@ -375,6 +381,11 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
     spawn_mail(&state, state.config.job_interval_secs);
+    // The VAPID key is made (or read) before the first request, so every node has it at once.
+    if let Err(e) = state.push.keys(&state.store).await {
+        tracing::warn!(error = %e, "reading the Web Push key; will try again when needed");
+    }
+    spawn_push(&state, state.config.job_interval_secs);
     if let Some(metrics_addr) = state.config.metrics_listen {
         spawn_metrics_listener(metrics_addr, state.clone())?;
     }
@@ -491,6 +502,24 @@ fn spawn_mail(state: &AppState, every_job_secs: u64) {
                 }
             }
             state.mail.sleep(poll).await;
+        }
+    });
+}
+
+/// The push worker: due pushes go out. It wakes when this node stores a notification, and
+/// looks every few seconds for what other nodes queued or what is due for a retry.
+fn spawn_push(state: &AppState, every_job_secs: u64) {
+    let state = state.clone();
+    let poll = Duration::from_secs(every_job_secs.min(5));
+    tokio::spawn(async move {
+        loop {
+            match crate::push::queue::deliver_due(&state).await {
+                // A full batch: more may be waiting.
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "push delivery"),
+            }
+            crate::push::queue::sleep(poll).await;
         }
     });
 }

@@ -149,6 +149,19 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_MAIL_COALESCE_SECS", global = true)]
     pub mail_coalesce_secs: Option<u64>,
 
+    /// The contact in Web Push signatures (VAPID `sub`): `mailto:ADDRESS` or `https://...`, so
+    /// a push service can reach whoever runs the site
+    /// [default: PUBLIC_URL when it is https, else mailto: the MAIL_FROM address]
+    #[arg(long, env = "MUTUAL_VAPID_SUBJECT", global = true)]
+    pub vapid_subject: Option<String>,
+
+    /// `true` accepts push endpoints over plain http and on loopback or private addresses: for
+    /// tests and development against a local push endpoint only, never in production (members
+    /// choose endpoints, so this lets them make the server call into its own network)
+    /// [default: false: https on public hosts only]
+    #[arg(long, env = "MUTUAL_PUSH_ALLOW_INSECURE", global = true, value_parser = parse_on_off)]
+    pub push_allow_insecure: Option<bool>,
+
     // Who may read the operating figures (membership privacy, issue 18).
     /// `/metrics` answers only requests carrying `Authorization: Bearer TOKEN`
     /// [default: unset: only on METRICS_LISTEN]
@@ -220,6 +233,8 @@ struct FileSettings {
     mail_coalesce_secs: Option<u64>,
     metrics_token: Option<String>,
     metrics_listen: Option<SocketAddr>,
+    vapid_subject: Option<String>,
+    push_allow_insecure: Option<OnOff>,
 }
 
 /// `trust_proxy` in the config file: on/off as below, or a number of proxies.
@@ -301,6 +316,10 @@ pub struct Config {
     pub mail_coalesce_secs: u64,
     pub metrics_token: Option<String>,
     pub metrics_listen: Option<SocketAddr>,
+    /// The VAPID contact; `None` derives it (see `push::Pusher`).
+    pub vapid_subject: Option<String>,
+    /// Push endpoints over http and on local addresses are accepted (tests only).
+    pub push_allow_insecure: bool,
 }
 
 impl Config {
@@ -447,6 +466,15 @@ impl Config {
                 .or(file.metrics_token)
                 .filter(|s| !s.is_empty()),
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            vapid_subject: args
+                .vapid_subject
+                .clone()
+                .or(file.vapid_subject)
+                .filter(|s| !s.is_empty()),
+            push_allow_insecure: args
+                .push_allow_insecure
+                .or(file.push_allow_insecure.map(bool::from))
+                .unwrap_or(false),
             data_dir,
         })
     }

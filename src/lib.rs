@@ -27,6 +27,7 @@ pub mod notify;
 pub mod paging;
 pub mod proxies;
 pub mod publish;
+pub mod push;
 pub mod ratelimit;
 pub mod readings;
 pub mod realtime;

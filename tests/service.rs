@@ -409,7 +409,7 @@ both_backends!(
 );
 
 /// Every setting: its environment variable as `--help` shows it, and its `mutual.toml` key.
-const SETTINGS: [(&str, &str, &str); 30] = [
+const SETTINGS: [(&str, &str, &str); 32] = [
     ("MUTUAL_LISTEN", "listen", "\"127.0.0.1:0\""),
     ("MUTUAL_DATA_DIR", "data_dir", "\"./data\""),
     ("DATABASE_URL", "database_url", "\"sqlite://./data/all.db\""),
@@ -446,6 +446,12 @@ const SETTINGS: [(&str, &str, &str); 30] = [
     ("MUTUAL_MAIL_DELIVERY", "mail_delivery", "\"on\""),
     ("MUTUAL_RESET_TOKEN_SECS", "reset_token_secs", "60"),
     ("MUTUAL_MAIL_COALESCE_SECS", "mail_coalesce_secs", "1"),
+    (
+        "MUTUAL_VAPID_SUBJECT",
+        "vapid_subject",
+        "\"mailto:ops@example.org\"",
+    ),
+    ("MUTUAL_PUSH_ALLOW_INSECURE", "push_allow_insecure", "\"off\""),
     ("MUTUAL_METRICS_TOKEN", "metrics_token", "\"t\""),
     ("MUTUAL_METRICS_LISTEN", "metrics_listen", "\"127.0.0.1:0\""),
 ];

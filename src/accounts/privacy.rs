@@ -320,7 +320,7 @@ pub struct DeleteAccount {
 }
 
 /// The tables an erasure deletes from or overwrites, for PostgreSQL's VACUUM.
-const ERASED_TABLES: &str = "users, posts, topics, post_revisions, post_search, chat_messages, mod_cases, sessions, memberships, notifications, mail_outbox";
+const ERASED_TABLES: &str = "users, posts, topics, post_revisions, post_search, chat_messages, mod_cases, sessions, memberships, notifications, mail_outbox, push_subscriptions, push_outbox";
 
 /// Erases the account as the member chose. Their password must match.
 pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> AppResult<()> {

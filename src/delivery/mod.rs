@@ -270,6 +270,20 @@ pub async fn wants_push(conn: &mut impl AsDb, user_id: i64, kind: notify::Kind) 
     Ok(s.push && s.wants(DeliveryKind::of(kind)))
 }
 
+/// Turns push on, leaving every other choice as it was: subscribing a device is the member
+/// asking for notifications on it. In the caller's transaction.
+pub async fn turn_push_on(conn: &mut impl AsDb, user_id: i64) -> AppResult<()> {
+    db!(
+        *conn,
+        execute,
+        "INSERT INTO delivery_settings (user_id, push, updated_at) VALUES ($1, TRUE, $2)
+         ON CONFLICT (user_id) DO UPDATE SET push = TRUE, updated_at = $2",
+        user_id,
+        crate::store::now_ms()
+    )?;
+    Ok(())
+}
+
 /// The member's address and whether it is verified.
 pub async fn address(conn: &mut impl AsDb, user_id: i64) -> AppResult<(Option<String>, bool)> {
     let row = db!(

@@ -3,6 +3,9 @@
 //!
 //! A notification holds ids, never the text of a post or a title, so nothing about a member's
 //! health shows in a preview. Nobody is notified of content they may not read.
+//!
+//! Each notification also queues a Web Push to the member's subscribed devices (`push`), in the
+//! same transaction: `{kind, url}`, with a path made of ids only.
 
 pub mod newcomers;
 
@@ -78,6 +81,30 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for lists of words per kind (the service worker's, `web::push`).
+    pub const ALL: [Kind; 20] = [
+        Kind::Mention,
+        Kind::Quote,
+        Kind::Reply,
+        Kind::NewcomerUnanswered,
+        Kind::CrisisReport,
+        Kind::CaringMessage,
+        Kind::ReportResolved,
+        Kind::AppealDecided,
+        Kind::ContentHidden,
+        Kind::Sanction,
+        Kind::Milestone,
+        Kind::Anniversary,
+        Kind::CheckinDue,
+        Kind::EventReminder,
+        Kind::CircleAdded,
+        Kind::LeaderInactive,
+        Kind::EventCancelled,
+        Kind::NewReport,
+        Kind::AppealRestored,
+        Kind::AppealUpheld,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Mention => "mention",
@@ -159,8 +186,12 @@ pub struct Cause {
 pub struct Sent(Vec<(i64, serde_json::Value)>);
 
 impl Sent {
-    /// Pushes each notification to its member's open sockets, on every node.
+    /// Pushes each notification to its member's open sockets, on every node, and rings this
+    /// node's Web Push worker for the pushes queued with them.
     pub fn publish(self, realtime: &Realtime) {
+        if !self.0.is_empty() {
+            crate::push::wake();
+        }
         for (user_id, notification) in self.0 {
             realtime.publish_user(
                 user_id,
@@ -204,6 +235,7 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
         else {
             continue;
         };
+        crate::push::enqueue(conn, user_id, kind, &format!("/p/{}", cause.post_id)).await?;
         // The same fields as the list, never the words: ids, kind and where to go.
         let notification = serde_json::json!({
             "id": id, "kind": kind, "topic_id": cause.topic_id, "post_id": cause.post_id,
@@ -297,6 +329,7 @@ pub async fn send_about(
             subject_id,
             now
         )?;
+        crate::push::enqueue(conn, user_id, kind, &push_path(kind, about)).await?;
         let url = about
             .subject
             .map(Subject::url)
@@ -308,6 +341,30 @@ pub async fn send_about(
         sent.push((user_id, notification));
     }
     Ok(Sent(sent))
+}
+
+/// Where a pushed notification leads: a page made of ids, never a group's address (a private
+/// group's address can name a condition, and the lock screen is not private).
+fn push_path(kind: Kind, about: &About) -> String {
+    if let Some(subject) = about.subject {
+        return subject.url();
+    }
+    match kind {
+        Kind::CaringMessage
+        | Kind::ContentHidden
+        | Kind::Sanction
+        | Kind::ReportResolved
+        | Kind::AppealDecided
+        | Kind::AppealRestored
+        | Kind::AppealUpheld => "/me/moderation".into(),
+        // Moderators' alerts: the alerts page links on to the right queue.
+        Kind::NewReport | Kind::CrisisReport => "/notifications".into(),
+        _ => about
+            .post_id
+            .map(|p| format!("/p/{p}"))
+            .or_else(|| about.topic_id.map(|t| format!("/t/{t}")))
+            .unwrap_or_else(|| "/notifications".into()),
+    }
 }
 
 /// Ids of the members named, lower-cased, that exist.

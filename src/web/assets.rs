@@ -72,11 +72,6 @@ pub fn version() -> &'static str {
     VERSION.as_str()
 }
 
-/// Whether a static file of that name is built in.
-pub fn has(name: &str) -> bool {
-    ASSETS.iter().any(|a| a.name == name)
-}
-
 /// `/static/{file}`: today's file at a fixed address, revalidated on each use.
 pub async fn serve_current(Path(file): Path<String>) -> Response {
     serve(Path((String::new(), file))).await

@@ -23,6 +23,8 @@ mod member;
 mod moderation;
 mod organise;
 mod pwa;
+
+mod push;
 mod readings;
 mod search;
 
@@ -260,6 +262,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route("/sw.js", get(pwa::service_worker))
         .route("/offline", get(pwa::offline))
+
+        .route("/push-sw.js", get(push::service_worker))
+        .route("/push/texts.json", get(push::texts))
 }
 
 /// Who is asking, in which language and text size, and the CSRF token their forms carry.

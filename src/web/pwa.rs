@@ -23,8 +23,8 @@ const BACKGROUND_COLOUR: &str = "#ffffff";
 const SERVICE_WORKER: &str = include_str!("../../web/static/sw.js");
 const OFFLINE_TEMPLATE: &str = include_str!("../../web/templates/offline.html");
 
-/// Where the push helpers' script would be: a build without it still installs the worker.
-const PUSH_SCRIPT: &str = "push-sw.js";
+/// The push handlers (`src/web/push.rs`), imported by the worker.
+const PUSH_SCRIPT: &str = "/push-sw.js";
 
 /// This build's service worker: a new version (any static file, the worker or the offline page
 /// changed, or a new release) makes browsers install it and drop the old caches.
@@ -33,6 +33,7 @@ static WORKER: LazyLock<String> = LazyLock::new(|| {
     hash.update(assets::version());
     hash.update(SERVICE_WORKER);
     hash.update(OFFLINE_TEMPLATE);
+    hash.update(super::push::PUSH_SW);
     hash.update(env!("CARGO_PKG_VERSION"));
     let version: String = hash
         .finalize()
@@ -42,16 +43,11 @@ static WORKER: LazyLock<String> = LazyLock::new(|| {
         .collect();
     // What a kept page needs to look right offline.
     let precache = json!([assets::url("site.css"), assets::url("site.js")]).to_string();
-    let push = if assets::has(PUSH_SCRIPT) {
-        assets::url(PUSH_SCRIPT)
-    } else {
-        format!("/static/{PUSH_SCRIPT}")
-    };
     SERVICE_WORKER
         .replace("__VERSION__", &version)
         .replace("__ASSETS_VERSION__", assets::version())
         .replace("__PRECACHE__", &precache)
-        .replace("__PUSH__", &json!(push).to_string())
+        .replace("__PUSH__", &json!(PUSH_SCRIPT).to_string())
 });
 
 /// The manifest's `dir`: every language offered is written left to right.

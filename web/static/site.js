@@ -16,6 +16,9 @@
 // - sign-up forms get the browser's time zone (input[data-browser-zone]);
 // - the service worker (/sw.js) is registered, and told the page's language and who is signed
 //   in, so it keeps the right offline page and forgets one member's topics for the next.
+
+// - on the settings page (section#push-device), notifications on this device: Web Push through
+//   the service worker, where the browser has it (without, the page's explanation stays).
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -519,5 +522,91 @@
     }
     toBottom();
     connect();
+  }
+
+  // Notifications on this device (settings): subscribe or unsubscribe through the service
+  // worker (/sw.js, which imports /push-sw.js), and tell the server (/api/v1/me/push-subscriptions).
+  var pushBox = document.getElementById("push-device");
+  if (pushBox && "serviceWorker" in navigator && "PushManager" in window && "Notification" in window) {
+    pushDevice(pushBox);
+  }
+
+  function pushDevice(box) {
+    var controls = document.getElementById("push-controls");
+    var status = document.getElementById("push-status");
+    var on = document.getElementById("push-on");
+    var off = document.getElementById("push-off");
+    var said = function (name) { return box.getAttribute("data-" + name); };
+    document.getElementById("push-unsupported").hidden = true;
+    controls.hidden = false;
+
+    // Shows the button that changes the state; `moved` brings the focus along after a click.
+    function show(subscribed, message, moved) {
+      on.hidden = subscribed;
+      off.hidden = !subscribed;
+      status.textContent = message || said(subscribed ? "on" : "off");
+      if (moved) { (subscribed ? off : on).focus(); }
+    }
+    function api(method, path, body) {
+      return fetch(path, {
+        method: method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": said("csrf") },
+        body: body ? JSON.stringify(body) : undefined
+      }).then(function (r) {
+        if (!r.ok) { throw new Error("HTTP " + r.status); }
+        return r.status === 204 ? null : r.json();
+      });
+    }
+    // The key as PushManager wants it: bytes, from base64url.
+    function keyBytes(text) {
+      var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
+      var raw = atob(b64 + "===".slice((b64.length + 3) % 4));
+      var out = new Uint8Array(raw.length);
+      for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
+      return out;
+    }
+    function current() {
+      return navigator.serviceWorker.getRegistration("/").then(function (reg) {
+        return reg ? reg.pushManager.getSubscription() : null;
+      });
+    }
+
+    current().then(function (sub) {
+      if (!sub && Notification.permission === "denied") { show(false, said("blocked")); return; }
+      show(!!sub);
+    }).catch(function () { show(false); });
+
+    on.addEventListener("click", function () {
+      on.disabled = true;
+      Notification.requestPermission().then(function (permission) {
+        if (permission !== "granted") { show(false, said("blocked"), true); return null; }
+        return Promise.all([
+          navigator.serviceWorker.register("/sw.js").then(function () { return navigator.serviceWorker.ready; }),
+          api("GET", "/api/v1/push/key")
+        ]).then(function (got) {
+          return got[0].pushManager.subscribe({
+            userVisibleOnly: true,
+            applicationServerKey: keyBytes(got[1].vapid_public_key)
+          });
+        }).then(function (sub) {
+          return api("POST", "/api/v1/me/push-subscriptions", sub.toJSON());
+        }).then(function () { show(true, null, true); });
+      }).catch(function () { show(false, said("failed"), true); })
+        .then(function () { on.disabled = false; });
+    });
+
+    off.addEventListener("click", function () {
+      off.disabled = true;
+      current().then(function (sub) {
+        if (!sub) { return null; }
+        // The server answers the same id for the same endpoint: ask, then remove that one.
+        return api("POST", "/api/v1/me/push-subscriptions", sub.toJSON())
+          .then(function (saved) { return api("DELETE", "/api/v1/me/push-subscriptions/" + saved.id); })
+          .then(function () { return sub.unsubscribe(); });
+      }).then(function () { show(false, null, true); })
+        .catch(function () { show(true, said("failed"), true); })
+        .then(function () { off.disabled = false; });
+    });
   }
 })();

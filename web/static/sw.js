@@ -24,8 +24,8 @@ var LANGS = ["en", "es", "hi"];
 var STATES = "mutual-state";
 var STATE = "/sw-state";
 
-// The push handlers live in their own file when it is built in; a missing file must not stop
-// this worker from installing.
+// The push handlers live in their own file (/push-sw.js); should it fail to load, the worker
+// still installs and keeps topics for offline reading.
 try {
   importScripts(__PUSH__);
 } catch (e) {

@@ -69,6 +69,8 @@ pub struct Shared {
     /// Stores replies in groups (see `forum::writer`).
     pub replies: forum::writer::ReplyWriter,
     pub mail: crate::mail::Mailer,
+    /// Where photos and voice notes live (see `media`).
+    pub media: crate::media::Media,
 }
 
 #[derive(OpenApi)]
@@ -180,6 +182,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::meetings::router())
         .merge(crate::referrals::router())
         .merge(crate::invitations::router())
+        .merge(crate::media::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -235,6 +238,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     store.watch().add(heads.clone());
     let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
+    let media = crate::media::Media::open(&config.media_url)?;
     Ok(AppState(Arc::new(Shared {
         config: Arc::new(config),
         store,
@@ -250,6 +254,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         heads,
         replies,
         mail,
+        media,
     })))
 }
 
@@ -370,6 +375,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     state.mail.set_listen_address(addr);
     let mail = state.mail.describe();
+    let media = state.media.store.describe();
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
@@ -380,7 +386,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let app = router(state);
     // Tools wait for this exact line on stdout.
     println!("listening on http://{addr}");
-    tracing::info!(%addr, backend = ?store.backend(), %mail, "serving");
+    tracing::info!(%addr, backend = ?store.backend(), %mail, %media, "serving");
     crate::listener::serve(listener, app, &config, async move {
         shutdown_signal().await;
         service::start_draining();
@@ -423,6 +429,7 @@ fn spawn_upkeep(state: &AppState) {
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     let every = state.config.job_interval_secs;
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
@@ -441,6 +448,9 @@ fn spawn_upkeep(state: &AppState) {
             }
             if let Err(e) = calendar::run_due(&store, &realtime).await {
                 tracing::warn!(error = %e, "calendar jobs");
+            }
+            if let Err(e) = crate::media::sweep(&state).await {
+                tracing::warn!(error = %e, "removing erased media");
             }
         }
     });

@@ -701,3 +701,205 @@ both_backends!(
 
 #[allow(dead_code)]
 fn unused(_: Backend) {}
+
+/// Three seconds of Opus in WebM, as Chrome's MediaRecorder writes it (no duration in the
+/// header): recorded once from an oscillator in Chromium.
+const VOICE_WEBM: &[u8] = include_bytes!("fixtures/voice-3s.webm");
+
+both_backends!(
+    voice_notes_are_measured_and_travel_in_chat,
+    |b| async move {
+        use common::ws::{connect, next_op, send};
+        let s = Server::start(b).await;
+        let (admin, ana) = group(&s, "sleeve", "ana").await;
+        let bea = s.register("bea").await;
+        s.join(&bea, "sleeve").await;
+        let carl = s.register("carl").await;
+        let (_, rooms) = s
+            .get("/api/v1/communities/sleeve/rooms", Some(&admin))
+            .await;
+        let room = rooms[0]["id"].as_i64().unwrap();
+
+        let (status, up) = upload(&s, &ana, "audio/webm;codecs=opus", VOICE_WEBM).await;
+        assert_eq!(status, StatusCode::CREATED, "{up}");
+        assert_eq!(up["kind"], "audio");
+        assert_eq!(up["content_type"], "audio/webm");
+        let ms = up["duration_ms"].as_i64().unwrap();
+        assert!((2500..=3600).contains(&ms), "measured {ms} ms");
+        assert!(up.get("width").is_none());
+        let id = up["id"].as_i64().unwrap();
+        // A video, or a file that only claims to be a voice note, is refused.
+        let (status, _) = upload(&s, &ana, "video/mp4", VOICE_WEBM).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        let (status, body) = upload(&s, &ana, "audio/ogg", b"OggS but nothing more").await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let mut big = VOICE_WEBM.to_vec();
+        big.resize(5 * 1024 * 1024 + 1, 0);
+        let (status, _) = upload(&s, &ana, "audio/webm", &big).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+        let mut ws_ana = connect(&s, &ana).await;
+        send(
+            &mut ws_ana,
+            json!({"op": "subscribe", "room": room, "since": null}),
+        )
+        .await;
+        next_op(&mut ws_ana, "subscribed").await;
+        let mut ws_bea = connect(&s, &bea).await;
+        send(
+            &mut ws_bea,
+            json!({"op": "subscribe", "room": room, "since": null}),
+        )
+        .await;
+        next_op(&mut ws_bea, "subscribed").await;
+
+        // A photo without alt text is refused in chat as in posts.
+        let (_, photo) = upload(&s, &ana, "image/jpeg", &jpeg(40, 40)).await;
+        send(
+            &mut ws_ana,
+            json!({"op": "send", "room": room, "body": "look", "nonce": "p1",
+                              "attachments": [{"id": photo["id"]}]}),
+        )
+        .await;
+        let refused = next_op(&mut ws_ana, "error").await;
+        assert_eq!(refused["nonce"], "p1", "{refused}");
+
+        send(
+            &mut ws_ana,
+            json!({"op": "send", "room": room, "body": "Hola, les dejo un audio", "nonce": "v1",
+                              "attachments": [{"id": id}]}),
+        )
+        .await;
+        let frame = next_op(&mut ws_bea, "message").await;
+        let a = &frame["message"]["attachments"][0];
+        assert_eq!(a["id"], id, "{frame}");
+        assert_eq!(a["kind"], "audio");
+        assert_eq!(a["url"], format!("/media/{id}"));
+        assert_eq!(a["duration_ms"], ms);
+        let message = frame["message"]["id"].as_i64().unwrap();
+
+        // History and a fresh subscription carry it too.
+        let (_, history) = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), Some(&bea))
+            .await;
+        assert_eq!(history["items"][0]["attachments"][0]["id"], id, "{history}");
+        let mut ws_late = connect(&s, &bea).await;
+        send(
+            &mut ws_late,
+            json!({"op": "subscribe", "room": room, "since": null}),
+        )
+        .await;
+        let sub = next_op(&mut ws_late, "subscribed").await;
+        let last = sub["backlog"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["attachments"][0]["id"], id, "{sub}");
+
+        // Members of the room hear it; others get 404.
+        let (status, headers, bytes) = fetch(&s, Some(&bea), &format!("/media/{id}")).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers["content-type"], "audio/webm");
+        assert_eq!(bytes, VOICE_WEBM);
+        assert_eq!(
+            fetch(&s, Some(&carl), &format!("/media/{id}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+
+        // Reported like text: the case keeps it, shown to moderators who ask for media.
+        let (status, body) = s
+            .post(
+                "/api/v1/reports",
+                Some(&bea),
+                json!({"target": {"type": "message", "id": message}, "reason": "other"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, queue) = s
+            .get(
+                "/api/v1/communities/sleeve/reports?show_media=true",
+                Some(&admin),
+            )
+            .await;
+        let case = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target_id"] == message)
+            .unwrap()
+            .clone();
+        assert_eq!(case["attachments"][0]["id"], id, "{case}");
+        let (_, queue) = s
+            .get("/api/v1/communities/sleeve/reports", Some(&admin))
+            .await;
+        let case = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target_id"] == message)
+            .unwrap()
+            .clone();
+        assert_eq!(case["blurred"], true, "{case}");
+        assert_eq!(case["attachments"], json!([]));
+
+        // Deleting the message removes the file.
+        let files = media_files(&s).len();
+        let (status, _) = s
+            .call(
+                "DELETE",
+                &format!("/api/v1/messages/{message}"),
+                Some(&ana),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            fetch(&s, Some(&bea), &format!("/media/{id}")).await.0,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(media_files(&s).len(), files - 1);
+    }
+);
+
+both_backends!(
+    a_reported_post_keeps_its_photo_in_the_case,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, ana) = group(&s, "sleeve", "ana").await;
+        let bea = s.register("bea").await;
+        s.join(&bea, "sleeve").await;
+        let (_, up) = upload(&s, &ana, "image/jpeg", &jpeg(64, 48)).await;
+        let (topic, _) = s.topic(&ana, "sleeve", "Week one", "Hello").await;
+        let post = s
+        .reply(&ana, topic, json!({"body": "Before and after", "content_warning": "photos",
+                                   "attachments": [{"id": up["id"], "alt": "Two photos side by side"}]}))
+        .await;
+        let (status, body) = s
+            .post(
+                "/api/v1/reports",
+                Some(&bea),
+                json!({"target": {"type": "post", "id": post["id"]}, "reason": "other"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let (_, queue) = s
+            .get(
+                "/api/v1/communities/sleeve/reports?show_media=true",
+                Some(&admin),
+            )
+            .await;
+        let case = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target_id"] == post["id"])
+            .unwrap()
+            .clone();
+        assert_eq!(
+            case["attachments"][0]["alt"], "Two photos side by side",
+            "{case}"
+        );
+        // The moderator may open it.
+        assert_eq!(
+            fetch(&s, Some(&admin), up["url"].as_str().unwrap()).await.0,
+            StatusCode::OK
+        );
+    }
+);

@@ -129,6 +129,7 @@ pub async fn deliver(
     body: &str,
     nonce: Option<String>,
     verdict: &Verdict,
+    attachments: crate::media::Checked,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     state
         .limits
@@ -142,7 +143,7 @@ pub async fn deliver(
     };
     let id = state
         .chat
-        .send(room, author, body.to_owned(), html, nonce)
+        .send(room, author, body.to_owned(), html, nonce, attachments)
         .await?;
     let lines = verdict
         .apply_message(state, community_id, id, user.id, body)
@@ -207,5 +208,15 @@ pub async fn from_form(
         }
         Err((_, why)) => return Err(AppError::forbidden(why)),
     };
-    deliver(state, user, room, community.id, body, None, &verdict).await
+    deliver(
+        state,
+        user,
+        room,
+        community.id,
+        body,
+        None,
+        &verdict,
+        crate::media::Checked::default(),
+    )
+    .await
 }

@@ -167,7 +167,7 @@ impl<'de> Deserialize<'de> for Kind {
 }
 
 /// One attachment asked for in a topic, reply, milestone or chat message.
-#[derive(Deserialize, ToSchema, Debug, Clone)]
+#[derive(Deserialize, ToSchema, Debug, Clone, PartialEq, Eq)]
 pub struct AttachmentRequest {
     /// The id `POST /api/v1/media` answered.
     pub id: i64,
@@ -176,13 +176,19 @@ pub struct AttachmentRequest {
     pub alt: Option<String>,
 }
 
-/// Attachments checked against the member's own unattached uploads, ready for `attach`.
+/// Attachments checked against the member's own unattached uploads, ready for `attach`: each
+/// as it will be shown, alt text included.
 #[derive(Debug, Clone, Default)]
-pub struct Checked(Vec<(i64, String)>);
+pub struct Checked(Vec<Attachment>);
 
 impl Checked {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// The attachments as readers will get them.
+    pub fn shown(&self) -> Vec<Attachment> {
+        self.0.clone()
     }
 }
 
@@ -750,7 +756,9 @@ pub async fn check_attachments(
             );
             continue;
         }
-        checked.push((a.id, alt.to_owned()));
+        let mut shown = row.attachment();
+        shown.alt = alt.to_owned();
+        checked.push(shown);
     }
     Ok(Checked(checked))
 }
@@ -770,7 +778,8 @@ pub async fn attach(
     target: Target,
     checked: &Checked,
 ) -> AppResult<()> {
-    for (position, (id, alt)) in checked.0.iter().enumerate() {
+    for (position, a) in checked.0.iter().enumerate() {
+        let (id, alt) = (&a.id, &a.alt);
         let (post_id, message_id) = match target {
             Target::Post(p) => (Some(p), None),
             Target::Message(m) => (None, Some(m)),

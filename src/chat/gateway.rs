@@ -615,10 +615,12 @@ impl ChatSocket {
             &self.user,
             room,
             community_id,
-            &body,
-            nonce.clone(),
+            chat::send::Outgoing {
+                body: &body,
+                nonce: nonce.clone(),
+                attachments: checked,
+            },
             &verdict,
-            checked,
         )
         .await
         {

@@ -319,7 +319,7 @@ async fn check_quota(state: &AppState, user: &User, incoming: usize) -> AppResul
     let over_count = count >= i64::from(state.config.media_daily_count);
     let over_bytes = bytes.unwrap_or(0).saturating_add(incoming as i64) > max_bytes as i64;
     if over_count || over_bytes {
-        let wait_ms = oldest.map_or(3600_000, |o| (o + 24 * 3600 * 1000 - now_ms()).max(1000));
+        let wait_ms = oldest.map_or(3_600_000, |o| (o + 24 * 3600 * 1000 - now_ms()).max(1000));
         return Err(AppError::RateLimited {
             retry_after: std::time::Duration::from_millis(wait_ms as u64),
             message: format!(

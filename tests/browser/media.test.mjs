@@ -169,6 +169,35 @@ test("a voice note recorded in the composer is posted and plays", async () => {
   assert.deepEqual(page.problems, []);
 });
 
+test("a voice note recorded in chat arrives with an audio player", async () => {
+  const page = await member();
+  await page.goto(`${server.base}/c/diabetes/chat`);
+  await page.locator("#chat-status, #chat-online").first().waitFor({ state: "attached" });
+  const record = page.locator("#composer .recorder button");
+  await record.waitFor();
+  // Wait for the socket before recording (the recording is sent over it).
+  await page.waitForFunction(() => !document.querySelector("#chat-status") || !/offline/i.test(document.querySelector("#chat-status").textContent));
+  await page.waitForTimeout(500);
+  await record.click();
+  await page.locator("#composer [role=status]").filter({ hasText: /0:0[1-9]/ }).waitFor();
+  await record.click();
+  const audio = page.locator("#messages li audio[controls]").last();
+  await audio.waitFor({ state: "attached", timeout: 15000 });
+  assert.match(await audio.getAttribute("src"), /^\/media\/\d+$/);
+  const ok = await audio.evaluate((a) => new Promise((resolve) => {
+    a.addEventListener("loadedmetadata", () => resolve(true), { once: true });
+    a.addEventListener("error", () => resolve(false), { once: true });
+    a.preload = "auto";
+    a.load();
+  }));
+  assert.equal(ok, true);
+  // Drawn by the server too, after a reload.
+  await page.reload();
+  await page.locator("#messages li audio[controls]").last().waitFor({ state: "attached" });
+  assert.deepEqual(await axe(page), []);
+  assert.deepEqual(page.problems, []);
+});
+
 for (const language of ["en", "es", "hi"]) {
   test(`the topic with photos and a voice note passes axe and fits 320 px (${language})`, async () => {
     const page = await member({ viewport: { width: 320, height: 640 } }, language);

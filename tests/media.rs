@@ -903,3 +903,42 @@ both_backends!(
         );
     }
 );
+
+both_backends!(a_milestone_carries_its_photo, |b| async move {
+    let s = Server::start(b).await;
+    let (_, ana) = group(&s, "sleeve", "ana").await;
+    let bea = s.register("bea").await;
+    s.join(&bea, "sleeve").await;
+    let (_, up) = upload(&s, &ana, "image/webp", &{
+        let img = image::RgbImage::from_fn(80, 60, |x, _| image::Rgb([x as u8, 30, 200]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), image::ImageFormat::WebP)
+            .unwrap();
+        out
+    })
+    .await;
+    assert_eq!(up["content_type"], "image/jpeg", "WebP in, JPEG out: {up}");
+    let (status, created) = s
+        .post(
+            "/api/v1/communities/sleeve/topics",
+            Some(&ana),
+            json!({"title": "Jeans off the rack", "body": "A size 12!", "kind": "milestone",
+                   "milestone": {"type": "non_scale_victory"},
+                   "attachments": [{"id": up["id"], "alt": "Jeans with a size 12 label"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["post"]["attachments"][0]["alt"],
+        "Jeans with a size 12 label"
+    );
+    let topic = created["topic"]["id"].as_i64().unwrap();
+    let (_, posts) = s
+        .get(&format!("/api/v1/topics/{topic}/posts"), Some(&bea))
+        .await;
+    assert_eq!(posts["items"][0]["attachments"][0]["id"], up["id"]);
+    assert_eq!(
+        fetch(&s, Some(&bea), up["url"].as_str().unwrap()).await.0,
+        StatusCode::OK
+    );
+});

@@ -409,7 +409,7 @@ both_backends!(
 );
 
 /// Every setting: its environment variable as `--help` shows it, and its `mutual.toml` key.
-const SETTINGS: [(&str, &str, &str); 29] = [
+const SETTINGS: [(&str, &str, &str); 32] = [
     ("MUTUAL_LISTEN", "listen", "\"127.0.0.1:0\""),
     ("MUTUAL_DATA_DIR", "data_dir", "\"./data\""),
     ("DATABASE_URL", "database_url", "\"sqlite://./data/all.db\""),
@@ -447,6 +447,9 @@ const SETTINGS: [(&str, &str, &str); 29] = [
     ("MUTUAL_RESET_TOKEN_SECS", "reset_token_secs", "60"),
     ("MUTUAL_METRICS_TOKEN", "metrics_token", "\"t\""),
     ("MUTUAL_METRICS_LISTEN", "metrics_listen", "\"127.0.0.1:0\""),
+    ("MUTUAL_MEDIA_URL", "media_url", "\"file://media-here\""),
+    ("MUTUAL_MEDIA_DAILY_COUNT", "media_daily_count", "10"),
+    ("MUTUAL_MEDIA_DAILY_MB", "media_daily_mb", "20"),
 ];
 
 #[test]

@@ -71,6 +71,9 @@ pub struct Shared {
     pub mail: crate::mail::Mailer,
     /// Web Push: the site's key and the delivery client (see `push`).
     pub push: crate::push::Pusher,
+
+    /// Where photos and voice notes live (see `media`).
+    pub media: crate::media::Media,
 }
 
 #[derive(OpenApi)]
@@ -183,8 +186,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::referrals::router())
         .merge(crate::invitations::router())
         .merge(crate::delivery::router())
-
         .merge(crate::push::router())
+        .merge(crate::media::router())
 }
 
 /// Connects to Redis lazily: a node whose Redis is down still starts and serves its own clients.
@@ -241,6 +244,8 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let replies = forum::writer::ReplyWriter::start(store.clone());
     let mail = crate::mail::Mailer::new(&config)?;
     let push = crate::push::Pusher::new(&config, mail.from().email.as_ref())?;
+
+    let media = crate::media::Media::open(&config.media_url)?;
     Ok(AppState(Arc::new(Shared {
         config: Arc::new(config),
         store,
@@ -257,6 +262,8 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         replies,
         mail,
         push,
+
+        media,
     })))
 }
 
@@ -377,6 +384,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     state.mail.set_listen_address(addr);
     let mail = state.mail.describe();
+    let media = state.media.store.describe();
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     spawn_upkeep(&state);
@@ -392,7 +400,7 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     let app = router(state);
     // Tools wait for this exact line on stdout.
     println!("listening on http://{addr}");
-    tracing::info!(%addr, backend = ?store.backend(), %mail, "serving");
+    tracing::info!(%addr, backend = ?store.backend(), %mail, %media, "serving");
     crate::listener::serve(listener, app, &config, async move {
         shutdown_signal().await;
         service::start_draining();
@@ -441,6 +449,7 @@ fn spawn_upkeep(state: &AppState) {
     let store = state.store.clone();
     let realtime = state.realtime.clone();
     let every = state.config.job_interval_secs;
+    let state = state.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(every));
         loop {
@@ -459,6 +468,9 @@ fn spawn_upkeep(state: &AppState) {
             }
             if let Err(e) = calendar::run_due(&store, &realtime).await {
                 tracing::warn!(error = %e, "calendar jobs");
+            }
+            if let Err(e) = crate::media::sweep(&state).await {
+                tracing::warn!(error = %e, "removing erased media");
             }
         }
     });

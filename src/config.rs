@@ -172,6 +172,23 @@ pub struct SettingsArgs {
     /// [default: unset]
     #[arg(long, env = "MUTUAL_METRICS_LISTEN", global = true)]
     pub metrics_listen: Option<SocketAddr>,
+
+    // Photos and voice notes (issue 21).
+    /// Where uploaded media live: `file://DIR`, or `s3://BUCKET?endpoint=URL&region=R` for an
+    /// S3-compatible store that several nodes share (credentials from `AWS_ACCESS_KEY_ID` and
+    /// `AWS_SECRET_ACCESS_KEY`) [default: file://DATA_DIR/media]
+    #[arg(long, env = "MUTUAL_MEDIA_URL", global = true)]
+    pub media_url: Option<String>,
+
+    /// Photos and voice notes one member may upload in 24 hours (lifted with RATE_LIMITS=off)
+    /// [default: 50]
+    #[arg(long, env = "MUTUAL_MEDIA_DAILY_COUNT", global = true)]
+    pub media_daily_count: Option<u32>,
+
+    /// Megabytes of media one member may upload in 24 hours, as stored (lifted with
+    /// RATE_LIMITS=off) [default: 100]
+    #[arg(long, env = "MUTUAL_MEDIA_DAILY_MB", global = true)]
+    pub media_daily_mb: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -235,6 +252,10 @@ struct FileSettings {
     metrics_listen: Option<SocketAddr>,
     vapid_subject: Option<String>,
     push_allow_insecure: Option<OnOff>,
+
+    media_url: Option<String>,
+    media_daily_count: Option<u32>,
+    media_daily_mb: Option<u64>,
 }
 
 /// `trust_proxy` in the config file: on/off as below, or a number of proxies.
@@ -320,6 +341,12 @@ pub struct Config {
     pub vapid_subject: Option<String>,
     /// Push endpoints over http and on local addresses are accepted (tests only).
     pub push_allow_insecure: bool,
+
+    /// `file://DIR` or `s3://BUCKET?...` (see `media::storage`).
+    pub media_url: String,
+    /// Uploads per member per 24 hours, and megabytes.
+    pub media_daily_count: u32,
+    pub media_daily_mb: u64,
 }
 
 impl Config {
@@ -475,6 +502,17 @@ impl Config {
                 .push_allow_insecure
                 .or(file.push_allow_insecure.map(bool::from))
                 .unwrap_or(false),
+
+            media_url: args
+                .media_url
+                .clone()
+                .or(file.media_url)
+                .unwrap_or_else(|| format!("file://{}", data_dir.join("media").display())),
+            media_daily_count: args
+                .media_daily_count
+                .or(file.media_daily_count)
+                .unwrap_or(50),
+            media_daily_mb: args.media_daily_mb.or(file.media_daily_mb).unwrap_or(100),
             data_dir,
         })
     }

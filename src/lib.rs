@@ -20,6 +20,7 @@ pub mod invitations;
 pub mod listener;
 pub mod mail;
 pub mod markdown;
+pub mod media;
 pub mod meetings;
 pub mod milestones;
 pub mod moderation;

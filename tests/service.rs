@@ -409,7 +409,7 @@ both_backends!(
 );
 
 /// Every setting: its environment variable as `--help` shows it, and its `mutual.toml` key.
-const SETTINGS: [(&str, &str, &str); 32] = [
+const SETTINGS: [(&str, &str, &str); 35] = [
     ("MUTUAL_LISTEN", "listen", "\"127.0.0.1:0\""),
     ("MUTUAL_DATA_DIR", "data_dir", "\"./data\""),
     ("DATABASE_URL", "database_url", "\"sqlite://./data/all.db\""),
@@ -451,9 +451,16 @@ const SETTINGS: [(&str, &str, &str); 32] = [
         "vapid_subject",
         "\"mailto:ops@example.org\"",
     ),
-    ("MUTUAL_PUSH_ALLOW_INSECURE", "push_allow_insecure", "\"off\""),
+    (
+        "MUTUAL_PUSH_ALLOW_INSECURE",
+        "push_allow_insecure",
+        "\"off\"",
+    ),
     ("MUTUAL_METRICS_TOKEN", "metrics_token", "\"t\""),
     ("MUTUAL_METRICS_LISTEN", "metrics_listen", "\"127.0.0.1:0\""),
+    ("MUTUAL_MEDIA_URL", "media_url", "\"file://media-here\""),
+    ("MUTUAL_MEDIA_DAILY_COUNT", "media_daily_count", "10"),
+    ("MUTUAL_MEDIA_DAILY_MB", "media_daily_mb", "20"),
 ];
 
 #[test]

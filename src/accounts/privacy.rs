@@ -264,6 +264,8 @@ pub async fn export(state: &AppState, session: &Session) -> AppResult<Value> {
             tables.insert(name.into(), Value::Array(rows));
         }
     }
+    // Their photos and voice notes, by address (the bytes are theirs to fetch while signed in).
+    let media = crate::media::export_list(&mut conn, uid).await?;
     // The account as `GET /me` shows it, less the session's CSRF token: the file may be kept.
     let mut me =
         serde_json::to_value(super::load_me(state, session).await?).map_err(anyhow::Error::from)?;
@@ -275,6 +277,7 @@ pub async fn export(state: &AppState, session: &Session) -> AppResult<Value> {
         "exported_at": format_ms(now_ms()),
         "note": "Times are milliseconds since 1970-01-01 UTC. Each list holds the rows that refer to you through the column in its name.",
         "user": me,
+        "media": media,
         "tables": tables,
     }))
 }
@@ -370,10 +373,13 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
         db!(
             tx,
             execute,
-            "UPDATE mod_cases SET snapshot = '' WHERE author_id = $1",
+            "UPDATE mod_cases SET snapshot = '', snapshot_media = '[]' WHERE author_id = $1",
             uid
         )?;
     }
+    // Photos and voice notes go whichever way the words go: they are the member's likeness
+    // and voice. Marked here, removed from the store once the erasure commits.
+    crate::media::erase_for_user(&mut tx, uid).await?;
     // A reset request not yet handled holds what was typed, not the member's id.
     super::reset::forget_requests(&mut tx, uid).await?;
     // The foreign keys do the rest: cascades for what is theirs, SET NULL for authorship.
@@ -383,6 +389,9 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
     state.realtime.sessions_ended(uid, None);
     // Pages kept in memory still carry the name (other nodes' copies age out in seconds).
     state.pages.clear();
+    if let Err(e) = crate::media::sweep(state).await {
+        tracing::warn!(error = %e, "removing an erased account's media (the upkeep retries)");
+    }
     // SQLite's full-text index keeps deleted words in its segments until they are merged:
     // merge them now, so the removed words are gone from the file too.
     if req.content == ContentChoice::Remove

@@ -236,7 +236,11 @@ impl Protocol for ChatSocket {
                 body,
                 nonce,
                 confirm_identifiers,
-            } => self.send(room, body, nonce, confirm_identifiers).await,
+                attachments,
+            } => {
+                self.send(room, body, nonce, confirm_identifiers, attachments)
+                    .await
+            }
             ClientFrame::Edit {
                 message,
                 body,
@@ -564,6 +568,7 @@ impl ChatSocket {
         body: String,
         nonce: Option<String>,
         confirmed: bool,
+        attachments: Vec<crate::media::AttachmentRequest>,
     ) -> Option<String> {
         let nonce = nonce.map(|n| n.chars().take(100).collect::<String>());
         let n = nonce.as_deref();
@@ -591,14 +596,30 @@ impl ChatSocket {
             Err((code, why)) => return Some(frames::error(code, &why, n)),
         };
         let community_id = sub.community_id;
+        let mut fields = crate::error::FieldErrors::new();
+        let checked = match crate::media::check_attachments(
+            &self.state,
+            &self.user,
+            &attachments,
+            &mut fields,
+        )
+        .await
+        {
+            Ok(checked) if fields.is_empty() => checked,
+            Ok(_) => return Some(error_frame(&fields.into_error(), n)),
+            Err(e) => return Some(error_frame(&e, n)),
+        };
         self.sent_at.insert(room, now_ms());
         match chat::send::deliver(
             &self.state,
             &self.user,
             room,
             community_id,
-            &body,
-            nonce.clone(),
+            chat::send::Outgoing {
+                body: &body,
+                nonce: nonce.clone(),
+                attachments: checked,
+            },
             &verdict,
         )
         .await

@@ -215,6 +215,9 @@ pub struct ChatMessage {
     /// The sender's nonce, on the live copy of a message just sent.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Photos and voice notes, in order (left out when there are none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<crate::media::Attachment>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -231,6 +234,9 @@ pub struct MessageRow {
     /// The message's place in its room (selected where the order matters).
     #[sqlx(default)]
     pub seq: i64,
+    /// Whether it carries media (selected where messages are shown).
+    #[sqlx(default)]
+    pub has_media: bool,
 }
 
 impl MessageRow {
@@ -244,8 +250,26 @@ impl MessageRow {
             created_at: self.created_at,
             edited_at: self.edited_at.map(format_ms),
             nonce,
+            attachments: Vec::new(),
         }
     }
+}
+
+/// Messages as shown, with the media of those that carry some (one query per such message).
+pub async fn shown(
+    conn: &mut impl AsDb,
+    rows: Vec<MessageRow>,
+) -> AppResult<Vec<(i64, ChatMessage)>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let (seq, has_media) = (row.seq, row.has_media);
+        let mut message = row.into_message(None);
+        if has_media {
+            message.attachments = crate::media::for_message(conn, message.id).await?;
+        }
+        out.push((seq, message));
+    }
+    Ok(out)
 }
 
 /// `{"op":"message","message":{...}}`, serialised once for every recipient.
@@ -478,7 +502,8 @@ pub async fn read_history(
     let rows = db!(
         conn,
         fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at,
+                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
          WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $3",
         id,
@@ -486,10 +511,11 @@ pub async fn read_history(
         limit + 1
     )?;
     let more = rows.len() as i64 > limit;
-    let items: Vec<ChatMessage> = rows
+    let rows: Vec<MessageRow> = rows.into_iter().take(limit as usize).collect();
+    let items: Vec<ChatMessage> = shown(&mut conn, rows)
+        .await?
         .into_iter()
-        .take(limit as usize)
-        .map(|r| r.into_message(None))
+        .map(|(_, m)| m)
         .collect();
     let next = if more {
         items.last().map(|m| cursor(&[m.id]))
@@ -526,7 +552,8 @@ pub async fn backlog(
             let rows = db!(
                 conn,
                 fetch_all as MessageRow,
-                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
+                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
                  FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
                  WHERE m.room_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT $3",
                 room,
@@ -539,7 +566,8 @@ pub async fn backlog(
             let mut rows = db!(
                 conn,
                 fetch_all as MessageRow,
-                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
+                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
+                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
                  FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
                  WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq DESC LIMIT $2",
                 room,
@@ -550,10 +578,12 @@ pub async fn backlog(
         }
     };
     let newest = rows.last().map_or(floor, |r| r.seq);
-    Ok((
-        rows.into_iter().map(|r| r.into_message(None)).collect(),
-        newest,
-    ))
+    let messages = shown(&mut conn, rows)
+        .await?
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    Ok((messages, newest))
 }
 
 /// The room's newest `seq` now (0: none, or no such room).
@@ -568,9 +598,10 @@ pub async fn newest_seq(store: &Store, room: i64) -> AppResult<i64> {
     Ok(seq.unwrap_or(0))
 }
 
-fn replayed(rows: Vec<MessageRow>) -> Vec<crate::realtime::bus::ReplayedMessage> {
-    rows.into_iter()
-        .map(|r| (r.id, r.seq, message_frame(&r.into_message(None)).json))
+fn replayed(messages: Vec<(i64, ChatMessage)>) -> Vec<crate::realtime::bus::ReplayedMessage> {
+    messages
+        .into_iter()
+        .map(|(seq, m)| (m.id, seq, message_frame(&m).json))
         .collect()
 }
 
@@ -605,7 +636,8 @@ async fn frames_where(
     let rows = db!(
         conn,
         fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq
+        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
+                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
          FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
          WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq >= $3 AND m.seq <= $4
            AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
@@ -614,7 +646,7 @@ async fn frames_where(
         from,
         to
     )?;
-    Ok(replayed(rows))
+    Ok(replayed(shown(&mut conn, rows).await?))
 }
 
 /// Numbers every room's messages in id order and sets the rooms' counters: for rows written
@@ -729,6 +761,9 @@ pub async fn soft_delete(
         now_ms(),
         by
     )?;
+    if room.is_some() {
+        crate::media::erase_for_message(&mut *tx, id).await?;
+    }
     Ok(room.map(|room| {
         (
             room,
@@ -767,6 +802,9 @@ pub async fn delete_message(state: &AppState, user: &User, id: i64) -> AppResult
         .await?;
     }
     tx.commit().await?;
+    if let Err(e) = crate::media::sweep(state).await {
+        tracing::warn!(error = %e, "removing a deleted message's media");
+    }
     if let Some((room, frame)) = live {
         state.realtime.publish_room(room, None, frame);
     }

@@ -118,6 +118,13 @@ pub fn crisis_frame(room: i64, id: i64, lines: &[CrisisLine]) -> String {
     .to_json()
 }
 
+/// What a member sends: the words, the socket's nonce, and the media checked as theirs.
+pub struct Outgoing<'a> {
+    pub body: &'a str,
+    pub nonce: Option<String>,
+    pub attachments: crate::media::Checked,
+}
+
 /// Counts the message against the member's rate, stores it and publishes it (stored before
 /// anyone receives it); the id, and the crisis lines when the words suggest the author may be
 /// in crisis (for them alone).
@@ -126,10 +133,14 @@ pub async fn deliver(
     user: &User,
     room: i64,
     community_id: i64,
-    body: &str,
-    nonce: Option<String>,
+    message: Outgoing<'_>,
     verdict: &Verdict,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
+    let Outgoing {
+        body,
+        nonce,
+        attachments,
+    } = message;
     state
         .limits
         .check(Limit::ChatPerAccount, &user.id.to_string())
@@ -142,7 +153,7 @@ pub async fn deliver(
     };
     let id = state
         .chat
-        .send(room, author, body.to_owned(), html, nonce)
+        .send(room, author, body.to_owned(), html, nonce, attachments)
         .await?;
     let lines = verdict
         .apply_message(state, community_id, id, user.id, body)
@@ -207,5 +218,10 @@ pub async fn from_form(
         }
         Err((_, why)) => return Err(AppError::forbidden(why)),
     };
-    deliver(state, user, room, community.id, body, None, &verdict).await
+    let message = Outgoing {
+        body,
+        nonce: None,
+        attachments: crate::media::Checked::default(),
+    };
+    deliver(state, user, room, community.id, message, &verdict).await
 }

@@ -28,6 +28,8 @@ pub struct Pending {
     pub body: String,
     pub body_html: String,
     pub nonce: Option<String>,
+    /// Media checked as the author's own and unattached.
+    pub attachments: crate::media::Checked,
     pub done: oneshot::Sender<AppResult<i64>>,
 }
 
@@ -63,6 +65,7 @@ impl ChatWriter {
         body: String,
         body_html: String,
         nonce: Option<String>,
+        attachments: crate::media::Checked,
     ) -> AppResult<i64> {
         let (done, wait) = oneshot::channel();
         self.tx
@@ -72,6 +75,7 @@ impl ChatWriter {
                 body,
                 body_html,
                 nonce,
+                attachments,
                 done,
             })
             .await
@@ -117,6 +121,13 @@ async fn insert_all(store: &Store, batch: &[Pending], now: i64) -> AppResult<Vec
             now,
             seq
         )?;
+        crate::media::attach(
+            &mut tx,
+            p.author.id,
+            crate::media::Target::Message(id),
+            &p.attachments,
+        )
+        .await?;
         stored.push((id, seq));
     }
     tx.commit().await?;
@@ -169,6 +180,7 @@ fn publish(realtime: &Realtime, p: Pending, id: i64, seq: i64, now: i64) {
         created_at: now,
         edited_at: None,
         nonce: p.nonce,
+        attachments: p.attachments.shown(),
     };
     realtime.publish_message(p.room, id, seq, message_frame(&message));
     metrics::counter!("mutual_chat_messages_total").increment(1);

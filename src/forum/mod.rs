@@ -421,6 +421,9 @@ pub struct NewTopic {
     pub anonymous: Option<bool>,
     /// Publish even though the text seems to hold an e-mail, phone number or national id.
     pub confirm_identifiers: Option<bool>,
+    /// Photos and voice notes you uploaded, with alt text: `[{id, alt}]`.
+    #[serde(default)]
+    pub attachments: Vec<crate::media::AttachmentRequest>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -505,6 +508,9 @@ pub async fn create_topic(
     } else {
         None
     };
+    let attachments =
+        crate::media::check_attachments(state, &session.user, &req.attachments, &mut fields)
+            .await?;
     // "Only me": no one else may see the topic, find it, be notified of it or review it.
     let private = milestone.as_ref().is_some_and(|m| m.private);
     let (Some(title), Some(body), Some(kind)) = (title, body, kind) else {
@@ -557,6 +563,13 @@ pub async fn create_topic(
         anonymous,
         now
     )?;
+    crate::media::attach(
+        &mut tx,
+        session.user.id,
+        crate::media::Target::Post(post_id),
+        &attachments,
+    )
+    .await?;
     let mut recipients = Recipients::default();
     if !private {
         for id in notify::resolve_usernames(&mut tx, &rendered.mentions).await? {

@@ -74,6 +74,8 @@ pub struct Post {
     pub corrections: Vec<crate::moderation::corrections::Correction>,
     /// A milestone post's milestone, as the caller may see it: present it as a celebration.
     pub milestone: Option<crate::milestones::Milestone>,
+    /// Photos and voice notes, in order (none on placeholders).
+    pub attachments: Vec<crate::media::Attachment>,
 }
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -101,6 +103,8 @@ pub struct PostRow {
     correction_count: i64,
     /// Whether it is a milestone, likewise: pages without one make no milestone query.
     is_milestone: bool,
+    /// Whether it carries media, likewise.
+    has_media: bool,
 }
 
 impl PostRow {
@@ -176,6 +180,7 @@ fn post_view(
         waiting_hours: (mine && row.awaiting_approval).then_some(0),
         corrections: Vec::new(),
         milestone: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -222,7 +227,11 @@ async fn shown_to_member(
     mine: Vec<String>,
 ) -> AppResult<Post> {
     let is_milestone = row.is_milestone;
-    let post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+    let has_media = row.has_media;
+    let mut post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+    if has_media && !post.deleted {
+        post.attachments = crate::media::for_post(conn, post.id).await?;
+    }
     if !is_milestone {
         return Ok(post);
     }
@@ -236,7 +245,8 @@ macro_rules! select_posts {
                 p.content_warning, p.anonymous, p.reactions, p.created_at, p.edited_at, p.deleted_at,
                 p.hidden_at, p.hidden_reason, p.held_for_review, p.awaiting_approval,
                 (SELECT COUNT(*) FROM corrections c WHERE c.post_id = p.id) AS correction_count,
-                EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone
+                EXISTS (SELECT 1 FROM milestones m WHERE m.post_id = p.id) AS is_milestone,
+                EXISTS (SELECT 1 FROM media md WHERE md.post_id = p.id AND md.erased_at IS NULL) AS has_media
          FROM posts p LEFT JOIN users u ON u.id = p.author_id"
     };
 }
@@ -373,6 +383,12 @@ pub async fn posts_of(
         }
         _ => Vec::new(),
     };
+    let media = match last_seq {
+        Some(last) if rows.iter().any(|r| r.has_media) => {
+            crate::media::for_posts(&mut conn, id, after, last).await?
+        }
+        _ => Vec::new(),
+    };
     drop(conn);
     // Reading advances the member's place in the topic (never backwards), for unread counts.
     if let (Some(uid), Some(last), true) = (viewer_id, last_seq, access.is_member())
@@ -413,6 +429,11 @@ pub async fn posts_of(
                     .iter()
                     .find(|(p, _)| *p == post.id)
                     .map(|(_, m)| m.clone());
+                post.attachments = media
+                    .iter()
+                    .filter(|(p, _)| *p == post.id)
+                    .map(|(_, a)| a.clone())
+                    .collect();
             }
             post
         })
@@ -431,6 +452,9 @@ pub struct NewPost {
     pub content_warning: Option<String>,
     pub anonymous: Option<bool>,
     pub confirm_identifiers: Option<bool>,
+    /// Photos and voice notes you uploaded, with alt text: `[{id, alt}]`.
+    #[serde(default)]
+    pub attachments: Vec<crate::media::AttachmentRequest>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -501,6 +525,9 @@ pub async fn reply(
         }
         None => None,
     };
+    let attachments =
+        crate::media::check_attachments(state, &session.user, &req.attachments, &mut fields)
+            .await?;
     let Some(body) = body.filter(|_| fields.is_empty()) else {
         return Err(fields.into_error());
     };
@@ -560,6 +587,7 @@ pub async fn reply(
             mentioned,
             quoted,
             created_at: now,
+            attachments: attachments.clone(),
         })
         .await?;
     let post_id = stored.post_id;
@@ -570,7 +598,7 @@ pub async fn reply(
             .publish(&state.realtime, session.locale, session.country.as_deref());
     metrics::counter!("mutual_posts_created_total").increment(1);
 
-    let post = if as_written {
+    let post = if as_written && attachments.is_empty() {
         // Nothing changed the row after the insert: answer from what was written (a new post
         // has no reactions, corrections or edits yet), without a round trip.
         let row = PostRow {
@@ -595,6 +623,7 @@ pub async fn reply(
             awaiting_approval: false,
             correction_count: 0,
             is_milestone: false,
+            has_media: false,
         };
         post_view(
             row,
@@ -650,6 +679,21 @@ async fn get_post(
 /// One post as `viewer` sees it; 403/404 as for its topic.
 pub async fn post_for(state: &AppState, viewer: Option<&Session>, id: i64) -> AppResult<Post> {
     let (row, _, _) = readable_post(state, id, viewer.map(|s| &s.user)).await?;
+    let has_media = row.has_media;
+    let mut post = post_for_row(state, viewer, id, row).await?;
+    if has_media && !post.deleted {
+        let mut conn = state.store.read().await?;
+        post.attachments = crate::media::for_post(&mut conn, id).await?;
+    }
+    Ok(post)
+}
+
+async fn post_for_row(
+    state: &AppState,
+    viewer: Option<&Session>,
+    id: i64,
+    row: PostRow,
+) -> AppResult<Post> {
     match viewer {
         Some(session) => {
             let mut conn = state.store.read().await?;
@@ -836,6 +880,10 @@ pub async fn remove_post(state: &AppState, user: &User, id: i64) -> AppResult<()
         .await?;
     }
     tx.commit().await?;
+    // Its photos and voice notes go now, not at the next upkeep.
+    if let Err(e) = crate::media::sweep(state).await {
+        tracing::warn!(error = %e, "removing a deleted post's media");
+    }
     Ok(())
 }
 
@@ -871,6 +919,7 @@ pub async fn soft_delete(tx: &mut crate::store::Tx, id: i64, by: i64) -> AppResu
         )?;
     }
     search::unindex_post(tx, id).await?;
+    crate::media::erase_for_post(&mut *tx, id).await?;
     Ok(true)
 }
 

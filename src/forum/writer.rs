@@ -45,6 +45,8 @@ pub struct NewReply {
     pub mentioned: Vec<i64>,
     pub quoted: Vec<i64>,
     pub created_at: i64,
+    /// Media checked as the author's own and unattached.
+    pub attachments: crate::media::Checked,
 }
 
 /// A stored reply, and what to publish now that it is committed.
@@ -178,6 +180,13 @@ async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
         r.anonymous,
         r.created_at
     )?;
+    crate::media::attach(
+        &mut *tx,
+        r.author_id,
+        crate::media::Target::Post(post_id),
+        &r.attachments,
+    )
+    .await?;
     let mut recipients = Recipients::default();
     for uid in &r.mentioned {
         recipients.add(*uid, Kind::Mention);

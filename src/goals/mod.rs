@@ -1092,6 +1092,7 @@ pub async fn reach(
         content_warning: None,
         anonymous: None,
         confirm_identifiers: req.confirm_identifiers,
+        attachments: Vec::new(),
     };
     let created = forum::create_topic(state, session, &slug, &topic).await?;
     let mut w = state.store.write().await?;

@@ -170,17 +170,29 @@ pub async fn open_case(conn: &mut impl AsDb, target: &Resolved, crisis: bool) ->
         }
         return Ok(id);
     }
+    // The photos and voice notes it carries are kept with the words, as first reported.
+    let media = match target.target_type {
+        "post" => {
+            crate::media::snapshot_json(conn, crate::media::Target::Post(target.target_id)).await?
+        }
+        "message" => {
+            crate::media::snapshot_json(conn, crate::media::Target::Message(target.target_id))
+                .await?
+        }
+        _ => "[]".to_owned(),
+    };
     Ok(db!(
         *conn,
         fetch_one scalar i64,
-        "INSERT INTO mod_cases (community_id, kind, target_type, target_id, author_id, crisis, snapshot, created_at)
-         VALUES ($1, 'report', $2, $3, $4, $5, $6, $7) RETURNING id",
+        "INSERT INTO mod_cases (community_id, kind, target_type, target_id, author_id, crisis, snapshot, snapshot_media, created_at)
+         VALUES ($1, 'report', $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         target.community_id,
         target.target_type,
         target.target_id,
         target.author_id,
         crisis,
         &target.snapshot,
+        media,
         now_ms()
     )?)
 }
@@ -455,6 +467,8 @@ pub struct CaseItem {
     pub snapshot: String,
     /// It may hold images: shown only with `show_media=true`.
     pub blurred: bool,
+    /// The photos and voice notes it carried as first reported; empty while `blurred`.
+    pub attachments: Vec<crate::media::Attachment>,
     pub ladder: Ladder,
     /// How long it has waited, in seconds.
     pub waiting_seconds: i64,
@@ -499,6 +513,7 @@ pub(super) struct CaseRow {
     author_id: Option<i64>,
     assignee_id: Option<i64>,
     snapshot: String,
+    snapshot_media: String,
     acted_by: Option<i64>,
     appeal_text: Option<String>,
     resolution: Option<String>,
@@ -606,7 +621,8 @@ async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppR
     .into_iter()
     .collect();
     let report_count = reasons.values().sum();
-    let blurred = !show_media && looks_like_media(&row.snapshot);
+    let attachments = crate::media::parse_snapshot(&row.snapshot_media);
+    let blurred = !show_media && (looks_like_media(&row.snapshot) || !attachments.is_empty());
     let ladder = match row.author_id {
         Some(a) => ladder(conn, a, row.community_id).await?,
         None => Ladder::default(),
@@ -626,6 +642,7 @@ async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppR
         assignee: member(conn, row.assignee_id).await?,
         snapshot: if blurred { String::new() } else { row.snapshot },
         blurred,
+        attachments: if blurred { Vec::new() } else { attachments },
         ladder,
         waiting_seconds: (row.resolved_at.unwrap_or_else(now_ms) - row.created_at) / 1000,
         resolution: row.resolution,
@@ -788,7 +805,7 @@ pub async fn list_queue(
     let rows = db!(
         conn,
         fetch_all as CaseRow,
-        "SELECT id, community_id, kind, target_type, target_id, state, crisis, risk, weight, author_id, assignee_id, snapshot,
+        "SELECT id, community_id, kind, target_type, target_id, state, crisis, risk, weight, author_id, assignee_id, snapshot, snapshot_media,
                 acted_by, appeal_text, resolution, created_at, resolved_at
          FROM mod_cases
          WHERE community_id = $1 AND (state = 'resolved') = $2
@@ -863,7 +880,7 @@ pub(super) async fn moderated_case(
     let row = db!(
         conn,
         fetch_optional as CaseRow,
-        "SELECT id, community_id, kind, target_type, target_id, state, crisis, risk, weight, author_id, assignee_id, snapshot,
+        "SELECT id, community_id, kind, target_type, target_id, state, crisis, risk, weight, author_id, assignee_id, snapshot, snapshot_media,
                 acted_by, appeal_text, resolution, created_at, resolved_at FROM mod_cases WHERE id = $1",
         id
     )?

@@ -455,6 +455,7 @@ pub async fn milestone(
         content_warning: None,
         anonymous: None,
         confirm_identifiers: req.confirm_identifiers,
+        attachments: Vec::new(),
     };
     forum::create_topic(state, session, &req.community, &topic).await
 }

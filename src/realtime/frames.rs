@@ -33,6 +33,9 @@ pub enum ClientFrame {
         /// Send even though the text seems to hold personal details.
         #[serde(default)]
         confirm_identifiers: bool,
+        /// Photos and voice notes uploaded first: `[{id, alt}]`.
+        #[serde(default)]
+        attachments: Vec<crate::media::AttachmentRequest>,
     },
     Edit {
         message: i64,

@@ -206,6 +206,40 @@ pub struct Draft {
     pub errors: Vec<String>,
     /// The personal details the text seems to hold, in words, when the author must confirm.
     pub identifiers: Option<String>,
+    /// A file uploaded with a refused draft, kept so it is not sent again.
+    pub media_id: Option<i64>,
+    /// Its alt text as typed.
+    pub alt: String,
+}
+
+/// The attachment a page's form carries: the file it sent (or kept from a refused draft) with
+/// its alt text; or why the file could not be taken, as a 422 on `file`.
+pub(super) fn form_attachments(
+    ctx: &Ctx,
+    media_id: &str,
+    alt: &str,
+    media_error: &str,
+) -> Result<Vec<crate::media::AttachmentRequest>, AppError> {
+    if !media_error.is_empty() {
+        // Only our own keys (see `csrf::media_refusal`) are shown.
+        let key = if media_error.starts_with("media.err_") {
+            media_error
+        } else {
+            "media.err_unreadable"
+        };
+        return Err(AppError::invalid("file", ctx.texts.get(key)));
+    }
+    Ok(media_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .map(|id| {
+            vec![crate::media::AttachmentRequest {
+                id,
+                alt: Some(alt.to_owned()),
+            }]
+        })
+        .unwrap_or_default())
 }
 
 /// Our words for a refused post: field errors, or the personal-details question.
@@ -249,6 +283,14 @@ pub(super) fn refused(ctx: &Ctx, e: AppError, draft: &mut Draft) -> Result<Statu
                 None => ctx.texts.get("errors.body").to_owned(),
             },
             "title" => ctx.texts.get("errors.title").to_owned(),
+            "file" => fields
+                .get("file")
+                .and_then(|why| why.first().cloned())
+                .unwrap_or_else(|| ctx.texts.get("media.err_unreadable").to_owned()),
+            f if f.starts_with("attachments") && f.ends_with(".alt") => {
+                ctx.texts.get("media.err_alt").to_owned()
+            }
+            f if f.starts_with("attachments") => ctx.texts.get("media.err_attach").to_owned(),
             "milestone.type"
             | "milestone.value"
             | "milestone.baseline"
@@ -317,6 +359,12 @@ pub struct TopicForm {
     content_warning: String,
     anonymous: Option<String>,
     confirm_identifiers: Option<String>,
+    #[serde(default)]
+    media_id: String,
+    #[serde(default)]
+    alt: String,
+    #[serde(default)]
+    media_error: String,
 }
 
 pub async fn new_topic(
@@ -324,6 +372,7 @@ pub async fn new_topic(
     WebForm { ctx, form }: WebForm<TopicForm>,
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
+    let attachments = form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error);
     let request = NewTopic {
         title: form.title.clone(),
         body: form.body.clone(),
@@ -332,8 +381,13 @@ pub async fn new_topic(
         content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
         anonymous: Some(form.anonymous.is_some()),
         confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+        attachments: attachments.as_ref().cloned().unwrap_or_default(),
     };
-    let error = match forum::create_topic(&ctx.state, session, &slug, &request).await {
+    let created = match attachments {
+        Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
+        Err(e) => Err(e),
+    };
+    let error = match created {
         Ok(created) => {
             let to = landing(
                 format!("/t/{}", created.topic.id),
@@ -348,6 +402,8 @@ pub async fn new_topic(
         title: form.title,
         body: form.body,
         anonymous: form.anonymous.is_some(),
+        media_id: form.media_id.trim().parse().ok(),
+        alt: form.alt,
         ..Draft::default()
     };
     let status = refused(&ctx, error, &mut draft)?;
@@ -382,6 +438,13 @@ pub struct PostItem {
     /// A milestone post's celebration banner, and its "Celebrate" button shown apart.
     pub milestone: Option<super::member::MilestoneView>,
     pub celebrate: Option<ReactionButton>,
+}
+
+impl PostItem {
+    /// Its photos are under the "photos" content warning: shown blurred until tapped.
+    pub fn photos_hidden(&self) -> bool {
+        self.p.content_warning.as_deref() == Some("photos")
+    }
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]
@@ -622,6 +685,12 @@ pub struct ReplyForm {
     view: String,
     anonymous: Option<String>,
     confirm_identifiers: Option<String>,
+    #[serde(default)]
+    media_id: String,
+    #[serde(default)]
+    alt: String,
+    #[serde(default)]
+    media_error: String,
 }
 
 pub async fn reply(
@@ -630,6 +699,7 @@ pub async fn reply(
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let reply_to = form.reply_to.trim().parse::<i64>().ok();
+    let attachments = form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error);
     let request = NewPost {
         body: form.body.clone(),
         reply_to,
@@ -637,9 +707,14 @@ pub async fn reply(
         content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
         anonymous: Some(form.anonymous.is_some()),
         confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+        attachments: attachments.as_ref().cloned().unwrap_or_default(),
     };
     let threaded = form.view == "threaded";
-    let error = match posts::reply(&ctx.state, session, id, &request).await {
+    let replied = match attachments {
+        Ok(_) => posts::reply(&ctx.state, session, id, &request).await,
+        Err(e) => Err(e),
+    };
+    let error = match replied {
         Ok(created) => {
             let seq = created.post.seq;
             let (to, anchor) = if threaded {
@@ -657,6 +732,8 @@ pub async fn reply(
         warning: form.content_warning,
         anonymous: form.anonymous.is_some(),
         reply_to,
+        media_id: form.media_id.trim().parse().ok(),
+        alt: form.alt,
         ..Draft::default()
     };
     let status = refused(&ctx, error, &mut draft)?;

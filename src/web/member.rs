@@ -291,6 +291,12 @@ pub struct MilestoneForm {
     visibility: String,
     #[serde(default)]
     achieved_on: String,
+    #[serde(default)]
+    media_id: String,
+    #[serde(default)]
+    alt: String,
+    #[serde(default)]
+    media_error: String,
 }
 
 /// A number as a member types it ("25", "6,8" in Spanish); `Err` for anything else.
@@ -320,8 +326,12 @@ pub async fn new_milestone(
         body: form.body.clone(),
         warning: form.content_warning.clone(),
         anonymous: form.anonymous.is_some(),
+        media_id: form.media_id.trim().parse().ok(),
+        alt: form.alt.clone(),
         ..Draft::default()
     };
+    let attachments =
+        super::forum::form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error);
     let status = match (value, baseline) {
         (Ok(value), Ok(baseline)) => {
             let request = NewTopic {
@@ -340,8 +350,13 @@ pub async fn new_milestone(
                 content_warning: Some(form.content_warning.clone()).filter(|w| !w.is_empty()),
                 anonymous: Some(form.anonymous.is_some()),
                 confirm_identifiers: Some(form.confirm_identifiers.is_some()),
+                attachments: attachments.as_ref().cloned().unwrap_or_default(),
             };
-            match forum::create_topic(&ctx.state, session, &slug, &request).await {
+            let created = match attachments {
+                Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
+                Err(e) => Err(e),
+            };
+            match created {
                 Ok(created) => {
                     let to = super::forum::landing(
                         format!("/t/{}", created.topic.id),

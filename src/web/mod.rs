@@ -56,6 +56,11 @@ const LANG_COOKIE: &str = "mutual_lang";
 const TEXT_COOKIE: &str = "mutual_text";
 
 /// The pages, given the state for the layers that need it.
+/// Forms that may carry a photo or a voice note (multipart) take a body that large.
+fn upload_limit() -> axum::extract::DefaultBodyLimit {
+    axum::extract::DefaultBodyLimit::max(crate::media::UPLOAD_BODY_LIMIT)
+}
+
 pub fn router(state: &AppState) -> Router<AppState> {
     let pages = Router::new()
         .route("/", get(forum::home))
@@ -74,18 +79,25 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/c/{slug}", get(forum::community))
         .route(
             "/c/{slug}/new",
-            get(forum::new_topic_page).post(forum::new_topic),
+            get(forum::new_topic_page)
+                .post(forum::new_topic)
+                .layer(upload_limit()),
         )
         .route("/c/{slug}/chat", get(chat::default_room))
         .route("/c/{slug}/chat/{room}", get(chat::room).post(chat::send))
         .route("/c/{slug}/milestones", get(member::feed))
         .route(
             "/c/{slug}/milestones/new",
-            get(member::new_milestone_page).post(member::new_milestone),
+            get(member::new_milestone_page)
+                .post(member::new_milestone)
+                .layer(upload_limit()),
         )
         .route("/c/{slug}/join", post(forum::join))
         .route("/c/{slug}/leave", post(forum::leave))
-        .route("/t/{id}", get(forum::topic).post(forum::reply))
+        .route(
+            "/t/{id}",
+            get(forum::topic).post(forum::reply).layer(upload_limit()),
+        )
         .route("/p/{id}", get(forum::post_link))
         .route("/p/{id}/react", post(forum::react))
         .route(
@@ -262,7 +274,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/manifest.webmanifest", get(pwa::manifest))
         .route("/sw.js", get(pwa::service_worker))
         .route("/offline", get(pwa::offline))
-
         .route("/push-sw.js", get(push::service_worker))
         .route("/push/texts.json", get(push::texts))
 }

@@ -19,6 +19,12 @@
 
 // - on the settings page (section#push-device), notifications on this device: Web Push through
 //   the service worker, where the browser has it (without, the page's explanation stays).
+
+// - voice notes (div.recorder): a "Record" button (MediaRecorder, Opus, at most 2 minutes with
+//   a visible timer); in a post's form the recording becomes the form's file, in chat it is
+//   uploaded (POST /api/v1/media) and sent with the message; a photo chosen in a form makes its
+//   alt text required. Photos and voice notes that arrive live in chat are shown as the server
+//   draws them (an <img> with its alt text, a native <audio controls>).
 "use strict";
 (function () {
   function csrfOf(form) {
@@ -297,7 +303,41 @@
       li.appendChild(when);
       li.appendChild(body);
       addListen(body);
+
+      if (m.attachments && m.attachments.length) { li.appendChild(attachmentsOf(m.attachments)); }
       return li;
+    }
+
+    function attachmentsOf(list) {
+      var box = document.createElement("div");
+      box.className = "attachments";
+      list.forEach(function (a) {
+        var fig = document.createElement("figure");
+        if (a.kind === "image") {
+          fig.className = "photo";
+          var link = document.createElement("a");
+          link.href = a.url;
+          var img = document.createElement("img");
+          img.src = a.thumb_url || a.url;
+          img.alt = a.alt || "";
+          img.loading = "lazy";
+          if (a.thumb_width) { img.width = a.thumb_width; img.height = a.thumb_height; }
+          link.appendChild(img);
+          fig.appendChild(link);
+        } else {
+          fig.className = "voice";
+          var cap = document.createElement("figcaption");
+          cap.textContent = text("voice-note") + (a.alt ? ": " + a.alt : "");
+          var audio = document.createElement("audio");
+          audio.controls = true;
+          audio.preload = "none";
+          audio.src = a.url;
+          fig.appendChild(cap);
+          fig.appendChild(audio);
+        }
+        box.appendChild(fig);
+      });
+      return box;
     }
 
     function add(m) {
@@ -456,7 +496,7 @@
     });
 
     // Sends `body` over the socket, shown as pending until the server echoes it.
-    function sendBody(body, confirmed) {
+    function sendBody(body, confirmed, attachments) {
       var nonce = "n" + Date.now() + "-" + (nonces++);
       var li = document.createElement("li");
       li.className = "pending";
@@ -467,6 +507,7 @@
       toBottom();
       var frame = { op: "send", room: room, body: body, nonce: nonce };
       if (confirmed) { frame.confirm_identifiers = true; }
+      if (attachments) { frame.attachments = attachments; }
       socket.send(JSON.stringify(frame));
     }
 
@@ -518,6 +559,19 @@
           lastTyping = now;
           socket.send(JSON.stringify({ op: "typing", room: room }));
         }
+      });
+    }
+    // A voice note recorded here is uploaded, then sent with what is typed (or its name).
+    var chatRecorder = form && form.querySelector(".recorder");
+    if (chatRecorder) {
+      recorder(chatRecorder, function (file, done) {
+        if (!socket || socket.readyState !== WebSocket.OPEN) { done(false); return; }
+        upload(file, csrfOf(form)).then(function (up) {
+          var body = area.value.trim() ? area.value : text("voice-note");
+          sendBody(body, false, [{ id: up.id }]);
+          area.value = "";
+          done(true);
+        }).catch(function () { done(false); });
       });
     }
     toBottom();
@@ -609,4 +663,93 @@
         .then(function () { off.disabled = false; });
     });
   }
+
+  function upload(file, csrf) {
+    return fetch("/api/v1/media", {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": file.type || "application/octet-stream", "X-CSRF-Token": csrf },
+      body: file,
+    }).then(function (r) { if (!r.ok) { throw new Error("upload " + r.status); } return r.json(); });
+  }
+
+  function clockOf(ms) {
+    var s = Math.floor(ms / 1000);
+    return Math.floor(s / 60) + ":" + String(s % 60).padStart(2, "0");
+  }
+
+  // A "Record" button that records up to two minutes of Opus and hands the file to `done`
+  // (which calls back with whether it was taken). Shown only where the browser can record.
+  function recorder(box, take) {
+    if (!window.MediaRecorder || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) { return; }
+    var say = function (k) { return box.getAttribute("data-" + k) || ""; };
+    var type = ["audio/webm;codecs=opus", "audio/ogg;codecs=opus", "audio/mp4"].filter(function (t) {
+      return MediaRecorder.isTypeSupported(t);
+    })[0];
+    if (!type) { return; }
+    box.hidden = false;
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "secondary";
+    button.textContent = say("record");
+    var status = document.createElement("span");
+    status.className = "small";
+    status.setAttribute("role", "status");
+    box.appendChild(button);
+    box.appendChild(status);
+    var rec = null, started = 0, timer = null, limit = null;
+    function stop() { if (rec && rec.state !== "inactive") { rec.stop(); } }
+    button.addEventListener("click", function () {
+      if (rec && rec.state === "recording") { stop(); return; }
+      navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+        var chunks = [];
+        rec = new MediaRecorder(stream, { mimeType: type, audioBitsPerSecond: 24000 });
+        rec.ondataavailable = function (e) { if (e.data.size) { chunks.push(e.data); } };
+        rec.onstop = function () {
+          clearInterval(timer); clearTimeout(limit);
+          stream.getTracks().forEach(function (t) { t.stop(); });
+          button.textContent = say("record");
+          var took = Date.now() - started;
+          var base = type.split(";")[0];
+          var file = new File(chunks, "voice-note." + (base === "audio/mp4" ? "m4a" : base.split("/")[1]), { type: base });
+          status.textContent = say("uploading");
+          take(file, function (ok) {
+            status.textContent = ok ? say("recorded").replace("{time}", clockOf(took)) : say("denied");
+          });
+        };
+        rec.start(1000);
+        started = Date.now();
+        button.textContent = say("stop");
+        status.textContent = say("recording").replace("{time}", "0:00");
+        timer = setInterval(function () {
+          status.textContent = say("recording").replace("{time}", clockOf(Date.now() - started));
+        }, 1000);
+        limit = setTimeout(stop, 120000);
+      }).catch(function () { status.textContent = say("denied"); });
+    });
+  }
+
+  // A post's form: the recording becomes the form's file (sent with the form, no JavaScript
+  // needed beyond this); a photo makes its alt text required.
+  document.querySelectorAll("fieldset[data-media]").forEach(function (set) {
+    var input = set.querySelector('input[type="file"]');
+    var alt = set.querySelector('input[name="alt"]');
+    if (!input) { return; }
+    function photoChosen() {
+      var f = input.files && input.files[0];
+      if (alt) { alt.required = !!(f && f.type.indexOf("image/") === 0); }
+    }
+    input.addEventListener("change", photoChosen);
+    var box = set.querySelector(".recorder");
+    if (box) {
+      recorder(box, function (file, done) {
+        try {
+          var dt = new DataTransfer();
+          dt.items.add(file);
+          input.files = dt.files;
+          photoChosen();
+          done(true);
+        } catch (e) { done(false); }
+      });
+    }
+  });
 })();

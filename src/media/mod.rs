@@ -73,6 +73,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// What a media is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+// Named apart from `notify::Kind` in the OpenAPI document (both would be `Kind`).
+#[schema(as = MediaKind)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Image,

@@ -84,9 +84,15 @@ self.addEventListener("activate", function (event) {
   );
 });
 
-// Drops every kept topic page.
+// Drops every kept topic page, and this device's push subscription: whoever uses this browser
+// next must not get the last member's notifications (the server forgets the subscription when
+// the push service answers 410 for it).
 function forget() {
-  return caches.delete(TOPICS);
+  var manager = self.registration && self.registration.pushManager;
+  var push = manager
+    ? manager.getSubscription().then(function (s) { return s ? s.unsubscribe() : null; }).catch(function () {})
+    : Promise.resolve();
+  return Promise.all([caches.delete(TOPICS), push]);
 }
 
 // Messages from site.js: `{type: "page", lang, member}` on each page shown, `{type: "logout"}`.

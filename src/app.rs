@@ -184,6 +184,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::directory::router())
         .merge(crate::meetings::router())
         .merge(crate::referrals::router())
+        .merge(crate::blocks::router())
         .merge(crate::invitations::router())
         .merge(crate::delivery::router())
         .merge(crate::push::router())

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod blocks;
 pub mod calendar;
 pub mod chat;
 pub mod circles;

@@ -243,6 +243,17 @@ both_backends!(
         )
         .await;
         assert_eq!(st, StatusCode::CREATED, "{only_me}");
+        // A device of hers (the curve's generator is a valid public key; nothing is sent to it).
+        let generator = "BGsX0fLhLEJH-Lzm5WOkQPJ3A32BLeszoPShOUXYmMKWT-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU";
+        let (st, device) = s
+            .post(
+                "/api/v1/me/push-subscriptions",
+                Some(&a),
+                json!({"endpoint": "https://8.8.8.8/push/owner-a-phone", "keys": {"p256dh": generator, "auth": "AAECAwQFBgcICQoLDA0ODw"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{device}");
+        let device = device["id"].as_i64().unwrap();
 
         let private = Ids(BTreeMap::from([
             ("topics", topic),
@@ -255,6 +266,7 @@ both_backends!(
             ("circles", circle),
             ("reports", report["case_id"].as_i64().unwrap()),
             ("goals", goal["id"].as_i64().unwrap()),
+            ("push-subscriptions", device),
         ]));
         // In the public group: the opening post's author's only-me milestone, and her private goal.
         let mine = Ids(BTreeMap::from([
@@ -263,6 +275,7 @@ both_backends!(
             ("goals", goal["id"].as_i64().unwrap()),
             ("circles", circle),
             ("reports", report["case_id"].as_i64().unwrap()),
+            ("push-subscriptions", device),
         ]));
 
         // What anyone signed in may do to these addresses: see a member's public profile, follow
@@ -272,7 +285,12 @@ both_backends!(
                 (method, path),
                 ("GET", "/api/v1/users/{username}")
                     | ("GET", "/api/v1/users/{username}/milestones")
-                    | ("PUT" | "DELETE", "/api/v1/users/{username}/follow")
+                    | (
+                        "PUT" | "DELETE",
+                        "/api/v1/users/{username}/follow"
+                            | "/api/v1/users/{username}/block"
+                            | "/api/v1/users/{username}/ignore"
+                    )
                     | (
                         "POST",
                         "/api/v1/communities/{slug}/join" | "/api/v1/communities/{slug}/leave"
@@ -299,7 +317,12 @@ both_backends!(
                     ("POST" | "DELETE", "/api/v1/posts/{id}/reactions")
                         | ("POST", "/api/v1/events/{id}/rsvp")
                         | ("POST", "/api/v1/announcements/{id}/dismiss")
-                        | ("PUT" | "DELETE", "/api/v1/users/{username}/follow")
+                        | (
+                            "PUT" | "DELETE",
+                            "/api/v1/users/{username}/follow"
+                                | "/api/v1/users/{username}/block"
+                                | "/api/v1/users/{username}/ignore"
+                        )
                 ),
             }
         };
@@ -314,6 +337,7 @@ both_backends!(
             ("circles", circle),
             ("reports", report["case_id"].as_i64().unwrap()),
             ("goals", goal["id"].as_i64().unwrap()),
+            ("push-subscriptions", device),
         ]));
         // What a fellow member must never see: the organisers' schedules, a circle they are not
         // in, a report, a private goal, an only-me milestone.

@@ -665,3 +665,108 @@ both_backends!(
         assert_eq!(mails_to(&s, "digest", "dana@example.org").len(), 1);
     }
 );
+
+both_backends!(
+    an_address_given_at_sign_up_is_verified_by_mail,
+    |b| async move {
+        let s = Server::start_with(b, fast()).await;
+        let (st, body) = s
+        .post(
+            "/api/v1/auth/register",
+            None,
+            json!({"username": "rosa_signup", "password": common::PASSWORD, "email": "rosa@example.org", "locale": "es"}),
+        )
+        .await;
+        assert_eq!(st, StatusCode::CREATED, "{body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let (_, d) = s.get("/api/v1/me/delivery", Some(&token)).await;
+        assert_eq!(d["address"], "rosa@example.org", "{d}");
+        assert_eq!(d["verified"], false);
+        // The link arrives in her language and confirms the address.
+        let mail = wait_mails(&s, "email_verify", "rosa@example.org", 1)
+            .await
+            .pop()
+            .unwrap();
+        assert!(
+            mail.header("content-language")
+                .is_some_and(|l| l.starts_with("es"))
+                || mail.text.contains("dirección"),
+            "not in Spanish:\n{}",
+            mail.text
+        );
+        let code = token_in(&mail.text, "verify-email");
+        let (st, body) = s
+            .post(
+                "/api/v1/me/email/verify",
+                Some(&token),
+                json!({"token": code}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+        let (_, d) = s.get("/api/v1/me/delivery", Some(&token)).await;
+        assert_eq!(d["verified"], true);
+        // Signing up without an address sends nothing.
+        s.register("sin_correo").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(mails_to(&s, "email_verify", "rosa@example.org").len(), 1);
+        assert_eq!(mails(&s).len(), 1, "only Rosa's verification");
+    }
+);
+
+both_backends!(
+    a_weekly_digest_comes_once_a_week_in_her_language,
+    |b| async move {
+        let s = Server::start_with(b, fast()).await;
+        let admin = s.admin().await;
+        s.community(
+            &admin,
+            "semana",
+            "public",
+            json!({"name": "Presion Alta Semana"}),
+        )
+        .await;
+        let lupe = s.register("lupe_weekly").await;
+        let eve = s.register("eve_weekly").await;
+        s.join(&lupe, "semana").await;
+        s.join(&eve, "semana").await;
+        let (st, _) = patch(&s, "/api/v1/me", &lupe, json!({"locale": "es"})).await;
+        assert_eq!(st, StatusCode::OK);
+        verified_address(&s, &lupe, "lupe@example.org").await;
+        let (st, d) = patch(&s, "/api/v1/me/delivery", &lupe, json!({"email": "weekly"})).await;
+        assert_eq!(st, StatusCode::OK, "{d}");
+        let (topic, _) = s.topic(&lupe, "semana", "Mi semana privada", "hola").await;
+        s.reply(&eve, topic, json!({"body": "animo Lupe"})).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(mails_to(&s, "digest", "lupe@example.org").is_empty());
+        sql(
+        &s,
+        "UPDATE delivery_settings SET digest_due_at = 1000 WHERE user_id = (SELECT id FROM users WHERE username_key = $1)",
+        "lupe_weekly",
+    )
+    .await;
+        let mail = wait_mails(&s, "digest", "lupe@example.org", 1)
+            .await
+            .pop()
+            .unwrap();
+        assert!(mail.text.contains(&format!("/t/{topic}")), "{}", mail.text);
+        for secret in ["Mi semana", "Presion", "animo Lupe", "eve_weekly"] {
+            assert!(!mail.text.contains(secret), "{secret}:\n{}", mail.text);
+        }
+        assert!(
+            !mail.subject().contains("summary"),
+            "not in Spanish: {}",
+            mail.subject()
+        );
+        // The next one is a week away (give or take the hour of a daylight-saving change).
+        let next = digest_due_at(&s, "lupe_weekly").await;
+        let now = chrono::Utc::now().timestamp_millis();
+        assert!(
+            next > now + 6 * 86_400_000,
+            "next digest at {next}, now {now}"
+        );
+        assert!(
+            next <= now + 8 * 86_400_000,
+            "next digest at {next}, now {now}"
+        );
+    }
+);

@@ -322,9 +322,16 @@ pub async fn register(
     if let Some(notice) = notice {
         consent::record(&mut tx, id, notice, consent::Source::Registration).await?;
     }
+    // An address given at sign-up is verified like one added later: a link is mailed to it.
+    if account.email.is_some() {
+        crate::delivery::verify::address_changed(&mut tx, id, true).await?;
+    }
     let (token, csrf_token) = session::create(&mut tx, id, user_agent).await?;
     let roles = load_roles(&mut tx, id).await?;
     tx.commit().await?;
+    if account.email.is_some() {
+        state.mail.wake();
+    }
     metrics::counter!("mutual_accounts_registered_total").increment(1);
     let user = User {
         id,

@@ -591,11 +591,6 @@ impl ChatSocket {
             last_sent_at: self.sent_at.get(&room).copied(),
             sanctions: &self.sanctions,
         };
-        let verdict = match chat::send::check(&self.state, &sender, &body, confirmed) {
-            Ok(verdict) => verdict,
-            Err((code, why)) => return Some(frames::error(code, &why, n)),
-        };
-        let community_id = sub.community_id;
         let mut fields = crate::error::FieldErrors::new();
         let checked = match crate::media::check_attachments(
             &self.state,
@@ -609,6 +604,11 @@ impl ChatSocket {
             Ok(_) => return Some(error_frame(&fields.into_error(), n)),
             Err(e) => return Some(error_frame(&e, n)),
         };
+        let verdict = match chat::send::check(&self.state, &sender, &body, &checked, confirmed) {
+            Ok(verdict) => verdict,
+            Err((code, why)) => return Some(frames::error(code, &why, n)),
+        };
+        let community_id = sub.community_id;
         self.sent_at.insert(room, now_ms());
         match chat::send::deliver(
             &self.state,

@@ -741,7 +741,7 @@ pub async fn edit_message(
     let frame = ServerFrame::MessageEdited { message: &message }.encode();
     state.realtime.publish_room(message.room, None, frame);
     let crisis = verdict
-        .apply_message(state, community_id, id, user.id, body)
+        .apply_message(state, community_id, id, user.id)
         .await;
     Ok(Edited { message, crisis })
 }

@@ -37,15 +37,17 @@ pub struct Sender<'a> {
 pub type Refusal = (&'static str, String);
 
 /// Why this message may not be sent now, if it may not; else the screening's verdict for
-/// `deliver` to carry out. `confirmed`: the member confirmed publishing personal details.
+/// `deliver` to carry out. `confirmed`: the member confirmed publishing personal details. The
+/// attachments' alt text is screened with the words.
 pub fn check(
     state: &AppState,
     sender: &Sender<'_>,
     body: &str,
+    attachments: &crate::media::Checked,
     confirmed: bool,
 ) -> Result<Verdict, Refusal> {
     super::check_body(body)?;
-    let verdict = crate::publish::screen_chat(state, body, confirmed)?;
+    let verdict = crate::publish::screen_chat(state, &attachments.screened_with(body), confirmed)?;
     match refusal(state, sender) {
         Some(refused) => Err(refused),
         None => Ok(verdict),
@@ -156,7 +158,7 @@ pub async fn deliver(
         .send(room, author, body.to_owned(), html, nonce, attachments)
         .await?;
     let lines = verdict
-        .apply_message(state, community_id, id, user.id, body)
+        .apply_message(state, community_id, id, user.id)
         .await;
     Ok((id, lines))
 }
@@ -169,6 +171,7 @@ pub async fn from_form(
     user: &User,
     room: i64,
     body: &str,
+    attachments: &[crate::media::AttachmentRequest],
     confirmed: bool,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     let mut conn = state.store.read().await?;
@@ -210,7 +213,11 @@ pub async fn from_form(
         last_sent_at,
         sanctions: &active,
     };
-    let verdict = match check(state, &sender, body, confirmed) {
+    let mut fields = crate::error::FieldErrors::new();
+    let attachments =
+        crate::media::check_attachments(state, user, attachments, &mut fields).await?;
+    fields.into_result()?;
+    let verdict = match check(state, &sender, body, &attachments, confirmed) {
         Ok(verdict) => verdict,
         Err(("identifiers", why)) => return Err(AppError::invalid("identifiers", why)),
         Err(("empty" | "too_long" | "rejected", why)) => {
@@ -221,7 +228,7 @@ pub async fn from_form(
     let message = Outgoing {
         body,
         nonce: None,
-        attachments: crate::media::Checked::default(),
+        attachments,
     };
     deliver(state, user, room, community.id, message, &verdict).await
 }

@@ -520,7 +520,7 @@ pub async fn create_topic(
     let verdict = crate::publish::screen(
         state,
         &session.user,
-        &format!("{}\n{}", title.as_str(), body.as_str()),
+        &attachments.screened_with(&format!("{}\n{}", title.as_str(), body.as_str())),
         req.confirm_identifiers.unwrap_or(false),
     )
     .await?;

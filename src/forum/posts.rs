@@ -534,7 +534,7 @@ pub async fn reply(
     let verdict = crate::publish::screen(
         state,
         &session.user,
-        body.as_str(),
+        &attachments.screened_with(body.as_str()),
         req.confirm_identifiers.unwrap_or(false),
     )
     .await?;

@@ -192,6 +192,22 @@ impl Checked {
     pub fn shown(&self) -> Vec<Attachment> {
         self.0.clone()
     }
+
+    /// `text` with the attachments' alt text after it: what screening reads, since alt text is
+    /// member text that others read (and hear, with a screen reader) like the words beside it.
+    pub fn screened_with<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        let alts: Vec<&str> = self
+            .0
+            .iter()
+            .map(|a| a.alt.as_str())
+            .filter(|a| !a.is_empty())
+            .collect();
+        if alts.is_empty() {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(format!("{text}\n{}", alts.join("\n")))
+        }
+    }
 }
 
 #[derive(sqlx::FromRow, Debug, Clone)]

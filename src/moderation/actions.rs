@@ -130,10 +130,9 @@ async fn restore_content(tx: &mut Tx, target_type: &str, id: i64) -> AppResult<L
                 id
             )?;
             let room = row.room_id;
-            let frame = ServerFrame::MessageRestored {
-                message: &row.into_message(None),
-            }
-            .encode();
+            let mut message = row.into_message(None);
+            message.attachments = crate::media::for_message(tx, id).await?;
+            let frame = ServerFrame::MessageRestored { message: &message }.encode();
             Ok(Some((room, frame)))
         }
         _ => Err(AppError::invalid(

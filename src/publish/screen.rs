@@ -15,7 +15,9 @@ use crate::text;
 /// What screening decided about text that may be written: what to do once it is stored.
 pub struct Verdict {
     automod: Automod,
-    crisis: bool,
+    /// The text screened, when its words suggest a crisis (the case's snapshot: it may hold a
+    /// photo's alt text beside the words).
+    crisis: Option<String>,
     /// Written by the server from an organiser's template, not by a member posting.
     staff: bool,
 }
@@ -28,7 +30,7 @@ impl Verdict {
     pub fn staff() -> Verdict {
         Verdict {
             automod: Automod::Pass,
-            crisis: false,
+            crisis: None,
             staff: true,
         }
     }
@@ -40,7 +42,7 @@ impl Verdict {
 
     /// Its words suggest the author may be in crisis.
     pub fn crisis(&self) -> bool {
-        self.crisis
+        self.crisis.is_some()
     }
 
     /// Carries the verdict out on a stored post, in its transaction: the crisis flow (held for
@@ -55,8 +57,8 @@ impl Verdict {
         author_id: i64,
         text: &str,
     ) -> AppResult<(Screened, bool)> {
-        let screened = if self.crisis {
-            crate::moderation::screen_post(conn, community_id, post_id, author_id, text).await?
+        let screened = if let Some(screened) = &self.crisis {
+            crate::moderation::screen_post(conn, community_id, post_id, author_id, screened).await?
         } else {
             Screened::none()
         };
@@ -80,13 +82,16 @@ impl Verdict {
         community_id: i64,
         message_id: i64,
         author_id: i64,
-        text: &str,
     ) -> Option<Vec<CrisisLine>> {
-        if !self.crisis {
-            return None;
-        }
-        match crate::moderation::screen_message(state, community_id, message_id, author_id, text)
-            .await
+        let screened = self.crisis.as_deref()?;
+        match crate::moderation::screen_message(
+            state,
+            community_id,
+            message_id,
+            author_id,
+            screened,
+        )
+        .await
         {
             Ok(lines) => lines,
             Err(e) => {
@@ -110,7 +115,7 @@ pub async fn screen(
     let automod = crate::moderation::automod_check(state, user, text).await?;
     Ok(Verdict {
         automod,
-        crisis: crisis::matches(text),
+        crisis: crisis::matches(text).then(|| text.to_owned()),
         staff: false,
     })
 }
@@ -140,7 +145,7 @@ pub fn screen_chat(
     }
     Ok(Verdict {
         automod: Automod::Pass,
-        crisis: crisis::matches(text),
+        crisis: crisis::matches(text).then(|| text.to_owned()),
         staff: false,
     })
 }

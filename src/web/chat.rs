@@ -33,6 +33,8 @@ struct ChatPage {
     older: Option<String>,
     readable: bool,
     draft: String,
+    media_id: Option<i64>,
+    alt: String,
     error: Option<String>,
     /// The message was refused for personal details: offer to send it anyway.
     identifiers: bool,
@@ -70,6 +72,9 @@ pub async fn room(
 #[derive(Default)]
 struct Refusal {
     draft: String,
+    /// A file sent with the refused message, kept so it is not uploaded again.
+    media_id: Option<i64>,
+    alt: String,
     error: Option<String>,
     /// Refused for personal details only: the author may confirm.
     identifiers: bool,
@@ -85,6 +90,8 @@ async fn render(
 ) -> Result<Response, PageError> {
     let Refusal {
         draft,
+        media_id,
+        alt,
         error,
         identifiers,
     } = refusal;
@@ -136,6 +143,8 @@ async fn render(
         older,
         readable,
         draft,
+        media_id,
+        alt,
         error,
         identifiers,
         crisis,
@@ -150,6 +159,13 @@ pub struct MessageForm {
     #[serde(default)]
     body: String,
     confirm_identifiers: Option<String>,
+    /// A photo or voice note sent with the form (see `csrf::multipart_as_form`).
+    #[serde(default)]
+    media_id: String,
+    #[serde(default)]
+    alt: String,
+    #[serde(default)]
+    media_error: String,
 }
 
 impl ChatPage {
@@ -176,15 +192,22 @@ pub async fn send(
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let user = session.user.clone();
-    match chat::send::from_form(
-        &ctx.state,
-        &user,
-        room,
-        &form.body,
-        form.confirm_identifiers.is_some(),
-    )
-    .await
-    {
+    let sent =
+        match super::forum::form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error) {
+            Ok(attachments) => {
+                chat::send::from_form(
+                    &ctx.state,
+                    &user,
+                    room,
+                    &form.body,
+                    &attachments,
+                    form.confirm_identifiers.is_some(),
+                )
+                .await
+            }
+            Err(e) => Err(e),
+        };
+    match sent {
         Ok((_, None)) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/chat/{room}#composer")))),
         // Words that suggest a crisis: the room again, with the crisis lines for them alone.
         Ok((_, Some(lines))) => render(ctx, &slug, room, None, Refusal::default(), lines).await,
@@ -193,6 +216,14 @@ pub async fn send(
                 matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers"));
             let key = match &e {
                 _ if identifiers => "crisis_web.chat_identifiers",
+                AppError::Invalid { fields, .. } if fields.names().any(|f| f.ends_with(".alt")) => {
+                    "chat.alt_needed"
+                }
+                AppError::Invalid { fields, .. }
+                    if fields.names().any(|f| f.starts_with("attachments")) =>
+                {
+                    "chat.file_refused"
+                }
                 AppError::Invalid { .. } if form.body.trim().is_empty() => "chat.empty",
                 AppError::Invalid { .. } if form.body.chars().count() > chat::MAX_MESSAGE_CHARS => {
                     "chat.too_long"
@@ -202,9 +233,19 @@ pub async fn send(
                 AppError::RateLimited { .. } => "errors.rate_limited",
                 _ => return Err(e.into()),
             };
-            let why = ctx.texts.get(key).to_owned();
+            // Why a file could not be taken is already in the member's words.
+            let why = match &e {
+                AppError::Invalid { fields, .. } if fields.contains("file") => fields
+                    .get("file")
+                    .and_then(|w| w.first())
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => ctx.texts.get(key).to_owned(),
+            };
             let refusal = Refusal {
                 draft: form.body,
+                media_id: form.media_id.trim().parse().ok(),
+                alt: form.alt,
                 error: Some(why),
                 identifiers,
             };

@@ -155,6 +155,8 @@ pub struct QueueQuery {
     status: Option<String>,
     after: Option<String>,
     done: Option<String>,
+    /// `1`: show the pictures and voice notes the cases hold (they are hidden until asked).
+    media: Option<String>,
 }
 
 pub async fn queue(
@@ -164,7 +166,8 @@ pub async fn queue(
 ) -> Result<Response, PageError> {
     let resolved = q.status.as_deref() == Some("resolved");
     let done = q.done.is_some();
-    render_queue(ctx, &slug, resolved, q.after, None, done).await
+    let media = q.media.as_deref() == Some("1");
+    render_queue(ctx, &slug, resolved, q.after, None, done, media).await
 }
 
 async fn render_queue(
@@ -174,6 +177,7 @@ async fn render_queue(
     log_after: Option<String>,
     error: Option<String>,
     done: bool,
+    media: bool,
 ) -> Result<Response, PageError> {
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
     let g = GroupItem::new(c);
@@ -190,7 +194,7 @@ async fn render_queue(
             status: Some(if resolved { "resolved" } else { "open" }.into()),
             limit: Some(50),
             after: None,
-            show_media: None,
+            show_media: Some(media),
         };
         let page = cases::list_queue(&ctx.state, user, slug, &params).await?;
         let me = user.id;
@@ -312,7 +316,7 @@ pub async fn act(
                 _ => return Err(e.into()),
             };
             let why = ctx.texts.get(key).to_owned();
-            render_queue(ctx, &slug, false, None, Some(why), false).await
+            render_queue(ctx, &slug, false, None, Some(why), false, false).await
         }
     }
 }

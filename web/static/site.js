@@ -545,6 +545,9 @@
     if (form && area) {
       form.addEventListener("submit", function (event) {
         if (!socket || socket.readyState !== WebSocket.OPEN) { return; } // the form posts instead
+        // A photo or voice note chosen from a file goes with the form (uploaded by the server).
+        var file = form.querySelector("input[type=file]");
+        if ((file && file.files && file.files.length) || form.querySelector("input[name=media_id]")) { return; }
         event.preventDefault();
         var body = area.value;
         if (!body.trim()) { return; }

@@ -121,6 +121,34 @@ fn single_letter(word: &str) -> bool {
     chars.next().is_some_and(char::is_alphabetic) && chars.next().is_none()
 }
 
+/// A Devanagari word of one syllable: a consonant, then only vowel signs or a nasal mark
+/// ("म", "ना", "रं"). `Some(true)` when the consonant stands bare, with no sign after it.
+fn devanagari_syllable(word: &str) -> Option<bool> {
+    let mut chars = word.chars();
+    if !chars.next().is_some_and(devanagari_consonant) {
+        return None;
+    }
+    let rest: Vec<char> = chars.collect();
+    let sign = |&c: &char| matches!(c, '\u{093E}'..='\u{094C}' | ANUSVARA | '\u{0903}');
+    rest.iter().all(sign).then_some(rest.is_empty())
+}
+
+/// How many words from the start of `words` are a Hindi word spelt out syllable by syllable
+/// ("म र ना" for "मरना"): three or more one-syllable words, at least two of them a bare
+/// consonant. Everyday Hindi has one-syllable words ("का", "से", "है", "न") but seldom two bare
+/// consonants standing alone among them.
+fn spelt_syllables(words: &[String]) -> usize {
+    let run = words
+        .iter()
+        .take_while(|w| devanagari_syllable(w).is_some())
+        .count();
+    let bare = words[..run]
+        .iter()
+        .filter(|w| devanagari_syllable(w) == Some(true))
+        .count();
+    if run >= 3 && bare >= 2 { run } else { 0 }
+}
+
 /// "dieeee" → "die", "morirrrr" → "morir", and "kill" → "kil": applied to the phrases too, so
 /// the two spellings meet. Digits stay ("988").
 pub fn collapse_repeats(word: &str) -> String {
@@ -201,7 +229,8 @@ pub fn normalise_marked(input: &str) -> (String, bool) {
     let mut joined: Vec<String> = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        let run = words[i..].iter().take_while(|w| single_letter(w)).count();
+        let letters = words[i..].iter().take_while(|w| single_letter(w)).count();
+        let run = letters.max(spelt_syllables(&words[i..]));
         if run >= 3 {
             joined.push(words[i..i + run].concat());
             evasive = true;
@@ -268,6 +297,18 @@ mod tests {
         assert_eq!(normalise("k*lling su*cide"), normalise("killing suicide"));
         assert_eq!(normalise("*so* tired"), "so tired");
         assert_eq!(normalise("Hi! $5 for me@ 3"), "hi 5 for me 3");
+    }
+
+    #[test]
+    fn hindi_spelt_syllable_by_syllable_is_joined() {
+        // The run takes in the one-syllable words around it ("है"); the matcher also reads the
+        // text with its spaces taken out, so "बस मरना है" is found either way.
+        let (spelt, evasive) = normalise_marked("बस म र ना है अब");
+        assert!(spelt.contains("मरना") && evasive, "{spelt}");
+        // One-syllable words of ordinary Hindi stay apart: "का", "से", "है", "न" carry signs or
+        // stand alone.
+        assert_eq!(normalise("घर का है न"), "घर का है न");
+        assert!(!normalise_marked("ये तो है न").1);
     }
 
     #[test]

@@ -377,6 +377,20 @@ mod tests {
         assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
+    /// `heldout6-*.txt`, written blind on 2026-12-07 (178 crisis lines, 344 everyday posts) while
+    /// round four was built, by someone who never saw the phrases, guards or corpora, and
+    /// measured once after it: printed, not held to the bar (figures in `moderation/README.md`).
+    /// Never tune on its misses; write a new blind set for the next round.
+    #[test]
+    fn heldout6_printed() {
+        let m = in_force();
+        let crisis = corpus(read_corpus("heldout6-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout6-everyday.txt"));
+        assert!(crisis.len() >= 150 && everyday.len() >= 300);
+        let below = measure(&m, "heldout6 (printed only)", &crisis, &everyday);
+        println!("heldout6 below the bar: {below:?}");
+    }
+
     /// Round four's kinds of wording in the built-in file, each with an everyday look-alike: a
     /// wish not to wake up, nobody caring, "no aguanto", "sab khatam", and talk about suicide
     /// that is someone else's.

@@ -266,13 +266,18 @@ both_backends!(
         ]));
 
         // What anyone signed in may do to these addresses: see a member's public profile, follow
-        // them, ask to join a group (or take the request back).
+        // them, block or ignore them (their own list, never told), ask to join a group (or take
+        // the request back).
         let open_to_all = |method: &str, path: &str| {
             matches!(
                 (method, path),
                 ("GET", "/api/v1/users/{username}")
                     | ("GET", "/api/v1/users/{username}/milestones")
                     | ("PUT" | "DELETE", "/api/v1/users/{username}/follow")
+                    | (
+                        "PUT" | "DELETE",
+                        "/api/v1/users/{username}/block" | "/api/v1/users/{username}/ignore"
+                    )
                     | (
                         "POST",
                         "/api/v1/communities/{slug}/join" | "/api/v1/communities/{slug}/leave"

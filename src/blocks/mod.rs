@@ -61,7 +61,10 @@ pub async fn set(
             .ok_or(AppError::NotFound)?
     };
     if other.id == session.user.id {
-        return Err(AppError::invalid("username", "you cannot block or ignore yourself"));
+        return Err(AppError::invalid(
+            "username",
+            "you cannot block or ignore yourself",
+        ));
     }
     let mut w = state.store.write().await?;
     if on {
@@ -256,7 +259,11 @@ impl Blocked {
 
 impl Kind {
     fn parse(stored: &str) -> Kind {
-        if stored == "block" { Kind::Block } else { Kind::Ignore }
+        if stored == "block" {
+            Kind::Block
+        } else {
+            Kind::Ignore
+        }
     }
 }
 

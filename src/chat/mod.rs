@@ -485,7 +485,14 @@ async fn history(
             ));
         }
     };
-    let mut page = read_history(&state, viewer.as_ref().map(|s| &s.user), id, params.before, limit).await?;
+    let mut page = read_history(
+        &state,
+        viewer.as_ref().map(|s| &s.user),
+        id,
+        params.before,
+        limit,
+    )
+    .await?;
     if let Some(s) = &viewer {
         crate::blocks::mark_messages(&s.kept_away, &mut page.items);
     }

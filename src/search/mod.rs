@@ -361,12 +361,8 @@ pub async fn search(
             .content_warning
             .as_ref()
             .is_some_and(|w| filters.contains(w));
-        let author = crate::forum::author(
-            row.anonymous,
-            row.author_id,
-            row.username,
-            row.display_name,
-        );
+        let author =
+            crate::forum::author(row.anonymous, row.author_id, row.username, row.display_name);
         let hidden_for_you = viewer.and_then(|s| s.kept_away.hides(author.as_ref()));
         let snippet = if collapsed || hidden_for_you.is_some() {
             String::new()

@@ -279,7 +279,8 @@ both_backends!(
         ]));
 
         // What anyone signed in may do to these addresses: see a member's public profile, follow
-        // them, ask to join a group (or take the request back).
+        // them, block or ignore them (their own list, never told), ask to join a group (or take
+        // the request back).
         let open_to_all = |method: &str, path: &str| {
             matches!(
                 (method, path),
@@ -290,6 +291,10 @@ both_backends!(
                         "/api/v1/users/{username}/follow"
                             | "/api/v1/users/{username}/block"
                             | "/api/v1/users/{username}/ignore"
+                    )
+                    | (
+                        "PUT" | "DELETE",
+                        "/api/v1/users/{username}/block" | "/api/v1/users/{username}/ignore"
                     )
                     | (
                         "POST",

@@ -52,9 +52,10 @@ const THROUGH: [(&str, &str); 2] = [
 /// Lists left out: their rows are about other people, not the member — who follows them,
 /// reports and cases against them (with reporters' words and risk), and what they did to others'
 /// words or memberships as a moderator or organiser (a deleted anonymous post would name its
-/// author).
-const ABOUT_OTHERS: [(&str, &str); 14] = [
+/// author), and who blocks or ignores them (a block is never told to the member blocked).
+const ABOUT_OTHERS: [(&str, &str); 15] = [
     ("follows", "followee_id"),
+    ("member_blocks", "blocked_id"),
     ("mod_cases", "author_id"),
     ("mod_cases", "assignee_id"),
     ("mod_cases", "acted_by"),
@@ -323,7 +324,7 @@ pub struct DeleteAccount {
 }
 
 /// The tables an erasure deletes from or overwrites, for PostgreSQL's VACUUM.
-const ERASED_TABLES: &str = "users, posts, topics, post_revisions, post_search, chat_messages, mod_cases, sessions, memberships, notifications, mail_outbox, push_subscriptions, push_outbox";
+const ERASED_TABLES: &str = "users, posts, topics, post_revisions, post_search, chat_messages, mod_cases, sessions, memberships, notifications, mail_outbox, push_subscriptions, push_outbox, member_blocks";
 
 /// Erases the account as the member chose. Their password must match.
 pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> AppResult<()> {

@@ -49,6 +49,8 @@ pub struct Session {
     /// Moderates or organises some group: pages ask for the open cases only then. A hint, never
     /// a permission (it can lag a role taken away until the session is read again).
     pub moderates_groups: bool,
+    /// The members whose words this member sees collapsed (blocked or ignored).
+    pub kept_away: crate::blocks::KeptAway,
 }
 
 impl Session {
@@ -185,6 +187,8 @@ struct SessionRow {
     is_professional: bool,
     is_admin: bool,
     moderates_groups: bool,
+    /// Blocks or ignores someone: only then is the list read (a second query).
+    keeps_away: bool,
 }
 
 impl SessionRow {
@@ -223,12 +227,19 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'organiser') AS is_organiser,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'professional') AS is_professional,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin,
-                EXISTS (SELECT 1 FROM community_roles c WHERE c.user_id = u.id AND c.role IN ('moderator', 'organiser')) AS moderates_groups
+                EXISTS (SELECT 1 FROM community_roles c WHERE c.user_id = u.id AND c.role IN ('moderator', 'organiser')) AS moderates_groups,
+                EXISTS (SELECT 1 FROM member_blocks b WHERE b.blocker_id = u.id) AS keeps_away
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hex(key),
         now
     )?;
+    let kept_away = match &row {
+        Some(r) if r.keeps_away => {
+            crate::blocks::KeptAway::new(crate::blocks::hidden_for(&mut conn, r.user_id).await?)
+        }
+        _ => crate::blocks::KeptAway::default(),
+    };
     drop(conn);
     let Some(row) = row else { return Ok(None) };
     let roles = row.roles();
@@ -249,6 +260,7 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
             country: row.country,
             text_size: row.text_size,
             moderates_groups: row.moderates_groups,
+            kept_away,
             user: User {
                 id: row.user_id,
                 username: row.username,

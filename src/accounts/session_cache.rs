@@ -190,6 +190,7 @@ mod tests {
                 country: None,
                 text_size: 100,
                 moderates_groups: false,
+                kept_away: Default::default(),
             },
             last_used_at: 0,
             expires_at: i64::MAX,

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// How one member keeps away from another.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = BlockKind)]
 pub enum Kind {
     Block,
     Ignore,
@@ -87,6 +88,10 @@ pub async fn set(
             kind.as_str()
         )?;
     }
+    drop(w);
+    // The blocker's sessions carry whom they keep away (`KeptAway`): read them again, on every
+    // node. Nothing is told to the other member.
+    state.realtime.member_changed(session.user.id);
     Ok(())
 }
 
@@ -152,6 +157,90 @@ pub async fn hidden_for(conn: &mut impl AsDb, viewer: i64) -> AppResult<Vec<(i64
         .collect())
 }
 
+/// Why the viewer sees a post or message collapsed: they block or ignore its author.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = HiddenForYou)]
+pub enum Hidden {
+    /// "hidden: you blocked this member"
+    Blocked,
+    /// "hidden: you are ignoring this member"
+    Ignored,
+}
+
+impl Hidden {
+    /// The key of its words in the locales' `[blocks]` section.
+    pub fn text_key(self) -> &'static str {
+        match self {
+            Hidden::Blocked => "blocks.hidden_blocked",
+            Hidden::Ignored => "blocks.hidden_ignored",
+        }
+    }
+}
+
+/// The members a viewer keeps away, read with their session (so a page costs no query for
+/// it) and read again when they block, ignore or undo (`set` tells the session caches). Empty
+/// for almost everyone: then it holds nothing and every check is one branch.
+#[derive(Clone, Debug, Default)]
+pub struct KeptAway(Option<std::sync::Arc<[(i64, Kind)]>>);
+
+impl KeptAway {
+    pub fn new(list: Vec<(i64, Kind)>) -> KeptAway {
+        if list.is_empty() {
+            KeptAway(None)
+        } else {
+            KeptAway(Some(list.into()))
+        }
+    }
+
+    /// Whether the viewer keeps nobody away (the common path).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// How the viewer keeps `member` away, if they do.
+    pub fn kind_of(&self, member: i64) -> Option<Kind> {
+        self.0
+            .as_ref()?
+            .iter()
+            .find(|(id, _)| *id == member)
+            .map(|(_, k)| *k)
+    }
+
+    /// Whether words by `author` (as shown: `None` for anonymous or erased authors, whom no
+    /// collapse may point at) are shown collapsed to the viewer, and why.
+    pub fn hides(&self, author: Option<&crate::communities::MemberSummary>) -> Option<Hidden> {
+        match self.kind_of(author?.id)? {
+            Kind::Block => Some(Hidden::Blocked),
+            Kind::Ignore => Some(Hidden::Ignored),
+        }
+    }
+
+    /// `id:blocked,id:ignored`: the list for the chat page's script, which collapses live
+    /// messages as the server collapses the ones it draws.
+    pub fn for_script(&self) -> String {
+        self.0
+            .iter()
+            .flat_map(|l| l.iter())
+            .map(|(id, k)| match k {
+                Kind::Block => format!("{id}:blocked"),
+                Kind::Ignore => format!("{id}:ignored"),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Marks the chat messages the viewer sees collapsed.
+pub fn mark_messages(kept: &KeptAway, messages: &mut [crate::chat::ChatMessage]) {
+    if kept.is_empty() {
+        return;
+    }
+    for m in messages {
+        m.hidden_for_you = kept.hides(m.author.as_ref());
+    }
+}
+
 /// A member the caller blocks or ignores, as their settings list shows it.
 #[derive(Serialize, ToSchema, Debug)]
 pub struct Blocked {
@@ -159,6 +248,13 @@ pub struct Blocked {
     pub username: String,
     pub display_name: String,
     pub kind: Kind,
+}
+
+impl Blocked {
+    /// `block` or `ignore`: the page address that undoes it.
+    pub fn kind_path(&self) -> &'static str {
+        self.kind.as_str()
+    }
 }
 
 impl Kind {

@@ -218,6 +218,11 @@ pub struct ChatMessage {
     /// Photos and voice notes, in order (left out when there are none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<crate::media::Attachment>,
+    /// In history only, and only when the caller blocks (`blocked`) or ignores (`ignored`) its
+    /// author: show it collapsed, openable. Live frames are the same for everyone: collapse
+    /// those by `GET /api/v1/me/blocks`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_for_you: Option<crate::blocks::Hidden>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -251,6 +256,7 @@ impl MessageRow {
             edited_at: self.edited_at.map(format_ms),
             nonce,
             attachments: Vec::new(),
+            hidden_for_you: None,
         }
     }
 }
@@ -479,10 +485,18 @@ async fn history(
             ));
         }
     };
-    let user = viewer.map(|s| s.user);
-    Ok(axum::Json(
-        read_history(&state, user.as_ref(), id, params.before, limit).await?,
-    ))
+    let mut page = read_history(
+        &state,
+        viewer.as_ref().map(|s| &s.user),
+        id,
+        params.before,
+        limit,
+    )
+    .await?;
+    if let Some(s) = &viewer {
+        crate::blocks::mark_messages(&s.kept_away, &mut page.items);
+    }
+    Ok(axum::Json(page))
 }
 
 /// A page of a room's history, newest first, older than `before`; 403 when the viewer may see

@@ -181,6 +181,7 @@ fn publish(realtime: &Realtime, p: Pending, id: i64, seq: i64, now: i64) {
         edited_at: None,
         nonce: p.nonce,
         attachments: p.attachments.shown(),
+        hidden_for_you: None,
     };
     realtime.publish_message(p.room, id, seq, message_frame(&message));
     metrics::counter!("mutual_chat_messages_total").increment(1);

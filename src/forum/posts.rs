@@ -76,6 +76,10 @@ pub struct Post {
     pub milestone: Option<crate::milestones::Milestone>,
     /// Photos and voice notes, in order (none on placeholders).
     pub attachments: Vec<crate::media::Attachment>,
+    /// Present only when the caller blocks (`blocked`) or ignores (`ignored`) its author: show
+    /// it collapsed ("hidden: you blocked this member"), openable. Never on anonymous posts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_for_you: Option<crate::blocks::Hidden>,
 }
 
 #[derive(sqlx::FromRow, Debug, Clone)]
@@ -181,6 +185,7 @@ fn post_view(
         corrections: Vec::new(),
         milestone: None,
         attachments: Vec::new(),
+        hidden_for_you: None,
     }
 }
 
@@ -229,6 +234,7 @@ async fn shown_to_member(
     let is_milestone = row.is_milestone;
     let has_media = row.has_media;
     let mut post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+    post.hidden_for_you = session.kept_away.hides(post.author.as_ref());
     if has_media && !post.deleted {
         post.attachments = crate::media::for_post(conn, post.id).await?;
     }
@@ -418,6 +424,10 @@ pub async fn posts_of(
                 .map(|(_, k)| k.clone())
                 .collect();
             let mut post = post_view(r.clone(), viewer_id, filters, reacted);
+            // The cached rows are everyone's; the collapse is this viewer's alone.
+            if let Some(s) = viewer {
+                post.hidden_for_you = s.kept_away.hides(post.author.as_ref());
+            }
             post.waiting_hours = post.waiting_hours.map(|_| hours);
             post.corrections = corrections
                 .iter()
@@ -699,6 +709,7 @@ async fn post_for_row(
             let mut conn = state.store.read().await?;
             let mine = my_reactions(&mut conn, id, session.user.id).await?;
             let mut post = post_view(row, Some(session.user.id), &session.content_filters, mine);
+            post.hidden_for_you = session.kept_away.hides(post.author.as_ref());
             post.waiting_hours = post.waiting_hours.map(|_| state.rules.get().review_hours);
             with_milestone(&mut conn, post, Some(session.user.id)).await
         }

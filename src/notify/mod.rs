@@ -212,8 +212,10 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
         if user_id == cause.author_id {
             continue;
         }
-        // Only members who may read the community hear of it; the check rides on the insert so
-        // each notification is one round trip inside the writer's transaction.
+        // Only members who may read the community hear of it, and nobody hears of a member
+        // they block (their author, even when anonymous: a block is about the person). Both
+        // checks ride on the insert, so each notification stays one round trip inside the
+        // writer's transaction; the block check is one primary-key probe.
         let Some(id) = db!(
             *conn,
             fetch_optional scalar i64,
@@ -223,6 +225,8 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
                      c.visibility = 'public'
                      OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $1 AND m.status = 'active')
                      OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $1 AND r.role IN ('admin', 'moderator'))))
+               AND NOT EXISTS (
+                 SELECT 1 FROM member_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = $8 AND b.kind = 'block')
              RETURNING id",
             user_id,
             kind.as_str(),
@@ -230,7 +234,8 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
             cause.community_id,
             cause.topic_id,
             cause.post_id,
-            now
+            now,
+            cause.author_id
         )?
         else {
             continue;

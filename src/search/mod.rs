@@ -193,6 +193,10 @@ pub struct SearchHit {
     pub content_warning: Option<String>,
     /// The caller filters this post's content warning: show it collapsed.
     pub collapsed: bool,
+    /// Present only when the caller blocks (`blocked`) or ignores (`ignored`) its author; the
+    /// snippet is then empty, as for a collapsed post.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_for_you: Option<crate::blocks::Hidden>,
     pub url: String,
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
@@ -357,7 +361,10 @@ pub async fn search(
             .content_warning
             .as_ref()
             .is_some_and(|w| filters.contains(w));
-        let snippet = if collapsed {
+        let author =
+            crate::forum::author(row.anonymous, row.author_id, row.username, row.display_name);
+        let hidden_for_you = viewer.and_then(|s| s.kept_away.hides(author.as_ref()));
+        let snippet = if collapsed || hidden_for_you.is_some() {
             String::new()
         } else {
             text::snippet(&markdown::plain_text(&row.body), &terms, 240)
@@ -367,15 +374,11 @@ pub async fn search(
             topic_id: row.topic_id,
             topic_title: row.title,
             community: row.slug,
-            author: crate::forum::author(
-                row.anonymous,
-                row.author_id,
-                row.username,
-                row.display_name,
-            ),
+            author,
             snippet,
             content_warning: row.content_warning,
             collapsed,
+            hidden_for_you,
             url: format!("/t/{}#post-{}", row.topic_id, row.seq),
             created_at: row.created_at,
         });

@@ -33,14 +33,18 @@ struct ProfilePage {
     moderate: Vec<(String, String)>,
     durations: &'static [(i64, &'static str)],
     done: bool,
+    /// Block and ignore (`_block_actions.html`).
+    block: Option<super::blocks::BlockBox>,
 }
 
 pub async fn profile(
     ctx: Ctx,
     Path(username): Path<String>,
     Query(q): Query<super::moderation::Done>,
+    Query(kept): Query<super::blocks::KeptNotice>,
 ) -> Result<Response, PageError> {
     let profile = accounts::profile(&ctx.state, &username).await?;
+    let block = super::blocks::profile_box(&ctx, profile.user.id, &profile.user.username, &kept);
     let moderate = match &ctx.session {
         Some(s) => {
             super::moderation::moderated_groups(&ctx.state, &s.user, profile.user.id).await?
@@ -72,6 +76,7 @@ pub async fn profile(
         moderate,
         durations: &super::moderation::DURATIONS,
         done: q.done.is_some(),
+        block,
     }))
 }
 
@@ -188,6 +193,8 @@ pub(super) struct SettingsPage {
     bio_identifiers: Option<String>,
     /// E-mail alerts and the password change (`_settings_email.html`); members only.
     email: Option<super::delivery::EmailSection>,
+    /// The members blocked or ignored (`_settings_blocks.html`).
+    kept_away: Vec<crate::blocks::Blocked>,
 }
 
 /// The countries with crisis lines, in the reader's language; `""` follows the language.
@@ -289,6 +296,7 @@ pub(super) async fn settings_page(
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
         zones: zone_groups(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
         email,
+        kept_away: super::blocks::settings_list(ctx).await?,
         l,
     })
 }

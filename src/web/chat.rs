@@ -43,6 +43,8 @@ struct ChatPage {
     live_banner: Option<(i64, String)>,
     /// The reader's zone: each message shows its day and time there.
     zone: crate::clock::Zone,
+    /// Whom the reader blocks or ignores, for the script collapsing live messages.
+    kept_away: String,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +112,9 @@ async fn render(
         match chat::read_history(&ctx.state, ctx.user(), room_id, before, MESSAGES_SHOWN).await {
             Ok(page) => {
                 let mut items = page.items;
+                if let Some(s) = &ctx.session {
+                    crate::blocks::mark_messages(&s.kept_away, &mut items);
+                }
                 items.reverse();
                 (items, page.next, true)
             }
@@ -150,6 +155,11 @@ async fn render(
         crisis,
         live_banner,
         zone,
+        kept_away: ctx
+            .session
+            .as_ref()
+            .map(|s| s.kept_away.for_script())
+            .unwrap_or_default(),
     };
     Ok(ctx.send_status(status, page))
 }

@@ -8,6 +8,7 @@ mod account;
 mod admin;
 mod assets;
 mod auth;
+mod blocks;
 mod calendar;
 mod chat;
 mod circles;
@@ -115,6 +116,11 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/me/moderation/appeal", post(moderation::appeal))
         .route("/u/{username}", get(account::profile))
         .route("/u/{username}/follow", post(member::follow))
+        // blocks (#22.2): `{what}` is `block` or `ignore`
+        .route(
+            "/u/{username}/{what}",
+            get(blocks::confirm_page).post(blocks::set),
+        )
         .route("/goals", get(member::goals).post(member::create_goal))
         .route("/goals/{id}/checkin", post(member::check_in))
         .route("/goals/{id}/milestone", post(member::reach))

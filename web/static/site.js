@@ -305,6 +305,7 @@
       addListen(body);
 
       if (m.attachments && m.attachments.length) { li.appendChild(attachmentsOf(m.attachments)); }
+      keepAway(li, m); // blocks: collapse a blocked or ignored member's message
       return li;
     }
 
@@ -755,4 +756,31 @@
       });
     }
   });
+
+  // ---- blocks (#22.2): live chat messages of members the reader blocks or ignores are
+  // collapsed as the server collapses the ones it draws: a <details> the reader can open.
+  var keptAway = null;
+  function keepAway(li, m) {
+    var chat = document.getElementById("chat");
+    if (!chat || !m.author) { return; }
+    if (keptAway === null) {
+      keptAway = {};
+      (chat.getAttribute("data-kept-away") || "").split(",").forEach(function (pair) {
+        var at = pair.indexOf(":");
+        if (at > 0) { keptAway[pair.slice(0, at)] = pair.slice(at + 1); }
+      });
+    }
+    var why = keptAway[String(m.author.id)];
+    if (!why) { return; }
+    var details = document.createElement("details");
+    details.className = "kept-away";
+    var summary = document.createElement("summary");
+    summary.textContent = chat.getAttribute("data-hidden-" + why) || "";
+    details.appendChild(summary);
+    li.querySelectorAll(":scope > .body, :scope > .attachments").forEach(function (part) {
+      details.appendChild(part);
+    });
+    li.appendChild(details);
+  }
+  // ---- /blocks
 })();

@@ -138,7 +138,7 @@ both_backends!(drafts_are_their_members_own, |b| async move {
     let ana = s.register("anaown").await;
     let ben = s.register("benown").await;
     s.join(&ana, "ownd").await;
-    let (topic, _) = s.topic(&ana, "ownd", "Mine", "my words").await;
+    let (topic, _) = s.topic(&ana, "ownd", "Mine and only mine", "my words").await;
     let (secret_topic, _) = s.topic(&admin, "hidden", "Private", "shh").await;
     let (_, rooms) = s.get("/api/v1/communities/hidden/rooms", Some(&admin)).await;
     let secret_room = rooms[0]["id"].as_i64().unwrap();

@@ -16,8 +16,13 @@ fn draft_path(key: &str) -> String {
 }
 
 async fn put(s: &Server, token: &str, key: &str, body: &str) -> (StatusCode, serde_json::Value) {
-    s.call("PUT", &draft_path(key), Some(token), Some(json!({"body": body})))
-        .await
+    s.call(
+        "PUT",
+        &draft_path(key),
+        Some(token),
+        Some(json!({"body": body})),
+    )
+    .await
 }
 
 /// Drafts rows of a member, straight from the database.
@@ -55,7 +60,10 @@ both_backends!(drafts_are_kept_read_and_forgotten, |b| async move {
     let room = rooms[0]["id"].as_i64().unwrap();
 
     let key = format!("topic:{topic}");
-    assert_eq!(s.get(&draft_path(&key), Some(&ana)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(&draft_path(&key), Some(&ana)).await.0,
+        StatusCode::NOT_FOUND
+    );
     let (st, saved) = put(&s, &ana, &key, "I walk at 6, join me").await;
     assert_eq!(st, StatusCode::OK, "{saved}");
     assert_eq!(saved["key"], key.as_str());
@@ -65,7 +73,10 @@ both_backends!(drafts_are_kept_read_and_forgotten, |b| async move {
     assert_eq!(st, StatusCode::OK);
     assert_eq!(again["body"], "I walk at 7 now");
     let (st, got) = s.get(&draft_path(&key), Some(&ana)).await;
-    assert_eq!((st, got["body"].clone()), (StatusCode::OK, json!("I walk at 7 now")));
+    assert_eq!(
+        (st, got["body"].clone()),
+        (StatusCode::OK, json!("I walk at 7 now"))
+    );
     // Every kind of key; a key written with `:` encoded is the same key.
     for k in [
         "community:drafty".to_owned(),
@@ -81,9 +92,14 @@ both_backends!(drafts_are_kept_read_and_forgotten, |b| async move {
     // Deleted (twice is fine); an empty draft is no draft.
     let (st, _) = s.call("DELETE", &draft_path(&key), Some(&ana), None).await;
     assert_eq!(st, StatusCode::NO_CONTENT);
-    assert_eq!(s.get(&draft_path(&key), Some(&ana)).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
-        s.call("DELETE", &draft_path(&key), Some(&ana), None).await.0,
+        s.get(&draft_path(&key), Some(&ana)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        s.call("DELETE", &draft_path(&key), Some(&ana), None)
+            .await
+            .0,
         StatusCode::NO_CONTENT
     );
     let (st, _) = put(&s, &ana, "community:drafty", "   ").await;
@@ -93,7 +109,10 @@ both_backends!(drafts_are_kept_read_and_forgotten, |b| async move {
         StatusCode::NOT_FOUND
     );
     // Signed in only.
-    assert_eq!(s.get(&draft_path(&key), None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        s.get(&draft_path(&key), None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 });
 
 both_backends!(keys_and_sizes_are_checked_at_the_door, |b| async move {
@@ -125,7 +144,12 @@ both_backends!(keys_and_sizes_are_checked_at_the_door, |b| async move {
     let (st, _) = put(&s, &ana, "community:doors", &"x".repeat(50_000)).await;
     assert_eq!(st, StatusCode::OK);
     let (st, _) = s
-        .call("PUT", &draft_path("community:doors"), Some(&ana), Some(json!({"text": "x"})))
+        .call(
+            "PUT",
+            &draft_path("community:doors"),
+            Some(&ana),
+            Some(json!({"text": "x"})),
+        )
         .await;
     assert!(st.is_client_error() && st != StatusCode::NOT_FOUND, "{st}");
 });
@@ -138,15 +162,22 @@ both_backends!(drafts_are_their_members_own, |b| async move {
     let ana = s.register("anaown").await;
     let ben = s.register("benown").await;
     s.join(&ana, "ownd").await;
-    let (topic, _) = s.topic(&ana, "ownd", "Mine and only mine", "my words").await;
+    let (topic, _) = s
+        .topic(&ana, "ownd", "Mine and only mine", "my words")
+        .await;
     let (secret_topic, _) = s.topic(&admin, "hidden", "Private", "shh").await;
-    let (_, rooms) = s.get("/api/v1/communities/hidden/rooms", Some(&admin)).await;
+    let (_, rooms) = s
+        .get("/api/v1/communities/hidden/rooms", Some(&admin))
+        .await;
     let secret_room = rooms[0]["id"].as_i64().unwrap();
 
     let key = format!("topic:{topic}");
     put(&s, &ana, &key, "ana's words").await;
     // Ben has none under the same key, and his own changes nothing of hers.
-    assert_eq!(s.get(&draft_path(&key), Some(&ben)).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        s.get(&draft_path(&key), Some(&ben)).await.0,
+        StatusCode::NOT_FOUND
+    );
     put(&s, &ben, &key, "ben's words").await;
     s.call("DELETE", &draft_path(&key), Some(&ben), None).await;
     let (_, hers) = s.get(&draft_path(&key), Some(&ana)).await;
@@ -162,7 +193,12 @@ both_backends!(drafts_are_their_members_own, |b| async move {
         let (st, body) = put(&s, &ben, &k, "peek").await;
         assert_eq!(st, StatusCode::NOT_FOUND, "{k}: {body}");
     }
-    assert_eq!(put(&s, &admin, &format!("topic:{secret_topic}"), "ok").await.0, StatusCode::OK);
+    assert_eq!(
+        put(&s, &admin, &format!("topic:{secret_topic}"), "ok")
+            .await
+            .0,
+        StatusCode::OK
+    );
 
     // In the export, erased with the account.
     let (_, me) = s.get("/api/v1/me", Some(&ana)).await;
@@ -186,84 +222,131 @@ both_backends!(drafts_are_their_members_own, |b| async move {
     assert_eq!(draft_rows(&s.db, id).await, 0, "erasure takes the drafts");
 });
 
-both_backends!(pages_restore_drafts_after_a_refusal_and_forget_them_once_sent, |b| async move {
-    let s = Server::start(b).await;
-    let admin = s.admin().await;
-    s.community(&admin, "pages", "public", json!({})).await;
-    let rosa = web_member(&s, "rosapage", "es").await;
-    let page = web::get(&s, &rosa, "/c/pages", None).await;
-    let token = csrf(&page.html);
-    web::post(&s, &rosa, "/c/pages/join", &[("csrf", token.as_str())]).await;
-    let starter = s.register("starterp").await;
-    s.join(&starter, "pages").await;
-    let (topic, _) = s.topic(&starter, "pages", "Sleep", "How do you sleep?").await;
-    let path = format!("/t/{topic}");
+both_backends!(
+    pages_restore_drafts_after_a_refusal_and_forget_them_once_sent,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        s.community(&admin, "pages", "public", json!({})).await;
+        let rosa = web_member(&s, "rosapage", "es").await;
+        let page = web::get(&s, &rosa, "/c/pages", None).await;
+        let token = csrf(&page.html);
+        web::post(&s, &rosa, "/c/pages/join", &[("csrf", token.as_str())]).await;
+        let starter = s.register("starterp").await;
+        s.join(&starter, "pages").await;
+        let (topic, _) = s
+            .topic(&starter, "pages", "Sleep", "How do you sleep?")
+            .await;
+        let path = format!("/t/{topic}");
 
-    // A reply refused (personal details, 422): the page keeps the words, and so does the server.
-    let words = "Llámame al 55 - 1234 - 5678 y hablamos";
-    let refused = web::post(&s, &rosa, &path, &[("csrf", token.as_str()), ("body", words)]).await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
-    assert!(refused.html.contains(words));
-    let again = web::get(&s, &rosa, &path, None).await;
-    assert!(again.html.contains(&format!(">{words}</textarea>")), "restored: {}", again.html);
-    assert!(again.html.contains(&format!("data-draft-key=\"topic:{topic}\"")));
-    // Sent: forgotten.
-    let sent = web::post(
-        &s,
-        &rosa,
-        &path,
-        &[("csrf", token.as_str()), ("body", "Duermo mejor si camino")],
-    )
-    .await;
-    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
-    let (st, _) = rosa
-        .get(s.url(&draft_path(&format!("topic:{topic}"))))
-        .send()
-        .await
-        .map(|r| (r.status(), ()))
-        .unwrap();
-    assert_eq!(st, StatusCode::NOT_FOUND);
-    let after = web::get(&s, &rosa, &path, None).await;
-    assert!(after.html.contains("Duermo mejor si camino"));
-    assert!(!after.html.contains("Llámame"), "the refused words are gone once sent");
+        // A reply refused (personal details, 422): the page keeps the words, and so does the server.
+        let words = "Llámame al 55 - 1234 - 5678 y hablamos";
+        let refused = web::post(
+            &s,
+            &rosa,
+            &path,
+            &[("csrf", token.as_str()), ("body", words)],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.html
+        );
+        assert!(refused.html.contains(words));
+        let again = web::get(&s, &rosa, &path, None).await;
+        assert!(
+            again.html.contains(&format!(">{words}</textarea>")),
+            "restored: {}",
+            again.html
+        );
+        assert!(
+            again
+                .html
+                .contains(&format!("data-draft-key=\"topic:{topic}\""))
+        );
+        // Sent: forgotten.
+        let sent = web::post(
+            &s,
+            &rosa,
+            &path,
+            &[("csrf", token.as_str()), ("body", "Duermo mejor si camino")],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+        let (st, _) = rosa
+            .get(s.url(&draft_path(&format!("topic:{topic}"))))
+            .send()
+            .await
+            .map(|r| (r.status(), ()))
+            .unwrap();
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let after = web::get(&s, &rosa, &path, None).await;
+        assert!(after.html.contains("Duermo mejor si camino"));
+        assert!(
+            !after.html.contains("Llámame"),
+            "the refused words are gone once sent"
+        );
 
-    // A new topic refused (no title): the body waits on the server for the form.
-    let refused = web::post(
-        &s,
-        &rosa,
-        "/c/pages/new",
-        &[("csrf", token.as_str()), ("title", ""), ("body", "Mi historia larga")],
-    )
-    .await;
-    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.html);
-    let form = web::get(&s, &rosa, "/c/pages/new", None).await;
-    assert!(form.html.contains(">Mi historia larga</textarea>"), "{}", form.html);
-    assert!(form.html.contains("data-draft-key=\"community:pages\""));
+        // A new topic refused (no title): the body waits on the server for the form.
+        let refused = web::post(
+            &s,
+            &rosa,
+            "/c/pages/new",
+            &[
+                ("csrf", token.as_str()),
+                ("title", ""),
+                ("body", "Mi historia larga"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.html
+        );
+        let form = web::get(&s, &rosa, "/c/pages/new", None).await;
+        assert!(
+            form.html.contains(">Mi historia larga</textarea>"),
+            "{}",
+            form.html
+        );
+        assert!(form.html.contains("data-draft-key=\"community:pages\""));
 
-    // The room's message box restores what was typed (saved by the page's script).
-    let (_, rooms) = s.get("/api/v1/communities/pages/rooms", None).await;
-    let room = rooms[0]["id"].as_i64().unwrap();
-    let saved = rosa
-        .put(s.url(&draft_path(&format!("room:{room}"))))
-        .header("x-csrf-token", &token)
-        .json(&json!({"body": "hola a todos"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
-    let chat = web::get(&s, &rosa, &format!("/c/pages/chat/{room}"), None).await;
-    assert!(chat.html.contains(">hola a todos</textarea>"), "{}", chat.html);
-    let sent = web::post(
-        &s,
-        &rosa,
-        &format!("/c/pages/chat/{room}"),
-        &[("csrf", token.as_str()), ("body", "hola a todos")],
-    )
-    .await;
-    assert_eq!(sent.status, StatusCode::SEE_OTHER);
-    let chat = web::get(&s, &rosa, &format!("/c/pages/chat/{room}"), None).await;
-    assert!(!chat.html.contains(">hola a todos</textarea>"), "forgotten once sent");
-});
+        // The room's message box restores what was typed (saved by the page's script).
+        let (_, rooms) = s.get("/api/v1/communities/pages/rooms", None).await;
+        let room = rooms[0]["id"].as_i64().unwrap();
+        let saved = rosa
+            .put(s.url(&draft_path(&format!("room:{room}"))))
+            .header("x-csrf-token", &token)
+            .json(&json!({"body": "hola a todos"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(saved.status(), StatusCode::OK);
+        let chat = web::get(&s, &rosa, &format!("/c/pages/chat/{room}"), None).await;
+        assert!(
+            chat.html.contains(">hola a todos</textarea>"),
+            "{}",
+            chat.html
+        );
+        let sent = web::post(
+            &s,
+            &rosa,
+            &format!("/c/pages/chat/{room}"),
+            &[("csrf", token.as_str()), ("body", "hola a todos")],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER);
+        let chat = web::get(&s, &rosa, &format!("/c/pages/chat/{room}"), None).await;
+        assert!(
+            !chat.html.contains(">hola a todos</textarea>"),
+            "forgotten once sent"
+        );
+    }
+);
 
 both_backends!(the_consent_page_loses_nothing, |b| async move {
     let s = Server::start(b).await;
@@ -293,8 +376,14 @@ both_backends!(the_consent_page_loses_nothing, |b| async move {
         .unwrap();
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
     let html = refused.text().await.unwrap();
-    assert!(html.contains("action=\"/settings/consent\""), "the consent page: {html}");
-    assert!(html.contains(&format!("name=\"next\" value=\"{path}\"")), "{html}");
+    assert!(
+        html.contains("action=\"/settings/consent\""),
+        "the consent page: {html}"
+    );
+    assert!(
+        html.contains(&format!("name=\"next\" value=\"{path}\"")),
+        "{html}"
+    );
     // Consent given: back to the form, with the words.
     let given = web::post(
         &s,
@@ -312,7 +401,11 @@ both_backends!(the_consent_page_loses_nothing, |b| async move {
     assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.html);
     assert_eq!(location(&given), path);
     let back = web::get(&s, &fay, path, None).await;
-    assert!(back.html.contains(&format!(">{words}</textarea>")), "{}", back.html);
+    assert!(
+        back.html.contains(&format!(">{words}</textarea>")),
+        "{}",
+        back.html
+    );
     // The same draft waits in the new-topic form of the group.
     let new_topic = web::get(&s, &fay, "/c/sleeve/new", None).await;
     assert!(new_topic.html.contains(words));

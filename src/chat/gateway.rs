@@ -451,8 +451,7 @@ impl ChatSocket {
                 .ok()
                 .flatten();
                 // Read positions only in a small room, and never for a member hiding presence.
-                let seen = if visible && chat::seen::is_small(&mut c, room).await.unwrap_or(false)
-                {
+                let seen = if visible && chat::seen::is_small(&mut c, room).await.unwrap_or(false) {
                     chat::seen::positions(&mut c, room).await.ok()
                 } else {
                     None

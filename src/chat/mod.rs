@@ -929,7 +929,12 @@ pub(crate) async fn message_access(
     let row = db!(
         conn,
         fetch_optional as MessageRow,
-        concat!("SELECT ", message_columns!(), message_joins!(), "WHERE m.id = $1 AND m.deleted_at IS NULL"),
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            message_joins!(),
+            "WHERE m.id = $1 AND m.deleted_at IS NULL"
+        ),
         id
     )?
     .ok_or(AppError::NotFound)?;

@@ -197,7 +197,15 @@ pub async fn deliver(
     };
     let id = state
         .chat
-        .send(room, author, body.to_owned(), html, nonce, attachments, reply_to)
+        .send(
+            room,
+            author,
+            body.to_owned(),
+            html,
+            nonce,
+            attachments,
+            reply_to,
+        )
         .await?;
     let lines = verdict
         .apply_message(state, community_id, id, user.id, body)

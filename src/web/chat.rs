@@ -155,7 +155,8 @@ async fn render(
         && readable
         && draft.is_empty()
     {
-        draft = crate::drafts::body_of(&ctx.state, user.id, &crate::drafts::Key::Room(room_id)).await;
+        draft =
+            crate::drafts::body_of(&ctx.state, user.id, &crate::drafts::Key::Room(room_id)).await;
     }
     let replying = match (reply_to, ctx.user()) {
         (Some(id), Some(_)) if readable => chat::send::quote(&ctx.state, room_id, id).await.ok(),

@@ -12,6 +12,7 @@ pub mod communities;
 pub mod config;
 pub mod delivery;
 pub mod directory;
+pub mod drafts;
 pub mod error;
 pub mod forum;
 pub mod goals;

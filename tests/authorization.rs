@@ -61,6 +61,15 @@ fn fill(path: &str, ids: &Ids, slug: &str, real: bool) -> Option<String> {
                     "no_such_member".into()
                 }
             }
+            // drafts (#22): a draft's key names a topic.
+            "{key}" if path.contains("/drafts/") => {
+                let topic = *ids.0.get("topics")?;
+                if real {
+                    format!("topic:{topic}")
+                } else {
+                    "topic:987654321".into()
+                }
+            }
             "{key}" => {
                 if real {
                     "secret_kind".into()
@@ -292,10 +301,8 @@ both_backends!(
                             | "/api/v1/users/{username}/block"
                             | "/api/v1/users/{username}/ignore"
                     )
-                    | (
-                        "PUT" | "DELETE",
-                        "/api/v1/users/{username}/block" | "/api/v1/users/{username}/ignore"
-                    )
+                    // drafts (#22): forgetting one's own draft touches nobody else's.
+                    | ("DELETE", "/api/v1/me/drafts/{key}")
                     | (
                         "POST",
                         "/api/v1/communities/{slug}/join" | "/api/v1/communities/{slug}/leave"
@@ -320,6 +327,8 @@ both_backends!(
                 _ => matches!(
                     (method, path),
                     ("POST" | "DELETE", "/api/v1/posts/{id}/reactions")
+                        | ("POST" | "DELETE", "/api/v1/messages/{id}/reactions")
+                        | ("PUT", "/api/v1/me/drafts/{key}")
                         | ("POST", "/api/v1/events/{id}/rsvp")
                         | ("POST", "/api/v1/announcements/{id}/dismiss")
                         | (

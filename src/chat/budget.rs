@@ -67,6 +67,8 @@ pub enum Ask {
     Subscribe,
     Edit,
     Typing,
+    React,
+    Seen,
 }
 
 /// The answer to a request over budget.
@@ -86,6 +88,8 @@ pub struct Budget {
     history: Bucket,
     edits: Bucket,
     typing: Bucket,
+    reactions: Bucket,
+    seen: Bucket,
     /// Refusals left before the socket is closed; they come back slowly.
     strikes: Bucket,
 }
@@ -102,6 +106,10 @@ impl Budget {
             edits: Bucket::new(20.0, 1.0 / 3.0),
             // Clients send typing at most every few seconds; keystrokes fit too.
             typing: Bucket::new(30.0, 2.0),
+            // Reactions: a burst of taps, then one a second.
+            reactions: Bucket::new(20.0, 1.0),
+            // Read positions: clients tell at most once per new message seen.
+            seen: Bucket::new(30.0, 2.0),
             // Ten refusals in a row, one back every 30 s.
             strikes: Bucket::new(10.0, 1.0 / 30.0),
         }
@@ -125,6 +133,8 @@ impl Budget {
             }
             Ask::Edit => (self.edits.take(), self.edits.wait_ms()),
             Ask::Typing => (self.typing.take(), self.typing.wait_ms()),
+            Ask::React => (self.reactions.take(), self.reactions.wait_ms()),
+            Ask::Seen => (self.seen.take(), self.seen.wait_ms()),
         };
         if granted {
             return Ok(());

@@ -147,6 +147,10 @@ struct Sub {
     joined_at: i64,
     /// Live messages up to this `seq` were in the `subscribed` backlog.
     skip_upto: i64,
+    /// Read positions are kept and told here (a small room, a member who shows presence).
+    seen_on: bool,
+    /// The newest message this socket said was seen here.
+    seen_upto: i64,
 }
 
 /// One member's socket as the chat sees it.
@@ -217,6 +221,8 @@ impl Protocol for ChatSocket {
             ClientFrame::Subscribe { .. } => Some(Ask::Subscribe),
             ClientFrame::Edit { .. } => Some(Ask::Edit),
             ClientFrame::Typing { .. } => Some(Ask::Typing),
+            ClientFrame::React { .. } => Some(Ask::React),
+            ClientFrame::Seen { .. } => Some(Ask::Seen),
             _ => None,
         };
         if let Some(ask) = ask
@@ -237,9 +243,16 @@ impl Protocol for ChatSocket {
                 nonce,
                 confirm_identifiers,
                 attachments,
+                reply_to,
             } => {
-                self.send(room, body, nonce, confirm_identifiers, attachments)
-                    .await
+                let outgoing = Draft {
+                    body,
+                    nonce,
+                    confirmed: confirm_identifiers,
+                    attachments,
+                    reply_to,
+                };
+                self.send(room, outgoing).await
             }
             ClientFrame::Edit {
                 message,
@@ -268,6 +281,13 @@ impl Protocol for ChatSocket {
                 self.typing(room);
                 None
             }
+            // The room hears the change, this socket too: nothing more to answer.
+            ClientFrame::React { message, kind, on } => {
+                let reacted =
+                    chat::reactions::set(&self.state, &self.user, message, &kind, on).await;
+                reacted.err().map(|e| error_frame(&e, None))
+            }
+            ClientFrame::Seen { room, message } => self.seen(room, message).await,
         };
         answer.map(|a| vec![a.into()]).unwrap_or_default()
     }
@@ -339,7 +359,9 @@ impl ChatSocket {
     /// socket closes after it.
     fn refuse(&mut self, frame: &ClientFrame, refusal: Refusal) -> String {
         let room = match frame {
-            ClientFrame::Subscribe { room, .. } | ClientFrame::Typing { room } => Some(*room),
+            ClientFrame::Subscribe { room, .. }
+            | ClientFrame::Typing { room }
+            | ClientFrame::Seen { room, .. } => Some(*room),
             _ => None,
         };
         let message = match refusal {
@@ -411,7 +433,8 @@ impl ChatSocket {
                 }
             },
         };
-        let (settings, joined_at, live_session) = match self.state.store.read().await {
+        let visible = self.handle.visible;
+        let (settings, joined_at, live_session, seen) = match self.state.store.read().await {
             Ok(mut c) => {
                 let settings = chat::room_settings(&mut c, room).await.unwrap_or_default();
                 let live = crate::calendar::events::live_in_room(&mut c, room)
@@ -427,10 +450,22 @@ impl ChatSocket {
                 )
                 .ok()
                 .flatten();
-                (settings, joined.unwrap_or(0), live)
+                // Read positions only in a small room, and never for a member hiding presence.
+                let seen = if visible && chat::seen::is_small(&mut c, room).await.unwrap_or(false) {
+                    chat::seen::positions(&mut c, room).await.ok()
+                } else {
+                    None
+                };
+                (settings, joined.unwrap_or(0), live, seen)
             }
-            Err(_) => (chat::RoomSettings::default(), 0, None),
+            Err(_) => (chat::RoomSettings::default(), 0, None, None),
         };
+        let seen_value = seen.as_deref().map(chat::seen::as_value);
+        let seen_upto = seen
+            .iter()
+            .flatten()
+            .find(|p| p.user.id == self.user.id)
+            .map_or(0, |p| p.message);
         self.subs.insert(
             room,
             Sub {
@@ -439,6 +474,8 @@ impl ChatSocket {
                 settings,
                 joined_at,
                 skip_upto: newest,
+                seen_on: seen.is_some(),
+                seen_upto,
             },
         );
         let online = realtime.presence.online(&realtime.hub, room).await;
@@ -448,6 +485,7 @@ impl ChatSocket {
             online,
             truncated,
             live_session: live_session.as_ref(),
+            seen: seen_value.as_ref(),
         }
         .encode_with_backlog(backlog)
         .into()
@@ -562,14 +600,14 @@ impl ChatSocket {
         }
     }
 
-    async fn send(
-        &mut self,
-        room: i64,
-        body: String,
-        nonce: Option<String>,
-        confirmed: bool,
-        attachments: Vec<crate::media::AttachmentRequest>,
-    ) -> Option<String> {
+    async fn send(&mut self, room: i64, draft: Draft) -> Option<String> {
+        let Draft {
+            body,
+            nonce,
+            confirmed,
+            attachments,
+            reply_to,
+        } = draft;
         let nonce = nonce.map(|n| n.chars().take(100).collect::<String>());
         let n = nonce.as_deref();
         let Some(sub) = self.subs.get(&room) else {
@@ -590,6 +628,14 @@ impl ChatSocket {
             new_member: self.new_member,
             last_sent_at: self.sent_at.get(&room).copied(),
             sanctions: &self.sanctions,
+        };
+        // The quote is read once here, whatever the number of recipients.
+        let reply_to = match reply_to {
+            Some(id) => match chat::send::quote(&self.state, room, id).await {
+                Ok(quote) => Some(quote),
+                Err((code, why)) => return Some(frames::error(code, &why, n)),
+            },
+            None => None,
         };
         let mut fields = crate::error::FieldErrors::new();
         let checked = match crate::media::check_attachments(
@@ -619,6 +665,7 @@ impl ChatSocket {
                 body: &body,
                 nonce: nonce.clone(),
                 attachments: checked,
+                reply_to,
             },
             &verdict,
         )
@@ -628,6 +675,43 @@ impl ChatSocket {
             Ok((id, Some(lines))) => Some(chat::send::crisis_frame(room, id, &lines)),
             Ok((_, None)) => None,
             Err(e) => Some(error_frame(&e, nonce.as_deref())),
+        }
+    }
+
+    /// The member has seen `room` up to `message`: kept, and told to the room, in a small room
+    /// and for a member who shows presence; otherwise ignored.
+    async fn seen(&mut self, room: i64, message: i64) -> Option<String> {
+        let Some(sub) = self.subs.get(&room) else {
+            return Some(room_error(
+                "not_subscribed",
+                "subscribe to the room first",
+                room,
+            ));
+        };
+        if !sub.seen_on || message <= sub.seen_upto {
+            return None;
+        }
+        let (store, user) = (&self.state.store, self.user.id);
+        let moved = Box::pin(async {
+            let mut w = store.write().await?;
+            chat::seen::mark(&mut w, room, user, message).await
+        })
+        .await;
+        match moved {
+            Ok(true) => {
+                if let Some(sub) = self.subs.get_mut(&room) {
+                    sub.seen_upto = message;
+                }
+                let seen = [chat::seen::Position {
+                    user: self.who.clone(),
+                    message,
+                }];
+                let frame = ServerFrame::Seen { room, seen: &seen }.encode();
+                self.state.realtime.publish_room(room, None, frame);
+                None
+            }
+            Ok(false) => None,
+            Err(e) => Some(error_frame(&e, None)),
         }
     }
 
@@ -650,6 +734,16 @@ impl ChatSocket {
         };
         self.state.realtime.publish_room(room, None, frame.encode());
     }
+}
+
+/// A `send` as the client wrote it.
+struct Draft {
+    body: String,
+    nonce: Option<String>,
+    /// The member confirmed publishing personal details.
+    confirmed: bool,
+    attachments: Vec<crate::media::AttachmentRequest>,
+    reply_to: Option<i64>,
 }
 
 fn backlog_json(messages: &[chat::ChatMessage]) -> Utf8Bytes {

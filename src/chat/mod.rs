@@ -3,12 +3,16 @@
 
 pub mod budget;
 pub mod gateway;
+pub mod reactions;
+pub mod seen;
 pub mod send;
 pub mod writer;
 
 use crate::http::{Path, Query};
 use axum::extract::State;
 use axum::http::StatusCode;
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -33,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_rooms, create_room))
         .routes(routes!(history))
         .routes(routes!(edit_message_http, delete_message_http))
+        .routes(routes!(reactions::react, reactions::unreact))
         .routes(routes!(update_room_settings))
 }
 
@@ -223,6 +228,72 @@ pub struct ChatMessage {
     /// those by `GET /api/v1/me/blocks`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_for_you: Option<crate::blocks::Hidden>,
+    /// The message this one answers, quoted (left out when it answers none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyQuote>,
+    /// Reaction counts by kind (left out when there are none).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub reactions: BTreeMap<String, i64>,
+    /// The viewer's own reactions, in history read over HTTP (left out when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub my_reactions: Vec<String>,
+}
+
+/// The message a reply answers, as its readers see it quoted: a short excerpt, or only that it
+/// was deleted (`deleted: true`, no author or words).
+#[derive(Serialize, ToSchema, Debug, Clone)]
+#[schema(as = ChatReplyQuote)]
+pub struct ReplyQuote {
+    pub id: i64,
+    pub author: Option<MemberSummary>,
+    pub excerpt: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+/// The longest quote of a replied-to message, in characters.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// A short one-line excerpt of a message's words.
+pub fn excerpt(body: &str) -> String {
+    let flat = body.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= EXCERPT_CHARS {
+        return flat;
+    }
+    let mut cut: String = flat.chars().take(EXCERPT_CHARS - 1).collect();
+    cut.push('…');
+    cut
+}
+
+impl ReplyQuote {
+    /// The quote of a message that is gone (deleted or hidden).
+    pub fn gone(id: i64) -> ReplyQuote {
+        ReplyQuote {
+            id,
+            author: None,
+            excerpt: None,
+            deleted: true,
+        }
+    }
+}
+
+/// The columns a shown message is read with (`m`, its author `u`, the message it answers `r`
+/// and that one's author `ru`), for `concat!` into each query.
+macro_rules! message_columns {
+    () => {
+        "m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at,
+         m.reactions, m.reply_to_id,
+         CASE WHEN r.deleted_at IS NULL AND r.hidden_at IS NULL THEN r.body END AS reply_body,
+         ru.id AS reply_author_id, ru.username AS reply_username, ru.display_name AS reply_display_name"
+    };
+}
+
+/// The joins [`message_columns`] reads from.
+macro_rules! message_joins {
+    () => {
+        " FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+          LEFT JOIN chat_messages r ON r.id = m.reply_to_id LEFT JOIN users ru ON ru.id = r.author_id "
+    };
 }
 
 #[derive(sqlx::FromRow)]
@@ -242,10 +313,37 @@ pub struct MessageRow {
     /// Whether it carries media (selected where messages are shown).
     #[sqlx(default)]
     pub has_media: bool,
+    /// Reaction counts as stored (`{"kind": count}`).
+    #[sqlx(default)]
+    pub reactions: String,
+    /// The message this one answers, and what of it shows (see `message_columns!`).
+    #[sqlx(default)]
+    pub reply_to_id: Option<i64>,
+    #[sqlx(default)]
+    pub reply_body: Option<String>,
+    #[sqlx(default)]
+    pub reply_author_id: Option<i64>,
+    #[sqlx(default)]
+    pub reply_username: Option<String>,
+    #[sqlx(default)]
+    pub reply_display_name: Option<String>,
 }
 
 impl MessageRow {
     pub fn into_message(self, nonce: Option<String>) -> ChatMessage {
+        let reply_to = self.reply_to_id.map(|id| match self.reply_body {
+            Some(body) => ReplyQuote {
+                id,
+                author: MemberSummary::from_columns(
+                    self.reply_author_id,
+                    self.reply_username,
+                    self.reply_display_name,
+                ),
+                excerpt: Some(excerpt(&body)),
+                deleted: false,
+            },
+            None => ReplyQuote::gone(id),
+        });
         ChatMessage {
             id: self.id,
             room: self.room_id,
@@ -257,6 +355,9 @@ impl MessageRow {
             nonce,
             attachments: Vec::new(),
             hidden_for_you: None,
+            reply_to,
+            reactions: crate::forum::parse_reactions(&self.reactions),
+            my_reactions: Vec::new(),
         }
     }
 }
@@ -516,21 +617,29 @@ pub async fn read_history(
     let rows = db!(
         conn,
         fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at,
-                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
-         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-         WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $3",
+        concat!("SELECT ", message_columns!(), ",
+                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media",
+         message_joins!(), "
+         WHERE m.room_id = $1 AND m.id < $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.id DESC LIMIT $3"),
         id,
         before.unwrap_or(i64::MAX),
         limit + 1
     )?;
     let more = rows.len() as i64 > limit;
     let rows: Vec<MessageRow> = rows.into_iter().take(limit as usize).collect();
-    let items: Vec<ChatMessage> = shown(&mut conn, rows)
+    let mut items: Vec<ChatMessage> = shown(&mut conn, rows)
         .await?
         .into_iter()
         .map(|(_, m)| m)
         .collect();
+    // The viewer's own reactions on this page, in one read.
+    if let (Some(viewer), Some(newest), Some(oldest)) = (viewer, items.first(), items.last()) {
+        let mut mine =
+            reactions::mine_between(&mut conn, id, viewer.id, (oldest.id, newest.id)).await?;
+        for m in &mut items {
+            m.my_reactions = mine.remove(&m.id).unwrap_or_default();
+        }
+    }
     let next = if more {
         items.last().map(|m| cursor(&[m.id]))
     } else {
@@ -566,10 +675,10 @@ pub async fn backlog(
             let rows = db!(
                 conn,
                 fetch_all as MessageRow,
-                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
-                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
-                 FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-                 WHERE m.room_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT $3",
+                concat!("SELECT ", message_columns!(), ", m.seq,
+                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media",
+                 message_joins!(), "
+                 WHERE m.room_id = $1 AND m.seq > $2 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT $3"),
                 room,
                 floor,
                 limit
@@ -580,10 +689,10 @@ pub async fn backlog(
             let mut rows = db!(
                 conn,
                 fetch_all as MessageRow,
-                "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
-                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
-                 FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
-                 WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq DESC LIMIT $2",
+                concat!("SELECT ", message_columns!(), ", m.seq,
+                 EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media",
+                 message_joins!(), "
+                 WHERE m.room_id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq DESC LIMIT $2"),
                 room,
                 limit
             )?;
@@ -650,11 +759,11 @@ async fn frames_where(
     let rows = db!(
         conn,
         fetch_all as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at, m.seq,
-                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media
-         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+        concat!("SELECT ", message_columns!(), ", m.seq,
+                EXISTS (SELECT 1 FROM media md WHERE md.message_id = m.id AND md.erased_at IS NULL) AS has_media",
+         message_joins!(), "
          WHERE m.room_id = $1 AND m.created_at >= $2 AND m.seq >= $3 AND m.seq <= $4
-           AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000",
+           AND m.deleted_at IS NULL AND m.hidden_at IS NULL ORDER BY m.seq LIMIT 2000"),
         room,
         since_ms,
         from,
@@ -825,7 +934,7 @@ pub async fn delete_message(state: &AppState, user: &User, id: i64) -> AppResult
     Ok(())
 }
 
-async fn message_access(
+pub(crate) async fn message_access(
     state: &AppState,
     user: &User,
     id: i64,
@@ -834,8 +943,12 @@ async fn message_access(
     let row = db!(
         conn,
         fetch_optional as MessageRow,
-        "SELECT m.id, m.room_id, m.author_id, u.username, u.display_name, m.body, m.body_html, m.created_at, m.edited_at
-         FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id WHERE m.id = $1 AND m.deleted_at IS NULL",
+        concat!(
+            "SELECT ",
+            message_columns!(),
+            message_joins!(),
+            "WHERE m.id = $1 AND m.deleted_at IS NULL"
+        ),
         id
     )?
     .ok_or(AppError::NotFound)?;

@@ -120,11 +120,54 @@ pub fn crisis_frame(room: i64, id: i64, lines: &[CrisisLine]) -> String {
     .to_json()
 }
 
-/// What a member sends: the words, the socket's nonce, and the media checked as theirs.
+/// What a member sends: the words, the socket's nonce, the media checked as theirs, and the
+/// message it answers (quoted by [`quote`]).
 pub struct Outgoing<'a> {
     pub body: &'a str,
     pub nonce: Option<String>,
     pub attachments: crate::media::Checked,
+    pub reply_to: Option<super::ReplyQuote>,
+}
+
+/// The quote of message `id` for a reply sent to `room`, read once per send (never per
+/// recipient); refused unless it is a message of this room its reader can see.
+pub async fn quote(state: &AppState, room: i64, id: i64) -> Result<super::ReplyQuote, Refusal> {
+    let not_here = || {
+        (
+            "reply_not_found",
+            "the message you are replying to is not in this room (or was deleted)".to_owned(),
+        )
+    };
+    let found = async {
+        let mut conn = state.store.read().await?;
+        db!(
+            conn,
+            fetch_optional as (i64, Option<i64>, Option<String>, Option<String>, String),
+            "SELECT m.room_id, m.author_id, u.username, u.display_name, m.body
+             FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+             WHERE m.id = $1 AND m.deleted_at IS NULL AND m.hidden_at IS NULL",
+            id
+        )
+        .map_err(AppError::from)
+    };
+    match Box::pin(found).await {
+        Ok(Some((in_room, author_id, username, display_name, body))) if in_room == room => {
+            Ok(super::ReplyQuote {
+                id,
+                author: MemberSummary::from_columns(author_id, username, display_name),
+                excerpt: Some(super::excerpt(&body)),
+                deleted: false,
+            })
+        }
+        Ok(_) => Err(not_here()),
+        Err(e) => {
+            tracing::warn!(error = %e, "chat: reading a replied-to message");
+            Err((
+                "unavailable",
+                "the message could not be sent; please try again shortly".to_owned(),
+            ))
+        }
+    }
 }
 
 /// Counts the message against the member's rate, stores it and publishes it (stored before
@@ -142,6 +185,7 @@ pub async fn deliver(
         body,
         nonce,
         attachments,
+        reply_to,
     } = message;
     state
         .limits
@@ -155,7 +199,15 @@ pub async fn deliver(
     };
     let id = state
         .chat
-        .send(room, author, body.to_owned(), html, nonce, attachments)
+        .send(
+            room,
+            author,
+            body.to_owned(),
+            html,
+            nonce,
+            attachments,
+            reply_to,
+        )
         .await?;
     let lines = verdict
         .apply_message(state, community_id, id, user.id)
@@ -172,6 +224,7 @@ pub async fn from_form(
     room: i64,
     body: &str,
     attachments: &[crate::media::AttachmentRequest],
+    reply_to: Option<i64>,
     confirmed: bool,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     let mut conn = state.store.read().await?;
@@ -225,10 +278,21 @@ pub async fn from_form(
         }
         Err((_, why)) => return Err(AppError::forbidden(why)),
     };
+    let reply_to = match reply_to {
+        Some(id) => Some(quote(state, room, id).await.map_err(|(code, why)| {
+            if code == "reply_not_found" {
+                AppError::invalid("reply_to", why)
+            } else {
+                AppError::Unavailable(why)
+            }
+        })?),
+        None => None,
+    };
     let message = Outgoing {
         body,
         nonce: None,
         attachments,
+        reply_to,
     };
     deliver(state, user, room, community.id, message, &verdict).await
 }

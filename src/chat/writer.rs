@@ -30,6 +30,8 @@ pub struct Pending {
     pub nonce: Option<String>,
     /// Media checked as the author's own and unattached.
     pub attachments: crate::media::Checked,
+    /// The message it answers, quoted once at send (see `send::quote`).
+    pub reply_to: Option<super::ReplyQuote>,
     pub done: oneshot::Sender<AppResult<i64>>,
 }
 
@@ -58,6 +60,8 @@ impl ChatWriter {
     }
 
     /// Stores and publishes a message; the id once it is committed.
+    // Each argument is one column of the message; a struct for them would only repeat `Pending`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn send(
         &self,
         room: i64,
@@ -66,6 +70,7 @@ impl ChatWriter {
         body_html: String,
         nonce: Option<String>,
         attachments: crate::media::Checked,
+        reply_to: Option<super::ReplyQuote>,
     ) -> AppResult<i64> {
         let (done, wait) = oneshot::channel();
         self.tx
@@ -76,6 +81,7 @@ impl ChatWriter {
                 body_html,
                 nonce,
                 attachments,
+                reply_to,
                 done,
             })
             .await
@@ -113,13 +119,14 @@ async fn insert_all(store: &Store, batch: &[Pending], now: i64) -> AppResult<Vec
         let id = db!(
             tx,
             fetch_one scalar i64,
-            "INSERT INTO chat_messages (room_id, author_id, body, body_html, created_at, seq) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            "INSERT INTO chat_messages (room_id, author_id, body, body_html, created_at, seq, reply_to_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
             p.room,
             p.author.id,
             &p.body,
             &p.body_html,
             now,
-            seq
+            seq,
+            p.reply_to.as_ref().map(|q| q.id)
         )?;
         crate::media::attach(
             &mut tx,
@@ -182,6 +189,9 @@ fn publish(realtime: &Realtime, p: Pending, id: i64, seq: i64, now: i64) {
         nonce: p.nonce,
         attachments: p.attachments.shown(),
         hidden_for_you: None,
+        reply_to: p.reply_to,
+        reactions: Default::default(),
+        my_reactions: Vec::new(),
     };
     realtime.publish_message(p.room, id, seq, message_frame(&message));
     metrics::counter!("mutual_chat_messages_total").increment(1);

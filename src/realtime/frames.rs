@@ -36,6 +36,9 @@ pub enum ClientFrame {
         /// Photos and voice notes uploaded first: `[{id, alt}]`.
         #[serde(default)]
         attachments: Vec<crate::media::AttachmentRequest>,
+        /// The id of the message of this room it answers.
+        #[serde(default)]
+        reply_to: Option<i64>,
     },
     Edit {
         message: i64,
@@ -49,7 +52,24 @@ pub enum ClientFrame {
     Typing {
         room: i64,
     },
+    // -- chat that feels like chat (#22): reactions and read positions --
+    /// Add (`on`, the default) or take back one's reaction to a message.
+    React {
+        message: i64,
+        kind: String,
+        #[serde(default = "yes")]
+        on: bool,
+    },
+    /// The member has seen the room up to this message (small rooms only).
+    Seen {
+        room: i64,
+        message: i64,
+    },
     Ping,
+}
+
+fn yes() -> bool {
+    true
 }
 
 const OPS: &[&str] = &[
@@ -59,6 +79,8 @@ const OPS: &[&str] = &[
     "edit",
     "delete",
     "typing",
+    "react",
+    "seen",
     "ping",
 ];
 
@@ -177,6 +199,24 @@ pub enum ServerFrame<'a, T: Serialize = ()> {
         online: usize,
         truncated: bool,
         live_session: Option<&'a T>,
+        /// Read positions in a small room (`[{user, message}]`); absent elsewhere, and for
+        /// members who hide their presence.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seen: Option<&'a Value>,
+    },
+    /// A member's reaction added (`on`) or taken back, with the message's counts after it.
+    Reaction {
+        room: i64,
+        message_id: i64,
+        kind: &'a str,
+        on: bool,
+        user: &'a Who,
+        reactions: &'a T,
+    },
+    /// Read positions that moved in a small room: `[{user, message}]`.
+    Seen {
+        room: i64,
+        seen: &'a T,
     },
     Unsubscribed {
         room: i64,
@@ -227,13 +267,15 @@ pub enum Kind {
     Unsubscribed,
     Error,
     Pong,
+    Reaction,
+    Seen,
 }
 
 impl Kind {
     /// Whether a room frame of this kind can change what the room's history shows: everything
-    /// but typing and presence, which are frequent and change nothing stored.
+    /// but typing, presence and read positions, which change nothing a message carries.
     pub fn changes_history(self) -> bool {
-        !matches!(self, Kind::Typing | Kind::Presence)
+        !matches!(self, Kind::Typing | Kind::Presence | Kind::Seen)
     }
 }
 
@@ -261,6 +303,8 @@ impl<T: Serialize> ServerFrame<'_, T> {
             ServerFrame::Unsubscribed { .. } => Kind::Unsubscribed,
             ServerFrame::Error { .. } => Kind::Error,
             ServerFrame::Pong => Kind::Pong,
+            ServerFrame::Reaction { .. } => Kind::Reaction,
+            ServerFrame::Seen { .. } => Kind::Seen,
         }
     }
 
@@ -348,6 +392,7 @@ mod tests {
             online: 2,
             truncated: false,
             live_session: None,
+            seen: None,
         }
         .encode_with_backlog("[]".into());
         let text: String = pieces.iter().map(|p| p.as_str()).collect();
@@ -361,7 +406,7 @@ mod tests {
 
     #[test]
     fn typing_and_presence_keep_the_backlog_other_frames_drop_it() {
-        for kind in [Kind::Typing, Kind::Presence] {
+        for kind in [Kind::Typing, Kind::Presence, Kind::Seen] {
             assert!(!kind.changes_history(), "{kind:?}");
         }
         for kind in [
@@ -370,6 +415,7 @@ mod tests {
             Kind::MessageDeleted,
             Kind::MessageRestored,
             Kind::RoomSettings,
+            Kind::Reaction,
         ] {
             assert!(kind.changes_history(), "{kind:?}");
         }

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query};
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
-use super::forum::GroupItem;
+use super::forum::{GroupItem, REACTIONS, ReactionButton};
 use super::{Ctx, Layout, PageError, WebForm};
 use crate::chat::{self, ChatMessage, Room};
 use crate::communities::types::Visibility;
@@ -28,7 +28,11 @@ struct ChatPage {
     /// The room shown, in `rooms`.
     current: usize,
     /// Oldest first.
-    messages: Vec<ChatMessage>,
+    messages: Vec<MessageView>,
+    /// The message the composer answers (`?reply_to=`), quoted.
+    replying: Option<chat::ReplyQuote>,
+    /// "Seen by N" under the newest message, in a small room.
+    seen_line: Option<String>,
     /// `before` for the link to older messages.
     older: Option<String>,
     readable: bool,
@@ -50,6 +54,36 @@ struct ChatPage {
 #[derive(Deserialize)]
 pub struct Older {
     before: Option<i64>,
+    /// Answer this message (the "Reply" link).
+    reply_to: Option<i64>,
+}
+
+/// A message as the page shows it, with its reaction buttons.
+pub struct MessageView {
+    pub m: ChatMessage,
+    /// Every kind, with counts and whether the reader gave it.
+    pub reactions: Vec<ReactionButton>,
+}
+
+impl MessageView {
+    fn new(m: ChatMessage) -> MessageView {
+        let reactions = REACTIONS
+            .iter()
+            .map(|(kind, emoji)| ReactionButton {
+                kind: kind.as_str(),
+                emoji,
+                key: format!("reaction.{}", kind.as_str()),
+                count: m.reactions.get(kind.as_str()).copied().unwrap_or(0),
+                mine: m.my_reactions.iter().any(|k| k == kind.as_str()),
+            })
+            .collect();
+        MessageView { m, reactions }
+    }
+
+    /// Whether any reaction was given (counts shown outside the menu).
+    fn reacted(&self) -> bool {
+        self.reactions.iter().any(|r| r.count > 0)
+    }
 }
 
 pub async fn default_room(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
@@ -67,7 +101,11 @@ pub async fn room(
     Path((slug, room)): Path<(String, i64)>,
     Query(q): Query<Older>,
 ) -> Result<Response, PageError> {
-    render(ctx, &slug, room, q.before, Refusal::default(), Vec::new()).await
+    let refusal = Refusal {
+        reply_to: q.reply_to,
+        ..Refusal::default()
+    };
+    render(ctx, &slug, room, q.before, refusal, Vec::new()).await
 }
 
 /// A refused message, shown again with its words kept and why.
@@ -80,6 +118,8 @@ struct Refusal {
     error: Option<String>,
     /// Refused for personal details only: the author may confirm.
     identifiers: bool,
+    /// The message being answered.
+    reply_to: Option<i64>,
 }
 
 async fn render(
@@ -91,11 +131,12 @@ async fn render(
     crisis: Vec<CrisisLine>,
 ) -> Result<Response, PageError> {
     let Refusal {
-        draft,
+        mut draft,
         media_id,
         alt,
         error,
         identifiers,
+        reply_to,
     } = refusal;
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
     let rooms = {
@@ -121,6 +162,24 @@ async fn render(
             Err(AppError::Forbidden(_)) => (Vec::new(), None, false),
             Err(e) => return Err(e.into()),
         };
+    // What the member was writing here, kept on the server (a reload, another device).
+    if let Some(user) = ctx.user()
+        && readable
+        && draft.is_empty()
+    {
+        draft =
+            crate::drafts::body_of(&ctx.state, user.id, &crate::drafts::Key::Room(room_id)).await;
+    }
+    let replying = match (reply_to, ctx.user()) {
+        (Some(id), Some(_)) if readable => chat::send::quote(&ctx.state, room_id, id).await.ok(),
+        _ => None,
+    };
+    let seen_line = if readable && before.is_none() {
+        seen_line(&ctx, room_id, messages.last()).await
+    } else {
+        None
+    };
+    let messages = messages.into_iter().map(MessageView::new).collect();
     let zone = super::calendar::reader_zone(&ctx).await?;
     let live_banner = match &room.live_session {
         Some(live) => {
@@ -145,6 +204,8 @@ async fn render(
         rooms,
         current,
         messages,
+        replying,
+        seen_line,
         older,
         readable,
         draft,
@@ -164,6 +225,39 @@ async fn render(
     Ok(ctx.send_status(status, page))
 }
 
+/// In a small room, for a reader who shows presence: marks the newest message seen by the reader
+/// and says how many others have seen it ("Seen by N"; none yet: nothing).
+async fn seen_line(ctx: &Ctx, room: i64, newest: Option<&ChatMessage>) -> Option<String> {
+    let (user, newest) = (ctx.user()?, newest?);
+    let counted = async {
+        let mut w = ctx.state.store.write().await?;
+        if chat::seen::hides_presence(&mut w, user.id).await?
+            || !chat::seen::is_small(&mut w, room).await?
+        {
+            return Ok::<_, AppError>(None);
+        }
+        chat::seen::mark(&mut w, room, user.id, newest.id).await?;
+        let author = newest.author.as_ref().map(|a| a.id);
+        let n = chat::seen::positions(&mut w, room)
+            .await?
+            .iter()
+            .filter(|p| p.message >= newest.id && Some(p.user.id) != author)
+            .count();
+        Ok(Some(n))
+    };
+    match counted.await {
+        Ok(Some(n)) if n > 0 => Some(
+            ctx.texts
+                .fill("chat_feel.seen_by", &[("n", &ctx.texts.number(n as i64))]),
+        ),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!(error = %e, "chat page: read positions");
+            None
+        }
+    }
+}
+
 #[derive(Deserialize)]
 pub struct MessageForm {
     #[serde(default)]
@@ -176,6 +270,9 @@ pub struct MessageForm {
     alt: String,
     #[serde(default)]
     media_error: String,
+    /// The message this one answers ("" or absent: none).
+    #[serde(default)]
+    reply_to: String,
 }
 
 impl ChatPage {
@@ -186,6 +283,27 @@ impl ChatPage {
     /// A message's day and time in the reader's zone ("5 mar 2026, 18:00 IST").
     fn when(&self, ms: &i64) -> String {
         super::format::at_zoned(self.l.texts, self.zone, *ms)
+    }
+
+    /// Who wrote the message the composer answers.
+    fn replying_name(&self) -> &str {
+        self.replying
+            .as_ref()
+            .and_then(|q| q.author.as_ref())
+            .map_or("—", |a| a.display_name.as_str())
+    }
+
+    /// The reaction kinds for the page's script: `[[kind, emoji, label], ...]` as JSON.
+    fn reaction_names(&self) -> String {
+        let names: Vec<[String; 3]> = REACTIONS
+            .iter()
+            .map(|(kind, emoji)| {
+                let key = format!("reaction.{}", kind.as_str());
+                let label = self.l.texts.get(&key).to_owned();
+                [kind.as_str().to_owned(), (*emoji).to_owned(), label]
+            })
+            .collect();
+        serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
     }
 
     /// A message's moment for `<time datetime>`.
@@ -202,6 +320,8 @@ pub async fn send(
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let user = session.user.clone();
+    let reply_to = form.reply_to.trim().parse::<i64>().ok();
+    let draft_key = crate::drafts::Key::Room(room);
     let sent =
         match super::forum::form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error) {
             Ok(attachments) => {
@@ -211,12 +331,16 @@ pub async fn send(
                     room,
                     &form.body,
                     &attachments,
+                    reply_to,
                     form.confirm_identifiers.is_some(),
                 )
                 .await
             }
             Err(e) => Err(e),
         };
+    // Kept on the server when refused, forgotten once sent (see `drafts::after_form`).
+    let refused = sent.as_ref().err();
+    crate::drafts::after_form(&ctx.state, user.id, &draft_key, &form.body, refused).await;
     match sent {
         Ok((_, None)) => Ok(ctx.send(Redirect::to(&format!("/c/{slug}/chat/{room}#composer")))),
         // Words that suggest a crisis: the room again, with the crisis lines for them alone.
@@ -233,6 +357,9 @@ pub async fn send(
                     if fields.names().any(|f| f.starts_with("attachments")) =>
                 {
                     "chat.file_refused"
+                }
+                AppError::Invalid { fields, .. } if fields.contains("reply_to") => {
+                    "chat_feel.reply_gone"
                 }
                 AppError::Invalid { .. } if form.body.trim().is_empty() => "chat.empty",
                 AppError::Invalid { .. } if form.body.chars().count() > chat::MAX_MESSAGE_CHARS => {
@@ -258,8 +385,34 @@ pub async fn send(
                 alt: form.alt,
                 error: Some(why),
                 identifiers,
+                reply_to,
             };
             render(ctx, &slug, room, None, refusal, Vec::new()).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct ReactForm {
+    /// The message reacted to.
+    message: i64,
+    /// `kind:on` adds the reaction, `kind:off` takes it back (one button each).
+    #[serde(default)]
+    react: String,
+}
+
+/// A reaction from the page without JavaScript; back to the message.
+pub async fn react(
+    Path((slug, room)): Path<(String, i64)>,
+    WebForm { ctx, form }: WebForm<ReactForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let (kind, on) = match form.react.split_once(':') {
+        Some((kind, "on")) => (kind, true),
+        Some((kind, "off")) => (kind, false),
+        _ => return Err(AppError::invalid("react", "kind:on or kind:off").into()),
+    };
+    chat::reactions::set(&ctx.state, &session.user, form.message, kind, on).await?;
+    let to = format!("/c/{slug}/chat/{room}#m-{}", form.message);
+    Ok(ctx.send(Redirect::to(&to)))
 }

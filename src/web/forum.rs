@@ -12,6 +12,7 @@ use serde::Deserialize;
 use super::{Ctx, Layout, PageError, WebForm, safe_next};
 use crate::communities::types::Visibility;
 use crate::communities::{self, Community};
+use crate::drafts;
 use crate::error::AppError;
 use crate::forum::posts::{self, NewPost, Post, PostEdit};
 use crate::forum::types::{ContentWarning, ReactionKind};
@@ -28,7 +29,7 @@ const THREADED_MAX_POSTS: usize = 500;
 /// Nesting shown in the threaded view; deeper replies stay at this indent on narrow screens.
 const MAX_DEPTH: usize = 4;
 
-const REACTIONS: [(ReactionKind, &str); 5] = [
+pub(super) const REACTIONS: [(ReactionKind, &str); 5] = [
     (ReactionKind::Heart, "❤️"),
     (ReactionKind::Hug, "🤗"),
     (ReactionKind::Celebrate, "🎉"),
@@ -210,6 +211,9 @@ pub struct Draft {
     pub media_id: Option<i64>,
     /// Its alt text as typed.
     pub alt: String,
+    /// drafts (#22): the key the page's script saves the words under as they are typed
+    /// (none: an edit, which is not a draft).
+    pub key: Option<String>,
 }
 
 /// The attachment a page's form carries: the file it sent (or kept from a refused draft) with
@@ -338,12 +342,23 @@ struct NewTopicPage {
 }
 
 pub async fn new_topic_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
-    ctx.require()?;
+    let session = ctx.require()?;
     let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    // drafts (#22): what the member was writing here, kept on the server.
+    let body = drafts::body_of(
+        &ctx.state,
+        session.user.id,
+        &drafts::Key::Community(slug.clone()),
+    )
+    .await;
     let page = NewTopicPage {
         l: ctx.layout(ctx.texts.get("compose.title")).await,
         g: GroupItem::new(c),
-        draft: Draft::default(),
+        draft: Draft {
+            body,
+            key: Some(drafts::Key::Community(slug.clone()).to_string()),
+            ..Draft::default()
+        },
         warnings: warning_choices(""),
     };
     Ok(ctx.send(page))
@@ -387,6 +402,14 @@ pub async fn new_topic(
         Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
         Err(e) => Err(e),
     };
+    drafts::after_form(
+        &ctx.state,
+        session.user.id,
+        &drafts::Key::Community(slug.clone()),
+        &form.body,
+        created.as_ref().err(),
+    )
+    .await;
     let error = match created {
         Ok(created) => {
             let to = landing(
@@ -404,6 +427,7 @@ pub async fn new_topic(
         anonymous: form.anonymous.is_some(),
         media_id: form.media_id.trim().parse().ok(),
         alt: form.alt,
+        key: Some(drafts::Key::Community(slug.clone()).to_string()),
         ..Draft::default()
     };
     let status = refused(&ctx, error, &mut draft)?;
@@ -505,8 +529,14 @@ pub async fn topic(
     Path(id): Path<i64>,
     Query(q): Query<TopicQuery>,
 ) -> Result<Response, PageError> {
+    // drafts (#22): the reply the member was writing, kept on the server.
+    let body = match ctx.user() {
+        Some(user) => drafts::body_of(&ctx.state, user.id, &drafts::Key::Topic(id)).await,
+        None => String::new(),
+    };
     let draft = Draft {
         reply_to: q.reply_to,
+        body,
         ..Draft::default()
     };
     let page = topic_page(&ctx, id, &q, draft).await?;
@@ -517,8 +547,9 @@ async fn topic_page(
     ctx: &Ctx,
     id: i64,
     q: &TopicQuery,
-    draft: Draft,
+    mut draft: Draft,
 ) -> Result<TopicPage, PageError> {
+    draft.key = Some(drafts::Key::Topic(id).to_string());
     let viewer = ctx.session.as_ref();
     // One read of the topic and its community serves the header, the access check and the posts.
     let (row, community, access) = forum::visible_topic(&ctx.state, id, ctx.user()).await?;
@@ -714,6 +745,14 @@ pub async fn reply(
         Ok(_) => posts::reply(&ctx.state, session, id, &request).await,
         Err(e) => Err(e),
     };
+    drafts::after_form(
+        &ctx.state,
+        session.user.id,
+        &drafts::Key::Topic(id),
+        &form.body,
+        replied.as_ref().err(),
+    )
+    .await;
     let error = match replied {
         Ok(created) => {
             let seq = created.post.seq;

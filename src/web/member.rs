@@ -223,10 +223,11 @@ async fn new_milestone_form(
     ctx: &Ctx,
     slug: &str,
     kind: &str,
-    draft: Draft,
+    mut draft: Draft,
     m: MilestoneDraft,
 ) -> Result<NewMilestonePage, PageError> {
     let session = ctx.require()?;
+    draft.key = Some(crate::drafts::Key::Community(slug.to_owned()).to_string());
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
     let g = GroupItem::new(c);
     if !g.member {
@@ -263,7 +264,19 @@ pub async fn new_milestone_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Re
         visibility: "community".into(),
         achieved_on: String::new(),
     };
-    let page = new_milestone_form(&ctx, &slug, "", Draft::default(), m).await?;
+    // drafts (#22): what the member was writing (say, before the consent page), restored.
+    let body = match ctx.user() {
+        Some(user) => {
+            let key = crate::drafts::Key::Community(slug.clone());
+            crate::drafts::body_of(&ctx.state, user.id, &key).await
+        }
+        None => String::new(),
+    };
+    let draft = Draft {
+        body,
+        ..Draft::default()
+    };
+    let page = new_milestone_form(&ctx, &slug, "", draft, m).await?;
     Ok(ctx.send(page))
 }
 
@@ -356,6 +369,14 @@ pub async fn new_milestone(
                 Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
                 Err(e) => Err(e),
             };
+            crate::drafts::after_form(
+                &ctx.state,
+                session.user.id,
+                &crate::drafts::Key::Community(slug.clone()),
+                &form.body,
+                created.as_ref().err(),
+            )
+            .await;
             match created {
                 Ok(created) => {
                     let to = super::forum::landing(

@@ -86,6 +86,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/c/{slug}/chat", get(chat::default_room))
         .route("/c/{slug}/chat/{room}", get(chat::room).post(chat::send))
+        .route("/c/{slug}/chat/{room}/react", post(chat::react))
         .route("/c/{slug}/milestones", get(member::feed))
         .route(
             "/c/{slug}/milestones/new",

@@ -306,6 +306,8 @@
 
       if (m.attachments && m.attachments.length) { li.appendChild(attachmentsOf(m.attachments)); }
       keepAway(li, m); // blocks: collapse a blocked or ignored member's message
+      // chat_feel: replies and reactions are drawn by their own section below.
+      section.dispatchEvent(new CustomEvent("chat:render", { detail: { li: li, message: m } }));
       return li;
     }
 
@@ -426,6 +428,7 @@
       socket.onmessage = function (event) {
         var f;
         try { f = JSON.parse(event.data); } catch (e) { return; }
+        section.dispatchEvent(new CustomEvent("chat:frame", { detail: f }));
         if (f.op === "subscribed" && f.room === room) {
           wait = 1000;
           status.textContent = text("live");
@@ -509,8 +512,15 @@
       var frame = { op: "send", room: room, body: body, nonce: nonce };
       if (confirmed) { frame.confirm_identifiers = true; }
       if (attachments) { frame.attachments = attachments; }
+      section.dispatchEvent(new CustomEvent("chat:send", { detail: frame }));
       socket.send(JSON.stringify(frame));
     }
+    // chat_feel: other frames (reactions, read positions) go out over the same socket.
+    section.chatSend = function (frame) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) { return false; }
+      socket.send(JSON.stringify(frame));
+      return true;
+    };
 
     function clearAsk() {
       var old = document.getElementById("chat-identifiers");
@@ -783,4 +793,311 @@
     li.appendChild(details);
   }
   // ---- /blocks
+
+  // ---------------------------------------------------------------------------------------------
+  // Chat that feels like chat (#22): reply to a message (quoted above it), react to it (the
+  // posts' peer-support set; the buttons keep the focus), and "seen by N" in small rooms. The
+  // page without JavaScript does the same with links and forms; this takes them over the socket.
+  (function chatFeel() {
+    var section = document.getElementById("chat");
+    var list = document.getElementById("messages");
+    if (!section || !list || !window.WebSocket || !section.getAttribute("data-me")) { return; }
+    var me = section.getAttribute("data-me");
+    var room = Number(section.getAttribute("data-room"));
+    var form = document.getElementById("composer");
+    var area = form && form.querySelector("textarea");
+    var replyBox = document.getElementById("chat-replying");
+    var seenLine = document.getElementById("chat-seen");
+    var say = function (k) { return section.getAttribute("data-" + k) || ""; };
+    var numbers = new Intl.NumberFormat(document.documentElement.lang || "en");
+    var kinds = [];
+    try { kinds = JSON.parse(say("reaction-names")) || []; } catch (e) { kinds = []; }
+    var replyTo = null;
+    var seen = null;      // user id -> newest message seen, when the room shows it
+    var told = 0;         // the newest message this page said was seen
+    var tellTimer = null;
+
+    function el(tag, cls, textValue) {
+      var node = document.createElement(tag);
+      if (cls) { node.className = cls; }
+      if (textValue !== undefined) { node.textContent = textValue; }
+      return node;
+    }
+    function excerptOf(li) {
+      var body = li.querySelector(".body");
+      var t = body ? body.textContent.replace(/\s+/g, " ").trim() : "";
+      return t.length > 100 ? t.slice(0, 99) + "…" : t;
+    }
+
+    // A reply's quote, as the page draws it.
+    function quoteOf(q) {
+      var box = el("blockquote", "reply-quote small" + (q.deleted ? " muted" : ""));
+      box.setAttribute("data-reply", q.id);
+      var hidden = el("span", "visually-hidden", say("in-reply"));
+      if (q.deleted) {
+        box.appendChild(hidden);
+        box.appendChild(document.createTextNode(" " + say("deleted")));
+        return box;
+      }
+      var link = el("a");
+      link.href = "#m-" + q.id;
+      link.appendChild(hidden);
+      link.appendChild(document.createTextNode(" "));
+      link.appendChild(el("strong", "", q.author ? q.author.display_name : "—"));
+      box.appendChild(link);
+      box.appendChild(document.createTextNode(" " + (q.excerpt || "")));
+      return box;
+    }
+
+    function reactForm(id) {
+      var f = el("form", "inline react");
+      f.method = "post";
+      f.action = form ? form.getAttribute("action") + "/react" : "";
+      var c = el("input"); c.type = "hidden"; c.name = "csrf"; c.value = form ? csrfOf(form) : "";
+      var m = el("input"); m.type = "hidden"; m.name = "message"; m.value = id;
+      f.appendChild(c);
+      f.appendChild(m);
+      return f;
+    }
+    function chip(id, kind, emoji, label, count, mine, withLabel) {
+      var b = el("button", "chip");
+      b.type = "submit";
+      b.name = "react";
+      b.value = kind + (mine ? ":off" : ":on");
+      b.setAttribute("data-kind", kind);
+      b.setAttribute("aria-pressed", mine ? "true" : "false");
+      var e = el("span", "", emoji); e.setAttribute("aria-hidden", "true");
+      b.appendChild(e);
+      b.appendChild(document.createTextNode(" "));
+      if (withLabel) {
+        b.appendChild(document.createTextNode(label));
+      } else {
+        b.appendChild(el("span", "visually-hidden", label));
+        b.appendChild(document.createTextNode(" "));
+        b.appendChild(el("span", "n", String(count)));
+      }
+      return b;
+    }
+    function mineOf(li, kind) {
+      var b = li.querySelector('.react-menu button[data-kind="' + kind + '"]');
+      return !!b && b.getAttribute("aria-pressed") === "true";
+    }
+
+    // The counts shown beside a message; the focused chip keeps the focus when redrawn.
+    function drawCounts(li, counts) {
+      var actions = li.querySelector(".msg-actions");
+      if (!actions) { return; }
+      var id = li.getAttribute("data-id");
+      var old = actions.querySelector(".reaction-counts");
+      var focused = old && old.contains(document.activeElement) ? document.activeElement.getAttribute("data-kind") : null;
+      var box = el("span", "reaction-counts");
+      box.setAttribute("role", "group");
+      box.setAttribute("aria-label", say("reactions-label"));
+      var any = false;
+      kinds.forEach(function (k) {
+        var n = (counts && counts[k[0]]) || 0;
+        if (!n) { return; }
+        any = true;
+        var f = reactForm(id);
+        f.appendChild(chip(id, k[0], k[1], k[2], n, mineOf(li, k[0]), false));
+        box.appendChild(f);
+      });
+      if (old) { old.remove(); }
+      if (any) { actions.insertBefore(box, actions.firstChild); }
+      if (focused) {
+        var again = box.querySelector('button[data-kind="' + focused + '"]');
+        var summary = actions.querySelector(".react-menu summary");
+        (again || summary || area || list).focus();
+      }
+      li.chatCounts = counts || {};
+    }
+
+    // Reply and the reaction menu under a message drawn live (the page draws its own).
+    function decorate(li, m) {
+      if (m.author) { li.setAttribute("data-author", m.author.id); }
+      if (m.reply_to) { li.insertBefore(quoteOf(m.reply_to), li.querySelector(".body")); }
+      var actions = el("div", "msg-actions small");
+      var reply = el("a", "reply-link", say("reply"));
+      reply.href = (form ? form.getAttribute("action") : "") + "?reply_to=" + m.id + "#composer";
+      reply.setAttribute("data-reply", m.id);
+      var menu = el("details", "react-menu");
+      menu.appendChild(el("summary", "", say("react")));
+      var f = reactForm(m.id);
+      var mine = m.my_reactions || [];
+      kinds.forEach(function (k) {
+        f.appendChild(chip(m.id, k[0], k[1], k[2], 0, mine.indexOf(k[0]) >= 0, true));
+      });
+      menu.appendChild(f);
+      if (form) { actions.appendChild(reply); actions.appendChild(menu); }
+      li.appendChild(actions);
+      drawCounts(li, m.reactions || {});
+    }
+    section.addEventListener("chat:render", function (e) { decorate(e.detail.li, e.detail.message); });
+
+    // The composer's "Replying to …" line.
+    function showReply(id) {
+      var li = document.getElementById("m-" + id);
+      if (!li || !replyBox) { return; }
+      replyTo = Number(id);
+      replyBox.textContent = "";
+      var p = el("p");
+      var who = li.querySelector(".who");
+      p.appendChild(document.createTextNode(say("replying").replace("{name}", who ? who.textContent : "—") + " "));
+      p.appendChild(el("span", "muted", excerptOf(li)));
+      p.appendChild(document.createTextNode(" "));
+      var cancel = el("button", "secondary small cancel-reply", say("cancel-reply"));
+      cancel.type = "button";
+      cancel.addEventListener("click", function () { clearReply(); if (area) { area.focus(); } });
+      p.appendChild(cancel);
+      replyBox.appendChild(p);
+      replyBox.hidden = false;
+      if (area) { area.focus(); }
+    }
+    function clearReply() {
+      replyTo = null;
+      if (replyBox) { replyBox.textContent = ""; replyBox.hidden = true; }
+    }
+    var given = replyBox && replyBox.querySelector('input[name="reply_to"]');
+    if (given) { replyTo = Number(given.value); }
+    if (replyBox) {
+      replyBox.addEventListener("click", function (e) {
+        var a = e.target.closest && e.target.closest("a.cancel-reply");
+        if (a) { e.preventDefault(); clearReply(); if (area) { area.focus(); } }
+      });
+    }
+    section.addEventListener("chat:send", function (e) {
+      if (replyTo) { e.detail.reply_to = replyTo; }
+      clearReply();
+    });
+
+    list.addEventListener("click", function (e) {
+      var a = e.target.closest && e.target.closest("a.reply-link");
+      if (a && form) {
+        e.preventDefault();
+        showReply(a.getAttribute("data-reply"));
+      }
+    });
+    // A reaction goes over the socket when it is open (else the form posts).
+    list.addEventListener("submit", function (e) {
+      var f = e.target;
+      if (!f.classList || !f.classList.contains("react")) { return; }
+      var b = e.submitter || document.activeElement;
+      if (!b || !b.value) { return; }
+      var parts = b.value.split(":");
+      var li = f.closest("li[data-id]");
+      var frame = { op: "react", message: Number(li.getAttribute("data-id")), kind: parts[0], on: parts[1] === "on" };
+      if (section.chatSend && section.chatSend(frame)) { e.preventDefault(); }
+    });
+
+    function setMine(li, kind, on) {
+      li.querySelectorAll('button[data-kind="' + kind + '"]').forEach(function (b) {
+        b.setAttribute("aria-pressed", on ? "true" : "false");
+        b.value = kind + (on ? ":off" : ":on");
+      });
+    }
+
+    function newestLi() {
+      var items = list.querySelectorAll("li[data-id]");
+      return items.length ? items[items.length - 1] : null;
+    }
+    function drawSeen() {
+      if (!seen || !seenLine) { return; }
+      var li = newestLi();
+      if (!li) { seenLine.textContent = ""; return; }
+      var id = Number(li.getAttribute("data-id"));
+      var author = li.getAttribute("data-author");
+      var n = 0;
+      Object.keys(seen).forEach(function (user) {
+        if (user !== author && seen[user] >= id) { n++; }
+      });
+      seenLine.textContent = n ? say("seen-by").replace("{n}", numbers.format(n)) : "";
+    }
+    // Tell the room what this member has seen, while the page is in view.
+    function tell() {
+      if (!seen || document.visibilityState !== "visible") { return; }
+      clearTimeout(tellTimer);
+      tellTimer = setTimeout(function () {
+        var li = newestLi();
+        var id = li ? Number(li.getAttribute("data-id")) : 0;
+        if (id > told && section.chatSend && section.chatSend({ op: "seen", room: room, message: id })) { told = id; }
+      }, 500);
+    }
+    document.addEventListener("visibilitychange", tell);
+
+    section.addEventListener("chat:frame", function (e) {
+      var f = e.detail;
+      if (f.room !== undefined && f.room !== room && !(f.message && f.message.room === room)) { return; }
+      if (f.op === "subscribed") {
+        if (f.seen) {
+          seen = {};
+          f.seen.forEach(function (p) { seen[String(p.user.id)] = p.message; });
+          setTimeout(function () { drawSeen(); tell(); }, 0);
+        } else {
+          seen = null;
+        }
+      } else if (f.op === "message") {
+        setTimeout(function () { drawSeen(); tell(); }, 0);
+        if (f.message.nonce && f.message.author && f.message.author.username === me && area && area.chatDraftSent) {
+          area.chatDraftSent();
+        }
+      } else if (f.op === "seen" && seen) {
+        (f.seen || []).forEach(function (p) {
+          var k = String(p.user.id);
+          if (!seen[k] || seen[k] < p.message) { seen[k] = p.message; }
+        });
+        drawSeen();
+      } else if (f.op === "reaction") {
+        var li = document.getElementById("m-" + f.message_id);
+        if (!li) { return; }
+        if (f.user && f.user.username === me) { setMine(li, f.kind, f.on); }
+        drawCounts(li, f.reactions);
+      }
+    });
+  })();
+
+  // ---------------------------------------------------------------------------------------------
+  // Drafts (#22): a message box with `data-draft-key` is kept on the server as the member types
+  // (a second after they stop), so a reload or another device finds it; emptied, it is forgotten.
+  document.querySelectorAll("textarea[data-draft-key]").forEach(function (area) {
+    var key = area.getAttribute("data-draft-key");
+    var url = "/api/v1/me/drafts/" + encodeURIComponent(key);
+    var token = csrfOf(area.form);
+    var timer = null;
+    var last = area.value;
+    var note = document.createElement("span");
+    note.className = "muted small draft-note";
+    note.setAttribute("role", "status");
+    area.insertAdjacentElement("afterend", note);
+    function call(method, body) {
+      var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": token } };
+      if (body !== undefined) {
+        init.headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify({ body: body });
+      }
+      return fetch(url, init);
+    }
+    function save() {
+      var body = area.value;
+      if (body === last) { return; }
+      last = body;
+      var blank = !body.trim();
+      call(blank ? "DELETE" : "PUT", blank ? undefined : body).then(function (r) {
+        note.textContent = r.ok && !blank ? area.getAttribute("data-draft-saved") || "" : "";
+      }).catch(function () {});
+    }
+    area.addEventListener("input", function () {
+      note.textContent = "";
+      clearTimeout(timer);
+      timer = setTimeout(save, 1000);
+    });
+    // Sent: the server forgets a form's draft itself; a chat message sent over the socket
+    // tells it here.
+    if (area.form) { area.form.addEventListener("submit", function () { clearTimeout(timer); }); }
+    area.chatDraftSent = function () {
+      clearTimeout(timer);
+      note.textContent = "";
+      last = area.value;
+      call("DELETE").catch(function () {});
+    };
+  });
 })();

@@ -279,14 +279,14 @@ mod tests {
     const CATEGORIES: [&str; 6] = ["zero", "one", "two", "few", "many", "other"];
 
     /// A flattened key without its plural form (`mod.reports.one` → `mod.reports`), and the
-    /// form, when `key` is one form of a table of plural forms in `map`.
-    fn split_form<'a>(
-        map: &HashMap<String, String>,
-        key: &'a str,
-    ) -> (&'a str, Option<&'a str>) {
+    /// form, when `key` is one form of a table of plural forms in `map` (one with `one` and
+    /// `other`: every language here has both; `cw.other` alone is a plain key).
+    fn split_form<'a>(map: &HashMap<String, String>, key: &'a str) -> (&'a str, Option<&'a str>) {
         match key.rsplit_once('.') {
             Some((base, form))
-                if CATEGORIES.contains(&form) && map.contains_key(&format!("{base}.other")) =>
+                if CATEGORIES.contains(&form)
+                    && map.contains_key(&format!("{base}.other"))
+                    && map.contains_key(&format!("{base}.one")) =>
             {
                 (base, Some(form))
             }
@@ -317,7 +317,9 @@ mod tests {
         let (_, english) = &parsed[0];
         assert!(english.len() > 100, "the English file looks empty");
         let bases = |map: &HashMap<String, String>| -> std::collections::BTreeSet<String> {
-            map.keys().map(|k| split_form(map, k).0.to_owned()).collect()
+            map.keys()
+                .map(|k| split_form(map, k).0.to_owned())
+                .collect()
         };
         let english_bases = bases(english);
         for (locale, map) in &parsed {
@@ -400,7 +402,10 @@ mod tests {
         assert_eq!(es.fill("organise.minutes", &[("n", "0")]), "0 minutos");
         // Hindi's `one` is 0 and 1.
         let hi = texts(Locale::Hi);
-        assert_eq!(hi.fill("chat.online", &[("n", "0")]), hi.plural("chat.online", 1).replace("{n}", "0"));
+        assert_eq!(
+            hi.fill("chat.online", &[("n", "0")]),
+            hi.plural("chat.online", 1).replace("{n}", "0")
+        );
         assert_ne!(hi.plural("chat.online", 0), hi.plural("chat.online", 2));
         // A table read without a count gives its `other` form, never the key.
         assert_eq!(en.get("mod.reports"), "{n} reports");
@@ -422,11 +427,21 @@ mod tests {
     fn units_follow_the_country() {
         assert_eq!(weight_unit(Some("US")), "lb");
         assert_eq!(length_unit(Some("us")), "in");
-        for country in [Some("MX"), Some("IN"), Some("ES"), Some("GB"), Some("CA"), None] {
+        for country in [
+            Some("MX"),
+            Some("IN"),
+            Some("ES"),
+            Some("GB"),
+            Some("CA"),
+            None,
+        ] {
             assert_eq!(weight_unit(country), "kg", "{country:?}");
             assert_eq!(length_unit(country), "cm", "{country:?}");
         }
-        assert_eq!(accept_region("es-MX,es;q=0.9,en;q=0.8").as_deref(), Some("MX"));
+        assert_eq!(
+            accept_region("es-MX,es;q=0.9,en;q=0.8").as_deref(),
+            Some("MX")
+        );
         assert_eq!(accept_region("en-us").as_deref(), Some("US"));
         assert_eq!(accept_region("hi, en-IN;q=0.5").as_deref(), Some("IN"));
         assert_eq!(accept_region("zh-Hant-TW").as_deref(), Some("TW"));

@@ -145,7 +145,12 @@ pub async fn prepare(
         } else {
             types::find_active(&mut conn, community_id, m.kind.trim()).await?
         };
-        let about = db!(conn, fetch_optional as (String, Option<String>), "SELECT timezone, country FROM users WHERE id = $1", author_id)?;
+        let about = db!(
+            conn,
+            fetch_optional as (String, Option<String>),
+            "SELECT timezone, country FROM users WHERE id = $1",
+            author_id
+        )?;
         let (tz, country) = about.map_or((None, None), |(tz, c)| (Some(tz), c));
         (found, tz, country)
     };

@@ -287,7 +287,10 @@ pub(super) async fn settings_page(
             })
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
-        zones: zone_groups(ctx.texts, me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
+        zones: zone_groups(
+            ctx.texts,
+            me.as_ref().map_or("UTC", |m| m.timezone.as_str()),
+        ),
         email,
         l,
     })

@@ -109,7 +109,11 @@ fn refusal(ctx: &Ctx, e: AppError) -> Result<String, PageError> {
                     reasons.push(text);
                 }
             }
-            Ok(format!("{} {}", ctx.texts.get("errors.fix"), reasons.join(" ")))
+            Ok(format!(
+                "{} {}",
+                ctx.texts.get("errors.fix"),
+                reasons.join(" ")
+            ))
         }
         AppError::Conflict { .. } => Ok(ctx.texts.get("admin.taken").to_owned()),
         AppError::NotFound => Ok(ctx.texts.get("admin.no_such").to_owned()),

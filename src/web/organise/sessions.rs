@@ -120,7 +120,11 @@ async fn render_sessions(
         .into_iter()
         .map(|r| {
             let chosen = form.room == r.id.to_string();
-            (r.id, crate::web::format::room_name(ctx.texts, &r.name), chosen)
+            (
+                r.id,
+                crate::web::format::room_name(ctx.texts, &r.name),
+                chosen,
+            )
         })
         .collect();
     let mut l = ctx

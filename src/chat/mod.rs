@@ -407,6 +407,10 @@ pub async fn room_access(
     Ok((room, community, access))
 }
 
+/// The stored name of the room every community starts with (pages show it in the reader's
+/// language: `web::format::room_name`).
+pub const DEFAULT_ROOM: &str = "General";
+
 /// The default room every community gets.
 pub async fn create_default_room(
     conn: &mut impl AsDb,
@@ -416,8 +420,9 @@ pub async fn create_default_room(
     db!(
         *conn,
         execute,
-        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at) VALUES ($1, 'General', '', TRUE, $2, $3)",
+        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at) VALUES ($1, $2, '', TRUE, $3, $4)",
         community_id,
+        DEFAULT_ROOM,
         created_by,
         now_ms()
     )?;

@@ -276,6 +276,10 @@ pub async fn from_form(
         Err(("empty" | "too_long" | "rejected", why)) => {
             return Err(AppError::invalid("body", why));
         }
+        // The page says why in the reader's language, by the code.
+        Err((code @ ("slow_mode" | "quiet_hours" | "new_joiner_delay"), why)) => {
+            return Err(AppError::bad_request(code, why));
+        }
         Err((_, why)) => return Err(AppError::forbidden(why)),
     };
     let reply_to = match reply_to {

@@ -29,6 +29,9 @@ use crate::realtime::Realtime;
 use crate::realtime::frames::Revoked;
 use crate::store::{AsDb, Store, now_ms};
 
+/// The stored topic of a peer circle's room (pages show it in the reader's language).
+pub const ROOM_TOPIC: &str = "Peer circle";
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(api_list_circles, api_create_circle))
@@ -497,9 +500,10 @@ pub async fn create_circle(
     db!(
         tx,
         execute,
-        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at, circle_id) VALUES ($1, $2, 'Peer circle', FALSE, $3, $4, $5)",
+        "INSERT INTO rooms (community_id, name, topic, is_default, created_by, created_at, circle_id) VALUES ($1, $2, $3, FALSE, $4, $5, $6)",
         community.id,
         &name,
+        ROOM_TOPIC,
         user.id,
         now,
         id

@@ -134,7 +134,7 @@ pub async fn prepare(
         );
         return Ok(None);
     };
-    let (found, timezone) = {
+    let (found, timezone, country) = {
         let mut conn = state.store.read().await?;
         // A number (or a baseline) is health data; a milestone without one is not (PRV-6).
         if m.value.is_some() || m.baseline.is_some() {
@@ -145,8 +145,14 @@ pub async fn prepare(
         } else {
             types::find_active(&mut conn, community_id, m.kind.trim()).await?
         };
-        let tz = db!(conn, fetch_optional scalar String, "SELECT timezone FROM users WHERE id = $1", author_id)?;
-        (found, tz)
+        let about = db!(
+            conn,
+            fetch_optional as (String, Option<String>),
+            "SELECT timezone, country FROM users WHERE id = $1",
+            author_id
+        )?;
+        let (tz, country) = about.map_or((None, None), |(tz, c)| (Some(tz), c));
+        (found, tz, country)
     };
     let kind = match found {
         Some(t) => Some(t),
@@ -247,8 +253,16 @@ pub async fn prepare(
     else {
         return Ok(None);
     };
-    // A number without a unit takes the type's (lb, %).
-    let unit = unit.or_else(|| amount.and(kind.unit.clone()));
+    // A number without a unit takes the type's (%, kg), a weight in the member's own unit (lb
+    // in the United States, kg elsewhere) whichever the type was made with.
+    let type_unit = kind.unit.as_deref().map(|u| {
+        if types::is_weight_unit(u) {
+            crate::i18n::weight_unit(country.as_deref()).to_owned()
+        } else {
+            u.to_owned()
+        }
+    });
+    let unit = unit.or_else(|| amount.and(type_unit));
     Ok(Some(Prepared {
         type_id: kind.id,
         amount,

@@ -91,6 +91,13 @@ pub fn parse_unit(raw: &str) -> Result<Option<String>, String> {
     Ok((!unit.is_empty()).then(|| unit.to_owned()))
 }
 
+/// A weight unit (shown to each member in their own: kg, or lb in the United States).
+pub fn is_weight_unit(unit: &str) -> bool {
+    ["kg", "kgs", "lb", "lbs"]
+        .iter()
+        .any(|u| u.eq_ignore_ascii_case(unit.trim()))
+}
+
 /// A milestone type as listed.
 #[derive(Serialize, ToSchema, Debug, Clone)]
 pub struct MilestoneType {

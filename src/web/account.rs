@@ -294,7 +294,10 @@ pub(super) async fn settings_page(
             })
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
-        zones: zone_groups(me.as_ref().map_or("UTC", |m| m.timezone.as_str())),
+        zones: zone_groups(
+            ctx.texts,
+            me.as_ref().map_or("UTC", |m| m.timezone.as_str()),
+        ),
         email,
         kept_away: super::blocks::settings_list(ctx).await?,
         l,

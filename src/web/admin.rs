@@ -90,19 +90,30 @@ async fn render(
     Ok(ctx.send_status(status, page))
 }
 
-/// The reasons of a refusal in the reader's language where we have the words, else as given.
+/// The reasons of a refusal in the reader's language: `admin.err_<field>`, else the
+/// directory's `listing.err_<field>`, else the generic line (the API's English reasons never
+/// reach the page).
 fn refusal(ctx: &Ctx, e: AppError) -> Result<String, PageError> {
     match e {
-        AppError::Invalid { fields, message } => {
-            let reasons: Vec<String> = fields
-                .iter()
-                .map(|(field, why)| format!("{field}: {}", why.join("; ")))
-                .collect();
-            Ok(if reasons.is_empty() {
-                message
-            } else {
-                format!("{} {}", ctx.texts.get("errors.fix"), reasons.join(" · "))
-            })
+        AppError::Invalid { fields, .. } => {
+            let mut reasons: Vec<String> = Vec::new();
+            for field in fields.names() {
+                let field = field.rsplit('.').next().unwrap_or(field);
+                let text = [format!("admin.err_{field}"), format!("listing.err_{field}")]
+                    .iter()
+                    .map(|key| ctx.texts.get(key))
+                    .find(|t| !t.starts_with("admin.err_") && !t.starts_with("listing.err_"))
+                    .unwrap_or_else(|| ctx.texts.get("errors.generic"))
+                    .to_owned();
+                if !reasons.contains(&text) {
+                    reasons.push(text);
+                }
+            }
+            Ok(format!(
+                "{} {}",
+                ctx.texts.get("errors.fix"),
+                reasons.join(" ")
+            ))
         }
         AppError::Conflict { .. } => Ok(ctx.texts.get("admin.taken").to_owned()),
         AppError::NotFound => Ok(ctx.texts.get("admin.no_such").to_owned()),

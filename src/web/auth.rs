@@ -60,7 +60,7 @@ pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
         countries: super::account::country_choices(&ctx, None),
         notice: super::account::ConsentNotice::new(ctx.texts.locale),
         consent_checked: false,
-        zones: super::format::zone_groups(likely_zone(ctx.texts.locale)),
+        zones: super::format::zone_groups(ctx.texts, likely_zone(ctx.texts.locale)),
         zone_refused: false,
     };
     Ok(ctx.send(page))
@@ -174,6 +174,7 @@ pub async fn register(
                 notice: super::account::ConsentNotice::new(ctx.texts.locale),
                 consent_checked: form.health_data_consent.is_some(),
                 zones: super::format::zone_groups(
+                    ctx.texts,
                     chosen_zone
                         .as_deref()
                         .unwrap_or(likely_zone(ctx.texts.locale)),

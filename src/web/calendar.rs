@@ -61,7 +61,7 @@ struct CalendarPage {
     l: Layout,
     slug: String,
     community_name: String,
-    zone_name: &'static str,
+    zone_name: String,
     visitor: bool,
     member: bool,
     days: Vec<CalendarDay>,
@@ -86,7 +86,7 @@ pub async fn group_calendar(ctx: Ctx, Path(slug): Path<String>) -> Result<Respon
                 zone.local(e.starts_at).format("%H:%M"),
                 zone.local(e.ends_at).format("%H:%M")
             ),
-            room_name: e.room_name.clone(),
+            room_name: super::format::room_name(ctx.texts, &e.room_name),
             going: e.going,
             mine: e.my_rsvp == Some(true),
             live: e.status == EventStatus::Live,
@@ -114,7 +114,7 @@ pub async fn group_calendar(ctx: Ctx, Path(slug): Path<String>) -> Result<Respon
         l,
         slug: c.slug,
         community_name: c.name,
-        zone_name: zone.name(),
+        zone_name: crate::web::format::zone_label(ctx.texts, zone.name()),
         visitor: ctx.session.is_none(),
         member,
         days,
@@ -157,6 +157,8 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>) -> Result<Response, PageError> 
         .collect();
     let mut l = ctx.layout(e.title.clone()).await;
     l.noindex = true;
+    let mut e = e;
+    e.room_name = super::format::room_name(ctx.texts, &e.room_name);
     let page = EventPage {
         when: span(ctx.texts, zone, e.starts_at, e.ends_at),
         community_name: c.name,

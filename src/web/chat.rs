@@ -139,11 +139,15 @@ async fn render(
         reply_to,
     } = refusal;
     let c = communities::get_community(&ctx.state, ctx.user(), slug).await?;
-    let rooms = {
+    let mut rooms = {
         let mut conn = ctx.state.store.read().await.map_err(AppError::from)?;
         let (community, access) = visible_community(&mut conn, slug, ctx.user()).await?;
         chat::rooms_of(&ctx.state, &mut conn, &community, &access).await?
     };
+    for r in &mut rooms {
+        r.name = super::format::room_name(ctx.texts, &r.name);
+        r.topic = super::format::room_topic(ctx.texts, &r.topic);
+    }
     // A room of another group is not found here.
     let Some(current) = rooms.iter().position(|r| r.id == room_id) else {
         return Err(AppError::NotFound.into());
@@ -367,6 +371,12 @@ pub async fn send(
                 }
                 AppError::Invalid { .. } => "chat.rejected",
                 AppError::Forbidden(_) => "chat.not_now",
+                AppError::BadRequest { code, .. } => match *code {
+                    "slow_mode" => "chat.refused_slow_mode",
+                    "quiet_hours" => "chat.refused_quiet_hours",
+                    "new_joiner_delay" => "chat.refused_new_joiner_delay",
+                    _ => return Err(e.into()),
+                },
                 AppError::RateLimited { .. } => "errors.rate_limited",
                 _ => return Err(e.into()),
             };

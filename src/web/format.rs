@@ -66,10 +66,10 @@ pub struct ZoneOption {
 
 /// Every zone for a select, the common ones first by country, then all the others in
 /// alphabetical order, with `selected` chosen (no zone is chosen when it names none).
-pub fn zone_groups(selected: &str) -> Vec<ZoneGroup> {
+pub fn zone_groups(texts: &Texts, selected: &str) -> Vec<ZoneGroup> {
     let option = |z: &'static str| ZoneOption {
         value: z,
-        label: z.replace('_', " "),
+        label: zone_label(texts, z),
         selected: z == selected,
     };
     let mut groups: Vec<ZoneGroup> = COMMON_ZONES
@@ -96,6 +96,16 @@ pub fn zone_groups(selected: &str) -> Vec<ZoneGroup> {
     groups
 }
 
+/// A zone's name as people read it: the city in the reader's language for the zones most
+/// members live in (`timezone.z_america_mexico_city`), else the IANA name without underscores.
+pub fn zone_label(texts: &Texts, name: &str) -> String {
+    let key = format!("timezone.z_{}", name.to_ascii_lowercase().replace('/', "_"));
+    match texts.get(&key) {
+        t if t == key => name.replace('_', " "),
+        t => t.to_owned(),
+    }
+}
+
 /// A time with the zone it is in: "18:00 IST" where the zone has a short name in letters.
 fn zone_suffix(zone: Zone, ms: i64) -> String {
     match zone.short_name(ms) {
@@ -104,7 +114,7 @@ fn zone_suffix(zone: Zone, ms: i64) -> String {
     }
 }
 
-/// "5 mar 2026, 18:00–19:00 CST (America/Mexico_City)", in the reader's language and zone.
+/// "5 mar 2026, 18:00–19:00 CST (Ciudad de México)", in the reader's language and zone.
 pub fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
     let (s, e) = (zone.local(starts), zone.local(ends));
     format!(
@@ -113,7 +123,7 @@ pub fn span(texts: &Texts, zone: Zone, starts: i64, ends: i64) -> String {
         s.format("%H:%M"),
         e.format("%H:%M"),
         zone_suffix(zone, starts),
-        zone.name()
+        zone_label(texts, zone.name())
     )
 }
 
@@ -164,4 +174,23 @@ pub fn people(texts: &Texts, count: i64, capacity: i64) -> String {
         "circles.people",
         &[("n", &count.to_string()), ("cap", &capacity.to_string())],
     )
+}
+
+/// A chat room's name as the reader sees it: the room every group starts with is stored as
+/// "General" (the API's name for it) and shown in the reader's language.
+pub fn room_name(texts: &Texts, name: &str) -> String {
+    if name == crate::chat::DEFAULT_ROOM {
+        texts.get("chat.room_general").to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// A room's topic as the reader sees it: a peer circle's room says so in the reader's language.
+pub fn room_topic(texts: &Texts, topic: &str) -> String {
+    if topic == crate::circles::ROOM_TOPIC {
+        texts.get("chat.room_topic_circle").to_owned()
+    } else {
+        topic.to_owned()
+    }
 }

@@ -111,7 +111,7 @@ async fn page(
     } else {
         form.timezone.clone()
     };
-    let zones = zone_groups(&chosen);
+    let zones = zone_groups(ctx.texts, &chosen);
     let mut l = ctx
         .layout(ctx.texts.fill("meetings.page_title", &[("group", &c.name)]))
         .await;

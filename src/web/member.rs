@@ -110,7 +110,11 @@ async fn type_choices(ctx: &Ctx, slug: &str, selected: &str) -> Result<Vec<TypeC
         .map(|t| TypeChoice {
             label: type_label(ctx.texts, &t.key, &t.label),
             selected: t.key == selected,
-            unit: t.unit.unwrap_or_default(),
+            // A weight in the reader's unit (kg, lb in the United States).
+            unit: match t.unit {
+                Some(u) if milestones::types::is_weight_unit(&u) => ctx.weight_unit().to_owned(),
+                other => other.unwrap_or_default(),
+            },
             key: t.key,
         })
         .collect())
@@ -345,6 +349,18 @@ pub async fn new_milestone(
     };
     let attachments =
         super::forum::form_attachments(&ctx, &form.media_id, &form.alt, &form.media_error);
+    // A number without a unit: the type's as this member reads it (kg, lb in the United States
+    // even when the member gave no country, from the browser's region).
+    let unit = match form.unit.trim() {
+        "" if value.as_ref().is_ok_and(Option::is_some) => type_choices(&ctx, &slug, &form.kind)
+            .await
+            .ok()
+            .and_then(|types| types.into_iter().find(|t| t.selected))
+            .map(|t| t.unit)
+            .filter(|u| !u.is_empty()),
+        "" => None,
+        given => Some(given.to_owned()),
+    };
     let status = match (value, baseline) {
         (Ok(value), Ok(baseline)) => {
             let request = NewTopic {
@@ -354,7 +370,7 @@ pub async fn new_milestone(
                 milestone: Some(NewMilestone {
                     kind: form.kind.clone(),
                     value,
-                    unit: Some(form.unit.clone()).filter(|u| !u.trim().is_empty()),
+                    unit,
                     visibility: Some(form.visibility.clone()).filter(|v| !v.is_empty()),
                     baseline: baseline.filter(|_| show.as_deref() == Some("percent")),
                     show,

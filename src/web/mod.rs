@@ -297,6 +297,9 @@ pub struct Ctx {
     new_csrf_cookie: Option<Cookie<'static>>,
     /// The path and query asked for (to come back to after logging in).
     pub here: String,
+    /// The country the member gave, else the region of the browser's `Accept-Language`: the
+    /// units forms offer first (kg/cm, lb/in in the United States).
+    pub country: Option<String>,
 }
 
 impl Ctx {
@@ -326,6 +329,15 @@ impl Ctx {
                 (chosen.or(browser).unwrap_or_default(), size)
             }
         };
+        let country = session
+            .as_ref()
+            .and_then(|s| s.country.clone())
+            .or_else(|| {
+                headers
+                    .get(header::ACCEPT_LANGUAGE)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(i18n::accept_region)
+            });
         let (csrf, new_csrf_cookie) = match &session {
             Some(s) => (s.csrf_token.clone(), None),
             None => csrf::visitor_token(state, &jar),
@@ -338,7 +350,13 @@ impl Ctx {
             csrf,
             new_csrf_cookie,
             here,
+            country,
         })
+    }
+
+    /// The weight unit this reader writes (`kg`, or `lb` in the United States).
+    pub fn weight_unit(&self) -> &'static str {
+        i18n::weight_unit(self.country.as_deref())
     }
 
     pub fn user(&self) -> Option<&crate::accounts::User> {
@@ -486,6 +504,11 @@ impl Layout {
             .map(|v| self.texts.number(v))
             .unwrap_or(raw);
         self.texts.fill(key, &[("n", &shown)])
+    }
+
+    /// The singular form of a count's text (`{n}` left in), for scripts to fill.
+    pub fn one<'a>(&'a self, key: &'a str) -> &'a str {
+        self.texts.plural(key, 1)
     }
 
     /// `key` with `{name}` filled in by `value`.

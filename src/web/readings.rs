@@ -295,7 +295,11 @@ pub async fn log(WebForm { ctx, form }: WebForm<LogForm>) -> Result<Response, Pa
         kind: form.kind.clone(),
         value: number(&form.value),
         value2: number(&form.value2),
-        unit: Some(form.unit.clone()),
+        // "The usual unit" of a weight is the member's: kg, or lb in the United States.
+        unit: Some(match (form.kind.as_str(), form.unit.trim()) {
+            ("weight", "") => ctx.weight_unit().to_owned(),
+            _ => form.unit.clone(),
+        }),
         taken_at,
         context: Some(form.context.clone()),
         note: Some(form.note.clone()),

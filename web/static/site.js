@@ -274,7 +274,11 @@
     var pending = {};
 
     function text(key, n, name) {
-      return (section.getAttribute("data-" + key) || "").replace("{n}", n).replace("{name}", name);
+      // A count's singular form (data-KEY-one) where the language's plural rules pick it.
+      var one = section.getAttribute("data-" + key + "-one");
+      var pick = one !== null && n !== undefined && window.Intl && Intl.PluralRules &&
+        new Intl.PluralRules(lang).select(Number(n)) === "one";
+      return ((pick ? one : section.getAttribute("data-" + key)) || "").replace("{n}", n).replace("{name}", name);
     }
     function lastId() {
       var items = list.querySelectorAll("li[data-id]");
@@ -465,7 +469,9 @@
           if (f.code === "identifiers" && words !== null) {
             askIdentifiers(words);
           } else if (f.code !== "resync") {
-            status.textContent = f.message;
+            // The reason in the page's language (the frame's message is the API's English).
+            status.textContent = section.getAttribute("data-refused-" + f.code) ||
+              section.getAttribute("data-refused") || f.message;
           }
         }
       };

@@ -29,7 +29,7 @@ struct AnnouncementsPage {
     group: Option<(String, String)>,
     /// Where the forms post.
     base: String,
-    zone_name: &'static str,
+    zone_name: String,
     items: Vec<AnnouncementItem>,
     form: AnnouncementForm,
     errors: Vec<String>,
@@ -85,7 +85,7 @@ async fn render_announcements(
         l,
         group,
         base,
-        zone_name: zone.name(),
+        zone_name: crate::web::format::zone_label(ctx.texts, zone.name()),
         items,
         form,
         errors,

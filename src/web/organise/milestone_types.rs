@@ -19,6 +19,9 @@ pub struct TypeForm {
 struct TypeItem {
     key: String,
     label: String,
+    /// The label as members read it: ours in the reader's language for the types every group
+    /// starts with (the field keeps what is stored).
+    shown: String,
     unit: String,
     category_key: &'static str,
 }
@@ -58,6 +61,7 @@ async fn render_types(
         .into_iter()
         .map(|t| TypeItem {
             category_key: category_key(t.category.as_str()),
+            shown: crate::web::member::type_label(ctx.texts, &t.key, &t.label),
             key: t.key,
             label: t.label,
             unit: t.unit.unwrap_or_default(),

@@ -38,12 +38,15 @@ pub use themed::*;
 use crate::circles::WEEKDAYS;
 
 /// The zone choices with `chosen` selected, else the organiser's own.
-fn zone_choices(own: Zone, chosen: &str) -> Vec<ZoneGroup> {
-    zone_groups(if chosen.trim().is_empty() {
-        own.name()
-    } else {
-        chosen
-    })
+fn zone_choices(texts: &Texts, own: Zone, chosen: &str) -> Vec<ZoneGroup> {
+    zone_groups(
+        texts,
+        if chosen.trim().is_empty() {
+            own.name()
+        } else {
+            chosen
+        },
+    )
 }
 
 /// The community and the organiser's zone; the login page for visitors, 403 for members who

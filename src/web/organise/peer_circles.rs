@@ -130,7 +130,7 @@ async fn render_circles(
     let status = form_status(!errors.is_empty());
     let page = CirclesPage {
         l,
-        zones: zone_choices(zone, &form.timezone),
+        zones: zone_choices(ctx.texts, zone, &form.timezone),
         slug: c.slug,
         name: c.name,
         items,

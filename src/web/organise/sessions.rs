@@ -61,7 +61,7 @@ struct SessionsPage {
     l: Layout,
     slug: String,
     name: String,
-    zone_name: &'static str,
+    zone_name: String,
     zones: Vec<ZoneGroup>,
     rooms: Vec<(i64, String, bool)>,
     lengths: Vec<(&'static str, bool)>,
@@ -91,7 +91,7 @@ async fn render_sessions(
     for e in list {
         let item = SessionItem {
             id: e.id,
-            room_name: e.room_name.clone(),
+            room_name: crate::web::format::room_name(ctx.texts, &e.room_name),
             when: span(ctx.texts, zone, e.starts_at, e.ends_at),
             going: e.going,
             live: e.status == EventStatus::Live,
@@ -111,7 +111,7 @@ async fn render_sessions(
     if form.minutes.is_empty() {
         form.minutes = "60".into();
     }
-    let zones = zone_choices(zone, &form.timezone);
+    let zones = zone_choices(ctx.texts, zone, &form.timezone);
     let lengths = LENGTHS
         .into_iter()
         .map(|m| (m, form.minutes == m))
@@ -120,7 +120,11 @@ async fn render_sessions(
         .into_iter()
         .map(|r| {
             let chosen = form.room == r.id.to_string();
-            (r.id, r.name, chosen)
+            (
+                r.id,
+                crate::web::format::room_name(ctx.texts, &r.name),
+                chosen,
+            )
         })
         .collect();
     let mut l = ctx
@@ -135,7 +139,7 @@ async fn render_sessions(
         l,
         slug: c.slug,
         name: c.name,
-        zone_name: zone.name(),
+        zone_name: crate::web::format::zone_label(ctx.texts, zone.name()),
         zones,
         rooms,
         lengths,

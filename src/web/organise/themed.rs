@@ -41,7 +41,7 @@ struct SchedulesPage {
     l: Layout,
     slug: String,
     name: String,
-    zone_name: &'static str,
+    zone_name: String,
     items: Vec<ScheduleItem>,
     form: ScheduleForm,
     zones: Vec<ZoneGroup>,
@@ -122,10 +122,10 @@ async fn render_schedules(
     let status = form_status(!errors.is_empty());
     let page = SchedulesPage {
         l,
-        zones: zone_choices(zone, &form.timezone),
+        zones: zone_choices(ctx.texts, zone, &form.timezone),
         slug: c.slug,
         name: c.name,
-        zone_name: zone.name(),
+        zone_name: crate::web::format::zone_label(ctx.texts, zone.name()),
         items,
         form,
         repeats,

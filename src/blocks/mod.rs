@@ -60,7 +60,10 @@ pub async fn set(
             .ok_or(AppError::NotFound)?
     };
     if other.id == session.user.id {
-        return Err(AppError::invalid("username", "you cannot block or ignore yourself"));
+        return Err(AppError::invalid(
+            "username",
+            "you cannot block or ignore yourself",
+        ));
     }
     let mut w = state.store.write().await?;
     if on {
@@ -91,7 +94,7 @@ pub async fn set(
 /// notify or send requests to `blocker`.
 pub async fn blocks(conn: &mut impl AsDb, blocker: i64, other: i64) -> AppResult<bool> {
     let found = db!(
-        conn,
+        *conn,
         fetch_optional scalar i64,
         "SELECT blocker_id FROM member_blocks WHERE blocker_id = $1 AND blocked_id = $2 AND kind = 'block'",
         blocker,
@@ -103,7 +106,7 @@ pub async fn blocks(conn: &mut impl AsDb, blocker: i64, other: i64) -> AppResult
 /// Whether either member blocks the other (for conversations, where contact goes both ways).
 pub async fn blocked_either_way(conn: &mut impl AsDb, a: i64, b: i64) -> AppResult<bool> {
     let found = db!(
-        conn,
+        *conn,
         fetch_optional scalar i64,
         "SELECT blocker_id FROM member_blocks
          WHERE kind = 'block' AND ((blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))",
@@ -124,7 +127,7 @@ pub async fn blocking_among(
         return Ok(Vec::new());
     }
     let blockers = db!(
-        conn,
+        *conn,
         fetch_all scalar i64,
         "SELECT blocker_id FROM member_blocks WHERE blocked_id = $1 AND kind = 'block'",
         actor
@@ -138,7 +141,7 @@ pub async fn blocking_among(
 /// The members whose words `viewer` sees collapsed (blocked or ignored), with the kind.
 pub async fn hidden_for(conn: &mut impl AsDb, viewer: i64) -> AppResult<Vec<(i64, Kind)>> {
     let rows = db!(
-        conn,
+        *conn,
         fetch_all as (i64, String),
         "SELECT blocked_id, kind FROM member_blocks WHERE blocker_id = $1",
         viewer
@@ -160,7 +163,11 @@ pub struct Blocked {
 
 impl Kind {
     fn parse(stored: &str) -> Kind {
-        if stored == "block" { Kind::Block } else { Kind::Ignore }
+        if stored == "block" {
+            Kind::Block
+        } else {
+            Kind::Ignore
+        }
     }
 }
 

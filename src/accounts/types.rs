@@ -72,6 +72,9 @@ pub struct Password(String);
 impl Password {
     pub const MIN_CHARS: usize = 10;
     const MAX_CHARS: usize = 256;
+    /// The reason given for a common password; pages recognise it to explain in the reader's
+    /// language that the password is easy to guess (not too short).
+    pub const TOO_COMMON: &'static str = "this password is too common or easy to guess; try a few words that only you would put together";
 
     /// `context` holds words the password must not simply repeat (the username, say).
     pub fn parse(raw: &str, context: &[&str]) -> Result<Password, String> {
@@ -88,8 +91,8 @@ impl Password {
                 Self::MAX_CHARS
             ));
         }
-        if is_common(raw, context) {
-            return Err("this password is too common or easy to guess; try a few words that only you would put together".into());
+        if is_common(raw, context) || is_listed_word(raw) {
+            return Err(Self::TOO_COMMON.into());
         }
         Ok(Password(raw.to_string()))
     }
@@ -105,6 +108,78 @@ fn is_common(password: &str, context: &[&str]) -> bool {
     // zxcvbn's cost grows with length; the first 64 characters decide it well enough.
     let head: String = password.chars().take(64).collect();
     (zxcvbn::zxcvbn(&head, context).score() as u8) < 2
+}
+
+/// Words people often build passwords from in English, Spanish and Hindi (romanised and in
+/// Devanagari), which zxcvbn's English lists do not know ("contraseña", "teamo", "jaimatadi").
+const COMMON_WORDS: &str = include_str!("common_words.txt");
+
+fn common_words() -> &'static std::collections::HashSet<String> {
+    static WORDS: std::sync::OnceLock<std::collections::HashSet<String>> =
+        std::sync::OnceLock::new();
+    WORDS.get_or_init(|| {
+        COMMON_WORDS
+            .lines()
+            .map(|line| line.split('#').next().unwrap_or(""))
+            .flat_map(str::split_whitespace)
+            .map(|w| fold_accents(&w.to_lowercase()))
+            .collect()
+    })
+}
+
+/// "Contraseña" and "contrasena" are the same guess.
+fn fold_accents(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            'á' | 'à' | 'ä' | 'â' => 'a',
+            'é' | 'è' | 'ë' | 'ê' => 'e',
+            'í' | 'ì' | 'ï' | 'î' => 'i',
+            'ó' | 'ò' | 'ö' | 'ô' => 'o',
+            'ú' | 'ù' | 'ü' | 'û' => 'u',
+            'ñ' => 'n',
+            other => other,
+        })
+        .collect()
+}
+
+/// A password that is a listed word (or one repeated, or two joined) once digits, spaces and
+/// symbols are taken out, read plainly and with look-alike digits as letters ("c0ntr4s3ña").
+/// Devanagari vowel signs and virama are kept: only ASCII digits, punctuation and spaces go.
+fn is_listed_word(password: &str) -> bool {
+    let lower = fold_accents(&password.to_lowercase());
+    let plain: String = lower
+        .chars()
+        .filter(|c| !(c.is_ascii_digit() || c.is_ascii_punctuation() || c.is_whitespace()))
+        .collect();
+    let leet: String = lower
+        .chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' => 'i',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .filter(|c| !(c.is_ascii_digit() || c.is_ascii_punctuation() || c.is_whitespace()))
+        .collect();
+    [plain, leet].iter().any(|core| is_made_of_words(core))
+}
+
+fn is_made_of_words(core: &str) -> bool {
+    let words = common_words();
+    if core.is_empty() {
+        return false;
+    }
+    if words.contains(core) {
+        return true;
+    }
+    // Split points on character boundaries: one word repeated, or two listed words joined.
+    core.char_indices().skip(1).any(|(i, _)| {
+        let (head, tail) = core.split_at(i);
+        words.contains(head) && (words.contains(tail) || tail.trim_start_matches(head).is_empty())
+    })
 }
 
 /// What others see as the member's name: 1–50 characters, no control characters. Defaults to
@@ -261,6 +336,37 @@ mod tests {
         assert!(Password::parse("qwertyuiop", &[]).is_err());
         assert!(Password::parse("aaaaaaaaaaaa", &[]).is_err());
         assert!(Password::parse("green-kettle-river-42", &[]).is_ok());
+    }
+
+    #[test]
+    fn passwords_made_of_common_spanish_and_hindi_words() {
+        for weak in [
+            "contraseña",
+            "Contrasena2024",
+            "c0ntr4s3ña!",
+            "teamo12345",
+            "teamomucho1",
+            "miamor miamor",
+            "jaimatadi123",
+            "Radhe Radhe 1",
+            "meradil1234",
+            "पासवर्ड12345",
+            "प्यार प्यार 12",
+        ] {
+            assert_eq!(
+                Password::parse(weak, &[]).err().as_deref(),
+                Some(Password::TOO_COMMON),
+                "{weak} should be refused as common"
+            );
+        }
+        // Words of these languages that are not common passwords, put together, still pass.
+        for fine in [
+            "tetera-rio-verde-42",
+            "मेरी नीली साइकिल चली",
+            "chai ki patti neeli",
+        ] {
+            assert!(Password::parse(fine, &[]).is_ok(), "{fine} should pass");
+        }
     }
 
     #[test]

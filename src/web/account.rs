@@ -595,11 +595,12 @@ pub async fn give_consent(
         .await
         {
             Ok(_) => {
-                // Back where they were refused, if that was a page to come back to.
+                // Back where they were refused, if that was a page to come back to (a group
+                // joined while signed out is joined now).
                 let to = if next == "/settings" {
                     "/settings/consent?done=saved".to_owned()
                 } else {
-                    next
+                    super::forum::after_sign_in(&ctx, &session.user, next).await
                 };
                 return Ok(ctx.send(Redirect::to(&to)));
             }

@@ -34,6 +34,8 @@ struct RegisterPage {
     /// to all when the zone sent was refused.
     zones: Vec<super::format::ZoneGroup>,
     zone_refused: bool,
+    /// Where to go once signed up (a group to join, when "Join" was tapped signed out).
+    next: String,
 }
 
 /// The zone a sign-up form starts on when JavaScript cannot tell: where most speakers of the
@@ -46,9 +48,10 @@ fn likely_zone(locale: crate::accounts::types::Locale) -> &'static str {
     }
 }
 
-pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
+pub async fn register_page(ctx: Ctx, Query(q): Query<NextParam>) -> Result<Response, PageError> {
+    let next = safe_next(q.next.as_deref());
     if ctx.session.is_some() {
-        return Ok(Redirect::to("/").into_response());
+        return Ok(Redirect::to(&next).into_response());
     }
     let page = RegisterPage {
         l: ctx.layout(ctx.texts.get("auth.register_title")).await,
@@ -62,6 +65,7 @@ pub async fn register_page(ctx: Ctx) -> Result<Response, PageError> {
         consent_checked: false,
         zones: super::format::zone_groups(ctx.texts, likely_zone(ctx.texts.locale)),
         zone_refused: false,
+        next,
     };
     Ok(ctx.send(page))
 }
@@ -84,6 +88,7 @@ pub struct RegisterForm {
     health_data_consent: Option<String>,
     /// The language the notice was shown in.
     consent_locale: Option<String>,
+    next: Option<String>,
 }
 
 /// The unbundled consent of a sign-up form, when its box was ticked.
@@ -107,6 +112,8 @@ pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
             fields
                 .names()
                 .map(|field| match field {
+                    // Long enough but easy to guess: say so, not "pick a longer password".
+                    "password" if is_too_common(fields.get(field)) => t("phone.password_common"),
                     "username" | "password" | "display_name" | "email" | "title" | "body" | "q" => {
                         t(&format!("errors.{field}"))
                     }
@@ -124,6 +131,14 @@ pub(super) fn messages(ctx: &Ctx, e: &AppError) -> Option<Vec<String>> {
         }
         _ => None,
     }
+}
+
+/// The password was refused as common (a listed word or zxcvbn's guess), not for its length.
+pub(super) fn is_too_common(reasons: Option<&[String]>) -> bool {
+    reasons.is_some_and(|r| {
+        r.iter()
+            .any(|m| m == crate::accounts::types::Password::TOO_COMMON)
+    })
 }
 
 pub async fn register(
@@ -151,10 +166,12 @@ pub async fn register(
             form.consent_locale.as_deref(),
         ),
     };
+    let next = safe_next(form.next.as_deref());
     match accounts::register(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
+            let to = super::forum::after_sign_in(&ctx, &answer.user, next).await;
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
-            Ok(ctx.send((jar, Redirect::to("/"))))
+            Ok(ctx.send((jar, Redirect::to(&to))))
         }
         Err(e) => {
             let Some(errors) = messages(&ctx, &e) else {
@@ -180,6 +197,7 @@ pub async fn register(
                         .unwrap_or(likely_zone(ctx.texts.locale)),
                 ),
                 zone_refused: matches!(&e, AppError::Invalid { fields, .. } if fields.names().any(|f| f == "timezone")),
+                next,
             };
             Ok(ctx.send_status(e.status(), page))
         }
@@ -236,8 +254,9 @@ pub async fn login(
     };
     match accounts::login(&ctx.state, ip, accounts::user_agent(&headers), &request).await {
         Ok(answer) => {
+            let to = super::forum::after_sign_in(&ctx, &answer.user, next).await;
             let jar = jar.add(session::cookie(&ctx.state, answer.token));
-            Ok(ctx.send((jar, Redirect::to(&next))))
+            Ok(ctx.send((jar, Redirect::to(&to))))
         }
         Err(e @ (AppError::Unauthorized(_) | AppError::RateLimited { .. })) => {
             let key = if matches!(e, AppError::Unauthorized(_)) {

@@ -199,6 +199,8 @@ pub async fn change_password(
         Err(AppError::Invalid { fields, .. }) => {
             let key = if fields.contains("password.current") {
                 "delivery.password_wrong"
+            } else if super::auth::is_too_common(fields.get("password.new")) {
+                "phone.password_common"
             } else {
                 "delivery.password_weak"
             };

@@ -120,11 +120,14 @@ struct CommunityPage {
     organiser: bool,
     topics: Vec<TopicItem>,
     next: Option<String>,
+    left: bool,
 }
 
 #[derive(Deserialize)]
 pub struct After {
     after: Option<String>,
+    /// Back from leaving: say that it is done.
+    left: Option<String>,
 }
 
 pub async fn community(
@@ -163,6 +166,7 @@ pub async fn community(
             })
             .collect(),
         next: list.next,
+        left: q.left.is_some(),
     };
     Ok(ctx.send(page))
 }
@@ -182,18 +186,79 @@ pub async fn join(
     Ok(ctx.send(Redirect::to(&next)))
 }
 
+/// A "Join" tapped while signed out comes back as `next` = `/c/{slug}?join=1` through sign-up,
+/// log-in and the consent page; the group's slug when `next` is that.
+fn join_intent(next: &str) -> Option<&str> {
+    let slug = next.strip_prefix("/c/")?.strip_suffix("?join=1")?;
+    let plain = !slug.is_empty()
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    plain.then_some(slug)
+}
+
+/// Where a member goes after signing up, logging in or consenting, given the `next` they came
+/// with (already through `safe_next`): for a join started while signed out, the group, joined
+/// (or the request to join made), or the consent page first when the group needs it.
+pub(super) async fn after_sign_in(ctx: &Ctx, user: &crate::accounts::User, next: String) -> String {
+    let Some(slug) = join_intent(&next) else {
+        return next;
+    };
+    match communities::join(&ctx.state, user, slug).await {
+        Ok(_) => format!("/c/{slug}"),
+        Err(AppError::ConsentRequired) => {
+            format!(
+                "/settings/consent?needed=1&next={}",
+                super::urlencode(&next)
+            )
+        }
+        // Invitation only, banned, unknown: the group's page says what is possible.
+        Err(_) => format!("/c/{slug}"),
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "leave.html")]
+struct LeavePage {
+    l: Layout,
+    g: GroupItem,
+}
+
+/// `GET /c/{slug}/leave`: the question before leaving (works without JavaScript).
+pub async fn leave_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
+    ctx.require()?;
+    let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
+    let g = GroupItem::new(c);
+    if !g.member {
+        return Ok(ctx.send(Redirect::to(&format!("/c/{slug}"))));
+    }
+    let mut l = ctx
+        .layout(ctx.texts.fill("phone.leave_title", &[("group", &g.c.name)]))
+        .await;
+    l.noindex = true;
+    Ok(ctx.send(LeavePage { l, g }))
+}
+
+#[derive(Deserialize)]
+pub struct LeaveForm {
+    /// "1" from the confirmation page's button; without it nothing happens but the question.
+    confirm: Option<String>,
+}
+
 pub async fn leave(
     Path(slug): Path<String>,
-    WebForm { ctx, form }: WebForm<NextForm>,
+    WebForm { ctx, form }: WebForm<LeaveForm>,
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
+    if form.confirm.as_deref() != Some("1") {
+        return Ok(ctx.send(Redirect::to(&format!("/c/{slug}/leave"))));
+    }
     match communities::leave(&ctx.state, &session.user, &slug).await {
         // Leaving twice (two tabs) is not worth an error page.
         Ok(()) | Err(AppError::NotFound) => {}
         Err(e) => return Err(e.into()),
     }
-    let next = safe_next(form.next.as_deref());
-    Ok(ctx.send(Redirect::to(&next)))
+    Ok(ctx.send(Redirect::to(&format!("/c/{slug}?left=1"))))
 }
 
 /// What the author typed, kept when the form comes back with a question or an error.

@@ -95,7 +95,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .layer(upload_limit()),
         )
         .route("/c/{slug}/join", post(forum::join))
-        .route("/c/{slug}/leave", post(forum::leave))
+        .route("/c/{slug}/leave", get(forum::leave_page).post(forum::leave))
         .route(
             "/t/{id}",
             get(forum::topic).post(forum::reply).layer(upload_limit()),
@@ -532,6 +532,20 @@ impl Layout {
             format!("ts-{}", self.text_size)
         } else {
             String::new()
+        }
+    }
+
+    /// "Join" for a visitor: sign-up, then back to the group, joined (`forum::after_sign_in`).
+    pub fn join_href(&self, slug: &str) -> String {
+        format!("/register?next={}", urlencode(&format!("/c/{slug}?join=1")))
+    }
+
+    /// `page` (`/login` or `/register`) carrying a return address on to the other one.
+    pub fn with_next(&self, page: &str, next: &str) -> String {
+        if next == "/" {
+            page.to_owned()
+        } else {
+            format!("{page}?next={}", urlencode(next))
         }
     }
 

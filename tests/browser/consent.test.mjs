@@ -40,6 +40,8 @@ test("unticked at sign-up, joining a condition group asks for consent in Spanish
   assert.equal(await page.locator("html").getAttribute("lang"), "es");
   const box = page.getByLabel("Sí, Mutual puede guardar mis datos de salud");
   assert.equal(await box.isChecked(), false, "never ticked for the member");
+  // The whole notice is one tap away (issue #24.5).
+  await page.locator("details.consent-full > summary").click();
   await page.getByText("Qué son datos de salud aquí").waitFor();
   await fitsAt320(page, "/register");
   await noViolations(page, "/register (es)");
@@ -67,7 +69,7 @@ test("unticked at sign-up, joining a condition group asks for consent in Spanish
     page.getByRole("button", { name: "Guardar mi decisión" }).click(),
   ]);
   await page.getByRole("button", { name: "Unirme", exact: true }).first().click();
-  await page.getByRole("button", { name: "Salir del grupo" }).first().waitFor();
+  await page.getByRole("link", { name: "Salir del grupo" }).first().waitFor();
   const me = await page.evaluate(async () => (await fetch("/api/v1/me/consents")).json());
   assert.equal(me.health_data.state, "given");
   assert.equal(me.history[0].locale, "es");

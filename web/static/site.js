@@ -1107,3 +1107,118 @@
     };
   });
 })();
+
+// ---- Phone ergonomics (#24.5) ----------------------------------------------------------------
+// - the header's menu (<details data-menu> without JavaScript) becomes a button with
+//   aria-expanded: folded on a phone, open on a wide screen, Escape folds it back;
+// - a small "Bold / List / Link" bar over each composer (textarea[data-format]) that puts the
+//   markdown in for the member, so hints never have to speak markdown;
+// - reactions and celebrations (forms posting to /p/{id}/react) answer in place through the API:
+//   the focus stays on the button that was pressed; if that fails the form is sent as usual.
+(function () {
+  var box = document.querySelector("details[data-menu]");
+  var nav = box && box.querySelector("nav");
+  var summary = box && box.querySelector("summary");
+  if (box && nav && summary) {
+    var wide = window.matchMedia("(min-width: 48em)");
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = "menu-toggle";
+    button.textContent = summary.textContent;
+    button.setAttribute("aria-controls", nav.id);
+    var set = function (open) {
+      button.setAttribute("aria-expanded", open ? "true" : "false");
+      nav.hidden = !open;
+    };
+    box.parentNode.insertBefore(button, box);
+    box.parentNode.insertBefore(nav, box);
+    box.parentNode.removeChild(box);
+    set(wide.matches);
+    button.addEventListener("click", function () { set(nav.hidden); });
+    nav.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !wide.matches) { set(false); button.focus(); }
+    });
+    if (wide.addEventListener) {
+      wide.addEventListener("change", function () { set(wide.matches); });
+    }
+  }
+
+  function insert(area, before, after, placeholder, selectAfter) {
+    var start = area.selectionStart, end = area.selectionEnd, text = area.value;
+    var chosen = text.slice(start, end) || placeholder;
+    area.value = text.slice(0, start) + before + chosen + after + text.slice(end);
+    area.focus();
+    if (selectAfter) {
+      // The link's address, ready to be typed over.
+      var at = start + before.length + chosen.length + 2;
+      area.setSelectionRange(at, at + selectAfter.length);
+    } else {
+      area.setSelectionRange(start + before.length, start + before.length + chosen.length);
+    }
+  }
+
+  function listify(area, placeholder) {
+    var start = area.selectionStart, end = area.selectionEnd, text = area.value;
+    var lineStart = text.lastIndexOf("\n", start - 1) + 1;
+    var chosen = text.slice(lineStart, end) || placeholder;
+    var lines = chosen.split("\n").map(function (line) { return /^- /.test(line) ? line : "- " + line; }).join("\n");
+    // A list needs a blank line before it to be a list.
+    var gap = lineStart > 0 && text.slice(lineStart - 2, lineStart) !== "\n\n" ? "\n" : "";
+    area.value = text.slice(0, lineStart) + gap + lines + text.slice(Math.max(end, lineStart));
+    area.focus();
+    var caret = lineStart + gap.length + lines.length;
+    area.setSelectionRange(caret, caret);
+  }
+
+  document.querySelectorAll("textarea[data-format]").forEach(function (area) {
+    var words = area.getAttribute("data-format-words") || "";
+    var bar = document.createElement("div");
+    bar.className = "format-bar";
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", area.getAttribute("data-format"));
+    [
+      ["bold", function () { insert(area, "**", "**", words); }],
+      ["list", function () { listify(area, words); }],
+      ["link", function () { insert(area, "[", "](https://)", words, "https://"); }]
+    ].forEach(function (tool) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary";
+      b.setAttribute("data-format-tool", tool[0]);
+      b.textContent = area.getAttribute("data-format-" + tool[0]);
+      b.addEventListener("click", tool[1]);
+      bar.appendChild(b);
+    });
+    area.parentNode.insertBefore(bar, area);
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    var match = /^\/p\/(\d+)\/react$/.exec(form.getAttribute("action") || "");
+    if (!match || !window.fetch) { return; }
+    var kind = form.querySelector('input[name="kind"]');
+    var on = form.querySelector('input[name="on"]');
+    var button = form.querySelector('button[type="submit"]');
+    if (!kind || !on || !button) { return; }
+    event.preventDefault();
+    if (form.getAttribute("data-busy")) { return; }
+    form.setAttribute("data-busy", "1");
+    var csrf = form.querySelector('input[name="csrf"]');
+    fetch("/api/v1/posts/" + match[1] + "/reactions", {
+      method: on.value === "1" ? "POST" : "DELETE",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.value : "" },
+      body: JSON.stringify({ kind: kind.value })
+    }).then(function (r) { if (!r.ok) { throw new Error(String(r.status)); } return r.json(); })
+      .then(function (answer) {
+        var mine = (answer.my_reactions || []).indexOf(kind.value) >= 0;
+        var count = (answer.reactions || {})[kind.value] || 0;
+        button.setAttribute("aria-pressed", mine ? "true" : "false");
+        on.value = mine ? "0" : "1";
+        var shown = button.querySelector(".count");
+        if (shown) { shown.textContent = count > 0 || kind.value === "celebrate" ? String(count) : ""; }
+        form.removeAttribute("data-busy");
+      })
+      .catch(function () { form.submit(); });
+  });
+})();

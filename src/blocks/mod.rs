@@ -91,7 +91,7 @@ pub async fn set(
 /// notify or send requests to `blocker`.
 pub async fn blocks(conn: &mut impl AsDb, blocker: i64, other: i64) -> AppResult<bool> {
     let found = db!(
-        conn,
+        *conn,
         fetch_optional scalar i64,
         "SELECT blocker_id FROM member_blocks WHERE blocker_id = $1 AND blocked_id = $2 AND kind = 'block'",
         blocker,
@@ -103,7 +103,7 @@ pub async fn blocks(conn: &mut impl AsDb, blocker: i64, other: i64) -> AppResult
 /// Whether either member blocks the other (for conversations, where contact goes both ways).
 pub async fn blocked_either_way(conn: &mut impl AsDb, a: i64, b: i64) -> AppResult<bool> {
     let found = db!(
-        conn,
+        *conn,
         fetch_optional scalar i64,
         "SELECT blocker_id FROM member_blocks
          WHERE kind = 'block' AND ((blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1))",
@@ -124,7 +124,7 @@ pub async fn blocking_among(
         return Ok(Vec::new());
     }
     let blockers = db!(
-        conn,
+        *conn,
         fetch_all scalar i64,
         "SELECT blocker_id FROM member_blocks WHERE blocked_id = $1 AND kind = 'block'",
         actor
@@ -138,7 +138,7 @@ pub async fn blocking_among(
 /// The members whose words `viewer` sees collapsed (blocked or ignored), with the kind.
 pub async fn hidden_for(conn: &mut impl AsDb, viewer: i64) -> AppResult<Vec<(i64, Kind)>> {
     let rows = db!(
-        conn,
+        *conn,
         fetch_all as (i64, String),
         "SELECT blocked_id, kind FROM member_blocks WHERE blocker_id = $1",
         viewer

@@ -185,6 +185,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::meetings::router())
         .merge(crate::referrals::router())
         .merge(crate::blocks::router())
+        .merge(crate::conversations::router())
         .merge(crate::invitations::router())
         .merge(crate::delivery::router())
         .merge(crate::push::router())

@@ -11,6 +11,7 @@ mod auth;
 mod calendar;
 mod chat;
 mod circles;
+mod conversations;
 mod csrf;
 mod delivery;
 mod directory;
@@ -113,6 +114,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/me/moderation", get(moderation::mine))
         .route("/me/cases-waiting", get(moderation::cases_waiting))
         .route("/me/moderation/appeal", post(moderation::appeal))
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::start),
+        )
+        .route(
+            "/conversations/{id}",
+            get(conversations::page).post(conversations::send),
+        )
+        .route("/conversations/{id}/accept", post(conversations::accept))
+        .route("/conversations/{id}/decline", post(conversations::decline))
+        .route("/conversations/{id}/leave", post(conversations::leave))
         .route("/u/{username}", get(account::profile))
         .route("/u/{username}/follow", post(member::follow))
         .route("/goals", get(member::goals).post(member::create_goal))

@@ -294,6 +294,11 @@ both_backends!(
                 ("GET", "/api/v1/users/{username}")
                     | ("GET", "/api/v1/users/{username}/milestones")
                     | ("PUT" | "DELETE", "/api/v1/users/{username}/follow")
+                    // Anyone may keep away from anyone (blocks and ignores are never told).
+                    | (
+                        "PUT" | "DELETE",
+                        "/api/v1/users/{username}/block" | "/api/v1/users/{username}/ignore"
+                    )
                     | (
                         "POST",
                         "/api/v1/communities/{slug}/join" | "/api/v1/communities/{slug}/leave"

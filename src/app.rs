@@ -186,6 +186,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(crate::referrals::router())
         .merge(crate::blocks::router())
         .merge(crate::drafts::router())
+        .merge(crate::conversations::router())
         .merge(crate::invitations::router())
         .merge(crate::delivery::router())
         .merge(crate::push::router())

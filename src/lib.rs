@@ -10,6 +10,7 @@ pub mod circles;
 pub mod clock;
 pub mod communities;
 pub mod config;
+pub mod conversations;
 pub mod delivery;
 pub mod directory;
 pub mod drafts;

@@ -14,7 +14,7 @@ use common::{Server, ws};
 use reqwest::StatusCode;
 use serde_json::json;
 
-const MARKERS: [&str; 12] = [
+const MARKERS: [&str; 13] = [
     "SECRET-TOPIC-ALPHA",
     "SECRET-REPLY-BRAVO",
     "SECRET-TYPE-CHARLIE",
@@ -27,6 +27,7 @@ const MARKERS: [&str; 12] = [
     "SECRET-GOAL-JULIET",
     "SECRET-GOAL-KILO",
     "SECRET-ONLYME-LIMA",
+    "SECRET-DM-MIKE",
 ];
 
 /// What each kind of `{id}` stands for, by the path segment before it.
@@ -277,8 +278,28 @@ both_backends!(
             ("goals", goal["id"].as_i64().unwrap()),
             ("push-subscriptions", device),
         ]));
-        // In the public group: the opening post's author's only-me milestone, and her private goal.
+        // A conversation between the two members (its room and its first message).
+        let (st, dm) = s
+            .post(
+                "/api/v1/conversations",
+                Some(&a),
+                json!({"with": ["member_c"], "body": "SECRET-DM-MIKE words"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{dm}");
+        let dm_room = dm["conversation"]["room"].as_i64().unwrap();
+        let dm_message = s
+            .get(&format!("/api/v1/rooms/{dm_room}/messages"), Some(&a))
+            .await
+            .1["items"][0]["id"]
+            .as_i64()
+            .unwrap();
+        // In the public group: the opening post's author's only-me milestone, and her private
+        // goal; and her conversation.
         let mine = Ids(BTreeMap::from([
+            ("conversations", dm["conversation"]["id"].as_i64().unwrap()),
+            ("rooms", dm_room),
+            ("messages", dm_message),
             ("topics", only_me["topic"]["id"].as_i64().unwrap()),
             ("posts", only_me["post"]["id"].as_i64().unwrap()),
             ("goals", goal["id"].as_i64().unwrap()),

@@ -498,6 +498,9 @@ pub struct Me {
     pub content_filters: Vec<String>,
     /// Hidden from member lists and "who's online".
     pub hide_presence: bool,
+    /// Who may start a conversation with the member: `nobody`, `circles` (people in their peer
+    /// circles) or `groups` (members of their groups at trust level 1 or more; the default).
+    pub who_can_message: crate::conversations::WhoCanMessage,
     /// Text size on the web pages, in percent: 100, 125, 150 or 200.
     pub text_size: i32,
     /// IANA time zone: reminders and anniversaries arrive on the member's own day.
@@ -520,6 +523,7 @@ struct PrivateRow {
     hide_presence: bool,
     text_size: i32,
     timezone: String,
+    who_can_message: String,
 }
 
 /// The member's own account, settings included.
@@ -530,7 +534,7 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
     let row = db!(
         conn,
         fetch_one as PrivateRow,
-        "SELECT bio, email, locale, country, content_filters, hide_presence, text_size, timezone FROM users WHERE id = $1",
+        "SELECT bio, email, locale, country, content_filters, hide_presence, text_size, timezone, who_can_message FROM users WHERE id = $1",
         user.id
     )?;
     let locale = Locale::parse(&row.locale).unwrap_or_default();
@@ -550,6 +554,8 @@ pub async fn load_me(state: &AppState, session: &Session) -> AppResult<Me> {
             .map(str::to_owned)
             .collect(),
         hide_presence: row.hide_presence,
+        who_can_message: crate::conversations::WhoCanMessage::parse(&row.who_can_message)
+            .unwrap_or_default(),
         text_size: row.text_size,
         timezone: row.timezone,
         peer_leader: crate::circles::leads_any(&mut conn, user_id).await?,
@@ -584,6 +590,9 @@ pub struct UpdateMe {
     pub content_filters: Option<Vec<String>>,
     /// Leave me out of member lists and "who's online".
     pub hide_presence: Option<bool>,
+    /// Who may start a conversation with me: `nobody`, `circles` or `groups`.
+    #[serde(default)]
+    pub who_can_message: Option<String>,
     /// Text size on the web pages, in percent: 100, 125, 150 or 200.
     pub text_size: Option<i32>,
     /// IANA time zone, e.g. America/Mexico_City.
@@ -672,6 +681,16 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
     {
         fields.push("text_size", "a text size is 100, 125, 150 or 200");
     }
+    let who_can_message = match req.who_can_message.as_deref() {
+        Some(raw) => match crate::conversations::WhoCanMessage::parse(raw) {
+            Some(who) => Some(who),
+            None => {
+                fields.push("who_can_message", "nobody, circles or groups");
+                None
+            }
+        },
+        None => None,
+    };
     fields.into_result()?;
     if let Some(bio) = bio {
         crate::publish::screen::check_identifiers(bio, req.confirm_identifiers)?;
@@ -770,6 +789,16 @@ pub async fn update_me(state: &AppState, session: &Session, req: &UpdateMe) -> A
             "UPDATE users SET content_filters = $2, updated_at = $3 WHERE id = $1",
             session.user.id,
             filters,
+            now
+        )?;
+    }
+    if let Some(who) = who_can_message {
+        db!(
+            tx,
+            execute,
+            "UPDATE users SET who_can_message = $2, updated_at = $3 WHERE id = $1",
+            session.user.id,
+            who.as_str(),
             now
         )?;
     }

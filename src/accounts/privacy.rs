@@ -53,7 +53,8 @@ const THROUGH: [(&str, &str); 2] = [
 /// reports and cases against them (with reporters' words and risk), and what they did to others'
 /// words or memberships as a moderator or organiser (a deleted anonymous post would name its
 /// author), and who blocks or ignores them (a block is never told to the member blocked).
-const ABOUT_OTHERS: [(&str, &str); 15] = [
+const ABOUT_OTHERS: [(&str, &str); 16] = [
+    ("conversations", "ended_by"),
     ("follows", "followee_id"),
     ("member_blocks", "blocked_id"),
     ("mod_cases", "author_id"),
@@ -338,6 +339,16 @@ pub async fn erase(state: &AppState, session: &Session, req: &DeleteAccount) -> 
     }
     let now = now_ms();
     let mut tx = state.store.begin().await?;
+    // Words in conversations are private to their people: they go whatever the choice (the
+    // others keep their own), and the member leaves every conversation's room.
+    db!(
+        tx,
+        execute,
+        "UPDATE chat_messages SET body = '', body_html = '', deleted_at = COALESCE(deleted_at, $2)
+         WHERE author_id = $1 AND room_id IN (SELECT id FROM rooms WHERE community_id IS NULL)",
+        uid,
+        now
+    )?;
     if req.content == ContentChoice::Remove {
         let posts =
             db!(tx, fetch_all scalar i64, "SELECT id FROM posts WHERE author_id = $1", uid)?;

@@ -383,11 +383,11 @@ impl ChatSocket {
     /// The `subscribed` answer, in pieces: the room's latest backlog is one shared buffer.
     async fn subscribe(&mut self, room: i64, since: Option<i64>) -> Vec<Utf8Bytes> {
         let access = match self.state.store.read().await {
-            Ok(mut c) => chat::room_access(&mut c, room, Some(&self.user)).await,
+            Ok(mut c) => chat::room_gate(&mut c, room, Some(&self.user)).await,
             Err(e) => Err(e.into()),
         };
         let (community_id, can_post) = match access {
-            Ok((_, community, access)) if access.can_read() => (community.id, access.can_post()),
+            Ok((community_id, access)) if access.can_read() => (community_id, access.can_post()),
             Ok(_) => {
                 return vec![
                     room_error("forbidden", "join this community to follow its chat", room).into(),
@@ -510,11 +510,11 @@ impl ChatSocket {
             let (state, user) = (&self.state, &self.user);
             let access = Box::pin(async {
                 let mut c = state.store.read().await?;
-                chat::room_access(&mut c, room, Some(user)).await
+                chat::room_gate(&mut c, room, Some(user)).await
             })
             .await;
             match access {
-                Ok((_, _, access)) if access.can_read() => {
+                Ok((_, access)) if access.can_read() => {
                     if let Some(sub) = self.subs.get_mut(&room) {
                         sub.can_post = access.can_post();
                     }
@@ -618,7 +618,11 @@ impl ChatSocket {
             ));
         };
         if !sub.can_post {
-            return Some(frames::error("forbidden", "join this community to chat", n));
+            return Some(frames::error(
+                "forbidden",
+                chat::cannot_post(sub.community_id),
+                n,
+            ));
         }
         let sender = chat::send::Sender {
             room,

@@ -384,7 +384,37 @@ pub fn message_frame(message: &ChatMessage) -> Encoded {
     ServerFrame::Message { message }.encode()
 }
 
-/// The room, its community and the viewer's access; 404 when the viewer may not know of it.
+/// What `room_gate` answers for a conversation's room in place of a community's id.
+pub const CONVERSATIONS: i64 = 0;
+
+/// The community a room belongs to (`CONVERSATIONS` for a conversation's room) and the viewer's
+/// access; 404 when the viewer may not know of it. What only reads, sends, edits or deletes in a
+/// room asks this, so a conversation's room gets it as a community's does (a conversation's
+/// access: `conversations::room_access`).
+pub async fn room_gate(
+    conn: &mut impl AsDb,
+    room_id: i64,
+    viewer: Option<&User>,
+) -> AppResult<(i64, Access)> {
+    if let Some(access) = crate::conversations::room_access(conn, room_id, viewer).await? {
+        return Ok((CONVERSATIONS, access));
+    }
+    let (_, community, access) = room_access(conn, room_id, viewer).await?;
+    Ok((community.id, access))
+}
+
+/// Why a reader may not send in a room: a community asks them to join; a conversation is not
+/// open to them now (waiting for an answer, ended, or someone keeps away: never told apart).
+pub fn cannot_post(community_id: i64) -> &'static str {
+    if community_id == CONVERSATIONS {
+        crate::conversations::CANNOT_SEND
+    } else {
+        "join this community to chat"
+    }
+}
+
+/// A community's room, its community and the viewer's access; 404 when the viewer may not know
+/// of it, and for a conversation's room (see `room_gate`).
 pub async fn room_access(
     conn: &mut impl AsDb,
     room_id: i64,
@@ -393,7 +423,7 @@ pub async fn room_access(
     let room = db!(
         *conn,
         fetch_optional as RoomRow,
-        "SELECT id, community_id, name, topic, is_default FROM rooms WHERE id = $1",
+        "SELECT id, community_id, name, topic, is_default FROM rooms WHERE id = $1 AND community_id IS NOT NULL",
         room_id
     )?
     .ok_or(AppError::NotFound)?;
@@ -615,7 +645,7 @@ pub async fn read_history(
     limit: i64,
 ) -> AppResult<MessagePage> {
     let mut conn = state.store.read().await?;
-    let (_, _, access) = room_access(&mut conn, id, viewer).await?;
+    let (_, access) = room_gate(&mut conn, id, viewer).await?;
     if !access.can_read() {
         return Err(AppError::forbidden("join this community to read its chat"));
     }
@@ -957,11 +987,11 @@ pub(crate) async fn message_access(
         id
     )?
     .ok_or(AppError::NotFound)?;
-    let (_, community, access) = room_access(&mut conn, row.room_id, Some(user)).await?;
+    let (community_id, access) = room_gate(&mut conn, row.room_id, Some(user)).await?;
     if !access.can_read() {
         return Err(AppError::NotFound);
     }
-    Ok((row, community.id, access))
+    Ok((row, community_id, access))
 }
 
 #[derive(Deserialize, ToSchema)]

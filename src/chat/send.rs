@@ -191,6 +191,11 @@ pub async fn deliver(
         .limits
         .check(Limit::ChatPerAccount, &user.id.to_string())
         .await?;
+    if community_id == super::CONVERSATIONS {
+        // Checked at each message: an answer, a block or a moderator's end may have come since
+        // the socket subscribed.
+        crate::conversations::check_can_send(state, room, user.id).await?;
+    }
     let html = markdown::render(body).html;
     let author = MemberSummary {
         id: user.id,
@@ -228,21 +233,21 @@ pub async fn from_form(
     confirmed: bool,
 ) -> AppResult<(i64, Option<Vec<CrisisLine>>)> {
     let mut conn = state.store.read().await?;
-    let (_, community, access) = super::room_access(&mut conn, room, Some(user)).await?;
+    let (community_id, access) = super::room_gate(&mut conn, room, Some(user)).await?;
     if !access.can_read() {
         return Err(AppError::forbidden(
             "join this community to follow its chat",
         ));
     }
     if !access.can_post() {
-        return Err(AppError::forbidden("join this community to chat"));
+        return Err(AppError::forbidden(super::cannot_post(community_id)));
     }
     let settings = super::room_settings(&mut conn, room).await?;
     let joined_at = db!(
         conn,
         fetch_optional scalar i64,
         "SELECT created_at FROM memberships WHERE community_id = $1 AND user_id = $2",
-        community.id,
+        community_id,
         user.id
     )?
     .unwrap_or(0);
@@ -259,7 +264,7 @@ pub async fn from_form(
     drop(conn);
     let sender = Sender {
         room,
-        community_id: community.id,
+        community_id,
         settings: &settings,
         joined_at,
         new_member,
@@ -298,5 +303,5 @@ pub async fn from_form(
         attachments,
         reply_to,
     };
-    deliver(state, user, room, community.id, message, &verdict).await
+    deliver(state, user, room, community_id, message, &verdict).await
 }

@@ -710,8 +710,8 @@ async fn may_read(state: &AppState, viewer: Option<&User>, row: &MediaRow) -> Ap
         let Some(room) = room else {
             return Ok(false);
         };
-        return match crate::chat::room_access(&mut conn, room, viewer).await {
-            Ok((_, _, access)) => Ok(access.can_read()),
+        return match crate::chat::room_gate(&mut conn, room, viewer).await {
+            Ok((_, access)) => Ok(access.can_read()),
             Err(AppError::NotFound) => Ok(false),
             Err(e) => Err(e),
         };

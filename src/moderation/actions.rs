@@ -151,10 +151,10 @@ async fn owner(conn: &mut impl AsDb, target: &Target) -> AppResult<(i64, Option<
             "SELECT community_id, author_id FROM posts WHERE id = $1 AND topic_id NOT IN (SELECT id FROM topics WHERE private_to IS NOT NULL)",
             target.id
         )?,
-        "message" => db!(
+        "message" | "conversation_message" => db!(
             *conn,
             fetch_optional as (i64, Option<i64>),
-            "SELECT r.community_id, m.author_id FROM chat_messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1",
+            "SELECT COALESCE(r.community_id, 0), m.author_id FROM chat_messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1",
             target.id
         )?,
         "topic" => db!(
@@ -173,6 +173,20 @@ async fn moderator_access(
     community_id: i64,
     user: &User,
 ) -> AppResult<Access> {
+    if community_id == crate::chat::CONVERSATIONS {
+        // A conversation's message (see `owner`): the site staff's alone.
+        if !crate::conversations::is_site_staff(user) {
+            return Err(AppError::NotFound);
+        }
+        return Ok(Access {
+            visibility: None,
+            status: None,
+            roles: Vec::new(),
+            site_admin: user.is_admin(),
+            site_moderator: !user.is_admin(),
+            user_id: Some(user.id),
+        });
+    }
     let community = find_by_id(conn, community_id)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -225,7 +239,7 @@ pub async fn take_action(state: &AppState, user: &User, req: &ActionRequest) -> 
     let note = req.private_note.as_deref();
     let log_id = match (req.action.as_str(), req.target.kind.as_str()) {
         ("resolve_report", "report") => cases::resolve(state, user, req.target.id, &reason).await?,
-        ("hide" | "restore" | "delete", "post" | "message")
+        ("hide" | "restore" | "delete", "post" | "message" | "conversation_message")
         | ("approve" | "keep_hidden", "post") => content_action(state, user, req, &reason).await?,
         ("lock" | "unlock" | "pin" | "unpin" | "move", "topic") => {
             topic_action(state, user, req, &reason).await?
@@ -268,7 +282,12 @@ async fn content_action(
         moderator_access(&mut conn, found.0, user).await?;
         found
     };
-    let (kind, id) = (req.target.kind.as_str(), req.target.id);
+    // A conversation's message is a chat message like any other once its access is checked.
+    let kind = match req.target.kind.as_str() {
+        "conversation_message" => "message",
+        other => other,
+    };
+    let id = req.target.id;
     let mut tx = state.store.begin().await?;
     let mut live: Live = None;
     let mut told = None;
@@ -293,7 +312,7 @@ async fn content_action(
                     notify::send_about(
                         &mut tx,
                         &About {
-                            community_id: Some(community_id),
+                            community_id: super::community_ref(community_id),
                             topic_id: topic,
                             post_id: post,
                             case_id: None,

@@ -93,7 +93,7 @@ pub async fn resolve_target(
                 *conn,
                 fetch_optional as (i64, Option<i64>, String),
                 "SELECT r.community_id, m.author_id, m.body FROM chat_messages m JOIN rooms r ON r.id = m.room_id
-                 WHERE m.id = $1 AND m.deleted_at IS NULL",
+                 WHERE m.id = $1 AND m.deleted_at IS NULL AND r.community_id IS NOT NULL",
                 target.id
             )?
             .ok_or(AppError::NotFound)?;
@@ -101,6 +101,31 @@ pub async fn resolve_target(
             Ok((
                 Resolved {
                     community_id,
+                    author_id,
+                    snapshot: body,
+                    target_type: "message",
+                    target_id: target.id,
+                },
+                access,
+            ))
+        }
+        // A conversation's message: its people report it; the case is the site staff's (no
+        // community), kept as a `message` so hiding and deleting work as for a room's.
+        "conversation_message" => {
+            let (room, author_id, body) = db!(
+                *conn,
+                fetch_optional as (i64, Option<i64>, String),
+                "SELECT m.room_id, m.author_id, m.body FROM chat_messages m JOIN rooms r ON r.id = m.room_id
+                 WHERE m.id = $1 AND m.deleted_at IS NULL AND r.community_id IS NULL",
+                target.id
+            )?
+            .ok_or(AppError::NotFound)?;
+            let access = crate::conversations::room_access(conn, room, Some(viewer))
+                .await?
+                .ok_or(AppError::NotFound)?;
+            Ok((
+                Resolved {
+                    community_id: crate::chat::CONVERSATIONS,
                     author_id,
                     snapshot: body,
                     target_type: "message",
@@ -134,7 +159,7 @@ pub async fn resolve_target(
         }
         _ => Err(AppError::invalid(
             "target.type",
-            "a report is about a post, a message or a user",
+            "a report is about a post, a message, a conversation_message or a user",
         )),
     }
 }
@@ -186,7 +211,7 @@ pub async fn open_case(conn: &mut impl AsDb, target: &Resolved, crisis: bool) ->
         fetch_one scalar i64,
         "INSERT INTO mod_cases (community_id, kind, target_type, target_id, author_id, crisis, snapshot, snapshot_media, created_at)
          VALUES ($1, 'report', $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        target.community_id,
+        super::community_ref(target.community_id),
         target.target_type,
         target.target_id,
         target.author_id,
@@ -216,13 +241,22 @@ pub async fn alert_moderators(
     target: &Resolved,
     kind: Kind,
 ) -> AppResult<notify::Sent> {
-    let mut moderators = db!(
-        *conn,
-        fetch_all scalar i64,
-        "SELECT DISTINCT r.user_id FROM community_roles r JOIN moderator_duty d ON d.user_id = r.user_id AND d.on_duty = TRUE
-         WHERE r.community_id = $1 AND r.role IN ('moderator', 'organiser')",
-        community_id
-    )?;
+    let mut moderators = if community_id == crate::chat::CONVERSATIONS {
+        // A conversation belongs to no community: the site's moderators and admins.
+        db!(
+            *conn,
+            fetch_all scalar i64,
+            "SELECT DISTINCT user_id FROM user_roles WHERE role IN ('moderator', 'admin')"
+        )?
+    } else {
+        db!(
+            *conn,
+            fetch_all scalar i64,
+            "SELECT DISTINCT r.user_id FROM community_roles r JOIN moderator_duty d ON d.user_id = r.user_id AND d.on_duty = TRUE
+             WHERE r.community_id = $1 AND r.role IN ('moderator', 'organiser')",
+            community_id
+        )?
+    };
     if moderators.is_empty() {
         moderators = db!(
             *conn,
@@ -243,7 +277,7 @@ pub async fn alert_moderators(
         _ => (None, None),
     };
     let about = About {
-        community_id: Some(community_id),
+        community_id: super::community_ref(community_id),
         topic_id,
         post_id,
         case_id: Some(case_id),
@@ -627,10 +661,16 @@ async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppR
         Some(a) => ladder(conn, a, row.community_id).await?,
         None => Ladder::default(),
     };
+    // A conversation's message is filed as a `message` outside any community.
+    let target_type = if row.target_type == "message" && row.community_id.is_none() {
+        "conversation_message".to_owned()
+    } else {
+        row.target_type
+    };
     Ok(CaseItem {
         id: row.id,
         kind: row.kind,
-        target_type: row.target_type,
+        target_type,
         target_id: row.target_id,
         state: row.state,
         crisis: row.crisis,
@@ -885,7 +925,22 @@ pub(super) async fn moderated_case(
         id
     )?
     .ok_or(AppError::NotFound)?;
-    let community = find_by_id(&mut conn, row.community_id.unwrap_or(-1))
+    let Some(community_id) = row.community_id else {
+        // A case outside any community (a conversation's message): the site staff's.
+        if !crate::conversations::is_site_staff(user) {
+            return Err(AppError::NotFound);
+        }
+        let access = Access {
+            visibility: None,
+            status: None,
+            roles: Vec::new(),
+            site_admin: user.is_admin(),
+            site_moderator: !user.is_admin(),
+            user_id: Some(user.id),
+        };
+        return Ok((row, access));
+    };
+    let community = find_by_id(&mut conn, community_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let access = load_access(&mut conn, &community, Some(user)).await?;
@@ -910,7 +965,33 @@ async fn context(
             target_id
         )?,
         "message" => {
-            let room = db!(*conn, fetch_one scalar i64, "SELECT room_id FROM chat_messages WHERE id = $1", target_id)?;
+            let (room, in_conversation) = db!(
+                *conn,
+                fetch_one as (i64, bool),
+                "SELECT m.room_id, r.community_id IS NULL FROM chat_messages m JOIN rooms r ON r.id = m.room_id WHERE m.id = $1",
+                target_id
+            )?;
+            if in_conversation {
+                // A conversation is private: the reported message and the ten before it, no more.
+                let mut lines = db!(
+                    *conn,
+                    fetch_all as (i64, Option<String>, String),
+                    "SELECT m.id, u.username, m.body FROM chat_messages m LEFT JOIN users u ON u.id = m.author_id
+                     WHERE m.room_id = $1 AND m.id <= $2 ORDER BY m.id DESC LIMIT 11",
+                    room,
+                    target_id
+                )?;
+                lines.reverse();
+                return Ok(lines
+                    .into_iter()
+                    .map(|(id, author, body)| ContextLine {
+                        id,
+                        author,
+                        body,
+                        reported: id == target_id,
+                    })
+                    .collect());
+            }
             let mut before = db!(
                 *conn,
                 fetch_all as (i64, Option<String>, String),

@@ -277,6 +277,12 @@ pub async fn screen_message(
     Ok(Some(lines))
 }
 
+/// The community a case, log entry or notice is filed under: none for a conversation's
+/// content (`chat::CONVERSATIONS`), which belongs to no community and is the site staff's.
+pub fn community_ref(community_id: i64) -> Option<i64> {
+    (community_id != crate::chat::CONVERSATIONS).then_some(community_id)
+}
+
 /// Writes one entry of the moderation log; its id. `moderator` is None for automatic actions.
 #[allow(clippy::too_many_arguments)]
 pub async fn log_action(
@@ -294,7 +300,7 @@ pub async fn log_action(
         fetch_one scalar i64,
         "INSERT INTO moderation_log (community_id, moderator_id, action, target_type, target_id, reason, private_note, created_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
-        community_id,
+        community_id.and_then(community_ref),
         moderator,
         action,
         target_type,

@@ -185,6 +185,8 @@ pub(super) struct SettingsPage {
     sizes: Vec<Choice>,
     filters: Vec<Choice>,
     hide_presence: bool,
+    /// Who may start a conversation with the member (`conversations.who_*`).
+    who_can_message: Vec<Choice>,
     zones: Vec<ZoneGroup>,
     /// The country whose crisis lines come first; the first choice follows the language.
     countries: Vec<Choice>,
@@ -294,6 +296,16 @@ pub(super) async fn settings_page(
             })
             .collect(),
         hide_presence: me.as_ref().is_some_and(|m| m.hide_presence),
+        who_can_message: ["groups", "circles", "nobody"]
+            .iter()
+            .map(|w| Choice {
+                value: (*w).to_owned(),
+                label: ctx.texts.get(&format!("conversations.who_{w}")).to_owned(),
+                checked: me
+                    .as_ref()
+                    .map_or(*w == "groups", |m| m.who_can_message.as_str() == *w),
+            })
+            .collect(),
         zones: zone_groups(
             ctx.texts,
             me.as_ref().map_or("UTC", |m| m.timezone.as_str()),
@@ -339,6 +351,7 @@ pub async fn save_settings(
                 .collect(),
         ),
         hide_presence: Some(value("hide_presence").is_some()),
+        who_can_message: value("who_can_message"),
         text_size,
         timezone: value("timezone"),
     };

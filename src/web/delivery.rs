@@ -102,6 +102,7 @@ fn changes() -> UpdateMe {
         password: None,
         content_filters: None,
         hide_presence: None,
+        who_can_message: None,
         text_size: None,
         timezone: None,
     }

@@ -12,6 +12,7 @@ mod blocks;
 mod calendar;
 mod chat;
 mod circles;
+mod conversations;
 mod csrf;
 mod delivery;
 mod directory;
@@ -115,6 +116,17 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/me/moderation", get(moderation::mine))
         .route("/me/cases-waiting", get(moderation::cases_waiting))
         .route("/me/moderation/appeal", post(moderation::appeal))
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::start),
+        )
+        .route(
+            "/conversations/{id}",
+            get(conversations::page).post(conversations::send),
+        )
+        .route("/conversations/{id}/accept", post(conversations::accept))
+        .route("/conversations/{id}/decline", post(conversations::decline))
+        .route("/conversations/{id}/leave", post(conversations::leave))
         .route("/u/{username}", get(account::profile))
         .route("/u/{username}/follow", post(member::follow))
         // blocks (#22.2): `{what}` is `block` or `ignore`

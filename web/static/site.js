@@ -1222,3 +1222,31 @@
       .catch(function () { form.submit(); });
   });
 })();
+
+// --- Conversations (section#chat[data-conversation]) ---------------------------------------
+// The conversation's page is a room's chat page (live through the code above); here only what
+// it adds: messages that arrive while the page is in view are marked read, so the unread count
+// on /conversations stays true.
+(function () {
+  var section = document.querySelector("section#chat[data-conversation]");
+  var list = document.getElementById("messages");
+  var csrf = document.querySelector('input[name="csrf"]');
+  if (!section || !list || !csrf || !window.MutationObserver || !window.fetch) { return; }
+  var id = section.getAttribute("data-conversation");
+  var timer = null;
+  function markRead() {
+    timer = null;
+    if (document.visibilityState !== "visible") { return; }
+    fetch("/api/v1/conversations/" + id + "/read", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf.value }
+    }).catch(function () {});
+  }
+  new MutationObserver(function () {
+    if (!timer) { timer = setTimeout(markRead, 1000); }
+  }).observe(list, { childList: true });
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && !timer) { timer = setTimeout(markRead, 500); }
+  });
+})();

@@ -26,14 +26,17 @@ pub struct Position {
     pub message: i64,
 }
 
-/// How many people the room is for: a peer circle's room, its circle; another room, its
-/// community's members (the kept count: one subscribe of 10,000 members must not count rows).
+/// How many people the room is for: a peer circle's room, its circle; a conversation's room,
+/// those in it (at most eight); another room, its community's members (the kept count: one subscribe of 10,000 members must not count rows).
 pub async fn audience(conn: &mut impl AsDb, room: i64) -> AppResult<i64> {
     Ok(db!(
         *conn,
         fetch_optional scalar i64,
         "SELECT CASE WHEN r.circle_id IS NOT NULL
                 THEN (SELECT COUNT(*) FROM circle_members cm WHERE cm.circle_id = r.circle_id)
+                WHEN r.community_id IS NULL
+                THEN (SELECT COUNT(*) FROM conversations c JOIN conversation_members cm ON cm.conversation_id = c.id
+                      WHERE c.room_id = r.id AND cm.state IN ('starter', 'invited', 'accepted'))
                 ELSE (SELECT c.member_count FROM communities c WHERE c.id = r.community_id)
            END
          FROM rooms r WHERE r.id = $1",

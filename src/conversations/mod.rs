@@ -480,6 +480,7 @@ pub async fn start(
         body: &req.body,
         nonce: None,
         attachments: crate::media::Checked::default(),
+        reply_to: None,
     };
     if let Err(e) =
         crate::chat::send::deliver(state, user, room, CONVERSATIONS, message, &verdict).await

@@ -123,9 +123,10 @@ async fn check_target(state: &AppState, user: &User, key: &Key) -> AppResult<()>
             let mut conn = state.store.read().await?;
             crate::chat::room_access(&mut conn, *id, Some(user)).await?;
         }
-        // A conversation is its room's: whoever may enter the room may keep a draft for it.
-        // (Conversations check their own membership when the words are sent.)
-        Key::Conversation(_) => {}
+        // Those in the conversation (404 for anyone else, as for one that does not exist).
+        Key::Conversation(id) => {
+            crate::conversations::get(state, user, *id).await?;
+        }
     }
     Ok(())
 }

@@ -237,6 +237,8 @@ pub async fn send(
         &user,
         c.room,
         &form.body,
+        &[],
+        None,
         form.confirm_identifiers.is_some(),
     )
     .await;

@@ -489,7 +489,7 @@ both_backends!(
         put(&s, &ana, "/api/v1/users/cyd/ignore").await;
         let (_, list) = s.get("/api/v1/me/blocks?limit=1", Some(&ana)).await;
         assert_eq!(list["items"][0]["username"], "ben");
-        assert_eq!(list["items"][0]["display_name"].is_string(), true);
+        assert!(list["items"][0]["display_name"].is_string());
         let next = list["next"].as_str().expect("a second page");
         let (_, more) = s
             .get(

@@ -78,13 +78,14 @@ both_backends!(drafts_are_kept_read_and_forgotten, |b| async move {
         (StatusCode::OK, json!("I walk at 7 now"))
     );
     // Every kind of key; a key written with `:` encoded is the same key.
-    for k in [
-        "community:drafty".to_owned(),
-        format!("room:{room}"),
-        "conversation:5".to_owned(),
-    ] {
+    for k in ["community:drafty".to_owned(), format!("room:{room}")] {
         assert_eq!(put(&s, &ana, &k, "words").await.0, StatusCode::OK, "{k}");
     }
+    // A conversation she is not in is not found, as one that does not exist.
+    assert_eq!(
+        put(&s, &ana, "conversation:5", "words").await.0,
+        StatusCode::NOT_FOUND
+    );
     let (st, got) = s
         .get(&format!("/api/v1/me/drafts/room%3A{room}"), Some(&ana))
         .await;

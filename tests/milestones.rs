@@ -345,7 +345,8 @@ both_backends!(milestones_are_checked_at_the_door, |b| async move {
         .get("/api/v1/communities/checks/milestones", Some(member))
         .await;
     assert_eq!(feed["items"].as_array().unwrap().len(), 0);
-    // The unit defaults to the type's; a day in the past is kept.
+    // The unit defaults to the member's (kg: no country given, so not the United States); a day
+    // in the past is kept.
     let ok = milestone(
         &s,
         member,
@@ -355,7 +356,7 @@ both_backends!(milestones_are_checked_at_the_door, |b| async move {
     )
     .await;
     assert_eq!(ok["topic"]["kind"], "milestone");
-    assert_eq!(ok["topic"]["milestone"]["unit"], "lb");
+    assert_eq!(ok["topic"]["milestone"]["unit"], "kg");
     assert_eq!(ok["topic"]["milestone"]["achieved_on"], "2024-03-05");
     assert_eq!(ok["post"]["milestone"]["type"], "weight_lost");
 });

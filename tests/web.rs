@@ -178,10 +178,15 @@ both_backends!(
             &s,
             &member,
             "/c/heart/leave",
-            &[("csrf", &token), ("next", "//evil.example/")],
+            &[
+                ("csrf", &token),
+                ("confirm", "1"),
+                ("next", "//evil.example/"),
+            ],
         )
         .await;
-        assert_eq!(location(&p), "/");
+        // Left, and back to the group's page, never to the address given.
+        assert_eq!(location(&p), "/c/heart?left=1");
         // Logging out needs the token too, then the session is gone.
         assert_eq!(
             post(&s, &member, "/logout", &[]).await.status,
@@ -330,7 +335,7 @@ both_backends!(a_member_posts_with_plain_forms_only, |b| async move {
     let page = get(&s, &ana, &topic_url, None).await;
     assert!(
         page.html
-            .contains(r#"aria-pressed="true"><span aria-hidden="true">🤗</span> Abrazo 1"#),
+            .contains(r#"aria-pressed="true"><span aria-hidden="true">🤗</span> Abrazo <span class="count">1</span>"#),
         "{}",
         page.html
     );

@@ -164,7 +164,7 @@ both_backends!(a_hidden_number_stays_hidden_from_others, |b| async move {
     let page = get(&s, &ben, &path, None).await;
     assert!(
         page.html.contains(
-            r#"aria-pressed="true">Celebrate <span aria-hidden="true">🎉</span> 1</button>"#
+            r#"aria-pressed="true">Celebrate <span aria-hidden="true">🎉</span> <span class="count">1</span></button>"#
         ),
         "{}",
         page.html
@@ -627,8 +627,9 @@ both_backends!(
         assert_eq!(done.status, StatusCode::SEE_OTHER);
         let page = get(&s, &rosa, &path, None).await;
         assert!(
-            page.html
-                .contains(r#"<span aria-hidden="true">🎉</span> 1</button>"#),
+            page.html.contains(
+                r#"<span aria-hidden="true">🎉</span> <span class="count">1</span></button>"#
+            ),
             "{}",
             page.html
         );

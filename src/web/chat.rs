@@ -297,17 +297,8 @@ impl ChatPage {
             .map_or("—", |a| a.display_name.as_str())
     }
 
-    /// The reaction kinds for the page's script: `[[kind, emoji, label], ...]` as JSON.
     fn reaction_names(&self) -> String {
-        let names: Vec<[String; 3]> = REACTIONS
-            .iter()
-            .map(|(kind, emoji)| {
-                let key = format!("reaction.{}", kind.as_str());
-                let label = self.l.texts.get(&key).to_owned();
-                [kind.as_str().to_owned(), (*emoji).to_owned(), label]
-            })
-            .collect();
-        serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
+        reaction_names(self.l.texts)
     }
 
     /// A message's moment for `<time datetime>`.
@@ -425,4 +416,17 @@ pub async fn react(
     chat::reactions::set(&ctx.state, &session.user, form.message, kind, on).await?;
     let to = format!("/c/{slug}/chat/{room}#m-{}", form.message);
     Ok(ctx.send(Redirect::to(&to)))
+}
+
+/// The reaction kinds for a chat page's script: `[[kind, emoji, label], ...]` as JSON.
+pub(super) fn reaction_names(texts: &crate::i18n::Texts) -> String {
+    let names: Vec<[String; 3]> = REACTIONS
+        .iter()
+        .map(|(kind, emoji)| {
+            let key = format!("reaction.{}", kind.as_str());
+            let label = texts.get(&key).to_owned();
+            [kind.as_str().to_owned(), (*emoji).to_owned(), label]
+        })
+        .collect();
+    serde_json::to_string(&names).unwrap_or_else(|_| "[]".into())
 }

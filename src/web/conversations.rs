@@ -155,6 +155,10 @@ impl ConversationPage {
     fn stamp(&self, ms: &i64) -> String {
         crate::store::format_ms(*ms)
     }
+
+    fn reaction_names(&self) -> String {
+        super::chat::reaction_names(self.l.texts)
+    }
 }
 
 #[derive(Deserialize)]

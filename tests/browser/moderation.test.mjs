@@ -66,6 +66,8 @@ test("a new member's post waits; a moderator approves one and keeps the next hid
 
   const mod = await newPage(browser, narrow);
   await login(mod, "mod_uno");
+  // On a phone the cases waiting are in the folded menu.
+  await mod.locator(".menu-toggle").first().click();
   await mod.getByRole("link", { name: /Cases waiting: 1/ }).click();
   await mod.getByText("First posts of a new member").first().waitFor();
   await fitsAt320(mod, "the queue");

@@ -67,10 +67,10 @@ test("a member logs readings and sees the chart and the chart in words", async (
 
   // A slip is refused with the reason, what was typed kept.
   await page.locator("#r-kind").selectOption("weight");
-  await page.locator("#r-value").fill("900");
+  await page.locator("#r-value").fill("9000");
   await page.locator("form[action='/me/readings'] button[type=submit]").click();
   await page.getByRole("alert").getByText("Check the number.").waitFor();
-  assert.equal(await page.locator("#r-value").inputValue(), "900");
+  assert.equal(await page.locator("#r-value").inputValue(), "9000");
 
   await page.goto(server.base + "/me/readings");
   const chart = page.locator("#chart-glucose img");

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The deployment in deploy/ under test: two nodes on PostgreSQL + Redis behind Debian's nginx
 # (installed with apt-get when missing and running as root), through deploy/nginx/mutual.conf
-# itself (tests/deploy.rs). Also checks that the TLS snippet and the site file pass `nginx -t`
+# itself (tests/server/deploy.rs). Also checks that the TLS snippet and the site file pass `nginx -t`
 # with a throwaway certificate. Called by scripts/test (which has PostgreSQL and Redis up, and
 # exports MUTUAL_TEST_BACKENDS and the test URLs); prints one summary line.
 set -uo pipefail
@@ -50,7 +50,7 @@ else
 fi
 
 # 2. Two nodes behind nginx, for real.
-if NGINX=$NGINX cargo nextest run --workspace --test deploy --run-ignored only --no-fail-fast; then
+if NGINX=$NGINX cargo nextest run --workspace --test server -E 'test(/^deploy::/)' --run-ignored only --no-fail-fast; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))

@@ -3,7 +3,7 @@
 // asks for permission and says what came of it); without JavaScript (our script blocked), or in
 // a browser without Web Push, the section explains that this device can't receive them. axe-core finds nothing either way. A full
 // subscription needs a browser push service, which headless Chromium does not have: the
-// delivery itself is tested in tests/push.rs with a local push endpoint.
+// delivery itself is tested in tests/server/push.rs with a local push endpoint.
 // Run: cargo build --bin mutual && node --test --test-concurrency=1 push.test.mjs
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";

@@ -1,0 +1,605 @@
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+//! Conversations (direct messages of 2 to 8 members) through the real server: the request and
+//! its answer, the starter waiting, `who_can_message`, blocks answered exactly as `nobody`,
+//! leaving with a live socket, reports showing the message and the ten before it, the export,
+//! erasure, and a message crossing two nodes.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::ws::{Ws, connect, next_op, send};
+use common::{Backend, PASSWORD, Server, ServerOptions};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A public group with an admin and members named `names`; (admin token, member tokens).
+async fn setup(s: &Server, slug: &str, names: &[&str]) -> (String, Vec<String>) {
+    let admin = s.admin().await;
+    s.community(&admin, slug, "public", json!({})).await;
+    let mut tokens = Vec::new();
+    for name in names {
+        let t = s.register(name).await;
+        s.join(&t, slug).await;
+        tokens.push(t);
+    }
+    (admin, tokens)
+}
+
+async fn start(s: &Server, token: &str, with: &[&str], body: &str) -> (StatusCode, Value) {
+    s.post(
+        "/api/v1/conversations",
+        Some(token),
+        json!({"with": with, "body": body}),
+    )
+    .await
+}
+
+/// Starts a conversation that must be made; (id, room).
+async fn started(s: &Server, token: &str, with: &[&str], body: &str) -> (i64, i64) {
+    let (st, c) = start(s, token, with, body).await;
+    assert_eq!(st, StatusCode::CREATED, "{c}");
+    (
+        c["conversation"]["id"].as_i64().unwrap(),
+        c["conversation"]["room"].as_i64().unwrap(),
+    )
+}
+
+async fn subscribe(ws: &mut Ws, room: i64) -> Value {
+    send(ws, json!({"op": "subscribe", "room": room})).await;
+    next_op(ws, "subscribed").await
+}
+
+/// Sends and waits for the message or the error that answers it.
+async fn say(ws: &mut Ws, room: i64, body: &str) -> Value {
+    let nonce = format!("n{}", body.len());
+    send(
+        ws,
+        json!({"op": "send", "room": room, "body": body, "nonce": nonce}),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        use futures_util::StreamExt;
+        let msg = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .expect("an answer to the send");
+        if let Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) = msg {
+            let v: Value = serde_json::from_str(&t).unwrap();
+            if v["op"] == "error" || (v["op"] == "message" && v["message"]["body"] == body) {
+                return v;
+            }
+        }
+    }
+}
+
+async fn conversations(s: &Server, token: &str) -> Vec<Value> {
+    let (st, list) = s.get("/api/v1/conversations", Some(token)).await;
+    assert_eq!(st, StatusCode::OK, "{list}");
+    list["items"].as_array().unwrap().clone()
+}
+
+both_backends!(
+    a_request_waits_for_an_answer_and_the_starter_waits_too,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, t) = setup(&s, "talk", &["ana", "bea", "cai", "dov"]).await;
+        let (ana, bea, cai, dov) = (&t[0], &t[1], &t[2], &t[3]);
+        let (id, room) = started(&s, ana, &["bea"], "hello bea, sleeve buddy?").await;
+
+        // The request carries its first message; the starter can send nothing more yet.
+        let mine = &conversations(&s, ana).await[0];
+        assert_eq!(mine["state"], "requested");
+        assert_eq!(mine["my_state"], "starter");
+        assert_eq!(mine["can_send"], false);
+        let mut ana_ws = connect(&s, ana).await;
+        let sub = subscribe(&mut ana_ws, room).await;
+        assert_eq!(sub["backlog"][0]["body"], "hello bea, sleeve buddy?");
+        let refused = say(&mut ana_ws, room, "are you there?").await;
+        assert_eq!(refused["op"], "error", "{refused}");
+        assert_eq!(refused["code"], "forbidden");
+        let waiting_answer = refused["message"].clone();
+
+        // Bea sees the request with one unread message, may read it, not answer before accepting.
+        let hers = &conversations(&s, bea).await[0];
+        assert_eq!(hers["id"], id);
+        assert_eq!(hers["my_state"], "invited");
+        assert_eq!(hers["unread"], 1);
+        let (st, history) = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), Some(bea))
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(history["items"][0]["body"], "hello bea, sleeve buddy?");
+        let mut bea_ws = connect(&s, bea).await;
+        subscribe(&mut bea_ws, room).await;
+        assert_eq!(say(&mut bea_ws, room, "hi!").await["op"], "error");
+
+        // Others know nothing of it.
+        for outsider in [cai, dov] {
+            assert!(conversations(&s, outsider).await.is_empty());
+            let (st, _) = s
+                .get(&format!("/api/v1/rooms/{room}/messages"), Some(outsider))
+                .await;
+            assert_eq!(st, StatusCode::NOT_FOUND);
+            let (st, _) = s
+                .get(&format!("/api/v1/conversations/{id}"), Some(outsider))
+                .await;
+            assert_eq!(st, StatusCode::NOT_FOUND);
+            let mut ws = connect(&s, outsider).await;
+            send(&mut ws, json!({"op": "subscribe", "room": room})).await;
+            assert_eq!(next_op(&mut ws, "error").await["code"], "not_found");
+        }
+        // The starter cannot accept her own request.
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/accept"),
+                Some(ana),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CONFLICT);
+
+        // Accepting opens it for both, live: the starter's socket may send now.
+        let (st, opened) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/accept"),
+                Some(bea),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{opened}");
+        assert_eq!(opened["state"], "open");
+        let mut answered = Value::Null;
+        for _ in 0..50 {
+            answered = say(&mut ana_ws, room, "so glad you said yes").await;
+            if answered["op"] == "message" {
+                break;
+            }
+            assert_eq!(answered["message"], waiting_answer);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(answered["op"], "message", "{answered}");
+        assert_eq!(
+            next_op(&mut bea_ws, "message").await["message"]["body"],
+            "so glad you said yes"
+        );
+        assert_eq!(say(&mut bea_ws, room, "me too").await["op"], "message");
+        assert_eq!(conversations(&s, bea).await[0]["unread"], 2);
+        assert_eq!(conversations(&s, ana).await[0]["unread"], 1);
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/read"),
+                Some(bea),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        assert_eq!(conversations(&s, bea).await[0]["unread"], 0);
+
+        // Declining: the request is gone for the one who declined, and not open for the starter.
+        let (other, other_room) = started(&s, cai, &["dov"], "coffee chat?").await;
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{other}/decline"),
+                Some(dov),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        assert!(conversations(&s, dov).await.is_empty());
+        let (st, _) = s
+            .get(&format!("/api/v1/rooms/{other_room}/messages"), Some(dov))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let theirs = &conversations(&s, cai).await[0];
+        assert_eq!(theirs["state"], "requested");
+        assert_eq!(theirs["members"].as_array().unwrap().len(), 1);
+
+        // A group request: 2 to 8 people; not with oneself, not with more than 7 others.
+        let (st, _) = start(&s, ana, &["bea", "cai", "dov"], "group hello").await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, _) = start(&s, ana, &["ana"], "me").await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        let many: Vec<&str> = vec!["bea"; 1]
+            .into_iter()
+            .chain(["a1", "a2", "a3", "a4", "a5", "a6", "a7"])
+            .collect();
+        let (st, _) = start(&s, ana, &many, "too many").await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+        let (st, _) = start(&s, ana, &["bea"], "").await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+);
+
+both_backends!(
+    who_can_message_decides_and_a_block_answers_exactly_as_nobody,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, t) = setup(&s, "asks", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        let stranger = s.register("eli").await;
+        let (st, me) = s.get("/api/v1/me", Some(bea)).await;
+        assert_eq!(st, StatusCode::OK);
+        assert_eq!(me["who_can_message"], "groups");
+
+        let set = |who: &'static str| {
+            let s = &s;
+            async move {
+                let (st, me) = s
+                    .call(
+                        "PATCH",
+                        "/api/v1/me",
+                        Some(bea),
+                        Some(json!({"who_can_message": who})),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::OK, "{me}");
+                assert_eq!(me["who_can_message"], who);
+            }
+        };
+        // `nobody`: refused.
+        set("nobody").await;
+        let (st, nobody) = start(&s, ana, &["bea"], "hi").await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{nobody}");
+        // `circles`: no circle in common, the same answer.
+        set("circles").await;
+        let (st, circles) = start(&s, ana, &["bea"], "hi").await;
+        assert_eq!((st, &circles), (StatusCode::FORBIDDEN, &nobody));
+        // ...but a circle in common lets her in.
+        let (st, circle) = s
+            .post(
+                "/api/v1/communities/asks/circles",
+                Some(&admin),
+                json!({"name": "Tuesday circle", "capacity": 8}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{circle}");
+        let circle = circle["id"].as_i64().unwrap();
+        for name in ["ana", "bea"] {
+            let (st, body) = s
+                .call(
+                    "PUT",
+                    &format!("/api/v1/circles/{circle}/members/{name}"),
+                    Some(&admin),
+                    Some(json!({"role": "member"})),
+                )
+                .await;
+            assert!(st.is_success(), "{body}");
+        }
+        let (st, c) = start(&s, ana, &["bea"], "hi from the circle").await;
+        assert_eq!(st, StatusCode::CREATED, "{c}");
+        // `groups` (the default): a fellow member may, a stranger may not, with the same words.
+        set("groups").await;
+        let (st, _) = start(&s, ana, &["bea"], "hi again").await;
+        assert_eq!(st, StatusCode::CREATED);
+        let (st, strange) = start(&s, &stranger, &["bea"], "hi").await;
+        assert_eq!((st, &strange), (StatusCode::FORBIDDEN, &nobody));
+        // Invalid settings are refused.
+        let (st, _) = s
+            .call(
+                "PATCH",
+                "/api/v1/me",
+                Some(bea),
+                Some(json!({"who_can_message": "everyone"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Bea blocks Ana: the very answer `nobody` gets, both ways; and in the conversation they
+        // share, Ana's messages are refused with the answer any closed conversation gives.
+        let (id, room) = (
+            c["conversation"]["id"].as_i64().unwrap(),
+            c["conversation"]["room"].as_i64().unwrap(),
+        );
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/accept"),
+                Some(bea),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let (st, _) = s
+            .call("PUT", "/api/v1/users/ana/block", Some(bea), None)
+            .await;
+        assert!(st.is_success());
+        let (st, blocked) = start(&s, ana, &["bea"], "hi").await;
+        assert_eq!((st, &blocked), (StatusCode::FORBIDDEN, &nobody));
+        let (st, back) = start(&s, bea, &["ana"], "hi").await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        assert_eq!(back["error"]["code"], nobody["error"]["code"]);
+        let mut ws = connect(&s, ana).await;
+        subscribe(&mut ws, room).await;
+        let refused = say(&mut ws, room, "why no answer?").await;
+        assert_eq!(refused["op"], "error", "{refused}");
+        assert_eq!(
+            refused["message"],
+            "you cannot send in this conversation now"
+        );
+        // Lifting the block lets her write again.
+        let (st, _) = s
+            .call("DELETE", "/api/v1/users/ana/block", Some(bea), None)
+            .await;
+        assert!(st.is_success());
+        assert_eq!(say(&mut ws, room, "sorry!").await["op"], "message");
+    }
+);
+
+/// With the limits on (production), a new member (trust level 0) may not start a conversation
+/// with a fellow group member: the same answer again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_member_needs_trust_level_one_to_write_to_a_fellow_member() {
+    let s = Server::start_with(
+        Backend::Sqlite,
+        ServerOptions {
+            rate_limits: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (_, t) = setup(&s, "newbies", &["ana", "bea"]).await;
+    let (st, body) = start(&s, &t[0], &["bea"], "hi").await;
+    assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "@bea is not taking new conversations from you"
+    );
+}
+
+both_backends!(
+    leaving_takes_the_room_away_from_a_live_socket,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, t) = setup(&s, "leave", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        let (id, room) = started(&s, ana, &["bea"], "hello").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let mut bea_ws = connect(&s, bea).await;
+        subscribe(&mut bea_ws, room).await;
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/leave"),
+                Some(bea),
+                json!({}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let gone = next_op(&mut bea_ws, "unsubscribed").await;
+        assert_eq!(gone["room"], room);
+        assert_eq!(gone["reason"], "left");
+        // Nothing more reaches her, and she cannot come back in.
+        let mut ana_ws = connect(&s, ana).await;
+        subscribe(&mut ana_ws, room).await;
+        assert_eq!(
+            say(&mut ana_ws, room, "still there?").await["op"],
+            "message"
+        );
+        send(&mut bea_ws, json!({"op": "subscribe", "room": room})).await;
+        let refused = next_op(&mut bea_ws, "error").await;
+        assert_eq!(refused["code"], "not_found");
+        assert!(conversations(&s, bea).await.is_empty());
+        let (_, members) = s
+            .get(&format!("/api/v1/conversations/{id}"), Some(ana))
+            .await;
+        assert_eq!(members["members"].as_array().unwrap().len(), 1);
+    }
+);
+
+both_backends!(
+    a_report_shows_the_message_and_the_ten_before_it_and_nothing_else,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, t) = setup(&s, "safety", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        let (id, room) = started(&s, ana, &["bea"], "message 0").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let mut ws = connect(&s, ana).await;
+        subscribe(&mut ws, room).await;
+        let mut ids = Vec::new();
+        for i in 1..=15 {
+            let m = say(&mut ws, room, &format!("message {i}")).await;
+            assert_eq!(m["op"], "message", "{m}");
+            ids.push(m["message"]["id"].as_i64().unwrap());
+        }
+        let reported = ids[12]; // "message 13"
+        // Reported as a room's message it is not found; as a conversation's, it is.
+        let (st, _) = s
+            .post(
+                "/api/v1/reports",
+                Some(bea),
+                json!({"target": {"type": "message", "id": reported}, "reason": "harassment"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let outsider = s.register("cai").await;
+        let (st, _) = s
+            .post("/api/v1/reports", Some(&outsider), json!({"target": {"type": "conversation_message", "id": reported}, "reason": "harassment"}))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, report) = s
+            .post("/api/v1/reports", Some(bea), json!({"target": {"type": "conversation_message", "id": reported}, "reason": "harassment"}))
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{report}");
+        let case = report["case_id"].as_i64().unwrap();
+
+        // The site's moderators see the message and the ten before it, nothing after, nothing else.
+        let (st, detail) = s
+            .get(&format!("/api/v1/reports/{case}"), Some(&admin))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{detail}");
+        assert_eq!(detail["target_type"], "conversation_message");
+        let bodies: Vec<&str> = detail["context"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["body"].as_str().unwrap())
+            .collect();
+        let expected: Vec<String> = (3..=13).map(|i| format!("message {i}")).collect();
+        assert_eq!(bodies, expected);
+        assert_eq!(detail["context"][10]["reported"], true);
+        // They do not read the conversation itself.
+        let (st, _) = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), Some(&admin))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _) = s
+            .get(&format!("/api/v1/conversations/{id}"), Some(&admin))
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        // A member who is no site moderator sees no case.
+        let (st, _) = s.get(&format!("/api/v1/reports/{case}"), Some(bea)).await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+
+        // Moderators hide the message (gone for both, live) and end the conversation.
+        let (st, acted) = s
+            .post("/api/v1/moderation/actions", Some(&admin), json!({"action": "hide", "target": {"type": "conversation_message", "id": reported}, "reason": "harassment in messages"}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{acted}");
+        assert_eq!(
+            next_op(&mut ws, "message_deleted").await["message_id"],
+            reported
+        );
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/end"),
+                Some(bea),
+                json!({"reason": "please"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NOT_FOUND);
+        let (st, _) = s
+            .post(
+                &format!("/api/v1/conversations/{id}/end"),
+                Some(&admin),
+                json!({"reason": "harassment after a report"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let mut refused = Value::Null;
+        for _ in 0..50 {
+            refused = say(&mut ws, room, "one more").await;
+            if refused["op"] == "error" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            refused["message"],
+            "you cannot send in this conversation now"
+        );
+        assert_eq!(conversations(&s, bea).await[0]["state"], "ended");
+        // Conversations are never in search.
+        let (_, found) = s.get("/api/v1/search?q=message", Some(bea)).await;
+        assert!(!found.to_string().contains("message 13"), "{found}");
+    }
+);
+
+both_backends!(
+    the_export_holds_my_words_and_erasure_takes_only_mine,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, t) = setup(&s, "mine", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        let (id, room) = started(&s, ana, &["bea"], "ANA-WORDS-ONE").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let mut ws = connect(&s, bea).await;
+        subscribe(&mut ws, room).await;
+        assert_eq!(say(&mut ws, room, "BEA-WORDS-TWO").await["op"], "message");
+
+        let (st, export) = s.get("/api/v1/me/export", Some(ana)).await;
+        assert_eq!(st, StatusCode::OK);
+        let text = export.to_string();
+        assert!(text.contains("ANA-WORDS-ONE"), "{text}");
+        assert!(!text.contains("BEA-WORDS-TWO"));
+        assert!(
+            export["tables"]["conversation_members.user_id"].is_array(),
+            "{text}"
+        );
+        assert_eq!(export["user"]["who_can_message"], "groups");
+
+        // Ana erases her account, even choosing to keep her forum words: her conversation
+        // messages go, Bea keeps her own.
+        let (st, body) = s
+            .call(
+                "DELETE",
+                "/api/v1/me",
+                Some(ana),
+                Some(json!({"password": PASSWORD, "content": "anonymise"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT, "{body}");
+        let (st, history) = s
+            .get(&format!("/api/v1/rooms/{room}/messages"), Some(bea))
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let bodies: Vec<&str> = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap())
+            .collect();
+        assert_eq!(bodies, ["BEA-WORDS-TWO"]);
+        let listed = conversations(&s, bea).await;
+        assert_eq!(listed[0]["members"].as_array().unwrap().len(), 1);
+    }
+);
+
+/// Two nodes sharing PostgreSQL and Redis: a message sent on one reaches a socket on the other,
+/// and leaving on one node takes the room from a socket on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conversation_crosses_nodes() {
+    if !common::backend_available(Backend::Postgres) {
+        return;
+    }
+    let one = Server::start(Backend::Postgres).await;
+    let two = Server::start_on(one.db.clone(), ServerOptions::default()).await;
+    let (_, t) = setup(&one, "nodes", &["ana", "bea"]).await;
+    let (ana, bea) = (&t[0], &t[1]);
+    let (id, room) = started(&one, ana, &["bea"], "hello from node one").await;
+    let (st, _) = two
+        .post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let mut bea_ws = connect(&two, bea).await;
+    let sub = subscribe(&mut bea_ws, room).await;
+    assert_eq!(sub["backlog"][0]["body"], "hello from node one");
+    let mut ana_ws = connect(&one, ana).await;
+    subscribe(&mut ana_ws, room).await;
+    assert_eq!(
+        say(&mut ana_ws, room, "across the nodes").await["op"],
+        "message"
+    );
+    assert_eq!(
+        next_op(&mut bea_ws, "message").await["message"]["body"],
+        "across the nodes"
+    );
+    let (st, _) = one
+        .post(
+            &format!("/api/v1/conversations/{id}/leave"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let gone = next_op(&mut bea_ws, "unsubscribed").await;
+    assert_eq!(gone["room"], room);
+}

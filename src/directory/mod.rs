@@ -198,7 +198,14 @@ impl Listing {
             (None, Some(main)) if main.is_empty() => Vec::new(),
             (None, Some(main)) => {
                 let mut list = vec![main.clone()];
-                list.extend(current.languages.iter().skip(1).filter(|l| **l != main).cloned());
+                list.extend(
+                    current
+                        .languages
+                        .iter()
+                        .skip(1)
+                        .filter(|l| **l != main)
+                        .cloned(),
+                );
                 list
             }
             (None, None) => current.languages.clone(),
@@ -389,8 +396,12 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
     let terms = crate::search::analysis::parse_query(query.q.as_deref().unwrap_or(""));
     let mut ignored = FieldErrors::new();
-    let language = language_tag(query.language.as_deref().unwrap_or(""), "language", &mut ignored)
-        .unwrap_or_default();
+    let language = language_tag(
+        query.language.as_deref().unwrap_or(""),
+        "language",
+        &mut ignored,
+    )
+    .unwrap_or_default();
     // Stored as "es en": a code is found between spaces.
     let language_like = format!("% {language} %");
     let style = match query.meeting_style.as_deref().map(str::trim) {
@@ -547,7 +558,9 @@ mod tests {
         );
         assert!(cleared.languages.is_empty() && fields.is_empty());
         // Refused: a main language that is not the list's first, too many, an unknown style.
-        let six: Vec<String> = ["en", "es", "hi", "pt", "fr", "de"].map(String::from).to_vec();
+        let six: Vec<String> = ["en", "es", "hi", "pt", "fr", "de"]
+            .map(String::from)
+            .to_vec();
         Listing::apply(
             &l,
             &ListingChanges {

@@ -145,7 +145,13 @@ impl ListingForm {
             also,
             styles: MeetingStyle::ALL
                 .iter()
-                .map(|s| (s.as_str(), meeting_style_key(*s), s.as_str() == meeting_style))
+                .map(|s| {
+                    (
+                        s.as_str(),
+                        meeting_style_key(*s),
+                        s.as_str() == meeting_style,
+                    )
+                })
                 .collect(),
         }
     }
@@ -217,7 +223,10 @@ impl DirectoryPage {
                 let names: Vec<&str> = many.iter().map(|c| language_name(c)).collect();
                 texts.fill(
                     "listing_ways.in_languages",
-                    &[("languages", &names.join(texts.get("listing_ways.list_comma")))],
+                    &[(
+                        "languages",
+                        &names.join(texts.get("listing_ways.list_comma")),
+                    )],
                 )
             }
         }

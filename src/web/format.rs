@@ -197,6 +197,7 @@ pub fn room_topic(texts: &Texts, topic: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::accounts::types::Locale;
@@ -262,7 +263,10 @@ mod tests {
             "भारत — कोलकाता"
         );
         assert_eq!(
-            zone_label(crate::i18n::texts(Locale::En), "America/Argentina/Buenos_Aires"),
+            zone_label(
+                crate::i18n::texts(Locale::En),
+                "America/Argentina/Buenos_Aires"
+            ),
             "America/Argentina/Buenos Aires"
         );
     }

@@ -59,7 +59,10 @@ pub struct CommunityRow {
     pub condition: String,
     pub condition_label: String,
     pub language: String,
+    /// Every language, main first, separated by spaces (migration 0029).
+    pub languages: String,
     pub region: String,
+    pub meeting_style: String,
 }
 
 impl CommunityRow {
@@ -73,7 +76,7 @@ pub async fn find_by_slug(conn: &mut impl AsDb, slug: &str) -> AppResult<Option<
         *conn,
         fetch_optional as CommunityRow,
         "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
-                condition, condition_label, language, region
+                condition, condition_label, language, languages, region, meeting_style
          FROM communities WHERE slug = $1",
         slug.to_ascii_lowercase()
     )?)
@@ -84,7 +87,7 @@ pub async fn find_by_id(conn: &mut impl AsDb, id: i64) -> AppResult<Option<Commu
         *conn,
         fetch_optional as CommunityRow,
         "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
-                condition, condition_label, language, region
+                condition, condition_label, language, languages, region, meeting_style
          FROM communities WHERE id = $1",
         id
     )?)
@@ -132,8 +135,13 @@ pub struct Community {
     /// Where the directory lists it (see `GET /api/v1/directory`).
     pub condition: String,
     pub condition_label: String,
+    /// The main language (the first of `languages`).
     pub language: String,
+    /// Every language the group runs in, the main one first.
+    pub languages: Vec<String>,
     pub region: String,
+    /// `online`, `in_person` or `both`.
+    pub meeting_style: crate::directory::MeetingStyle,
     /// Chat rooms (on the single-community answer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rooms: Option<Vec<crate::chat::Room>>,
@@ -141,7 +149,10 @@ pub struct Community {
 
 /// The community as `access` may see it (no rooms: those are on the single-community answer).
 pub fn view(row: CommunityRow, access: &Access) -> Community {
+    let listing = crate::directory::Listing::of(&row);
     Community {
+        languages: listing.languages,
+        meeting_style: listing.meeting_style,
         visibility: row.visibility(),
         condition: row.condition,
         condition_label: row.condition_label,
@@ -179,7 +190,7 @@ pub async fn list_communities(
         conn,
         fetch_all as CommunityRow,
         "SELECT id, slug, name, description, visibility, medical_notice, allow_anonymous, member_list, newcomer_alert_minutes, created_at, member_count,
-                condition, condition_label, language, region
+                condition, condition_label, language, languages, region, meeting_style
          FROM communities c
          WHERE c.id > $1 AND (c.visibility <> 'private' OR $2 OR EXISTS
                (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $3 AND m.status = 'active'))
@@ -230,10 +241,15 @@ pub struct NewCommunity {
     pub condition: Option<String>,
     /// Directory: the condition as people say it, e.g. "Type 2 diabetes".
     pub condition_label: Option<String>,
-    /// Directory: the group's language (`en`, `es`, `hi`…).
+    /// Directory: the group's main language (`en`, `es`, `hi`…); alone, it replaces the first
+    /// of `languages` (empty clears them).
     pub language: Option<String>,
+    /// Directory: every language the group runs in, the main one first (at most 5).
+    pub languages: Option<Vec<String>>,
     /// Directory: where it meets or whom it serves, e.g. "Jalisco, MX".
     pub region: Option<String>,
+    /// Directory: `online` (the default), `in_person` or `both`.
+    pub meeting_style: Option<String>,
 }
 
 fn check_name(raw: &str, fields: &mut FieldErrors) -> Option<String> {
@@ -301,7 +317,9 @@ pub async fn create(state: &AppState, user: &User, req: &NewCommunity) -> AppRes
             condition: req.condition.as_deref(),
             condition_label: req.condition_label.as_deref(),
             language: req.language.as_deref(),
+            languages: req.languages.as_deref(),
             region: req.region.as_deref(),
+            meeting_style: req.meeting_style.as_deref(),
         },
         &mut fields,
     );
@@ -409,10 +427,15 @@ pub struct CommunityChanges {
     pub condition: Option<String>,
     /// Directory: the condition as people say it, e.g. "Type 2 diabetes".
     pub condition_label: Option<String>,
-    /// Directory: the group's language (`en`, `es`, `hi`…).
+    /// Directory: the group's main language (`en`, `es`, `hi`…); alone, it replaces the first
+    /// of `languages` (empty clears them).
     pub language: Option<String>,
+    /// Directory: every language the group runs in, the main one first (at most 5).
+    pub languages: Option<Vec<String>>,
     /// Directory: where it meets or whom it serves, e.g. "Jalisco, MX".
     pub region: Option<String>,
+    /// Directory: `online` (the default), `in_person` or `both`.
+    pub meeting_style: Option<String>,
 }
 
 /// Organisers and admins change a community's settings.
@@ -467,7 +490,9 @@ pub async fn change_community(
             condition: req.condition.as_deref(),
             condition_label: req.condition_label.as_deref(),
             language: req.language.as_deref(),
+            languages: req.languages.as_deref(),
             region: req.region.as_deref(),
+            meeting_style: req.meeting_style.as_deref(),
         },
         &mut fields,
     );

@@ -2,8 +2,8 @@
 //! region, with what each offers, for people looking for a group (and clinics looking for one
 //! to refer to). Private communities never appear, however they are searched for.
 //!
-//! The listing fields live on `communities` (migration 0012) and are set at creation or with
-//! `PATCH /api/v1/communities/{slug}`; this module checks them and answers the directory.
+//! The listing fields live on `communities` (migrations 0012 and 0029) and are set at creation
+//! or with `PATCH /api/v1/communities/{slug}`; this module checks them and answers the directory.
 
 use crate::http::Query;
 use axum::extract::State;
@@ -16,7 +16,7 @@ use crate::accounts::serialize_time;
 use crate::app::AppState;
 use crate::communities::types::Visibility;
 use crate::db;
-use crate::error::{AppResult, ErrorBody, FieldErrors};
+use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::paging::{Page, cursor};
 use crate::store::{AsDb, now_ms};
 
@@ -29,8 +29,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct Listing {
     pub condition: String,
     pub condition_label: String,
-    pub language: String,
+    /// Every language the group runs in, the main one first; no repeats.
+    pub languages: Vec<String>,
     pub region: String,
+    pub meeting_style: MeetingStyle,
 }
 
 /// What a request may say about the listing; `None` keeps what is stored.
@@ -38,9 +40,52 @@ pub struct Listing {
 pub struct ListingChanges<'a> {
     pub condition: Option<&'a str>,
     pub condition_label: Option<&'a str>,
+    /// The main language alone (older clients): it replaces the first of `languages`, and an
+    /// empty one clears them all.
     pub language: Option<&'a str>,
+    /// The whole list, main first; with `language` too, that must be its first.
+    pub languages: Option<&'a [String]>,
     pub region: Option<&'a str>,
+    pub meeting_style: Option<&'a str>,
 }
+
+/// How a group meets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MeetingStyle {
+    #[default]
+    Online,
+    InPerson,
+    Both,
+}
+
+impl MeetingStyle {
+    pub const ALL: [MeetingStyle; 3] = [
+        MeetingStyle::Online,
+        MeetingStyle::InPerson,
+        MeetingStyle::Both,
+    ];
+
+    pub fn parse(raw: &str) -> Result<MeetingStyle, String> {
+        match raw.trim() {
+            "online" => Ok(MeetingStyle::Online),
+            "in_person" => Ok(MeetingStyle::InPerson),
+            "both" => Ok(MeetingStyle::Both),
+            _ => Err("meeting_style is online, in_person or both".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingStyle::Online => "online",
+            MeetingStyle::InPerson => "in_person",
+            MeetingStyle::Both => "both",
+        }
+    }
+}
+
+/// At most this many languages per group: the listing stays readable on a phone.
+pub const MAX_LANGUAGES: usize = 5;
 
 fn plain(raw: &str, max: usize, field: &str, fields: &mut FieldErrors) -> Option<String> {
     let text = raw.trim();
@@ -81,16 +126,41 @@ fn condition_key(raw: &str, fields: &mut FieldErrors) -> Option<String> {
 }
 
 /// A language: the primary subtag of a language tag (`es-MX` → `es`), 2–3 letters; empty for none.
-fn language_tag(raw: &str, fields: &mut FieldErrors) -> Option<String> {
+fn language_tag(raw: &str, field: &str, fields: &mut FieldErrors) -> Option<String> {
     let primary = raw.trim().split(['-', '_']).next().unwrap_or("");
     let tag = primary.to_ascii_lowercase();
     if !(tag.is_empty()
         || (2..=3).contains(&tag.len()) && tag.chars().all(|c| c.is_ascii_lowercase()))
     {
-        fields.push("language", "a language is a code such as en, es or hi");
+        fields.push(field, "a language is a code such as en, es or hi");
         return None;
     }
     Some(tag)
+}
+
+/// A list of languages, main first: each checked, repeats and empty entries dropped.
+fn language_list(raw: &[String], fields: &mut FieldErrors) -> Option<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for one in raw {
+        let tag = language_tag(one, "languages", fields)?;
+        if !tag.is_empty() && !out.contains(&tag) {
+            out.push(tag);
+        }
+    }
+    if out.len() > MAX_LANGUAGES {
+        fields.push("languages", format!("at most {MAX_LANGUAGES} languages"));
+        return None;
+    }
+    Some(out)
+}
+
+/// Stored languages (`"es en"`) as a list; rows from before 0029 have only `language`.
+pub fn stored_languages(languages: &str, language: &str) -> Vec<String> {
+    let list: Vec<String> = languages.split_whitespace().map(str::to_owned).collect();
+    if list.is_empty() && !language.is_empty() {
+        return vec![language.to_owned()];
+    }
+    list
 }
 
 impl Listing {
@@ -111,18 +181,58 @@ impl Listing {
         if condition_label.is_empty() && !condition.is_empty() {
             condition_label = condition.replace('-', " ");
         }
+        let main = changes
+            .language
+            .map(|l| language_tag(l, "language", fields).unwrap_or_default());
+        let languages = match (changes.languages, main) {
+            (Some(list), main) => {
+                let list = language_list(list, fields).unwrap_or_default();
+                // Both said: they must agree, or which one is main is a guess.
+                if let Some(main) = main
+                    && main != list.first().map(String::as_str).unwrap_or("")
+                {
+                    fields.push("language", "language must be the first of languages");
+                }
+                list
+            }
+            (None, Some(main)) if main.is_empty() => Vec::new(),
+            (None, Some(main)) => {
+                let mut list = vec![main.clone()];
+                list.extend(
+                    current
+                        .languages
+                        .iter()
+                        .skip(1)
+                        .filter(|l| **l != main)
+                        .cloned(),
+                );
+                list
+            }
+            (None, None) => current.languages.clone(),
+        };
+        let meeting_style = changes
+            .meeting_style
+            .map(|m| {
+                fields
+                    .check("meeting_style", MeetingStyle::parse(m))
+                    .unwrap_or_default()
+            })
+            .unwrap_or(current.meeting_style);
         Listing {
             condition,
             condition_label,
-            language: changes
-                .language
-                .map(|l| language_tag(l, fields).unwrap_or_default())
-                .unwrap_or_else(|| current.language.clone()),
+            languages,
             region: changes
                 .region
                 .map(|r| plain(r, 80, "region", fields).unwrap_or_default())
                 .unwrap_or_else(|| current.region.clone()),
+            meeting_style,
         }
+    }
+
+    /// The main language: the first; empty when none is set.
+    pub fn language(&self) -> &str {
+        self.languages.first().map_or("", String::as_str)
     }
 
     /// The listing fields of a community row.
@@ -130,8 +240,9 @@ impl Listing {
         Listing {
             condition: row.condition.clone(),
             condition_label: row.condition_label.clone(),
-            language: row.language.clone(),
+            languages: stored_languages(&row.languages, &row.language),
             region: row.region.clone(),
+            meeting_style: MeetingStyle::parse(&row.meeting_style).unwrap_or_default(),
         }
     }
 
@@ -139,12 +250,15 @@ impl Listing {
         db!(
             *conn,
             execute,
-            "UPDATE communities SET condition = $2, condition_label = $3, language = $4, region = $5 WHERE id = $1",
+            "UPDATE communities SET condition = $2, condition_label = $3, language = $4, languages = $5, region = $6, meeting_style = $7
+             WHERE id = $1",
             community_id,
             &self.condition,
             &self.condition_label,
-            &self.language,
-            &self.region
+            self.language(),
+            self.languages.join(" "),
+            &self.region,
+            self.meeting_style.as_str()
         )?;
         Ok(())
     }
@@ -182,9 +296,13 @@ pub struct DirectoryEntry {
     /// A short key such as `type-2-diabetes`; empty when not set.
     pub condition: String,
     pub condition_label: String,
-    /// `en`, `es`, `hi`…; empty when not set.
+    /// The main language: `en`, `es`, `hi`…; empty when not set (the first of `languages`).
     pub language: String,
+    /// Every language the group runs in, the main one first.
+    pub languages: Vec<String>,
     pub region: String,
+    /// `online`, `in_person` or `both`.
+    pub meeting_style: MeetingStyle,
     pub member_count: i64,
     pub offers: Offers,
     #[serde(serialize_with = "serialize_time")]
@@ -197,12 +315,15 @@ pub struct DirectoryEntry {
 pub struct DirectoryQuery {
     /// Words to find in the name, description, condition or region (accents and case ignored).
     pub q: Option<String>,
-    /// A language code (`es`, or a tag such as `es-MX`).
+    /// A language code (`es`, or a tag such as `es-MX`): groups running in it, main or not.
     pub language: Option<String>,
     /// Part of the region, e.g. `Jalisco` or `MX`.
     pub region: Option<String>,
     /// A condition key, e.g. `hypertension`.
     pub condition: Option<String>,
+    /// `online` (groups meeting online, or both ways), `in_person` (in person, or both ways)
+    /// or `both` (only groups meeting both ways).
+    pub meeting_style: Option<String>,
     /// 1–100, default 20.
     pub limit: Option<i64>,
     /// The `next` of the previous page.
@@ -219,7 +340,9 @@ struct ListedRow {
     condition: String,
     condition_label: String,
     language: String,
+    languages: String,
     region: String,
+    meeting_style: String,
     created_at: i64,
     member_count: i64,
 }
@@ -273,8 +396,20 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
     let after = page.after_ints(1)?.map(|v| v[0]).unwrap_or(0);
     let terms = crate::search::analysis::parse_query(query.q.as_deref().unwrap_or(""));
     let mut ignored = FieldErrors::new();
-    let language =
-        language_tag(query.language.as_deref().unwrap_or(""), &mut ignored).unwrap_or_default();
+    let language = language_tag(
+        query.language.as_deref().unwrap_or(""),
+        "language",
+        &mut ignored,
+    )
+    .unwrap_or_default();
+    // Stored as "es en": a code is found between spaces.
+    let language_like = format!("% {language} %");
+    let style = match query.meeting_style.as_deref().map(str::trim) {
+        None | Some("") => "",
+        Some(raw) => MeetingStyle::parse(raw)
+            .map_err(|why| AppError::bad_request("bad_meeting_style", why))?
+            .as_str(),
+    };
     let condition = query
         .condition
         .as_deref()
@@ -290,14 +425,17 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
         let rows = db!(
             conn,
             fetch_all as ListedRow,
-            "SELECT id, slug, name, description, visibility, condition, condition_label, language, region, created_at, member_count
+            "SELECT id, slug, name, description, visibility, condition, condition_label, language, languages, region, meeting_style, created_at, member_count
              FROM communities
              WHERE id > $1 AND visibility IN ('public', 'members')
-               AND ($2 = '' OR language = $2) AND ($3 = '' OR condition = $3)
+               AND ($2 = '' OR (' ' || languages || ' ') LIKE $4) AND ($3 = '' OR condition = $3)
+               AND ($5 = '' OR meeting_style = $5 OR ($5 <> 'both' AND meeting_style = 'both'))
              ORDER BY id LIMIT 200",
             from,
             &language,
-            &condition
+            &condition,
+            &language_like,
+            style
         )?;
         let Some(last) = rows.last().map(|r| r.id) else {
             break;
@@ -323,8 +461,10 @@ pub async fn search(state: &AppState, query: &DirectoryQuery) -> AppResult<Page<
             description: row.description,
             condition: row.condition,
             condition_label: row.condition_label,
+            languages: stored_languages(&row.languages, &row.language),
             language: row.language,
             region: row.region,
+            meeting_style: MeetingStyle::parse(&row.meeting_style).unwrap_or_default(),
             member_count: row.member_count,
             offers,
             created_at: row.created_at,
@@ -365,7 +505,7 @@ mod tests {
         assert!(fields.is_empty());
         assert_eq!(l.condition, "type-2-diabetes");
         assert_eq!(l.condition_label, "type 2 diabetes");
-        assert_eq!(l.language, "es");
+        assert_eq!(l.languages, ["es"]);
         assert_eq!(l.region, "Jalisco, MX");
         let bad = Listing::apply(
             &l,
@@ -378,5 +518,69 @@ mod tests {
         );
         assert!(fields.contains("condition") && fields.contains("language"));
         assert_eq!(bad.region, "Jalisco, MX");
+    }
+
+    #[test]
+    fn languages_main_first() {
+        let mut fields = FieldErrors::new();
+        let list = ["es-MX".to_owned(), "en".to_owned(), "ES".to_owned()];
+        let l = Listing::apply(
+            &Listing::default(),
+            &ListingChanges {
+                languages: Some(&list),
+                meeting_style: Some("both"),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(fields.is_empty());
+        assert_eq!(l.languages, ["es", "en"]);
+        assert_eq!(l.language(), "es");
+        assert_eq!(l.meeting_style, MeetingStyle::Both);
+        // An older client sets only the main language: it replaces the first, the others stay.
+        let l = Listing::apply(
+            &l,
+            &ListingChanges {
+                language: Some("hi"),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert_eq!(l.languages, ["hi", "en"]);
+        assert_eq!(l.meeting_style, MeetingStyle::Both);
+        let cleared = Listing::apply(
+            &l,
+            &ListingChanges {
+                language: Some(""),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(cleared.languages.is_empty() && fields.is_empty());
+        // Refused: a main language that is not the list's first, too many, an unknown style.
+        let six: Vec<String> = ["en", "es", "hi", "pt", "fr", "de"]
+            .map(String::from)
+            .to_vec();
+        Listing::apply(
+            &l,
+            &ListingChanges {
+                language: Some("hi"),
+                languages: Some(&six[..2]),
+                meeting_style: Some("sometimes"),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(fields.contains("language") && fields.contains("meeting_style"));
+        let mut fields = FieldErrors::new();
+        Listing::apply(
+            &l,
+            &ListingChanges {
+                languages: Some(&six),
+                ..Default::default()
+            },
+            &mut fields,
+        );
+        assert!(fields.contains("languages"));
     }
 }

@@ -183,7 +183,9 @@ struct TopicInCommunity {
     c_condition: String,
     c_condition_label: String,
     c_language: String,
+    c_languages: String,
     c_region: String,
+    c_meeting_style: String,
     m_status: Option<String>,
     #[sqlx(flatten)]
     roles: RoleColumns,
@@ -246,6 +248,7 @@ async fn read_head(
                 c.medical_notice AS c_medical_notice, c.allow_anonymous AS c_allow_anonymous, c.member_list AS c_member_list,
                 c.newcomer_alert_minutes AS c_newcomer_alert_minutes, c.created_at AS c_created_at, c.member_count AS c_member_count,
                 c.condition AS c_condition, c.condition_label AS c_condition_label, c.language AS c_language, c.region AS c_region,
+                c.languages AS c_languages, c.meeting_style AS c_meeting_style,
                 m.status AS m_status,
                 EXISTS (SELECT 1 FROM community_roles cr WHERE cr.community_id = t.community_id AND cr.user_id = $2 AND cr.role = 'moderator') AS r_moderator,
                 EXISTS (SELECT 1 FROM community_roles cr WHERE cr.community_id = t.community_id AND cr.user_id = $2 AND cr.role = 'organiser') AS r_organiser,
@@ -276,7 +279,9 @@ async fn read_head(
         condition: found.c_condition,
         condition_label: found.c_condition_label,
         language: found.c_language,
+        languages: found.c_languages,
         region: found.c_region,
+        meeting_style: found.c_meeting_style,
     };
     Ok(cache::Head {
         topic: found.topic,

@@ -286,7 +286,7 @@ pub async fn welcome(state: &AppState, code: &str, count: bool) -> AppResult<Wel
         community: community.slug,
         name: community.name,
         description: community.description,
-        language: listing.language,
+        language: listing.language().to_owned(),
     })
 }
 

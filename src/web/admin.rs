@@ -72,12 +72,20 @@ async fn render(
             .find(|(k, _)| k == name)
             .map_or("", |(_, v)| v.as_str())
     };
+    let languages: Vec<String> = kept_value("languages")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
     let listing = super::directory::ListingForm::new(
         ctx.texts,
         kept_value("condition"),
         kept_value("condition_label"),
-        kept_value("language"),
+        &languages,
         kept_value("region"),
+        match kept_value("meeting_style") {
+            "" => "online",
+            style => style,
+        },
     );
     let page = AdminPage {
         l,
@@ -99,10 +107,15 @@ fn refusal(ctx: &Ctx, e: AppError) -> Result<String, PageError> {
             let mut reasons: Vec<String> = Vec::new();
             for field in fields.names() {
                 let field = field.rsplit('.').next().unwrap_or(field);
-                let text = [format!("admin.err_{field}"), format!("listing.err_{field}")]
+                let keys = [
+                    format!("admin.err_{field}"),
+                    format!("listing.err_{field}"),
+                    format!("listing_ways.err_{field}"),
+                ];
+                let text = keys
                     .iter()
                     .map(|key| ctx.texts.get(key))
-                    .find(|t| !t.starts_with("admin.err_") && !t.starts_with("listing.err_"))
+                    .find(|t| !keys.iter().any(|k| k.as_str() == *t))
                     .unwrap_or_else(|| ctx.texts.get("errors.generic"))
                     .to_owned();
                 if !reasons.contains(&text) {
@@ -140,6 +153,11 @@ pub struct CommunityForm {
     language: String,
     #[serde(default)]
     region: String,
+    #[serde(default)]
+    meeting_style: String,
+    /// The language boxes (`also_<code>`), among whatever else was sent.
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
 }
 
 pub async fn create_community(
@@ -147,6 +165,7 @@ pub async fn create_community(
 ) -> Result<Response, PageError> {
     require_admin(&ctx)?;
     let user = ctx.require()?.user.clone();
+    let languages = super::directory::languages_from_form(&form.language, &form.rest);
     let request = NewCommunity {
         slug: form.slug.clone(),
         name: form.name.clone(),
@@ -162,8 +181,10 @@ pub async fn create_community(
             &form.condition,
             &form.condition_label,
         )),
-        language: Some(form.language.clone()),
+        language: None,
+        languages: Some(languages.clone()),
         region: Some(form.region.clone()),
+        meeting_style: Some(form.meeting_style.clone()).filter(|s| !s.is_empty()),
     };
     match communities::create(&ctx.state, &user, &request).await {
         Ok(c) => Ok(ctx.send(Redirect::to(&format!("/c/{}", c.slug)))),
@@ -175,8 +196,9 @@ pub async fn create_community(
                 ("description".into(), form.description),
                 ("condition".into(), form.condition),
                 ("condition_label".into(), form.condition_label),
-                ("language".into(), form.language),
+                ("languages".into(), languages.join(" ")),
                 ("region".into(), form.region),
+                ("meeting_style".into(), form.meeting_style),
             ];
             render(ctx, None, Some(why), kept).await
         }

@@ -7,12 +7,13 @@ use axum::http::HeaderMap;
 use axum::response::{Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 use super::auth::LANGUAGES;
 use super::{Ctx, Layout, PageError, WebForm, urlencode};
 use crate::accounts::{self, RegisterRequest, session};
 use crate::communities::organised_community;
-use crate::directory::{CONDITIONS, DirectoryEntry, DirectoryQuery};
+use crate::directory::{CONDITIONS, DirectoryEntry, DirectoryQuery, MeetingStyle};
 use crate::error::AppError;
 use crate::http::ClientIp;
 use crate::i18n::Texts;
@@ -32,20 +33,93 @@ pub struct ConditionChoice {
 /// "Group details" forms show it (`_listing_fields.html`).
 pub struct ListingForm {
     pub condition_label: String,
+    /// The main language.
     pub language: String,
     pub region: String,
     pub conditions: Vec<ConditionChoice>,
+    /// The choices for the main language.
     pub languages: [(&'static str, &'static str); 3],
+    /// The other languages the group may use, as boxes to tick (`also_<code>`).
+    pub also: Vec<LanguageChoice>,
+    /// (value, text key, chosen) of the meeting styles.
+    pub styles: Vec<(&'static str, &'static str, bool)>,
+}
+
+/// A language box of the form: ticked when the group uses it besides its main language.
+pub struct LanguageChoice {
+    pub code: String,
+    pub name: String,
+    pub chosen: bool,
+}
+
+/// How the name of a language box starts (`also_en`).
+const ALSO: &str = "also_";
+
+/// The languages a group's form sent, main first: the main language, then each ticked box
+/// (`also_<code>`). Other fields are ignored.
+pub fn languages_from_form(main: &str, fields: &BTreeMap<String, String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let main = main.trim();
+    if !main.is_empty() {
+        out.push(main.to_owned());
+    }
+    for name in fields.keys() {
+        if let Some(code) = name.strip_prefix(ALSO)
+            && !out.iter().any(|c| c == code)
+        {
+            out.push(code.to_owned());
+        }
+    }
+    out
+}
+
+/// The text key that says how a group meets ("Meets online and in person").
+pub fn meeting_style_key(style: MeetingStyle) -> &'static str {
+    match style {
+        MeetingStyle::Online => "listing_ways.meets_online",
+        MeetingStyle::InPerson => "listing_ways.meets_in_person",
+        MeetingStyle::Both => "listing_ways.meets_both",
+    }
+}
+
+/// A language code named in itself, when we have a name; else the code.
+pub fn language_name(code: &str) -> &str {
+    LANGUAGES
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(code, |(_, name)| name)
 }
 
 impl ListingForm {
+    /// `languages` main first; `meeting_style` as sent (an unknown one chooses none).
     pub fn new(
         texts: &Texts,
         condition: &str,
         condition_label: &str,
-        language: &str,
+        languages: &[String],
         region: &str,
+        meeting_style: &str,
     ) -> ListingForm {
+        let language = languages.first().map_or("", String::as_str);
+        let others = languages.get(1..).unwrap_or_default();
+        let mut also: Vec<LanguageChoice> = LANGUAGES
+            .iter()
+            .map(|(code, name)| LanguageChoice {
+                code: (*code).to_owned(),
+                name: (*name).to_owned(),
+                chosen: others.iter().any(|o| o.as_str() == *code),
+            })
+            .collect();
+        // A language set through the API that the form does not offer stays ticked.
+        for code in others {
+            if !also.iter().any(|a| &a.code == code) {
+                also.push(LanguageChoice {
+                    code: code.clone(),
+                    name: code.clone(),
+                    chosen: true,
+                });
+            }
+        }
         let mut conditions: Vec<ConditionChoice> = CONDITIONS
             .iter()
             .map(|key| ConditionChoice {
@@ -68,6 +142,17 @@ impl ListingForm {
             region: region.to_owned(),
             conditions,
             languages: LANGUAGES,
+            also,
+            styles: MeetingStyle::ALL
+                .iter()
+                .map(|s| {
+                    (
+                        s.as_str(),
+                        meeting_style_key(*s),
+                        s.as_str() == meeting_style,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -102,6 +187,7 @@ struct DirectoryPage {
     language: String,
     region: String,
     condition: String,
+    meeting_style: String,
     /// (key, name in the reader's language) of the conditions the filter offers.
     conditions: Vec<(String, String)>,
     groups: Vec<GroupEntry>,
@@ -117,21 +203,48 @@ struct GroupEntry {
 impl DirectoryPage {
     fn next_href(&self, after: &str) -> String {
         format!(
-            "/groups?q={}&language={}&region={}&condition={}&after={}",
+            "/groups?q={}&language={}&region={}&condition={}&meeting_style={}&after={}",
             urlencode(&self.q),
             urlencode(&self.language),
             urlencode(&self.region),
             urlencode(&self.condition),
+            urlencode(&self.meeting_style),
             urlencode(after)
         )
     }
 
-    /// A language code named in the reader's words, when we have them.
-    fn language_name(&self, code: &str) -> &'static str {
-        LANGUAGES
-            .iter()
-            .find(|(c, _)| *c == code)
-            .map_or("", |(_, name)| name)
+    /// "In Español", or "Languages: Español, English" for a group that runs in several.
+    fn languages_line(&self, e: &DirectoryEntry) -> String {
+        let texts = self.l.texts;
+        match e.languages.as_slice() {
+            [] => String::new(),
+            [one] => texts.fill("directory.in_language", &[("language", language_name(one))]),
+            many => {
+                let names: Vec<&str> = many.iter().map(|c| language_name(c)).collect();
+                texts.fill(
+                    "listing_ways.in_languages",
+                    &[(
+                        "languages",
+                        &names.join(texts.get("listing_ways.list_comma")),
+                    )],
+                )
+            }
+        }
+    }
+
+    /// "Meets online and in person".
+    fn meets_line(&self, e: &DirectoryEntry) -> &'static str {
+        self.l.texts.get(meeting_style_key(e.meeting_style))
+    }
+
+    /// (value, text key) of the "how it meets" filter: online and in person each find the
+    /// groups that meet both ways too.
+    fn style_filters(&self) -> [(&'static str, &'static str); 3] {
+        [
+            ("online", "listing_ways.filter_online"),
+            ("in_person", "listing_ways.filter_in_person"),
+            ("both", "listing_ways.filter_both"),
+        ]
     }
 }
 
@@ -151,6 +264,7 @@ pub async fn directory(ctx: Ctx, Query(q): Query<DirectoryQuery>) -> Result<Resp
         language: q.language.unwrap_or_default(),
         region: q.region.unwrap_or_default(),
         condition: q.condition.unwrap_or_default(),
+        meeting_style: q.meeting_style.unwrap_or_default(),
         conditions: CONDITIONS
             .iter()
             .map(|k| {

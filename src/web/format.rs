@@ -98,6 +98,7 @@ pub fn zone_groups(texts: &Texts, selected: &str) -> Vec<ZoneGroup> {
 
 /// A zone's name as people read it: the city in the reader's language for the zones most
 /// members live in (`timezone.z_america_mexico_city`), else the IANA name without underscores.
+/// Never in brackets ("India — Kolkata"): pages put it in brackets after a time.
 pub fn zone_label(texts: &Texts, name: &str) -> String {
     let key = format!("timezone.z_{}", name.to_ascii_lowercase().replace('/', "_"));
     match texts.get(&key) {
@@ -192,5 +193,81 @@ pub fn room_topic(texts: &Texts, topic: &str) -> String {
         texts.get("chat.room_topic_circle").to_owned()
     } else {
         topic.to_owned()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::accounts::types::Locale;
+
+    /// Brackets never nest: "IST (India — Kolkata)", not "IST (India (Kolkata))".
+    fn depth(text: &str) -> i32 {
+        let (mut now, mut most) = (0, 0);
+        for c in text.chars() {
+            match c {
+                '(' => now += 1,
+                ')' => now -= 1,
+                _ => {}
+            }
+            most = most.max(now);
+        }
+        assert_eq!(now, 0, "unbalanced: {text}");
+        most
+    }
+
+    #[test]
+    fn every_zone_offered_reads_plainly() {
+        // A winter and a summer day, so both short names are seen where a zone has two.
+        let moments = [1_767_628_800_000_i64, 1_783_353_600_000];
+        for locale in [Locale::En, Locale::Es, Locale::Hi] {
+            let texts = crate::i18n::texts(locale);
+            let groups = zone_groups(texts, "");
+            let offered: Vec<&ZoneOption> = groups.iter().flat_map(|g| g.zones.iter()).collect();
+            assert!(offered.len() > 100, "{locale:?}: {} zones", offered.len());
+            for z in offered {
+                let label = &z.label;
+                assert!(
+                    !label.is_empty() && !label.contains(['(', ')', '_']),
+                    "{locale:?} {}: {label}",
+                    z.value
+                );
+                // An old alias is shown under the zone it names now.
+                let zone = Zone::parse(z.value).expect("an offered zone parses");
+                let named = zone_label(texts, zone.name());
+                assert!(!named.contains(['(', ')', '_']), "{locale:?}: {named}");
+                for ms in moments {
+                    let shown = span(texts, zone, ms, ms + 3_600_000);
+                    assert!(depth(&shown) <= 1, "{locale:?}: {shown}");
+                    assert!(shown.ends_with(&format!("({named})")), "{shown}");
+                }
+            }
+        }
+        // The labels in our own words, in each language.
+        let kolkata = Zone::parse("Asia/Kolkata").expect("zone");
+        let at = 1_767_628_800_000;
+        assert_eq!(
+            span(crate::i18n::texts(Locale::En), kolkata, at, at + 3_600_000),
+            format!(
+                "{}, 21:30–22:30 IST (India — Kolkata)",
+                crate::i18n::texts(Locale::En).date(local_day(kolkata, at))
+            )
+        );
+        assert_eq!(
+            zone_label(crate::i18n::texts(Locale::Es), "America/New_York"),
+            "Nueva York — hora del Este"
+        );
+        assert_eq!(
+            zone_label(crate::i18n::texts(Locale::Hi), "Asia/Kolkata"),
+            "भारत — कोलकाता"
+        );
+        assert_eq!(
+            zone_label(
+                crate::i18n::texts(Locale::En),
+                "America/Argentina/Buenos_Aires"
+            ),
+            "America/Argentina/Buenos Aires"
+        );
     }
 }

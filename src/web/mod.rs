@@ -498,6 +498,11 @@ impl Layout {
         self.texts.get(key)
     }
 
+    /// The cases waiting in the groups the member moderates; 0 for everyone else.
+    pub fn cases_waiting(&self) -> i64 {
+        self.cases.as_ref().map_or(0, |w| w.count)
+    }
+
     /// The language speech synthesis reads the page in (the "listen" buttons).
     pub fn speech_lang(&self) -> &'static str {
         match self.texts.locale {

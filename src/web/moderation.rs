@@ -522,10 +522,22 @@ pub async fn cases_waiting(ctx: Ctx) -> Result<Response, PageError> {
         let label = ctx
             .texts
             .fill("modweb.open_cases", &[("n", &ctx.texts.number(w.count))]);
+        let n = ctx.texts.number(w.count);
+        // The folded menu's button says it too ("Menu (3)", read "Menu, 3 cases waiting").
+        let (menu, menu_name) = if w.count > 0 {
+            (
+                ctx.texts.fill("menu_cases.menu", &[("n", &n)]),
+                Some(ctx.texts.fill("menu_cases.name", &[("n", &n)])),
+            )
+        } else {
+            (ctx.texts.get("phone.menu").to_owned(), None)
+        };
         serde_json::json!({
             "count": w.count,
             "href": format!("/mod/{}", w.slug),
             "label": label,
+            "menu": menu,
+            "menu_name": menu_name,
         })
     });
     Ok(ctx.send(axum::Json(answer)))

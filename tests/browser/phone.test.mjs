@@ -310,6 +310,120 @@ test("chat messages drawn by the server show their time in the reader's zone", a
   }
 });
 
+// ---- #24: the chat composer's toolbar, a group's languages and how it meets, the menu's count --
+
+for (const lang of LANGS) {
+  test(`${lang}: the chat composer (a room and a conversation) has the same Bold / List / Link buttons, by keyboard`, async () => {
+    if (!ids.conversation) {
+      const c = await server.api("POST", "/api/v1/conversations", ids.member, { with: ["ph_mod"], body: "Hello from the walk" });
+      ids.conversation = c.conversation.id;
+      await server.api("POST", `/api/v1/conversations/${ids.conversation}/accept`, ids.moderator);
+    }
+    const page = await phonePage("ph_member", lang);
+    for (const path of [`/c/diabetes/chat/${ids.room}`, `/conversations/${ids.conversation}`]) {
+      await page.goto(server.base + path);
+      await largeText(page);
+      const bar = page.locator("#composer .format-bar");
+      assert.equal(await bar.locator("button").count(), 3, path);
+      assert.equal(await bar.getAttribute("role"), "group", path);
+      assert.ok(await bar.getAttribute("aria-label"), path);
+      const area = page.locator("#chat-body");
+      await area.fill("I walked today");
+      await area.evaluate((a) => a.setSelectionRange(2, 8));
+      // The buttons sit before the box: Shift+Tab from the box reaches Link, List, then Bold.
+      await area.focus();
+      for (let k = 0; k < 3; k++) await page.keyboard.press("Shift+Tab");
+      assert.equal(await page.evaluate(() => document.activeElement.getAttribute("data-format-tool")), "bold", path);
+      await page.keyboard.press("Enter");
+      assert.equal(await area.inputValue(), "I **walked** today", path);
+      assert.equal(await page.evaluate(() => document.activeElement.id), "chat-body", "the focus goes back to the box");
+      await area.fill("eggs\nbeans");
+      await area.evaluate((a) => a.setSelectionRange(0, a.value.length));
+      await page.locator("#composer [data-format-tool=list]").focus();
+      await page.keyboard.press("Space");
+      assert.equal(await area.inputValue(), "- eggs\n- beans", path);
+      await noViolations(page, `${path} with the toolbar (${lang})`);
+      assert.equal(await overflow(page), null, `${path} (${lang})`);
+      await area.fill("");
+    }
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  });
+}
+
+const MEETS_IN_PERSON = { es: "Se reúne en persona", hi: "आमने-सामने मिलता है" };
+
+for (const lang of ["es", "hi"]) {
+  test(`${lang}: a group's languages and how it meets, from the organiser's and the admin's forms at 320 px`, async () => {
+    // The organiser's group details: a main language, another ticked, "online and in person".
+    const page = await phonePage("ph_org", lang);
+    await page.goto(server.base + "/organise/diabetes/details");
+    await largeText(page);
+    await page.locator("#language").selectOption(lang);
+    for (const box of await page.locator("input[name^=also_]").all()) await box.uncheck();
+    await page.locator("input[name=also_en]").focus();
+    await page.keyboard.press("Space");
+    await page.locator("input[name=meeting_style][value=both]").check();
+    assert.equal(await overflow(page), null);
+    await noViolations(page, `group details (${lang})`);
+    await Promise.all([page.waitForURL(/\/details\?saved=1$/), page.locator("main form button[type=submit]").last().click()]);
+    const c = await server.api("GET", "/api/v1/communities/diabetes", null);
+    assert.deepEqual([c.language, c.languages, c.meeting_style], [lang, [lang, "en"], "both"]);
+    assert.ok(await page.locator("input[name=also_en]").isChecked());
+    assert.ok(await page.locator("input[name=meeting_style][value=both]").isChecked());
+    await page.context().close();
+
+    // The admin starts a group that meets in person, in Hindi and Spanish.
+    const admin = await phonePage("organiser", lang);
+    await admin.goto(server.base + "/admin");
+    await largeText(admin);
+    assert.equal(await overflow(admin), null);
+    await noViolations(admin, `the admin's form (${lang})`);
+    await admin.locator("#slug").fill(`grupo-${lang}`);
+    await admin.locator("#name").fill(`Grupo ${lang}`);
+    await admin.locator("#language").selectOption(lang);
+    await admin.locator(`input[name=also_${lang === "es" ? "hi" : "es"}]`).check();
+    await admin.locator("input[name=meeting_style][value=in_person]").check();
+    await Promise.all([admin.waitForURL(new RegExp(`/c/grupo-${lang}$`)), admin.locator("form[action='/admin/communities'] button[type=submit]").click()]);
+    // Found in the directory by its second language and by meeting in person, said plainly.
+    await admin.goto(server.base + `/groups?language=${lang === "es" ? "hi" : "es"}&meeting_style=in_person`);
+    const card = admin.locator("ul.cards > li", { hasText: `Grupo ${lang}` });
+    await card.waitFor();
+    await card.getByText(MEETS_IN_PERSON[lang]).waitFor();
+    assert.equal(await overflow(admin), null);
+    await noViolations(admin, `the directory's filters (${lang})`);
+    assert.deepEqual(admin.problems, []);
+    await admin.context().close();
+  });
+}
+
+test("a moderator's folded menu says how many cases wait, in their language; a member's does not", async () => {
+  const topic = await server.api("POST", "/api/v1/communities/diabetes/topics", ids.organiser, {
+    title: "Miracle cure for sugar", body: "Stop your pills and drink this tea.",
+  });
+  await server.api("POST", "/api/v1/reports", ids.member, { target: { type: "post", id: topic.post.id }, reason: "misinformation" });
+  const words = { en: /^Menu, \d+ cases? waiting$/, es: /^Menú, \d+ casos? pendientes?$/, hi: /^मेन्यू, \d+ माम(ला|ले) इंतज़ार में$/ };
+  for (const lang of LANGS) {
+    const page = await phonePage("ph_mod", lang);
+    await page.goto(server.base + "/");
+    const waiting = await page.evaluate(() => fetch("/me/cases-waiting").then((r) => r.json()));
+    assert.ok(waiting.count >= 1, JSON.stringify(waiting));
+    const toggle = page.locator("button.menu-toggle");
+    assert.equal((await toggle.textContent()).trim(), waiting.menu);
+    assert.equal(await toggle.getAttribute("aria-label"), waiting.menu_name);
+    assert.match(waiting.menu_name, words[lang]);
+    assert.ok(waiting.menu.includes(`(${waiting.count})`), waiting.menu);
+    await page.getByRole("button", { name: waiting.menu_name }).waitFor();
+    await noViolations(page, `the moderator's menu (${lang})`);
+    await page.context().close();
+    const member = await phonePage("ph_member", lang);
+    await member.goto(server.base + "/");
+    assert.equal(await member.locator("button.menu-toggle").getAttribute("aria-label"), null);
+    assert.ok(!/\(\d+\)$/.test((await member.locator("button.menu-toggle").textContent()).trim()));
+    await member.context().close();
+  }
+});
+
 // ---- The sweep ------------------------------------------------------------------------------
 
 function visitorPages() {

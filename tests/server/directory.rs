@@ -203,3 +203,345 @@ both_backends!(entries_say_what_each_group_offers, |b| async move {
     );
     assert!(q.get("next_meeting_at").is_none(), "{q}");
 });
+
+both_backends!(
+    groups_in_several_languages_and_how_they_meet,
+    |b| async move {
+        let s = Server::start(b).await;
+        let admin = s.admin().await;
+        let c = s
+            .community(
+                &admin,
+                "bilingue",
+                "public",
+                json!({"languages": ["es-MX", "en", "ES"], "meeting_style": "both"}),
+            )
+            .await;
+        // The main language first; `language` stays for older clients, as the first of them.
+        assert_eq!(c["language"], "es", "{c}");
+        assert_eq!(c["languages"], json!(["es", "en"]), "{c}");
+        assert_eq!(c["meeting_style"], "both", "{c}");
+        // An older client says one language: it is the whole list; a group meets online unless told.
+        let c = s
+            .community(&admin, "solo-en", "public", json!({"language": "en"}))
+            .await;
+        assert_eq!(
+            (&c["languages"], &c["meeting_style"]),
+            (&json!(["en"]), &json!("online")),
+            "{c}"
+        );
+        s.community(
+            &admin,
+            "sala-hi",
+            "members",
+            json!({"languages": ["hi"], "meeting_style": "in_person"}),
+        )
+        .await;
+        s.community(
+            &admin,
+            "secreto",
+            "private",
+            json!({"languages": ["es", "en"], "meeting_style": "both"}),
+        )
+        .await;
+
+        // Found by any of its languages, and by how it meets (online and in person each take in
+        // the groups that meet both ways).
+        for (query, want) in [
+            ("language=en", vec!["bilingue", "solo-en"]),
+            ("language=es", vec!["bilingue"]),
+            ("language=es-MX", vec!["bilingue"]),
+            ("language=pt", vec![]),
+            ("language=hi", vec!["sala-hi"]),
+            ("meeting_style=online", vec!["bilingue", "solo-en"]),
+            ("meeting_style=in_person", vec!["bilingue", "sala-hi"]),
+            ("meeting_style=both", vec!["bilingue"]),
+            ("language=en&meeting_style=in_person", vec!["bilingue"]),
+            ("language=hi&meeting_style=online", vec![]),
+        ] {
+            let (st, page) = s.get(&format!("/api/v1/directory?{query}"), None).await;
+            assert_eq!(st, StatusCode::OK, "{query}: {page}");
+            assert_eq!(slugs(&page), want, "{query}: {page}");
+        }
+        let (st, e) = s
+            .get("/api/v1/directory?meeting_style=sometimes", None)
+            .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{e}");
+        let (_, page) = s.get("/api/v1/directory?language=en", None).await;
+        let entry = &page["items"][0];
+        assert_eq!(entry["languages"], json!(["es", "en"]), "{entry}");
+        assert_eq!(entry["language"], "es", "{entry}");
+        assert_eq!(entry["meeting_style"], "both", "{entry}");
+
+        // PATCH: the whole list, or (older clients) the main language alone, which replaces the
+        // first; the style on its own.
+        let patch = |body: Value| {
+            let s = &s;
+            let admin = admin.clone();
+            async move {
+                s.call(
+                    "PATCH",
+                    "/api/v1/communities/bilingue",
+                    Some(&admin),
+                    Some(body),
+                )
+                .await
+            }
+        };
+        let (st, c) = patch(json!({"language": "hi"})).await;
+        assert_eq!(st, StatusCode::OK, "{c}");
+        assert_eq!(c["languages"], json!(["hi", "en"]), "{c}");
+        assert_eq!(c["meeting_style"], "both", "{c}");
+        let (_, page) = s.get("/api/v1/directory?language=es", None).await;
+        assert!(slugs(&page).is_empty(), "{page}");
+        let (st, c) = patch(json!({"languages": ["en", "es"], "meeting_style": "online"})).await;
+        assert_eq!(st, StatusCode::OK, "{c}");
+        assert_eq!(
+            (&c["language"], &c["languages"], &c["meeting_style"]),
+            (&json!("en"), &json!(["en", "es"]), &json!("online")),
+            "{c}"
+        );
+        let (_, page) = s
+            .get("/api/v1/directory?meeting_style=in_person", None)
+            .await;
+        assert_eq!(slugs(&page), ["sala-hi"], "{page}");
+        let (_, c) = s.get("/api/v1/communities/bilingue", None).await;
+        assert_eq!(c["languages"], json!(["en", "es"]), "{c}");
+        // Refused by name, and nothing changes.
+        for (body, field) in [
+            (json!({"languages": ["english"]}), "languages"),
+            (
+                json!({"languages": ["en", "es", "hi", "pt", "fr", "de"]}),
+                "languages",
+            ),
+            (
+                json!({"languages": ["es", "en"], "language": "en"}),
+                "language",
+            ),
+            (json!({"meeting_style": "sometimes"}), "meeting_style"),
+        ] {
+            let (st, e) = patch(body.clone()).await;
+            assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {e}");
+            assert!(e.to_string().contains(field), "{body}: {e}");
+        }
+        let (st, e) = s
+            .post(
+                "/api/v1/communities",
+                Some(&admin),
+                json!({"slug": "mal", "name": "Mal grupo", "meeting_style": "sometimes"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+        let (_, c) = s.get("/api/v1/communities/bilingue", None).await;
+        assert_eq!(
+            (&c["languages"], &c["meeting_style"]),
+            (&json!(["en", "es"]), &json!("online")),
+            "{c}"
+        );
+        // An empty main language clears them all.
+        let (_, c) = patch(json!({"language": ""})).await;
+        assert_eq!(c["languages"], json!([]), "{c}");
+        assert_eq!(c["language"], "", "{c}");
+    }
+);
+
+both_backends!(
+    group_forms_set_languages_and_how_they_meet,
+    |b| async move {
+        use common::web::{csrf, get, location, post, web_login, web_member};
+        let s = Server::start(b).await;
+        let (ok, out, err) = s.run_cli(&[
+            "admin",
+            "create-user",
+            "--username",
+            "siteadmin",
+            "--password",
+            common::PASSWORD,
+            "--role",
+            "admin",
+        ]);
+        assert!(ok, "{out}{err}");
+        // The admin's "Start a group" form: a main language, others ticked, how it meets.
+        let admin = web_login(&s, "siteadmin").await;
+        let form = get(&s, &admin, "/admin", None).await;
+        for field in [
+            r#"name="also_en" value="1""#,
+            r#"name="also_es" value="1""#,
+            r#"name="also_hi" value="1""#,
+            r#"<input type="radio" name="meeting_style" value="online" checked>"#,
+            r#"<input type="radio" name="meeting_style" value="in_person">"#,
+            "Meets online and in person",
+        ] {
+            assert!(form.html.contains(field), "{field}: {}", form.html);
+        }
+        let made = post(
+            &s,
+            &admin,
+            "/admin/communities",
+            &[
+                ("csrf", csrf(&form.html).as_str()),
+                ("slug", "dos-lenguas"),
+                ("name", "Dos lenguas"),
+                ("description", ""),
+                ("visibility", "public"),
+                ("condition", "type-2-diabetes"),
+                ("condition_label", ""),
+                ("language", "es"),
+                ("also_en", "1"),
+                ("also_es", "1"),
+                ("meeting_style", "both"),
+                ("region", "Texas, US"),
+            ],
+        )
+        .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
+        let (_, c) = s.get("/api/v1/communities/dos-lenguas", None).await;
+        assert_eq!(
+            (&c["languages"], &c["meeting_style"]),
+            (&json!(["es", "en"]), &json!("both")),
+            "{c}"
+        );
+        // A refused form keeps the boxes and the style as they were sent.
+        let form = get(&s, &admin, "/admin", None).await;
+        let refused = post(
+            &s,
+            &admin,
+            "/admin/communities",
+            &[
+                ("csrf", csrf(&form.html).as_str()),
+                ("slug", "x"),
+                ("name", "Otro"),
+                ("language", "en"),
+                ("also_hi", "1"),
+                ("meeting_style", "in_person"),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.html.contains(r#"name="also_hi" value="1" checked"#),
+            "{}",
+            refused.html
+        );
+        assert!(
+            refused.html.contains(r#"value="in_person" checked"#),
+            "{}",
+            refused.html
+        );
+
+        // The directory page, in Spanish: found by its second language and by how it meets, and
+        // it says both in plain words.
+        let visitor = common::web::browser();
+        let page = get(
+            &s,
+            &visitor,
+            "/groups?language=en&meeting_style=in_person",
+            Some("es"),
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.html.contains("Dos lenguas"), "{}", page.html);
+        assert!(
+            page.html.contains("Idiomas: Español, English"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.html.contains("Se reúne en línea y en persona"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.html
+                .contains(r#"<option value="in_person" selected>En persona</option>"#),
+            "{}",
+            page.html
+        );
+        let page = get(
+            &s,
+            &visitor,
+            "/groups?meeting_style=online&language=hi",
+            Some("es"),
+        )
+        .await;
+        assert!(!page.html.contains("Dos lenguas"), "{}", page.html);
+
+        // The organiser's group details, in Hindi: what is stored is ticked; a change is saved.
+        let api_admin = s.login("siteadmin").await;
+        let orga = web_member(&s, "orga", "hi").await;
+        let orga_api = s.login("orga").await;
+        s.join(&orga_api, "dos-lenguas").await;
+        let (st, _) = s
+            .call(
+                "PUT",
+                "/api/v1/communities/dos-lenguas/roles/organiser/orga",
+                Some(&api_admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let form = get(&s, &orga, "/organise/dos-lenguas/details", None).await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+        for field in [
+            "समूह कैसे मिलता है",
+            "ऑनलाइन और आमने-सामने मिलता है",
+            r#"name="also_en" value="1" checked"#,
+            r#"<input type="radio" name="meeting_style" value="both" checked>"#,
+        ] {
+            assert!(form.html.contains(field), "{field}: {}", form.html);
+        }
+        assert!(!form.html.contains(r#"name="also_hi" value="1" checked"#));
+        let token = csrf(&form.html);
+        let fields = |style: &'static str| {
+            vec![
+                ("csrf", token.clone()),
+                ("name", "Dos lenguas".to_owned()),
+                ("description", String::new()),
+                ("condition", "type-2-diabetes".to_owned()),
+                ("condition_label", String::new()),
+                ("language", "hi".to_owned()),
+                ("also_es", "1".to_owned()),
+                ("meeting_style", style.to_owned()),
+                ("region", "Texas, US".to_owned()),
+            ]
+        };
+        let send = |v: Vec<(&'static str, String)>| {
+            let s = &s;
+            let orga = orga.clone();
+            async move {
+                let pairs: Vec<(&str, &str)> = v.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                post(s, &orga, "/organise/dos-lenguas/details", &pairs).await
+            }
+        };
+        let refused = send(fields("sometimes")).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused.html.contains("चुनें कि समूह कैसे मिलता है।"),
+            "{}",
+            refused.html
+        );
+        assert!(
+            refused.html.contains(r#"name="also_es" value="1" checked"#),
+            "{}",
+            refused.html
+        );
+        let saved = send(fields("in_person")).await;
+        assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.html);
+        assert_eq!(location(&saved), "/organise/dos-lenguas/details?saved=1");
+        let (_, c) = s.get("/api/v1/communities/dos-lenguas", None).await;
+        assert_eq!(
+            (&c["language"], &c["languages"], &c["meeting_style"]),
+            (&json!("hi"), &json!(["hi", "es"]), &json!("in_person")),
+            "{c}"
+        );
+        let (_, page) = s.get("/api/v1/directory?language=en", None).await;
+        assert!(slugs(&page).is_empty(), "{page}");
+        let (_, page) = s
+            .get(
+                "/api/v1/directory?language=es&meeting_style=in_person",
+                None,
+            )
+            .await;
+        assert_eq!(slugs(&page), ["dos-lenguas"], "{page}");
+    }
+);

@@ -634,3 +634,108 @@ both_backends!(
         assert!(!page.html.contains("case-alerts"), "{}", page.html);
     }
 );
+
+both_backends!(
+    the_folded_menu_counts_cases_for_moderators,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, _moderator) = group(&s, "menu").await;
+        let author = s.register("author").await;
+        s.join(&author, "menu").await;
+        let reporter = s.register("reporter").await;
+        s.join(&reporter, "menu").await;
+        let mod_web = web_login(&s, "modpat").await;
+        let page = get(&s, &mod_web, "/", None).await;
+        assert!(
+            page.html
+                .contains(r#"<summary class="menu-toggle">Menu</summary>"#),
+            "nothing waits: {}",
+            page.html
+        );
+        // Three reports, three cases.
+        for title in ["One thing", "Another thing", "A third thing"] {
+            let (_, post_id) = s.topic(&author, "menu", title, "buy my pills").await;
+            let (st, r) = s
+                .post(
+                    "/api/v1/reports",
+                    Some(&reporter),
+                    json!({"target": {"type": "post", "id": post_id}, "reason": "spam"}),
+                )
+                .await;
+            assert!(st.is_success(), "{r}");
+        }
+        let page = get(&s, &mod_web, "/groups", None).await;
+        assert!(
+        page.html.contains(
+            r#"<summary class="menu-toggle" aria-label="Menu, 3 cases waiting">Menu (3)</summary>"#
+        ),
+        "{}",
+        page.html
+    );
+        // Live, site.js asks again after an alert: the same words.
+        let waiting = get(&s, &mod_web, "/me/cases-waiting", None).await;
+        let waiting: Value = serde_json::from_str(&waiting.html).unwrap();
+        assert_eq!(waiting["menu"], "Menu (3)", "{waiting}");
+        assert_eq!(waiting["menu_name"], "Menu, 3 cases waiting", "{waiting}");
+        // In Spanish; and in Hindi for a moderator of another group with one case (the singular).
+        let modpat = s.login("modpat").await;
+        s.call(
+            "PATCH",
+            "/api/v1/me",
+            Some(&modpat),
+            Some(json!({"locale": "es"})),
+        )
+        .await;
+        let page = get(&s, &mod_web, "/", None).await;
+        assert!(
+        page.html.contains(
+            r#"<summary class="menu-toggle" aria-label="Menú, 3 casos pendientes">Menú (3)</summary>"#
+        ),
+        "{}",
+        page.html
+    );
+        s.community(&admin, "otro", "public", json!({})).await;
+        let hindi = make_moderator(&s, &admin, "otro", "moddev").await;
+        s.call(
+            "PATCH",
+            "/api/v1/me",
+            Some(&hindi),
+            Some(json!({"locale": "hi"})),
+        )
+        .await;
+        s.join(&author, "otro").await;
+        s.join(&reporter, "otro").await;
+        let (_, post_id) = s
+            .topic(&author, "otro", "Something else", "buy my pills")
+            .await;
+        s.post(
+            "/api/v1/reports",
+            Some(&reporter),
+            json!({"target": {"type": "post", "id": post_id}, "reason": "spam"}),
+        )
+        .await;
+        let hindi_web = web_login(&s, "moddev").await;
+        let page = get(&s, &hindi_web, "/", None).await;
+        assert!(
+        page.html.contains(
+            r#"<summary class="menu-toggle" aria-label="मेन्यू, 1 मामला इंतज़ार में">मेन्यू (1)</summary>"#
+        ),
+        "{}",
+        page.html
+    );
+        // Members who moderate nothing see no count, whatever waits.
+        for who in ["reporter", "author"] {
+            let client = web_login(&s, who).await;
+            let page = get(&s, &client, "/", None).await;
+            assert!(
+                page.html.contains(r#"<summary class="menu-toggle">Menu"#),
+                "{who}: {}",
+                page.html
+            );
+            assert!(
+                !page.html.contains("cases waiting") && !page.html.contains("Menu (3)"),
+                "{who}"
+            );
+        }
+    }
+);

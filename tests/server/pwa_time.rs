@@ -377,7 +377,7 @@ both_backends!(session_in_mexico_city_read_in_kolkata, |b| async move {
     let shown = web::get(&s, &priya, &format!("/events/{event}"), None).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.html);
     assert!(
-        shown.html.contains("20:30–21:30 IST (India (Kolkata))"),
+        shown.html.contains("20:30–21:30 IST (India — Kolkata)"),
         "{}",
         shown.html
     );

@@ -207,6 +207,12 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (w) {
         if (!w) { return; }
+        // The folded menu's button counts the cases too.
+        var toggle = document.querySelector("header .menu-toggle");
+        if (toggle && (w.menu_name || toggle.hasAttribute("aria-label"))) {
+          toggle.textContent = w.menu;
+          if (w.menu_name) { toggle.setAttribute("aria-label", w.menu_name); } else { toggle.removeAttribute("aria-label"); }
+        }
         var link = document.querySelector("header a.cases");
         if (!link && w.count > 0) {
           var menu = document.querySelector("header nav.menu ul");
@@ -1125,6 +1131,8 @@
     button.type = "button";
     button.className = "menu-toggle";
     button.textContent = summary.textContent;
+    // "Menu (3)" reads "Menu, 3 cases waiting" for moderators.
+    if (summary.hasAttribute("aria-label")) { button.setAttribute("aria-label", summary.getAttribute("aria-label")); }
     button.setAttribute("aria-controls", nav.id);
     var set = function (open) {
       button.setAttribute("aria-expanded", open ? "true" : "false");

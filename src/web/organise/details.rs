@@ -1,9 +1,9 @@
 //! The organiser tools: the group's details — name, description, and what the directory finds it
-//! by (condition, language, area).
+//! by (condition, languages, how it meets, area).
 
 use super::*;
 use crate::communities::{self, CommunityChanges};
-use crate::web::directory::{ListingForm, label_or_name};
+use crate::web::directory::{ListingForm, label_or_name, languages_from_form};
 
 #[derive(Deserialize, Default)]
 pub struct DetailsForm {
@@ -19,6 +19,17 @@ pub struct DetailsForm {
     language: String,
     #[serde(default)]
     region: String,
+    #[serde(default)]
+    meeting_style: String,
+    /// The language boxes (`also_<code>`), among whatever else was sent.
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
+}
+
+impl DetailsForm {
+    fn languages(&self) -> Vec<String> {
+        languages_from_form(&self.language, &self.rest)
+    }
 }
 
 #[derive(askama::Template, askama_web::WebTemplate)]
@@ -43,20 +54,31 @@ async fn render_details(
     saved: bool,
 ) -> Result<Response, PageError> {
     let (c, _, _) = organised(&ctx, slug).await?;
-    let form = form.unwrap_or_else(|| DetailsForm {
-        name: c.name.clone(),
-        description: c.description.clone(),
-        condition: c.condition.clone(),
-        condition_label: c.condition_label.clone(),
-        language: c.language.clone(),
-        region: c.region.clone(),
+    let form = form.unwrap_or_else(|| {
+        let listing = crate::directory::Listing::of(&c);
+        DetailsForm {
+            name: c.name.clone(),
+            description: c.description.clone(),
+            condition: c.condition.clone(),
+            condition_label: c.condition_label.clone(),
+            language: listing.language().to_owned(),
+            region: c.region.clone(),
+            meeting_style: listing.meeting_style.as_str().to_owned(),
+            rest: listing
+                .languages
+                .iter()
+                .skip(1)
+                .map(|code| (format!("also_{code}"), "1".to_owned()))
+                .collect(),
+        }
     });
     let listing = ListingForm::new(
         ctx.texts,
         &form.condition,
         &form.condition_label,
-        &form.language,
+        &form.languages(),
         &form.region,
+        &form.meeting_style,
     );
     let mut l = ctx
         .layout(
@@ -101,8 +123,9 @@ pub async fn change_details(
             &form.condition,
             &form.condition_label,
         )),
-        language: Some(form.language.clone()),
+        languages: Some(form.languages()),
         region: Some(form.region.clone()),
+        meeting_style: Some(form.meeting_style.clone()).filter(|s| !s.is_empty()),
         ..CommunityChanges::default()
     };
     match communities::change_community(&ctx.state, &user, &slug, &changes).await {
@@ -117,18 +140,25 @@ pub async fn change_details(
     }
 }
 
-/// The reasons for a refusal, `listing.err_<field>` in the reader's language.
+/// The reasons for a refusal, `listing.err_<field>` (or `listing_ways.err_<field>`) in the
+/// reader's language.
 fn listing_refusal(texts: &Texts, e: AppError) -> Result<Vec<String>, PageError> {
     let AppError::Invalid { fields, .. } = &e else {
         return Err(e.into());
     };
     let mut out: Vec<String> = Vec::new();
     for field in fields.names() {
-        let key = format!("listing.err_{}", field.rsplit('.').next().unwrap_or(field));
-        let text = match texts.get(&key) {
-            t if t == key => texts.get("errors.generic").to_owned(),
-            t => t.to_owned(),
-        };
+        let field = field.rsplit('.').next().unwrap_or(field);
+        let keys = [
+            format!("listing.err_{field}"),
+            format!("listing_ways.err_{field}"),
+        ];
+        let text = keys
+            .iter()
+            .map(|key| texts.get(key))
+            .find(|t| !keys.iter().any(|k| k.as_str() == *t))
+            .unwrap_or_else(|| texts.get("errors.generic"))
+            .to_owned();
         if !out.contains(&text) {
             out.push(text);
         }

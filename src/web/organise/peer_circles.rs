@@ -44,7 +44,7 @@ pub(in crate::web) fn members_of(c: &circles::Circle) -> Vec<MemberItem> {
         .collect()
 }
 
-/// "Meets every Monday at 18:00 (America/Mexico_City)".
+/// "Meets every Monday at 18:00 (Mexico City)".
 pub(in crate::web) fn meeting_text(texts: &Texts, m: &Meeting) -> String {
     let day = WEEKDAYS
         .iter()
@@ -55,7 +55,10 @@ pub(in crate::web) fn meeting_text(texts: &Texts, m: &Meeting) -> String {
         &[
             ("day", texts.get(&format!("calendar.wd{day}"))),
             ("time", &m.time),
-            ("zone", m.timezone.as_deref().unwrap_or("UTC")),
+            (
+                "zone",
+                &crate::web::format::zone_label(texts, m.timezone.as_deref().unwrap_or("UTC")),
+            ),
         ],
     )
 }

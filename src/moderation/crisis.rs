@@ -391,6 +391,22 @@ mod tests {
         assert!(failures.is_empty(), "below the bar: {failures:?}");
     }
 
+    /// `heldout7-*.txt`, written blind on 2026-12-07 (212 crisis lines, 428 everyday posts) while
+    /// round five was built, by someone who never saw the phrases, guards, concepts or corpora,
+    /// and measured once after it: recall 42% (en 30%, es 50%, hi 51%, hi-Latn 41%), false
+    /// alarms 3.3%, against 36% and 3.7% with the rules of the start of the round. Printed, not
+    /// held to the bar: it is the figure for unseen text, and the next round may study it (then
+    /// write a new blind set).
+    #[test]
+    fn heldout7_printed() {
+        let m = in_force();
+        let crisis = corpus(read_corpus("heldout7-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout7-everyday.txt"));
+        assert!(crisis.len() >= 200 && everyday.len() >= 400);
+        let below = measure(&m, "heldout7 (printed only)", &crisis, &everyday);
+        println!("heldout7 below the bar: {below:?}");
+    }
+
     /// Round five's kinds of wording in the built-in file, each with an everyday look-alike:
     /// euphemisms, a height and the nerve, giving things away quietly, a burden said indirectly,
     /// and jokes, a friend's words or a question for a class that only look alike.

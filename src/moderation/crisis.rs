@@ -378,17 +378,63 @@ mod tests {
     }
 
     /// `heldout6-*.txt`, written blind on 2026-12-07 (178 crisis lines, 344 everyday posts) while
-    /// round four was built, by someone who never saw the phrases, guards or corpora, and
-    /// measured once after it: printed, not held to the bar (figures in `moderation/README.md`).
-    /// Never tune on its misses; write a new blind set for the next round.
+    /// round four was built, by someone who never saw the phrases, guards or corpora, and measured
+    /// once after it (recall 70%, en 58%; false alarms 2.6%). Round five studied its misses by kind
+    /// of wording, so it is now held to the bar like the other held-out sets.
     #[test]
-    fn heldout6_printed() {
+    fn heldout6_recall_and_false_alarms() {
         let m = in_force();
         let crisis = corpus(read_corpus("heldout6-crisis.txt"));
         let everyday = corpus(read_corpus("heldout6-everyday.txt"));
         assert!(crisis.len() >= 150 && everyday.len() >= 300);
-        let below = measure(&m, "heldout6 (printed only)", &crisis, &everyday);
-        println!("heldout6 below the bar: {below:?}");
+        let failures = measure(&m, "heldout6", &crisis, &everyday);
+        assert!(failures.is_empty(), "below the bar: {failures:?}");
+    }
+
+    /// `heldout7-*.txt`, written blind on 2026-12-07 (212 crisis lines, 428 everyday posts) while
+    /// round five was built, by someone who never saw the phrases, guards, concepts or corpora,
+    /// and measured once after it: recall 42% (en 30%, es 50%, hi 51%, hi-Latn 41%), false
+    /// alarms 3.3%, against 36% and 3.7% with the rules of the start of the round. Printed, not
+    /// held to the bar: it is the figure for unseen text, and the next round may study it (then
+    /// write a new blind set).
+    #[test]
+    fn heldout7_printed() {
+        let m = in_force();
+        let crisis = corpus(read_corpus("heldout7-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout7-everyday.txt"));
+        assert!(crisis.len() >= 200 && everyday.len() >= 400);
+        let below = measure(&m, "heldout7 (printed only)", &crisis, &everyday);
+        println!("heldout7 below the bar: {below:?}");
+    }
+
+    /// Round five's kinds of wording in the built-in file, each with an everyday look-alike:
+    /// euphemisms, a height and the nerve, giving things away quietly, a burden said indirectly,
+    /// and jokes, a friend's words or a question for a class that only look alike.
+    #[test]
+    fn round_five_kinds_in_the_built_in_file() {
+        let m = load(DEFAULT).unwrap_or_else(|e| panic!("crisis phrases: {e}"));
+        for crisis in [
+            "I'm going to take myself out of the picture, it's better that way",
+            "I sat on the roof of my building for an hour trying to work up to it",
+            "found homes for my cats and cancelled my phone plan. feeling lighter than in years",
+            "My family would get their lives back if I wasn't here anymore",
+            "estoy parada en el puente y no sé si bajarme",
+            "मेरे बाद मेरी बेटी का ध्यान रखना",
+            "bhagwan bas ab mujhe bula lo",
+        ] {
+            assert!(m.explain(crisis).is_some(), "missed: {crisis}");
+        }
+        for everyday in [
+            "Taking myself out for a walk after dinner, doctor's orders",
+            "Sat on the roof deck of my building for an hour reading, so nice",
+            "Reading about the warning signs of suicide so I can look out for my brother",
+            "For my pharmacology class: what are the symptoms of an insulin overdose? I want to know",
+            "me voy a matar de risa con este meme",
+            "meri dost bolti hai uska jeene ka mann nahi karta, kya karun?",
+            "haste haste mar jaungi, ye video dekho",
+        ] {
+            assert_eq!(m.explain(everyday), None, "{everyday}");
+        }
     }
 
     /// Round four's kinds of wording in the built-in file, each with an everyday look-alike: a

@@ -25,6 +25,10 @@ use serde::Deserialize;
 
 use super::patterns::compile;
 
+/// A set of concepts, one bit each.
+pub type Bits = u128;
+const ONE: Bits = 1;
+
 /// One combination as `crisis.toml` writes it.
 #[derive(Deserialize, Debug, Clone)]
 pub struct Combination {
@@ -36,8 +40,8 @@ pub struct Combination {
 
 /// A compiled combination: bit sets over the concepts.
 struct Rule {
-    all: u64,
-    none: u64,
+    all: Bits,
+    none: Bits,
     /// The concepts of `all`, those fewest combinations use first: a rare concept ("poison",
     /// "crash") is absent from most texts, so reading it first settles most combinations at
     /// once, before the common ones ("self", "intent") are read.
@@ -58,7 +62,7 @@ pub struct Concepts {
 }
 
 /// At most this many concepts (one bit each).
-const MAX_CONCEPTS: usize = 64;
+const MAX_CONCEPTS: usize = Bits::BITS as usize;
 
 impl Concepts {
     /// Compiles the concepts (name → patterns, every language together) and the combinations
@@ -73,7 +77,7 @@ impl Concepts {
         let mut bit = BTreeMap::new();
         let mut compiled = Vec::new();
         for (i, (name, patterns)) in concepts.iter().enumerate() {
-            bit.insert(name.as_str(), 1u64 << i);
+            bit.insert(name.as_str(), ONE << i);
             let mut alternatives = Vec::new();
             for p in patterns {
                 if let Some((re, _)) = compile(p).map_err(|e| format!("concept {name:?}: {e}"))? {
@@ -90,8 +94,8 @@ impl Concepts {
             };
             compiled.push(re);
         }
-        let mask = |names: &[String], rule: &str| -> Result<u64, String> {
-            names.iter().try_fold(0u64, |m, n| {
+        let mask = |names: &[String], rule: &str| -> Result<Bits, String> {
+            names.iter().try_fold(0, |m, n| {
                 bit.get(n.as_str())
                     .map(|b| m | b)
                     .ok_or_else(|| format!("combination {rule:?}: no concept named {n:?}"))
@@ -109,11 +113,11 @@ impl Concepts {
                 label: format!("concepts: {} ({})", c.name, c.all.join(" + ")),
             });
         }
-        let uses = |i: usize| rules.iter().filter(|r| r.all & (1u64 << i) != 0).count();
+        let uses = |i: usize| rules.iter().filter(|r| r.all & (ONE << i) != 0).count();
         let uses: Vec<usize> = (0..compiled.len()).map(uses).collect();
         for rule in &mut rules {
             let mut order: Vec<usize> = (0..compiled.len())
-                .filter(|i| rule.all & (1u64 << i) != 0)
+                .filter(|i| rule.all & (ONE << i) != 0)
                 .collect();
             order.sort_by_key(|&i| uses[i]);
             rule.order = order;
@@ -129,27 +133,27 @@ impl Concepts {
     /// The concepts found in one sentence as the phrases see it (normalised, padded with spaces,
     /// guarded idioms taken out), as a bit set.
     #[cfg(test)]
-    pub fn present(&self, padded: &str) -> u64 {
-        self.present_among(padded, u64::MAX)
+    pub fn present(&self, padded: &str) -> Bits {
+        self.present_among(padded, Bits::MAX)
     }
 
     /// The concepts of `wanted` found in one sentence: only those are read.
-    pub fn present_among(&self, padded: &str, wanted: u64) -> u64 {
+    pub fn present_among(&self, padded: &str, wanted: Bits) -> Bits {
         self.concepts
             .iter()
             .enumerate()
-            .filter(|(i, _)| wanted & (1u64 << i) != 0)
+            .filter(|(i, _)| wanted & (ONE << i) != 0)
             .filter(|(_, re)| re.as_ref().is_some_and(|re| re.is_match(padded)))
-            .fold(0, |m, (i, _)| m | 1u64 << i)
+            .fold(0, |m, (i, _)| m | ONE << i)
     }
 
     /// The names of the concepts in a bit set (for the explaining test).
     #[cfg(test)]
-    pub fn names(&self, found: u64) -> Vec<&str> {
+    pub fn names(&self, found: Bits) -> Vec<&str> {
         self.names
             .iter()
             .enumerate()
-            .filter(|(i, _)| found & (1u64 << i) != 0)
+            .filter(|(i, _)| found & (ONE << i) != 0)
             .map(|(_, n)| n.as_str())
             .collect()
     }
@@ -166,12 +170,12 @@ impl Concepts {
     /// combination whose concepts the whole text holds; 0 when there is none. A text's sentences
     /// are then read for these alone, so a text near one combination costs little more than
     /// one that is near none.
-    pub fn candidates(&self, padded: &str) -> u64 {
-        let (mut known, mut found) = (0u64, 0u64);
-        let mut wanted = 0u64;
+    pub fn candidates(&self, padded: &str) -> Bits {
+        let (mut known, mut found) = (0, 0);
+        let mut wanted: Bits = 0;
         for rule in &self.rules {
             let met = rule.order.iter().all(|&i| {
-                let b = 1u64 << i;
+                let b = ONE << i;
                 if known & b == 0 {
                     known |= b;
                     let hit = self
@@ -194,15 +198,15 @@ impl Concepts {
 
     /// The label of the first combination met by one sentence or by two in a row, given each
     /// sentence's concepts in order.
-    pub fn first_met(&self, sentences: &[u64]) -> Option<&str> {
-        let met = |m: u64| {
+    pub fn first_met(&self, sentences: &[Bits]) -> Option<&str> {
+        let met = |m: Bits| {
             self.rules
                 .iter()
                 .find(|r| m & r.all == r.all && m & r.none == 0)
         };
         let mut previous = None;
         for &m in sentences {
-            let found = met(m).or_else(|| previous.and_then(|p: u64| met(p | m)));
+            let found = met(m).or_else(|| previous.and_then(|p: Bits| met(p | m)));
             if let Some(rule) = found {
                 return Some(rule.label.as_str());
             }

@@ -15,7 +15,7 @@
 
 use regex::{Regex, RegexSet};
 
-use super::concepts::{Concepts, sentences};
+use super::concepts::{Bits, Concepts, sentences};
 use super::normalise::{collapse_repeats, normalise, normalise_marked};
 
 /// Words a `...` gap may skip.
@@ -86,7 +86,7 @@ impl Matcher {
         if wanted == 0 {
             return None;
         }
-        let found: Vec<u64> = sentences(text)
+        let found: Vec<Bits> = sentences(text)
             .map(|s| concepts.present_among(&self.prepare(s).0, wanted))
             .collect();
         concepts.first_met(&found)

@@ -4,6 +4,7 @@
 //! linking them one by one was most of the tests' build time.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 mod abuse;

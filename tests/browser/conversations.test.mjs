@@ -214,3 +214,25 @@ test("site staff read a reported conversation message in their queue and end it 
   await server.api("PATCH", "/api/v1/me", server.adminToken, { locale: "en" });
   assert.deepEqual(staff.problems, []);
 });
+
+test("a conversation's form sends without JavaScript (es)", async () => {
+  const page = await newPage(browser, { ...narrow, javaScriptEnabled: false });
+  page.setDefaultTimeout(20000);
+  await signUp(page, server.base, "pia_nojs", "es");
+  await server.api("POST", "/api/v1/communities/diabetes/join", await tokenOf("pia_nojs"));
+  await server.api("POST", "/api/v1/auth/register", null, {
+    username: "quim_nojs", password: PASSWORD, health_data_consent: { version: "health-data-2026-12" },
+  });
+  const quim = await tokenOf("quim_nojs");
+  await server.api("POST", "/api/v1/communities/diabetes/join", quim);
+  const started = await server.api("POST", "/api/v1/conversations", quim, { with: ["pia_nojs"], body: "Hola Pía" });
+  const id = started.conversation.id;
+  await page.goto(server.base + `/conversations/${id}`);
+  await Promise.all([page.waitForURL(server.base + `/conversations/${id}`), page.getByRole("button", { name: "Aceptar" }).first().click()]);
+  await page.locator("#chat-body").fill("Hola, sin JavaScript");
+  await Promise.all([page.waitForURL(new RegExp(`/conversations/${id}#composer$`)), page.locator("#composer button[type=submit]").first().click()]);
+  await page.locator("#messages li", { hasText: "Hola, sin JavaScript" }).waitFor();
+  assert.equal(await page.locator("#chat-body").inputValue(), "");
+  await fitsAt320(page, "a conversation without JavaScript (es)");
+  assert.deepEqual(page.problems, []);
+});

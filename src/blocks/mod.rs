@@ -210,7 +210,12 @@ impl KeptAway {
     /// Whether words by `author` (as shown: `None` for anonymous or erased authors, whom no
     /// collapse may point at) are shown collapsed to the viewer, and why.
     pub fn hides(&self, author: Option<&crate::communities::MemberSummary>) -> Option<Hidden> {
-        match self.kind_of(author?.id)? {
+        self.hides_member(author.map(|a| a.id))
+    }
+
+    /// [`KeptAway::hides`] by a member's id (`None`: an anonymous or erased author).
+    pub fn hides_member(&self, member: Option<i64>) -> Option<Hidden> {
+        match self.kind_of(member?)? {
             Kind::Block => Some(Hidden::Blocked),
             Kind::Ignore => Some(Hidden::Ignored),
         }

@@ -27,7 +27,7 @@ use crate::communities::{Access, MemberSummary};
 use crate::db;
 use crate::error::{AppError, AppResult, ErrorBody};
 use crate::http::{Json, Path};
-use crate::realtime::frames::Revoked;
+use crate::realtime::frames::{Revoked, ServerFrame};
 use crate::store::{AsDb, now_ms};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -222,16 +222,117 @@ pub async fn list(state: &AppState, user: &User) -> AppResult<Vec<Conversation>>
 
 /// One of the caller's conversations; 404 when they are not (or no longer) in it.
 pub async fn get(state: &AppState, user: &User, id: i64) -> AppResult<Conversation> {
+    get_for(state, user.id, id).await
+}
+
+async fn get_for(state: &AppState, user: i64, id: i64) -> AppResult<Conversation> {
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
         fetch_optional as Row,
         concat!(select_rows!(), " AND c.id = $2"),
-        user.id,
+        user,
         id
     )?
     .ok_or(AppError::NotFound)?;
     shown(&mut conn, row).await
+}
+
+/// What happened to a conversation, as its people's sockets are told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Requested,
+    Accepted,
+    Declined,
+    Left,
+    Ended,
+}
+
+impl Event {
+    fn as_str(self) -> &'static str {
+        match self {
+            Event::Requested => "requested",
+            Event::Accepted => "accepted",
+            Event::Declined => "declined",
+            Event::Left => "left",
+            Event::Ended => "ended",
+        }
+    }
+}
+
+/// Tells every person still in conversation `id`, on each of their sockets on every node, what
+/// happened, with the conversation as each of them sees it (their unread count, whether they may
+/// send); `gone`, who just declined or left, gets the event with `{id, room, my_state}` alone.
+/// Best effort: the change is committed, and the pages show it at the next load anyway.
+async fn tell(state: &AppState, id: i64, event: Event, gone: Option<(i64, &str)>) {
+    let people = async {
+        let mut conn = state.store.read().await?;
+        db!(
+            conn,
+            fetch_all scalar i64,
+            "SELECT user_id FROM conversation_members WHERE conversation_id = $1
+               AND state IN ('starter', 'invited', 'accepted')",
+            id
+        )
+        .map_err(AppError::from)
+    };
+    let people = match Box::pin(people).await {
+        Ok(people) => people,
+        Err(e) => {
+            tracing::warn!(error = %e, conversation = id, "conversations: telling its people");
+            return;
+        }
+    };
+    for person in people {
+        match get_for(state, person, id).await {
+            Ok(view) => {
+                let frame = ServerFrame::Conversation {
+                    conversation: &view,
+                    event: event.as_str(),
+                };
+                state.realtime.publish_user(person, frame.encode());
+            }
+            Err(e) => tracing::warn!(error = %e, conversation = id, "conversations: a view"),
+        }
+    }
+    if let Some((person, my_state)) = gone {
+        let room = match place_room(state, id).await {
+            Ok(room) => room,
+            Err(_) => return,
+        };
+        let view = serde_json::json!({"id": id, "room": room, "my_state": my_state});
+        let frame = ServerFrame::Conversation {
+            conversation: &view,
+            event: event.as_str(),
+        };
+        state.realtime.publish_user(person, frame.encode());
+    }
+}
+
+async fn place_room(state: &AppState, id: i64) -> AppResult<i64> {
+    let mut conn = state.store.read().await?;
+    db!(
+        conn,
+        fetch_optional scalar i64,
+        "SELECT room_id FROM conversations WHERE id = $1",
+        id
+    )?
+    .ok_or(AppError::NotFound)
+}
+
+/// How many of the member's conversations wait for them: requests to answer, and conversations
+/// with messages from others they have not read (the menu's count).
+pub async fn waiting(state: &AppState, user: &User) -> AppResult<i64> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_one scalar i64,
+        "SELECT COUNT(*) FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.user_id = $1 AND (m.state = 'invited' OR (m.state IN ('starter', 'accepted') AND EXISTS (
+            SELECT 1 FROM chat_messages x WHERE x.room_id = c.room_id AND x.seq > m.last_read_seq
+              AND (x.author_id IS NULL OR x.author_id <> m.user_id) AND x.deleted_at IS NULL AND x.hidden_at IS NULL)))",
+        user.id
+    )?)
 }
 
 /// For `chat::room_gate`: `None` when the room is not a conversation's; else the viewer's access
@@ -490,6 +591,7 @@ pub async fn start(
         db!(w, execute, "DELETE FROM rooms WHERE id = $1", room)?;
         return Err(e);
     }
+    tell(state, id, Event::Requested, None).await;
     get(state, user, id).await
 }
 
@@ -554,6 +656,7 @@ pub async fn accept(state: &AppState, user: &User, id: i64) -> AppResult<Convers
     }
     tx.commit().await?;
     recheck_everyone(state, id, Revoked::Left).await?;
+    tell(state, id, Event::Accepted, None).await;
     get(state, user, id).await
 }
 
@@ -581,6 +684,12 @@ pub async fn step_out(state: &AppState, user: &User, id: i64, decline: bool) -> 
     state
         .realtime
         .access_changed(user.id, CONVERSATIONS, Revoked::Left);
+    let (event, mine) = if decline {
+        (Event::Declined, "declined")
+    } else {
+        (Event::Left, "left")
+    };
+    tell(state, id, event, Some((user.id, mine))).await;
     Ok(())
 }
 
@@ -604,6 +713,18 @@ pub async fn mark_read(state: &AppState, user: &User, id: i64) -> AppResult<()> 
 /// conversation belongs to none).
 pub fn is_site_staff(user: &User) -> bool {
     user.is_admin() || user.has_role(Role::Moderator)
+}
+
+/// The conversation a message was sent in, and its state (`requested`, `open` or `ended`), for
+/// the site staff's queue; None when the message is not a conversation's.
+pub async fn of_message(state: &AppState, message: i64) -> AppResult<Option<(i64, String)>> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_optional as (i64, String),
+        "SELECT c.id, c.state FROM chat_messages m JOIN conversations c ON c.room_id = m.room_id WHERE m.id = $1",
+        message
+    )?)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -653,7 +774,9 @@ pub async fn end(state: &AppState, user: &User, id: i64, reason: &str) -> AppRes
     )
     .await?;
     tx.commit().await?;
-    recheck_everyone(state, id, Revoked::Removed).await
+    recheck_everyone(state, id, Revoked::Removed).await?;
+    tell(state, id, Event::Ended, None).await;
+    Ok(())
 }
 
 /// Start a conversation with 1 to 7 members: a request carrying its first message.

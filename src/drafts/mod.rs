@@ -1,7 +1,7 @@
 //! Drafts (API.md v1.1 "Members to members"): what a member was writing, kept on the server per
 //! topic (`topic:ID`, the reply box), group (`community:SLUG`, a new topic), room (`room:ID`) and
 //! conversation (`conversation:ID`), so a reload, a refused form or the consent page loses
-//! nothing. A draft is its member's alone: only they read it, it is in their export and goes
+//! nothing; a new topic's draft keeps its title too. A draft is its member's alone: only they read it, it is in their export and goes
 //! with the account (the table's foreign key), and it is deleted once the words are sent.
 
 use crate::http::Path;
@@ -21,6 +21,8 @@ use crate::store::now_ms;
 
 /// The longest draft, in characters (a post's limit).
 pub const MAX_CHARS: usize = crate::forum::types::PostBody::MAX_CHARS;
+/// The longest title a new topic's draft keeps (a topic title's limit).
+pub const MAX_TITLE_CHARS: usize = crate::forum::types::Title::MAX_CHARS;
 /// The longest key, in bytes (`community:` and a 50-character address fit).
 const MAX_KEY_BYTES: usize = 80;
 /// Drafts kept per member; saving one more forgets the oldest.
@@ -96,6 +98,9 @@ pub struct Draft {
     #[sqlx(rename = "draft_key")]
     pub key: String,
     pub body: String,
+    /// A new topic's title as typed (`community:SLUG` drafts; left out when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
@@ -104,8 +109,12 @@ pub struct Draft {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = DraftSave)]
 pub struct DraftBody {
-    /// The words as typed; empty forgets the draft.
+    /// The words as typed; empty (with no title) forgets the draft.
     pub body: String,
+    /// `community:SLUG` drafts only: the new topic's title as typed (at most 200 characters).
+    /// Left out, the title kept stays as it is; `""` forgets it.
+    #[serde(default)]
+    pub title: Option<String>,
 }
 
 /// 404 unless the member may see what the key names: a draft is never a way to learn that a
@@ -137,7 +146,7 @@ pub async fn load(state: &AppState, user_id: i64, key: &Key) -> AppResult<Option
     Ok(db!(
         conn,
         fetch_optional as Draft,
-        "SELECT draft_key, body, updated_at FROM drafts WHERE user_id = $1 AND draft_key = $2",
+        "SELECT draft_key, body, title, updated_at FROM drafts WHERE user_id = $1 AND draft_key = $2",
         user_id,
         key.to_string()
     )?)
@@ -155,29 +164,81 @@ pub async fn body_of(state: &AppState, user_id: i64, key: &Key) -> String {
     }
 }
 
-/// Keeps `body` as the member's draft for `key` (an empty one forgets it). No access check:
-/// callers have checked it, or use [`save_checked`].
-pub async fn save(state: &AppState, user_id: i64, key: &Key, body: &str) -> AppResult<()> {
-    if body.trim().is_empty() {
-        return discard(state, user_id, key).await;
+/// The member's draft for a new topic in a group: (title, words), "" when none (for the page;
+/// a failure to read one never stops it).
+pub async fn topic_of(state: &AppState, user_id: i64, slug: &str) -> (String, String) {
+    match load(state, user_id, &Key::Community(slug.to_owned())).await {
+        Ok(Some(d)) => (d.title.unwrap_or_default(), d.body),
+        Ok(None) => (String::new(), String::new()),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading a draft");
+            (String::new(), String::new())
+        }
     }
+}
+
+/// Keeps `body` as the member's draft for `key` (an empty one forgets it), its title as it was.
+/// No access check: callers have checked it.
+pub async fn save(state: &AppState, user_id: i64, key: &Key, body: &str) -> AppResult<()> {
+    save_titled(state, user_id, key, body, None).await
+}
+
+/// Checks a draft's words and title: the title belongs to a new topic's draft, within a title's
+/// limit.
+fn check_draft(key: &Key, body: &str, title: Option<&str>) -> AppResult<()> {
     if body.chars().count() > MAX_CHARS {
         return Err(AppError::invalid(
             "body",
             format!("a draft has at most {MAX_CHARS} characters"),
         ));
     }
+    if let Some(title) = title {
+        if !matches!(key, Key::Community(_)) {
+            return Err(AppError::invalid(
+                "title",
+                "only a new topic's draft (community:SLUG) has a title",
+            ));
+        }
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(AppError::invalid(
+                "title",
+                format!("a title has at most {MAX_TITLE_CHARS} characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Keeps `body` and, when given, `title` (`""` forgets it) as the member's draft for `key`;
+/// with no words and no title the draft is forgotten. No access check: callers have checked it.
+pub async fn save_titled(
+    state: &AppState,
+    user_id: i64,
+    key: &Key,
+    body: &str,
+    title: Option<&str>,
+) -> AppResult<()> {
+    check_draft(key, body, title)?;
+    let title = title.map(str::trim);
+    let titled = title.is_some_and(|t| !t.is_empty());
+    if body.trim().is_empty() && !titled {
+        return discard(state, user_id, key).await;
+    }
     let now = now_ms();
     let mut tx = state.store.begin().await?;
+    // A title left out stays as it was (clients that only know `body` never lose one).
     db!(
         tx,
         execute,
-        "INSERT INTO drafts (user_id, draft_key, body, updated_at) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, draft_key) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        "INSERT INTO drafts (user_id, draft_key, body, title, updated_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (user_id, draft_key) DO UPDATE SET body = excluded.body,
+           title = CASE WHEN $6 THEN excluded.title ELSE drafts.title END, updated_at = excluded.updated_at",
         user_id,
         key.to_string(),
         body,
-        now
+        title.filter(|t| !t.is_empty()),
+        now,
+        title.is_some()
     )?;
     // Forget the oldest beyond the cap, so drafts cannot grow without end.
     db!(
@@ -192,9 +253,9 @@ pub async fn save(state: &AppState, user_id: i64, key: &Key, body: &str) -> AppR
     Ok(())
 }
 
-/// Like [`save`], for a web form that was refused: never fails the page (logged instead).
-pub async fn keep(state: &AppState, user_id: i64, key: &Key, body: &str) {
-    if let Err(e) = save(state, user_id, key, body).await {
+/// Like [`save_titled`], for a web form that was refused: never fails the page (logged).
+pub async fn keep(state: &AppState, user_id: i64, key: &Key, body: &str, title: Option<&str>) {
+    if let Err(e) = save_titled(state, user_id, key, body, title).await {
         tracing::warn!(error = %e, "keeping a refused form's draft");
     }
 }
@@ -213,7 +274,27 @@ pub async fn after_form(
         None => sent(state, user_id, key).await,
         // Nothing to come back to.
         Some(AppError::NotFound) => {}
-        Some(_) => keep(state, user_id, key, body).await,
+        Some(_) => keep(state, user_id, key, body, None).await,
+    }
+}
+
+/// [`after_form`] for a new topic's form: its title is kept with the words.
+pub async fn after_topic_form(
+    state: &AppState,
+    user_id: i64,
+    key: &Key,
+    title: &str,
+    body: &str,
+    refused: Option<&AppError>,
+) {
+    match refused {
+        None => sent(state, user_id, key).await,
+        Some(AppError::NotFound) => {}
+        Some(_) => {
+            // A title past the limit is cut to it rather than lost.
+            let title: String = title.chars().take(MAX_TITLE_CHARS).collect();
+            keep(state, user_id, key, body, Some(&title)).await
+        }
     }
 }
 
@@ -268,14 +349,16 @@ async fn api_put(
 ) -> AppResult<axum::response::Response> {
     use axum::response::IntoResponse;
     let key = parse_key(&key)?;
-    if req.body.chars().count() > MAX_CHARS {
-        return Err(AppError::invalid(
-            "body",
-            format!("a draft has at most {MAX_CHARS} characters"),
-        ));
-    }
+    check_draft(&key, &req.body, req.title.as_deref())?;
     check_target(&state, &session.user, &key).await?;
-    save(&state, session.user.id, &key, &req.body).await?;
+    save_titled(
+        &state,
+        session.user.id,
+        &key,
+        &req.body,
+        req.title.as_deref(),
+    )
+    .await?;
     match load(&state, session.user.id, &key).await? {
         Some(draft) => Ok(axum::Json(draft).into_response()),
         None => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -74,6 +74,10 @@ pub struct Topic {
     pub last_post_at: i64,
     /// For milestone topics: the milestone, as the caller may see it.
     pub milestone: Option<crate::milestones::Milestone>,
+    /// In lists, and only when the caller blocks (`blocked`) or ignores (`ignored`) who started
+    /// it: show it collapsed, openable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_for_you: Option<crate::blocks::Hidden>,
 }
 
 #[derive(sqlx::FromRow, Clone, Debug)]
@@ -150,6 +154,7 @@ fn topic_view(
         created_at: row.created_at,
         last_post_at: row.last_post_at,
         milestone: None,
+        hidden_for_you: None,
     }
 }
 
@@ -334,7 +339,9 @@ pub async fn list_topics(
     )?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
-        let topic = topic_view(row, &community, &access, filters);
+        let mut topic = topic_view(row, &community, &access, filters);
+        // Per viewer, after the shared rows: the topics of members they keep away, collapsed.
+        topic.hidden_for_you = viewer.and_then(|s| s.kept_away.hides(topic.author.as_ref()));
         items.push(with_milestone(&mut conn, topic, &access, user.map(|u| u.id)).await?);
     }
     Ok(Page::from_rows(items, limit, |t: &Topic| {

@@ -7,10 +7,13 @@ use utoipa::ToSchema;
 pub struct Title(String);
 
 impl Title {
+    /// The longest title, in characters.
+    pub const MAX_CHARS: usize = 200;
+
     pub fn parse(raw: &str) -> Result<Title, String> {
         let t = raw.trim();
         let len = t.chars().count();
-        if !(5..=200).contains(&len) {
+        if !(5..=Self::MAX_CHARS).contains(&len) {
             return Err("a title has 5 to 200 characters".into());
         }
         if t.chars().any(char::is_control) {

@@ -376,6 +376,10 @@ pub struct FeedItem {
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
+    /// In a group's feed, only when the caller blocks (`blocked`) or ignores (`ignored`) its
+    /// author: show it collapsed, openable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hidden_for_you: Option<crate::blocks::Hidden>,
 }
 
 #[derive(sqlx::FromRow, Debug)]
@@ -491,6 +495,7 @@ fn feed_item(row: Row, viewer_id: Option<i64>) -> FeedItem {
             row.display_name.clone(),
         ),
         created_at: row.created_at,
+        hidden_for_you: None,
         milestone: view(row, viewer_id),
     }
 }
@@ -619,7 +624,14 @@ pub async fn feed(
         // Held for review: out of the feed for all but the author and the moderators.
         access.is_moderator()
     )?;
-    let items = rows.into_iter().map(|r| feed_item(r, viewer_id)).collect();
+    let items = rows
+        .into_iter()
+        .map(|r| {
+            let mut item = feed_item(r, viewer_id);
+            item.hidden_for_you = viewer.and_then(|s| s.kept_away.hides(item.author.as_ref()));
+            item
+        })
+        .collect();
     Ok(Page::from_rows(items, limit, |i: &FeedItem| {
         cursor(&[i.created_at, i.milestone.id])
     }))

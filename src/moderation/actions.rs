@@ -36,7 +36,8 @@ pub struct ActionRequest {
     pub reason: String,
     /// For mute and suspend (required) and ban (optional): how long.
     pub duration_minutes: Option<i64>,
-    /// For actions on a member: the community (not for suspend, which is site-wide).
+    /// For actions on a member: the community (not for suspend, which is site-wide). Site
+    /// staff may leave it out of warn, mute, unmute, ban and unban: the sanction is site-wide.
     pub community: Option<String>,
     /// For move: the destination community.
     pub to: Option<String>,
@@ -506,13 +507,16 @@ async fn member_action(
     note: Option<&str>,
 ) -> AppResult<i64> {
     let target_id = req.target.id;
-    let site_wide = req.action == "suspend";
+    let site_staff = user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator);
+    // Site staff act outside any community on what a member wrote in a conversation (which
+    // belongs to none): a warning, mute or ban without `community` is site-wide.
+    let site_wide = req.action == "suspend" || (site_staff && req.community.is_none());
     let community_id = {
         let mut conn = state.store.read().await?;
         db!(conn, fetch_optional scalar i64, "SELECT id FROM users WHERE id = $1", target_id)?
             .ok_or(AppError::NotFound)?;
         if site_wide {
-            if !(user.is_admin() || user.has_role(crate::accounts::types::Role::Moderator)) {
+            if !site_staff {
                 return Err(AppError::forbidden(
                     "suspensions are site-wide: only admins and site moderators suspend",
                 ));
@@ -605,9 +609,9 @@ async fn member_action(
             let lifted = db!(
                 tx,
                 execute,
-                "UPDATE sanctions SET lifted_at = $4 WHERE user_id = $1 AND community_id = $2 AND kind = $3 AND lifted_at IS NULL",
+                "UPDATE sanctions SET lifted_at = $4 WHERE user_id = $1 AND COALESCE(community_id, -1) = $2 AND kind = $3 AND lifted_at IS NULL",
                 target_id,
-                community_id,
+                community_id.unwrap_or(-1),
                 kind,
                 now
             )?;

@@ -696,8 +696,69 @@ async fn case_item(conn: &mut impl AsDb, row: CaseRow, show_media: bool) -> AppR
 /// The open cases waiting in a moderator's groups, for the page header.
 pub struct Waiting {
     pub count: i64,
-    /// The group whose queue holds the most of them.
-    pub slug: String,
+    /// The queue that holds the most of them: a group's, or the site staff's for conversations.
+    pub href: String,
+}
+
+/// The site staff's queue of conversations' messages: cases outside any community about a
+/// message (reports, and crisis flags raised by what was sent).
+macro_rules! conversation_cases_where {
+    () => {
+        "community_id IS NULL AND kind = 'report' AND target_type = 'message'"
+    };
+}
+
+/// Site moderators and admins: the cases about conversations' messages, open or `resolved`
+/// (crisis first, then by reporters' weight), each with the reported message and the ten before
+/// it and nothing else of the conversation. Anyone else: 404.
+pub async fn conversation_queue(
+    state: &AppState,
+    user: &User,
+    resolved: bool,
+    show_media: bool,
+) -> AppResult<Vec<CaseDetail>> {
+    if !crate::conversations::is_site_staff(user) {
+        return Err(AppError::NotFound);
+    }
+    let ids = {
+        let mut conn = state.store.read().await?;
+        db!(
+            conn,
+            fetch_all scalar i64,
+            concat!(
+                "SELECT id FROM mod_cases WHERE ",
+                conversation_cases_where!(),
+                " AND (state = 'resolved') = $1 ORDER BY crisis DESC, weight DESC, id LIMIT 50"
+            ),
+            resolved
+        )?
+    };
+    let params = QueueParams {
+        status: None,
+        limit: None,
+        after: None,
+        show_media: Some(show_media),
+    };
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(load_case(state, user, id, &params).await?);
+    }
+    Ok(out)
+}
+
+/// Whether case `id` is one of the conversation queue's (the web page acts only on those).
+pub async fn is_conversation_case(state: &AppState, id: i64) -> AppResult<bool> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_optional scalar i64,
+        concat!(
+            "SELECT id FROM mod_cases WHERE id = $1 AND ",
+            conversation_cases_where!()
+        ),
+        id
+    )?
+    .is_some())
 }
 
 /// How many cases are open in the groups the session's member moderates (None when they
@@ -723,12 +784,31 @@ pub async fn waiting_for(
         user.id,
         site_staff
     )?;
-    let count = rows.iter().map(|(_, n)| n).sum();
-    Ok(rows
+    let mut count: i64 = rows.iter().map(|(_, n)| n).sum();
+    let mut waiting = rows
         .into_iter()
         .next()
-        .map(|(slug, _)| Waiting { count, slug }))
+        .map(|(slug, n)| (n, format!("/mod/{slug}")));
+    if site_staff {
+        let conversations = db!(
+            conn,
+            fetch_one scalar i64,
+            concat!(
+                "SELECT COUNT(*) FROM mod_cases WHERE ",
+                conversation_cases_where!(),
+                " AND state <> 'resolved'"
+            )
+        )?;
+        count += conversations;
+        if waiting.as_ref().is_none_or(|(n, _)| conversations > *n) {
+            waiting = Some((conversations, CONVERSATION_QUEUE.to_owned()));
+        }
+    }
+    Ok(waiting.map(|(_, href)| Waiting { count, href }))
 }
+
+/// The site staff's web queue of conversations' messages.
+pub const CONVERSATION_QUEUE: &str = "/moderation/conversations";
 
 /// Settles a case in the caller's transaction (the `resolve` flow without its checks).
 pub(super) async fn close(
@@ -1248,7 +1328,8 @@ pub async fn resolve(
             "a different moderator decides an appeal against your own action",
         ));
     }
-    let community_id = row.community_id.unwrap_or(-1);
+    // None: a case outside any community (a conversation's message), logged and told as such.
+    let community_id = row.community_id;
     let now = now_ms();
     let mut tx = state.store.begin().await?;
     db!(
@@ -1274,7 +1355,7 @@ pub async fn resolve(
     }
     let log_id = log_action(
         &mut tx,
-        Some(community_id),
+        community_id,
         Some(moderator.id),
         "resolve_report",
         "report",
@@ -1294,7 +1375,7 @@ pub async fn resolve(
         recipients.add(a, Kind::AppealDecided);
     }
     let about = About {
-        community_id: Some(community_id),
+        community_id,
         topic_id: None,
         post_id: None,
         case_id: Some(case_id),

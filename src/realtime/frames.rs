@@ -218,6 +218,13 @@ pub enum ServerFrame<'a, T: Serialize = ()> {
         room: i64,
         seen: &'a T,
     },
+    /// To each person of a conversation, on every socket and node: it was `requested`,
+    /// `accepted`, `declined`, `left` or `ended` (`conversation` as that person sees it; only
+    /// `{id, room, my_state}` for the one who declined or left).
+    Conversation {
+        conversation: &'a T,
+        event: &'a str,
+    },
     Unsubscribed {
         room: i64,
         /// Why the server ended the subscription (absent when the client asked).
@@ -269,6 +276,7 @@ pub enum Kind {
     Pong,
     Reaction,
     Seen,
+    Conversation,
 }
 
 impl Kind {
@@ -305,6 +313,7 @@ impl<T: Serialize> ServerFrame<'_, T> {
             ServerFrame::Pong => Kind::Pong,
             ServerFrame::Reaction { .. } => Kind::Reaction,
             ServerFrame::Seen { .. } => Kind::Seen,
+            ServerFrame::Conversation { .. } => Kind::Conversation,
         }
     }
 

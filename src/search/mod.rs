@@ -224,11 +224,13 @@ struct HitRow {
     content_warning: Option<String>,
     created_at: i64,
     rank: f64,
+    /// Who started the topic (none when anonymously), for the viewer's blocks.
+    topic_author_id: Option<i64>,
 }
 
 const SQLITE_SEARCH: &str = "
 SELECT p.id AS post_id, p.topic_id, p.seq, t.title, c.slug, p.body, p.anonymous, p.author_id, u.username, u.display_name,
-       p.content_warning, p.created_at, s.rank
+       p.content_warning, p.created_at, s.rank, CASE WHEN t.anonymous THEN NULL ELSE t.author_id END AS topic_author_id
 FROM (SELECT rowid AS post_id, bm25(post_search) AS rank FROM post_search WHERE post_search MATCH $1) s
 JOIN posts p ON p.id = s.post_id
 JOIN topics t ON t.id = p.topic_id
@@ -246,7 +248,7 @@ LIMIT $7";
 
 const POSTGRES_SEARCH: &str = "
 SELECT p.id AS post_id, p.topic_id, p.seq, t.title, c.slug, p.body, p.anonymous, p.author_id, u.username, u.display_name,
-       p.content_warning, p.created_at, s.rank
+       p.content_warning, p.created_at, s.rank, CASE WHEN t.anonymous THEN NULL ELSE t.author_id END AS topic_author_id
 FROM (SELECT ps.post_id, (-ts_rank(ps.vector, q))::float8 AS rank
       FROM post_search ps, to_tsquery('simple', $1) q WHERE ps.vector @@ q) s
 JOIN posts p ON p.id = s.post_id
@@ -363,7 +365,12 @@ pub async fn search(
             .is_some_and(|w| filters.contains(w));
         let author =
             crate::forum::author(row.anonymous, row.author_id, row.username, row.display_name);
-        let hidden_for_you = viewer.and_then(|s| s.kept_away.hides(author.as_ref()));
+        // Words of a member the viewer keeps away, or in a topic one of them started.
+        let hidden_for_you = viewer.and_then(|s| {
+            s.kept_away
+                .hides(author.as_ref())
+                .or_else(|| s.kept_away.hides_member(row.topic_author_id))
+        });
         let snippet = if collapsed || hidden_for_you.is_some() {
             String::new()
         } else {

@@ -302,3 +302,20 @@ pub async fn leave(
     conversations::step_out(&ctx.state, &user, id, false).await?;
     Ok(ctx.send(Redirect::to("/conversations")))
 }
+
+/// `/me/conversations-waiting`: the menu's count of requests and unread conversations, with the
+/// link's words in the member's language, for `site.js` to refresh after a live `conversation`
+/// frame.
+pub async fn waiting(ctx: Ctx) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let count = conversations::waiting(&ctx.state, &session.user).await?;
+    let label = if count > 0 {
+        ctx.texts
+            .fill("convlive.nav_new", &[("n", &ctx.texts.number(count))])
+    } else {
+        ctx.texts.get("convlive.nav").to_owned()
+    };
+    Ok(ctx.send(axum::Json(
+        serde_json::json!({"count": count, "label": label}),
+    )))
+}

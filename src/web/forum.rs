@@ -409,17 +409,13 @@ struct NewTopicPage {
 pub async fn new_topic_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let c = communities::get_community(&ctx.state, ctx.user(), &slug).await?;
-    // drafts (#22): what the member was writing here, kept on the server.
-    let body = drafts::body_of(
-        &ctx.state,
-        session.user.id,
-        &drafts::Key::Community(slug.clone()),
-    )
-    .await;
+    // drafts (#22): what the member was writing here, title and words, kept on the server.
+    let (title, body) = drafts::topic_of(&ctx.state, session.user.id, &slug).await;
     let page = NewTopicPage {
         l: ctx.layout(ctx.texts.get("compose.title")).await,
         g: GroupItem::new(c),
         draft: Draft {
+            title,
             body,
             key: Some(drafts::Key::Community(slug.clone()).to_string()),
             ..Draft::default()
@@ -467,10 +463,11 @@ pub async fn new_topic(
         Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
         Err(e) => Err(e),
     };
-    drafts::after_form(
+    drafts::after_topic_form(
         &ctx.state,
         session.user.id,
         &drafts::Key::Community(slug.clone()),
+        &form.title,
         &form.body,
         created.as_ref().err(),
     )

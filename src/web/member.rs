@@ -269,14 +269,12 @@ pub async fn new_milestone_page(ctx: Ctx, Path(slug): Path<String>) -> Result<Re
         achieved_on: String::new(),
     };
     // drafts (#22): what the member was writing (say, before the consent page), restored.
-    let body = match ctx.user() {
-        Some(user) => {
-            let key = crate::drafts::Key::Community(slug.clone());
-            crate::drafts::body_of(&ctx.state, user.id, &key).await
-        }
-        None => String::new(),
+    let (title, body) = match ctx.user() {
+        Some(user) => crate::drafts::topic_of(&ctx.state, user.id, &slug).await,
+        None => (String::new(), String::new()),
     };
     let draft = Draft {
+        title,
         body,
         ..Draft::default()
     };
@@ -385,10 +383,11 @@ pub async fn new_milestone(
                 Ok(_) => forum::create_topic(&ctx.state, session, &slug, &request).await,
                 Err(e) => Err(e),
             };
-            crate::drafts::after_form(
+            crate::drafts::after_topic_form(
                 &ctx.state,
                 session.user.id,
                 &crate::drafts::Key::Community(slug.clone()),
+                &form.title,
                 &form.body,
                 created.as_ref().err(),
             )

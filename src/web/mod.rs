@@ -113,6 +113,14 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/mod/{slug}", get(moderation::queue))
         .route("/mod/{slug}/act", post(moderation::act))
+        .route(
+            "/moderation/conversations",
+            get(moderation::conversation_queue),
+        )
+        .route(
+            "/moderation/conversations/act",
+            post(moderation::conversation_act),
+        )
         .route("/me/moderation", get(moderation::mine))
         .route("/me/cases-waiting", get(moderation::cases_waiting))
         .route("/me/moderation/appeal", post(moderation::appeal))
@@ -124,6 +132,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/conversations/{id}",
             get(conversations::page).post(conversations::send),
         )
+        .route("/me/conversations-waiting", get(conversations::waiting))
         .route("/conversations/{id}/accept", post(conversations::accept))
         .route("/conversations/{id}/decline", post(conversations::decline))
         .route("/conversations/{id}/leave", post(conversations::leave))
@@ -399,8 +408,16 @@ impl Ctx {
                 .unwrap_or(None),
             None => None,
         };
+        // Requests and unread conversations, beside the menu's link to them.
+        let conversations = match &self.session {
+            Some(s) => crate::conversations::waiting(&self.state, &s.user)
+                .await
+                .unwrap_or(0),
+            None => 0,
+        };
         Layout {
             cases,
+            conversations,
             announcements,
             texts: self.texts,
             title: title.into(),
@@ -480,6 +497,8 @@ pub struct Layout {
     pub announcements: Vec<crate::calendar::announcements::Announcement>,
     /// For moderators: the open cases in their groups, and the queue with the most of them.
     pub cases: Option<crate::moderation::cases::Waiting>,
+    /// Conversation requests to answer and conversations with unread messages.
+    pub conversations: i64,
 }
 
 pub struct UserLink {

@@ -534,11 +534,206 @@ pub async fn cases_waiting(ctx: Ctx) -> Result<Response, PageError> {
         };
         serde_json::json!({
             "count": w.count,
-            "href": format!("/mod/{}", w.slug),
+            "href": w.href,
             "label": label,
             "menu": menu,
             "menu_name": menu_name,
         })
     });
     Ok(ctx.send(axum::Json(answer)))
+}
+
+/// A case of the site staff's conversation queue, as its page shows it.
+pub struct ConversationCase {
+    pub d: cases::CaseDetail,
+    pub reasons: Vec<(String, i64)>,
+    /// Each report: the label key of its reason, and the reporter's note (not who they are).
+    pub reports: Vec<(String, String)>,
+    /// The conversation the message was sent in (gone when its room was erased), still open.
+    pub conversation: Option<i64>,
+    pub going_on: bool,
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "mod_conversations.html")]
+struct ConversationQueuePage {
+    l: Layout,
+    resolved: bool,
+    cases: Vec<ConversationCase>,
+    durations: &'static [(i64, &'static str)],
+    error: Option<String>,
+    done: bool,
+}
+
+/// `/moderation/conversations`: the site staff's queue of reports about conversations' messages
+/// (a conversation belongs to no group, so no group's moderators see it: 404 for them). Each
+/// case shows the reported message and the ten before it, nothing else of the conversation.
+pub async fn conversation_queue(
+    ctx: Ctx,
+    Query(q): Query<QueueQuery>,
+) -> Result<Response, PageError> {
+    let resolved = q.status.as_deref() == Some("resolved");
+    let media = q.media.as_deref() == Some("1");
+    render_conversation_queue(ctx, resolved, media, None, q.done.is_some()).await
+}
+
+async fn render_conversation_queue(
+    ctx: Ctx,
+    resolved: bool,
+    media: bool,
+    error: Option<String>,
+    done: bool,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let details = cases::conversation_queue(&ctx.state, &session.user, resolved, media).await?;
+    let mut shown = Vec::with_capacity(details.len());
+    for d in details {
+        let found = crate::conversations::of_message(&ctx.state, d.case.target_id).await?;
+        shown.push(ConversationCase {
+            reasons: d
+                .case
+                .reasons
+                .iter()
+                .map(|(k, n)| (format!("mod.reason_{k}"), *n))
+                .collect(),
+            reports: d
+                .reports
+                .iter()
+                .map(|r| (format!("mod.reason_{}", r.reason), r.note.clone()))
+                .collect(),
+            conversation: found.as_ref().map(|(id, _)| *id),
+            going_on: found.is_some_and(|(_, state)| state != "ended"),
+            d,
+        });
+    }
+    let mut l = ctx.layout(ctx.texts.get("modconv.title")).await;
+    l.noindex = true;
+    let status = super::form_status(error.is_some());
+    let page = ConversationQueuePage {
+        l,
+        resolved,
+        cases: shown,
+        durations: &DURATIONS,
+        error,
+        done,
+    };
+    Ok(ctx.send_status(status, page))
+}
+
+#[derive(Deserialize)]
+pub struct ConversationActionForm {
+    action: String,
+    case_id: i64,
+    #[serde(default)]
+    reason: String,
+    /// For a mute: how long, in minutes.
+    #[serde(default)]
+    duration: Option<i64>,
+}
+
+/// An action from the conversation queue: end the conversation, hide the message, warn, mute or
+/// ban its author (site-wide: a conversation belongs to no group), or close the case. Each
+/// settles the case with the same reason.
+pub async fn conversation_act(
+    WebForm { ctx, form }: WebForm<ConversationActionForm>,
+) -> Result<Response, PageError> {
+    let session = ctx.require()?;
+    let user = session.user.clone();
+    if !crate::conversations::is_site_staff(&user)
+        || !cases::is_conversation_case(&ctx.state, form.case_id).await?
+    {
+        return Err(AppError::NotFound.into());
+    }
+    let result = conversation_action(&ctx, &user, &form).await;
+    match result {
+        Ok(()) => Ok(ctx.send(Redirect::to(&format!(
+            "{}?done=1",
+            cases::CONVERSATION_QUEUE
+        )))),
+        Err(e) => {
+            let key = match &e {
+                AppError::Invalid { fields, .. } if fields.contains("reason") => {
+                    "mod.reason_needed"
+                }
+                AppError::Invalid { fields, .. } if fields.contains("duration_minutes") => {
+                    "modweb.duration_needed"
+                }
+                AppError::Conflict { .. } => "modweb.nothing_to_do",
+                _ => return Err(e.into()),
+            };
+            let why = ctx.texts.get(key).to_owned();
+            render_conversation_queue(ctx, false, false, Some(why), false).await
+        }
+    }
+}
+
+async fn conversation_action(
+    ctx: &Ctx,
+    user: &crate::accounts::User,
+    form: &ConversationActionForm,
+) -> Result<(), AppError> {
+    let state = &ctx.state;
+    let params = QueueParams {
+        status: None,
+        limit: None,
+        after: None,
+        show_media: None,
+    };
+    let case = cases::load_case(state, user, form.case_id, &params)
+        .await?
+        .case;
+    if case.state == "resolved" {
+        return Err(AppError::conflict(
+            "resolved",
+            "this case is already resolved",
+        ));
+    }
+    let request = |action: &str, target: Target| actions::ActionRequest {
+        action: action.to_owned(),
+        target,
+        reason: form.reason.clone(),
+        duration_minutes: (action == "mute").then_some(form.duration).flatten(),
+        community: None,
+        to: None,
+        private_note: None,
+    };
+    let settle = request(
+        "resolve_report",
+        Target {
+            kind: "report".into(),
+            id: case.id,
+        },
+    );
+    match form.action.as_str() {
+        "resolve_report" => {}
+        "end" => {
+            let (id, _) = crate::conversations::of_message(state, case.target_id)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            crate::conversations::end(state, user, id, &form.reason).await?;
+        }
+        "hide" => {
+            let target = Target {
+                kind: "conversation_message".into(),
+                id: case.target_id,
+            };
+            actions::take_action(state, user, &request("hide", target)).await?;
+        }
+        "warn" | "mute" | "ban" => {
+            let author = case.author.as_ref().ok_or(AppError::NotFound)?;
+            let target = Target {
+                kind: "user".into(),
+                id: author.id,
+            };
+            actions::take_action(state, user, &request(&form.action, target)).await?;
+        }
+        _ => {
+            return Err(AppError::invalid(
+                "action",
+                "not an action taken from this page",
+            ));
+        }
+    }
+    actions::take_action(state, user, &settle).await?;
+    Ok(())
 }

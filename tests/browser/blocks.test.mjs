@@ -159,3 +159,30 @@ test("ignoring in Spanish and blocking in Hindi", async () => {
   await list.getByText("आपने किसी को ब्लॉक या अनदेखा नहीं किया है", { exact: false }).waitFor();
   assert.deepEqual(ravi.problems, []);
 });
+
+test("a topic started by a blocked member is folded in the group's list (hi)", async () => {
+  await server.api("POST", "/api/v1/communities/diabetes/topics", pesky, {
+    title: "Pesky's miracle cure thread", body: "You will not believe this.",
+  });
+  const veda = await member("veda_keeps", "hi");
+  await server.api("PUT", "/api/v1/users/pesky/block", await tokenOf("veda_keeps"));
+  await veda.goto(server.base + "/c/diabetes");
+  const folded = veda.locator("details.kept-away", { hasText: "आपने इस सदस्य को ब्लॉक किया है" });
+  await folded.waitFor();
+  const title = folded.getByRole("link", { name: "Pesky's miracle cure thread" });
+  assert.equal(await title.isVisible(), false, "the title shows before opening");
+  // Others' topics show as before.
+  assert.equal(await veda.getByRole("link", { name: "What do you eat for breakfast?" }).isVisible(), true);
+  await fitsAt320(veda, "the group with a folded topic (hi)");
+  await noViolations(veda, "the group with a folded topic (hi)");
+  await folded.locator("summary").click();
+  await title.waitFor({ state: "visible" });
+  await noViolations(veda, "the group with the topic opened (hi)");
+  // Someone who blocks nobody sees it plain.
+  const other = await member("wes_plain", "en");
+  await other.goto(server.base + "/c/diabetes");
+  await other.getByRole("link", { name: "Pesky's miracle cure thread" }).waitFor({ state: "visible" });
+  assert.equal(await other.locator("details.kept-away").count(), 0);
+  assert.deepEqual(veda.problems, []);
+  assert.deepEqual(other.problems, []);
+});

@@ -130,3 +130,24 @@ test("the reply box of a topic keeps a draft over a reload", async () => {
   await noViolations(page, "topic with a draft");
   assert.deepEqual(page.problems, []);
 });
+
+test("a new topic's title and words are kept over a reload (hi)", async () => {
+  const page = await newPage(browser, narrow);
+  await signUp(page, server.base, "tara_feel", "hi");
+  const { token } = await server.api("POST", "/api/v1/auth/login", null, { username: "tara_feel", password: PASSWORD });
+  await server.api("POST", "/api/v1/communities/diabetes/join", token);
+  await page.goto(`${server.base}/c/diabetes/new`);
+  await page.locator("#title").pressSequentially("सुबह की सैर");
+  await page.locator("textarea[data-draft-key]").pressSequentially("आज मैंने 20 मिनट टहला");
+  await page.locator(".draft-note", { hasText: "ड्राफ़्ट सहेजा गया" }).waitFor();
+  await page.reload();
+  assert.equal(await page.locator("#title").inputValue(), "सुबह की सैर");
+  assert.equal(await page.locator("textarea[data-draft-key]").inputValue(), "आज मैंने 20 मिनट टहला");
+  await fitsAt320(page, "a new topic with a draft (hi)");
+  await noViolations(page, "a new topic with a draft (hi)");
+  // Sent: both are forgotten.
+  await Promise.all([page.waitForURL(/\/t\/\d+/), page.locator("form[action='/c/diabetes/new'] button[type=submit]").first().click()]);
+  await page.goto(`${server.base}/c/diabetes/new`);
+  assert.equal(await page.locator("#title").inputValue(), "");
+  assert.deepEqual(page.problems, []);
+});

@@ -113,3 +113,126 @@ test("the setting refuses new requests, kindly and with the words kept (es)", as
   assert.deepEqual(ana.problems.filter((p) => !/status of 422/.test(p)), []);
   assert.deepEqual(beto.problems, []);
 });
+
+test("a new request and its answer reach the list and the menu live (hi, es)", async () => {
+  const mira = await member("mira_live", "hi");
+  const tomas = await member("tomas_live", "es");
+  mira.setDefaultTimeout(20000);
+  tomas.setDefaultTimeout(20000);
+  // Mira has her list open, its socket live; the menu says nothing waits.
+  await mira.goto(server.base + "/conversations");
+  await mira.locator("#conversation-lists[data-live=on]").waitFor();
+  assert.equal((await mira.locator("header a.conversations").textContent()).trim(), "संदेश");
+  // Tomás writes to her: the request appears without a reload, announced, and counted.
+  const tomasToken = await tokenOf("tomas_live");
+  const started = await server.api("POST", "/api/v1/conversations", tomasToken, { with: ["mira_live"], body: "Hola Mira, ¿caminamos juntos?" });
+  const id = started.conversation.id;
+  await mira.getByRole("heading", { name: "अनुरोध" }).waitFor();
+  await mira.locator(`#conversation-lists a[href="/conversations/${id}"]`).waitFor();
+  await mira.locator("#conversations-live", { hasText: "बातचीत का एक नया अनुरोध" }).waitFor();
+  // The menu is folded at 320 px: the link is there, its words changed.
+  await mira.locator("header a.conversations", { hasText: "संदेश (1 नया)" }).waitFor({ state: "attached" });
+  await fitsAt320(mira, "a request arrived live (hi)");
+  await noViolations(mira, "a request arrived live (hi)");
+
+  // Tomás waits on the conversation's page; Mira accepts: his page gets its message box.
+  await tomas.goto(server.base + `/conversations/${id}`);
+  await tomas.waitForFunction(() => document.querySelector("#chat-status").textContent.trim() !== "");
+  assert.equal(await tomas.locator("#composer").count(), 0);
+  await Promise.all([mira.waitForURL(server.base + `/conversations/${id}`), mira.getByRole("button", { name: "स्वीकार करें" }).first().click()]);
+  await tomas.locator("#composer").waitFor();
+  await tomas.waitForFunction(() => document.querySelector("#chat-status").textContent.trim() !== "");
+
+  // A reply quoting a message deleted later: the quote turns into "deleted" live, in each language.
+  await tomas.locator("#chat-body").fill("Mi azúcar hoy: 180");
+  await tomas.locator("#composer button[type=submit]").first().click();
+  const first = mira.locator("#messages li[data-id]", { hasText: "Mi azúcar hoy" });
+  await first.waitFor();
+  const firstId = await first.getAttribute("data-id");
+  await first.getByRole("link", { name: "जवाब दें" }).click();
+  await mira.locator("#chat-body").fill("शाम को टहलना मदद करता है");
+  await mira.locator("#composer button[type=submit]").first().click();
+  const answer = tomas.locator("#messages li[data-id]", { hasText: "शाम को टहलना" });
+  await answer.locator("blockquote.reply-quote", { hasText: "Mi azúcar hoy" }).waitFor();
+  await server.api("DELETE", `/api/v1/messages/${firstId}`, tomasToken);
+  await answer.locator("blockquote.reply-quote", { hasText: "Un mensaje borrado" }).waitFor();
+  assert.equal(await answer.locator("blockquote.reply-quote", { hasText: "180" }).count(), 0);
+  const hers = mira.locator("#messages li[data-id]", { hasText: "शाम को टहलना" });
+  await hers.locator("blockquote.reply-quote", { hasText: "हटाया गया संदेश" }).waitFor();
+  await fitsAt320(tomas, "a deleted quote (es)");
+  await noViolations(tomas, "a deleted quote (es)");
+  // Drawn by the server after a reload, the same.
+  await mira.reload();
+  await mira.locator("#messages blockquote.reply-quote", { hasText: "हटाया गया संदेश" }).waitFor();
+  await noViolations(mira, "a deleted quote, drawn by the server (hi)");
+  assert.deepEqual(mira.problems, []);
+  assert.deepEqual(tomas.problems, []);
+});
+
+test("site staff read a reported conversation message in their queue and end it (es)", async () => {
+  const nora = await member("nora_rep", "es");
+  const otto = await member("otto_rep", "es");
+  const noraToken = await tokenOf("nora_rep");
+  const ottoToken = await tokenOf("otto_rep");
+  const started = await server.api("POST", "/api/v1/conversations", ottoToken, { with: ["nora_rep"], body: "hola" });
+  const id = started.conversation.id;
+  await server.api("POST", `/api/v1/conversations/${id}/accept`, noraToken);
+  // Otto's words reach Nora; she reports one from the API as the app does.
+  const room = started.conversation.room;
+  await nora.goto(server.base + `/conversations/${id}`);
+  await otto.goto(server.base + `/conversations/${id}`);
+  await otto.waitForFunction(() => document.querySelector("#chat-status").textContent.trim() !== "");
+  await otto.locator("#chat-body").fill("eres una inútil");
+  await otto.locator("#composer button[type=submit]").first().click();
+  const bad = nora.locator("#messages li[data-id]", { hasText: "eres una inútil" });
+  await bad.waitFor();
+  const report = await server.api("POST", "/api/v1/reports", noraToken, {
+    target: { type: "conversation_message", id: Number(await bad.getAttribute("data-id")) }, reason: "harassment", note: "me insulta",
+  });
+  assert.ok(report.case_id && room);
+
+  // The site admin, in Spanish, finds it from the menu, with what was said and why.
+  const staff = await newPage(browser, narrow);
+  await staff.goto(server.base + "/login");
+  await staff.locator("#username").fill("organiser");
+  await staff.locator("#password").fill(PASSWORD);
+  await Promise.all([staff.waitForURL(/\/$/), staff.locator("form[action='/login'] button[type=submit]").click()]);
+  await server.api("PATCH", "/api/v1/me", server.adminToken, { locale: "es" });
+  await staff.goto(server.base + "/moderation/conversations");
+  await staff.getByRole("heading", { name: "Denuncias de conversaciones" }).waitFor();
+  const card = staff.locator(`#case-${report.case_id}`);
+  await card.getByText("eres una inútil").waitFor();
+  await card.getByText("me insulta").waitFor();
+  await card.locator("details.member-actions").evaluate((d) => { d.open = true; });
+  await fitsAt320(staff, "the conversation queue (es)");
+  await noViolations(staff, "the conversation queue (es)");
+  await card.locator(`#reason-${report.case_id}`).fill("insultos tras una denuncia");
+  await Promise.all([staff.waitForURL(/done=1/), card.getByRole("button", { name: "Terminar la conversación" }).click()]);
+  await staff.getByText("No hay denuncias de conversaciones pendientes.").waitFor();
+  await noViolations(staff, "the conversation queue, done (es)");
+  assert.equal((await server.api("GET", `/api/v1/conversations/${id}`, noraToken)).state, "ended");
+  await server.api("PATCH", "/api/v1/me", server.adminToken, { locale: "en" });
+  assert.deepEqual(staff.problems, []);
+});
+
+test("a conversation's form sends without JavaScript (es)", async () => {
+  const page = await newPage(browser, { ...narrow, javaScriptEnabled: false });
+  page.setDefaultTimeout(20000);
+  await signUp(page, server.base, "pia_nojs", "es");
+  await server.api("POST", "/api/v1/communities/diabetes/join", await tokenOf("pia_nojs"));
+  await server.api("POST", "/api/v1/auth/register", null, {
+    username: "quim_nojs", password: PASSWORD, health_data_consent: { version: "health-data-2026-12" },
+  });
+  const quim = await tokenOf("quim_nojs");
+  await server.api("POST", "/api/v1/communities/diabetes/join", quim);
+  const started = await server.api("POST", "/api/v1/conversations", quim, { with: ["pia_nojs"], body: "Hola Pía" });
+  const id = started.conversation.id;
+  await page.goto(server.base + `/conversations/${id}`);
+  await Promise.all([page.waitForURL(server.base + `/conversations/${id}`), page.getByRole("button", { name: "Aceptar" }).first().click()]);
+  await page.locator("#chat-body").fill("Hola, sin JavaScript");
+  await Promise.all([page.waitForURL(new RegExp(`/conversations/${id}#composer$`)), page.locator("#composer button[type=submit]").first().click()]);
+  await page.locator("#messages li", { hasText: "Hola, sin JavaScript" }).waitFor();
+  assert.equal(await page.locator("#chat-body").inputValue(), "");
+  await fitsAt320(page, "a conversation without JavaScript (es)");
+  assert.deepEqual(page.problems, []);
+});

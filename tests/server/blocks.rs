@@ -715,3 +715,115 @@ both_backends!(blocking_from_the_pages_without_javascript, |b| async move {
             .contains("ben को अनदेखा करें?")
     );
 });
+
+/// The `<details class="kept-away">` holding `words` in a page, if any.
+fn folded_around<'a>(html: &'a str, words: &str) -> Option<&'a str> {
+    html.match_indices("<details class=\"kept-away\">")
+        .map(|(at, _)| {
+            let rest = &html[at..];
+            &rest[..rest.find("</details>").unwrap_or(rest.len())]
+        })
+        .find(|d| d.contains(words))
+}
+
+both_backends!(
+    the_blocker_sees_topics_and_milestones_of_blocked_members_folded,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (ana, ben, cyd) = group(&s).await;
+        let (tomato, _) = s
+            .topic(&ben, "garden", "Tomato season again", "Mine are late")
+            .await;
+        // cyd's words in ben's topic: found by search, folded there for who blocks ben.
+        s.reply(&cyd, tomato, json!({"body": "Try seaweed feed"}))
+            .await;
+        s.topic(&cyd, "garden", "Compost corner", "How do you start?")
+            .await;
+        let (st, m) = s
+            .post(
+                "/api/v1/communities/garden/topics",
+                Some(&ben),
+                json!({"title": "Walked to the allotment", "body": "All the way there", "kind": "milestone", "milestone": {"type": "non_scale_victory", "visibility": "community"}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{m}");
+        // Others read first, so nothing they see may come from what ana sees, or the reverse.
+        let list = "/api/v1/communities/garden/topics";
+        let feed = "/api/v1/communities/garden/milestones";
+        let cyds_list = s.get(list, Some(&cyd)).await.1;
+        let cyds_feed = s.get(feed, Some(&cyd)).await.1;
+        let bens_list = s.get(list, Some(&ben)).await.1;
+
+        put(&s, &ana, "/api/v1/users/ben/block").await;
+        let anas = s.get(list, Some(&ana)).await.1;
+        for t in anas["items"].as_array().unwrap() {
+            let by_ben = t["author"]["username"] == "ben";
+            assert_eq!(t.get("hidden_for_you").is_some(), by_ben, "{t}");
+            if by_ben {
+                assert_eq!(t["hidden_for_you"], "blocked");
+                assert!(t["title"].is_string(), "folded, not dropped");
+            }
+        }
+        let anas_feed = s.get(feed, Some(&ana)).await.1;
+        assert_eq!(
+            anas_feed["items"][0]["hidden_for_you"], "blocked",
+            "{anas_feed}"
+        );
+        assert_eq!(s.get(list, Some(&cyd)).await.1, cyds_list);
+        assert_eq!(s.get(feed, Some(&cyd)).await.1, cyds_feed);
+        assert_eq!(s.get(list, Some(&ben)).await.1, bens_list);
+        assert!(
+            !s.get(list, None)
+                .await
+                .1
+                .to_string()
+                .contains("hidden_for_you")
+        );
+
+        // The pages: folded and openable for ana (the title inside), plain for the others.
+        let ana_web = web_login(&s, "ana").await;
+        for path in ["/c/garden", "/c/garden/milestones", "/search?q=seaweed"] {
+            let page = web::get(&s, &ana_web, path, None).await;
+            assert_eq!(page.status, StatusCode::OK, "{path}");
+            let title = if path.contains("milestones") {
+                "Walked to the allotment"
+            } else {
+                "Tomato season again"
+            };
+            let folded = folded_around(&page.html, title)
+                .unwrap_or_else(|| panic!("{path}: not folded: {}", page.html));
+            assert!(
+                folded.contains("<summary>hidden: you blocked this member</summary>"),
+                "{folded}"
+            );
+            assert!(
+                folded_around(&page.html, "Compost corner").is_none(),
+                "{path}"
+            );
+        }
+        for who in ["cyd", "ben"] {
+            let client = web_login(&s, who).await;
+            for path in ["/c/garden", "/c/garden/milestones", "/search?q=seaweed"] {
+                let page = web::get(&s, &client, path, None).await;
+                assert!(!page.html.contains("kept-away"), "{who} {path}");
+            }
+        }
+        // Ignoring folds it too, in the member's language.
+        put(&s, &ana, "/api/v1/users/ben/ignore").await;
+        let (st, _) = s
+            .call(
+                "PATCH",
+                "/api/v1/me",
+                Some(&ana),
+                Some(json!({"locale": "es"})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK);
+        let page = web::get(&s, &ana_web, "/c/garden", None).await;
+        let folded = folded_around(&page.html, "Tomato season again").expect("folded");
+        assert!(
+            folded.contains("<summary>oculto: estás ignorando a este miembro</summary>"),
+            "{folded}"
+        );
+    }
+);

@@ -8,6 +8,7 @@ use crate::common;
 
 use std::time::Duration;
 
+use common::web::{csrf, get, location, post, web_login};
 use common::ws::{Ws, connect, next_op, send};
 use common::{Backend, PASSWORD, Server, ServerOptions};
 use reqwest::StatusCode;
@@ -603,3 +604,531 @@ async fn a_conversation_crosses_nodes() {
     let gone = next_op(&mut bea_ws, "unsubscribed").await;
     assert_eq!(gone["room"], room);
 }
+
+async fn username_of(s: &Server, token: &str) -> String {
+    s.get("/api/v1/me", Some(token)).await.1["username"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn set_locale(s: &Server, token: &str, locale: &str) {
+    let (st, body) = s
+        .call(
+            "PATCH",
+            "/api/v1/me",
+            Some(token),
+            Some(json!({"locale": locale})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+}
+
+/// Posts the conversation page's form as a browser without JavaScript does.
+async fn send_form(s: &Server, client: &reqwest::Client, id: i64, body: &str) -> common::web::Page {
+    let page = get(s, client, &format!("/conversations/{id}"), None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let token = csrf(&page.html);
+    let answer = tokio::time::timeout(
+        Duration::from_secs(20),
+        post(
+            s,
+            client,
+            &format!("/conversations/{id}"),
+            &[("csrf", &token), ("body", body)],
+        ),
+    )
+    .await;
+    answer.expect("the form's send answers")
+}
+
+both_backends!(a_conversation_works_without_javascript, |b| async move {
+    let s = Server::start(b).await;
+    let (_, t) = setup(&s, "nojs", &["ana", "bea"]).await;
+    let (ana, bea) = (&t[0], &t[1]);
+    set_locale(&s, ana, "es").await;
+    set_locale(&s, bea, "hi").await;
+    let (id, room) = started(&s, ana, &["bea"], "hola bea").await;
+    let ana_web = web_login(&s, "ana").await;
+    let bea_web = web_login(&s, "bea").await;
+
+    // While the request waits the page has no form, and a post anyway is refused in words.
+    let waiting = get(&s, &ana_web, &format!("/conversations/{id}"), None).await;
+    assert!(
+        !waiting.html.contains("id=\"composer\""),
+        "{}",
+        waiting.html
+    );
+    let refused = send_form(&s, &ana_web, id, "¿estás?").await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.html
+    );
+    assert!(
+        refused
+            .html
+            .contains("Ahora no puedes enviar mensajes en esta conversación."),
+        "{}",
+        refused.html
+    );
+
+    // Bea accepts with the page's button, then both send with the form alone.
+    let page = get(&s, &bea_web, &format!("/conversations/{id}"), None).await;
+    let done = post(
+        &s,
+        &bea_web,
+        &format!("/conversations/{id}/accept"),
+        &[("csrf", &csrf(&page.html))],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+    let sent = send_form(&s, &bea_web, id, "नमस्ते, कैसी हो?").await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    assert_eq!(location(&sent), format!("/conversations/{id}#composer"));
+    let sent = send_form(&s, &ana_web, id, "¡Muy bien, gracias!").await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+    for (client, what) in [(&ana_web, "es"), (&bea_web, "hi")] {
+        let page = get(&s, client, &format!("/conversations/{id}"), None).await;
+        assert!(page.html.contains("नमस्ते, कैसी हो?"), "{what}: {}", page.html);
+        assert!(
+            page.html.contains("¡Muy bien, gracias!"),
+            "{what}: {}",
+            page.html
+        );
+    }
+    let (_, history) = s
+        .get(&format!("/api/v1/rooms/{room}/messages"), Some(ana))
+        .await;
+    assert_eq!(history["items"][0]["body"], "¡Muy bien, gracias!");
+
+    // An empty message is refused in the member's language, the page drawn again.
+    let empty = send_form(&s, &bea_web, id, "   ").await;
+    assert_eq!(
+        empty.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        empty.html
+    );
+    assert!(empty.html.contains("role=\"alert\""), "{}", empty.html);
+    assert!(empty.html.contains("lang=\"hi\""));
+});
+
+both_backends!(
+    site_staff_handle_conversation_reports_in_their_web_queue,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, t) = setup(&s, "queue", &["ana", "bea", "gus"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        // Gus moderates the group: conversations are still none of his business.
+        let (st, _) = s
+            .call(
+                "PUT",
+                "/api/v1/communities/queue/roles/moderator/gus",
+                Some(&admin),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        let (id, room) = started(&s, ana, &["bea"], "message 0").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let mut ws = connect(&s, ana).await;
+        subscribe(&mut ws, room).await;
+        let mut ids = Vec::new();
+        for i in 1..=15 {
+            let m = say(&mut ws, room, &format!("message {i}")).await;
+            assert_eq!(m["op"], "message", "{m}");
+            ids.push(m["message"]["id"].as_i64().unwrap());
+        }
+        let mut cases = Vec::new();
+        for (i, note) in [(12, "she keeps insulting me"), (13, "again"), (14, "")] {
+            let (st, report) = s
+                .post("/api/v1/reports", Some(bea), json!({"target": {"type": "conversation_message", "id": ids[i]}, "reason": "harassment", "note": note}))
+                .await;
+            assert_eq!(st, StatusCode::CREATED, "{report}");
+            cases.push(report["case_id"].as_i64().unwrap());
+        }
+
+        // Neither the group's moderator nor a member sees the queue or acts from it.
+        let gus_web = web_login(&s, "gus").await;
+        let bea_web = web_login(&s, "bea").await;
+        for client in [&gus_web, &bea_web] {
+            let page = get(&s, client, "/moderation/conversations", None).await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND);
+            assert!(!page.html.contains("message 13"));
+            let home = get(&s, client, "/conversations", None).await;
+            assert!(
+                !home.html.contains("/moderation/conversations"),
+                "{}",
+                home.html
+            );
+            let tried = post(
+                &s,
+                client,
+                "/moderation/conversations/act",
+                &[
+                    ("csrf", &csrf(&home.html)),
+                    ("case_id", &cases[0].to_string()),
+                    ("action", "end"),
+                    ("reason", "not mine to end"),
+                ],
+            )
+            .await;
+            assert_eq!(tried.status, StatusCode::NOT_FOUND);
+        }
+        assert_eq!(conversations(&s, bea).await[0]["state"], "open");
+
+        // The admin's header leads to the queue; each case shows the reported message and the ten
+        // before it, nothing after, and what the reporter said.
+        let admin_name = username_of(&s, &admin).await;
+        let staff = web_login(&s, &admin_name).await;
+        let page = get(&s, &staff, "/moderation/conversations", None).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(
+            page.html
+                .contains("href=\"/moderation/conversations\">Cases waiting: 3"),
+            "{}",
+            page.html
+        );
+        let first = page
+            .html
+            .split(&format!("id=\"case-{}\"", cases[0]))
+            .nth(1)
+            .unwrap()
+            .split("</article>")
+            .next()
+            .unwrap();
+        for i in 3..=13 {
+            assert!(
+                first.contains(&format!(">message {i}<")),
+                "message {i}: {first}"
+            );
+        }
+        for i in [0, 1, 2, 14, 15] {
+            assert!(
+                !first.contains(&format!(">message {i}<")),
+                "message {i}: {first}"
+            );
+        }
+        assert!(first.contains("Unkind or hurtful"), "{first}");
+        assert!(first.contains("she keeps insulting me"), "{first}");
+        assert!(first.contains("End the conversation"));
+        for (locale, title) in [
+            ("es", "Denuncias de conversaciones"),
+            ("hi", "बातचीत की शिकायतें"),
+            ("en", "Conversation reports"),
+        ] {
+            set_locale(&s, &admin, locale).await;
+            let page = get(&s, &staff, "/moderation/conversations", None).await;
+            assert!(page.html.contains(title), "{locale}: {}", page.html);
+            assert!(page.html.contains(&format!("lang=\"{locale}\"")));
+        }
+
+        let act = |fields: Vec<(&'static str, String)>| {
+            let staff = staff.clone();
+            let s = &s;
+            async move {
+                let page = get(s, &staff, "/moderation/conversations", None).await;
+                let token = csrf(&page.html);
+                let mut all: Vec<(&str, &str)> = vec![("csrf", token.as_str())];
+                all.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                post(s, &staff, "/moderation/conversations/act", &all).await
+            }
+        };
+        // A reason is needed; then the conversation ends and its case closes.
+        let short = act(vec![
+            ("case_id", cases[0].to_string()),
+            ("action", "end".into()),
+            ("reason", "no".into()),
+        ])
+        .await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            short.html.contains("Please write a reason"),
+            "{}",
+            short.html
+        );
+        assert_eq!(conversations(&s, bea).await[0]["state"], "open");
+        let ended = act(vec![
+            ("case_id", cases[0].to_string()),
+            ("action", "end".into()),
+            ("reason", "harassment after a report".into()),
+        ])
+        .await;
+        assert_eq!(ended.status, StatusCode::SEE_OTHER, "{}", ended.html);
+        assert_eq!(location(&ended), "/moderation/conversations?done=1");
+        assert_eq!(conversations(&s, bea).await[0]["state"], "ended");
+        let (_, detail) = s
+            .get(&format!("/api/v1/reports/{}", cases[0]), Some(&admin))
+            .await;
+        assert_eq!(detail["state"], "resolved", "{detail}");
+
+        // A site-wide mute of the author: she cannot write in her group either.
+        let muted = act(vec![
+            ("case_id", cases[1].to_string()),
+            ("action", "mute".into()),
+            ("reason", "insults in messages".into()),
+            ("duration", "60".into()),
+        ])
+        .await;
+        assert_eq!(muted.status, StatusCode::SEE_OTHER, "{}", muted.html);
+        let (st, _) = s
+            .post(
+                "/api/v1/communities/queue/topics",
+                Some(ana),
+                json!({"title": "Hello all", "body": "a walk today"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN);
+        let (_, detail) = s
+            .get(&format!("/api/v1/reports/{}", cases[1]), Some(&admin))
+            .await;
+        assert_eq!(detail["state"], "resolved", "{detail}");
+
+        // Closing the last one; the queue is empty, the closed ones are under "Done".
+        let closed = act(vec![
+            ("case_id", cases[2].to_string()),
+            ("action", "resolve_report".into()),
+            ("reason", "nothing more to do".into()),
+        ])
+        .await;
+        assert_eq!(closed.status, StatusCode::SEE_OTHER, "{}", closed.html);
+        let page = get(&s, &staff, "/moderation/conversations?done=1", None).await;
+        assert!(
+            page.html.contains("No conversation reports are waiting."),
+            "{}",
+            page.html
+        );
+        let done = get(
+            &s,
+            &staff,
+            "/moderation/conversations?status=resolved",
+            None,
+        )
+        .await;
+        for case in &cases {
+            assert!(
+                done.html.contains(&format!("id=\"case-{case}\"")),
+                "{}",
+                done.html
+            );
+        }
+        assert!(!done.html.contains("/moderation/conversations/act"));
+    }
+);
+
+/// A socket the server has registered (its pong came back), so frames for its member reach it.
+async fn live_socket(s: &Server, token: &str) -> Ws {
+    let mut ws = connect(s, token).await;
+    send(&mut ws, json!({"op": "ping"})).await;
+    next_op(&mut ws, "pong").await;
+    ws
+}
+
+/// The next `conversation` frame on the socket.
+async fn told(ws: &mut Ws) -> Value {
+    let f = next_op(ws, "conversation").await;
+    assert!(f["conversation"]["id"].is_i64(), "{f}");
+    f
+}
+
+both_backends!(
+    each_socket_is_told_of_requests_and_answers,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (admin, t) = setup(&s, "told", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        let mut ana_ws = live_socket(&s, ana).await;
+        let mut bea_ws = live_socket(&s, bea).await;
+        let (id, room) = started(&s, ana, &["bea"], "hello bea").await;
+        let f = told(&mut bea_ws).await;
+        assert_eq!(f["event"], "requested");
+        assert_eq!(f["conversation"]["id"], id);
+        assert_eq!(f["conversation"]["room"], room);
+        assert_eq!(f["conversation"]["my_state"], "invited");
+        assert_eq!(f["conversation"]["unread"], 1);
+        let f = told(&mut ana_ws).await;
+        assert_eq!(f["event"], "requested");
+        assert_eq!(f["conversation"]["my_state"], "starter");
+        // The menu counts the request, in the member's words.
+        let bea_web = web_login(&s, "bea").await;
+        let page = get(&s, &bea_web, "/conversations", None).await;
+        assert!(page.html.contains("Messages (1 new)"), "{}", page.html);
+        let waiting = get(&s, &bea_web, "/me/conversations-waiting", None).await;
+        assert_eq!(waiting.status, StatusCode::OK);
+        let waiting: Value = serde_json::from_str(&waiting.html).unwrap();
+        assert_eq!(waiting["count"], 1, "{waiting}");
+        assert_eq!(waiting["label"], "Messages (1 new)");
+
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let f = told(&mut ana_ws).await;
+        assert_eq!(f["event"], "accepted");
+        assert_eq!(f["conversation"]["can_send"], true);
+        assert_eq!(told(&mut bea_ws).await["event"], "accepted");
+
+        s.post(
+            &format!("/api/v1/conversations/{id}/end"),
+            Some(&admin),
+            json!({"reason": "after a report"}),
+        )
+        .await;
+        for ws in [&mut ana_ws, &mut bea_ws] {
+            let f = told(ws).await;
+            assert_eq!(f["event"], "ended");
+            assert_eq!(f["conversation"]["state"], "ended");
+            assert_eq!(f["conversation"]["can_send"], false);
+        }
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_answers_are_told_on_every_node() {
+    if !common::backend_available(Backend::Postgres) {
+        return;
+    }
+    let one = Server::start(Backend::Postgres).await;
+    let two = Server::start_on(one.db.clone(), ServerOptions::default()).await;
+    let (_, t) = setup(&one, "told2", &["ana", "bea", "cai"]).await;
+    let (ana, bea, cai) = (&t[0], &t[1], &t[2]);
+    let mut bea_one = live_socket(&one, bea).await;
+    let mut bea_two = live_socket(&two, bea).await;
+    let mut ana_two = live_socket(&two, ana).await;
+    let mut cai_two = live_socket(&two, cai).await;
+
+    // A request made on node one reaches Bea's sockets on both nodes.
+    let (id, _) = started(&one, ana, &["bea"], "hello from node one").await;
+    for ws in [&mut bea_one, &mut bea_two] {
+        let f = told(ws).await;
+        assert_eq!(f["event"], "requested");
+        assert_eq!(f["conversation"]["id"], id);
+        assert_eq!(f["conversation"]["my_state"], "invited");
+    }
+    // Accepted on node one: Ana's socket on node two hears it.
+    one.post(
+        &format!("/api/v1/conversations/{id}/accept"),
+        Some(bea),
+        json!({}),
+    )
+    .await;
+    assert_eq!(told(&mut ana_two).await["event"], "requested");
+    let f = told(&mut ana_two).await;
+    assert_eq!(f["event"], "accepted");
+    assert_eq!(f["conversation"]["id"], id);
+    assert_eq!(f["conversation"]["can_send"], true);
+
+    // Cai's request, declined on node one: Cai (node two) sees it without Bea; Bea's own sockets
+    // are told too, with only the conversation's id.
+    let (other, _) = started(&one, cai, &["bea"], "hi bea, it's cai").await;
+    let (st, _) = one
+        .post(
+            &format!("/api/v1/conversations/{other}/decline"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let f = told(&mut cai_two).await;
+    assert_eq!(f["event"], "requested");
+    let f = told(&mut cai_two).await;
+    assert_eq!(f["event"], "declined");
+    assert_eq!(f["conversation"]["id"], other);
+    assert_eq!(
+        f["conversation"]["members"].as_array().unwrap().len(),
+        1,
+        "{f}"
+    );
+    let f = told(&mut bea_two).await;
+    assert_eq!(
+        (f["event"].as_str(), f["conversation"]["id"].as_i64()),
+        (Some("accepted"), Some(id))
+    );
+    let f = told(&mut bea_two).await;
+    assert_eq!(f["event"], "requested");
+    let f = told(&mut bea_two).await;
+    assert_eq!(f["event"], "declined");
+    assert_eq!(f["conversation"]["my_state"], "declined");
+    assert!(f["conversation"]["members"].is_null(), "{f}");
+}
+
+both_backends!(
+    a_reply_quoting_a_deleted_message_says_so_on_the_page,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, t) = setup(&s, "quotes", &["ana", "bea"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        set_locale(&s, ana, "es").await;
+        set_locale(&s, bea, "hi").await;
+        let (id, room) = started(&s, ana, &["bea"], "hola").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        let mut bea_ws = connect(&s, bea).await;
+        subscribe(&mut bea_ws, room).await;
+        let first = say(&mut bea_ws, room, "मेरी शुगर आज 180 थी").await;
+        let first_id = first["message"]["id"].as_i64().unwrap();
+        let mut ana_ws = connect(&s, ana).await;
+        subscribe(&mut ana_ws, room).await;
+        send(
+            &mut ana_ws,
+            json!({"op": "send", "room": room, "body": "¿Qué comiste?", "nonce": "q1", "reply_to": first_id}),
+        )
+        .await;
+        let reply = next_op(&mut ana_ws, "message").await;
+        assert_eq!(reply["message"]["reply_to"]["id"], first_id, "{reply}");
+
+        // Drawn by the server, the quote shows the words; once deleted, only that it was.
+        let ana_web = web_login(&s, "ana").await;
+        let bea_web = web_login(&s, "bea").await;
+        let page = get(&s, &ana_web, &format!("/conversations/{id}"), None).await;
+        assert!(
+            page.html.contains(&format!(
+                "<blockquote class=\"reply-quote small\" data-reply=\"{first_id}\">"
+            )),
+            "{}",
+            page.html
+        );
+        let (st, _) = s
+            .call(
+                "DELETE",
+                &format!("/api/v1/messages/{first_id}"),
+                Some(bea),
+                None,
+            )
+            .await;
+        assert_eq!(st, StatusCode::NO_CONTENT);
+        assert_eq!(
+            next_op(&mut ana_ws, "message_deleted").await["message_id"],
+            first_id
+        );
+        for (client, words) in [
+            (&ana_web, "Un mensaje borrado"),
+            (&bea_web, "हटाया गया संदेश"),
+        ] {
+            let page = get(&s, client, &format!("/conversations/{id}"), None).await;
+            let at = page
+                .html
+                .find(&format!(
+                    "<blockquote class=\"reply-quote muted small\" data-reply=\"{first_id}\">"
+                ))
+                .unwrap_or_else(|| panic!("{}", page.html));
+            let quote = &page.html[at..at + page.html[at..].find("</blockquote>").unwrap()];
+            assert!(quote.contains(words), "{quote}");
+            assert!(!quote.contains("180"), "{quote}");
+            assert!(page.html.contains("¿Qué comiste?"));
+        }
+    }
+);

@@ -407,7 +407,142 @@ both_backends!(the_consent_page_loses_nothing, |b| async move {
         "{}",
         back.html
     );
-    // The same draft waits in the new-topic form of the group.
+    assert!(back.html.contains("value=\"Vaqueros\""), "{}", back.html);
+    // The same draft, title and words, waits in the new-topic form of the group.
     let new_topic = web::get(&s, &fay, "/c/sleeve/new", None).await;
     assert!(new_topic.html.contains(words));
+    assert!(
+        new_topic.html.contains("value=\"Vaqueros\""),
+        "{}",
+        new_topic.html
+    );
+});
+
+async fn put_titled(
+    s: &Server,
+    token: &str,
+    key: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    s.call("PUT", &draft_path(key), Some(token), Some(body))
+        .await
+}
+
+both_backends!(a_new_topics_draft_keeps_its_title, |b| async move {
+    let s = Server::start(b).await;
+    let admin = s.admin().await;
+    s.community(&admin, "titled", "public", json!({})).await;
+    let ana = s.register("anatitle").await;
+    s.join(&ana, "titled").await;
+    let key = "community:titled";
+
+    // The title comes and goes with the words; left out, it stays as it was.
+    let (st, d) = put_titled(
+        &s,
+        &ana,
+        key,
+        json!({"body": "my story", "title": "Knee pain again"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    assert_eq!(d["title"], "Knee pain again");
+    let (st, d) = put(&s, &ana, key, "my story, longer").await;
+    assert_eq!(st, StatusCode::OK);
+    assert_eq!(d["title"], "Knee pain again", "{d}");
+    let (_, got) = s.get(&draft_path(key), Some(&ana)).await;
+    assert_eq!(
+        (got["body"].as_str(), got["title"].as_str()),
+        (Some("my story, longer"), Some("Knee pain again"))
+    );
+    // A title alone is a draft; "" forgets the title.
+    let (st, d) = put_titled(&s, &ana, key, json!({"body": "", "title": "Only a title"})).await;
+    assert_eq!(st, StatusCode::OK, "{d}");
+    assert_eq!(d["body"], "");
+    let (st, d) = put_titled(&s, &ana, key, json!({"body": "words", "title": ""})).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(d.get("title").is_none(), "{d}");
+    // At most a title's length, and only for a new topic's draft.
+    let (st, e) = put_titled(
+        &s,
+        &ana,
+        key,
+        json!({"body": "x", "title": "t".repeat(201)}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["title"].is_array(), "{e}");
+    let (st, _) = put_titled(
+        &s,
+        &ana,
+        key,
+        json!({"body": "x", "title": "t".repeat(200)}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, rooms) = s.get("/api/v1/communities/titled/rooms", None).await;
+    let room = rooms[0]["id"].as_i64().unwrap();
+    let (st, e) = put_titled(
+        &s,
+        &ana,
+        &format!("room:{room}"),
+        json!({"body": "x", "title": "A title"}),
+    )
+    .await;
+    assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(e["error"]["fields"]["title"].is_array(), "{e}");
+
+    // The new-topic page: refused (personal details), both wait on the server for the form, in
+    // the member's language; sent, both are forgotten.
+    for (name, lang, title) in [
+        ("rositat", "es", "Mi rodilla otra vez"),
+        ("ravititle", "hi", "घुटने का दर्द फिर से"),
+    ] {
+        let client = web_member(&s, name, lang).await;
+        let page = web::get(&s, &client, "/c/titled", None).await;
+        let token = csrf(&page.html);
+        web::post(&s, &client, "/c/titled/join", &[("csrf", token.as_str())]).await;
+        let words = "Llámame al 55 - 1234 - 5678";
+        let refused = web::post(
+            &s,
+            &client,
+            "/c/titled/new",
+            &[("csrf", token.as_str()), ("title", title), ("body", words)],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            refused.html
+        );
+        let form = web::get(&s, &client, "/c/titled/new", None).await;
+        assert!(
+            form.html.contains(&format!("value=\"{title}\"")),
+            "{}",
+            form.html
+        );
+        assert!(
+            form.html.contains(&format!(">{words}</textarea>")),
+            "{}",
+            form.html
+        );
+        assert!(form.html.contains(&format!("lang=\"{lang}\"")));
+        let sent = web::post(
+            &s,
+            &client,
+            "/c/titled/new",
+            &[
+                ("csrf", token.as_str()),
+                ("title", title),
+                ("body", "Camino cada día"),
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+        let form = web::get(&s, &client, "/c/titled/new", None).await;
+        assert!(
+            !form.html.contains(&format!("value=\"{title}\"")),
+            "forgotten once sent"
+        );
+    }
 });

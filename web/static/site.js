@@ -166,11 +166,47 @@
 
   var alerts = document.getElementById("case-alerts");
   var chat = document.getElementById("chat");
+  var conversationLists = document.getElementById("conversation-lists");
   // The socket is for members who are signed in; visitors read the page as the server sent it.
   if (chat && window.WebSocket && chat.getAttribute("data-me")) {
     liveChat(chat);
-  } else if (alerts && window.WebSocket) {
+  } else if ((alerts || conversationLists) && window.WebSocket) {
     liveAlerts();
+  }
+
+  // A conversation requested, accepted, declined, left or ended (#22): the menu's count as the
+  // server counts it now, and on /conversations the lists drawn again, with a word about it.
+  function conversationFrame(f) {
+    if (!window.fetch) { return; }
+    fetch("/me/conversations-waiting", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (w) {
+        var link = document.querySelector("header a.conversations");
+        if (w && link) { link.textContent = w.label; }
+      })
+      .catch(function () {});
+    // The starter waiting on the conversation's page: accepted, it gets its message box.
+    var open = document.querySelector("section#chat[data-conversation]");
+    if (open && f.event === "accepted" && f.conversation && String(f.conversation.id) === open.getAttribute("data-conversation") &&
+        !document.getElementById("composer")) {
+      location.reload();
+      return;
+    }
+    if (!conversationLists) { return; }
+    fetch("/conversations", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) {
+        if (!html || !window.DOMParser) { return; }
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("conversation-lists");
+        if (!fresh) { return; }
+        conversationLists.innerHTML = fresh.innerHTML;
+        var said = document.getElementById("conversations-live");
+        if (!said) { return; }
+        var event = f.event;
+        if (event === "requested" && f.conversation && f.conversation.my_state === "starter") { event = "changed"; }
+        said.textContent = said.getAttribute("data-" + event) || said.getAttribute("data-changed") || "";
+      })
+      .catch(function () {});
   }
 
   // A moderator's alert for a new report (`new_report`, or the urgent `crisis_report`).
@@ -187,7 +223,9 @@
     p.appendChild(words);
     p.appendChild(document.createTextNode(" "));
     var open = document.createElement("a");
-    open.href = n.community ? "/mod/" + encodeURIComponent(n.community) : "/notifications";
+    // A report about a conversation's message names no group: the site staff's queue has it.
+    open.href = n.community ? "/mod/" + encodeURIComponent(n.community)
+      : (n.case_id ? "/moderation/conversations#case-" + Number(n.case_id) : "/notifications");
     open.textContent = alerts.getAttribute("data-open");
     p.appendChild(open);
     var close = document.createElement("button");
@@ -234,7 +272,8 @@
       .catch(function () {});
   }
 
-  // Pages other than a chat room: a socket for the moderator's alerts alone.
+  // Pages other than a chat room: a socket for the moderator's alerts, and for the
+  // conversations list.
   function liveAlerts() {
     var wait = 1000;
     function connect() {
@@ -249,10 +288,11 @@
         var f;
         try { f = JSON.parse(event.data); } catch (e) { return; }
         if (f.op === "notification") { caseAlert(f.notification); }
-        if (f.op === "pong") { alerts.setAttribute("data-live", "on"); }
+        if (f.op === "conversation") { conversationFrame(f); }
+        if (f.op === "pong") { (alerts || conversationLists).setAttribute("data-live", "on"); }
       };
       socket.onclose = function () {
-        alerts.removeAttribute("data-live");
+        (alerts || conversationLists).removeAttribute("data-live");
         setTimeout(connect, wait);
         wait = Math.min(wait * 2, 30000);
       };
@@ -460,6 +500,8 @@
           typingLine.textContent = text("typing", 0, f.user.display_name);
           clearTimeout(typingTimer);
           typingTimer = setTimeout(function () { typingLine.textContent = ""; }, 5000);
+        } else if (f.op === "conversation") {
+          conversationFrame(f);
         } else if (f.op === "notification") {
           caseAlert(f.notification);
         } else if (f.op === "error") {
@@ -1063,6 +1105,11 @@
         if (!li) { return; }
         if (f.user && f.user.username === me) { setMine(li, f.kind, f.on); }
         drawCounts(li, f.reactions);
+      } else if (f.op === "message_deleted") {
+        // Replies quoting a message that is gone (deleted or hidden) say so, as the page does.
+        list.querySelectorAll('blockquote.reply-quote[data-reply="' + Number(f.message_id) + '"]').forEach(function (q) {
+          q.replaceWith(quoteOf({ id: f.message_id, deleted: true }));
+        });
       }
     });
   })();
@@ -1075,7 +1122,10 @@
     var url = "/api/v1/me/drafts/" + encodeURIComponent(key);
     var token = csrfOf(area.form);
     var timer = null;
-    var last = area.value;
+    // A new topic's draft keeps its title too (the form's title field).
+    var titleField = key.indexOf("community:") === 0 && area.form ? area.form.querySelector('input[name="title"]') : null;
+    function current() { return area.value + "\u0000" + (titleField ? titleField.value : ""); }
+    var last = current();
     var note = document.createElement("span");
     note.className = "muted small draft-note";
     note.setAttribute("role", "status");
@@ -1084,31 +1134,36 @@
       var init = { method: method, credentials: "same-origin", headers: { "X-CSRF-Token": token } };
       if (body !== undefined) {
         init.headers["Content-Type"] = "application/json";
-        init.body = JSON.stringify({ body: body });
+        var sent = { body: body };
+        if (titleField) { sent.title = titleField.value; }
+        init.body = JSON.stringify(sent);
       }
       return fetch(url, init);
     }
     function save() {
+      var now = current();
+      if (now === last) { return; }
+      last = now;
       var body = area.value;
-      if (body === last) { return; }
-      last = body;
-      var blank = !body.trim();
+      var blank = !body.trim() && !(titleField && titleField.value.trim());
       call(blank ? "DELETE" : "PUT", blank ? undefined : body).then(function (r) {
         note.textContent = r.ok && !blank ? area.getAttribute("data-draft-saved") || "" : "";
       }).catch(function () {});
     }
-    area.addEventListener("input", function () {
+    function typed() {
       note.textContent = "";
       clearTimeout(timer);
       timer = setTimeout(save, 1000);
-    });
+    }
+    area.addEventListener("input", typed);
+    if (titleField) { titleField.addEventListener("input", typed); }
     // Sent: the server forgets a form's draft itself; a chat message sent over the socket
     // tells it here.
     if (area.form) { area.form.addEventListener("submit", function () { clearTimeout(timer); }); }
     area.chatDraftSent = function () {
       clearTimeout(timer);
       note.textContent = "";
-      last = area.value;
+      last = current();
       call("DELETE").catch(function () {});
     };
   });

@@ -467,7 +467,7 @@ pub async fn create_topic(
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to start a topic"));
     }
-    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
+    crate::moderation::sanctions::check_session_can_write(state, session, community.id).await?;
     let mut fields = FieldErrors::new();
     let title = fields.check("title", Title::parse(&req.title));
     let body = fields.check("body", PostBody::parse(&req.body));
@@ -587,6 +587,8 @@ pub async fn create_topic(
         anonymous,
         private,
         new: true,
+        indexed_later: false,
+        referred: session.referred,
         title: Some(title.as_str()),
         body: body.as_str(),
     };
@@ -692,6 +694,8 @@ pub async fn change_topic(
                     anonymous: row.anonymous,
                     private: row.private_to.is_some(),
                     new: false,
+                    indexed_later: false,
+                    referred: false,
                     title: Some(title.as_str()),
                     body: "",
                 };
@@ -806,6 +810,8 @@ pub(crate) async fn insert_topic(
         anonymous: false,
         private: false,
         new: true,
+        indexed_later: false,
+        referred: false,
         title: Some(title),
         body,
     };

@@ -51,6 +51,13 @@ pub struct Session {
     pub moderates_groups: bool,
     /// The members whose words this member sees collapsed (blocked or ignored).
     pub kept_away: crate::blocks::KeptAway,
+    /// A sanction that stops writing (mute, ban, suspension) was in force when the session was
+    /// read; without one a write needs no sanctions query (`sanctions::check_session_can_write`).
+    /// Kept sessions are forgotten whenever a member's sanctions change (`bus::deliver`).
+    pub under_sanction: bool,
+    /// Arrived in a group by a referral link that no post of theirs has counted yet: only then
+    /// does a new post ask about referrals (the session is forgotten when that changes).
+    pub referred: bool,
 }
 
 impl Session {
@@ -189,6 +196,8 @@ struct SessionRow {
     moderates_groups: bool,
     /// Blocks or ignores someone: only then is the list read (a second query).
     keeps_away: bool,
+    under_sanction: bool,
+    referred: bool,
 }
 
 impl SessionRow {
@@ -228,7 +237,10 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'professional') AS is_professional,
                 EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = u.id AND r.role = 'admin') AS is_admin,
                 EXISTS (SELECT 1 FROM community_roles c WHERE c.user_id = u.id AND c.role IN ('moderator', 'organiser')) AS moderates_groups,
-                EXISTS (SELECT 1 FROM member_blocks b WHERE b.blocker_id = u.id) AS keeps_away
+                EXISTS (SELECT 1 FROM member_blocks b WHERE b.blocker_id = u.id) AS keeps_away,
+                EXISTS (SELECT 1 FROM sanctions x WHERE x.user_id = u.id AND x.lifted_at IS NULL AND x.kind <> 'warning'
+                        AND (x.until IS NULL OR x.until > $2)) AS under_sanction,
+                EXISTS (SELECT 1 FROM referral_arrivals a WHERE a.user_id = u.id) AS referred
          FROM sessions s JOIN users u ON u.id = s.user_id
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > $2",
         hex(key),
@@ -261,6 +273,8 @@ async fn lookup(state: &AppState, key: &Key, now: i64) -> AppResult<Option<Cache
             text_size: row.text_size,
             moderates_groups: row.moderates_groups,
             kept_away,
+            under_sanction: row.under_sanction,
+            referred: row.referred,
             user: User {
                 id: row.user_id,
                 username: row.username,

@@ -191,6 +191,8 @@ mod tests {
                 text_size: 100,
                 moderates_groups: false,
                 kept_away: Default::default(),
+                under_sanction: false,
+                referred: false,
             },
             last_used_at: 0,
             expires_at: i64::MAX,

@@ -5,7 +5,7 @@
 //!
 //! Mail goes only to a verified address, in the member's language, and never says what anyone
 //! wrote nor which group it was in: "2 new replies in your group", with a link to the page.
-//! The `push` flag is stored here; Web Push sending reads it (`wants_push`).
+//! The `push` flag is stored here; Web Push's queue reads it (`wants_push_sql`).
 
 pub mod mails;
 pub mod unsubscribe;
@@ -264,10 +264,22 @@ pub async fn load(conn: &mut impl AsDb, user_id: i64) -> AppResult<Settings> {
     Ok(row.map(SettingsRow::settings).unwrap_or_default())
 }
 
-/// Whether Web Push should carry this notification to the member (read by push sending).
-pub async fn wants_push(conn: &mut impl AsDb, user_id: i64, kind: notify::Kind) -> AppResult<bool> {
-    let s = load(conn, user_id).await?;
-    Ok(s.push && s.wants(DeliveryKind::of(kind)))
+/// The SQL condition "member `$1` wants a notification of the kind matched by `$5` pushed"
+/// (their `push` switch and per-kind choices, the same switches their e-mail follows), for
+/// push's queue to ride on its insert; `$5` is [`kind_pattern`]. Kept here with the columns it
+/// reads.
+macro_rules! wants_push_sql {
+    () => {
+        "EXISTS (SELECT 1 FROM delivery_settings d WHERE d.user_id = $1 AND d.push
+           AND (',' || d.kinds_off || ',') NOT LIKE $5)"
+    };
+}
+pub(crate) use wants_push_sql;
+
+/// The `LIKE` pattern for [`wants_push_sql`]: the kind's name among the comma-separated
+/// `kinds_off`.
+pub fn kind_pattern(kind: notify::Kind) -> String {
+    format!("%,{},%", DeliveryKind::of(kind).as_str())
 }
 
 /// Turns push on, leaving every other choice as it was: subscribing a device is the member

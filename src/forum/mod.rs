@@ -479,7 +479,7 @@ pub async fn create_topic(
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to start a topic"));
     }
-    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
+    crate::moderation::sanctions::check_session_can_write(state, session, community.id).await?;
     let mut fields = FieldErrors::new();
     let title = fields.check("title", Title::parse(&req.title));
     let body = fields.check("body", PostBody::parse(&req.body));
@@ -599,6 +599,8 @@ pub async fn create_topic(
         anonymous,
         private,
         new: true,
+        indexed_later: false,
+        referred: session.referred,
         title: Some(title.as_str()),
         body: body.as_str(),
     };
@@ -704,6 +706,8 @@ pub async fn change_topic(
                     anonymous: row.anonymous,
                     private: row.private_to.is_some(),
                     new: false,
+                    indexed_later: false,
+                    referred: false,
                     title: Some(title.as_str()),
                     body: "",
                 };
@@ -818,6 +822,8 @@ pub(crate) async fn insert_topic(
         anonymous: false,
         private: false,
         new: true,
+        indexed_later: false,
+        referred: false,
         title: Some(title),
         body,
     };

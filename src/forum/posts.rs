@@ -504,7 +504,7 @@ pub async fn reply(
     if !access.can_post() {
         return Err(AppError::forbidden("join this community to reply"));
     }
-    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
+    crate::moderation::sanctions::check_session_can_write(state, session, community.id).await?;
     if topic.locked && !access.is_moderator() {
         return Err(AppError::forbidden("this topic is locked"));
     }
@@ -585,9 +585,15 @@ pub async fn reply(
             topic_author: topic.author_id,
             community_id: community.id,
             author_id: session.user.id,
+            referred: session.referred,
             reply_to: req.reply_to,
             body: body.as_str().to_owned(),
             body_html: rendered.html.clone(),
+            search_text: if private {
+                String::new()
+            } else {
+                crate::search::prepare(None, body.as_str())
+            },
             warning,
             anonymous,
             private,
@@ -771,7 +777,7 @@ pub async fn edit_post(
     if row.deleted_at.is_some() {
         return Err(AppError::NotFound);
     }
-    crate::moderation::sanctions::check_can_write(state, &session.user, community.id).await?;
+    crate::moderation::sanctions::check_session_can_write(state, session, community.id).await?;
     let mut fields = FieldErrors::new();
     let body = fields.check("body", PostBody::parse(&req.body));
     let warning = match req.content_warning.as_deref() {
@@ -834,6 +840,8 @@ pub async fn edit_post(
         anonymous: row.anonymous,
         private,
         new: false,
+        indexed_later: false,
+        referred: false,
         title: None,
         body: body.as_str(),
     };

@@ -31,9 +31,14 @@ pub struct NewReply {
     pub topic_author: Option<i64>,
     pub community_id: i64,
     pub author_id: i64,
+    /// `Session::referred` of the author.
+    pub referred: bool,
     pub reply_to: Option<i64>,
     pub body: String,
     pub body_html: String,
+    /// What search holds for it (`search::prepare`), made before the writer; unused in an
+    /// "only me" topic.
+    pub search_text: String,
     pub warning: Option<ContentWarning>,
     pub anonymous: bool,
     /// In an "only me" topic: not indexed, screened or notified.
@@ -145,15 +150,21 @@ async fn commit(store: &Store, batch: Vec<Pending>) {
 async fn store_all(store: &Store, batch: &[Pending]) -> AppResult<Vec<Stored>> {
     let mut tx = store.begin().await?;
     let mut stored = Vec::with_capacity(batch.len());
+    let mut index = Vec::new();
     for p in batch {
-        stored.push(store_one(&mut tx, &p.reply).await?);
+        let (s, search) = store_one(&mut tx, &p.reply).await?;
+        index.extend(search);
+        stored.push(s);
     }
+    // Last and together: see `search::index_many`.
+    crate::search::index_many(&mut tx, &index).await?;
     tx.commit().await?;
     Ok(stored)
 }
 
-/// One reply's statements, inside the group's transaction.
-async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
+/// One reply's statements, inside the group's transaction; its search entry when the group
+/// indexes it at the end.
+async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<(Stored, Option<(i64, String)>)> {
     // Taking the topic row first numbers posts in commit order (see `posts`).
     let seq = db!(
         *tx,
@@ -203,6 +214,7 @@ async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
     for uid in &r.quoted {
         recipients.add(*uid, Kind::Quote);
     }
+    let indexed_later = !r.private && r.verdict.keeps_post_findable();
     let written = Written {
         community_id: r.community_id,
         topic_id: r.topic_id,
@@ -211,14 +223,19 @@ async fn store_one(tx: &mut Tx, r: &NewReply) -> AppResult<Stored> {
         anonymous: r.anonymous,
         private: r.private,
         new: true,
+        indexed_later,
+        referred: r.referred,
         title: None,
         body: &r.body,
     };
     let staged =
         dispatch::stage(tx, &written, &r.verdict, r.milestone.as_ref(), recipients).await?;
-    Ok(Stored {
-        post_id,
-        seq,
-        staged,
-    })
+    Ok((
+        Stored {
+            post_id,
+            seq,
+            staged,
+        },
+        indexed_later.then(|| (post_id, r.search_text.clone())),
+    ))
 }

@@ -1,6 +1,6 @@
 //! Sanctions in force (mutes, bans, suspensions): the hooks the chat and the forum obey.
 
-use crate::accounts::User;
+use crate::accounts::{Session, User};
 use crate::app::AppState;
 use crate::db;
 use crate::error::{AppError, AppResult};
@@ -36,6 +36,19 @@ pub async fn check_can_write(state: &AppState, user: &User, community_id: i64) -
             "you cannot post here now ({why}); see /api/v1/me/moderation for why and how to appeal"
         ))),
     }
+}
+
+/// `check_can_write` for a signed-in request: a member under no sanction when their session
+/// was read needs no query (a kept session is forgotten whenever their sanctions change).
+pub async fn check_session_can_write(
+    state: &AppState,
+    session: &Session,
+    community_id: i64,
+) -> AppResult<()> {
+    if !session.under_sanction {
+        return Ok(());
+    }
+    check_can_write(state, &session.user, community_id).await
 }
 
 /// Why the member may not write in the community at `now`, if a sanction says so.

@@ -216,18 +216,21 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
         // they block (their author, even when anonymous: a block is about the person). Both
         // checks ride on the insert, so each notification stays one round trip inside the
         // writer's transaction; the block check is one primary-key probe.
-        let Some(id) = db!(
+        let Some((id, has_device)) = db!(
             *conn,
-            fetch_optional scalar i64,
-            "INSERT INTO notifications (user_id, kind, actor_id, community_id, topic_id, post_id, created_at)
-             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (
-                 SELECT 1 FROM communities c WHERE c.id = $4 AND (
-                     c.visibility = 'public'
-                     OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $1 AND m.status = 'active')
-                     OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $1 AND r.role IN ('admin', 'moderator'))))
-               AND NOT EXISTS (
-                 SELECT 1 FROM member_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = $8 AND b.kind = 'block')
-             RETURNING id",
+            fetch_optional as (i64, bool),
+            concat!(
+                "INSERT INTO notifications (user_id, kind, actor_id, community_id, topic_id, post_id, created_at)
+                 SELECT $1, $2, $3, $4, $5, $6, $7 WHERE EXISTS (
+                     SELECT 1 FROM communities c WHERE c.id = $4 AND (
+                         c.visibility = 'public'
+                         OR EXISTS (SELECT 1 FROM memberships m WHERE m.community_id = c.id AND m.user_id = $1 AND m.status = 'active')
+                         OR EXISTS (SELECT 1 FROM user_roles r WHERE r.user_id = $1 AND r.role IN ('admin', 'moderator'))))
+                   AND NOT EXISTS (
+                     SELECT 1 FROM member_blocks b WHERE b.blocker_id = $1 AND b.blocked_id = $8 AND b.kind = 'block')
+                 RETURNING id, ",
+                crate::push::has_device_sql!()
+            ),
             user_id,
             kind.as_str(),
             cause.actor_id,
@@ -240,7 +243,9 @@ pub async fn send(conn: &mut impl AsDb, cause: &Cause, recipients: Recipients) -
         else {
             continue;
         };
-        crate::push::enqueue(conn, user_id, kind, &format!("/p/{}", cause.post_id)).await?;
+        if has_device {
+            crate::push::enqueue(conn, user_id, kind, &format!("/p/{}", cause.post_id)).await?;
+        }
         // The same fields as the list, never the words: ids, kind and where to go.
         let notification = serde_json::json!({
             "id": id, "kind": kind, "topic_id": cause.topic_id, "post_id": cause.post_id,

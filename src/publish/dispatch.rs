@@ -28,6 +28,12 @@ pub struct Written<'a> {
     pub private: bool,
     /// A new post (counted for referrals and indexed) rather than a changed one (re-indexed).
     pub new: bool,
+    /// A new post its writer indexes itself after the transaction's other writes
+    /// (`search::index_many`), which it may only when `Verdict::keeps_post_findable`.
+    pub indexed_later: bool,
+    /// The author's session says a referral link brought them and no post counted it yet
+    /// (`Session::referred`): only then is the referral asked about.
+    pub referred: bool,
     /// The topic's title, for an opening post; indexed and screened with the body.
     pub title: Option<&'a str>,
     pub body: &'a str,
@@ -52,6 +58,8 @@ pub struct Staged {
     private_crisis: bool,
     /// The stage changed the post's row or what shows with it (held, crisis review, milestone).
     row_changed: bool,
+    /// This post counted for the referral that brought its author, who is no longer `referred`.
+    referral_counted: Option<i64>,
 }
 
 /// The side effects of a post written in `tx`: everything that must commit with it.
@@ -63,12 +71,15 @@ pub async fn stage(
     mut recipients: Recipients,
 ) -> AppResult<Staged> {
     // A member's own post counts for the referral that brought them; a scheduled thread does not.
+    let mut referral_counted = None;
     if let Some(author_id) = w.author_id
         && w.new
+        && w.referred
         && !w.private
         && !verdict.is_staff()
+        && crate::referrals::on_post(tx, w.community_id, author_id).await?
     {
-        crate::referrals::on_post(tx, w.community_id, author_id).await?;
+        referral_counted = Some(author_id);
     }
     if let (Some(m), Some(author_id)) = (milestone, w.author_id) {
         let placement = Placement {
@@ -85,11 +96,11 @@ pub async fn stage(
         recipients = Recipients::default();
         None
     } else {
-        if w.new {
-            crate::search::index_post(tx, w.post_id, w.title, w.body).await?;
-        } else {
+        if !w.new {
             // The one rule for what search may hold (not hidden, held or "only me" posts).
             crate::search::reindex_post(tx, w.post_id).await?;
+        } else if !w.indexed_later {
+            crate::search::index_post(tx, w.post_id, w.title, w.body).await?;
         }
         match w.author_id {
             Some(author_id) => {
@@ -126,6 +137,7 @@ pub async fn stage(
         screened,
         private_crisis: w.private && verdict.crisis(),
         row_changed,
+        referral_counted,
     })
 }
 
@@ -148,6 +160,9 @@ impl Staged {
         country: Option<&str>,
     ) -> Option<Vec<CrisisLine>> {
         self.sent.publish(realtime);
+        if let Some(author) = self.referral_counted {
+            realtime.member_changed(author);
+        }
         match self.screened {
             Some(s) => s.publish(realtime),
             None => self

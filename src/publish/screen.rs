@@ -45,6 +45,12 @@ impl Verdict {
         self.crisis.is_some()
     }
 
+    /// Nothing carrying it out can hide the post (no crisis review, no hold): it may be indexed
+    /// after the other writes of its transaction.
+    pub fn keeps_post_findable(&self) -> bool {
+        self.crisis.is_none() && matches!(self.automod, Automod::Pass | Automod::Flag(_))
+    }
+
     /// Carries the verdict out on a stored post, in its transaction: the crisis flow (held for
     /// review, an urgent case, the moderators' alert and the author's lines) and automod's hold
     /// or flag. Also whether the post now waits for a moderator's approval: that is known only

@@ -39,6 +39,7 @@ use crate::error::{AppError, AppResult, ErrorBody, FieldErrors};
 use crate::http::{Json, Path};
 use crate::store::{Store, now_ms};
 
+pub(crate) use queue::has_device_sql;
 pub use queue::{enqueue, wake};
 
 /// Devices one member may have subscribed at once; a new one beyond this replaces the one

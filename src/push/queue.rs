@@ -50,29 +50,33 @@ pub async fn sleep(at_most: Duration) {
     let _ = tokio::time::timeout(at_most, BELL.notified()).await;
 }
 
-/// Whether `user_id` wants notifications of `kind` pushed to their devices: their delivery
-/// settings' `push` switch (turned on when they subscribe a device) and per-kind choices, the
-/// same switches their e-mail follows.
-async fn wants_push(conn: &mut impl AsDb, user_id: i64, kind: Kind) -> AppResult<bool> {
-    crate::delivery::wants_push(conn, user_id, kind).await
+/// The SQL value "member `$1` has a device subscribed", for the notification insert to answer
+/// with: most members have none, and then no push is queued and no statement spent on it.
+macro_rules! has_device_sql {
+    () => {
+        "EXISTS (SELECT 1 FROM push_subscriptions s WHERE s.user_id = $1)"
+    };
 }
+pub(crate) use has_device_sql;
 
 /// Queues a push of `kind` pointing at `url` (a path of this site) for each of the member's
-/// subscribed devices. Runs in the caller's transaction; costs one statement, which finds no
-/// rows for members without a device.
+/// subscribed devices, if their delivery settings want it pushed (`delivery::WANTS_PUSH`). Runs
+/// in the caller's transaction as one statement, which finds no rows for members without a
+/// device: it is on the reply writer's path, once per notification.
 pub async fn enqueue(conn: &mut impl AsDb, user_id: i64, kind: Kind, url: &str) -> AppResult<()> {
-    if !wants_push(conn, user_id, kind).await? {
-        return Ok(());
-    }
     db!(
         *conn,
         execute,
-        "INSERT INTO push_outbox (subscription_id, kind, url, created_at, next_attempt_at)
-         SELECT id, $2, $3, $4, $4 FROM push_subscriptions WHERE user_id = $1",
+        concat!(
+            "INSERT INTO push_outbox (subscription_id, kind, url, created_at, next_attempt_at)
+             SELECT s.id, $2, $3, $4, $4 FROM push_subscriptions s WHERE s.user_id = $1 AND ",
+            crate::delivery::wants_push_sql!()
+        ),
         user_id,
         kind.as_str(),
         url,
-        now_ms()
+        now_ms(),
+        crate::delivery::kind_pattern(kind)
     )?;
     Ok(())
 }

@@ -95,7 +95,11 @@ pub fn deliver(hub: &Hub, target: Target, frame: Utf8Bytes) {
         Target::User { user } => {
             hub.deliver_user(user, || Outbound::Personal(frame.clone()));
         }
-        Target::Sanctions { user } => hub.deliver_user(user, || Outbound::ReloadSanctions),
+        Target::Sanctions { user } => {
+            // Kept sessions carry whether a sanction is in force.
+            hub.forget_sessions_of(user);
+            hub.deliver_user(user, || Outbound::ReloadSanctions);
+        }
         Target::Access {
             user,
             community,

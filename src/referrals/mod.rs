@@ -331,6 +331,10 @@ pub async fn join(state: &AppState, user: &User, code: &str) -> AppResult<(Strin
             )?;
         }
         tx.commit().await?;
+        if arrived > 0 {
+            // Sessions carry `referred`: the member's next post must count.
+            state.realtime.member_changed(user.id);
+        }
     }
     Ok((community.slug, result))
 }
@@ -347,7 +351,7 @@ pub async fn is_for(state: &AppState, code: &str, slug: &str) -> AppResult<bool>
 
 /// Called in the transaction of every forum post: the first post of a member who joined
 /// through a link counts for it, and the tie between them is dropped.
-pub async fn on_post(tx: &mut impl AsDb, community_id: i64, user_id: i64) -> AppResult<()> {
+pub async fn on_post(tx: &mut impl AsDb, community_id: i64, user_id: i64) -> AppResult<bool> {
     let counted = db!(
         *tx,
         execute,
@@ -365,7 +369,7 @@ pub async fn on_post(tx: &mut impl AsDb, community_id: i64, user_id: i64) -> App
             user_id
         )?;
     }
-    Ok(())
+    Ok(counted > 0)
 }
 
 /// The group's referral links with their counts (organisers). Never names anyone.

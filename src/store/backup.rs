@@ -122,7 +122,7 @@ pub async fn backup(store: &Store, to: &Path) -> anyhow::Result<Contents> {
     let mut conn = read.acquire().await.context("connecting to the database")?;
     sqlx::query("VACUUM INTO $1")
         .bind(target)
-        .execute(&mut *conn)
+        .execute(conn.conn())
         .await
         .with_context(|| format!("writing {}", to.display()))?;
     drop(conn);

@@ -8,6 +8,7 @@
 
 pub mod backup;
 mod migrate;
+pub mod readers;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -40,7 +41,7 @@ pub struct Store {
 enum Pools {
     Sqlite {
         /// Opened read-only: every change goes through `write`, where `watch` sees it.
-        read: SqlitePool,
+        read: readers::Readers,
         write: SqlitePool,
         /// One connection that copies the WAL into the database (readers cannot).
         checkpoint: SqlitePool,
@@ -52,6 +53,7 @@ enum Pools {
 /// A pooled connection; `db!` runs queries on it.
 pub enum Conn {
     Sqlite(PoolConnection<Sqlite>),
+    SqliteReader(readers::Reader),
     Postgres(PoolConnection<Postgres>),
 }
 
@@ -76,6 +78,7 @@ impl AsDb for Conn {
     fn db(&mut self) -> Db<'_> {
         match self {
             Conn::Sqlite(c) => Db::Sqlite(c),
+            Conn::SqliteReader(r) => Db::Sqlite(r.conn()),
             Conn::Postgres(c) => Db::Postgres(c),
         }
     }
@@ -203,7 +206,8 @@ impl Store {
             }
             // A local file cannot drop a connection the way a server can, and sqlx's ping before
             // each acquire is a round trip to the connection's thread: a third of a cached
-            // topic page's work. The writer copies the WAL into the database itself (an
+            // topic page's work. (Its ping on each release cannot be turned off: the readers,
+            // taken on every request, are pooled in `readers` for that.) The writer copies the WAL into the database itself (an
             // automatic checkpoint, at the end of a commit) only as a backstop, at 10,000 pages
             // (40 MB): `start_checkpoints` does it on a connection of its own, so commits do not
             // stall.
@@ -227,14 +231,14 @@ impl Store {
                 .connect_with(base.clone().pragma("wal_autocheckpoint", "10000"))
                 .await
                 .with_context(|| format!("opening {}", file.display()))?;
-            let read = SqlitePoolOptions::new()
-                .test_before_acquire(false)
-                .max_connections(options.pool_size)
-                .acquire_timeout(options.acquire_timeout)
-                .connect_with(base.clone().create_if_missing(false).read_only(true))
-                .await
-                .with_context(|| format!("opening {}", file.display()))?;
-            if !sqlite_built_as_expected(&read).await {
+            let read = readers::Readers::open(
+                &base.clone().create_if_missing(false).read_only(true),
+                options.pool_size,
+                options.acquire_timeout,
+            )
+            .await
+            .with_context(|| format!("opening {}", file.display()))?;
+            if !sqlite_built_as_expected(&write).await {
                 tracing::warn!(
                     "SQLite was built without LIBSQLITE3_FLAGS from .cargo/config.toml (STAT4 or \
                      memory statistics on): pages will be slower (see CONTRIBUTING.md)"
@@ -311,7 +315,7 @@ impl Store {
     /// A connection for reading.
     pub async fn read(&self) -> Result<Conn, sqlx::Error> {
         Ok(match &*self.pools {
-            Pools::Sqlite { read, .. } => Conn::Sqlite(read.acquire().await?),
+            Pools::Sqlite { read, .. } => Conn::SqliteReader(read.acquire().await?),
             Pools::Postgres(p) => Conn::Postgres(p.acquire().await?),
         })
     }
@@ -372,12 +376,10 @@ impl Store {
     pub fn pool_stats(&self) -> Vec<(&'static str, u32, u32, u32)> {
         match &*self.pools {
             Pools::Sqlite { read, write, .. } => vec![
-                (
-                    "read",
-                    read.size() - read.num_idle() as u32,
-                    read.num_idle() as u32,
-                    read.options().get_max_connections(),
-                ),
+                {
+                    let (in_use, idle, max) = read.stats();
+                    ("read", in_use, idle, max)
+                },
                 (
                     "write",
                     write.size() - write.num_idle() as u32,

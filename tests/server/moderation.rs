@@ -1300,3 +1300,32 @@ both_backends!(
         drop(w);
     }
 );
+
+// A member's kept session says whether a sanction is in force, so that an unsanctioned post
+// asks no sanctions query: a mute (which ends no session) must still stop the very next post,
+// and an unmute free it, on the session already kept.
+both_backends!(
+    a_mute_and_unmute_reach_a_kept_session_at_once,
+    |b| async move {
+        let s = Server::start(b).await;
+        let w = world(&s, "keep", 1).await;
+        let member = &w.members[0];
+        let id = user_id(&s, member).await;
+        let (topic, _) = s.topic(member, "keep", "Kept", "first words").await;
+        s.reply(member, topic, json!({"body": "the session is kept now"}))
+            .await;
+        let mute = json!({"action": "mute", "target": {"type": "user", "id": id}, "community": "keep", "reason": "cool off", "duration_minutes": 30});
+        assert_eq!(action(&s, &w.moderator, mute).await.0, StatusCode::OK);
+        let (st, body) = s
+            .post(
+                &format!("/api/v1/topics/{topic}/posts"),
+                Some(member),
+                json!({"body": "still here?"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{body}");
+        let unmute = json!({"action": "unmute", "target": {"type": "user", "id": id}, "community": "keep", "reason": "served"});
+        assert_eq!(action(&s, &w.moderator, unmute).await.0, StatusCode::OK);
+        s.reply(member, topic, json!({"body": "back again"})).await;
+    }
+);

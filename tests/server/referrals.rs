@@ -172,6 +172,27 @@ both_backends!(
             "{link}"
         );
         assert_eq!(link["label"], "Clínica San Juan");
+        // The other patient's first post is a reply (the reply writer's path): it counts too,
+        // once.
+        s.reply(
+            &patients[1],
+            topic,
+            json!({"body": "Yo también soy nueva."}),
+        )
+        .await;
+        s.reply(&patients[1], topic, json!({"body": "Y sigo aquí."}))
+            .await;
+        let (_, again) = s
+            .get("/api/v1/communities/azucar/referrals", Some(&admin))
+            .await;
+        let posted = again
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["code"] == code.as_str())
+            .unwrap()["posted"]
+            .as_i64();
+        assert_eq!(posted, Some(2), "{again}");
         let text = list.to_string();
         for who in ["patientone", "patienttwo", "plainmember"] {
             assert!(!text.contains(who), "{who} in {text}");

@@ -1,22 +1,25 @@
 #!/usr/bin/env bash
-# The shared load's signed-in topic pages (issue #20), the API double and two Mutual binaries
-# back to back in one run: each round runs `mutual_load --scenario read` against the double, then
+# The shared load's HTTP scenarios (issue #20), the API double and two Mutual binaries back to
+# back in one run: each round runs `mutual_load --scenario $SCENARIO` against the double, then
 # the OLD binary, then the NEW one (each on its own fresh SQLite database, rate limits off).
+# SCENARIO=read (default): signed-in topic pages, first and deep; SCENARIO=write: replies.
 #
-#   bench/limit_read_ab.sh OLD_BINARY NEW_BINARY
+#   [SCENARIO=write] bench/limit_http_ab.sh OLD_BINARY NEW_BINARY
 #
-# ROUNDS (default 3), DURATION (10 s per page kind), USERS (100), CONCURRENCY (64), REPLIES (500).
+# ROUNDS (default 3), DURATION (10 s per page kind or of replies), USERS (100), CONCURRENCY (64),
+# REPLIES (500, the read topic's length).
 # Needs the double and the load built first (../shared is read-only):
 #   CARGO_TARGET_DIR=target/bench-limit cargo build --release --manifest-path ../shared/bench-limit/Cargo.toml
-# Prints one line per run (round, side, first-page and deep-page req/s and p99) and appends the
-# raw JSON lines to bench/results/limit-read-ab.jsonl.
+# Prints one line per run (round, side, req/s and p99) and appends the raw JSON lines to
+# bench/results/limit-$SCENARIO-ab.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -eq 2 ] || { sed -n 2,12p "$0"; exit 2; }
 old=$(realpath "$1") new=$(realpath "$2")
+SCENARIO=${SCENARIO:-read}
 ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-10} USERS=${USERS:-100} CONCURRENCY=${CONCURRENCY:-64} REPLIES=${REPLIES:-500}
 BL=${BL:-target/bench-limit/release}
-out=bench/results/limit-read-ab.jsonl
+out=bench/results/limit-$SCENARIO-ab.jsonl
 mkdir -p bench/results
 ulimit -n 20000 2>/dev/null || true
 dir=$(mktemp -d -t mutual-limit-XXXXXX)
@@ -51,7 +54,7 @@ for round in $(seq 1 "$ROUNDS"); do
       old) addr=${addrs[0]} token=${tokens[0]} ;;
       new) addr=${addrs[1]} token=${tokens[1]} ;;
     esac
-    line=$({ "$BL/mutual_load" --base "http://$addr" --admin-token "$token" --scenario read \
+    line=$({ "$BL/mutual_load" --base "http://$addr" --admin-token "$token" --scenario "$SCENARIO" \
       --users "$USERS" --concurrency "$CONCURRENCY" --duration "$DURATION" --replies "$REPLIES" 2> /dev/null || true; } |
       grep '^{' | tail -n 1)
     python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["ab"]={"round":int(sys.argv[2]),"side":sys.argv[3]}; print(json.dumps(d))' \
@@ -59,12 +62,15 @@ for round in $(seq 1 "$ROUNDS"); do
     python3 - "$line" "$round" "$side" <<'EOF'
 import json, sys
 d = json.loads(sys.argv[1])
-r = d.get("read") or {}
-def f(k):
+def f(r, k):
     p = r.get(k) or {}
     lat = p.get("latency_ms") or {}
     return f'{p.get("ok_per_s")} req/s p99 {lat.get("p99")} ms errors {p.get("errors")}'
-print(f'{sys.argv[2]} {sys.argv[3]:6} first: {f("first_page")} | deep: {f("deep_page")}')
+if "write" in d:
+    print(f'{sys.argv[2]} {sys.argv[3]:6} replies: {f(d["write"], "replies")}')
+else:
+    r = d.get("read") or {}
+    print(f'{sys.argv[2]} {sys.argv[3]:6} first: {f(r, "first_page")} | deep: {f(r, "deep_page")}')
 EOF
   done
 done

@@ -725,7 +725,7 @@ both_backends!(circles_are_made_filled_and_private, |b| async move {
     assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.html);
     let listed = get(&s, &orga, "/organise/sugar/circles").await.html;
     assert!(
-        listed.contains("Meets every Tuesday at 18:30 (America/Mexico_City)"),
+        listed.contains("Meets every Tuesday at 18:30 (Mexico City)"),
         "{listed}"
     );
     let id = capture(&listed, r#"id="circle-(\d+)""#);

@@ -1311,7 +1311,9 @@ both_backends!(
         let w = world(&s, "keep", 1).await;
         let member = &w.members[0];
         let id = user_id(&s, member).await;
-        let (topic, _) = s.topic(member, "keep", "A kept session", "first words").await;
+        let (topic, _) = s
+            .topic(member, "keep", "A kept session", "first words")
+            .await;
         s.reply(member, topic, json!({"body": "the session is kept now"}))
             .await;
         let mute = json!({"action": "mute", "target": {"type": "user", "id": id}, "community": "keep", "reason": "cool off", "duration_minutes": 30});

@@ -127,39 +127,75 @@ pub async fn current(state: &AppState, viewer: Option<&User>) -> AppResult<Vec<A
     Ok(rows.into_iter().map(Row::view).collect())
 }
 
-/// How long the web pages reuse what visitors see: every page shows the announcements, and
-/// visitors all see the same ones. Changes on this node take effect at once; elsewhere within this.
-const VISITORS_FOR: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long the web pages reuse what they keep (visitors' list, and whether any announcement
+/// shows at all): every page shows the announcements, and visitors all see the same ones. Changes
+/// on this node take effect at once; elsewhere within this.
+const KEPT_FOR: std::time::Duration = std::time::Duration::from_secs(2);
 
-type Kept = Option<(std::time::Instant, std::sync::Arc<Vec<Announcement>>)>;
-static FOR_VISITORS: std::sync::Mutex<Kept> = std::sync::Mutex::new(None);
+type Kept<T> = std::sync::Mutex<Option<(std::time::Instant, T)>>;
+static FOR_VISITORS: Kept<std::sync::Arc<Vec<Announcement>>> = std::sync::Mutex::new(None);
+static ANY_SHOWING: Kept<bool> = std::sync::Mutex::new(None);
 
-/// `current`, reusing visitors' list for a moment (signed-in members are asked every time:
-/// dismissals and memberships are theirs).
+fn kept<T: Clone>(kept: &Kept<T>) -> Option<T> {
+    let kept = kept.lock().ok()?;
+    let (at, value) = kept.as_ref()?;
+    (at.elapsed() < KEPT_FOR).then(|| value.clone())
+}
+
+fn keep<T>(kept: &Kept<T>, value: T) {
+    if let Ok(mut kept) = kept.lock() {
+        *kept = Some((std::time::Instant::now(), value));
+    }
+}
+
+/// `current`, reusing visitors' list for a moment. Signed-in members are asked each time
+/// (dismissals and memberships are theirs), unless no announcement shows for anyone, which is
+/// what most pages find.
 pub async fn current_for_page(
     state: &AppState,
     viewer: Option<&User>,
 ) -> AppResult<Vec<Announcement>> {
     if viewer.is_some() {
+        if !any_showing(state).await? {
+            return Ok(Vec::new());
+        }
         return current(state, viewer).await;
     }
-    if let Ok(kept) = FOR_VISITORS.lock()
-        && let Some((at, list)) = kept.as_ref()
-        && at.elapsed() < VISITORS_FOR
-    {
+    if let Some(list) = kept(&FOR_VISITORS) {
         return Ok(list.as_ref().clone());
     }
     let list = current(state, None).await?;
-    if let Ok(mut kept) = FOR_VISITORS.lock() {
-        *kept = Some((std::time::Instant::now(), std::sync::Arc::new(list.clone())));
-    }
+    keep(&FOR_VISITORS, std::sync::Arc::new(list.clone()));
     Ok(list)
 }
 
-/// Visitors' list is asked again on the next page (an announcement or a group's visibility
+/// Whether any announcement shows now, to anyone (kept for a moment; one that starts later
+/// shows within `KEPT_FOR` of its start).
+async fn any_showing(state: &AppState) -> AppResult<bool> {
+    if let Some(any) = kept(&ANY_SHOWING) {
+        return Ok(any);
+    }
+    let mut conn = state.store.read().await?;
+    let any = db!(
+        conn,
+        fetch_one scalar bool,
+        "SELECT EXISTS (SELECT 1 FROM announcements
+           WHERE deleted_at IS NULL AND starts_at <= $1 AND (ends_at IS NULL OR ends_at > $1))",
+        now_ms()
+    )?;
+    keep(&ANY_SHOWING, any);
+    Ok(any)
+}
+
+/// What the pages keep is asked again on the next page (an announcement or a group's visibility
 /// changed).
-pub fn forget_for_visitors() {
-    if let Ok(mut kept) = FOR_VISITORS.lock() {
+pub fn forget_kept() {
+    forget(&FOR_VISITORS);
+    forget(&ANY_SHOWING);
+}
+
+fn forget<T>(kept: &Kept<T>) {
+    if let Ok(mut kept) = kept.lock() {
         *kept = None;
     }
 }
@@ -253,7 +289,7 @@ async fn insert(
         now
     )?;
     drop(w);
-    forget_for_visitors();
+    forget_kept();
     let mut conn = state.store.read().await?;
     let row = db!(
         conn,
@@ -451,7 +487,7 @@ pub async fn delete(state: &AppState, user: &User, id: i64) -> AppResult<()> {
         id,
         now_ms()
     )?;
-    forget_for_visitors();
+    forget_kept();
     Ok(())
 }
 

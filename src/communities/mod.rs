@@ -515,7 +515,7 @@ pub async fn change_community(
     )?;
     tx.commit().await?;
     // Visitors may no longer see its announcements.
-    crate::calendar::announcements::forget_for_visitors();
+    crate::calendar::announcements::forget_kept();
     if visibility
         .flatten()
         .is_some_and(|v| v.as_str() != row.visibility)

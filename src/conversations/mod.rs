@@ -327,13 +327,22 @@ pub async fn waiting(state: &AppState, user: &User) -> AppResult<i64> {
     Ok(db!(
         conn,
         fetch_one scalar i64,
-        "SELECT COUNT(*) FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
-         WHERE m.user_id = $1 AND (m.state = 'invited' OR (m.state IN ('starter', 'accepted') AND EXISTS (
-            SELECT 1 FROM chat_messages x WHERE x.room_id = c.room_id AND x.seq > m.last_read_seq
-              AND (x.author_id IS NULL OR x.author_id <> m.user_id) AND x.deleted_at IS NULL AND x.hidden_at IS NULL)))",
+        concat!("SELECT ", waiting_sql!()),
         user.id
     )?)
 }
+
+/// The SQL value "how many of member `$1`'s conversations wait for them" (`waiting`), for the
+/// pages' header to ask in one statement with the unread notifications.
+macro_rules! waiting_sql {
+    () => {
+        "(SELECT COUNT(*) FROM conversation_members m JOIN conversations c ON c.id = m.conversation_id
+         WHERE m.user_id = $1 AND (m.state = 'invited' OR (m.state IN ('starter', 'accepted') AND EXISTS (
+            SELECT 1 FROM chat_messages x WHERE x.room_id = c.room_id AND x.seq > m.last_read_seq
+              AND (x.author_id IS NULL OR x.author_id <> m.user_id) AND x.deleted_at IS NULL AND x.hidden_at IS NULL))))"
+    };
+}
+pub(crate) use waiting_sql;
 
 /// For `chat::room_gate`: `None` when the room is not a conversation's; else the viewer's access
 /// as the chat reads it (its people who have not declined or left read; those who may send now

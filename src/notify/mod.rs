@@ -437,10 +437,19 @@ async fn unread_count(conn: &mut impl AsDb, user_id: i64) -> AppResult<i64> {
     Ok(db!(
         *conn,
         fetch_one scalar i64,
-        "SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL",
+        concat!("SELECT ", unread_sql!()),
         user_id
     )?)
 }
+
+/// The SQL value "how many of member `$1`'s notifications are unread", for the pages' header to
+/// ask in one statement with the conversations waiting.
+macro_rules! unread_sql {
+    () => {
+        "(SELECT COUNT(*) FROM notifications WHERE user_id = $1 AND read_at IS NULL)"
+    };
+}
+pub(crate) use unread_sql;
 
 /// The caller's notifications, newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", operation_id = "list",

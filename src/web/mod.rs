@@ -43,9 +43,9 @@ use crate::accounts::Session;
 use crate::accounts::session;
 use crate::accounts::types::Locale;
 use crate::app::AppState;
+use crate::db;
 use crate::error::AppError;
 use crate::i18n;
-use crate::notify;
 pub use csrf::WebForm;
 use i18n::Texts;
 
@@ -391,9 +391,12 @@ impl Ctx {
 
     /// The layout of a page titled `title`.
     pub async fn layout(&self, title: impl Into<String>) -> Layout {
-        let unread = match &self.session {
-            Some(s) => notify::unread(&self.state, &s.user).await.unwrap_or(0),
-            None => 0,
+        // The unread notifications and the conversations waiting, in one statement.
+        let (unread, conversations) = match &self.session {
+            Some(s) => header_counts(&self.state, s.user.id)
+                .await
+                .unwrap_or((0, 0)),
+            None => (0, 0),
         };
         // Announcements show above every page; the page still shows if they cannot be read.
         let mut announcements =
@@ -407,13 +410,6 @@ impl Ctx {
                 .await
                 .unwrap_or(None),
             None => None,
-        };
-        // Requests and unread conversations, beside the menu's link to them.
-        let conversations = match &self.session {
-            Some(s) => crate::conversations::waiting(&self.state, &s.user)
-                .await
-                .unwrap_or(0),
-            None => 0,
         };
         Layout {
             cases,
@@ -589,6 +585,23 @@ impl Layout {
     pub fn login_href(&self) -> String {
         format!("/login?next={}", urlencode(&self.here))
     }
+}
+
+/// What the header counts for a member on every page: their unread notifications and the
+/// conversations waiting for them, in one statement (each was its own round trip).
+async fn header_counts(state: &AppState, user_id: i64) -> crate::error::AppResult<(i64, i64)> {
+    let mut conn = state.store.read().await?;
+    Ok(db!(
+        conn,
+        fetch_one as (i64, i64),
+        concat!(
+            "SELECT ",
+            crate::notify::unread_sql!(),
+            ", ",
+            crate::conversations::waiting_sql!()
+        ),
+        user_id
+    )?)
 }
 
 pub fn urlencode(s: &str) -> String {

@@ -339,6 +339,8 @@ both_backends!(a_member_posts_with_plain_forms_only, |b| async move {
         "{}",
         page.html
     );
+    // The header counts the unread reply, in her language.
+    assert!(page.html.contains("Avisos (1 nuevo)"), "{}", page.html);
     let (_, post_json) = s
         .get(&format!("/api/v1/posts/{reply_id}"), Some(&admin))
         .await;

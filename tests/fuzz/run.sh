@@ -3,7 +3,7 @@
 # committed seeds, and fails if any input crashes one (the input is then in
 # tests/fuzz/artifacts/TARGET/). Coverage instrumentation without a sanitizer, so the machine's
 # stable toolchain builds it (RUSTC_BOOTSTRAP lets cargo-fuzz pass its flags). Run by scripts/test;
-# longer runs: FUZZ_SECONDS=600 tests/fuzz/run.sh markdown
+# longer runs: FUZZ_SECONDS=600 tests/fuzz/run.sh markdown. FUZZ_BUILD_ONLY=1 stops after the build.
 set -euo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH=${FUZZ_SECONDS:-20}
@@ -13,11 +13,13 @@ say() { printf '==> fuzz: %s\n' "$*"; }
 VERSION=${CARGO_FUZZ_VERSION:-0.13.2}
 if ! cargo fuzz --version 2>/dev/null | grep -qF "$VERSION"; then
   say "installing cargo-fuzz $VERSION from crates.io"
-  cargo install cargo-fuzz --locked --version "$VERSION"
+  cargo install cargo-fuzz --locked --debug --version "$VERSION"
 fi
 export RUSTC_BOOTSTRAP=1
 say "building the targets"
 cargo fuzz build --fuzz-dir . -s none
+# scripts/test builds them early, beside the main build, and runs them later.
+if [ "${FUZZ_BUILD_ONLY:-}" = 1 ]; then exit 0; fi
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   say "$t for ${SECONDS_EACH}s"

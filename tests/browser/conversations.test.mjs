@@ -251,8 +251,8 @@ test("a conversation's form sends without JavaScript (es)", async () => {
 
   // Answering Quim's message: its "Responder" link opens the box with it quoted; the form sends
   // the answer with its quote.
-  const hola = page.locator("#messages li[data-id]", { hasText: "Hola Pía" });
-  const holaId = await hola.getAttribute("data-id");
+  const holaId = await page.locator("#messages li[data-id]", { hasText: "Hola Pía" }).getAttribute("data-id");
+  const hola = page.locator(`#m-${holaId}`);
   await Promise.all([page.waitForURL(new RegExp(`/conversations/${id}\\?reply_to=${holaId}#composer$`)), hola.getByRole("link", { name: "Responder", exact: true }).click()]);
   await page.locator("#chat-replying", { hasText: "Respondiendo a quim_nojs:" }).waitFor();
   await fitsAt320(page, "replying without JavaScript (es)");

@@ -251,6 +251,15 @@ pub struct ReplyQuote {
     pub deleted: bool,
 }
 
+impl ReplyQuote {
+    /// Who wrote the message answered, by name ("—" for an erased author).
+    pub fn author_name(&self) -> &str {
+        self.author
+            .as_ref()
+            .map_or("—", |a| a.display_name.as_str())
+    }
+}
+
 /// The longest quote of a replied-to message, in characters.
 pub const EXCERPT_CHARS: usize = 100;
 

@@ -376,8 +376,8 @@ pub struct FeedItem {
     #[serde(serialize_with = "serialize_time")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
-    /// In a group's feed, only when the caller blocks (`blocked`) or ignores (`ignored`) its
-    /// author: show it collapsed, openable.
+    /// In a group's feed and a member's timeline, only when the caller blocks (`blocked`) or
+    /// ignores (`ignored`) its author: show it collapsed, openable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hidden_for_you: Option<crate::blocks::Hidden>,
 }
@@ -498,6 +498,18 @@ fn feed_item(row: Row, viewer_id: Option<i64>) -> FeedItem {
         hidden_for_you: None,
         milestone: view(row, viewer_id),
     }
+}
+
+/// Feed items for `viewer`, folded where they keep the author away (blocked or ignored).
+fn feed_items(rows: Vec<Row>, viewer: Option<&Session>) -> Vec<FeedItem> {
+    let viewer_id = viewer.map(|s| s.user.id);
+    rows.into_iter()
+        .map(|r| {
+            let mut item = feed_item(r, viewer_id);
+            item.hidden_for_you = viewer.and_then(|s| s.kept_away.hides(item.author.as_ref()));
+            item
+        })
+        .collect()
 }
 
 /// The milestone of one post, for a caller already allowed to read the post; none on what is a
@@ -624,14 +636,7 @@ pub async fn feed(
         // Held for review: out of the feed for all but the author and the moderators.
         access.is_moderator()
     )?;
-    let items = rows
-        .into_iter()
-        .map(|r| {
-            let mut item = feed_item(r, viewer_id);
-            item.hidden_for_you = viewer.and_then(|s| s.kept_away.hides(item.author.as_ref()));
-            item
-        })
-        .collect();
+    let items = feed_items(rows, viewer);
     Ok(Page::from_rows(items, limit, |i: &FeedItem| {
         cursor(&[i.created_at, i.milestone.id])
     }))
@@ -691,7 +696,7 @@ pub async fn timeline(
         before_id,
         limit + 1
     )?;
-    let items = rows.into_iter().map(|r| feed_item(r, viewer_id)).collect();
+    let items = feed_items(rows, viewer);
     Ok(Page::from_rows(items, limit, |i: &FeedItem| {
         cursor(&[i.created_at, i.milestone.id])
     }))

@@ -700,17 +700,19 @@ pub struct Waiting {
     pub href: String,
 }
 
-/// The site staff's queue of conversations' messages: cases outside any community about a
-/// message (reports, and crisis flags raised by what was sent).
-macro_rules! conversation_cases_where {
+/// The site staff's queue: the cases outside any community. Reports about a conversation's
+/// message (and crisis flags raised by what was sent), and appeals against what was decided
+/// outside any group (a site-wide warning, mute, ban or suspension; a conversation's message
+/// hidden), which no group's moderators may decide.
+macro_rules! staff_cases_where {
     () => {
-        "community_id IS NULL AND kind = 'report' AND target_type = 'message'"
+        "community_id IS NULL AND ((kind = 'report' AND target_type = 'message') OR kind = 'appeal')"
     };
 }
 
-/// Site moderators and admins: the cases about conversations' messages, open or `resolved`
-/// (crisis first, then by reporters' weight), each with the reported message and the ten before
-/// it and nothing else of the conversation. Anyone else: 404.
+/// Site moderators and admins: the cases of their queue, open or `resolved` (crisis first, then
+/// by reporters' weight); a report with the reported message and the ten before it and nothing
+/// else of the conversation, an appeal with what was appealed. Anyone else: 404.
 pub async fn conversation_queue(
     state: &AppState,
     user: &User,
@@ -727,7 +729,7 @@ pub async fn conversation_queue(
             fetch_all scalar i64,
             concat!(
                 "SELECT id FROM mod_cases WHERE ",
-                conversation_cases_where!(),
+                staff_cases_where!(),
                 " AND (state = 'resolved') = $1 ORDER BY crisis DESC, weight DESC, id LIMIT 50"
             ),
             resolved
@@ -746,15 +748,15 @@ pub async fn conversation_queue(
     Ok(out)
 }
 
-/// Whether case `id` is one of the conversation queue's (the web page acts only on those).
-pub async fn is_conversation_case(state: &AppState, id: i64) -> AppResult<bool> {
+/// Whether case `id` is one of the site staff's queue (its web page acts only on those).
+pub async fn is_staff_case(state: &AppState, id: i64) -> AppResult<bool> {
     let mut conn = state.store.read().await?;
     Ok(db!(
         conn,
         fetch_optional scalar i64,
         concat!(
             "SELECT id FROM mod_cases WHERE id = $1 AND ",
-            conversation_cases_where!()
+            staff_cases_where!()
         ),
         id
     )?
@@ -795,7 +797,7 @@ pub async fn waiting_for(
             fetch_one scalar i64,
             concat!(
                 "SELECT COUNT(*) FROM mod_cases WHERE ",
-                conversation_cases_where!(),
+                staff_cases_where!(),
                 " AND state <> 'resolved'"
             )
         )?;

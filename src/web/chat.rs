@@ -66,7 +66,7 @@ pub struct MessageView {
 }
 
 impl MessageView {
-    fn new(m: ChatMessage) -> MessageView {
+    pub fn new(m: ChatMessage) -> MessageView {
         let reactions = REACTIONS
             .iter()
             .map(|(kind, emoji)| ReactionButton {
@@ -81,7 +81,7 @@ impl MessageView {
     }
 
     /// Whether any reaction was given (counts shown outside the menu).
-    fn reacted(&self) -> bool {
+    pub fn reacted(&self) -> bool {
         self.reactions.iter().any(|r| r.count > 0)
     }
 }
@@ -289,12 +289,18 @@ impl ChatPage {
         super::format::at_zoned(self.l.texts, self.zone, *ms)
     }
 
-    /// Who wrote the message the composer answers.
-    fn replying_name(&self) -> &str {
-        self.replying
-            .as_ref()
-            .and_then(|q| q.author.as_ref())
-            .map_or("—", |a| a.display_name.as_str())
+    /// The room's page (`_chat_message.html`, `_chat_replying.html`).
+    fn chat_href(&self) -> String {
+        format!(
+            "/c/{}/chat/{}",
+            self.g.c.slug,
+            self.room().map_or(0, |r| r.id)
+        )
+    }
+
+    /// The reader may reply and react here.
+    fn can_act(&self) -> bool {
+        self.g.member
     }
 
     fn reaction_names(&self) -> String {
@@ -396,10 +402,24 @@ pub async fn send(
 #[derive(Deserialize)]
 pub struct ReactForm {
     /// The message reacted to.
-    message: i64,
+    pub message: i64,
     /// `kind:on` adds the reaction, `kind:off` takes it back (one button each).
     #[serde(default)]
     react: String,
+}
+
+impl ReactForm {
+    /// Gives or takes back the reaction the button names, by the same rules as the socket's.
+    pub async fn apply(&self, ctx: &Ctx) -> Result<(), PageError> {
+        let user = &ctx.require()?.user;
+        let (kind, on) = match self.react.split_once(':') {
+            Some((kind, "on")) => (kind, true),
+            Some((kind, "off")) => (kind, false),
+            _ => return Err(AppError::invalid("react", "kind:on or kind:off").into()),
+        };
+        chat::reactions::set(&ctx.state, user, self.message, kind, on).await?;
+        Ok(())
+    }
 }
 
 /// A reaction from the page without JavaScript; back to the message.
@@ -407,13 +427,7 @@ pub async fn react(
     Path((slug, room)): Path<(String, i64)>,
     WebForm { ctx, form }: WebForm<ReactForm>,
 ) -> Result<Response, PageError> {
-    let session = ctx.require()?;
-    let (kind, on) = match form.react.split_once(':') {
-        Some((kind, "on")) => (kind, true),
-        Some((kind, "off")) => (kind, false),
-        _ => return Err(AppError::invalid("react", "kind:on or kind:off").into()),
-    };
-    chat::reactions::set(&ctx.state, &session.user, form.message, kind, on).await?;
+    form.apply(&ctx).await?;
     let to = format!("/c/{slug}/chat/{room}#m-{}", form.message);
     Ok(ctx.send(Redirect::to(&to)))
 }

@@ -7,8 +7,9 @@ use axum::extract::{Path, Query};
 use axum::response::{Redirect, Response};
 use serde::Deserialize;
 
+use super::chat::{MessageView, ReactForm};
 use super::{Ctx, Layout, PageError, WebForm};
-use crate::chat::{self, ChatMessage};
+use crate::chat::{self, ReplyQuote};
 use crate::conversations::{self, Conversation, NewConversation};
 use crate::error::AppError;
 use crate::moderation::crisis::CrisisLine;
@@ -138,7 +139,10 @@ struct ConversationPage {
     l: Layout,
     c: Conversation,
     title: String,
-    messages: Vec<ChatMessage>,
+    /// Oldest first, folded where the reader keeps the author away.
+    messages: Vec<MessageView>,
+    /// The message the composer answers (`?reply_to=`, or a refused send's), quoted.
+    replying: Option<ReplyQuote>,
     older: Option<String>,
     draft: String,
     error: Option<String>,
@@ -159,11 +163,23 @@ impl ConversationPage {
     fn reaction_names(&self) -> String {
         super::chat::reaction_names(self.l.texts)
     }
+
+    /// The conversation's page (`_chat_message.html`, `_chat_replying.html`).
+    fn chat_href(&self) -> String {
+        format!("/conversations/{}", self.c.id)
+    }
+
+    /// The reader may reply and react here.
+    fn can_act(&self) -> bool {
+        self.c.can_send
+    }
 }
 
 #[derive(Deserialize)]
 pub struct Older {
     before: Option<i64>,
+    /// Answer this message (its "Reply" link, without JavaScript).
+    reply_to: Option<i64>,
 }
 
 pub async fn page(
@@ -171,7 +187,11 @@ pub async fn page(
     Path(id): Path<i64>,
     Query(q): Query<Older>,
 ) -> Result<Response, PageError> {
-    render(ctx, id, q.before, Refusal::default(), Vec::new()).await
+    let refusal = Refusal {
+        reply_to: q.reply_to,
+        ..Refusal::default()
+    };
+    render(ctx, id, q.before, refusal, Vec::new()).await
 }
 
 #[derive(Default)]
@@ -179,6 +199,8 @@ struct Refusal {
     draft: String,
     error: Option<String>,
     identifiers: bool,
+    /// The message being answered.
+    reply_to: Option<i64>,
 }
 
 async fn render(
@@ -197,7 +219,22 @@ async fn render(
         conversations::mark_read(&ctx.state, &user, id).await?;
     }
     let mut messages = history.items;
+    if let Some(s) = &ctx.session {
+        crate::blocks::mark_messages(&s.kept_away, &mut messages);
+    }
     messages.reverse();
+    let messages = messages.into_iter().map(MessageView::new).collect();
+    // Quoted only when it is a message of this conversation: the send checks it again.
+    let replying = match refusal.reply_to {
+        Some(quoted) if c.can_send => chat::send::quote(&ctx.state, c.room, quoted).await.ok(),
+        _ => None,
+    };
+    // What the member was writing here, kept on the server (a reload, another device).
+    let draft = if refusal.draft.is_empty() && c.can_send {
+        crate::drafts::body_of(&ctx.state, user.id, &crate::drafts::Key::Conversation(id)).await
+    } else {
+        refusal.draft
+    };
     let zone = super::calendar::reader_zone(&ctx).await?;
     let title = ctx.texts.fill(
         "conversations.with",
@@ -211,8 +248,9 @@ async fn render(
         c,
         title,
         messages,
+        replying,
         older: history.next,
-        draft: refusal.draft,
+        draft,
         error: refusal.error,
         identifiers: refusal.identifiers,
         crisis,
@@ -226,9 +264,13 @@ pub struct MessageForm {
     #[serde(default)]
     body: String,
     confirm_identifiers: Option<String>,
+    /// The message this one answers ("" or absent: none).
+    #[serde(default)]
+    reply_to: String,
 }
 
-/// The form's send (no JavaScript), through the same rules as the socket.
+/// The form's send (no JavaScript), through the same rules as the socket: a reply must answer
+/// a message of this conversation, as over the socket.
 pub async fn send(
     Path(id): Path<i64>,
     WebForm { ctx, form }: WebForm<MessageForm>,
@@ -236,14 +278,25 @@ pub async fn send(
     let session = ctx.require()?;
     let user = session.user.clone();
     let c = conversations::get(&ctx.state, &user, id).await?;
+    let reply_to = form.reply_to.trim().parse::<i64>().ok();
     let sent = chat::send::from_form(
         &ctx.state,
         &user,
         c.room,
         &form.body,
         &[],
-        None,
+        reply_to,
         form.confirm_identifiers.is_some(),
+    )
+    .await;
+    // Kept on the server when refused, forgotten once sent (see `drafts::after_form`).
+    let draft_key = crate::drafts::Key::Conversation(id);
+    crate::drafts::after_form(
+        &ctx.state,
+        user.id,
+        &draft_key,
+        &form.body,
+        sent.as_ref().err(),
     )
     .await;
     match sent {
@@ -254,6 +307,9 @@ pub async fn send(
                 matches!(&e, AppError::Invalid { fields, .. } if fields.contains("identifiers"));
             let key = match &e {
                 _ if identifiers => "crisis_web.chat_identifiers",
+                AppError::Invalid { fields, .. } if fields.contains("reply_to") => {
+                    "chat_feel.reply_gone"
+                }
                 AppError::Invalid { .. } if form.body.trim().is_empty() => "chat.empty",
                 AppError::Invalid { .. } if form.body.chars().count() > chat::MAX_MESSAGE_CHARS => {
                     "chat.too_long"
@@ -267,10 +323,30 @@ pub async fn send(
                 error: Some(ctx.texts.get(key).to_owned()),
                 draft: form.body,
                 identifiers,
+                reply_to,
             };
             render(ctx, id, None, refusal, Vec::new()).await
         }
     }
+}
+
+/// A reaction from the page without JavaScript (or when the socket is closed); back to the
+/// message. Only on a message of this conversation, by one of its members.
+pub async fn react(
+    Path(id): Path<i64>,
+    WebForm { ctx, form }: WebForm<ReactForm>,
+) -> Result<Response, PageError> {
+    let user = ctx.require()?.user.clone();
+    let c = conversations::get(&ctx.state, &user, id).await?;
+    if crate::conversations::of_message(&ctx.state, form.message)
+        .await?
+        .is_none_or(|(found, _)| found != c.id)
+    {
+        return Err(AppError::NotFound.into());
+    }
+    form.apply(&ctx).await?;
+    let to = format!("/conversations/{id}#m-{}", form.message);
+    Ok(ctx.send(Redirect::to(&to)))
 }
 
 #[derive(Deserialize)]

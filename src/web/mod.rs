@@ -136,6 +136,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/conversations/{id}/accept", post(conversations::accept))
         .route("/conversations/{id}/decline", post(conversations::decline))
         .route("/conversations/{id}/leave", post(conversations::leave))
+        .route("/conversations/{id}/react", post(conversations::react))
         .route("/u/{username}", get(account::profile))
         .route("/u/{username}/follow", post(member::follow))
         // blocks (#22.2): `{what}` is `block` or `ignore`

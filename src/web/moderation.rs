@@ -122,6 +122,14 @@ pub struct CaseLine {
     pub own_action: bool,
 }
 
+/// An appeal against `me`'s own action: another moderator decides it.
+fn own_action(c: &CaseItem, me: i64) -> bool {
+    c.appeal
+        .as_ref()
+        .and_then(|a| a.acted_by.as_ref())
+        .is_some_and(|m| m.id == me)
+}
+
 /// The mute lengths offered, in minutes, with their label keys.
 pub const DURATIONS: [(i64, &str); 3] = [
     (60, "modweb.hour"),
@@ -215,11 +223,7 @@ async fn render_queue(
                         t.to_owned()
                     }
                 }),
-                own_action: c
-                    .appeal
-                    .as_ref()
-                    .and_then(|a| a.acted_by.as_ref())
-                    .is_some_and(|m| m.id == me),
+                own_action: own_action(&c, me),
                 c,
             })
             .collect();
@@ -443,6 +447,32 @@ impl QueuePage {
     fn action_key(&self, action: &str) -> &'static str {
         action_key(action)
     }
+
+    /// The queue's address (`_queue_tabs.html`).
+    fn queue_href(&self) -> String {
+        format!("/mod/{}", self.g.c.slug)
+    }
+
+    /// Where its forms post (`_appeal_decision.html`).
+    fn act_href(&self) -> String {
+        format!("/mod/{}/act", self.g.c.slug)
+    }
+}
+
+impl ConversationQueuePage {
+    fn action_key(&self, action: &str) -> &'static str {
+        action_key(action)
+    }
+
+    /// The queue's address (`_queue_tabs.html`).
+    fn queue_href(&self) -> String {
+        cases::CONVERSATION_QUEUE.to_owned()
+    }
+
+    /// Where its forms post (`_appeal_decision.html`).
+    fn act_href(&self) -> String {
+        format!("{}/act", cases::CONVERSATION_QUEUE)
+    }
 }
 
 impl MinePage {
@@ -554,20 +584,30 @@ pub struct ConversationCase {
     pub going_on: bool,
 }
 
+/// An appeal in the site staff's queue: against a site-wide sanction, or a conversation's
+/// message hidden.
+pub struct StaffAppeal {
+    pub c: CaseItem,
+    /// The reader took the action appealed: another member of staff decides.
+    pub own_action: bool,
+}
+
 #[derive(askama::Template, askama_web::WebTemplate)]
 #[template(path = "mod_conversations.html")]
 struct ConversationQueuePage {
     l: Layout,
     resolved: bool,
     cases: Vec<ConversationCase>,
+    appeals: Vec<StaffAppeal>,
     durations: &'static [(i64, &'static str)],
     error: Option<String>,
     done: bool,
 }
 
 /// `/moderation/conversations`: the site staff's queue of reports about conversations' messages
-/// (a conversation belongs to no group, so no group's moderators see it: 404 for them). Each
-/// case shows the reported message and the ten before it, nothing else of the conversation.
+/// (a conversation belongs to no group, so no group's moderators see it: 404 for them), and of
+/// appeals against what they decided outside any group. Each report shows the reported message
+/// and the ten before it, nothing else of the conversation.
 pub async fn conversation_queue(
     ctx: Ctx,
     Query(q): Query<QueueQuery>,
@@ -587,7 +627,15 @@ async fn render_conversation_queue(
     let session = ctx.require()?;
     let details = cases::conversation_queue(&ctx.state, &session.user, resolved, media).await?;
     let mut shown = Vec::with_capacity(details.len());
+    let mut appeals = Vec::new();
     for d in details {
+        if d.case.kind == "appeal" {
+            appeals.push(StaffAppeal {
+                own_action: own_action(&d.case, session.user.id),
+                c: d.case,
+            });
+            continue;
+        }
         let found = crate::conversations::of_message(&ctx.state, d.case.target_id).await?;
         shown.push(ConversationCase {
             reasons: d
@@ -613,6 +661,7 @@ async fn render_conversation_queue(
         l,
         resolved,
         cases: shown,
+        appeals,
         durations: &DURATIONS,
         error,
         done,
@@ -631,16 +680,17 @@ pub struct ConversationActionForm {
     duration: Option<i64>,
 }
 
-/// An action from the conversation queue: end the conversation, hide the message, warn, mute or
-/// ban its author (site-wide: a conversation belongs to no group), or close the case. Each
-/// settles the case with the same reason.
+/// An action from the staff queue: end the conversation, hide the message, warn, mute or ban its
+/// author (site-wide: a conversation belongs to no group), or close the case, each settling the
+/// case with the same reason; or restore or uphold an appeal, as in a group's queue (never by
+/// the one whose action is appealed; the member is told).
 pub async fn conversation_act(
     WebForm { ctx, form }: WebForm<ConversationActionForm>,
 ) -> Result<Response, PageError> {
     let session = ctx.require()?;
     let user = session.user.clone();
     if !crate::conversations::is_site_staff(&user)
-        || !cases::is_conversation_case(&ctx.state, form.case_id).await?
+        || !cases::is_staff_case(&ctx.state, form.case_id).await?
     {
         return Err(AppError::NotFound.into());
     }
@@ -658,7 +708,13 @@ pub async fn conversation_act(
                 AppError::Invalid { fields, .. } if fields.contains("duration_minutes") => {
                     "modweb.duration_needed"
                 }
+                AppError::Invalid { fields, .. } if fields.contains("decision") => {
+                    "modweb.cannot_undo"
+                }
                 AppError::Conflict { .. } => "modweb.nothing_to_do",
+                AppError::Forbidden(_) if form.action.starts_with("appeal_") => {
+                    "modweb.appeal_yours"
+                }
                 _ => return Err(e.into()),
             };
             let why = ctx.texts.get(key).to_owned();
@@ -673,6 +729,14 @@ async fn conversation_action(
     form: &ConversationActionForm,
 ) -> Result<(), AppError> {
     let state = &ctx.state;
+    if let Some(restore) = match form.action.as_str() {
+        "appeal_restore" => Some(true),
+        "appeal_uphold" => Some(false),
+        _ => None,
+    } {
+        actions::decide_appeal(state, user, form.case_id, restore, &form.reason).await?;
+        return Ok(());
+    }
     let params = QueueParams {
         status: None,
         limit: None,
@@ -686,6 +750,13 @@ async fn conversation_action(
         return Err(AppError::conflict(
             "resolved",
             "this case is already resolved",
+        ));
+    }
+    // An appeal is restored or upheld, nothing else.
+    if case.kind == "appeal" {
+        return Err(AppError::invalid(
+            "action",
+            "an appeal is restored or upheld",
         ));
     }
     let request = |action: &str, target: Target| actions::ActionRequest {

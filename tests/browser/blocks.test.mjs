@@ -186,3 +186,35 @@ test("a topic started by a blocked member is folded in the group's list (hi)", a
   assert.deepEqual(veda.problems, []);
   assert.deepEqual(other.problems, []);
 });
+
+test("a blocked member's milestones are folded on their profile and in their topic (es)", async () => {
+  const shared = await server.api("POST", "/api/v1/communities/diabetes/topics", pesky, {
+    title: "Pesky walked five kilometres", body: "Slow but steady, every morning.", kind: "milestone",
+    milestone: { type: "non_scale_victory", visibility: "community" },
+  });
+  const eva = await member("eva_keeps", "es");
+  await server.api("PUT", "/api/v1/users/pesky/block", await tokenOf("eva_keeps"));
+
+  // His profile: the milestone folded behind the words, openable with no script.
+  await eva.goto(server.base + "/u/pesky");
+  const folded = eva.locator("details.kept-away", { hasText: "oculto: bloqueaste a este miembro" });
+  await folded.first().waitFor();
+  const title = eva.getByRole("link", { name: "Pesky walked five kilometres" });
+  assert.equal(await title.isVisible(), false, "the title shows before opening");
+  await fitsAt320(eva, "a blocked member's timeline (es)");
+  await noViolations(eva, "a blocked member's timeline (es)");
+  await folded.first().locator("summary").click();
+  await title.waitFor({ state: "visible" });
+  await noViolations(eva, "a blocked member's timeline, opened (es)");
+
+  // The milestone's topic: its banner is folded with his words.
+  await eva.goto(`${server.base}/t/${shared.topic.id}`);
+  const post = eva.locator("details.kept-away", { has: eva.getByText("Slow but steady, every morning.") });
+  await post.waitFor({ state: "attached" });
+  assert.equal(await eva.locator(".milestone").first().isVisible(), false, "the banner shows before opening");
+  await fitsAt320(eva, "a blocked member's milestone (es)");
+  await noViolations(eva, "a blocked member's milestone (es)");
+  await post.locator("summary").click();
+  await eva.locator(".milestone").first().waitFor({ state: "visible" });
+  assert.deepEqual(eva.problems, []);
+});

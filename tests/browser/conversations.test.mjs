@@ -1,10 +1,13 @@
 // Conversations in a real browser at 320 px, in Spanish and Hindi: the profile's "Message"
 // button, the request with its first message, the list with its request and unread count,
-// accepting, live messages both ways, leaving, and the "who can message me" setting. Every page
-// passes axe-core.
+// accepting, live messages both ways, leaving, and the "who can message me" setting; replying to
+// and reacting to a message without JavaScript; site staff deciding appeals against site-wide
+// sanctions. Every page passes axe-core.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launch, newPage, axe, signUp, PASSWORD } from "./harness.mjs";
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { startServer, launch, newPage, axe, signUp, PASSWORD, BIN } from "./harness.mjs";
 
 let server;
 let browser;
@@ -165,6 +168,17 @@ test("a new request and its answer reach the list and the menu live (hi, es)", a
   await mira.reload();
   await mira.locator("#messages blockquote.reply-quote", { hasText: "हटाया गया संदेश" }).waitFor();
   await noViolations(mira, "a deleted quote, drawn by the server (hi)");
+  // The "Reply" link's own page (?reply_to=, what it opens without JavaScript): the box drawn by
+  // the server, and the script sends the answer with its quote.
+  const hersId = await mira.locator("#messages li[data-id]", { hasText: "शाम को टहलना" }).getAttribute("data-id");
+  await tomas.goto(server.base + `/conversations/${id}?reply_to=${hersId}#composer`);
+  await tomas.locator("#chat-replying", { hasText: "Respondiendo a mira_live:" }).waitFor();
+  await tomas.waitForFunction(() => document.querySelector("#chat-status").textContent.trim() !== "");
+  await fitsAt320(tomas, "replying, drawn by the server (es)");
+  await noViolations(tomas, "replying, drawn by the server (es)");
+  await tomas.locator("#chat-body").fill("¡Buena idea!");
+  await tomas.locator("#composer button[type=submit]").first().click();
+  await mira.locator("#messages li[data-id]", { hasText: "¡Buena idea!" }).locator("blockquote.reply-quote", { hasText: "शाम को टहलना" }).waitFor();
   assert.deepEqual(mira.problems, []);
   assert.deepEqual(tomas.problems, []);
 });
@@ -234,5 +248,87 @@ test("a conversation's form sends without JavaScript (es)", async () => {
   await page.locator("#messages li", { hasText: "Hola, sin JavaScript" }).waitFor();
   assert.equal(await page.locator("#chat-body").inputValue(), "");
   await fitsAt320(page, "a conversation without JavaScript (es)");
+
+  // Answering Quim's message: its "Responder" link opens the box with it quoted; the form sends
+  // the answer with its quote.
+  const holaId = await page.locator("#messages li[data-id]", { hasText: "Hola Pía" }).getAttribute("data-id");
+  const hola = page.locator(`#m-${holaId}`);
+  await Promise.all([page.waitForURL(new RegExp(`/conversations/${id}\\?reply_to=${holaId}#composer$`)), hola.getByRole("link", { name: "Responder", exact: true }).click()]);
+  await page.locator("#chat-replying", { hasText: "Respondiendo a quim_nojs:" }).waitFor();
+  await fitsAt320(page, "replying without JavaScript (es)");
+  await page.locator("#chat-body").fill("Te contesto sin JavaScript");
+  await Promise.all([page.waitForURL(new RegExp(`/conversations/${id}#composer$`)), page.locator("#composer button[type=submit]").first().click()]);
+  const answer = page.locator("#messages li[data-id]", { hasText: "Te contesto sin JavaScript" });
+  await answer.locator("blockquote.reply-quote", { hasText: "Hola Pía" }).waitFor();
+  assert.equal(await page.locator("#chat-replying").isVisible(), false, "the box is empty again");
+  const messages = await server.api("GET", `/api/v1/rooms/${started.conversation.room}/messages`, quim);
+  assert.equal(String(messages.items[0].reply_to.id), holaId);
+
+  // A hug from the message's menu, with the form alone.
+  await hola.locator("details.react-menu summary").click();
+  await Promise.all([page.waitForURL(new RegExp(`#m-${holaId}$`)), hola.getByRole("button", { name: "Abrazo" }).click()]);
+  await hola.locator(".reaction-counts button[aria-pressed=true]").waitFor();
+  const after = await server.api("GET", `/api/v1/rooms/${started.conversation.room}/messages`, quim);
+  assert.equal(after.items.find((m) => String(m.id) === holaId).reactions.hug, 1);
+  await fitsAt320(page, "a reaction without JavaScript (es)");
   assert.deepEqual(page.problems, []);
+});
+
+test("site staff decide an appeal against a site-wide mute; not the one who muted (hi, es)", async () => {
+  // A second site admin, made from the shell as the harness makes the first.
+  const dir = path.dirname(server.dataDir);
+  execFileSync(BIN, ["admin", "create-user", "--username", "second_staff", "--password", PASSWORD, "--role", "admin"], {
+    env: { PATH: process.env.PATH, DATABASE_URL: `sqlite://${path.join(dir, "mutual.db")}`, MUTUAL_DATA_DIR: server.dataDir },
+    cwd: dir, stdio: "ignore",
+  });
+  const rosa = await member("rosa_apela", "hi");
+  const rosaToken = await tokenOf("rosa_apela");
+  const rosaId = (await server.api("GET", "/api/v1/me", rosaToken)).id;
+  const mute = await server.api("POST", "/api/v1/moderation/actions", server.adminToken, {
+    action: "mute", target: { type: "user", id: rosaId }, duration_minutes: 60, reason: "insults in messages",
+  });
+
+  // Rosa appeals from her moderation page, in Hindi.
+  await rosa.goto(server.base + "/me/moderation");
+  const form = rosa.locator("form", { has: rosa.locator(`input[name=log_id][value="${mute.log_id}"]`) });
+  await form.locator("textarea").fill("मुझसे गलती हुई, अब ऐसा नहीं होगा");
+  await Promise.all([rosa.waitForURL(/appealed=1/), form.locator("button[type=submit]").click()]);
+
+  // The admin who muted her reads why they cannot decide, and gets no button.
+  const first = await newPage(browser, narrow);
+  await first.goto(server.base + "/login");
+  await first.locator("#username").fill("organiser");
+  await first.locator("#password").fill(PASSWORD);
+  await Promise.all([first.waitForURL(/\/$/), first.locator("form[action='/login'] button[type=submit]").click()]);
+  await first.goto(server.base + "/moderation/conversations");
+  const mine = first.locator("section[aria-labelledby=appeals-title] li", { hasText: "मुझसे गलती हुई" });
+  await mine.getByText("another moderator decides this appeal").waitFor();
+  assert.equal(await mine.getByRole("button", { name: "Undo the action" }).count(), 0);
+  await fitsAt320(first, "an appeal against one's own mute");
+  await noViolations(first, "an appeal against one's own mute");
+
+  // The second, in Spanish, restores it: the mute is lifted and Rosa is told in Hindi.
+  const second = await newPage(browser, narrow);
+  await second.goto(server.base + "/login");
+  await second.locator("#username").fill("second_staff");
+  await second.locator("#password").fill(PASSWORD);
+  await Promise.all([second.waitForURL(/\/$/), second.locator("form[action='/login'] button[type=submit]").click()]);
+  await server.api("PATCH", "/api/v1/me", await tokenOf("second_staff"), { locale: "es" });
+  await second.goto(server.base + "/moderation/conversations");
+  await second.getByRole("heading", { name: "Apelaciones contra decisiones en todo el sitio" }).waitFor();
+  const theirs = second.locator("section[aria-labelledby=appeals-title] li", { hasText: "मुझसे गलती हुई" });
+  await theirs.getByText("insults in messages").waitFor();
+  await fitsAt320(second, "the staff's appeal card (es)");
+  await noViolations(second, "the staff's appeal card (es)");
+  await theirs.getByLabel("Motivo", { exact: false }).fill("se disculpó, está bien");
+  await Promise.all([second.waitForURL(/done=1/), theirs.getByRole("button", { name: "Deshacer la acción" }).click()]);
+  await noViolations(second, "the staff queue, done (es)");
+  await server.api("POST", "/api/v1/communities/diabetes/topics", rosaToken, { title: "Una caminata hoy", body: "de vuelta" });
+  await rosa.goto(server.base + "/notifications");
+  await rosa.getByText("आपकी अपील मान ली गई।", { exact: false }).waitFor();
+  await fitsAt320(rosa, "the appeal's answer (hi)");
+  await noViolations(rosa, "the appeal's answer (hi)");
+  assert.deepEqual(first.problems, []);
+  assert.deepEqual(second.problems, []);
+  assert.deepEqual(rosa.problems, []);
 });

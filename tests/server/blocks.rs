@@ -827,3 +827,92 @@ both_backends!(
         );
     }
 );
+
+both_backends!(
+    a_blocked_members_milestones_are_folded_on_their_timeline_and_topic,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (ana, ben, cyd) = group(&s).await;
+        let milestone = |token: String, title: &'static str| {
+            let s = &s;
+            async move {
+                let (st, m) = s
+                    .post(
+                        "/api/v1/communities/garden/topics",
+                        Some(&token),
+                        json!({"title": title, "body": "One step at a time", "kind": "milestone", "milestone": {"type": "non_scale_victory", "visibility": "community"}}),
+                    )
+                    .await;
+                assert_eq!(st, StatusCode::CREATED, "{m}");
+                m["topic"]["id"].as_i64().unwrap()
+            }
+        };
+        let bens = milestone(ben.clone(), "Walked to the allotment").await;
+        let cyds = milestone(cyd.clone(), "Cooked for the family").await;
+        // Ben's word under Cyd's milestone; Cyd's under Ben's.
+        s.reply(&ben, cyds, json!({"body": "Proud of you, from ben"}))
+            .await;
+        s.reply(&cyd, bens, json!({"body": "Well done, from cyd"}))
+            .await;
+        let timeline = "/api/v1/users/ben/milestones";
+        let cyds_view = s.get(timeline, Some(&cyd)).await.1;
+
+        put(&s, &ana, "/api/v1/users/ben/block").await;
+        let anas = s.get(timeline, Some(&ana)).await.1;
+        assert_eq!(anas["items"][0]["hidden_for_you"], "blocked", "{anas}");
+        assert_eq!(anas["items"][0]["title"], "Walked to the allotment");
+        assert_eq!(s.get(timeline, Some(&cyd)).await.1, cyds_view);
+        let cyds_timeline = s.get("/api/v1/users/cyd/milestones", Some(&ana)).await.1;
+        assert!(
+            !cyds_timeline.to_string().contains("hidden_for_you"),
+            "{cyds_timeline}"
+        );
+
+        // Ben's profile: his milestones folded for ana, openable, the title inside.
+        let ana_web = web_login(&s, "ana").await;
+        let profile = web::get(&s, &ana_web, "/u/ben", None).await;
+        assert_eq!(profile.status, StatusCode::OK);
+        let folded = folded_around(&profile.html, "Walked to the allotment")
+            .unwrap_or_else(|| panic!("not folded: {}", profile.html));
+        assert!(
+            folded.contains("<summary>hidden: you blocked this member</summary>"),
+            "{folded}"
+        );
+        assert!(folded.contains("milestone-head"), "{folded}");
+        // His milestone's topic: the banner folded with his words; Cyd's answer open.
+        let topic = web::get(&s, &ana_web, &format!("/t/{bens}"), None).await;
+        let folded = folded_around(&topic.html, "One step at a time")
+            .unwrap_or_else(|| panic!("not folded: {}", topic.html));
+        assert!(folded.contains("milestone-head"), "{folded}");
+        assert_eq!(
+            topic.html.matches("class=\"milestone-head\"").count(),
+            1,
+            "the banner only inside the fold: {}",
+            topic.html
+        );
+        assert!(folded_around(&topic.html, "Well done, from cyd").is_none());
+        assert!(topic.html.contains("Well done, from cyd"));
+        // Cyd's milestone stays open; Ben's word under it is folded.
+        let topic = web::get(&s, &ana_web, &format!("/t/{cyds}"), None).await;
+        assert!(folded_around(&topic.html, "Proud of you, from ben").is_some());
+        assert!(folded_around(&topic.html, "One step at a time").is_none());
+        let profile = web::get(&s, &ana_web, "/u/cyd", None).await;
+        assert!(!profile.html.contains("kept-away"), "{}", profile.html);
+        // Nobody else sees a fold.
+        let cyd_web = web_login(&s, "cyd").await;
+        for path in ["/u/ben".to_owned(), format!("/t/{bens}")] {
+            let page = web::get(&s, &cyd_web, &path, None).await;
+            assert!(!page.html.contains("kept-away"), "{path}");
+        }
+
+        // Ignoring folds them too, in the member's language.
+        put(&s, &ana, "/api/v1/users/ben/ignore").await;
+        s.set_locale(&ana, "hi").await;
+        let profile = web::get(&s, &ana_web, "/u/ben", None).await;
+        let folded = folded_around(&profile.html, "Walked to the allotment").expect("folded");
+        assert!(
+            folded.contains("<summary>छिपा हुआ: आप इस सदस्य को अनदेखा कर रहे हैं</summary>"),
+            "{folded}"
+        );
+    }
+);

@@ -612,18 +612,6 @@ async fn username_of(s: &Server, token: &str) -> String {
         .to_owned()
 }
 
-async fn set_locale(s: &Server, token: &str, locale: &str) {
-    let (st, body) = s
-        .call(
-            "PATCH",
-            "/api/v1/me",
-            Some(token),
-            Some(json!({"locale": locale})),
-        )
-        .await;
-    assert_eq!(st, StatusCode::OK, "{body}");
-}
-
 /// Posts the conversation page's form as a browser without JavaScript does.
 async fn send_form(s: &Server, client: &reqwest::Client, id: i64, body: &str) -> common::web::Page {
     let page = get(s, client, &format!("/conversations/{id}"), None).await;
@@ -646,8 +634,8 @@ both_backends!(a_conversation_works_without_javascript, |b| async move {
     let s = Server::start(b).await;
     let (_, t) = setup(&s, "nojs", &["ana", "bea"]).await;
     let (ana, bea) = (&t[0], &t[1]);
-    set_locale(&s, ana, "es").await;
-    set_locale(&s, bea, "hi").await;
+    s.set_locale(ana, "es").await;
+    s.set_locale(bea, "hi").await;
     let (id, room) = started(&s, ana, &["bea"], "hola bea").await;
     let ana_web = web_login(&s, "ana").await;
     let bea_web = web_login(&s, "bea").await;
@@ -824,7 +812,7 @@ both_backends!(
             ("hi", "बातचीत की शिकायतें"),
             ("en", "Conversation reports"),
         ] {
-            set_locale(&s, &admin, locale).await;
+            s.set_locale(&admin, locale).await;
             let page = get(&s, &staff, "/moderation/conversations", None).await;
             assert!(page.html.contains(title), "{locale}: {}", page.html);
             assert!(page.html.contains(&format!("lang=\"{locale}\"")));
@@ -1067,8 +1055,8 @@ both_backends!(
         let s = Server::start(b).await;
         let (_, t) = setup(&s, "quotes", &["ana", "bea"]).await;
         let (ana, bea) = (&t[0], &t[1]);
-        set_locale(&s, ana, "es").await;
-        set_locale(&s, bea, "hi").await;
+        s.set_locale(ana, "es").await;
+        s.set_locale(bea, "hi").await;
         let (id, room) = started(&s, ana, &["bea"], "hola").await;
         s.post(
             &format!("/api/v1/conversations/{id}/accept"),
@@ -1130,5 +1118,213 @@ both_backends!(
             assert!(!quote.contains("180"), "{quote}");
             assert!(page.html.contains("¿Qué comiste?"));
         }
+    }
+);
+
+/// A conversation's messages, newest first, as the API gives them to `token`.
+async fn history(s: &Server, token: &str, room: i64) -> Vec<Value> {
+    let (st, page) = s
+        .get(&format!("/api/v1/rooms/{room}/messages"), Some(token))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+both_backends!(
+    a_reply_and_a_reaction_work_without_javascript,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (_, t) = setup(&s, "quote", &["ana", "bea", "gus"]).await;
+        let (ana, bea) = (&t[0], &t[1]);
+        s.set_locale(bea, "hi").await;
+        let (id, room) = started(&s, ana, &["bea"], "Shall we walk on Sunday?").await;
+        s.post(
+            &format!("/api/v1/conversations/{id}/accept"),
+            Some(bea),
+            json!({}),
+        )
+        .await;
+        // Another conversation (Ana and Gus): its message is no answer here.
+        let (_, other_room) = started(&s, ana, &["gus"], "private to gus").await;
+        let elsewhere = history(&s, ana, other_room).await[0]["id"]
+            .as_i64()
+            .unwrap();
+        let asked = history(&s, ana, room).await[0]["id"].as_i64().unwrap();
+        let bea_web = web_login(&s, "bea").await;
+        let path = format!("/conversations/{id}");
+
+        // Each message has a "Reply" link; it opens the composer with the message quoted.
+        let page = get(&s, &bea_web, &path, None).await;
+        assert!(
+            page.html
+                .contains(&format!("href=\"{path}?reply_to={asked}#composer\"")),
+            "{}",
+            page.html
+        );
+        assert!(page.html.contains(">जवाब दें<"), "in Hindi: {}", page.html);
+        let replying = get(&s, &bea_web, &format!("{path}?reply_to={asked}"), None).await;
+        assert_eq!(replying.status, StatusCode::OK);
+        let box_html = replying
+            .html
+            .split("id=\"chat-replying\"")
+            .nth(1)
+            .unwrap()
+            .split("</div>")
+            .next()
+            .unwrap();
+        assert!(
+            box_html.contains(&format!("name=\"reply_to\" value=\"{asked}\"")),
+            "{box_html}"
+        );
+        assert!(box_html.contains("ana को जवाब:"), "{box_html}");
+        assert!(box_html.contains("Shall we walk on Sunday?"), "{box_html}");
+        assert!(
+            box_html.contains(&format!("href=\"{path}#composer\"")),
+            "a way out: {box_html}"
+        );
+        // A message of another conversation is never quoted here, even asked for.
+        let stray = get(&s, &bea_web, &format!("{path}?reply_to={elsewhere}"), None).await;
+        assert!(!stray.html.contains("name=\"reply_to\""), "{}", stray.html);
+        assert!(!stray.html.contains("private to gus"), "{}", stray.html);
+
+        // The form posts the answer with its quote, as the socket would.
+        let token = csrf(&replying.html);
+        let sent = post(
+            &s,
+            &bea_web,
+            &path,
+            &[
+                ("csrf", &token),
+                ("body", "हाँ, सुबह सात बजे?"),
+                ("reply_to", &asked.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+        let newest = history(&s, ana, room).await[0].clone();
+        assert_eq!(newest["body"], "हाँ, सुबह सात बजे?");
+        assert_eq!(newest["reply_to"]["id"], asked, "{newest}");
+        let page = get(&s, &bea_web, &path, None).await;
+        assert!(
+            page.html.contains(&format!(
+                "<blockquote class=\"reply-quote small\" data-reply=\"{asked}\">"
+            )),
+            "{}",
+            page.html
+        );
+
+        // Checked on the server as the socket checks it: a message of another conversation, or
+        // of nowhere, is refused in the member's words, and what she wrote is kept.
+        for bad in [elsewhere, 999_999] {
+            let refused = post(
+                &s,
+                &bea_web,
+                &path,
+                &[
+                    ("csrf", &token),
+                    ("body", "ये शब्द रहें"),
+                    ("reply_to", &bad.to_string()),
+                ],
+            )
+            .await;
+            assert_eq!(
+                refused.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{}",
+                refused.html
+            );
+            assert!(refused.html.contains("ये शब्द रहें"), "{}", refused.html);
+            assert!(
+                refused.html.contains("आपके शब्द नीचे सुरक्षित हैं"),
+                "{}",
+                refused.html
+            );
+        }
+        assert_eq!(history(&s, ana, room).await.len(), 2, "nothing more sent");
+        assert_eq!(history(&s, ana, other_room).await.len(), 1);
+        // The refused words wait in the box on the next visit too (a draft on the server).
+        let again = get(&s, &bea_web, &path, None).await;
+        assert!(
+            again.html.contains(">ये शब्द रहें</textarea>"),
+            "{}",
+            again.html
+        );
+
+        // Someone outside the conversation can neither answer in it nor react.
+        let gus_web = web_login(&s, "gus").await;
+        let home = get(&s, &gus_web, "/conversations", None).await;
+        let gus_token = csrf(&home.html);
+        let tried = post(
+            &s,
+            &gus_web,
+            &path,
+            &[
+                ("csrf", &gus_token),
+                ("body", "me too"),
+                ("reply_to", &asked.to_string()),
+            ],
+        )
+        .await;
+        assert_eq!(tried.status, StatusCode::NOT_FOUND);
+        let tried = post(
+            &s,
+            &gus_web,
+            &format!("{path}/react"),
+            &[
+                ("csrf", &gus_token),
+                ("message", &asked.to_string()),
+                ("react", "hug:on"),
+            ],
+        )
+        .await;
+        assert_eq!(tried.status, StatusCode::NOT_FOUND);
+
+        // A reaction with the page's button, then taken back; never on another conversation's.
+        let react = |message: i64, react: &'static str| {
+            let (client, token, path) = (bea_web.clone(), token.clone(), path.clone());
+            let s = &s;
+            async move {
+                post(
+                    s,
+                    &client,
+                    &format!("{path}/react"),
+                    &[
+                        ("csrf", token.as_str()),
+                        ("message", &message.to_string()),
+                        ("react", react),
+                    ],
+                )
+                .await
+            }
+        };
+        let done = react(asked, "hug:on").await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert_eq!(location(&done), format!("{path}#m-{asked}"));
+        let asked_now = |items: Vec<Value>| {
+            items
+                .into_iter()
+                .find(|m| m["id"] == asked)
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            asked_now(history(&s, ana, room).await)["reactions"]["hug"],
+            1
+        );
+        let page = get(&s, &bea_web, &path, None).await;
+        assert!(
+            page.html.contains("value=\"hug:off\""),
+            "hers, pressed: {}",
+            page.html
+        );
+        assert_eq!(react(asked, "hug:off").await.status, StatusCode::SEE_OTHER);
+        assert!(
+            asked_now(history(&s, ana, room).await)
+                .get("reactions")
+                .is_none_or(|r| r.get("hug").is_none())
+        );
+        assert_eq!(
+            react(elsewhere, "hug:on").await.status,
+            StatusCode::NOT_FOUND
+        );
     }
 );

@@ -739,3 +739,279 @@ both_backends!(
         }
     }
 );
+
+/// Posts the site staff's queue form as a browser: the answer.
+async fn staff_act(
+    s: &Server,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+) -> common::web::Page {
+    let page = get(s, client, "/moderation/conversations", None).await;
+    let token = csrf(&page.html);
+    let mut all = vec![("csrf", token.as_str())];
+    all.extend_from_slice(fields);
+    post(s, client, "/moderation/conversations/act", &all).await
+}
+
+/// The card of case `case` in a queue page.
+fn card(html: &str, case: i64) -> &str {
+    html.split(&format!("id=\"case-{case}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("case {case} not in {html}"))
+        .split("</article>")
+        .next()
+        .unwrap()
+}
+
+both_backends!(
+    appeals_against_site_wide_sanctions_are_decided_by_other_staff,
+    |b| async move {
+        let s = Server::start(b).await;
+        let (first, group_mod) = group(&s, "site").await;
+        let second = s.admin().await;
+        let member = s.register("appellant").await;
+        s.join(&member, "site").await;
+        s.set_locale(&member, "hi").await;
+        let member_id = user_id(&s, &member).await;
+        let name_of = |token: String| {
+            let s = &s;
+            async move {
+                s.get("/api/v1/me", Some(&token)).await.1["username"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            }
+        };
+        let first_web = web_login(&s, &name_of(first.clone()).await).await;
+        let second_web = web_login(&s, &name_of(second.clone()).await).await;
+
+        // A site-wide mute (no group), as the staff queue gives; she appeals it from her page.
+        let (st, mute) = s.post("/api/v1/moderation/actions", Some(&first), json!({"action": "mute", "target": {"type": "user", "id": member_id}, "duration_minutes": 60, "reason": "insults in messages"})).await;
+        assert_eq!(st, StatusCode::OK, "{mute}");
+        let writes = |body: &'static str| {
+            let (s, member) = (&s, member.clone());
+            async move {
+                s.post(
+                    "/api/v1/communities/site/topics",
+                    Some(&member),
+                    json!({"title": "A walk this evening", "body": body}),
+                )
+                .await
+                .0
+            }
+        };
+        assert_eq!(writes("muted?").await, StatusCode::FORBIDDEN);
+        let member_web = web_login(&s, "appellant").await;
+        let mine = get(&s, &member_web, "/me/moderation", None).await;
+        let log_id = mute["log_id"].as_i64().unwrap().to_string();
+        assert!(
+            mine.html
+                .contains(&format!("name=\"log_id\" value=\"{log_id}\"")),
+            "{}",
+            mine.html
+        );
+        let sent = post(
+            &s,
+            &member_web,
+            "/me/moderation/appeal",
+            &[
+                ("csrf", &csrf(&mine.html)),
+                ("log_id", &log_id),
+                ("text", "I was upset that day, it will not happen again"),
+            ],
+        )
+        .await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.html);
+        let case = s.get("/api/v1/me/moderation", Some(&member)).await.1;
+        assert_eq!(case["appealable"], json!([]), "{case}");
+
+        // The group's moderator sees it nowhere; the staff see it in their queue, counted.
+        let group_web = web_login(&s, "modpat").await;
+        let page = get(&s, &group_web, "/mod/site", None).await;
+        assert!(!page.html.contains("it will not happen again"));
+        assert_eq!(
+            get(&s, &group_web, "/moderation/conversations", None)
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
+        assert!(open_cases(&s, "site", &group_mod).await.is_empty());
+        let page = get(&s, &second_web, "/moderation/conversations", None).await;
+        assert!(
+            page.html
+                .contains("href=\"/moderation/conversations\">Cases waiting: 1"),
+            "{}",
+            page.html
+        );
+        assert!(
+            page.html.contains("Appeals against site-wide decisions"),
+            "{}",
+            page.html
+        );
+        let case: i64 = page
+            .html
+            .split("aria-labelledby=\"appeals-title\"")
+            .nth(1)
+            .and_then(|section| section.split("id=\"case-").nth(1))
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let shown = card(&page.html, case);
+        assert!(
+            shown.contains("I was upset that day, it will not happen again"),
+            "{shown}"
+        );
+        assert!(shown.contains("insults in messages"), "{shown}");
+        assert!(shown.contains("value=\"appeal_restore\""), "{shown}");
+        assert!(shown.contains("value=\"appeal_uphold\""), "{shown}");
+
+        // The one who muted her reads why they cannot decide, and cannot by posting either.
+        let page = get(&s, &first_web, "/moderation/conversations", None).await;
+        let shown = card(&page.html, case);
+        assert!(
+            shown.contains("another moderator decides this appeal"),
+            "{shown}"
+        );
+        assert!(!shown.contains("value=\"appeal_restore\""), "{shown}");
+        let case_id = case.to_string();
+        let refused = staff_act(
+            &s,
+            &first_web,
+            &[
+                ("case_id", &case_id),
+                ("action", "appeal_restore"),
+                ("reason", "my own call"),
+            ],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            refused
+                .html
+                .contains("another moderator decides this appeal"),
+            "{}",
+            refused.html
+        );
+        assert_eq!(writes("still muted?").await, StatusCode::FORBIDDEN);
+        // Nor does a member of staff act on an appeal as on a report.
+        let wrong = staff_act(
+            &s,
+            &second_web,
+            &[
+                ("case_id", &case_id),
+                ("action", "ban"),
+                ("reason", "not how appeals go"),
+            ],
+        )
+        .await;
+        assert!(wrong.status.is_client_error(), "{}", wrong.html);
+
+        // The other decides, in Spanish; a reason is needed; the mute is lifted, she is told in
+        // Hindi, and the case is under "Done" with no buttons.
+        s.set_locale(&second, "es").await;
+        let page = get(&s, &second_web, "/moderation/conversations", None).await;
+        assert!(
+            page.html
+                .contains("Apelaciones contra decisiones en todo el sitio"),
+            "{}",
+            page.html
+        );
+        assert!(card(&page.html, case).contains("Deshacer la acción"));
+        let short = staff_act(
+            &s,
+            &second_web,
+            &[
+                ("case_id", &case_id),
+                ("action", "appeal_restore"),
+                ("reason", "ok"),
+            ],
+        )
+        .await;
+        assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            short
+                .html
+                .contains("Escribe un motivo de al menos 3 letras"),
+            "{}",
+            short.html
+        );
+        let done = staff_act(
+            &s,
+            &second_web,
+            &[
+                ("case_id", &case_id),
+                ("action", "appeal_restore"),
+                ("reason", "she apologised, fair enough"),
+            ],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        assert_eq!(location(&done), "/moderation/conversations?done=1");
+        assert_eq!(writes("back again").await, StatusCode::CREATED);
+        let (_, n) = s.get("/api/v1/notifications", Some(&member)).await;
+        assert_eq!(n["items"][0]["kind"], "appeal_restored", "{n}");
+        let alerts = get(&s, &member_web, "/notifications", None).await;
+        assert!(
+            alerts
+                .html
+                .contains("आपकी अपील मान ली गई। मॉडरेटर ने जो किया था, वह हटा दिया गया है।"),
+            "{}",
+            alerts.html
+        );
+        let page = get(&s, &second_web, "/moderation/conversations", None).await;
+        assert!(!page.html.contains(&format!("id=\"case-{case}\"")));
+        let resolved = get(
+            &s,
+            &second_web,
+            "/moderation/conversations?status=resolved",
+            None,
+        )
+        .await;
+        assert!(!card(&resolved.html, case).contains("appeal_restore"));
+
+        // A site-wide warning upheld on appeal stands; she is told so.
+        let (_, warn) = s.post("/api/v1/moderation/actions", Some(&second), json!({"action": "warn", "target": {"type": "user", "id": member_id}, "reason": "mind your words"})).await;
+        let (st, appeal) = s
+            .post(
+                "/api/v1/appeals",
+                Some(&member),
+                json!({"log_id": warn["log_id"], "text": "that is unfair"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{appeal}");
+        let warned = appeal["case_id"].as_i64().unwrap();
+        let upheld = staff_act(
+            &s,
+            &first_web,
+            &[
+                ("case_id", &warned.to_string()),
+                ("action", "appeal_uphold"),
+                ("reason", "the warning stands"),
+            ],
+        )
+        .await;
+        assert_eq!(upheld.status, StatusCode::SEE_OTHER, "{}", upheld.html);
+        let (_, n) = s.get("/api/v1/notifications", Some(&member)).await;
+        assert_eq!(n["items"][0]["kind"], "appeal_upheld", "{n}");
+
+        // An appeal against a group's sanction stays in that group's queue.
+        let (_, group_mute) = s.post("/api/v1/moderation/actions", Some(&group_mod), json!({"action": "mute", "target": {"type": "user", "id": member_id}, "community": "site", "duration_minutes": 60, "reason": "too heated here"})).await;
+        let (st, _) = s
+            .post(
+                "/api/v1/appeals",
+                Some(&member),
+                json!({"log_id": group_mute["log_id"], "text": "the group one was unfair"}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED);
+        let page = get(&s, &second_web, "/moderation/conversations", None).await;
+        assert!(!page.html.contains("the group one was unfair"));
+        let page = get(&s, &second_web, "/mod/site", None).await;
+        assert!(
+            page.html.contains("the group one was unfair"),
+            "{}",
+            page.html
+        );
+    }
+);

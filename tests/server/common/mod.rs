@@ -475,6 +475,19 @@ impl Server {
         )
     }
 
+    /// Sets the member's language (their pages and mails).
+    pub async fn set_locale(&self, token: &str, locale: &str) {
+        let (st, body) = self
+            .call(
+                "PATCH",
+                "/api/v1/me",
+                Some(token),
+                Some(json!({"locale": locale})),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{body}");
+    }
+
     /// Replies; returns the new post.
     pub async fn reply(&self, token: &str, topic: i64, body: Value) -> Value {
         let (status, answer) = self

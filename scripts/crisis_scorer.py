@@ -7,7 +7,7 @@ Needs numpy, scipy and scikit-learn (a venv anywhere; the server never runs Pyth
 
     python3 -m venv /tmp/scorer && /tmp/scorer/bin/pip install numpy scipy scikit-learn
     /tmp/scorer/bin/python scripts/crisis_scorer.py train        # writes moderation/crisis-scorer.tsv
-    /tmp/scorer/bin/python scripts/crisis_scorer.py evaluate [--rules DIR]
+    /tmp/scorer/bin/python scripts/crisis_scorer.py evaluate [--rules DIR] [--only SET,SET]
     /tmp/scorer/bin/python scripts/crisis_scorer.py score "some text" ...   # with the file
 
 `evaluate` scores every set with a model trained on all the others (leave one set out), its
@@ -24,7 +24,8 @@ Latin accents folded, punctuation to spaces, Devanagari nukta and chandrabindu f
 symbols inside words read as letters, spaced letters joined, repeated letters cut to one). Its
 features are the distinct words (`w:`), pairs of words in a row (`b:`) and groups of 3 to 5
 letters inside a word with its edges marked (`c:` of "<word>"); each counts 1/sqrt(number of the
-post's features). Score = bias + the sum of the weights of its features; a post whose score
+post's features). Score = bias + the sum of the weights of its features; a post of at least
+MIN_WORDS words whose score
 reaches the threshold is flagged. Trained by liblinear's L2 logistic regression with balanced
 classes (C below), then only the KEEP largest weights are kept (the file stays small and
 readable). The threshold is chosen on everyday posts the model did not see: each of 4 groups of
@@ -48,6 +49,7 @@ KEEP = 12000     # weights kept in the file, the largest in absolute value
 MIN_DF = 2       # a feature must be in at least this many training posts
 FALSE_ALARMS = 0.02
 INNER = 4        # groups of sets for the threshold's out-of-sample scores
+MIN_WORDS = int(os.environ.get("CRISIS_SCORER_MIN_WORDS", "8"))  # shorter texts are not scored
 LANGS = ["en", "es", "hi", "hi-Latn"]
 
 # Where crisis.txt / everyday.txt change hands from one set to the next (comment prefixes).
@@ -299,7 +301,8 @@ def write_model(path=MODEL):
             "# retrain). A post's features are its words (w:), word pairs (b:) and groups of 3 to 5 letters\n"
             "# inside a word (c:, < and > mark the word's edges), after the rules' normalisation; each counts\n"
             "# 1/sqrt(the number of the post's features). score = bias + sum of the weights of its features;\n"
-            "# a post whose score reaches the threshold is a possible crisis.\n"
+            "# a post of at least min_words words whose score reaches the threshold is a possible crisis\n"
+            "# (short chat lines, \"I agree\", are mostly their \"I\": the corpora hold few of them).\n"
             f"# Trained on moderation/corpus/ ({n_crisis} crisis, {len(ROWS) - n_crisis} everyday lines):\n"
             f"# L2 logistic regression (liblinear, C={C}, balanced classes), features in >= {MIN_DF} lines,\n"
             f"# the {KEEP} largest weights kept. Threshold: at most {FALSE_ALARMS:.0%} of the {pool} everyday\n"
@@ -307,13 +310,14 @@ def write_model(path=MODEL):
             "# Measured leave one set out: moderation/scorer-evaluation.txt.\n"
         )
         f.write(f"threshold\t{threshold:.4f}\n")
+        f.write(f"min_words\t{MIN_WORDS}\n")
         f.write(f"bias\t{bias:.4f}\n")
         for feat in sorted(weights, key=lambda k: (-abs(weights[k]), k)):
             f.write(f"{feat}\t{weights[feat]:.4f}\n")
 
 
 def read_model(path=MODEL):
-    weights, bias, threshold = {}, 0.0, 0.0
+    weights, bias, threshold, min_words = {}, 0.0, 0.0, 0
     with open(path, encoding="utf-8") as f:
         for line in f:
             line = line.rstrip("\n")
@@ -322,11 +326,13 @@ def read_model(path=MODEL):
             key, value = line.rsplit("\t", 1)
             if key == "threshold":
                 threshold = float(value)
+            elif key == "min_words":
+                min_words = int(value)
             elif key == "bias":
                 bias = float(value)
             else:
                 weights[key] = float(value)
-    return weights, bias, threshold
+    return weights, bias, threshold, min_words
 
 
 # ---------------------------------------------------------------------------------------------
@@ -349,27 +355,30 @@ def rate(hits, n):
     return f"{100.0 * hits / n:5.1f}% ({hits}/{n})" if n else "   –"
 
 
-def evaluate(rules_dir=None):
+def evaluate(rules_dir=None, only=None):
     feats = [features(r[2]) for r in ROWS]
     sets = list(dict.fromkeys(r[0] for r in ROWS))
     rules = {}
     if rules_dir:
         for name in set(RULES_AT.values()):
             rules[name] = read_rules(rules_dir, name)
-    print(f"# C={C}, KEEP={KEEP}, MIN_DF={MIN_DF}, threshold for <= {FALSE_ALARMS:.0%} of the "
-          "other sets' heldout* everyday posts (out of sample)")
+    print(f"# C={C}, KEEP={KEEP}, MIN_DF={MIN_DF}, MIN_WORDS={MIN_WORDS}, threshold for <= "
+          f"{FALSE_ALARMS:.0%} of the other sets' heldout* everyday posts (out of sample)")
     totals = Counter()
     for held in sets:
+        if only and held not in only:
+            continue
         train = [i for i, r in enumerate(ROWS) if r[0] != held]
         test = [i for i, r in enumerate(ROWS) if r[0] == held]
         weights, bias, threshold, _, veto = train_with_threshold(train, feats)
+        long_enough = [len(normalise(r[2]).split()) >= MIN_WORDS for r in ROWS]
         at = RULES_AT.get(held)
         verdicts = rules.get(at) if at else rules.get("current")
         honest = "rules of its time" if at else "rules tuned on it"
         print(f"== {held}: threshold {threshold:.4f} ({honest if verdicts else 'no rules'})")
         for tag in sorted({ROWS[i][1] for i in test}):
             line = f"{tag:8}"
-            cols = {"scorer": lambda i: raw_score(weights, bias, feats[i]) >= threshold}
+            cols = {"scorer": lambda i: long_enough[i] and raw_score(weights, bias, feats[i]) >= threshold}
             if verdicts:
                 cols["rules"] = lambda i: verdicts[ROWS[i][2]][0]
                 cols["rules or scorer"] = lambda i: cols["rules"](i) or cols["scorer"](i)
@@ -400,15 +409,17 @@ def main():
     if args[:1] == ["train"]:
         write_model()
     elif args[:1] == ["evaluate"]:
-        evaluate(args[args.index("--rules") + 1] if "--rules" in args else None)
+        evaluate(args[args.index("--rules") + 1] if "--rules" in args else None,
+                 args[args.index("--only") + 1].split(",") if "--only" in args else None)
     elif args[:1] == ["lines"]:
         for _, tag, text, _ in ROWS:
             print(f"{tag} | {text}")
     elif args[:1] == ["score"]:
-        weights, bias, threshold = read_model()
+        weights, bias, threshold, min_words = read_model()
         for text in args[1:]:
             s = raw_score(weights, bias, features(text))
-            print(f"{s:.6f}\t{'flag' if s >= threshold else '-'}\t{text}")
+            flag = s >= threshold and len(normalise(text).split()) >= min_words
+            print(f"{s:.6f}\t{'flag' if flag else '-'}\t{text}")
     elif args[:1] == ["normalise"]:
         for line in sys.stdin:
             print(normalise(line.rstrip("\n")))

@@ -3,10 +3,13 @@
 //! score). A post's features are its words (`w:`), word pairs (`b:`) and groups of 3 to 5 letters
 //! inside a word (`c:`, `<` and `>` mark its edges), after the rules' own normalisation; each
 //! counts 1/sqrt(the number of its features). The score is the model's bias plus the weights of
-//! the features it knows; at the threshold or above, the post is a possible crisis.
+//! the features it knows; at the threshold or above, the post is a possible crisis, if it has at
+//! least `min_words` words: short chat lines ("I agree", "I did it!") are mostly their "I", and
+//! the corpora it was trained and measured on hold few of them.
 //!
 //! The file is plain text a moderator can read: `#` comments (how it was trained), then
-//! `threshold<TAB>value`, `bias<TAB>value` and one `feature<TAB>weight` per line.
+//! `threshold<TAB>value`, `min_words<TAB>value`, `bias<TAB>value` and one `feature<TAB>weight`
+//! per line.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -14,6 +17,7 @@ use super::normalise::normalise;
 
 pub struct Scorer {
     threshold: f64,
+    min_words: usize,
     bias: f64,
     weights: HashMap<String, f64>,
 }
@@ -21,7 +25,7 @@ pub struct Scorer {
 impl Scorer {
     /// Reads a model file; what is wrong with it, with its line, otherwise.
     pub fn parse(text: &str) -> Result<Scorer, String> {
-        let (mut threshold, mut bias) = (None, None);
+        let (mut threshold, mut bias, mut min_words) = (None, None, 0);
         let mut weights = HashMap::new();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() || line.starts_with('#') {
@@ -39,6 +43,9 @@ impl Scorer {
             match key {
                 "threshold" => threshold = Some(value),
                 "bias" => bias = Some(value),
+                // A count: whole, not negative (checked above to be finite).
+                "min_words" if value >= 0.0 && value.fract() == 0.0 => min_words = value as usize,
+                "min_words" => return Err(format!("line {}: min_words must be whole", n + 1)),
                 _ => {
                     weights.insert(key.to_owned(), value);
                 }
@@ -46,6 +53,7 @@ impl Scorer {
         }
         Ok(Scorer {
             threshold: threshold.ok_or("no threshold line")?,
+            min_words,
             bias: bias.ok_or("no bias line")?,
             weights,
         })
@@ -53,7 +61,10 @@ impl Scorer {
 
     /// The score of a text (higher: more like the crisis posts it was trained on).
     pub fn score(&self, text: &str) -> f64 {
-        let feats = features(text);
+        self.score_features(&features(text).0)
+    }
+
+    fn score_features(&self, feats: &BTreeSet<String>) -> f64 {
         if feats.is_empty() {
             return self.bias;
         }
@@ -65,9 +76,10 @@ impl Scorer {
         self.bias + sum / (feats.len() as f64).sqrt()
     }
 
-    /// Whether the text's score reaches the threshold.
+    /// Whether the text is long enough and its score reaches the threshold.
     pub fn flags(&self, text: &str) -> bool {
-        self.score(text) >= self.threshold
+        let (feats, words) = features(text);
+        words >= self.min_words && self.score_features(&feats) >= self.threshold
     }
 
     pub fn threshold(&self) -> f64 {
@@ -75,8 +87,8 @@ impl Scorer {
     }
 }
 
-/// The distinct features of a text.
-fn features(text: &str) -> BTreeSet<String> {
+/// The distinct features of a text, and how many words it has.
+fn features(text: &str) -> (BTreeSet<String>, usize) {
     let normalised = normalise(text);
     let words: Vec<&str> = normalised.split(' ').filter(|w| !w.is_empty()).collect();
     let mut feats = BTreeSet::new();
@@ -92,7 +104,7 @@ fn features(text: &str) -> BTreeSet<String> {
     for pair in words.windows(2) {
         feats.insert(format!("b:{}_{}", pair[0], pair[1]));
     }
-    feats
+    (feats, words.len())
 }
 
 #[cfg(test)]
@@ -101,7 +113,8 @@ mod tests {
 
     #[test]
     fn features_of_a_text() {
-        let f = features("I can't go on!!");
+        let (f, words) = features("I can't go on!!");
+        assert_eq!(words, 4);
         for want in [
             "w:i",
             "w:cant",
@@ -116,7 +129,7 @@ mod tests {
         }
         // Groups of 3 to 5 characters, the edges counted.
         assert!(!f.contains("c:<cant>") && !f.contains("c:<g"), "{f:?}");
-        assert!(features("  ").is_empty());
+        assert!(features("  ").0.is_empty());
     }
 
     /// The built-in model scores as `scripts/crisis_scorer.py score` does (printed to 6 places
@@ -150,16 +163,23 @@ mod tests {
             );
         }
         assert_eq!(s.threshold(), 0.5245);
+        // Short chat lines are not scored, however high their score.
+        assert!(s.score("I agree") >= s.threshold() && !s.flags("I agree"));
+        assert!(s.flags("I have 40 of my sleeping pills saved up. I think this weekend."));
     }
 
     #[test]
     fn a_broken_file_is_refused() {
         assert!(Scorer::parse("threshold\t1\n").is_err());
         assert!(Scorer::parse("threshold\t1\nbias\tx\n").is_err());
-        let s = Scorer::parse("# c\nthreshold\t0.5\nbias\t-1\nw:die\t3\n").unwrap();
+        let s = Scorer::parse("# c\nthreshold\t0.1\nbias\t-1\nw:die\t3\n").unwrap();
         // "die": w:die and 6 letter groups, so 3/sqrt(7) above the bias.
         assert!((s.score("die") - (-1.0 + 3.0 / 7f64.sqrt())).abs() < 1e-12);
         assert!(s.score("die") > s.score("diet"));
-        assert_eq!(s.threshold(), 0.5);
+        assert_eq!(s.threshold(), 0.1);
+        assert!(s.flags("die") && !s.flags("my diet"));
+        let long = Scorer::parse("threshold\t0.5\nmin_words\t2\nbias\t0\nw:die\t3\n").unwrap();
+        assert!(!long.flags("die") && long.flags("die die"));
+        assert!(Scorer::parse("threshold\t1\nmin_words\t1.5\nbias\t0\n").is_err());
     }
 }

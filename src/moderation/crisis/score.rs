@@ -34,6 +34,13 @@ impl Scorer {
             let (key, value) = line
                 .rsplit_once('\t')
                 .ok_or_else(|| format!("line {}: no tab", n + 1))?;
+            if key == "min_words" {
+                min_words = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("line {}: min_words must be a whole number", n + 1))?;
+                continue;
+            }
             let value: f64 = value
                 .trim()
                 .parse()
@@ -43,9 +50,6 @@ impl Scorer {
             match key {
                 "threshold" => threshold = Some(value),
                 "bias" => bias = Some(value),
-                // A count: whole, not negative (checked above to be finite).
-                "min_words" if value >= 0.0 && value.fract() == 0.0 => min_words = value as usize,
-                "min_words" => return Err(format!("line {}: min_words must be whole", n + 1)),
                 _ => {
                     weights.insert(key.to_owned(), value);
                 }
@@ -162,7 +166,7 @@ mod tests {
                 "{text}: {rust} against {python}"
             );
         }
-        assert_eq!(s.threshold(), 0.5245);
+        assert!((s.threshold() - 0.5245).abs() < 1e-12);
         // Short chat lines are not scored, however high their score.
         assert!(s.score("I agree") >= s.threshold() && !s.flags("I agree"));
         assert!(s.flags("I have 40 of my sleeping pills saved up. I think this weekend."));
@@ -172,13 +176,15 @@ mod tests {
     fn a_broken_file_is_refused() {
         assert!(Scorer::parse("threshold\t1\n").is_err());
         assert!(Scorer::parse("threshold\t1\nbias\tx\n").is_err());
-        let s = Scorer::parse("# c\nthreshold\t0.1\nbias\t-1\nw:die\t3\n").unwrap();
+        let s = Scorer::parse("# c\nthreshold\t0.1\nbias\t-1\nw:die\t3\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         // "die": w:die and 6 letter groups, so 3/sqrt(7) above the bias.
         assert!((s.score("die") - (-1.0 + 3.0 / 7f64.sqrt())).abs() < 1e-12);
         assert!(s.score("die") > s.score("diet"));
-        assert_eq!(s.threshold(), 0.1);
+        assert!((s.threshold() - 0.1).abs() < 1e-12);
         assert!(s.flags("die") && !s.flags("my diet"));
-        let long = Scorer::parse("threshold\t0.5\nmin_words\t2\nbias\t0\nw:die\t3\n").unwrap();
+        let long = Scorer::parse("threshold\t0.5\nmin_words\t2\nbias\t0\nw:die\t3\n")
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(!long.flags("die") && long.flags("die die"));
         assert!(Scorer::parse("threshold\t1\nmin_words\t1.5\nbias\t0\n").is_err());
     }

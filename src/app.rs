@@ -241,6 +241,7 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let rules = crate::moderation::rules::RulesHandle::load(&config.rules);
     crate::moderation::crisis::set_lines_file(&config.rules);
     crate::moderation::crisis::set_phrases_file(config.crisis_file.clone());
+    crate::moderation::crisis::set_scorer_file(config.crisis_scorer_file.clone());
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
     let heads = Arc::new(forum::cache::Heads::default());
     store.watch().add(heads.clone());

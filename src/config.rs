@@ -49,6 +49,11 @@ pub struct SettingsArgs {
     #[arg(long, env = "MUTUAL_CRISIS_FILE", global = true)]
     pub crisis_file: Option<PathBuf>,
 
+    /// Crisis scorer model replacing the built-in one (`moderation/crisis-scorer.tsv`'s format)
+    /// [default: unset: the built-in model]
+    #[arg(long, env = "MUTUAL_CRISIS_SCORER_FILE", global = true)]
+    pub crisis_scorer_file: Option<PathBuf>,
+
     /// `off` lifts every limit on how much and how fast (rate limits, login throttling, slow
     /// mode, new-member limits): only for load tests on a private machine [default: on]
     #[arg(long, env = "MUTUAL_RATE_LIMITS", global = true, value_parser = parse_on_off)]
@@ -227,6 +232,7 @@ struct FileSettings {
     redis_prefix: Option<String>,
     rules: Option<PathBuf>,
     crisis_file: Option<PathBuf>,
+    crisis_scorer_file: Option<PathBuf>,
     rate_limits: Option<OnOff>,
     session_cache: Option<OnOff>,
     public_url: Option<String>,
@@ -311,6 +317,8 @@ pub struct Config {
     pub rules: PathBuf,
     /// Crisis phrases replacing the built-in ones.
     pub crisis_file: Option<PathBuf>,
+    /// Crisis scorer model replacing the built-in one.
+    pub crisis_scorer_file: Option<PathBuf>,
     pub rate_limits: bool,
     /// Whether sessions are kept in memory (`accounts::session_cache`).
     pub session_cache: bool,
@@ -412,6 +420,7 @@ impl Config {
                 .or(file.rules)
                 .unwrap_or_else(|| PathBuf::from("./moderation/rules.toml")),
             crisis_file: args.crisis_file.clone().or(file.crisis_file),
+            crisis_scorer_file: args.crisis_scorer_file.clone().or(file.crisis_scorer_file),
             rate_limits,
             session_cache: args
                 .session_cache

@@ -248,6 +248,86 @@ pub async fn screen_post(
     })
 }
 
+/// The tag (automod's note) on a possible crisis's case: the scorer's, not the rules' (the
+/// moderators' queue shows it in their language).
+pub const POSSIBLE_CRISIS: &str =
+    "possible crisis: the crisis scorer, not a crisis phrase; read it and reach out if needed";
+
+/// The second tier for a post or message the crisis scorer alone flags (`crisis::read`): an
+/// ordinary, not urgent, case for a moderator to read, tagged `POSSIBLE_CRISIS` with the score
+/// in a note, and the crisis lines for its author. Nothing is hidden or held: the scorer is a
+/// weaker signal than the rules (`moderation/scorer-evaluation.txt`).
+pub async fn screen_possible(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    (target_type, target_id): (&'static str, i64),
+    author_id: i64,
+    text: &str,
+) -> AppResult<Vec<crisis::CrisisLine>> {
+    let target = cases::Resolved {
+        community_id,
+        author_id: Some(author_id),
+        snapshot: text.chars().take(5000).collect(),
+        target_type,
+        target_id,
+    };
+    let case_id = cases::open_case(conn, &target, false).await?;
+    let mut notes = vec![format!("automod: {POSSIBLE_CRISIS}")];
+    if let Some((score, threshold)) = crisis::scored(text) {
+        notes.push(format!(
+            "crisis scorer: {score:.2} (threshold {threshold:.2})"
+        ));
+    }
+    for note in notes {
+        db!(
+            *conn,
+            execute,
+            "INSERT INTO case_notes (case_id, moderator_id, body, created_at) VALUES ($1, NULL, $2, $3)",
+            case_id,
+            note,
+            now_ms()
+        )?;
+    }
+    metrics::counter!("mutual_crisis_possible_total").increment(1);
+    crisis::lines_for_member(conn, author_id).await
+}
+
+/// `screen_possible` for a new post, in its transaction.
+pub async fn screen_possible_post(
+    conn: &mut impl AsDb,
+    community_id: i64,
+    post_id: i64,
+    author_id: i64,
+    text: &str,
+) -> AppResult<Screened> {
+    let lines = screen_possible(conn, community_id, ("post", post_id), author_id, text).await?;
+    Ok(Screened {
+        resources: Some(lines),
+        alert: None,
+    })
+}
+
+/// `screen_possible` for a chat message, in its own transaction (as `screen_message`).
+pub async fn screen_possible_message(
+    state: &AppState,
+    community_id: i64,
+    message_id: i64,
+    author_id: i64,
+    text: &str,
+) -> AppResult<Vec<crisis::CrisisLine>> {
+    let mut tx = state.store.begin().await?;
+    let lines = screen_possible(
+        &mut tx,
+        community_id,
+        ("message", message_id),
+        author_id,
+        text,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(lines)
+}
+
 /// The crisis flow for a chat message: the case and the moderators' alert (messages are not
 /// searchable or public, so nothing is held); the author's lines come back to their socket.
 pub async fn screen_message(

@@ -135,7 +135,7 @@ pub async fn stage(
     Ok(Staged {
         sent,
         screened,
-        private_crisis: w.private && verdict.crisis(),
+        private_crisis: w.private && verdict.shows_lines(),
         row_changed,
         referral_counted,
     })

@@ -6,7 +6,7 @@
 use crate::accounts::User;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::moderation::crisis::{self, CrisisLine};
+use crate::moderation::crisis::{self, CrisisLine, Reading};
 use crate::moderation::rules::FilterAction;
 use crate::moderation::{Automod, Screened};
 use crate::store::AsDb;
@@ -16,8 +16,9 @@ use crate::text;
 pub struct Verdict {
     automod: Automod,
     /// The text screened, when its words suggest a crisis (the case's snapshot: it may hold a
-    /// photo's alt text beside the words).
-    crisis: Option<String>,
+    /// photo's alt text beside the words), and whether the rules found it or the scorer alone
+    /// (`Reading::Crisis` or `Reading::Possible`).
+    crisis: Option<(Reading, String)>,
     /// Written by the server from an organiser's template, not by a member posting.
     staff: bool,
 }
@@ -40,15 +41,22 @@ impl Verdict {
         self.staff
     }
 
-    /// Its words suggest the author may be in crisis.
+    /// The rules found words that suggest the author may be in crisis: the post is held for
+    /// review.
     pub fn crisis(&self) -> bool {
+        matches!(self.crisis, Some((Reading::Crisis, _)))
+    }
+
+    /// The rules or the scorer: the author is shown the crisis lines either way.
+    pub fn shows_lines(&self) -> bool {
         self.crisis.is_some()
     }
 
     /// Nothing carrying it out can hide the post (no crisis review, no hold): it may be indexed
-    /// after the other writes of its transaction.
+    /// after the other writes of its transaction. A possible crisis (the scorer alone) hides
+    /// nothing.
     pub fn keeps_post_findable(&self) -> bool {
-        self.crisis.is_none() && matches!(self.automod, Automod::Pass | Automod::Flag(_))
+        !self.crisis() && matches!(self.automod, Automod::Pass | Automod::Flag(_))
     }
 
     /// Carries the verdict out on a stored post, in its transaction: the crisis flow (held for
@@ -63,10 +71,22 @@ impl Verdict {
         author_id: i64,
         text: &str,
     ) -> AppResult<(Screened, bool)> {
-        let screened = if let Some(screened) = &self.crisis {
-            crate::moderation::screen_post(conn, community_id, post_id, author_id, screened).await?
-        } else {
-            Screened::none()
+        let screened = match &self.crisis {
+            Some((Reading::Crisis, screened)) => {
+                crate::moderation::screen_post(conn, community_id, post_id, author_id, screened)
+                    .await?
+            }
+            Some((_, screened)) => {
+                crate::moderation::screen_possible_post(
+                    conn,
+                    community_id,
+                    post_id,
+                    author_id,
+                    screened,
+                )
+                .await?
+            }
+            None => Screened::none(),
         };
         let held = crate::moderation::apply_automod(
             conn,
@@ -89,16 +109,22 @@ impl Verdict {
         message_id: i64,
         author_id: i64,
     ) -> Option<Vec<CrisisLine>> {
-        let screened = self.crisis.as_deref()?;
-        match crate::moderation::screen_message(
-            state,
-            community_id,
-            message_id,
-            author_id,
-            screened,
-        )
-        .await
-        {
+        let (reading, screened) = self.crisis.as_ref()?;
+        let found = if *reading == Reading::Crisis {
+            crate::moderation::screen_message(state, community_id, message_id, author_id, screened)
+                .await
+        } else {
+            crate::moderation::screen_possible_message(
+                state,
+                community_id,
+                message_id,
+                author_id,
+                screened,
+            )
+            .await
+            .map(Some)
+        };
+        match found {
             Ok(lines) => lines,
             Err(e) => {
                 tracing::warn!(error = %e, "crisis screening of a chat message failed");
@@ -121,7 +147,7 @@ pub async fn screen(
     let automod = crate::moderation::automod_check(state, user, text).await?;
     Ok(Verdict {
         automod,
-        crisis: crisis::matches(text).then(|| text.to_owned()),
+        crisis: crisis_reading(text),
         staff: false,
     })
 }
@@ -151,9 +177,17 @@ pub fn screen_chat(
     }
     Ok(Verdict {
         automod: Automod::Pass,
-        crisis: crisis::matches(text).then(|| text.to_owned()),
+        crisis: crisis_reading(text),
         staff: false,
     })
+}
+
+/// What crisis detection makes of text about to be written: the rules, then the scorer.
+fn crisis_reading(text: &str) -> Option<(Reading, String)> {
+    match crisis::read(text) {
+        Reading::Everyday => None,
+        reading => Some((reading, text.to_owned())),
+    }
 }
 
 /// The kinds of personal identifiers in `text`, by name; `None` when there are none.

@@ -219,6 +219,8 @@ async fn render_queue(
                 tag: c.tag.as_deref().map(|t| {
                     if t == moderation::NEW_MEMBER_HOLD {
                         ctx.texts.get("modweb.tag_new_member").to_owned()
+                    } else if t == moderation::POSSIBLE_CRISIS {
+                        ctx.texts.get("crisis_scorer.tag").to_owned()
                     } else {
                         t.to_owned()
                     }

@@ -793,6 +793,89 @@ both_backends!(crisis_in_chat_reaches_the_author_alone, |b| async move {
     assert_eq!(queue["items"][0]["target_type"], "message");
 });
 
+/// A post the crisis rules miss and the built-in crisis scorer flags (the lib's
+/// `scorer_only_example` checks both, so a retrained model that stops flagging it fails there).
+const SCORER_ONLY: &str = "my therapist is away and I don't trust myself with the knives tonight";
+
+both_backends!(
+    a_possible_crisis_opens_a_review_case_and_shows_the_lines_without_hiding,
+    |b| async move {
+        let s = Server::start(b).await;
+        let w = world(&s, "possible", 2).await;
+        let (st, created) = s
+            .post(
+                "/api/v1/communities/possible/topics",
+                Some(&w.members[0]),
+                json!({"title": "Tonight", "body": SCORER_ONLY}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{created}");
+        // The author sees the crisis lines, as for a crisis phrase.
+        assert_eq!(created["crisis_resources"][0]["phone"], "988", "{created}");
+        let topic = created["topic"]["id"].as_i64().unwrap();
+        // Nothing is hidden: the public page and search keep it.
+        let (_, public) = s.get(&format!("/api/v1/topics/{topic}/posts"), None).await;
+        assert_eq!(public["items"][0]["body"], SCORER_ONLY);
+        let (_, queue) = s
+            .get("/api/v1/communities/possible/reports", Some(&w.moderator))
+            .await;
+        let items = queue["items"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{queue}");
+        // An ordinary case, tagged as a possible crisis: not the urgent crisis flow.
+        assert_eq!(items[0]["crisis"], false, "{queue}");
+        assert_eq!(items[0]["target_type"], "post");
+        assert!(
+            items[0]["tag"]
+                .as_str()
+                .unwrap()
+                .starts_with("possible crisis"),
+            "{queue}"
+        );
+        let (_, n) = s.get("/api/v1/notifications", Some(&w.moderator)).await;
+        assert!(
+            n["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|x| x["kind"] != "crisis_report"),
+            "{n}"
+        );
+        // The same words in chat: the lines come back to the author's socket, a case opens.
+        let room = s.get("/api/v1/communities/possible/rooms", None).await.1[0]["id"]
+            .as_i64()
+            .unwrap();
+        let mut a = connect(&s, &w.members[1]).await;
+        send(&mut a, json!({"op": "subscribe", "room": room})).await;
+        next_op(&mut a, "subscribed").await;
+        send(
+            &mut a,
+            json!({"op": "send", "room": room, "body": SCORER_ONLY}),
+        )
+        .await;
+        let lines = next_op(&mut a, "crisis_resources").await;
+        assert_eq!(lines["lines"][0]["phone"], "988");
+        let (_, queue) = s
+            .get("/api/v1/communities/possible/reports", Some(&w.moderator))
+            .await;
+        let message = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["target_type"] == "message")
+            .unwrap_or_else(|| panic!("no case for the message: {queue}"));
+        assert_eq!(message["crisis"], false);
+        // An everyday post opens nothing.
+        let (_, plain) = s
+            .post(
+                "/api/v1/communities/possible/topics",
+                Some(&w.members[0]),
+                json!({"title": "Walking group", "body": "who wants to walk on Saturday?"}),
+            )
+            .await;
+        assert!(plain.get("crisis_resources").is_none(), "{plain}");
+    }
+);
+
 both_backends!(
     worried_reports_send_one_caring_message_a_day,
     |b| async move {

@@ -409,7 +409,7 @@ both_backends!(
 );
 
 /// Every setting: its environment variable as `--help` shows it, and its `mutual.toml` key.
-const SETTINGS: [(&str, &str, &str); 35] = [
+const SETTINGS: [(&str, &str, &str); 36] = [
     ("MUTUAL_LISTEN", "listen", "\"127.0.0.1:0\""),
     ("MUTUAL_DATA_DIR", "data_dir", "\"./data\""),
     ("DATABASE_URL", "database_url", "\"sqlite://./data/all.db\""),
@@ -417,6 +417,11 @@ const SETTINGS: [(&str, &str, &str); 35] = [
     ("MUTUAL_REDIS_PREFIX", "redis_prefix", "\"all\""),
     ("MUTUAL_RULES", "rules", "\"./rules.toml\""),
     ("MUTUAL_CRISIS_FILE", "crisis_file", "\"./crisis.toml\""),
+    (
+        "MUTUAL_CRISIS_SCORER_FILE",
+        "crisis_scorer_file",
+        "\"./crisis-scorer.tsv\"",
+    ),
     ("MUTUAL_RATE_LIMITS", "rate_limits", "\"off\""),
     ("MUTUAL_SESSION_CACHE", "session_cache", "true"),
     (

@@ -469,6 +469,22 @@ mod tests {
         println!("heldout7 below the bar: {below:?}");
     }
 
+    /// `heldout8-*.txt`, written blind on 2026-12-07 (240 crisis lines, 480 everyday posts) by
+    /// someone who saw neither the rules nor the corpora nor the scorer, and measured once after
+    /// the scorer was built (`measure_files`): the rules alone 44% (en 44%, es 43%, hi 42%,
+    /// hi-Latn 48%) with 2.1% false alarms; the rules then the scorer, as the server reads a text,
+    /// 65% (en 69%, es 67%, hi 55%, hi-Latn 67%) with 3.3%. Printed, not held to the bar; the
+    /// scorer was not trained on it.
+    #[test]
+    fn heldout8_printed() {
+        let m = in_force();
+        let crisis = corpus(read_corpus("heldout8-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout8-everyday.txt"));
+        assert!(crisis.len() >= 240 && everyday.len() >= 480);
+        let below = measure(&m, "heldout8 (printed only)", &crisis, &everyday);
+        println!("heldout8 below the bar: {below:?}");
+    }
+
     /// The server's second tier (`read`): the rules first, then the scorer. The text of the
     /// server test `a_possible_crisis_opens_a_review_case_and_shows_the_lines_without_hiding`
     /// is missed by the rules and flagged by the built-in scorer; a crisis phrase reads as a
@@ -626,6 +642,28 @@ mod tests {
         let (crisis, everyday) = (read("crisis"), read("everyday"));
         let below = measure(&m, "your files", &crisis, &everyday);
         println!("below the bar: {below:?}");
+        // What the server does with the built-in phrases: the rules, then the scorer (`super::read`).
+        println!("== the rules, then the scorer (a crisis or a possible crisis)");
+        let mut tags: Vec<&str> = crisis.iter().chain(&everyday).map(|(t, _)| *t).collect();
+        tags.sort_unstable();
+        tags.dedup();
+        let flagged = |t: &str| super::read(t) != Reading::Everyday;
+        for tag in tags.into_iter().chain(["all"]) {
+            let count = |set: &[(&str, &str)]| -> (usize, usize) {
+                let ours: Vec<&str> = set
+                    .iter()
+                    .filter(|(t, _)| tag == "all" || *t == tag)
+                    .map(|(_, x)| *x)
+                    .collect();
+                (ours.iter().filter(|t| flagged(t)).count(), ours.len())
+            };
+            let ((caught, c), (alarms, e)) = (count(&crisis), count(&everyday));
+            println!(
+                "{tag:8} recall {:5.1}% ({caught}/{c})   false alarms {:4.1}% ({alarms}/{e})",
+                100.0 * caught as f64 / c.max(1) as f64,
+                100.0 * alarms as f64 / e.max(1) as f64
+            );
+        }
     }
 
     /// `CRISIS_VERDICTS=texts.txt cargo test --lib verdicts_printed -- --ignored --nocapture`:

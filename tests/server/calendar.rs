@@ -1287,23 +1287,7 @@ both_backends!(
         let s = Server::start(b).await;
         let admin = s.admin().await;
         s.register("member").await;
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let login = browser.get(s.url("/login")).send().await.unwrap();
-        let token = csrf_field(&login.text().await.unwrap());
-        browser
-            .post(s.url("/login"))
-            .form(&[
-                ("csrf", token.as_str()),
-                ("username", "member"),
-                ("password", common::PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let browser = common::web::web_login(&s, "member").await;
         // A member's page before there is any announcement: what it kept must not hide the
         // new one.
         let page = browser

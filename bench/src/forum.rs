@@ -144,7 +144,13 @@ pub async fn read(target: &Target, a: ReadArgs) -> anyhow::Result<bool> {
         let url = format!("{}{path}", bases[i % bases.len()]);
         let mut req = client.get(url);
         if !tokens.is_empty() {
-            req = req.bearer_auth(&tokens[i % tokens.len()]);
+            let token = &tokens[i % tokens.len()];
+            // The web pages know a member by the session cookie, which holds the same token.
+            req = if html {
+                req.header("cookie", format!("mutual_session={token}"))
+            } else {
+                req.bearer_auth(token)
+            };
         }
         async move {
             let resp = req.send().await.map_err(|e| e.to_string())?;

@@ -1290,14 +1290,7 @@ both_backends!(
         let browser = common::web::web_login(&s, "member").await;
         // A member's page before there is any announcement: what it kept must not hide the
         // new one.
-        let page = browser
-            .get(s.url("/search"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = common::web::get(&s, &browser, "/search", None).await.html;
         assert!(!page.contains("/dismiss"), "{page}");
         let (st, _) = s
             .post(
@@ -1308,14 +1301,7 @@ both_backends!(
             .await;
         assert_eq!(st, StatusCode::CREATED);
         let visitor = reqwest::Client::new();
-        let home = visitor
-            .get(s.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let home = common::web::get(&s, &visitor, "/", None).await.html;
         assert!(home.contains("New crisis lines added"), "{home}");
         assert!(home.contains("<strong>Get help now</strong>"), "{home}");
         assert!(
@@ -1323,14 +1309,7 @@ both_backends!(
             "visitors cannot dismiss: {home}"
         );
 
-        let page = browser
-            .get(s.url("/search"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = common::web::get(&s, &browser, "/search", None).await.html;
         assert!(page.contains("New crisis lines added"), "{page}");
         let re = regex::Regex::new(r#"action="(/announcements/\d+/dismiss)""#).unwrap();
         let action = re.captures(&page).expect("a dismiss form")[1].to_owned();
@@ -1342,24 +1321,10 @@ both_backends!(
             .unwrap();
         assert_eq!(done.status(), StatusCode::SEE_OTHER);
         assert_eq!(done.headers()["location"], "/search");
-        let page = browser
-            .get(s.url("/search"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let page = common::web::get(&s, &browser, "/search", None).await.html;
         assert!(!page.contains("New crisis lines added"), "{page}");
         // Others still see it.
-        let home = visitor
-            .get(s.url("/"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let home = common::web::get(&s, &visitor, "/", None).await.html;
         assert!(home.contains("New crisis lines added"));
     }
 );

@@ -238,11 +238,12 @@ pub enum Reading {
     Crisis,
 }
 
-/// The rules first, then the scorer.
+/// The rules first, then the scorer, on one normal form of the text.
 pub fn read(body: &str) -> Reading {
-    if matches(body) {
+    let (normalised, evasive) = normalise::normalise_marked(body);
+    if matcher().is_some_and(|m| m.is_match_normalised(body, &normalised, evasive)) {
         Reading::Crisis
-    } else if scorer().is_some_and(|s| s.flags(body)) {
+    } else if scorer().is_some_and(|s| s.flags_normalised(&normalised)) {
         Reading::Possible
     } else {
         Reading::Everyday
@@ -474,7 +475,7 @@ mod tests {
     /// the scorer was built (`measure_files`): the rules alone 44% (en 44%, es 43%, hi 42%,
     /// hi-Latn 48%) with 2.1% false alarms; the rules then the scorer, as the server reads a text,
     /// 65% (en 69%, es 67%, hi 55%, hi-Latn 67%) with 3.3%. Printed, not held to the bar; the
-    /// scorer was not trained on it.
+    /// scorer has been trained on it since (heldout9's round).
     #[test]
     fn heldout8_printed() {
         let m = in_force();
@@ -483,6 +484,22 @@ mod tests {
         assert!(crisis.len() >= 240 && everyday.len() >= 480);
         let below = measure(&m, "heldout8 (printed only)", &crisis, &everyday);
         println!("heldout8 below the bar: {below:?}");
+    }
+
+    /// `heldout9-*.txt`, written blind on 2026-12-07 (240 crisis lines, 480 everyday posts) by
+    /// someone who saw neither the rules nor the corpora nor the scorer, and measured once before
+    /// anything was tuned on it (`measure_files`, the scorer of heldout8's round): the rules alone
+    /// 39% (en 49%, es 40%, hi 33%, hi-Latn 31%) with 2.5% false alarms; the rules then the
+    /// scorer 62.5% (en 79%, es 70%, hi 45%, hi-Latn 50%) with 3.5%. The scorer has been trained
+    /// on it since. Printed, not held to the bar.
+    #[test]
+    fn heldout9_printed() {
+        let m = in_force();
+        let crisis = corpus(read_corpus("heldout9-crisis.txt"));
+        let everyday = corpus(read_corpus("heldout9-everyday.txt"));
+        assert!(crisis.len() >= 240 && everyday.len() >= 480);
+        let below = measure(&m, "heldout9 (printed only)", &crisis, &everyday);
+        println!("heldout9 below the bar: {below:?}");
     }
 
     /// The server's second tier (`read`): the rules first, then the scorer. The text of the
@@ -663,6 +680,36 @@ mod tests {
                 100.0 * caught as f64 / c.max(1) as f64,
                 100.0 * alarms as f64 / e.max(1) as f64
             );
+        }
+    }
+
+    /// `cargo test --release --lib crisis_cost -- --ignored --nocapture`: what screening costs
+    /// each reply and chat message, in microseconds per everyday text (the rules, then the
+    /// scorer): a tool for comparing changes on one machine, never a pass mark.
+    #[test]
+    #[ignore = "a tool: timings"]
+    fn crisis_cost() {
+        let everyday = corpus(read_corpus("everyday.txt"));
+        let texts: Vec<&str> = everyday.iter().map(|(_, t)| *t).collect();
+        let rounds = 20;
+        let per_text = |f: &dyn Fn(&str) -> bool| {
+            let start = std::time::Instant::now();
+            let mut hits = 0;
+            for _ in 0..rounds {
+                hits += texts.iter().filter(|t| f(t)).count();
+            }
+            let us = start.elapsed().as_secs_f64() * 1e6 / (rounds * texts.len()) as f64;
+            (us, hits / rounds)
+        };
+        let scorer = super::scorer().unwrap_or_else(|| panic!("no scorer"));
+        for (name, f) in [
+            ("normalise", &(|t: &str| !normalise::normalise(t).is_empty()) as &dyn Fn(&str) -> bool),
+            ("rules", &|t: &str| super::matches(t)),
+            ("scorer", &|t: &str| scorer.flags_normalised(&normalise::normalise(t))),
+            ("read", &|t: &str| super::read(t) != Reading::Everyday),
+        ] {
+            let (us, hits) = per_text(f);
+            println!("{name:10} {us:7.1} µs per text ({hits} of {} flagged)", texts.len());
         }
     }
 

@@ -512,7 +512,11 @@ both_backends!(presence_and_typing, |b| async move {
     let mut bb = connect(&s, &m[1]).await;
     let second = subscribe(&mut bb, room, None).await;
     assert_eq!(second["online"], 2);
-    let p = next_op(&mut a, "presence").await;
+    // Arrivals are announced at most once a second: one announcing only `a` may come first.
+    let mut p = next_op(&mut a, "presence").await;
+    if p["online"] == 1 {
+        p = next_op(&mut a, "presence").await;
+    }
     assert_eq!(p["online"], 2);
     assert!(
         p["joined"]

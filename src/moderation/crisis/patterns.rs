@@ -113,6 +113,11 @@ impl Matcher {
     /// the text spaces its words evasively, the same with its spaces taken out.
     fn prepare(&self, text: &str) -> (String, Option<String>) {
         let (normalised, evasive) = normalise_marked(text);
+        self.prepare_normalised(&normalised, evasive)
+    }
+
+    /// `prepare` for a text already in its normal form (`normalise_marked`).
+    fn prepare_normalised(&self, normalised: &str, evasive: bool) -> (String, Option<String>) {
         let mut padded = format!(" {normalised} ");
         if let Some(guards) = &self.guards {
             // A match takes its trailing space, so a guard right after another is found on the
@@ -139,7 +144,13 @@ impl Matcher {
     }
 
     pub fn is_match(&self, text: &str) -> bool {
-        let (padded, flat) = self.prepare(text);
+        let (normalised, evasive) = normalise_marked(text);
+        self.is_match_normalised(text, &normalised, evasive)
+    }
+
+    /// `is_match` when the caller has the text's normal form already (`normalise_marked`).
+    pub fn is_match_normalised(&self, text: &str, normalised: &str, evasive: bool) -> bool {
+        let (padded, flat) = self.prepare_normalised(normalised, evasive);
         self.phrases.is_match(&padded)
             || flat.is_some_and(|f| self.squashed.is_match(&f))
             || self.concept_match(text, &padded).is_some()

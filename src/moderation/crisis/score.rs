@@ -11,22 +11,61 @@
 //! `threshold<TAB>value`, `min_words<TAB>value`, `bias<TAB>value` and one `feature<TAB>weight`
 //! per line.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::normalise::normalise;
+
+/// A feature's name hashed as it is built (FNV-1a, 64 bits): screening a post makes no string
+/// per feature, and the model's names are hashed the same way when it is read.
+#[derive(Clone, Copy)]
+struct Fnv(u64);
+
+impl Fnv {
+    const START: Fnv = Fnv(0xcbf2_9ce4_8422_2325);
+
+    fn with(self, bytes: &[u8]) -> Fnv {
+        let mut h = self.0;
+        for &b in bytes {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        Fnv(h)
+    }
+}
+
+/// The keys are hashes already: the map uses them as they are.
+#[derive(Default)]
+struct Hashed(u64);
+
+impl Hasher for Hashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type ByHash = BuildHasherDefault<Hashed>;
 
 pub struct Scorer {
     threshold: f64,
     min_words: usize,
     bias: f64,
-    weights: HashMap<String, f64>,
+    weights: HashMap<u64, f64, ByHash>,
 }
 
 impl Scorer {
     /// Reads a model file; what is wrong with it, with its line, otherwise.
     pub fn parse(text: &str) -> Result<Scorer, String> {
         let (mut threshold, mut bias, mut min_words) = (None, None, 0);
-        let mut weights = HashMap::new();
+        let mut weights = HashMap::default();
         for (n, line) in text.lines().enumerate() {
             if line.trim().is_empty() || line.starts_with('#') {
                 continue;
@@ -51,7 +90,15 @@ impl Scorer {
                 "threshold" => threshold = Some(value),
                 "bias" => bias = Some(value),
                 _ => {
-                    weights.insert(key.to_owned(), value);
+                    if weights
+                        .insert(Fnv::START.with(key.as_bytes()).0, value)
+                        .is_some()
+                    {
+                        return Err(format!(
+                            "line {}: {key:?} is there twice (or shares a hash)",
+                            n + 1
+                        ));
+                    }
                 }
             }
         }
@@ -65,25 +112,32 @@ impl Scorer {
 
     /// The score of a text (higher: more like the crisis posts it was trained on).
     pub fn score(&self, text: &str) -> f64 {
-        self.score_features(&features(text).0)
+        self.score_features(&Features::of(&normalise(text)))
     }
 
-    fn score_features(&self, feats: &BTreeSet<String>) -> f64 {
-        if feats.is_empty() {
+    fn score_features(&self, feats: &Features) -> f64 {
+        if feats.distinct.is_empty() {
             return self.bias;
         }
-        // In a fixed order, so the sum is the same on every run (and as Python's, to rounding).
+        // Summed in the order the features first appear, the same on every run.
         let sum: f64 = feats
+            .distinct
             .iter()
-            .filter_map(|f| self.weights.get(f.as_str()))
+            .filter_map(|f| self.weights.get(f))
             .sum();
-        self.bias + sum / (feats.len() as f64).sqrt()
+        self.bias + sum / (feats.distinct.len() as f64).sqrt()
     }
 
-    /// Whether the text is long enough and its score reaches the threshold.
+    /// Whether a text, already in the rules' normal form (`normalise`), is long enough and its
+    /// score reaches the threshold.
+    pub fn flags_normalised(&self, normalised: &str) -> bool {
+        let feats = Features::of(normalised);
+        feats.words >= self.min_words && self.score_features(&feats) >= self.threshold
+    }
+
+    #[cfg(test)]
     pub fn flags(&self, text: &str) -> bool {
-        let (feats, words) = features(text);
-        words >= self.min_words && self.score_features(&feats) >= self.threshold
+        self.flags_normalised(&normalise(text))
     }
 
     pub fn threshold(&self) -> f64 {
@@ -91,24 +145,55 @@ impl Scorer {
     }
 }
 
-/// The distinct features of a text, and how many words it has.
-fn features(text: &str) -> (BTreeSet<String>, usize) {
-    let normalised = normalise(text);
-    let words: Vec<&str> = normalised.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut feats = BTreeSet::new();
-    for w in &words {
-        feats.insert(format!("w:{w}"));
-        let padded: Vec<char> = format!("<{w}>").chars().collect();
-        for n in 3..=5 {
-            for gram in padded.windows(n) {
-                feats.insert(format!("c:{}", gram.iter().collect::<String>()));
+/// A text's distinct features (hashed, in the order they first appear), and how many words it has.
+struct Features {
+    distinct: Vec<u64>,
+    words: usize,
+}
+
+impl Features {
+    fn of(normalised: &str) -> Features {
+        let word = Fnv::START.with(b"w:");
+        let pair = Fnv::START.with(b"b:");
+        let group = Fnv::START.with(b"c:");
+        let mut seen: HashSet<u64, ByHash> = HashSet::default();
+        let mut distinct = Vec::new();
+        let mut add = |h: Fnv| {
+            if seen.insert(h.0) {
+                distinct.push(h.0);
+            }
+        };
+        let (mut padded, mut bounds) = (String::new(), Vec::new());
+        let mut words = 0;
+        let mut previous: Option<&str> = None;
+        for w in normalised.split(' ').filter(|w| !w.is_empty()) {
+            words += 1;
+            add(word.with(w.as_bytes()));
+            if let Some(p) = previous {
+                add(pair.with(p.as_bytes()).with(b"_").with(w.as_bytes()));
+            }
+            previous = Some(w);
+            padded.clear();
+            padded.push('<');
+            padded.push_str(w);
+            padded.push('>');
+            bounds.clear();
+            bounds.extend(padded.char_indices().map(|(i, _)| i));
+            bounds.push(padded.len());
+            let chars = bounds.len() - 1;
+            for n in 3..=5 {
+                for i in 0..(chars + 1).saturating_sub(n) {
+                    add(group.with(&padded.as_bytes()[bounds[i]..bounds[i + n]]));
+                }
             }
         }
+        Features { distinct, words }
     }
-    for pair in words.windows(2) {
-        feats.insert(format!("b:{}_{}", pair[0], pair[1]));
+
+    #[cfg(test)]
+    fn contains(&self, name: &str) -> bool {
+        self.distinct.contains(&Fnv::START.with(name.as_bytes()).0)
     }
-    (feats, words.len())
 }
 
 #[cfg(test)]
@@ -117,8 +202,8 @@ mod tests {
 
     #[test]
     fn features_of_a_text() {
-        let (f, words) = features("I can't go on!!");
-        assert_eq!(words, 4);
+        let f = Features::of(&normalise("I can't go on!!"));
+        assert_eq!(f.words, 4);
         for want in [
             "w:i",
             "w:cant",
@@ -129,11 +214,14 @@ mod tests {
             "c:ant>",
             "c:<cant",
         ] {
-            assert!(f.contains(want), "{want}: {f:?}");
+            assert!(f.contains(want), "{want}");
         }
         // Groups of 3 to 5 characters, the edges counted.
-        assert!(!f.contains("c:<cant>") && !f.contains("c:<g"), "{f:?}");
-        assert!(features("  ").0.is_empty());
+        assert!(!f.contains("c:<cant>") && !f.contains("c:<g"));
+        // "i", "cant", "go", "on"; 3 pairs; groups: <i> | <ca can ant nt> <can cant ant> <cant cant>
+        // | <go go> <go> | <on on> <on>.
+        assert_eq!(f.distinct.len(), 4 + 3 + 1 + 9 + 3 + 3);
+        assert!(Features::of(&normalise("  ")).distinct.is_empty());
     }
 
     /// The built-in model scores as `scripts/crisis_scorer.py score` does (printed to 6 places
@@ -144,21 +232,21 @@ mod tests {
         for (text, python) in [
             (
                 "I have 40 of my sleeping pills saved up. I think this weekend.",
-                1.745999,
+                1.752382,
             ),
-            ("Honestly I want to die some days", 2.013214),
-            ("My sugar was 180 this morning", -3.984033),
+            ("Honestly I want to die some days", 2.379264),
+            ("My sugar was 180 this morning", -4.315122),
             (
                 "ya no puedo más con esto, hoy me despido de todos",
-                2.066350,
+                2.985980,
             ),
-            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 0.900360),
+            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 1.411069),
             (
                 "bas aaj raat ke baad kisi ko pareshan nahi karungi",
-                0.537523,
+                1.497908,
             ),
-            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 3.028109),
-            ("", -1.379700),
+            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 3.115609),
+            ("", -1.566500),
         ] {
             let rust = s.score(text);
             assert!(
@@ -166,9 +254,10 @@ mod tests {
                 "{text}: {rust} against {python}"
             );
         }
-        assert!((s.threshold() - 0.5245).abs() < 1e-12);
+        assert!((s.threshold() - 0.7205).abs() < 1e-12);
         // Short chat lines are not scored, however high their score.
-        assert!(s.score("I agree") >= s.threshold() && !s.flags("I agree"));
+        let short = "Honestly I want to die some days";
+        assert!(s.score(short) >= s.threshold() && !s.flags(short));
         assert!(s.flags("I have 40 of my sleeping pills saved up. I think this weekend."));
     }
 

@@ -83,7 +83,7 @@ HELD = ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "
 # for today's rules (their figure there is not an estimate of anything).
 RULES_AT = {"heldout5": "0f6cdff", "probeA": "0f6cdff", "heldout6": "db2e62d",
             "probeH": "db2e62d", "heldout7": "current", "heldout8": "current",
-            "heldout9": "current"}
+            "heldout9": "current", "train9": "current"}
 
 
 def parse(path, start):

@@ -703,13 +703,21 @@ mod tests {
         };
         let scorer = super::scorer().unwrap_or_else(|| panic!("no scorer"));
         for (name, f) in [
-            ("normalise", &(|t: &str| !normalise::normalise(t).is_empty()) as &dyn Fn(&str) -> bool),
+            (
+                "normalise",
+                &(|t: &str| !normalise::normalise(t).is_empty()) as &dyn Fn(&str) -> bool,
+            ),
             ("rules", &|t: &str| super::matches(t)),
-            ("scorer", &|t: &str| scorer.flags_normalised(&normalise::normalise(t))),
+            ("scorer", &|t: &str| {
+                scorer.flags_normalised(&normalise::normalise(t))
+            }),
             ("read", &|t: &str| super::read(t) != Reading::Everyday),
         ] {
             let (us, hits) = per_text(f);
-            println!("{name:10} {us:7.1} µs per text ({hits} of {} flagged)", texts.len());
+            println!(
+                "{name:10} {us:7.1} µs per text ({hits} of {} flagged)",
+                texts.len()
+            );
         }
     }
 

@@ -75,7 +75,7 @@ SECTIONS = [
     ("probeJ", "# Round five, probe J"),
 ]
 HELD = ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
-        "heldout8", "heldout9", "train9"]
+        "heldout8", "heldout9", "train9", "train10"]
 
 # The rules as they were when a set was first measured, before anyone tuned on it: the
 # crisis.toml of the end of round three for heldout5 (76% then) and probe A, of the end of round
@@ -83,7 +83,7 @@ HELD = ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "
 # for today's rules (their figure there is not an estimate of anything).
 RULES_AT = {"heldout5": "0f6cdff", "probeA": "0f6cdff", "heldout6": "db2e62d",
             "probeH": "db2e62d", "heldout7": "current", "heldout8": "current",
-            "heldout9": "current", "train9": "current"}
+            "heldout9": "current", "train9": "current", "train10": "current"}
 
 
 def parse(path, start):

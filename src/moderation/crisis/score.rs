@@ -232,21 +232,21 @@ mod tests {
         for (text, python) in [
             (
                 "I have 40 of my sleeping pills saved up. I think this weekend.",
-                1.752382,
+                1.750811,
             ),
-            ("Honestly I want to die some days", 2.379264),
-            ("My sugar was 180 this morning", -4.315122),
+            ("Honestly I want to die some days", 2.472449),
+            ("My sugar was 180 this morning", -3.717847),
             (
                 "ya no puedo más con esto, hoy me despido de todos",
-                2.985980,
+                2.937510,
             ),
-            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 1.411069),
+            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 1.306834),
             (
                 "bas aaj raat ke baad kisi ko pareshan nahi karungi",
-                1.497908,
+                1.344647,
             ),
-            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 3.115609),
-            ("", -1.566500),
+            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 3.030375),
+            ("", -1.573100),
         ] {
             let rust = s.score(text);
             assert!(
@@ -254,7 +254,7 @@ mod tests {
                 "{text}: {rust} against {python}"
             );
         }
-        assert!((s.threshold() - 0.7205).abs() < 1e-12);
+        assert!((s.threshold() - 0.8133).abs() < 1e-12);
         // Short chat lines are not scored, however high their score.
         let short = "Honestly I want to die some days";
         assert!(s.score(short) >= s.threshold() && !s.flags(short));

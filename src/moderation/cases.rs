@@ -51,6 +51,9 @@ pub struct ReportCreated {
     pub case_id: i64,
 }
 
+/// The most of a text a case keeps as its snapshot.
+pub const SNAPSHOT_CHARS: usize = 5000;
+
 /// What a report is about, resolved and checked.
 pub struct Resolved {
     pub community_id: i64,
@@ -58,6 +61,24 @@ pub struct Resolved {
     pub snapshot: String,
     pub target_type: &'static str,
     pub target_id: i64,
+}
+
+impl Resolved {
+    /// A member's own text that screening opened a case on (`target`: its type and id).
+    pub fn screened(
+        community_id: i64,
+        author_id: i64,
+        (target_type, target_id): (&'static str, i64),
+        text: &str,
+    ) -> Resolved {
+        Resolved {
+            community_id,
+            author_id: Some(author_id),
+            snapshot: text.chars().take(SNAPSHOT_CHARS).collect(),
+            target_type,
+            target_id,
+        }
+    }
 }
 
 /// Finds the target and checks the caller may see it (404 otherwise).
@@ -1496,7 +1517,11 @@ async fn snapshot_of(conn: &mut impl AsDb, target_type: &str, target_id: i64) ->
         }
         _ => None,
     };
-    Ok(text.unwrap_or_default().chars().take(5000).collect())
+    Ok(text
+        .unwrap_or_default()
+        .chars()
+        .take(SNAPSHOT_CHARS)
+        .collect())
 }
 
 /// Whom a logged action affected: the author of the content, or the member acted on.

@@ -166,13 +166,7 @@ pub async fn apply_automod(
         )?;
         crate::search::unindex_post(conn, post_id).await?;
     }
-    let target = cases::Resolved {
-        community_id,
-        author_id: Some(author_id),
-        snapshot: text.chars().take(5000).collect(),
-        target_type: "post",
-        target_id: post_id,
-    };
+    let target = cases::Resolved::screened(community_id, author_id, ("post", post_id), text);
     let case_id = cases::open_case(conn, &target, false).await?;
     db!(
         *conn,
@@ -211,7 +205,7 @@ impl Screened {
     }
 }
 
-/// The crisis flow for a new post: when its words suggest the author may be in crisis, it leaves
+/// The crisis flow for a new post whose words the rules read as a crisis (`crisis::read`): it leaves
 /// search and public pages (members still see it), an urgent case joins the queue, and the
 /// author gets the crisis lines for their language. Nothing is deleted.
 pub async fn screen_post(
@@ -221,9 +215,6 @@ pub async fn screen_post(
     author_id: i64,
     text: &str,
 ) -> AppResult<Screened> {
-    if !crisis::matches(text) {
-        return Ok(Screened::none());
-    }
     db!(
         *conn,
         execute,
@@ -231,13 +222,7 @@ pub async fn screen_post(
         post_id
     )?;
     crate::search::unindex_post(conn, post_id).await?;
-    let target = cases::Resolved {
-        community_id,
-        author_id: Some(author_id),
-        snapshot: text.chars().take(5000).collect(),
-        target_type: "post",
-        target_id: post_id,
-    };
+    let target = cases::Resolved::screened(community_id, author_id, ("post", post_id), text);
     let case_id = cases::open_case(conn, &target, true).await?;
     let alert = cases::alert_crisis(conn, community_id, case_id, &target).await?;
     let lines = crisis::lines_for_member(conn, author_id).await?;
@@ -264,13 +249,7 @@ pub async fn screen_possible(
     author_id: i64,
     text: &str,
 ) -> AppResult<Vec<crisis::CrisisLine>> {
-    let target = cases::Resolved {
-        community_id,
-        author_id: Some(author_id),
-        snapshot: text.chars().take(5000).collect(),
-        target_type,
-        target_id,
-    };
+    let target = cases::Resolved::screened(community_id, author_id, (target_type, target_id), text);
     let case_id = cases::open_case(conn, &target, false).await?;
     let mut notes = vec![format!("automod: {POSSIBLE_CRISIS}")];
     if let Some((score, threshold)) = crisis::scored(text) {
@@ -328,7 +307,7 @@ pub async fn screen_possible_message(
     Ok(lines)
 }
 
-/// The crisis flow for a chat message: the case and the moderators' alert (messages are not
+/// The crisis flow for a chat message the rules read as a crisis: the case and the moderators' alert (messages are not
 /// searchable or public, so nothing is held); the author's lines come back to their socket.
 pub async fn screen_message(
     state: &AppState,
@@ -336,25 +315,16 @@ pub async fn screen_message(
     message_id: i64,
     author_id: i64,
     text: &str,
-) -> AppResult<Option<Vec<crisis::CrisisLine>>> {
-    if !crisis::matches(text) {
-        return Ok(None);
-    }
+) -> AppResult<Vec<crisis::CrisisLine>> {
     let mut tx = state.store.begin().await?;
-    let target = cases::Resolved {
-        community_id,
-        author_id: Some(author_id),
-        snapshot: text.chars().take(5000).collect(),
-        target_type: "message",
-        target_id: message_id,
-    };
+    let target = cases::Resolved::screened(community_id, author_id, ("message", message_id), text);
     let case_id = cases::open_case(&mut tx, &target, true).await?;
     let alert = cases::alert_crisis(&mut tx, community_id, case_id, &target).await?;
     let lines = crisis::lines_for_member(&mut tx, author_id).await?;
     tx.commit().await?;
     alert.publish(&state.realtime);
     metrics::counter!("mutual_crisis_flags_total").increment(1);
-    Ok(Some(lines))
+    Ok(lines)
 }
 
 /// The community a case, log entry or notice is filed under: none for a conversation's

@@ -122,10 +122,9 @@ impl Verdict {
                 screened,
             )
             .await
-            .map(Some)
         };
         match found {
-            Ok(lines) => lines,
+            Ok(lines) => Some(lines),
             Err(e) => {
                 tracing::warn!(error = %e, "crisis screening of a chat message failed");
                 None

@@ -49,7 +49,7 @@ KEEP = 12000     # weights kept in the file, the largest in absolute value
 MIN_DF = 2       # a feature must be in at least this many training posts
 FALSE_ALARMS = 0.02
 INNER = 4        # groups of sets for the threshold's out-of-sample scores
-MIN_WORDS = int(os.environ.get("CRISIS_SCORER_MIN_WORDS", "8"))  # shorter texts are not scored
+MIN_WORDS = int(os.environ.get("CRISIS_SCORER_MIN_WORDS", "5"))  # shorter texts are not scored
 LANGS = ["en", "es", "hi", "hi-Latn"]
 
 # Where crisis.txt / everyday.txt change hands from one set to the next (comment prefixes).
@@ -75,7 +75,7 @@ SECTIONS = [
     ("probeJ", "# Round five, probe J"),
 ]
 HELD = ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
-        "heldout8", "heldout9", "train9", "train10"]
+        "heldout8", "heldout9", "train9", "train10", "heldout10", "train11", "train12"]
 
 # The rules as they were when a set was first measured, before anyone tuned on it: the
 # crisis.toml of the end of round three for heldout5 (76% then) and probe A, of the end of round
@@ -83,7 +83,8 @@ HELD = ["heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "
 # for today's rules (their figure there is not an estimate of anything).
 RULES_AT = {"heldout5": "0f6cdff", "probeA": "0f6cdff", "heldout6": "db2e62d",
             "probeH": "db2e62d", "heldout7": "current", "heldout8": "current",
-            "heldout9": "current", "train9": "current", "train10": "current"}
+            "heldout9": "current", "train9": "current", "train10": "current",
+            "heldout10": "current", "train11": "current", "train12": "current"}
 
 
 def parse(path, start):

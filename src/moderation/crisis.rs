@@ -499,6 +499,19 @@ mod tests {
         printed("heldout9", 240, 480);
     }
 
+    /// `heldout10-*.txt`, written blind on 2026-12-08 (240 crisis lines, 480 everyday posts) by
+    /// someone who saw neither the rules nor the corpora nor the scorer, asked for the oblique
+    /// and euphemistic wordings above all, and measured once before anything was tuned on it
+    /// (`measure_files`, the scorer of train10's round): the rules alone 23% (en 23%, es 27%,
+    /// hi 23%, hi-Latn 18%) with 1.0% false alarms; the rules then the scorer 54% (en 62%, es 52%,
+    /// hi 52%, hi-Latn 52%) with 1.9%. The scorer has been trained on it since (with train11,
+    /// 400/800 in the four languages: 58% and 2.5% measured once before; and train12, Hindi and
+    /// Spanish, 360/720: 68% and 4.6%). Printed, not held to the bar.
+    #[test]
+    fn heldout10_printed() {
+        printed("heldout10", 240, 480);
+    }
+
     /// The server's second tier (`read`): the rules first, then the scorer. The text of the
     /// server test `a_possible_crisis_opens_a_review_case_and_shows_the_lines_without_hiding`
     /// is missed by the rules and flagged by the built-in scorer; a crisis phrase reads as a

@@ -232,21 +232,21 @@ mod tests {
         for (text, python) in [
             (
                 "I have 40 of my sleeping pills saved up. I think this weekend.",
-                1.750811,
+                2.104994,
             ),
-            ("Honestly I want to die some days", 2.472449),
-            ("My sugar was 180 this morning", -3.717847),
+            ("Honestly I want to die some days", 1.887076),
+            ("My sugar was 180 this morning", -3.423253),
             (
                 "ya no puedo más con esto, hoy me despido de todos",
-                2.937510,
+                3.020670,
             ),
-            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 1.306834),
+            ("आज रात के बाद मैं किसी को परेशान नहीं करूंगा", 1.795847),
             (
                 "bas aaj raat ke baad kisi ko pareshan nahi karungi",
-                1.344647,
+                3.309546,
             ),
-            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 3.030375),
-            ("", -1.573100),
+            ("ｓｕｉｃｉｄｅ k*ll m y s e l f", 2.894793),
+            ("", -1.650400),
         ] {
             let rust = s.score(text);
             assert!(
@@ -254,9 +254,9 @@ mod tests {
                 "{text}: {rust} against {python}"
             );
         }
-        assert!((s.threshold() - 0.8133).abs() < 1e-12);
+        assert!((s.threshold() - 0.9148).abs() < 1e-12);
         // Short chat lines are not scored, however high their score.
-        let short = "Honestly I want to die some days";
+        let short = "I want to die";
         assert!(s.score(short) >= s.threshold() && !s.flags(short));
         assert!(s.flags("I have 40 of my sleeping pills saved up. I think this weekend."));
     }

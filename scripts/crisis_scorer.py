@@ -49,7 +49,7 @@ KEEP = 12000     # weights kept in the file, the largest in absolute value
 MIN_DF = 2       # a feature must be in at least this many training posts
 FALSE_ALARMS = 0.02
 INNER = 4        # groups of sets for the threshold's out-of-sample scores
-MIN_WORDS = int(os.environ.get("CRISIS_SCORER_MIN_WORDS", "5"))  # shorter texts are not scored
+MIN_WORDS = int(os.environ.get("CRISIS_SCORER_MIN_WORDS", "8"))  # shorter texts are not scored
 LANGS = ["en", "es", "hi", "hi-Latn"]
 
 # Where crisis.txt / everyday.txt change hands from one set to the next (comment prefixes).

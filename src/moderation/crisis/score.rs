@@ -256,7 +256,7 @@ mod tests {
         }
         assert!((s.threshold() - 0.9148).abs() < 1e-12);
         // Short chat lines are not scored, however high their score.
-        let short = "I want to die";
+        let short = "Honestly I want to die some days";
         assert!(s.score(short) >= s.threshold() && !s.flags(short));
         assert!(s.flags("I have 40 of my sleeping pills saved up. I think this weekend."));
     }

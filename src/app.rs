@@ -242,6 +242,8 @@ pub fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     crate::moderation::crisis::set_lines_file(&config.rules);
     crate::moderation::crisis::set_phrases_file(config.crisis_file.clone());
     crate::moderation::crisis::set_scorer_file(config.crisis_scorer_file.clone());
+    // Off the start's path: a text screened meanwhile waits for it, as before.
+    tokio::task::spawn_blocking(crate::moderation::crisis::prepare);
     let pages = Arc::new(forum::cache::PageCache::new(config.page_cache_mb));
     let heads = Arc::new(forum::cache::Heads::default());
     store.watch().add(heads.clone());

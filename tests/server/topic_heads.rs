@@ -53,15 +53,23 @@ both_backends!(a_kept_head_never_hides_a_change, |b| async move {
         .topic(&ana, "heads", "Evening walks", "who walks after dinner?")
         .await;
 
-    // Read twice: the second view is answered from memory on SQLite, never on PostgreSQL.
+    // Read again: later views are answered from memory on SQLite, never on PostgreSQL. The
+    // setup's own writes (joins, the new topic's) may still be landing for a moment after, and
+    // each rightly forgets the head, so views go on (up to 5 s) until two came from memory.
     let before = hits(&a).await;
-    for _ in 0..3 {
+    let mut views = 0;
+    while views < 3 || (b == Backend::Sqlite && hits(&a).await - before < 2 && views < 50) {
         let (st, t) = topic(&a, &ben, id).await;
         assert_eq!((st, t["locked"].as_bool()), (StatusCode::OK, Some(false)));
+        views += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let kept = hits(&a).await - before;
     match b {
-        Backend::Sqlite => assert!(kept >= 2, "heads kept on SQLite: {kept} hits"),
+        Backend::Sqlite => assert!(
+            kept >= 2,
+            "heads kept on SQLite: {kept} hits in {views} views"
+        ),
         Backend::Postgres => assert_eq!(kept, 0, "nothing is kept on PostgreSQL"),
     }
 

@@ -205,9 +205,9 @@ impl Screened {
     }
 }
 
-/// The crisis flow for a new post whose words the rules read as a crisis (`crisis::read`): it leaves
-/// search and public pages (members still see it), an urgent case joins the queue, and the
-/// author gets the crisis lines for their language. Nothing is deleted.
+/// The crisis flow for a new post whose words the rules read as a crisis (`crisis::read`): it
+/// leaves search and public pages (members still see it), an urgent case joins the queue, and
+/// the author gets the crisis lines for their language. Nothing is deleted.
 pub async fn screen_post(
     conn: &mut impl AsDb,
     community_id: i64,
@@ -307,8 +307,9 @@ pub async fn screen_possible_message(
     Ok(lines)
 }
 
-/// The crisis flow for a chat message the rules read as a crisis: the case and the moderators' alert (messages are not
-/// searchable or public, so nothing is held); the author's lines come back to their socket.
+/// The crisis flow for a chat message the rules read as a crisis: the case and the moderators'
+/// alert (messages are not searchable or public, so nothing is held); the author's lines come
+/// back to their socket.
 pub async fn screen_message(
     state: &AppState,
     community_id: i64,
